@@ -1,0 +1,217 @@
+"""Canonical records: what the engine sees. Each connector translates its wire format to these.
+
+`id` on a record is the id on the side it was read from (HubSpot object id or QBO Id); the
+store's record links pair the two sides' ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from ledgerbridge.domain.money import quantize
+
+
+class Side(StrEnum):
+    HUBSPOT = "hubspot"
+    QUICKBOOKS = "quickbooks"
+
+    @property
+    def other(self) -> Side:
+        return Side.QUICKBOOKS if self is Side.HUBSPOT else Side.HUBSPOT
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOIDED = "voided"
+
+
+class LineKind(StrEnum):
+    PRODUCT = "product"
+    FEE = "fee"
+    TAX = "tax"
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+    EXCLUDED = "excluded"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+def normalize_email(email: str | None) -> str | None:
+    if not email:
+        return None
+    cleaned = email.strip().lower()
+    return cleaned or None
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
+    display_name: str | None = None
+    phone: str | None = None
+    address: Address | None = None
+    id: str | None = None
+
+    @property
+    def match_email(self) -> str | None:
+        return normalize_email(self.email)
+
+    @property
+    def preferred_name(self) -> str:
+        """The name a person would expect to see: company, else full name, else email."""
+        if self.display_name:
+            return self.display_name
+        if self.company_name:
+            return self.company_name
+        full = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return full or (self.email or "Customer")
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    sku: str | None = None
+    description: str | None = None
+    unit_price: Decimal = Decimal("0")
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    description: str | None = None
+    sku: str | None = None
+    kind: LineKind = LineKind.PRODUCT
+    product_id: str | None = None  # HubSpot hs_product_id or QBO ItemRef, on the read side
+    id: str | None = None
+
+    def amount(self, currency: str = "USD") -> Decimal:
+        return quantize(self.quantity * self.unit_price, currency)
+
+
+@dataclass(frozen=True)
+class Discount:
+    """One order-level discount: `percent` (value 10 means 10%) or `amount` (fixed)."""
+
+    kind: str  # "percent" | "amount"
+    value: Decimal
+
+    def amount_off(self, subtotal: Decimal, currency: str = "USD") -> Decimal:
+        if self.kind == "percent":
+            return quantize(subtotal * self.value / Decimal(100), currency)
+        return quantize(self.value, currency)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice in canonical form.
+
+    Arithmetic (both systems agree on it, see docs/sync-matrix.md): each line's amount is
+    quantity x unit price rounded to the minor unit; the subtotal is the sum of all lines
+    (products, fees and taxes alike); the one order-level discount applies to that subtotal;
+    total = subtotal - discount.
+    """
+
+    currency: str
+    lines: tuple[LineItem, ...] = ()
+    status: InvoiceStatus = InvoiceStatus.DRAFT
+    customer: Customer | None = None
+    number: str | None = None
+    issue_date: dt.date | None = None
+    due_date: dt.date | None = None
+    discount: Discount | None = None
+    po_number: str | None = None
+    memo: str | None = None
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
+    # Facts read from the source system (not written across): used for balances and filters.
+    amount_paid: Decimal = Decimal("0")
+    balance_due: Decimal | None = None
+    context: Mapping[str, str] = field(default_factory=dict)  # e.g. "deal.dealstage" for filters
+    id: str | None = None
+    version: str | None = None  # QBO SyncToken / HubSpot hs_lastmodifieddate
+    origin: Side | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount(self.currency) for line in self.lines), Decimal("0"))
+
+    @property
+    def discount_amount(self) -> Decimal:
+        if self.discount is None:
+            return Decimal("0")
+        return self.discount.amount_off(self.subtotal, self.currency)
+
+    @property
+    def total(self) -> Decimal:
+        return quantize(self.subtotal - self.discount_amount, self.currency)
+
+    @property
+    def computed_balance(self) -> Decimal:
+        return quantize(self.total - self.amount_paid, self.currency)
+
+
+@dataclass(frozen=True)
+class PaymentApplication:
+    invoice_id: str  # on the payment's own side
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Payment:
+    amount: Decimal
+    currency: str
+    date: dt.date
+    applications: tuple[PaymentApplication, ...] = ()
+    method: str | None = None  # "check", "credit_card", "ach", "cash", ...
+    reference: str | None = None  # check number, transaction id
+    processor: str | None = None  # "quickbooks", "stripe", "manual", ...
+    status: str = "succeeded"  # succeeded | refunded | partially_refunded | deleted
+    customer: Customer | None = None
+    processing_fee: Decimal = Decimal("0")
+    platform_fee: Decimal = Decimal("0")
+    id: str | None = None
+    version: str | None = None
+    origin: Side | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    payment_id: str
+    amount: Decimal
+    currency: str
+    date: dt.date
+    reason: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncState:
+    status: SyncStatus
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    attempts: int = 0
+    first_failed_at: dt.datetime | None = None
+    last_attempt_at: dt.datetime | None = None
