@@ -1,0 +1,267 @@
+"""The ports the engine needs. Connectors (HubSpot, QuickBooks) and the store implement these.
+
+The engine only ever sees canonical records (ledgerbridge.domain). Connectors translate wire
+formats; the store persists links, base snapshots, sync states, dirty keys, write intents,
+cursors and the audit log.
+
+Errors: every port raises only ledgerbridge.errors classes (Transient, UnknownOutcome,
+RateLimited, Conflict, Invalid, Duplicate, NotFound, AuthExpired, ConfigError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side, SyncStatus
+
+# Object types used in record keys, links and sync states.
+CUSTOMER = "customer"
+ITEM = "item"
+INVOICE = "invoice"
+PAYMENT = "payment"
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    connection_id: int
+    object_type: str  # CUSTOMER | ITEM | INVOICE | PAYMENT
+    side: Side  # the side `source_id` lives on
+    source_id: str
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of a change feed: ids changed since the cursor, and the cursor after them."""
+
+    ids: Sequence[str]
+    cursor: str | None
+    done: bool = True
+    deleted_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    id: str
+    version: str | None = None  # new SyncToken / hs_lastmodifieddate, for echo suppression
+    number: str | None = None  # QBO DocNumber / HubSpot hs_number
+    created: bool = True  # False when an existing record was found instead (replay, natural key)
+
+
+@dataclass(frozen=True)
+class CustomFieldDef:
+    """A QBO sales-form custom field (DefinitionId + name) available for mappings."""
+
+    definition_id: str
+    name: str
+
+
+# --------------------------------------------------------------------------------------------
+# HubSpot side
+# --------------------------------------------------------------------------------------------
+class CrmPort(Protocol):
+    side: Side  # Side.HUBSPOT
+
+    async def ensure_sync_properties(self) -> None:
+        """Create ledgerbridge_sync_status / _error, qbo_invoice_id (unique), qbo_doc_number
+        (and any unique key properties the connector itself needs) if missing."""
+
+    async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        """Search on hs_lastmodifieddate with a composite (timestamp, id) cursor; never loses a
+        page to the 10,000 cap (window splitting)."""
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """Invoice with its line items, primary contact as `customer`, and `context` filled
+        with filter inputs (e.g. 'contact.<prop>', 'company.<prop>', 'deal.pipeline',
+        'deal.dealstage'). `custom_fields` holds every non-hs_ property value by name plus
+        'hs_purchase_order_number' etc. None when archived/absent."""
+
+    async def get_invoices(self, invoice_ids: Sequence[str]) -> list[Invoice]:
+        """Batch read (100 per call)."""
+
+    async def upsert_invoice_from_ledger(self, invoice: Invoice, qbo_invoice_id: str) -> WriteResult:
+        """Create or update the HubSpot invoice for a QBO-origin invoice, idempotently (upsert on
+        the unique `qbo_invoice_id` property). Contact matched or created by email; never
+        associated with a deal."""
+
+    async def update_invoice(self, invoice_id: str, invoice: Invoice, fields: Sequence[str]) -> WriteResult:
+        """Write the named canonical fields (e.g. 'due_date', 'status', 'lines') to an invoice."""
+
+    async def set_sync_state(
+        self,
+        invoice_id: str,
+        status: SyncStatus,
+        error: str | None = None,
+        qbo_invoice_id: str | None = None,
+        qbo_doc_number: str | None = None,
+    ) -> WriteResult:
+        """Write the ledgerbridge_* sync properties onto the HubSpot invoice."""
+
+    async def list_invoice_payments(self, invoice_id: str) -> list[Payment]:
+        """Commerce payments associated with the invoice."""
+
+    async def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    async def upsert_payment_from_ledger(
+        self, payment: Payment, invoice_id: str, amount: Decimal, external_key: str
+    ) -> WriteResult:
+        """Create or update a commerce payment (hs_processor_type=quickbooks) for the share
+        `amount` of a QBO payment applied to `invoice_id`, idempotently on `external_key` (a
+        unique property), and associate it with the invoice."""
+
+    async def changed_payments(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+
+# --------------------------------------------------------------------------------------------
+# QuickBooks side
+# --------------------------------------------------------------------------------------------
+class LedgerPort(Protocol):
+    side: Side  # Side.QUICKBOOKS
+
+    async def company_currency(self) -> tuple[str, bool]:
+        """(home currency, multicurrency enabled)."""
+
+    async def custom_field_definitions(self) -> list[CustomFieldDef]: ...
+
+    async def find_customer_by_email(self, email: str) -> Customer | None: ...
+
+    async def display_name_taken(self, name: str) -> bool:
+        """True if a Customer, Vendor or Employee already uses this DisplayName."""
+
+    async def create_customer(self, customer: Customer, request_id: str) -> WriteResult:
+        """customer.display_name must be set (collision-safe name chosen by the engine)."""
+
+    async def find_item(self, sku: str | None, name: str | None) -> Product | None:
+        """Match by SKU first, then by name (active items only)."""
+
+    async def create_item(self, product: Product, request_id: str) -> WriteResult: ...
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None: ...
+
+    async def find_invoice(self, doc_number: str | None, external_key: str | None) -> Invoice | None:
+        """Natural-key lookup after an unknown outcome: by DocNumber, else by the external key
+        the connector stored on the invoice (PrivateNote marker)."""
+
+    async def create_invoice(
+        self,
+        invoice: Invoice,
+        customer_id: str,
+        item_ids: Sequence[str],
+        custom_fields: Mapping[str, str],
+        request_id: str,
+        external_key: str,
+    ) -> WriteResult:
+        """item_ids[i] is the QBO Item for invoice.lines[i]; custom_fields maps QBO custom field
+        DefinitionId (or name) to value. external_key is stored so find_invoice can find it."""
+
+    async def update_invoice(
+        self,
+        invoice_id: str,
+        version: str,
+        invoice: Invoice,
+        customer_id: str,
+        item_ids: Sequence[str],
+        custom_fields: Mapping[str, str],
+    ) -> WriteResult:
+        """Sparse update with SyncToken `version`; raises Conflict on 5010."""
+
+    async def void_invoice(self, invoice_id: str, version: str) -> WriteResult: ...
+
+    async def get_payment(self, payment_id: str) -> Payment | None:
+        """applications refer to QBO invoice ids."""
+
+    async def create_payment(
+        self, payment: Payment, customer_id: str, request_id: str, external_key: str
+    ) -> WriteResult:
+        """payment.applications refer to QBO invoice ids."""
+
+    async def find_payment(self, external_key: str) -> Payment | None: ...
+
+    async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
+        """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
+        the 1000-object cap is hit or the window is over 30 days."""
+
+    async def invoice_pdf(self, invoice_id: str) -> bytes: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Store
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    connection_id: int
+    object_type: str
+    hubspot_id: str | None
+    qbo_id: str | None
+    base: Mapping[str, Any] | None = None  # canonical snapshot last synced (JSON-able)
+    hubspot_version: str | None = None
+    qbo_version: str | None = None
+    hubspot_hash: str | None = None
+    qbo_hash: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. doc_number, origin
+
+
+@dataclass(frozen=True)
+class StoredSyncState:
+    key: RecordKey
+    status: SyncStatus
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    attempts: int = 0
+    first_seen_at: dt.datetime | None = None
+    last_attempt_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+    blocked_on: str | None = None  # a RecordKey rendered as text
+    counterpart_id: str | None = None  # id on the other side, once synced
+    counterpart_number: str | None = None
+
+
+@dataclass(frozen=True)
+class DirtyKey:
+    key: RecordKey
+    reason: str
+    not_before: dt.datetime | None = None
+
+
+class StorePort(Protocol):
+    # dirty keys (durable queue; marking twice is one entry)
+    def mark_dirty(self, key: RecordKey, reason: str, not_before: dt.datetime | None = None) -> None: ...
+    def claim_dirty(self, connection_id: int, limit: int, now: dt.datetime) -> list[DirtyKey]:
+        """Due keys, oldest first; claimed keys are not handed out again until released or a
+        lease expires."""
+
+    def release_dirty(self, key: RecordKey, retry_at: dt.datetime | None = None) -> None:
+        """Done with a key: drop it (None) or schedule it again."""
+
+    # links and base snapshots
+    def get_link(self, connection_id: int, object_type: str, side: Side, source_id: str) -> Link | None: ...
+    def save_link(self, link: Link) -> None:
+        """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_id)."""
+
+    # write intents (idempotency): committed before the write is sent
+    def begin_intent(self, key: str, connection_id: int, object_type: str, target: Side, source_id: str) -> str | None:
+        """Record the intent; returns the result id if this intent already completed."""
+
+    def complete_intent(self, key: str, result_id: str) -> None: ...
+    def pending_intent(self, key: str) -> bool:
+        """True if the intent was begun but never completed (unknown outcome)."""
+
+    # sync states
+    def get_state(self, key: RecordKey) -> StoredSyncState | None: ...
+    def set_state(self, state: StoredSyncState) -> None: ...
+    def list_states(
+        self, connection_id: int, status: SyncStatus | None = None, limit: int = 500, offset: int = 0
+    ) -> list[StoredSyncState]: ...
+    def count_states(self, connection_id: int) -> dict[SyncStatus, int]: ...
+    def blocked_on(self, dependency: RecordKey) -> list[RecordKey]: ...
+
+    # cursors
+    def get_cursor(self, connection_id: int, feed: str) -> str | None: ...
+    def set_cursor(self, connection_id: int, feed: str, value: str) -> None: ...
+
+    # audit
+    def audit(self, connection_id: int, object_type: str, record: str, field_name: str, old: object, new: object, winner: str) -> None: ...
