@@ -32,6 +32,16 @@ class RecordKey:
     side: Side  # the side `source_id` lives on
     source_id: str
 
+    def as_text(self) -> str:
+        """Stable text form ('<connection>:<object>:<side>:<source id>'), used wherever a key is
+        stored as one string, e.g. StoredSyncState.blocked_on."""
+        return f"{self.connection_id}:{self.object_type}:{self.side.value}:{self.source_id}"
+
+    @classmethod
+    def from_text(cls, text: str) -> RecordKey:
+        connection_id, object_type, side, source_id = text.split(":", 3)
+        return cls(int(connection_id), object_type, Side(side), source_id)
+
 
 @dataclass(frozen=True)
 class ChangePage:
@@ -215,9 +225,14 @@ class StoredSyncState:
     first_seen_at: dt.datetime | None = None
     last_attempt_at: dt.datetime | None = None
     next_attempt_at: dt.datetime | None = None
-    blocked_on: str | None = None  # a RecordKey rendered as text
+    blocked_on: str | None = None  # a RecordKey rendered as text (RecordKey.as_text)
     counterpart_id: str | None = None  # id on the other side, once synced
     counterpart_number: str | None = None
+    # What the console shows for the record (e.g. invoice number or customer name, and the
+    # invoice total). None keeps the value already stored.
+    label: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
