@@ -51,6 +51,9 @@ class ChangePage:
     cursor: str | None
     done: bool = True
     deleted_ids: Sequence[str] = ()
+    # id -> version marker (QBO SyncToken / HubSpot hs_lastmodifieddate) when the feed knows it:
+    # lets the engine drop the echoes of its own writes before reading the record again.
+    versions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
