@@ -1,0 +1,94 @@
+"""What every repository shares: the engine, one short session per call, the clock, upserts,
+and the translation of database outages into Transient errors (the engine retries those)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, Table
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ledgerbridge.errors import Transient
+from ledgerbridge.store.crypto import TokenCipher
+from ledgerbridge.store.db import writer
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class StoreBase:
+    """Sessions are per call (thread-safe, one unit of work each); nothing is cached between
+    calls, so several threads, processes or workers can share one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: TokenCipher | None,
+        clock: Clock,
+        lease: dt.timedelta,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._cipher = cipher
+        self._clock = clock
+        self._lease = lease
+        self._dialect = engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def _now(self) -> dt.datetime:
+        return self._clock()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with (
+            _translate_outages(),
+            Session(self._engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        with (
+            _translate_outages(),
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    def _insert(self, table: Table | Any) -> Any:
+        """INSERT supporting ON CONFLICT on both backends (same API on each)."""
+        target = table.__table__ if hasattr(table, "__table__") else table
+        if self._dialect == "postgresql":
+            return postgresql.insert(target)
+        if self._dialect == "sqlite":
+            return sqlite.insert(target)
+        raise NotImplementedError(f"unsupported database: {self._dialect}")
+
+    @property
+    def _is_postgres(self) -> bool:
+        return self._dialect == "postgresql"
+
+
+@contextmanager
+def _translate_outages() -> Iterator[None]:
+    try:
+        yield
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise Transient(
+            f"database unavailable: {exc.orig if exc.orig is not None else exc}",
+            hint="Check that the database is running, reachable and not out of disk space; "
+            "syncing resumes by itself once it is back.",
+        ) from exc

@@ -1,0 +1,235 @@
+"""Tables (SQLAlchemy 2.0 typed ORM). Alembic migrations in store/migrations create them; the
+test suite checks that models and migrations agree.
+
+Money, where stored, is text holding a Decimal; datetimes are UTC (see UtcDateTime).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names on both databases, so later migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC text (which sorts and compares
+    correctly); PostgreSQL uses timestamptz. Naive inputs are taken as UTC; outputs are always
+    aware UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _connection_fk() -> Any:
+    return ForeignKey("connections.id", ondelete="CASCADE")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class ConnectionRow(Base):
+    """One HubSpot portal paired with one QBO realm."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    hubspot_portal_id: Mapped[str | None] = mapped_column(String(64))
+    hubspot_auth_kind: Mapped[str] = mapped_column(String(20))  # private_app | oauth
+    hubspot_base_url: Mapped[str] = mapped_column(String(500))
+    qbo_realm_id: Mapped[str | None] = mapped_column(String(64))
+    qbo_base_url: Mapped[str] = mapped_column(String(500))
+    # Fernet ciphertext of a JSON token set (access, refresh, expiries) per side.
+    hubspot_tokens: Mapped[str | None] = mapped_column(Text)
+    qbo_tokens: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))  # ok | reconnect_required
+    status_message: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)  # opaque to the store
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    def __repr__(self) -> str:  # never show token ciphertext either
+        return f"ConnectionRow(id={self.id!r}, name={self.name!r}, status={self.status!r})"
+
+
+class RecordLinkRow(Base):
+    """A record on HubSpot paired with its counterpart on QBO, plus the last-synced base."""
+
+    __tablename__ = "record_links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "hubspot_id"),
+        UniqueConstraint("connection_id", "object_type", "qbo_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk())
+    object_type: Mapped[str] = mapped_column(String(32))
+    hubspot_id: Mapped[str | None] = mapped_column(String(64))
+    qbo_id: Mapped[str | None] = mapped_column(String(64))
+    base: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    hubspot_version: Mapped[str | None] = mapped_column(String(64))
+    qbo_version: Mapped[str | None] = mapped_column(String(64))
+    hubspot_hash: Mapped[str | None] = mapped_column(String(128))
+    qbo_hash: Mapped[str | None] = mapped_column(String(128))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class SyncStateRow(Base):
+    __tablename__ = "sync_states"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "side", "source_id"),
+        # The console's lists: by connection and status, most recent first.
+        Index("ix_sync_states_connection_status_updated", "connection_id", "status", "updated_at"),
+        Index("ix_sync_states_blocked_on", "blocked_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk())
+    object_type: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_seen_at: Mapped[dt.datetime]
+    last_attempt_at: Mapped[dt.datetime | None]
+    next_attempt_at: Mapped[dt.datetime | None]
+    blocked_on: Mapped[str | None] = mapped_column(String(200))
+    counterpart_id: Mapped[str | None] = mapped_column(String(64))
+    counterpart_number: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(300))
+    amount: Mapped[str | None] = mapped_column(String(40))  # Decimal as text, never float
+    currency: Mapped[str | None] = mapped_column(String(3))
+    updated_at: Mapped[dt.datetime]
+
+
+class DirtyKeyRow(Base):
+    """The durable work queue: one row per record that needs a sync step.
+
+    `generation` counts marks; `claimed_generation` is the generation a worker took. A mark
+    during a claim bumps `generation`, so releasing that claim keeps the row (runs again).
+    """
+
+    __tablename__ = "dirty_keys"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "side", "source_id"),
+        Index("ix_dirty_keys_connection_marked", "connection_id", "marked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk())
+    object_type: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    marked_at: Mapped[dt.datetime]
+    not_before: Mapped[dt.datetime | None]
+    lease_until: Mapped[dt.datetime | None]
+    generation: Mapped[int] = mapped_column(Integer)
+    claimed_generation: Mapped[int | None] = mapped_column(Integer)
+
+
+class WriteIntentRow(Base):
+    """Committed before a write is sent; `done` with the result id once it is known."""
+
+    __tablename__ = "write_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk(), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending | done
+    result_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]
+
+
+class CursorRow(Base):
+    __tablename__ = "cursors"
+
+    connection_id: Mapped[int] = mapped_column(_connection_fk(), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime]
+
+
+class AuditRow(Base):
+    """A field overwritten by a merge: who won, and the value that lost."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_connection_at", "connection_id", "at"),
+        Index("ix_audit_log_record", "connection_id", "object_type", "record"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk())
+    object_type: Mapped[str] = mapped_column(String(32))
+    record: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(100))
+    old: Mapped[str | None] = mapped_column(Text)  # JSON text
+    new: Mapped[str | None] = mapped_column(Text)  # JSON text
+    winner: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime]
+
+
+class UserRow(Base):
+    """Console users."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime]
+
+    def __repr__(self) -> str:
+        return f"UserRow(id={self.id!r}, username={self.username!r})"
