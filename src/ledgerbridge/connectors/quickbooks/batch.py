@@ -1,0 +1,97 @@
+"""Backfill writes through QBO `/batch` (30 operations per call, each item succeeds or fails on
+its own).
+
+A batch whose answer was lost is never resent blindly: every item carries its external key in
+PrivateNote, so the connector looks the items up (one scan of the newest invoices for all of
+them), takes the ones that exist, and sends only the missing ones again, in a new batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.connectors.quickbooks.api import BATCH_MAX, QboApi
+from ledgerbridge.connectors.quickbooks.errors import error_from_fault, parse_fault
+from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
+from ledgerbridge.domain import Invoice
+from ledgerbridge.engine.ports import WriteResult
+from ledgerbridge.errors import SyncError, UnknownOutcome
+
+
+@dataclass(frozen=True)
+class BatchCreate:
+    invoice: Invoice
+    customer_id: str
+    item_ids: Sequence[str]
+    request_id: str
+    external_key: str
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+Prepared = tuple[BatchCreate, "dict[str, Any] | SyncError"]
+
+
+def batch_request_id(request_ids: Sequence[str], attempt: int) -> str:
+    """Deterministic per (set of items, attempt): a crash replays the same batch id."""
+    digest = hashlib.sha256(("|".join(request_ids) + f"#{attempt}").encode()).hexdigest()
+    return digest[:36]
+
+
+def _result(row: Mapping[str, Any], created: bool) -> WriteResult:
+    return WriteResult(id=str(row["Id"]),
+                       version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
+                       number=row.get("DocNumber") or None, created=created)
+
+
+async def batch_create(api: QboApi, markers: MarkerIndex, prepared: Sequence[Prepared]) -> list[WriteResult | SyncError]:
+    results: list[WriteResult | SyncError | None] = [None] * len(prepared)
+    todo: list[tuple[int, BatchCreate, dict[str, Any]]] = []
+    for index, (item, body) in enumerate(prepared):
+        if isinstance(body, SyncError):
+            results[index] = body
+        else:
+            todo.append((index, item, body))
+    for start in range(0, len(todo), BATCH_MAX):
+        await _run_chunk(api, markers, todo[start:start + BATCH_MAX], results)
+    return [r if r is not None else UnknownOutcome(message="batch item got no answer") for r in results]
+
+
+async def _run_chunk(
+    api: QboApi,
+    markers: MarkerIndex,
+    chunk: list[tuple[int, BatchCreate, dict[str, Any]]],
+    results: list[WriteResult | SyncError | None],
+    attempt: int = 0,
+) -> None:
+    # bId is at most 10 characters when the batch carries a requestid.
+    items = [{"bId": f"b{n}", "operation": "create", "Invoice": body} for n, (_, _, body) in enumerate(chunk)]
+    request_id = batch_request_id([item.request_id for _, item, _ in chunk], attempt)
+    try:
+        answers = await api.batch(items, request_id=request_id)
+    except UnknownOutcome as lost:
+        found = await markers.find_many("Invoice", [item.external_key for _, item, _ in chunk])
+        missing = []
+        for index, item, body in chunk:
+            row = found.get(item.external_key)
+            if row is not None:
+                results[index] = _result(row, created=False)
+            else:
+                missing.append((index, item, body))
+        if missing and attempt == 0:
+            await _run_chunk(api, markers, missing, results, attempt + 1)
+        else:
+            for index, _, _ in missing:
+                results[index] = lost
+        return
+    for n, (index, item, _) in enumerate(chunk):
+        answer = answers.get(f"b{n}")
+        if answer is None:
+            results[index] = UnknownOutcome(message=f"QuickBooks batch gave no answer for {item.external_key}")
+        elif isinstance(answer.get("Invoice"), Mapping):
+            markers.remember("Invoice", answer["Invoice"])
+            results[index] = _result(answer["Invoice"], created=True)
+        else:
+            results[index] = error_from_fault(parse_fault(answer), status=None)
