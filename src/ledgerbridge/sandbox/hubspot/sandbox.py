@@ -1,0 +1,138 @@
+"""`HubSpotSandbox`: the portal state plus everything around it that a running emulator needs:
+OAuth tokens, rate limits, webhook delivery, persistence and seeding. This is `app.state.sandbox`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..faults import FaultInjector
+from .associations import AssociationGraph
+from .clock import Clock
+from .oauth import TokenStore
+from .properties import PropertyRegistry
+from .ratelimit import RateLimitConfig, RateLimiter
+from .state import SandboxState
+from .store import ObjectStore
+from .webhooks import WebhookDispatcher
+
+SNAPSHOT_NAME = "hubspot.json"
+SEEDS = ("empty", "demo")
+
+
+class HubSpotSandbox(SandboxState):
+    def __init__(self, *, seed: str = "empty", state_dir: Path | None = None,
+                 private_app_token: str = "pat-sandbox", client_secret: str = "sandbox-client-secret",
+                 rate_limits: bool = False, time_scale: float = 1.0, clock: Clock | None = None) -> None:
+        if seed not in SEEDS:
+            raise ValueError(f"unknown seed {seed!r}; expected one of {SEEDS}")
+        super().__init__(clock=clock or Clock(time_scale))
+        self.seed = seed
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.private_app_token = private_app_token
+        self.tokens = TokenStore(self.clock, client_secret, self.portal_id)
+        self.rate_limiter = RateLimiter(self.clock, RateLimitConfig(enabled=rate_limits))
+        self.webhooks = WebhookDispatcher(portal_id=self.portal_id, app_id=self.app_id,
+                                          time_scale=time_scale)
+        self.webhooks.config.secret = client_secret
+        self.on_events.append(self.webhooks.enqueue)
+        self.faults: FaultInjector | None = None  # set when the app's middleware is built
+        self._saved_version = -1
+        if not (self.state_dir and self.load()):
+            self._apply_seed(seed)
+            self.save()
+
+    # --- seeding and reset ------------------------------------------------------------------------
+    def _apply_seed(self, seed: str) -> None:
+        if seed == "demo":
+            from .seed import seed_demo  # imported lazily: only the demo needs the data set
+
+            url = self.webhooks.config.url
+            self.webhooks.config.url = None  # seeding is the portal's past, not news
+            try:
+                seed_demo(self)
+            finally:
+                self.webhooks.config.url = url
+
+    def reset(self, seed: str | None = None) -> None:
+        """Back to a fresh portal with the given (or original) seed. Webhook settings stay."""
+        seed = seed or self.seed
+        if seed not in SEEDS:
+            raise ValueError(f"unknown seed {seed!r}; expected one of {SEEDS}")
+        with self.lock:
+            self.store = ObjectStore()
+            self.props = PropertyRegistry.defaults(self.now_ms())
+            self.graph = AssociationGraph()
+            self.rate_limiter.reset()
+            self._apply_seed(seed)
+            self.version += 1
+        self.save()
+
+    # --- webhooks ---------------------------------------------------------------------------------
+    def set_webhook(self, url: str | None, secret: str | None = None,
+                    events: list[str] | None = None) -> None:
+        """Set the subscription target URL (None turns delivery off), the signing secret and the
+        subscribed event types ("invoice.creation", "object.propertyChange", ...)."""
+        self.webhooks.set(url, secret, events)
+        self.version += 1
+
+    async def flush_webhooks(self) -> int:
+        """Deliver every queued event now; returns how many batches were accepted."""
+        return await self.webhooks.flush()
+
+    # --- persistence ------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "format": 1,
+                "store": self.store.to_dict(),
+                "props": self.props.to_dict(),
+                "graph": self.graph.to_dict(),
+                "oauth": self.tokens.to_dict(),
+                "webhooks": {"url": self.webhooks.config.url, "secret": self.webhooks.config.secret,
+                             "subscriptions": self.webhooks.config.subscriptions},
+            }
+
+    def save(self) -> None:
+        """Write the snapshot (atomically) if there is a state dir and something changed."""
+        if self.state_dir is None or self._saved_version == self.version:
+            return
+        version = self.version
+        data = json.dumps(self.snapshot(), separators=(",", ":"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".hubspot-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(data)
+        os.replace(tmp, self.state_dir / SNAPSHOT_NAME)
+        self._saved_version = version
+
+    def load(self) -> bool:
+        path = self.state_dir / SNAPSHOT_NAME if self.state_dir else None
+        if path is None or not path.exists():
+            return False
+        data = json.loads(path.read_text())
+        with self.lock:
+            self.store = ObjectStore.from_dict(data["store"])
+            self.props = PropertyRegistry.from_dict(data["props"])
+            self.graph = AssociationGraph.from_dict(data["graph"])
+            self.tokens.load(data.get("oauth", {}))
+            wh = data.get("webhooks") or {}
+            self.webhooks.set(wh.get("url"), wh.get("secret"), wh.get("subscriptions"))
+            self._saved_version = self.version
+        return True
+
+    async def persist_loop(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        """Save soon after changes (debounced), and once more on the way out."""
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.to_thread(self.save)
+        finally:
+            self.save()

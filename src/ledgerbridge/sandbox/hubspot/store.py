@@ -1,0 +1,103 @@
+"""CRM records: string-valued properties with their change history, per object type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import iso_ms
+
+
+@dataclass
+class Record:
+    id: str
+    object_type: str
+    created_ms: int
+    updated_ms: int
+    properties: dict[str, str] = field(default_factory=dict)
+    # newest first: {"value", "timestamp", "sourceType", "sourceId"}
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    archived: bool = False
+    archived_ms: int | None = None
+
+    def set(self, name: str, value: str | None, now_ms: int, source: str) -> bool:
+        """Set one value, recording history. Returns whether it changed."""
+        old = self.properties.get(name)
+        if old == value:
+            return False
+        if value is None:
+            self.properties.pop(name, None)
+        else:
+            self.properties[name] = value
+        self.history.setdefault(name, []).insert(
+            0, {"value": value or "", "timestamp": iso_ms(now_ms), "sourceType": source,
+                "sourceId": "sandbox" if source != "API" else None})
+        del self.history[name][20:]  # enough history for any client; bounded memory
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "object_type": self.object_type, "created_ms": self.created_ms,
+                "updated_ms": self.updated_ms, "properties": self.properties,
+                "history": self.history, "archived": self.archived, "archived_ms": self.archived_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        return cls(**data)
+
+
+class ObjectStore:
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Record]] = {}
+        self.next_id = 10001
+        self.last_ms = 0
+        self.sequences: dict[str, int] = {"invoice_number": 1000}
+
+    def new_id(self) -> str:
+        """One id sequence across object types, so an id of the wrong type never resolves."""
+        self.next_id += 1
+        return str(self.next_id)
+
+    def stamp(self, now_ms: int) -> int:
+        """Strictly increasing write timestamps: change feeds that page by
+        hs_lastmodifieddate never see two writes at the same instant."""
+        self.last_ms = max(now_ms, self.last_ms + 1)
+        return self.last_ms
+
+    def of(self, object_type: str) -> dict[str, Record]:
+        return self.records.setdefault(object_type, {})
+
+    def get(self, object_type: str, object_id: str, *, archived: bool = False) -> Record | None:
+        rec = self.of(object_type).get(str(object_id))
+        if rec is None or rec.archived != archived:
+            return None
+        return rec
+
+    def find_by(self, object_type: str, prop: str, value: str) -> Record | None:
+        """Live record whose `prop` equals `value` (emails compare case-insensitively)."""
+        fold = prop == "email"
+        needle = value.lower() if fold else value
+        for rec in self.of(object_type).values():
+            if rec.archived:
+                continue
+            have = rec.properties.get(prop)
+            if have is not None and (have.lower() if fold else have) == needle:
+                return rec
+        return None
+
+    def live(self, object_type: str) -> list[Record]:
+        return [r for r in self.of(object_type).values() if not r.archived]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"next_id": self.next_id, "last_ms": self.last_ms, "sequences": self.sequences,
+                "records": [r.to_dict() for recs in self.records.values() for r in recs.values()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObjectStore:
+        s = cls()
+        s.next_id = data["next_id"]
+        s.last_ms = data["last_ms"]
+        s.sequences = data["sequences"]
+        for raw in data["records"]:
+            rec = Record.from_dict(raw)
+            s.of(rec.object_type)[rec.id] = rec
+        return s
