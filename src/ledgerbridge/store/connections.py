@@ -4,6 +4,7 @@ sync settings (opaque JSON owned by the engine: filters, mappings, policies)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from ledgerbridge.store.records import (
     ConnectionInfo,
     StoredTokens,
 )
+
+log = logging.getLogger(__name__)
 
 _EDITABLE = frozenset(
     {
@@ -181,19 +184,28 @@ class ConnectionRepository(StoreBase):
             setattr(row, _token_column(side), blob)
             row.updated_at = self._now()
 
-    def rotate_secrets(self) -> int:
+    def rotate_secrets(self) -> tuple[int, list[int]]:
         """Re-encrypt every stored token with the newest secret key (the old key must still be
-        configured after it). Returns how many token sets were rewritten."""
+        configured after it). Returns how many token sets were rewritten, and the connections
+        whose tokens no configured key can read (they need a reconnect); those are left as is
+        so that a missing old key can still be added and the rotation run again."""
         cipher = self._require_cipher()
-        rewritten = 0
+        rewritten, unreadable = 0, []
         with self._write() as session:
-            for row in session.scalars(select(ConnectionRow)):
+            for row in session.scalars(select(ConnectionRow).order_by(ConnectionRow.id)):
                 for column in ("hubspot_tokens", "qbo_tokens"):
                     blob = getattr(row, column)
-                    if blob is not None:
+                    if blob is None:
+                        continue
+                    try:
                         setattr(row, column, cipher.rotate(blob))
                         rewritten += 1
-        return rewritten
+                    except ConfigError:
+                        if row.id not in unreadable:
+                            unreadable.append(row.id)
+        if unreadable:
+            log.warning("tokens of connections %s cannot be decrypted with any key", unreadable)
+        return rewritten, unreadable
 
     # ---- helpers -----------------------------------------------------------------------------
     def _row(self, session: Any, connection_id: int) -> ConnectionRow:
