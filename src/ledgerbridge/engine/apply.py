@@ -1,0 +1,221 @@
+"""Carry out a plan through the ports, idempotently, and record what was done.
+
+Order inside one plan: items and customer first (they are the invoice's dependencies), then the
+invoice writes, then links with their new base snapshots and version markers (so the echoes of
+these writes are recognised), then the audit entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.ensure import Resolver
+from ledgerbridge.engine.intents import create_once, intent_key
+from ledgerbridge.engine.plan import (
+    Audit,
+    CreateLedgerInvoice,
+    CreateLedgerPayment,
+    EnsureCustomer,
+    EnsureItems,
+    Plan,
+    UpdateCrmInvoice,
+    UpdateLedgerInvoice,
+    UpsertCrmInvoice,
+    UpsertCrmPayment,
+    VoidLedgerInvoice,
+)
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    PAYMENT,
+    CrmPort,
+    LedgerPort,
+    Link,
+    StorePort,
+    WriteResult,
+)
+from ledgerbridge.engine.snapshot import snapshot_hash
+from ledgerbridge.errors import Invalid
+
+
+@dataclass
+class Applied:
+    """What the writes produced: ids, numbers and versions on each side."""
+
+    hubspot_id: str | None = None
+    qbo_id: str | None = None
+    qbo_number: str | None = None
+    hubspot_version: str | None = None
+    qbo_version: str | None = None
+    customer_qbo_id: str | None = None
+    created: list[str] = field(default_factory=list)  # e.g. "quickbooks invoice 145"
+    matched: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+class Applier:
+    def __init__(self, connection_id: int, crm: CrmPort, ledger: LedgerPort, store: StorePort,
+                 resolver: Resolver, clock: Callable[[], dt.datetime]) -> None:
+        self.connection_id = connection_id
+        self.crm = crm
+        self.ledger = ledger
+        self.store = store
+        self.resolver = resolver
+        self.clock = clock
+
+    async def apply(self, plan: Plan, link: Link | None) -> Applied:
+        done = Applied(
+            hubspot_id=plan.hubspot_id, qbo_id=plan.qbo_id,
+            hubspot_version=plan.hubspot_version, qbo_version=plan.qbo_version,
+            customer_qbo_id=(plan.extra.get("customer_qbo_id") or (link.extra.get("customer_qbo_id") if link else None)),
+        )
+        item_ids: list[str | None] | None = None
+        for op in plan.ops:
+            if isinstance(op, EnsureItems):
+                item_ids = await self.resolver.item_ids(op.lines, op.policy, op.default_item_name)
+            elif isinstance(op, EnsureCustomer):
+                done.customer_qbo_id = await self.resolver.customer_id(op.customer)
+            elif isinstance(op, CreateLedgerInvoice):
+                await self._create_invoice(op, done, item_ids)
+            elif isinstance(op, UpdateLedgerInvoice):
+                ids = op.item_ids if op.item_ids is not None else tuple(i or "" for i in (item_ids or []))
+                customer_id = op.customer_id or done.customer_qbo_id or ""
+                result = await self.ledger.update_invoice(
+                    op.qbo_id, op.version, op.invoice, customer_id, ids, op.custom_fields
+                )
+                done.qbo_version = result.version
+                done.qbo_number = result.number or done.qbo_number
+                done.customer_qbo_id = customer_id or done.customer_qbo_id
+                done.updated.append(f"quickbooks invoice {op.qbo_id}: {', '.join(op.fields)}")
+            elif isinstance(op, VoidLedgerInvoice):
+                result = await self.ledger.void_invoice(op.qbo_id, op.version)
+                done.qbo_version = result.version
+                done.updated.append(f"quickbooks invoice {op.qbo_id}: voided")
+            elif isinstance(op, UpsertCrmInvoice):
+                result = await self.crm.upsert_invoice_from_ledger(op.invoice, op.qbo_id)
+                done.hubspot_id = result.id
+                done.hubspot_version = result.version
+                (done.created if result.created else done.matched).append(f"hubspot invoice {result.id}")
+            elif isinstance(op, UpdateCrmInvoice):
+                result = await self.crm.update_invoice(op.hubspot_id, op.invoice, op.fields)
+                done.hubspot_version = result.version
+                done.updated.append(f"hubspot invoice {op.hubspot_id}: {', '.join(op.fields)}")
+            elif isinstance(op, UpsertCrmPayment):
+                result = await self.crm.upsert_payment_from_ledger(
+                    op.payment, op.hubspot_invoice_id, op.amount, op.external_key
+                )
+                (done.created if result.created else done.matched).append(f"hubspot payment {result.id}")
+            elif isinstance(op, CreateLedgerPayment):
+                await self._create_payment(op, done)
+            elif isinstance(op, Audit):
+                continue  # written once the writes succeeded (see record)
+        return done
+
+    # ---- creates ---------------------------------------------------------------------------
+    async def _create_invoice(self, op: CreateLedgerInvoice, done: Applied,
+                              item_ids: list[str | None] | None) -> None:
+        if item_ids is None or any(i is None for i in item_ids) or not done.customer_qbo_id:
+            raise Invalid("internal: invoice dependencies were not resolved before its create")
+        ids = tuple(i or "" for i in item_ids)
+        customer_id = done.customer_qbo_id
+        doc_number = op.invoice.number
+
+        async def lookup() -> WriteResult | None:
+            found = await self.ledger.find_invoice(doc_number, op.external_key)
+            return WriteResult(found.id or "", found.version, found.number, created=False) if found and found.id else None
+
+        async def reuse(result_id: str) -> WriteResult:
+            found = await self.ledger.get_invoice(result_id)
+            if found is None:
+                return WriteResult(result_id, created=False)
+            return WriteResult(result_id, found.version, found.number, created=False)
+
+        result = await create_once(
+            self.store, key=intent_key(self.connection_id, INVOICE, op.source_id),
+            connection_id=self.connection_id, object_type=INVOICE, target=Side.QUICKBOOKS,
+            source_id=op.source_id, lookup=lookup, reuse=reuse,
+            create=lambda request_id: self.ledger.create_invoice(
+                op.invoice, customer_id, ids, op.custom_fields, request_id, op.external_key
+            ),
+        )
+        done.qbo_id = result.id
+        done.qbo_version = result.version
+        done.qbo_number = result.number
+        (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
+
+    async def _create_payment(self, op: CreateLedgerPayment, done: Applied) -> None:
+        customer_id = op.customer_id
+        if not customer_id and op.payment.applications:
+            invoice = await self.ledger.get_invoice(op.payment.applications[0].invoice_id)
+            customer_id = invoice.customer.id if invoice and invoice.customer else None
+        if not customer_id:
+            raise Invalid("The QuickBooks invoice this payment applies to has no customer",
+                          hint="Check the invoice in QuickBooks, then retry", code="missing_customer")
+
+        async def lookup() -> WriteResult | None:
+            found = await self.ledger.find_payment(op.external_key)
+            return WriteResult(found.id or "", found.version, created=False) if found and found.id else None
+
+        result = await create_once(
+            self.store, key=intent_key(self.connection_id, PAYMENT, op.source_id),
+            connection_id=self.connection_id, object_type=PAYMENT, target=Side.QUICKBOOKS,
+            source_id=op.source_id, lookup=lookup,
+            create=lambda request_id: self.ledger.create_payment(op.payment, customer_id, request_id, op.external_key),
+        )
+        done.qbo_id = result.id
+        done.qbo_version = result.version
+        (done.created if result.created else done.matched).append(f"quickbooks payment {result.id}")
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+    def record_invoice(self, plan: Plan, done: Applied, link: Link | None) -> Link | None:
+        """Save the invoice link with its new bases and versions, then the audit entries."""
+        if not done.hubspot_id or not done.qbo_id:
+            return link
+        base_hs = plan.base_hubspot
+        base_qbo = plan.base_quickbooks
+        extra: dict[str, Any] = dict(link.extra) if link else {}
+        extra["origin"] = (plan.origin or Side.HUBSPOT).value
+        if done.customer_qbo_id:
+            extra["customer_qbo_id"] = done.customer_qbo_id
+        if done.qbo_number:
+            extra["doc_number"] = done.qbo_number
+        new = Link(
+            self.connection_id, INVOICE, done.hubspot_id, done.qbo_id,
+            base={"hubspot": dict(base_hs or {}), "quickbooks": dict(base_qbo or {})},
+            hubspot_version=done.hubspot_version, qbo_version=done.qbo_version,
+            hubspot_hash=snapshot_hash(base_hs or {}), qbo_hash=snapshot_hash(base_qbo or {}),
+            extra=extra,
+        )
+        self.store.save_link(new)
+        self.audit(plan, INVOICE, done.hubspot_id)
+        return new
+
+    def record_payment(self, plan: Plan, done: Applied, link: Link | None) -> None:
+        if plan.key.side is Side.QUICKBOOKS:
+            if not plan.qbo_id:
+                return
+            extra = dict(link.extra) if link else {}
+            extra.update({"origin": Side.QUICKBOOKS.value, "shares": plan.extra.get("shares", {})})
+            self.store.save_link(Link(
+                self.connection_id, PAYMENT, link.hubspot_id if link else None, plan.qbo_id,
+                qbo_hash=plan.extra.get("qbo_hash"), extra=extra,
+            ))
+        elif done.qbo_id and plan.hubspot_id:
+            self.store.save_link(Link(
+                self.connection_id, PAYMENT, plan.hubspot_id, done.qbo_id,
+                qbo_version=done.qbo_version, extra={"origin": Side.HUBSPOT.value},
+            ))
+
+    def audit(self, plan: Plan, object_type: str, record: str) -> None:
+        for op in plan.ops:
+            if isinstance(op, Audit):
+                c = op.conflict
+                loser = c.winner.other
+                self.store.audit(
+                    self.connection_id, object_type, record, c.field, c.overwritten,
+                    c.hubspot if c.winner is Side.HUBSPOT else c.quickbooks,
+                    f"{c.winner.value} ({c.reason}; {loser.value} value overwritten)",
+                )

@@ -1,0 +1,243 @@
+"""Dependencies of an invoice in QuickBooks: its customer and its items.
+
+Customers are matched by normalized email, else created with a DisplayName that is free
+across customers, vendors and employees: "Company", then "Company (email)", then
+"Company (2)", ... checked with `display_name_taken`, so QBO's 6240 "duplicate name" never
+fails an invoice (if it still happens, a race, the next candidate is tried).
+
+Items are matched by SKU, then by name, else handled per the "product not found" policy. Under
+"fail", every line is looked up before anything is created, so a failing invoice creates
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ledgerbridge.domain import Customer, LineItem, Product, Side
+from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
+from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
+from ledgerbridge.engine.ports import CUSTOMER, ITEM, LedgerPort, Link, StorePort, WriteResult
+from ledgerbridge.errors import ConfigError, Duplicate, Invalid, NotFound
+
+MAX_NAME_CANDIDATES = 25
+_FORBIDDEN_NAME_CHARS = str.maketrans({":": "-", "\t": " ", "\n": " ", "\r": " "})
+QBO_NAME_MAX = 100  # display names and item names
+
+
+@dataclass
+class EnsureStats:
+    customers_created: int = 0
+    customers_matched: int = 0
+    items_created: int = 0
+    items_matched: int = 0
+
+
+def display_name_candidates(customer: Customer, limit: int = MAX_NAME_CANDIDATES) -> list[str]:
+    """'Company', 'Company (email)', 'Company (2)', 'Company (3)', ..."""
+    base = _clean_name(customer.company_name or _person(customer) or customer.email or "Customer")
+    email = customer.match_email
+    names = [base]
+    if email:
+        names.append(_clean_name(f"{base} ({email})"))
+    names.extend(_clean_name(f"{base} ({n})") for n in range(2, limit + 1))
+    unique: list[str] = []
+    for name in names:
+        if name not in unique:
+            unique.append(name)
+    return unique[:limit]
+
+
+def item_source_id(line: LineItem) -> str:
+    """How a HubSpot line identifies its product for links: product id, else SKU, else name."""
+    if line.product_id:
+        return line.product_id
+    if line.sku:
+        return f"sku:{line.sku}"
+    return f"name:{line.name.strip().lower()}"
+
+
+class Resolver:
+    """Resolves (and, unless `dry_run`, creates) customers and items in QuickBooks."""
+
+    def __init__(self, connection_id: int, ledger: LedgerPort, store: StorePort, locks: KeyedLocks,
+                 *, dry_run: bool = False) -> None:
+        self.connection_id = connection_id
+        self.ledger = ledger
+        self.store = store
+        self.locks = locks
+        self.dry_run = dry_run
+        self.stats = EnsureStats()
+        self._default_item: str | None = None
+        self._planned: set[str] = set()  # dry run: what would be created, counted once
+
+    # ---- customers -------------------------------------------------------------------------
+    async def customer_id(self, customer: Customer) -> str | None:
+        """The QBO customer id (None only in a dry run, for a customer that would be created)."""
+        email = customer.match_email
+        if not email:
+            raise Invalid(f"Contact {customer.preferred_name} has no email address",
+                          hint="Add an email address to the contact in HubSpot, then retry",
+                          code="missing_email")
+        link = self._link(CUSTOMER, customer.id)
+        if link is not None and link.qbo_id:
+            return link.qbo_id
+        async with self.locks.hold(f"{self.connection_id}:customer:{email}"):
+            found = await self.ledger.find_customer_by_email(email)
+            if found is not None and found.id:
+                self.stats.customers_matched += 1
+                self._save(CUSTOMER, customer.id, found.id, {"email": email})
+                return found.id
+            if self.dry_run:
+                if f"customer:{email}" not in self._planned:
+                    self._planned.add(f"customer:{email}")
+                    self.stats.customers_created += 1
+                return None
+            key = intent_key(self.connection_id, CUSTOMER, email)
+
+            async def lookup() -> WriteResult | None:
+                again = await self.ledger.find_customer_by_email(email)
+                return WriteResult(again.id, created=False) if again and again.id else None
+
+            result = await create_once(
+                self.store, key=key, connection_id=self.connection_id, object_type=CUSTOMER,
+                target=Side.QUICKBOOKS, source_id=customer.id or email, lookup=lookup,
+                create=lambda request_id: self._create_customer(customer, request_id),
+            )
+            if result.created:
+                self.stats.customers_created += 1
+            else:
+                self.stats.customers_matched += 1
+            self._save(CUSTOMER, customer.id, result.id, {"email": email})
+            return result.id
+
+    async def _create_customer(self, customer: Customer, request_id: str) -> WriteResult:
+        last: Duplicate | None = None
+        for n, name in enumerate(display_name_candidates(customer)):
+            if await self.ledger.display_name_taken(name):
+                continue
+            # A different body needs a different request id: QBO replays a request id's answer.
+            rid = request_id if n == 0 else f"{request_id[:32]}-{n}"
+            try:
+                return await self.ledger.create_customer(replace(customer, display_name=name, id=None), rid)
+            except Duplicate as exc:
+                if exc.code not in (None, "6240"):
+                    raise
+                last = exc  # taken between the check and the create: next candidate
+        raise Duplicate(
+            f"No free QuickBooks display name for {customer.preferred_name} after "
+            f"{MAX_NAME_CANDIDATES} tries" + (f" ({last.message})" if last else ""),
+            hint="Rename or merge the QuickBooks customers that use this name, then retry",
+            code="6240",
+        )
+
+    # ---- items -----------------------------------------------------------------------------
+    async def item_ids(self, lines: Sequence[LineItem], policy: ProductNotFoundPolicy,
+                       default_item_name: str) -> list[str | None]:
+        """One QBO item id per line (None only in a dry run, for an item that would be created)."""
+        resolved: list[str | None] = []
+        missing: list[int] = []
+        for index, line in enumerate(lines):
+            link = self._link(ITEM, item_source_id(line))
+            if link is not None and link.qbo_id:
+                resolved.append(link.qbo_id)
+                continue
+            found = await self.ledger.find_item(line.sku, line.name)
+            if found is not None and found.id:
+                self.stats.items_matched += 1
+                self._save(ITEM, item_source_id(line), found.id, {"sku": line.sku, "name": line.name})
+                resolved.append(found.id)
+                continue
+            resolved.append(None)
+            missing.append(index)
+        if not missing:
+            return resolved
+        if policy is ProductNotFoundPolicy.FAIL:
+            names = ", ".join(_describe(lines[i]) for i in missing)
+            raise NotFound(
+                f"Product not found in QuickBooks: {names}",
+                hint=(
+                    "Create the item in QuickBooks with the same SKU or name, or change the "
+                    "'product not found' policy (create the item, or use a default item), then retry"
+                ),
+                code="item_not_found",
+            )
+        for index in missing:
+            if policy is ProductNotFoundPolicy.USE_DEFAULT_ITEM:
+                resolved[index] = await self._default_item_id(default_item_name)
+            else:
+                resolved[index] = await self._create_item(lines[index])
+        return resolved
+
+    async def _default_item_id(self, name: str) -> str:
+        if self._default_item is None:
+            found = await self.ledger.find_item(None, name)
+            if found is None or not found.id:
+                raise ConfigError(
+                    f"The default item '{name}' does not exist in QuickBooks",
+                    hint=(
+                        f"Create an item named '{name}' in QuickBooks, or pick another default "
+                        "item in the sync settings"
+                    ),
+                    code="default_item_missing",
+                )
+            self._default_item = found.id
+        return self._default_item
+
+    async def _create_item(self, line: LineItem) -> str | None:
+        natural = (line.sku or line.name).strip().lower()
+        async with self.locks.hold(f"{self.connection_id}:item:{natural}"):
+            link = self._link(ITEM, item_source_id(line))
+            if link is not None and link.qbo_id:
+                return link.qbo_id
+            if self.dry_run:
+                if f"item:{natural}" not in self._planned:
+                    self._planned.add(f"item:{natural}")
+                    self.stats.items_created += 1
+                return None
+            product = Product(name=_clean_name(line.name), sku=line.sku,
+                              description=line.description, unit_price=line.unit_price)
+
+            async def lookup() -> WriteResult | None:
+                again = await self.ledger.find_item(line.sku, line.name)
+                return WriteResult(again.id, created=False) if again and again.id else None
+
+            result = await create_once(
+                self.store, key=intent_key(self.connection_id, ITEM, natural),
+                connection_id=self.connection_id, object_type=ITEM, target=Side.QUICKBOOKS,
+                source_id=item_source_id(line), lookup=lookup,
+                create=lambda request_id: self.ledger.create_item(product, request_id),
+            )
+            if result.created:
+                self.stats.items_created += 1
+            else:
+                self.stats.items_matched += 1
+            self._save(ITEM, item_source_id(line), result.id, {"sku": line.sku, "name": line.name})
+            return result.id
+
+    # ---- links -----------------------------------------------------------------------------
+    def _link(self, object_type: str, hubspot_id: str | None) -> Link | None:
+        if not hubspot_id:
+            return None
+        return self.store.get_link(self.connection_id, object_type, Side.HUBSPOT, hubspot_id)
+
+    def _save(self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]) -> None:
+        if not hubspot_id or self.dry_run:
+            return
+        existing = self.store.get_link(self.connection_id, object_type, Side.QUICKBOOKS, qbo_id)
+        if existing is not None and existing.hubspot_id not in (None, hubspot_id):
+            return  # another HubSpot record already maps to this QBO record: keep that link
+        self.store.save_link(Link(self.connection_id, object_type, hubspot_id, qbo_id, extra=extra))
+
+
+def _person(customer: Customer) -> str:
+    return " ".join(p for p in (customer.first_name, customer.last_name) if p).strip()
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(name.translate(_FORBIDDEN_NAME_CHARS).split())[:QBO_NAME_MAX]
+
+
+def _describe(line: LineItem) -> str:
+    return f"'{line.name}' (SKU {line.sku})" if line.sku else f"'{line.name}'"

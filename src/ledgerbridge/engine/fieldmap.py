@@ -1,0 +1,204 @@
+"""Field mappings and per-connection sync settings.
+
+`DEFAULT_MAPPINGS` is the sync matrix in code: every canonical invoice field the engine merges,
+the HubSpot property and QBO field it corresponds to, the direction it may flow and who wins
+when both sides changed it. docs/sync-matrix.md is the same table for people.
+
+`SyncSettings` is one JSON document per connection, edited in the console. Its defaults are the
+behaviour a new user gets: everything syncs both ways, the side an invoice was created on owns
+its fields on conflict, QuickBooks numbers the invoices, unknown products become QBO items, the
+HubSpot PO number goes to a QBO custom field named "PO Number".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledgerbridge.domain import Invoice, Side
+from ledgerbridge.engine.filters import FilterRule
+
+# Canonical field names used in base snapshots, merges and plans.
+F_CUSTOMER = "customer"
+F_LINES = "lines"
+F_DISCOUNT = "discount"
+F_ISSUE_DATE = "issue_date"
+F_DUE_DATE = "due_date"
+F_MEMO = "memo"
+F_VOIDED = "voided"
+CUSTOM_PREFIX = "custom:"
+
+PO_PROPERTY = "hs_purchase_order_number"
+# Properties the engine itself writes on HubSpot invoices: never merged, never mapped.
+SYNC_PROPERTIES = ("ledgerbridge_sync_status", "ledgerbridge_sync_error", "qbo_invoice_id", "qbo_doc_number")
+
+
+class Direction(StrEnum):
+    BOTH = "both"
+    HUBSPOT_TO_QBO = "hubspot_to_qbo"
+    QBO_TO_HUBSPOT = "qbo_to_hubspot"
+    FROM_ORIGIN = "from_origin"  # only from the side the invoice was created on
+    NONE = "none"
+
+    def allows(self, source: Side, origin: Side) -> bool:
+        if self is Direction.BOTH:
+            return True
+        if self is Direction.HUBSPOT_TO_QBO:
+            return source is Side.HUBSPOT
+        if self is Direction.QBO_TO_HUBSPOT:
+            return source is Side.QUICKBOOKS
+        if self is Direction.FROM_ORIGIN:
+            return source is origin
+        return False
+
+
+class Owner(StrEnum):
+    ORIGIN = "origin"  # the side the invoice was created on
+    HUBSPOT = "hubspot"
+    QUICKBOOKS = "quickbooks"
+
+    def side(self, origin: Side) -> Side:
+        if self is Owner.HUBSPOT:
+            return Side.HUBSPOT
+        if self is Owner.QUICKBOOKS:
+            return Side.QUICKBOOKS
+        return origin
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str  # canonical name (F_*)
+    hubspot: str  # HubSpot property / association it corresponds to
+    qbo: str  # QBO field it corresponds to
+    direction: Direction = Direction.BOTH
+    owner: Owner = Owner.ORIGIN
+    label: str = ""
+
+
+DEFAULT_MAPPINGS: tuple[FieldMapping, ...] = (
+    FieldMapping(field=F_CUSTOMER, hubspot="contact association (email)", qbo="CustomerRef (matched by email)", label="Customer"),
+    FieldMapping(field=F_LINES, hubspot="line items (name, hs_sku, description, quantity, price)", qbo="Line[] SalesItemLineDetail (ItemRef, Description, Qty, UnitPrice)", label="Line items"),
+    FieldMapping(field=F_DISCOUNT, hubspot="discount (hs_type PERCENT/FIXED, hs_value)", qbo="Line[] DiscountLineDetail", label="Discount"),
+    FieldMapping(field=F_ISSUE_DATE, hubspot="hs_invoice_date", qbo="TxnDate", label="Invoice date"),
+    FieldMapping(field=F_DUE_DATE, hubspot="hs_due_date", qbo="DueDate", label="Due date"),
+    FieldMapping(field=F_MEMO, hubspot="hs_comments", qbo="CustomerMemo", label="Memo"),
+    FieldMapping(field=F_VOIDED, hubspot="hs_invoice_status = voided", qbo="void operation", label="Voided"),
+)
+
+
+class CustomFieldMapping(BaseModel):
+    """A HubSpot invoice property <-> a QBO sales-form custom field (by name or DefinitionId)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hubspot_property: str
+    qbo_field: str | None = None  # the custom field's label in QBO, e.g. "PO Number"
+    qbo_definition_id: str | None = None  # or its slot ("1", "2", "3")
+    direction: Direction = Direction.BOTH
+    owner: Owner = Owner.ORIGIN
+
+    @property
+    def key(self) -> str:
+        return CUSTOM_PREFIX + self.hubspot_property
+
+    @property
+    def qbo_ref(self) -> str:
+        return self.qbo_definition_id or self.qbo_field or ""
+
+    def hubspot_value(self, invoice: Invoice) -> str | None:
+        value = invoice.custom_fields.get(self.hubspot_property)
+        if value is None and self.hubspot_property == PO_PROPERTY:
+            value = invoice.po_number
+        return _clean(value)
+
+    def qbo_value(self, invoice: Invoice) -> str | None:
+        for ref in (self.qbo_definition_id, self.qbo_field):
+            if ref and ref in invoice.custom_fields:
+                return _clean(invoice.custom_fields[ref])
+        if self.hubspot_property == PO_PROPERTY:
+            return _clean(invoice.po_number)
+        return None
+
+
+class DocNumberStrategy(StrEnum):
+    QBO_ASSIGNS = "qbo_assigns"
+    HUBSPOT_NUMBER = "hubspot_number"
+    PREFIXED_HUBSPOT_NUMBER = "prefixed_hubspot_number"
+
+
+class ProductNotFoundPolicy(StrEnum):
+    CREATE_ITEM = "create_item"
+    USE_DEFAULT_ITEM = "use_default_item"
+    FAIL = "fail"
+
+
+class ObjectSync(BaseModel):
+    """Sync on/off for one object, per direction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hubspot_to_qbo: bool = True
+    qbo_to_hubspot: bool = True
+
+    def allows(self, source: Side) -> bool:
+        return self.hubspot_to_qbo if source is Side.HUBSPOT else self.qbo_to_hubspot
+
+
+QBO_DOC_NUMBER_MAX = 21
+
+
+class SyncSettings(BaseModel):
+    """One per connection; JSON in the store, edited in the console."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filters: list[FilterRule] = Field(default_factory=list)
+    field_mappings: list[FieldMapping] = Field(default_factory=lambda: list(DEFAULT_MAPPINGS))
+    custom_mappings: list[CustomFieldMapping] = Field(
+        default_factory=lambda: [CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number")]
+    )
+    doc_number: DocNumberStrategy = DocNumberStrategy.QBO_ASSIGNS
+    doc_number_prefix: str = "HS-"
+    product_not_found: ProductNotFoundPolicy = ProductNotFoundPolicy.CREATE_ITEM
+    default_item_name: str = "Services"
+    customer_match_key: str = "email"  # the only key supported: normalized email
+    invoices: ObjectSync = Field(default_factory=ObjectSync)
+    payments: ObjectSync = Field(default_factory=ObjectSync)
+    customers: ObjectSync = Field(default_factory=ObjectSync)
+    items: ObjectSync = Field(default_factory=ObjectSync)
+    # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.
+    max_attempts: int = 10
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 900.0
+    # How far back the first QuickBooks change poll looks (CDC keeps 30 days).
+    initial_lookback_days: int = 30
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> SyncSettings:
+        return cls.model_validate_json(text)
+
+    def mapping(self, field: str) -> FieldMapping | None:
+        for item in self.field_mappings:
+            if item.field == field:
+                return item
+        return None
+
+    def doc_number_for(self, hubspot_number: str | None) -> str | None:
+        """The DocNumber to send for a HubSpot invoice, or None to let QBO assign one."""
+        if self.doc_number is DocNumberStrategy.QBO_ASSIGNS or not hubspot_number:
+            return None
+        if self.doc_number is DocNumberStrategy.HUBSPOT_NUMBER:
+            return hubspot_number
+        return f"{self.doc_number_prefix}{hubspot_number}"
+
+
+def _clean(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,165 @@
+"""Plan one payment's sync step. Pure.
+
+- A QBO payment applied to synced invoices becomes one HubSpot commerce payment per invoice
+  share (processor "quickbooks"), upserted on a unique key so replays never duplicate.
+- A HubSpot payment from another processor becomes a QBO Payment applied to the invoice.
+- A payment whose invoice has not synced yet is `blocked` on that invoice, and wakes it up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
+from ledgerbridge.domain.money import quantize
+from ledgerbridge.engine.amounts import split_pro_rata
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.plan import CreateLedgerPayment, Decision, Op, Plan, UpsertCrmPayment
+from ledgerbridge.engine.planner import blocked, skipped
+from ledgerbridge.engine.ports import INVOICE, Link, RecordKey
+
+# HubSpot payments still in flight: recorded in QBO once they settle.
+_UNSETTLED = {"processing", "failed", "pending", "deleted"}
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    key: RecordKey
+    payment: Payment | None
+    link: Link | None  # the payment's own link
+    invoice_links: Mapping[str, Link | None]  # application invoice id (payment's side) -> link
+    excluded_invoices: frozenset[str]  # application invoice ids whose invoice is excluded
+    settings: SyncSettings
+
+
+def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
+    return f"qbo-payment:{qbo_payment_id}:{qbo_invoice_id}"
+
+
+def ledger_payment_key(hubspot_payment_id: str) -> str:
+    return f"hubspot-payment:{hubspot_payment_id}"
+
+
+def payment_hash(payment: Payment) -> str:
+    data = {
+        "amount": str(quantize(payment.amount, payment.currency)),
+        "date": payment.date.isoformat(),
+        "apps": sorted((a.invoice_id, str(quantize(a.amount, payment.currency))) for a in payment.applications),
+        "method": payment.method,
+        "reference": payment.reference,
+        "status": payment.status,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def plan_payment(inp: PaymentInput) -> Plan:
+    if inp.key.side is Side.QUICKBOOKS:
+        return _plan_from_ledger(inp)
+    return _plan_from_crm(inp)
+
+
+def _labels(payment: Payment) -> dict[str, Any]:
+    label = f"payment {payment.reference}" if payment.reference else f"payment {payment.id}"
+    return {"label": label, "amount": payment.amount, "currency": payment.currency}
+
+
+def _plan_from_ledger(inp: PaymentInput) -> Plan:
+    payment, link, key = inp.payment, inp.link, inp.key
+    if payment is None:
+        return skipped(key, "the QuickBooks payment no longer exists")
+    if (link is not None and link.extra.get("origin") == Side.HUBSPOT.value) or payment.origin is Side.HUBSPOT:
+        return skipped(key, "recorded from a HubSpot payment")
+    if not inp.settings.payments.qbo_to_hubspot:
+        return skipped(key, "QuickBooks to HubSpot payment sync is off")
+    pid = payment.id or key.source_id
+    digest = payment_hash(payment)
+    labels = _labels(payment)
+    if link is not None and link.qbo_hash == digest:
+        return Plan(key, Decision(SyncStatus.SYNCED), summary="in sync", origin=Side.QUICKBOOKS,
+                    qbo_id=pid, **labels)
+    ops: list[Op] = []
+    shares: dict[str, str] = {}
+    for app in payment.applications:
+        if app.invoice_id in inp.excluded_invoices:
+            continue
+        inv_link = inp.invoice_links.get(app.invoice_id)
+        if inv_link is None or not inv_link.hubspot_id:
+            on = RecordKey(key.connection_id, INVOICE, Side.QUICKBOOKS, app.invoice_id)
+            return blocked(key, on, f"Waits for QuickBooks invoice {app.invoice_id} to sync",
+                           origin=Side.QUICKBOOKS, qbo_id=pid, **labels)
+        ops.append(UpsertCrmPayment(payment, inv_link.hubspot_id,
+                                    quantize(app.amount, payment.currency),
+                                    share_key(pid, app.invoice_id)))
+        shares[app.invoice_id] = inv_link.hubspot_id
+    if not ops:
+        message = (
+            "The payment's invoices are excluded from sync"
+            if payment.applications else "The payment is not applied to any invoice"
+        )
+        return Plan(key, Decision(SyncStatus.EXCLUDED, message), origin=Side.QUICKBOOKS, qbo_id=pid,
+                    **labels)
+    return Plan(
+        key, Decision(SyncStatus.SYNCED), tuple(ops), action="create" if link is None else "update",
+        summary=f"record {len(ops)} HubSpot payment(s)", origin=Side.QUICKBOOKS, qbo_id=pid,
+        extra={"shares": shares, "qbo_hash": digest}, **labels,
+    )
+
+
+def _plan_from_crm(inp: PaymentInput) -> Plan:
+    payment, link, key = inp.payment, inp.link, inp.key
+    if payment is None:
+        return skipped(key, "the HubSpot payment no longer exists")
+    if (payment.processor or "").lower() == "quickbooks" or payment.origin is Side.QUICKBOOKS:
+        return skipped(key, "recorded from a QuickBooks payment")
+    if not inp.settings.payments.hubspot_to_qbo:
+        return skipped(key, "HubSpot to QuickBooks payment sync is off")
+    if (payment.status or "").lower() in _UNSETTLED:
+        return skipped(key, f"payment is {payment.status}: recorded once it succeeds")
+    pid = payment.id or key.source_id
+    labels = _labels(payment)
+    if link is not None and link.qbo_id:
+        return Plan(key, Decision(SyncStatus.SYNCED), summary="in sync", origin=Side.HUBSPOT,
+                    hubspot_id=pid, qbo_id=link.qbo_id, **labels)
+    apps = [a for a in payment.applications if a.invoice_id not in inp.excluded_invoices]
+    if not apps:
+        message = (
+            "The payment's invoices are excluded from sync"
+            if payment.applications else "The payment is not associated with an invoice"
+        )
+        return Plan(key, Decision(SyncStatus.EXCLUDED, message), origin=Side.HUBSPOT, hubspot_id=pid,
+                    **labels)
+    qbo_apps: list[PaymentApplication] = []
+    customer_id: str | None = None
+    amounts = _application_amounts(payment, apps)
+    for app, amount in zip(apps, amounts, strict=True):
+        inv_link = inp.invoice_links.get(app.invoice_id)
+        if inv_link is None or not inv_link.qbo_id:
+            on = RecordKey(key.connection_id, INVOICE, Side.HUBSPOT, app.invoice_id)
+            return blocked(key, on, f"Waits for HubSpot invoice {app.invoice_id} to sync",
+                           origin=Side.HUBSPOT, hubspot_id=pid, **labels)
+        qbo_apps.append(PaymentApplication(inv_link.qbo_id, amount))
+        customer_id = customer_id or inv_link.extra.get("customer_qbo_id")
+    outgoing = replace(payment, applications=tuple(qbo_apps), id=None, version=None,
+                       amount=sum((a.amount for a in qbo_apps), Decimal(0)))
+    op = CreateLedgerPayment(outgoing, customer_id, pid, ledger_payment_key(pid))
+    return Plan(
+        key, Decision(SyncStatus.SYNCED), (op,), action="create",
+        summary="record the QuickBooks payment", origin=Side.HUBSPOT, hubspot_id=pid, **labels,
+    )
+
+
+def _application_amounts(payment: Payment, apps: list[PaymentApplication]) -> list[Decimal]:
+    """Each invoice's share: as given when the shares add up, else pro rata to the cent."""
+    currency = payment.currency
+    given = [quantize(a.amount, currency) for a in apps]
+    total = quantize(payment.amount, currency)
+    if all(a > 0 for a in given) and sum(given, Decimal(0)) <= total:
+        return given
+    if len(apps) == 1:
+        return [total]
+    return split_pro_rata(total, [a.amount for a in apps], currency)

@@ -1,0 +1,153 @@
+"""What a sync step decided: write operations, and the state the record ends in.
+
+Plans are plain data. The planner makes them without I/O; apply.py carries them out through the
+ports. Operations that need a lookup first (ensure a customer, ensure items) say so, and apply
+resolves them before the writes that depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.domain import Customer, Invoice, LineItem, Payment, Side, SyncStatus
+from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
+from ledgerbridge.engine.merge import FieldConflict
+from ledgerbridge.engine.ports import RecordKey
+
+
+# ---- operations ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnsureItems:
+    """Find (SKU, then name) or create the QBO item for every line, per the not-found policy."""
+
+    lines: tuple[LineItem, ...]
+    policy: ProductNotFoundPolicy
+    default_item_name: str
+
+
+@dataclass(frozen=True)
+class EnsureCustomer:
+    """Find the QBO customer by email, or create it with a collision-safe DisplayName."""
+
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class CreateLedgerInvoice:
+    invoice: Invoice  # number set per the DocNumber strategy (None: QBO assigns)
+    custom_fields: Mapping[str, str]
+    source_id: str  # the HubSpot invoice id
+    external_key: str
+
+
+@dataclass(frozen=True)
+class UpdateLedgerInvoice:
+    qbo_id: str
+    version: str
+    invoice: Invoice  # the complete invoice as QBO should hold it after the update
+    fields: tuple[str, ...]
+    custom_fields: Mapping[str, str]
+    item_ids: tuple[str, ...] | None  # None: lines change, ensure items first
+    customer_id: str | None  # None: customer changes, ensure it first
+
+
+@dataclass(frozen=True)
+class VoidLedgerInvoice:
+    qbo_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class UpsertCrmInvoice:
+    invoice: Invoice  # custom_fields keyed by HubSpot property
+    qbo_id: str
+
+
+@dataclass(frozen=True)
+class UpdateCrmInvoice:
+    hubspot_id: str
+    invoice: Invoice
+    fields: tuple[str, ...]  # CrmPort field names: customer, lines, discount, status, ...
+
+
+@dataclass(frozen=True)
+class UpsertCrmPayment:
+    payment: Payment  # the QBO payment
+    hubspot_invoice_id: str
+    amount: Decimal  # this invoice's share
+    external_key: str
+
+
+@dataclass(frozen=True)
+class CreateLedgerPayment:
+    payment: Payment  # applications already refer to QBO invoice ids
+    customer_id: str | None  # None: take it from the first applied QBO invoice
+    source_id: str  # the HubSpot payment id
+    external_key: str
+
+
+@dataclass(frozen=True)
+class Audit:
+    conflict: FieldConflict
+
+
+Op = (
+    EnsureItems
+    | EnsureCustomer
+    | CreateLedgerInvoice
+    | UpdateLedgerInvoice
+    | VoidLedgerInvoice
+    | UpsertCrmInvoice
+    | UpdateCrmInvoice
+    | UpsertCrmPayment
+    | CreateLedgerPayment
+    | Audit
+)
+
+
+# ---- decisions -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decision:
+    """The sync state the record ends in if the operations succeed.
+
+    status None means "not ours to track yet" (a draft, a record we wrote ourselves): no state is
+    written, the key is simply dropped.
+    """
+
+    status: SyncStatus | None
+    message: str | None = None
+    hint: str | None = None
+    category: str | None = None
+    code: str | None = None
+    blocked_on: RecordKey | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    key: RecordKey
+    decision: Decision
+    ops: tuple[Op, ...] = ()
+    action: str = "none"  # create | update | match | none: what a dry run reports
+    summary: str = ""
+    origin: Side | None = None
+    hubspot_id: str | None = None
+    qbo_id: str | None = None
+    # Base snapshots to store once the writes succeeded (each side as it will be afterwards).
+    base_hubspot: Mapping[str, Any] | None = None
+    base_quickbooks: Mapping[str, Any] | None = None
+    # Keep the current version marker of a side the plan does not write.
+    hubspot_version: str | None = None
+    qbo_version: str | None = None
+    label: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    # Keys to mark dirty after the step (e.g. a dependency a blocked record waits on).
+    wake: tuple[RecordKey, ...] = field(default_factory=tuple)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def writes(self) -> bool:
+        return any(not isinstance(op, Audit) for op in self.ops)

@@ -1,0 +1,228 @@
+"""SyncEngine: the worker loop around sync steps.
+
+`run_once` claims due dirty keys, runs their steps with bounded concurrency and releases each
+key: dropped when done, rescheduled with capped exponential backoff on Transient/RateLimited
+(attempts counted), re-run at once (re-read and re-merge) on Conflict, failed with category and
+hint on Invalid/ConfigError/AuthExpired. Blocked records are re-run when their dependency syncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from ledgerbridge.domain import SyncStatus
+from ledgerbridge.engine.apply import Applier
+from ledgerbridge.engine.backfill import Backfill, BackfillProgress
+from ledgerbridge.engine.changes import ChangeEvent, ChangeTracker, PollStats
+from ledgerbridge.engine.ensure import Resolver
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.planner import LedgerInfo
+from ledgerbridge.engine.ports import CrmPort, LedgerPort, RecordKey, StorePort
+from ledgerbridge.engine.steps import RunReport, Stepper, StepResult
+from ledgerbridge.errors import (
+    AuthExpired,
+    Conflict,
+    RateLimited,
+    SyncError,
+    Transient,
+)
+
+log = logging.getLogger(__name__)
+
+CONFLICT_RETRIES = 3
+LEDGER_INFO_TTL = dt.timedelta(minutes=10)
+BLOCKED_SAFETY_RETRY = dt.timedelta(minutes=10)  # a blocked record looks again even unwoken
+AUTH_RETRY = dt.timedelta(minutes=5)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        connection_id: int,
+        crm: CrmPort,
+        ledger: LedgerPort,
+        store: StorePort,
+        settings: SyncSettings | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.connection_id = connection_id
+        self.crm = crm
+        self.ledger = ledger
+        self.store = store
+        self.settings = settings or SyncSettings()
+        self.clock = clock
+        # At most 10 requests in flight per QBO realm: the connector enforces it; this bounds
+        # how many records are worked on at once.
+        self.concurrency = max(1, concurrency)
+        self.locks = KeyedLocks()
+        self._ledger_info: LedgerInfo | None = None
+        self._ledger_info_at: dt.datetime | None = None
+        self.changes = ChangeTracker(
+            connection_id, crm, ledger, store, clock,
+            dt.timedelta(days=self.settings.initial_lookback_days),
+        )
+
+    # ---- wiring ----------------------------------------------------------------------------
+    def _stepper(self, *, dry_run: bool = False) -> Stepper:
+        resolver = Resolver(self.connection_id, self.ledger, self.store, self.locks, dry_run=dry_run)
+        applier = Applier(self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock)
+        return Stepper(self.connection_id, self.crm, self.ledger, self.store, self.settings,
+                       applier, self.locks, self.ledger_info, self.clock)
+
+    async def ledger_info(self) -> LedgerInfo:
+        now = self.clock()
+        if self._ledger_info is None or self._ledger_info_at is None or now - self._ledger_info_at > LEDGER_INFO_TTL:
+            home, multi = await self.ledger.company_currency()
+            known: dict[str, str] = {}
+            if any(m.qbo_field and not m.qbo_definition_id for m in self.settings.custom_mappings):
+                for definition in await self.ledger.custom_field_definitions():
+                    known[definition.name.lower()] = definition.definition_id
+                    known[definition.name] = definition.definition_id
+                    known[definition.definition_id] = definition.definition_id
+            self._ledger_info = LedgerInfo(home, multi, known)
+            self._ledger_info_at = now
+        return self._ledger_info
+
+    # ---- change detection ------------------------------------------------------------------
+    async def poll_once(self) -> PollStats:
+        hs = await self.changes.poll_hubspot()
+        qbo = await self.changes.poll_quickbooks()
+        return PollStats(hs.marked + qbo.marked, hs.echoes + qbo.echoes, hs.pages + qbo.pages)
+
+    def handle_events(self, events: Iterable[ChangeEvent]) -> PollStats:
+        return self.changes.handle_events(events)
+
+    # ---- running steps ---------------------------------------------------------------------
+    async def run_once(self, limit: int = 100) -> RunReport:
+        report = RunReport()
+        claimed = self.store.claim_dirty(self.connection_id, limit, self.clock())
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        stepper = self._stepper()
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(key: RecordKey) -> None:
+            async with gate:
+                await self._run_key(stepper, key, report)
+
+        await asyncio.gather(*(one(dirty.key) for dirty in claimed))
+        return report
+
+    async def sync_key(self, key: RecordKey) -> StepResult | None:
+        """Run one record's step now (console "sync now", tests); errors are recorded as usual."""
+        report = RunReport()
+        await self._run_key(self._stepper(), key, report)
+        return report.results[0] if report.results else None
+
+    async def _run_key(self, stepper: Stepper, key: RecordKey, report: RunReport,
+                       *, release: bool = True) -> None:
+        retry_at: dt.datetime | None = None
+        try:
+            result = await self._step_with_conflict_retry(stepper, key)
+            if result is not None:
+                report.results.append(result)
+                status = result.plan.decision.status
+                report.count(status)
+                if status is SyncStatus.BLOCKED:
+                    retry_at = self.clock() + BLOCKED_SAFETY_RETRY
+            else:
+                report.count(None)
+        except RateLimited as exc:
+            retry_at = await self._transient(stepper, key, exc, report, exc.retry_after)
+        except AuthExpired as exc:
+            await stepper.fail(key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None,
+                               self.clock() + AUTH_RETRY)
+            retry_at = self.clock() + AUTH_RETRY
+            report.failed += 1
+        except (Transient, Conflict) as exc:
+            retry_at = await self._transient(stepper, key, exc, report, None)
+        except SyncError as exc:
+            # Invalid / Duplicate / NotFound / ConfigError: the record fails alone, and waits
+            # for a fix and a retry (console, CLI, or a change to the record).
+            await stepper.fail(key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None, None)
+            report.failed += 1
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other records
+            log.exception("sync step for %s crashed", key.as_text())
+            retry_at = await self._transient(
+                stepper, key, Transient(f"internal error: {exc!r}", hint="This is a bug; it is retried automatically, and reported in the logs"),
+                report, None,
+            )
+        if release:
+            self.store.release_dirty(key, retry_at)
+        elif retry_at is not None:
+            self.store.mark_dirty(key, "retry", retry_at)
+
+    async def _step_with_conflict_retry(self, stepper: Stepper, key: RecordKey) -> StepResult | None:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return await stepper.run(key)
+            except Conflict:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                # Someone wrote the record between our read and our write: read and merge again.
+        return None
+
+    async def _transient(self, stepper: Stepper, key: RecordKey, exc: SyncError,
+                         report: RunReport, retry_after: float | None) -> dt.datetime | None:
+        previous = self.store.get_state(stepper.primary_key(key))
+        attempts = (previous.attempts if previous else 0) + 1
+        if attempts >= self.settings.max_attempts:
+            await stepper.fail(key, SyncStatus.FAILED, exc.category,
+                               f"{exc.message} (gave up after {attempts} attempts)",
+                               exc.hint or "Retry once the other system is reachable again", None)
+            report.failed += 1
+            return None
+        delay = self.backoff(attempts)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        retry_at = self.clock() + dt.timedelta(seconds=delay)
+        await stepper.fail(key, SyncStatus.PENDING, exc.category, exc.message, exc.hint or None, retry_at)
+        report.retrying += 1
+        return retry_at
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt `attempts + 1`: base * 2^(attempts-1), capped."""
+        base = self.settings.backoff_base_seconds
+        return float(min(self.settings.backoff_cap_seconds, base * (2 ** max(0, attempts - 1))))
+
+    # ---- loops -----------------------------------------------------------------------------
+    async def run_forever(self, stop_event: asyncio.Event, *, poll_interval: float = 5.0,
+                          batch: int = 100) -> None:
+        """Poll, run due keys, repeat until `stop_event` is set. Errors in one round are logged
+        and the next round goes on: the queue is durable, nothing is lost."""
+        last_poll: dt.datetime | None = None
+        while not stop_event.is_set():
+            now = self.clock()
+            busy = False
+            try:
+                if last_poll is None or (now - last_poll).total_seconds() >= poll_interval:
+                    last_poll = now
+                    await self.poll_once()
+                report = await self.run_once(batch)
+                busy = report.claimed >= batch
+            except SyncError as exc:
+                log.warning("sync round failed: %s", exc)
+            except Exception:  # noqa: BLE001 - keep the worker alive
+                log.exception("sync round crashed")
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), timeout=min(1.0, poll_interval))
+
+    async def backfill(self, since: dt.date | None = None, dry_run: bool = False,
+                       *, batch: int = 100) -> AsyncIterator[BackfillProgress]:
+        job = Backfill(self, since=since, dry_run=dry_run, batch=batch)
+        async for progress in job.run():
+            yield progress

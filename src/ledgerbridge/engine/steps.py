@@ -1,0 +1,319 @@
+"""One sync step for one record key: read both sides, plan, apply, record the state.
+
+Errors raised here (Transient, RateLimited, Conflict, ...) are the runner's business: it decides
+about retries and backoff. What the step records itself is the outcome of a plan: synced,
+excluded, blocked, or failed validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.engine.apply import Applied, Applier
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.payments import PaymentInput, plan_payment
+from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.planner import (
+    InvoiceInput,
+    LedgerInfo,
+    plan_invoice,
+    sync_properties_differ,
+)
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    PAYMENT,
+    CrmPort,
+    LedgerPort,
+    Link,
+    RecordKey,
+    StoredSyncState,
+    StorePort,
+)
+from ledgerbridge.engine.snapshot import snapshot_hash
+from ledgerbridge.errors import SyncError
+
+
+@dataclass(frozen=True)
+class StepResult:
+    key: RecordKey  # the key the state was recorded on (the record's primary key)
+    plan: Plan
+    applied: Applied | None = None
+
+
+@dataclass
+class RunReport:
+    claimed: int = 0
+    synced: int = 0
+    failed: int = 0
+    excluded: int = 0
+    blocked: int = 0
+    retrying: int = 0
+    skipped: int = 0
+    results: list[StepResult] = field(default_factory=list)
+
+    def count(self, status: SyncStatus | None) -> None:
+        if status is SyncStatus.SYNCED:
+            self.synced += 1
+        elif status is SyncStatus.FAILED:
+            self.failed += 1
+        elif status is SyncStatus.EXCLUDED:
+            self.excluded += 1
+        elif status is SyncStatus.BLOCKED:
+            self.blocked += 1
+        else:
+            self.skipped += 1
+
+
+class Stepper:
+    def __init__(
+        self,
+        connection_id: int,
+        crm: CrmPort,
+        ledger: LedgerPort,
+        store: StorePort,
+        settings: SyncSettings,
+        applier: Applier,
+        locks: KeyedLocks,
+        ledger_info: Callable[[], Awaitable[LedgerInfo]],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.connection_id = connection_id
+        self.crm = crm
+        self.ledger = ledger
+        self.store = store
+        self.settings = settings
+        self.applier = applier
+        self.locks = locks
+        self.ledger_info = ledger_info
+        self.clock = clock
+        # HubSpot invoices already read in a batch (backfill): used once instead of a re-read.
+        self.prefetched: dict[str, Invoice] = {}
+
+    async def run(self, key: RecordKey) -> StepResult | None:
+        if key.object_type == INVOICE:
+            return await self.invoice(key)
+        if key.object_type == PAYMENT:
+            return await self.payment(key)
+        return None  # customers and items sync as dependencies of their invoices
+
+    # ---- invoices --------------------------------------------------------------------------
+    async def invoice(self, key: RecordKey) -> StepResult:
+        conn = self.connection_id
+        link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
+        hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+        qbo_id = link.qbo_id if link else (key.source_id if key.side is Side.QUICKBOOKS else None)
+        names = [f"{conn}:invoice:hs:{hs_id}"] if hs_id else []
+        names += [f"{conn}:invoice:qbo:{qbo_id}"] if qbo_id else []
+        async with self.locks.hold(*names):
+            # Another step may have linked this invoice while we waited for the lock.
+            link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
+            hs_id = link.hubspot_id if link and link.hubspot_id else hs_id
+            qbo_id = link.qbo_id if link and link.qbo_id else qbo_id
+            hs, qbo = await self._read_pair(hs_id, qbo_id, link)
+            info = await self.ledger_info()
+            plan = plan_invoice(InvoiceInput(key, hs, qbo, link, self.settings, info))
+            applied: Applied | None = None
+            if plan.writes:
+                applied = await self.applier.apply(plan, link)
+                link = self.applier.record_invoice(plan, applied, link)
+            elif link is not None and plan.decision.status is SyncStatus.SYNCED:
+                link = self._refresh_link(link, plan)
+                self.applier.audit(plan, INVOICE, link.hubspot_id or "")
+            primary = self._invoice_primary(key, plan, applied, link)
+            await self._write_crm_state(plan, applied, hs, link)
+            self.record_state(primary, plan, applied)
+            if plan.decision.status is SyncStatus.SYNCED:
+                self._unblock(plan, applied, link)
+            return StepResult(primary, plan, applied)
+
+    async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:
+        """Read and plan without writing anything (dry runs)."""
+        conn = self.connection_id
+        if key.object_type == PAYMENT:
+            return await self._plan_payment(key), self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+        link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
+        hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+        qbo_id = link.qbo_id if link else (key.source_id if key.side is Side.QUICKBOOKS else None)
+        hs, qbo = await self._read_pair(hs_id, qbo_id, link)
+        info = await self.ledger_info()
+        return plan_invoice(InvoiceInput(key, hs, qbo, link, self.settings, info)), link
+
+    async def _read_pair(self, hs_id: str | None, qbo_id: str | None,
+                         link: Link | None) -> tuple[Invoice | None, Invoice | None]:
+        hs = self.prefetched.pop(hs_id, None) if hs_id else None
+        if hs is None and hs_id:
+            hs = await self.crm.get_invoice(hs_id)
+        qbo = await self.ledger.get_invoice(qbo_id) if qbo_id else None
+        if link is None and qbo is None and hs is not None:
+            qbo = await self._adopt_counterpart(hs)
+        return hs, qbo
+
+    async def _adopt_counterpart(self, hs: Invoice) -> Invoice | None:
+        """A HubSpot invoice that names its QBO invoice (a link lost in a crash): adopt it."""
+        qbo_id = hs.custom_fields.get("qbo_invoice_id")
+        if not qbo_id:
+            return None
+        return await self.ledger.get_invoice(str(qbo_id))
+
+    def _refresh_link(self, link: Link, plan: Plan) -> Link:
+        base = {"hubspot": dict(plan.base_hubspot or {}), "quickbooks": dict(plan.base_quickbooks or {})}
+        new = replace(
+            link, base=base,
+            hubspot_version=plan.hubspot_version or link.hubspot_version,
+            qbo_version=plan.qbo_version or link.qbo_version,
+            hubspot_hash=snapshot_hash(base["hubspot"]), qbo_hash=snapshot_hash(base["quickbooks"]),
+        )
+        if new != link:
+            self.store.save_link(new)
+        return new
+
+    def _invoice_primary(self, key: RecordKey, plan: Plan, applied: Applied | None,
+                         link: Link | None) -> RecordKey:
+        origin = plan.origin or key.side
+        hs_id = (applied.hubspot_id if applied else None) or plan.hubspot_id or (link.hubspot_id if link else None)
+        qbo_id = (applied.qbo_id if applied else None) or plan.qbo_id or (link.qbo_id if link else None)
+        source = hs_id if origin is Side.HUBSPOT else qbo_id
+        if not source:
+            return key
+        return RecordKey(self.connection_id, INVOICE, origin, source)
+
+    async def _write_crm_state(self, plan: Plan, applied: Applied | None, hs: Invoice | None,
+                               link: Link | None) -> None:
+        """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current."""
+        status = plan.decision.status
+        hs_id = (applied.hubspot_id if applied else None) or plan.hubspot_id or (link.hubspot_id if link else None)
+        if status is None or not hs_id:
+            return
+        qbo_id = (applied.qbo_id if applied else None) or (link.qbo_id if link else None)
+        number = (applied.qbo_number if applied else None) or (link.extra.get("doc_number") if link else None)
+        error = _error_text(plan) if status is not SyncStatus.SYNCED else None
+        fresh = hs is not None and not (applied and applied.hubspot_version)
+        if fresh and hs is not None and not sync_properties_differ(hs, status, error, qbo_id, number):
+            return
+        result = await self.crm.set_sync_state(hs_id, status, error, qbo_id, number)
+        if link is not None and result.version and link.hubspot_id == hs_id:
+            # Our own write: remember its version so its change event is recognised as an echo.
+            self.store.save_link(replace(link, hubspot_version=result.version))
+
+    def _unblock(self, plan: Plan, applied: Applied | None, link: Link | None) -> None:
+        ids = {
+            Side.HUBSPOT: (applied.hubspot_id if applied else None) or (link.hubspot_id if link else None),
+            Side.QUICKBOOKS: (applied.qbo_id if applied else None) or (link.qbo_id if link else None),
+        }
+        for side, source in ids.items():
+            if not source:
+                continue
+            dependency = RecordKey(self.connection_id, INVOICE, side, source)
+            for waiting in self.store.blocked_on(dependency):
+                self.store.mark_dirty(waiting, "dependency synced")
+
+    # ---- payments --------------------------------------------------------------------------
+    async def payment(self, key: RecordKey) -> StepResult:
+        conn = self.connection_id
+        async with self.locks.hold(f"{conn}:payment:{key.side.value}:{key.source_id}"):
+            link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+            plan = await self._plan_payment(key)
+            applied: Applied | None = None
+            if plan.writes:
+                applied = await self.applier.apply(plan, link)
+                self.applier.record_payment(plan, applied, link)
+            elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
+                self.store.save_link(replace(link, qbo_hash=plan.extra["qbo_hash"]))
+            for waiting in plan.wake:
+                self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
+            self.record_state(key, plan, applied)
+            return StepResult(key, plan, applied)
+
+    async def _plan_payment(self, key: RecordKey) -> Plan:
+        conn = self.connection_id
+        link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+        if key.side is Side.QUICKBOOKS:
+            payment = await self.ledger.get_payment(key.source_id)
+        else:
+            payment = await self.crm.get_payment(key.source_id)
+        invoice_links: dict[str, Link | None] = {}
+        excluded: set[str] = set()
+        for app in payment.applications if payment else ():
+            invoice_links[app.invoice_id] = self.store.get_link(conn, INVOICE, key.side, app.invoice_id)
+            state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
+            if state is not None and state.status is SyncStatus.EXCLUDED:
+                excluded.add(app.invoice_id)
+        return plan_payment(PaymentInput(key, payment, link, invoice_links, frozenset(excluded), self.settings))
+
+    # ---- states ----------------------------------------------------------------------------
+    def record_state(self, key: RecordKey, plan: Plan, applied: Applied | None) -> None:
+        decision = plan.decision
+        if decision.status is None:
+            return
+        previous = self.store.get_state(key)
+        attempts = 0 if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED) else (
+            (previous.attempts if previous else 0) + 1
+        )
+        counterpart = (applied.qbo_id if applied and key.side is Side.HUBSPOT else
+                       applied.hubspot_id if applied else None)
+        if counterpart is None:
+            counterpart = plan.qbo_id if key.side is Side.HUBSPOT else plan.hubspot_id
+        number = applied.qbo_number if applied else None
+        self.store.set_state(StoredSyncState(
+            key=key, status=decision.status, category=decision.category, message=decision.message,
+            hint=decision.hint, attempts=attempts, last_attempt_at=self.clock(),
+            blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
+            counterpart_id=counterpart or (previous.counterpart_id if previous else None),
+            counterpart_number=number or (previous.counterpart_number if previous else None),
+            label=plan.label, amount=plan.amount, currency=plan.currency,
+        ))
+
+    def record_error(self, key: RecordKey, status: SyncStatus, category: str, message: str,
+                     hint: str | None, next_attempt_at: dt.datetime | None) -> int:
+        """Record a failed attempt (transient or not); returns the attempt count."""
+        previous = self.store.get_state(key)
+        attempts = (previous.attempts if previous else 0) + 1
+        self.store.set_state(StoredSyncState(
+            key=key, status=status, category=category, message=message, hint=hint,
+            attempts=attempts, last_attempt_at=self.clock(), next_attempt_at=next_attempt_at,
+            counterpart_id=previous.counterpart_id if previous else None,
+            counterpart_number=previous.counterpart_number if previous else None,
+        ))
+        return attempts
+
+    async def fail(self, key: RecordKey, status: SyncStatus, category: str, message: str,
+                   hint: str | None, next_attempt_at: dt.datetime | None) -> int:
+        """Record an error raised mid-step on the record's primary key, and, for a failed
+        invoice, on the HubSpot invoice too (best effort: the store has the truth)."""
+        primary = self.primary_key(key)
+        attempts = self.record_error(primary, status, category, message, hint, next_attempt_at)
+        if status is SyncStatus.FAILED and key.object_type == INVOICE:
+            link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+            hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+            if hs_id:
+                text = f"{message}. Fix: {hint}" if hint else message
+                with contextlib.suppress(SyncError):
+                    await self.crm.set_sync_state(hs_id, SyncStatus.FAILED, text,
+                                                  link.qbo_id if link else None,
+                                                  link.extra.get("doc_number") if link else None)
+        return attempts
+
+    def primary_key(self, key: RecordKey) -> RecordKey:
+        """The key an invoice's state lives on (its origin side), for errors raised mid-step."""
+        if key.object_type != INVOICE:
+            return key
+        link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+        if link is None:
+            return key
+        origin = Side(link.extra.get("origin", Side.HUBSPOT.value))
+        source = link.hubspot_id if origin is Side.HUBSPOT else link.qbo_id
+        return RecordKey(self.connection_id, INVOICE, origin, source) if source else key
+
+
+def _error_text(plan: Plan) -> str | None:
+    decision = plan.decision
+    if not decision.message:
+        return None
+    if decision.hint:
+        return f"{decision.message}. Fix: {decision.hint}"
+    return decision.message
