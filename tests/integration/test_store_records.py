@@ -256,6 +256,7 @@ def test_find_states_filters_searches_and_pages(store: SqlStore, conn_id: int) -
     assert store.find_states(conn_id, object_type=CUSTOMER).total == 1
     assert store.find_states(conn_id, search="acme").rows[0].state.key.source_id == "3"
     assert store.find_states(conn_id, search="inv-100").total == 2
+    assert store.find_states(conn_id, search="inv%").total == 0  # wildcards are literal
     assert store.list_failures(conn_id).total == 2
     row = page.rows[0]
     assert store.get_state_row(row.id) == row

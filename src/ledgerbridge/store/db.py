@@ -53,7 +53,9 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         try:
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-                cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
+                cursor.execute(
+                    "PRAGMA synchronous=FULL"
+                )  # a committed write intent survives power loss
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -106,8 +106,8 @@ class RecordLinkRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(_connection_fk())
     object_type: Mapped[str] = mapped_column(String(32))
-    hubspot_id: Mapped[str | None] = mapped_column(String(64))
-    qbo_id: Mapped[str | None] = mapped_column(String(64))
+    hubspot_id: Mapped[str | None] = mapped_column(String(200))
+    qbo_id: Mapped[str | None] = mapped_column(String(200))
     base: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     hubspot_version: Mapped[str | None] = mapped_column(String(64))
     qbo_version: Mapped[str | None] = mapped_column(String(64))
@@ -131,7 +131,7 @@ class SyncStateRow(Base):
     connection_id: Mapped[int] = mapped_column(_connection_fk())
     object_type: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(16))
-    source_id: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
@@ -140,8 +140,8 @@ class SyncStateRow(Base):
     first_seen_at: Mapped[dt.datetime]
     last_attempt_at: Mapped[dt.datetime | None]
     next_attempt_at: Mapped[dt.datetime | None]
-    blocked_on: Mapped[str | None] = mapped_column(String(200))
-    counterpart_id: Mapped[str | None] = mapped_column(String(64))
+    blocked_on: Mapped[str | None] = mapped_column(String(400))  # RecordKey.as_text()
+    counterpart_id: Mapped[str | None] = mapped_column(String(200))
     counterpart_number: Mapped[str | None] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(300))
     amount: Mapped[str | None] = mapped_column(String(40))  # Decimal as text, never float
@@ -166,7 +166,7 @@ class DirtyKeyRow(Base):
     connection_id: Mapped[int] = mapped_column(_connection_fk())
     object_type: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(16))
-    source_id: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(200))
     marked_at: Mapped[dt.datetime]
     not_before: Mapped[dt.datetime | None]
@@ -185,9 +185,9 @@ class WriteIntentRow(Base):
     connection_id: Mapped[int] = mapped_column(_connection_fk(), index=True)
     object_type: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(16))
-    source_id: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16))  # pending | done
-    result_id: Mapped[str | None] = mapped_column(String(64))
+    result_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime]
     completed_at: Mapped[dt.datetime | None]
 
@@ -196,7 +196,7 @@ class CursorRow(Base):
     __tablename__ = "cursors"
 
     connection_id: Mapped[int] = mapped_column(_connection_fk(), primary_key=True)
-    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime]
 

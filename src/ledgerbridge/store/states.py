@@ -167,12 +167,17 @@ class StateRepository(DirtyQueue):
         if category is not None:
             conditions.append(SyncStateRow.category == category)
         if search:
-            pattern = f"%{search.lower()}%"
+            needle = search.lower()
             conditions.append(
                 or_(
-                    func.lower(SyncStateRow.label).like(pattern),
-                    func.lower(SyncStateRow.source_id).like(pattern),
-                    func.lower(SyncStateRow.counterpart_number).like(pattern),
+                    *(
+                        func.lower(column).contains(needle, autoescape=True)  # "%" is literal
+                        for column in (
+                            SyncStateRow.label,
+                            SyncStateRow.source_id,
+                            SyncStateRow.counterpart_number,
+                        )
+                    )
                 )
             )
         query = (
