@@ -141,6 +141,12 @@ def search(state: SandboxState, t: ObjectType, body: dict[str, Any]) -> tuple[in
                          "results is not supported; narrow the query",
                          sub_category="crm.search.TOO_MANY_RESULTS")
     groups = body.get("filterGroups") or []
+    for g in groups:
+        for f in g.get("filters") or []:
+            prop = str(f.get("propertyName", ""))
+            if not prop.startswith("associations.") and state.props.get(t.name, prop) is None:
+                raise validation(f"There was a problem with the request: property {prop} does not "
+                                 f"exist for {t.name}", sub_category="crm.search.INVALID_PROPERTY")
     query = str(body.get("query") or "").strip().lower()
     hits = []
     for rec in state.store.live(t.name):
