@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
 
 from ledgerbridge.domain import Side
 from ledgerbridge.errors import ConfigError, NotFound
@@ -149,7 +150,10 @@ class ConnectionRepository(StoreBase):
     def delete_connection(self, connection_id: int) -> bool:
         """Deletes the connection and everything recorded for it (links, states, queue...)."""
         with self._write() as session:
-            result = session.execute(delete(ConnectionRow).where(ConnectionRow.id == connection_id))
+            result = cast(
+                CursorResult[Any],
+                session.execute(delete(ConnectionRow).where(ConnectionRow.id == connection_id)),
+            )
             return bool(result.rowcount)
 
     # ---- settings ----------------------------------------------------------------------------
@@ -208,7 +212,7 @@ class ConnectionRepository(StoreBase):
         return rewritten, unreadable
 
     # ---- helpers -----------------------------------------------------------------------------
-    def _row(self, session: Any, connection_id: int) -> ConnectionRow:
+    def _row(self, session: Session, connection_id: int) -> ConnectionRow:
         row = session.get(ConnectionRow, connection_id)
         if row is None:
             raise NotFound(

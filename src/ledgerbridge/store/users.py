@@ -7,8 +7,9 @@ import functools
 import hashlib
 import hmac
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy import exc as sa_exc
 
 from ledgerbridge.store.base import StoreBase
@@ -117,5 +118,8 @@ class UserRepository(StoreBase):
 
     def delete_user(self, username: str) -> bool:
         with self._write() as session:
-            result = session.execute(delete(UserRow).where(UserRow.username == username.strip()))
+            result = cast(
+                CursorResult[Any],
+                session.execute(delete(UserRow).where(UserRow.username == username.strip())),
+            )
             return bool(result.rowcount)

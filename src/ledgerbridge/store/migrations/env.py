@@ -3,6 +3,8 @@ is one; otherwise builds an engine from `-x url=...` (command-line use)."""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 
 from ledgerbridge.store.db import make_engine
@@ -12,7 +14,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: object, _autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
     # Migrations stay independent of the models module: UtcDateTime is a plain timestamptz.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
