@@ -1,0 +1,115 @@
+"""HubSpot change feed: search on hs_lastmodifieddate with a composite (timestamp, id) cursor.
+
+Search returns at most 10,000 results per query (paging past that is a 400) and sorts by one
+property only. So the feed never pages with `after`: every call re-anchors a fresh query at the
+cursor and takes its first page. The cursor "ts:id" means every record with
+(hs_lastmodifieddate, id) <= (ts, id) has been emitted.
+
+- One query per call: `ts > T` OR (`ts = T` AND `id > I`), sorted by ts ascending.
+- A partial page is complete: emit it all.
+- A full page may split a timestamp across the page boundary (ties are not ordered by id), so
+  records at the page's last timestamp are held back; everything before it is exact, because
+  the page is sorted by timestamp.
+- A full page that is all one timestamp (more ties than a page) switches to an id-ordered query
+  within that timestamp.
+- `settle_ms` keeps the newest records (whose index entries may still be landing) for the next
+  poll instead of racing past them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ledgerbridge.connectors.hubspot.api import SEARCH_PAGE_MAX, HubSpotApi
+from ledgerbridge.connectors.hubspot.translate import epoch_ms
+from ledgerbridge.engine.ports import ChangePage
+
+MODIFIED = "hs_lastmodifieddate"
+OBJECT_ID = "hs_object_id"
+
+
+def encode_cursor(ts: int, object_id: int) -> str:
+    return f"{ts}:{object_id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return 0, 0
+    ts, _, object_id = cursor.partition(":")
+    return int(ts or 0), int(object_id or 0)
+
+
+def _key(record: Mapping[str, Any]) -> tuple[int, int]:
+    props = record.get("properties") or {}
+    ts = epoch_ms(props.get(MODIFIED) or record.get("updatedAt")) or 0
+    return ts, int(record.get("id") or props.get(OBJECT_ID) or 0)
+
+
+class SearchFeed:
+    def __init__(self, api: HubSpotApi, object_type: str, *, settle_ms: int = 0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.api = api
+        self.object_type = object_type
+        self.settle_ms = settle_ms
+        self.clock = clock
+        self.queries = 0
+
+    def _upper(self) -> list[dict[str, str]]:
+        if not self.settle_ms:
+            return []
+        upper = int(self.clock() * 1000) - self.settle_ms
+        return [{"propertyName": MODIFIED, "operator": "LTE", "value": str(upper)}]
+
+    async def _search(self, groups: list[list[dict[str, str]]], sort: str, limit: int) -> list[dict[str, Any]]:
+        self.queries += 1
+        body = {
+            "filterGroups": [{"filters": g} for g in groups],
+            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+            "properties": [MODIFIED],
+            "limit": limit,
+        }
+        data = await self.api.search(self.object_type, body)
+        return list(data.get("results") or [])
+
+    async def page(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        limit = max(1, min(limit, SEARCH_PAGE_MAX))
+        ts, last_id = decode_cursor(cursor)
+        upper = self._upper()
+        groups = [[{"propertyName": MODIFIED, "operator": "GT", "value": str(ts)}, *upper]]
+        if last_id:
+            groups.append([{"propertyName": MODIFIED, "operator": "EQ", "value": str(ts)},
+                           {"propertyName": OBJECT_ID, "operator": "GT", "value": str(last_id)}, *upper])
+        results = await self._search(groups, MODIFIED, limit)
+        keyed = sorted(((_key(r), r) for r in results), key=lambda kr: kr[0])
+        if len(results) < limit:
+            return _page(keyed, cursor, done=True)
+        last_ts = keyed[-1][0][0]
+        before = [kr for kr in keyed if kr[0][0] < last_ts]
+        if before:
+            return _page(before, cursor, done=False)
+        # A whole page of one timestamp: walk that timestamp by id.
+        start_id = last_id if last_ts == ts else 0
+        ties = await self._search(
+            [[{"propertyName": MODIFIED, "operator": "EQ", "value": str(last_ts)},
+              {"propertyName": OBJECT_ID, "operator": "GT", "value": str(start_id)}]],
+            OBJECT_ID, limit)
+        keyed_ties = sorted(((_key(r), r) for r in ties), key=lambda kr: kr[0][1])
+        keyed_ties = [((last_ts, k[1]), r) for k, r in keyed_ties]
+        return _page(keyed_ties, cursor, done=False)
+
+
+def _page(keyed: list[tuple[tuple[int, int], dict[str, Any]]], cursor: str | None, done: bool) -> ChangePage:
+    ids: list[str] = []
+    versions: dict[str, str] = {}
+    for (_, object_id), record in keyed:
+        key = str(object_id)
+        if key in versions or key in ids:
+            continue
+        ids.append(key)
+        modified = (record.get("properties") or {}).get(MODIFIED)
+        if modified:
+            versions[key] = str(modified)
+    new_cursor = encode_cursor(*keyed[-1][0]) if keyed else cursor
+    return ChangePage(ids=ids, cursor=new_cursor, done=done, versions=versions)
