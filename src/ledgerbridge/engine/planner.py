@@ -84,7 +84,8 @@ def _plan(inp: InvoiceInput) -> Plan:
     hs, qbo, link = inp.hubspot, inp.quickbooks, inp.link
     if link is None and hs is not None and qbo is not None:
         # Counterpart found by natural key (lost link after a crash): adopt it, no base.
-        origin = hs.origin or (qbo.origin or Side.HUBSPOT)
+        # The QBO side knows best: our invoices there carry the HubSpot marker.
+        origin = qbo.origin or hs.origin or Side.HUBSPOT
         return _plan_linked(inp, hs, qbo, origin, None, None)
     if link is None:
         if hs is not None:
@@ -359,20 +360,33 @@ def blocked(key: RecordKey, on: RecordKey, message: str, **context: Any) -> Plan
     )
 
 
-def sync_properties_differ(invoice: Invoice, status: SyncStatus, error: str | None,
-                           qbo_id: str | None, doc_number: str | None) -> bool:
-    """Whether the ledgerbridge_* properties on the HubSpot invoice need writing."""
-    current = invoice.custom_fields
+def sync_properties_differ(invoice: Invoice, status: SyncStatus, qbo_id: str | None,
+                           doc_number: str | None) -> bool:
+    """Whether the ledgerbridge_* status / QBO id / number on the HubSpot invoice need writing.
+
+    The HubSpot connector reports them in `context` as 'invoice.<property>' (they are not user
+    custom fields); custom_fields is looked at too for connectors that put them there."""
     wanted = {
         SYNC_PROPERTIES[0]: status.value,
-        SYNC_PROPERTIES[1]: error or None,
         SYNC_PROPERTIES[2]: qbo_id,
         SYNC_PROPERTIES[3]: doc_number,
     }
     for name, value in wanted.items():
-        if value is None and name in (SYNC_PROPERTIES[2], SYNC_PROPERTIES[3]):
+        if value is None:
             continue  # never blank an id we do not know
-        if (current.get(name) or None) != value:
+        current = invoice.context.get(f"invoice.{name}") or invoice.custom_fields.get(name) or None
+        if current != value:
             return True
     return False
+
+
+def counterpart_hint(invoice: Invoice, side: Side) -> str | None:
+    """The other side's id a record names itself (natural key after a lost link): the QBO id
+    on a HubSpot invoice, or the HubSpot id in the marker on a QBO invoice."""
+    if side is Side.HUBSPOT:
+        value = invoice.context.get(f"invoice.{SYNC_PROPERTIES[2]}") or invoice.custom_fields.get(SYNC_PROPERTIES[2])
+        return str(value) if value else None
+    key = invoice.context.get("ledgerbridge.key") or ""
+    prefix = external_key("")
+    return key[len(prefix):] if key.startswith(prefix) and len(key) > len(prefix) else None
 

@@ -88,11 +88,13 @@ def equivalent(field_name: str, a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _line_signature(lines: Any) -> list[tuple[str, str, str]]:
+def _line_signature(lines: Any) -> list[tuple[str, str]]:
+    # Quantity and unit price: what both systems keep exactly. Names differ (QBO shows the
+    # item's name), and a HubSpot fee is a plain item line in QBO.
     if not isinstance(lines, Sequence):
         return []
     return [
-        (str(line.get("quantity")), str(line.get("unit_price")), str(line.get("kind", "product")))
+        (str(line.get("quantity")), str(line.get("unit_price")))
         for line in lines
         if isinstance(line, Mapping)
     ]

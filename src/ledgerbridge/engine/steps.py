@@ -21,6 +21,7 @@ from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
+    counterpart_hint,
     plan_invoice,
     sync_properties_differ,
 )
@@ -125,7 +126,7 @@ class Stepper:
                 link = self._refresh_link(link, plan)
                 self.applier.audit(plan, INVOICE, link.hubspot_id or "")
             primary = self._invoice_primary(key, plan, applied, link)
-            await self._write_crm_state(plan, applied, hs, link)
+            await self._write_crm_state(plan, applied, hs, link, self.store.get_state(primary))
             self.record_state(primary, plan, applied)
             if plan.decision.status is SyncStatus.SYNCED:
                 self._unblock(plan, applied, link)
@@ -149,16 +150,15 @@ class Stepper:
         if hs is None and hs_id:
             hs = await self.crm.get_invoice(hs_id)
         qbo = await self.ledger.get_invoice(qbo_id) if qbo_id else None
+        # A record that names its counterpart while no link exists (a crash between a write
+        # and its link): read the counterpart, and the planner adopts the pair.
         if link is None and qbo is None and hs is not None:
-            qbo = await self._adopt_counterpart(hs)
+            other = counterpart_hint(hs, Side.HUBSPOT)
+            qbo = await self.ledger.get_invoice(other) if other else None
+        elif link is None and hs is None and qbo is not None:
+            other = counterpart_hint(qbo, Side.QUICKBOOKS)
+            hs = await self.crm.get_invoice(other) if other else None
         return hs, qbo
-
-    async def _adopt_counterpart(self, hs: Invoice) -> Invoice | None:
-        """A HubSpot invoice that names its QBO invoice (a link lost in a crash): adopt it."""
-        qbo_id = hs.custom_fields.get("qbo_invoice_id")
-        if not qbo_id:
-            return None
-        return await self.ledger.get_invoice(str(qbo_id))
 
     def _refresh_link(self, link: Link, plan: Plan) -> Link:
         base = {"hubspot": dict(plan.base_hubspot or {}), "quickbooks": dict(plan.base_quickbooks or {})}
@@ -183,7 +183,7 @@ class Stepper:
         return RecordKey(self.connection_id, INVOICE, origin, source)
 
     async def _write_crm_state(self, plan: Plan, applied: Applied | None, hs: Invoice | None,
-                               link: Link | None) -> None:
+                               link: Link | None, previous: StoredSyncState | None) -> None:
         """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current."""
         status = plan.decision.status
         hs_id = (applied.hubspot_id if applied else None) or plan.hubspot_id or (link.hubspot_id if link else None)
@@ -193,7 +193,10 @@ class Stepper:
         number = (applied.qbo_number if applied else None) or (link.extra.get("doc_number") if link else None)
         error = _error_text(plan) if status is not SyncStatus.SYNCED else None
         fresh = hs is not None and not (applied and applied.hubspot_version)
-        if fresh and hs is not None and not sync_properties_differ(hs, status, error, qbo_id, number):
+        same_error = previous is not None and previous.status is status and (
+            status is SyncStatus.SYNCED or (previous.message, previous.hint) == (plan.decision.message, plan.decision.hint)
+        )
+        if fresh and hs is not None and same_error and not sync_properties_differ(hs, status, qbo_id, number):
             return
         result = await self.crm.set_sync_state(hs_id, status, error, qbo_id, number)
         if link is not None and result.version and link.hubspot_id == hs_id:
