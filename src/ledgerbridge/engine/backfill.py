@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.engine.batching import BatchCreator, supports_batch
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
@@ -87,11 +88,18 @@ class Backfill:
             ids = [str(i) for i in page.ids]
             if ids:
                 invoices = await engine.crm.get_invoices(ids)
-                wanted = [inv for inv in invoices if self._in_range(inv)]
+                wanted = [inv for inv in invoices if self._in_range(inv) and inv.id]
+                keys = [RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "") for inv in wanted]
+                if not self.dry_run and supports_batch(engine.ledger):
+                    report = RunReport()
+                    left = set(await BatchCreator(stepper, engine.concurrency).run(wanted, report))
+                    self._tally(report)
+                    self.done += len(keys) - len(left)
+                    wanted = [inv for inv in wanted if inv.id in {k.source_id for k in left}]
+                    keys = [k for k in keys if k in left]
                 for inv in wanted:
-                    if inv.id:
-                        stepper.prefetched[inv.id] = inv
-                await self._process(stepper, resolver, [RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "") for inv in wanted])
+                    stepper.prefetched[inv.id or ""] = inv
+                await self._process(stepper, resolver, keys)
                 yield self._progress("hubspot invoices", None)
             cursor = page.cursor if page.cursor is not None else cursor
             if page.done or not page.ids:

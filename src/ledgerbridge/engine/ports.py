@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side, SyncStatus
+from ledgerbridge.errors import SyncError
 
 # Object types used in record keys, links and sync states.
 CUSTOMER = "customer"
@@ -198,6 +199,27 @@ class LedgerPort(Protocol):
         the 1000-object cap is hit or the window is over 30 days."""
 
     async def invoice_pdf(self, invoice_id: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class InvoiceCreate:
+    """One invoice create in a batch (backfills): the arguments of LedgerPort.create_invoice."""
+
+    invoice: Invoice
+    customer_id: str
+    item_ids: Sequence[str]
+    request_id: str
+    external_key: str
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+class BatchLedgerPort(LedgerPort, Protocol):
+    """Optional: a ledger that creates invoices in batches (QBO /batch, 30 per call). The engine
+    uses it for backfills when the connector has it, and create_invoice otherwise."""
+
+    async def batch_create_invoices(self, items: Sequence[InvoiceCreate]) -> list[WriteResult | SyncError]:
+        """One result per item, in order: a WriteResult, or the error for that item alone
+        (UnknownOutcome when the item's fate is unknown)."""
 
 
 # --------------------------------------------------------------------------------------------

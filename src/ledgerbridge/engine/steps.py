@@ -17,7 +17,7 @@ from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import PaymentInput, plan_payment
-from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
@@ -121,16 +121,23 @@ class Stepper:
             applied: Applied | None = None
             if plan.writes:
                 applied = await self.applier.apply(plan, link)
-                link = self.applier.record_invoice(plan, applied, link)
-            elif link is not None and plan.decision.status is SyncStatus.SYNCED:
-                link = self._refresh_link(link, plan)
-                self.applier.audit(plan, INVOICE, link.hubspot_id or "")
-            primary = self._invoice_primary(key, plan, applied, link)
-            await self._write_crm_state(plan, applied, hs, link, self.store.get_state(primary))
-            self.record_state(primary, plan, applied)
-            if plan.decision.status is SyncStatus.SYNCED:
-                self._unblock(plan, applied, link)
-            return StepResult(primary, plan, applied)
+            return await self.finish_invoice(key, plan, applied, hs, link)
+
+    async def finish_invoice(self, key: RecordKey, plan: Plan, applied: Applied | None,
+                             hs: Invoice | None, link: Link | None) -> StepResult:
+        """After the writes: link and bases, the HubSpot sync properties, the stored state, and
+        the records that were waiting for this invoice."""
+        if applied is not None:
+            link = self.applier.record_invoice(plan, applied, link)
+        elif link is not None and plan.decision.status is SyncStatus.SYNCED:
+            link = self._refresh_link(link, plan)
+            self.applier.audit(plan, INVOICE, link.hubspot_id or "")
+        primary = self._invoice_primary(key, plan, applied, link)
+        await self._write_crm_state(plan, applied, hs, link, self.store.get_state(primary))
+        self.record_state(primary, plan, applied)
+        if plan.decision.status is SyncStatus.SYNCED:
+            self._unblock(plan, applied, link)
+        return StepResult(primary, plan, applied)
 
     async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:
         """Read and plan without writing anything (dry runs)."""
@@ -192,7 +199,8 @@ class Stepper:
         qbo_id = (applied.qbo_id if applied else None) or (link.qbo_id if link else None)
         number = (applied.qbo_number if applied else None) or (link.extra.get("doc_number") if link else None)
         error = _error_text(plan) if status is not SyncStatus.SYNCED else None
-        fresh = hs is not None and not (applied and applied.hubspot_version)
+        # The invoice as read is still current unless this step wrote to it.
+        fresh = hs is not None and not any(isinstance(op, (UpsertCrmInvoice, UpdateCrmInvoice)) for op in plan.ops)
         same_error = previous is not None and previous.status is status and (
             status is SyncStatus.SYNCED or (previous.message, previous.hint) == (plan.decision.message, plan.decision.hint)
         )

@@ -1,0 +1,141 @@
+"""Backfill fast path: create new QBO invoices through the ledger's batch endpoint.
+
+Same guarantees as one-by-one creates: every invoice gets its write intent committed before the
+batch is sent, with its deterministic request id and external key; anything unusual (an intent
+already begun, a dependency that fails, an item whose outcome is unknown) falls back to the
+ordinary sync step, which knows how to recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.engine.apply import Applied
+from ledgerbridge.engine.intents import intent_key
+from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
+from ledgerbridge.engine.planner import InvoiceInput, counterpart_hint, plan_invoice
+from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, RecordKey, WriteResult
+from ledgerbridge.engine.steps import RunReport, Stepper
+from ledgerbridge.errors import SyncError, Transient
+
+
+@dataclass
+class _Pending:
+    key: RecordKey
+    invoice: Invoice
+    plan: Plan
+    create: CreateLedgerInvoice
+    customer_id: str | None = None
+    item_ids: tuple[str, ...] = ()
+
+
+class BatchCreator:
+    def __init__(self, stepper: Stepper, concurrency: int) -> None:
+        self.stepper = stepper
+        self.concurrency = max(1, concurrency)
+
+    async def run(self, invoices: Sequence[Invoice], report: RunReport) -> list[RecordKey]:
+        """Sync what can go through the batch path; returns the keys left for ordinary steps."""
+        stepper = self.stepper
+        conn = stepper.connection_id
+        store = stepper.store
+        info = await stepper.ledger_info()
+        leftover: list[RecordKey] = []
+        pending: list[_Pending] = []
+        finished: list[tuple[RecordKey, Plan, Invoice]] = []
+        for invoice in invoices:
+            key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
+            if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(invoice, Side.HUBSPOT):
+                leftover.append(key)
+                continue
+            plan = plan_invoice(InvoiceInput(key, invoice, None, None, stepper.settings, info))
+            create = next((op for op in plan.ops if isinstance(op, CreateLedgerInvoice)), None)
+            if create is None:
+                finished.append((key, plan, invoice))  # excluded, failed validation, draft...
+            else:
+                pending.append(_Pending(key, invoice, plan, create))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def finish(key: RecordKey, plan: Plan, invoice: Invoice) -> None:
+            async with gate:
+                result = await stepper.finish_invoice(key, plan, None, invoice, None)
+                report.results.append(result)
+                report.count(plan.decision.status)
+
+        await asyncio.gather(*(finish(*item) for item in finished))
+        ready = [p for p in await asyncio.gather(*(self._resolve(p, gate) for p in pending)) if p]
+        leftover.extend(p.key for p in pending if p not in ready)
+        batch = self._begin(ready, leftover)
+        if batch:
+            await self._send(batch, report, gate, leftover)
+        return leftover
+
+    async def _resolve(self, item: _Pending, gate: asyncio.Semaphore) -> _Pending | None:
+        resolver = self.stepper.applier.resolver
+        async with gate:
+            try:
+                for op in item.plan.ops:
+                    if isinstance(op, EnsureItems):
+                        ids = await resolver.item_ids(op.lines, op.policy, op.default_item_name)
+                        item.item_ids = tuple(i or "" for i in ids)
+                    elif isinstance(op, EnsureCustomer):
+                        item.customer_id = await resolver.customer_id(op.customer)
+            except SyncError:
+                return None  # the ordinary step records the failure (or retries) properly
+        return item if item.customer_id and all(item.item_ids) else None
+
+    def _begin(self, ready: list[_Pending], leftover: list[RecordKey]) -> list[tuple[_Pending, str]]:
+        store = self.stepper.store
+        conn = self.stepper.connection_id
+        batch: list[tuple[_Pending, str]] = []
+        for item in ready:
+            key = intent_key(conn, INVOICE, item.key.source_id)
+            if store.pending_intent(key):
+                leftover.append(item.key)  # an earlier attempt's outcome is unknown: look it up
+                continue
+            if store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id) is not None:
+                leftover.append(item.key)  # already created: the step links it
+                continue
+            batch.append((item, key))
+        return batch
+
+    async def _send(self, batch: list[tuple[_Pending, str]], report: RunReport,
+                    gate: asyncio.Semaphore, leftover: list[RecordKey]) -> None:
+        stepper = self.stepper
+        requests = [
+            InvoiceCreate(item.create.invoice, item.customer_id or "", item.item_ids, key,
+                          item.create.external_key, item.create.custom_fields)
+            for item, key in batch
+        ]
+        results = await stepper.ledger.batch_create_invoices(requests)  # type: ignore[attr-defined]
+
+        async def finish(item: _Pending, key: str, result: WriteResult | SyncError) -> None:
+            async with gate:
+                if isinstance(result, Transient):
+                    leftover.append(item.key)  # intent stays pending: looked up before a resend
+                    return
+                if isinstance(result, SyncError):
+                    await stepper.fail(item.key, SyncStatus.FAILED, result.category, result.message,
+                                       result.hint or None, None)
+                    report.failed += 1
+                    return
+                stepper.store.complete_intent(key, result.id)
+                applied = Applied(
+                    hubspot_id=item.key.source_id, qbo_id=result.id, qbo_number=result.number,
+                    hubspot_version=item.invoice.version, qbo_version=result.version,
+                    customer_qbo_id=item.customer_id,
+                    created=[f"quickbooks invoice {result.id}"] if result.created else [],
+                    matched=[] if result.created else [f"quickbooks invoice {result.id}"],
+                )
+                step = await stepper.finish_invoice(item.key, item.plan, applied, item.invoice, None)
+                report.results.append(step)
+                report.count(item.plan.decision.status)
+
+        await asyncio.gather(*(finish(item, key, result) for (item, key), result in zip(batch, results, strict=True)))
+
+
+def supports_batch(ledger: object) -> bool:
+    return callable(getattr(ledger, "batch_create_invoices", None))
