@@ -180,8 +180,9 @@ class Applier:
         extra["origin"] = (plan.origin or Side.HUBSPOT).value
         if done.customer_qbo_id:
             extra["customer_qbo_id"] = done.customer_qbo_id
-        if done.qbo_number:
-            extra["doc_number"] = done.qbo_number
+        number = done.qbo_number or plan.extra.get("doc_number")
+        if number:
+            extra["doc_number"] = number
         new = Link(
             self.connection_id, INVOICE, done.hubspot_id, done.qbo_id,
             base={"hubspot": dict(base_hs or {}), "quickbooks": dict(base_qbo or {})},

@@ -178,7 +178,8 @@ def _plan_new_from_ledger(inp: InvoiceInput, qbo: Invoice) -> Plan:
         inp.key, Decision(SyncStatus.SYNCED), (UpsertCrmInvoice(outgoing, qbo_id),),
         action="create", summary="create the HubSpot invoice", origin=Side.QUICKBOOKS,
         qbo_id=qbo_id, base_hubspot=snap, base_quickbooks=snap, qbo_version=qbo.version,
-        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None}, **common,
+        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None, "doc_number": qbo.number},
+        **common,
     )
 
 
@@ -228,7 +229,7 @@ def _plan_linked(
         summary=_summary(merge, to_hs, to_qbo), origin=origin, hubspot_id=hs_id, qbo_id=qbo_id,
         base_hubspot=new_base_hs, base_quickbooks=new_base_qbo,
         hubspot_version=hs.version, qbo_version=qbo.version,
-        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None},
+        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None, "doc_number": qbo.number},
         **_labels(hs if origin is Side.HUBSPOT else qbo),
     )
 

@@ -127,6 +127,12 @@ class Stepper:
                              hs: Invoice | None, link: Link | None) -> StepResult:
         """After the writes: link and bases, the HubSpot sync properties, the stored state, and
         the records that were waiting for this invoice."""
+        if applied is None and link is None and plan.hubspot_id and plan.qbo_id:
+            # A pair adopted by natural key with nothing to write: link it all the same.
+            applied = Applied(hubspot_id=plan.hubspot_id, qbo_id=plan.qbo_id,
+                              hubspot_version=plan.hubspot_version, qbo_version=plan.qbo_version,
+                              customer_qbo_id=plan.extra.get("customer_qbo_id"),
+                              matched=[f"quickbooks invoice {plan.qbo_id}"])
         if applied is not None:
             link = self.applier.record_invoice(plan, applied, link)
         elif link is not None and plan.decision.status is SyncStatus.SYNCED:
