@@ -1,0 +1,309 @@
+"""The one composition root: settings → store, connectors, engine, worker.
+
+Nothing here runs at import time. `build_runtime(settings)` returns a `Runtime` holding the store,
+one shared httpx client, and per connection its HubSpot and QuickBooks connectors and its
+SyncEngine. Entry points (CLI, console, Celery tasks) get everything they need from a Runtime.
+
+OAuth client settings for a connection live in its settings JSON under "oauth" (token URLs and
+client ids; see `connection_oauth`); client secrets come from the environment (Settings), except
+for connections to the local sandboxes, whose well-known sandbox secrets are not secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ledgerbridge.connectors.auth import OAuthClient, OAuthTokenProvider, TokenProvider, TokenSet
+from ledgerbridge.connectors.hubspot import auth as hubspot_auth
+from ledgerbridge.connectors.hubspot import webhooks as hubspot_webhooks
+from ledgerbridge.connectors.hubspot.client import HubSpotConnector
+from ledgerbridge.connectors.quickbooks import auth as qbo_auth
+from ledgerbridge.connectors.quickbooks import webhooks as qbo_webhooks
+from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
+from ledgerbridge.connectors.webhook_event import WebhookEvent
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.changes import ChangeEvent
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
+from ledgerbridge.engine.runner import SyncEngine
+from ledgerbridge.errors import AuthExpired, ConfigError, Invalid
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import ConnectionInfo, SqlStore, StoredTokens
+
+log = logging.getLogger(__name__)
+
+SANDBOX_CLIENT_ID = "sandbox-client-id"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+SANDBOX_VERIFIER_TOKEN = "sandbox-verifier-token"
+SYNC_KEY = "sync"
+OAUTH_KEY = "oauth"
+OBJECT_TYPES = {INVOICE, PAYMENT, CUSTOMER, ITEM}
+
+
+# --------------------------------------------------------------------------------------------
+# Token conversion between the store (datetimes, encrypted) and the connectors (epoch seconds)
+# --------------------------------------------------------------------------------------------
+def _ts(value: dt.datetime | None) -> float | None:
+    return value.timestamp() if value else None
+
+
+def _dt(value: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(value, dt.UTC) if value else None
+
+
+def to_stored(tokens: TokenSet) -> StoredTokens:
+    return StoredTokens(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=_dt(tokens.expires_at),
+        refresh_expires_at=_dt(tokens.refresh_expires_at),
+    )
+
+
+def to_token_set(stored: StoredTokens, account_id: str | None) -> TokenSet:
+    return TokenSet(
+        access_token=stored.access_token,
+        refresh_token=stored.refresh_token,
+        expires_at=_ts(stored.expires_at),
+        refresh_expires_at=_ts(stored.refresh_expires_at),
+        account_id=account_id,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Per-connection settings
+# --------------------------------------------------------------------------------------------
+def load_sync_settings(store: SqlStore, connection_id: int) -> SyncSettings:
+    raw = store.get_settings(connection_id).get(SYNC_KEY)
+    if not raw:
+        return SyncSettings()
+    return SyncSettings.model_validate(raw)
+
+
+def save_sync_settings(store: SqlStore, connection_id: int, sync: SyncSettings) -> None:
+    current = dict(store.get_settings(connection_id))
+    current[SYNC_KEY] = sync.model_dump(mode="json")
+    store.set_settings(connection_id, current)
+
+
+def connection_oauth(info: ConnectionInfo) -> dict[str, Any]:
+    return dict(info.settings.get(OAUTH_KEY) or {})
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def oauth_clients(settings: Settings, info: ConnectionInfo) -> tuple[OAuthClient | None, OAuthClient | None]:
+    """The OAuth clients (HubSpot, QuickBooks) this connection's tokens were issued to."""
+    oauth = connection_oauth(info)
+    sandbox = bool(oauth.get("sandbox"))
+    hs_client = qb_client = None
+    hs = oauth.get("hubspot")
+    if hs and info.hubspot_auth_kind == "oauth":
+        secret = _secret(settings.hubspot_client_secret) or (SANDBOX_CLIENT_SECRET if sandbox else None)
+        if not secret:
+            raise ConfigError(message="LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET is not set",
+                              hint="Set the HubSpot app's client secret in the environment.")
+        hs_client = hubspot_auth.oauth_client(
+            hs["client_id"], secret, hs.get("redirect_uri", ""),
+            api_base=hs.get("api_base", info.hubspot_base_url),
+            authorize_url=hs.get("authorize_url", hubspot_auth.AUTHORIZE_URL),
+        )
+    qb = oauth.get("quickbooks")
+    if qb:
+        secret = _secret(settings.qbo_client_secret) or (SANDBOX_CLIENT_SECRET if sandbox else None)
+        if not secret:
+            raise ConfigError(message="LEDGERBRIDGE_QBO_CLIENT_SECRET is not set",
+                              hint="Set the QuickBooks app's client secret in the environment.")
+        qb_client = qbo_auth.oauth_client(
+            qb["client_id"], secret, qb.get("redirect_uri", ""),
+            authorize_url=qb.get("authorize_url", qbo_auth.AUTHORIZE_URL),
+            token_url=qb.get("token_url", qbo_auth.TOKEN_URL),
+            revoke_url=qb.get("revoke_url", qbo_auth.REVOKE_URL),
+        )
+    return hs_client, qb_client
+
+
+# --------------------------------------------------------------------------------------------
+# Runtime
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ConnectionRuntime:
+    info: ConnectionInfo
+    crm: HubSpotConnector
+    ledger: QuickBooksConnector
+    engine: SyncEngine
+    sync_settings: SyncSettings
+    hubspot_tokens: TokenProvider
+    qbo_tokens: TokenProvider
+
+    @property
+    def id(self) -> int:
+        return self.info.id
+
+    @property
+    def hubspot_api(self) -> Any:
+        return self.crm.api
+
+    @property
+    def qbo_api(self) -> Any:
+        return self.ledger.api
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SqlStore
+    http: httpx.AsyncClient
+    connections: dict[int, ConnectionRuntime] = field(default_factory=dict)
+    # Set by the process that serves the console once sandboxes, connection and worker are up.
+    ready: bool = False
+    # Extra facts for the console (e.g. sandbox URLs in the demo).
+    links: dict[str, str] = field(default_factory=dict)
+    _owns_http: bool = True
+
+    def connection(self, connection_id: int | None = None) -> ConnectionRuntime:
+        if connection_id is None:
+            if not self.connections:
+                raise ConfigError(message="no connection is set up",
+                                  hint="Connect HubSpot and QuickBooks in Settings → Sync.")
+            return self.connections[min(self.connections)]
+        try:
+            return self.connections[connection_id]
+        except KeyError:
+            raise ConfigError(message=f"no connection {connection_id}") from None
+
+    async def load_connections(self) -> None:
+        for info in self.store.list_connections():
+            await self.reload_connection(info.id)
+
+    async def reload_connection(self, connection_id: int) -> ConnectionRuntime | None:
+        """(Re)build a connection's connectors and engine, e.g. after its settings changed."""
+        info = self.store.get_connection(connection_id)
+        if info is None:
+            self.connections.pop(connection_id, None)
+            return None
+        try:
+            conn = build_connection(self.settings, self.store, self.http, info)
+        except (ConfigError, AuthExpired) as exc:
+            log.warning("connection %s is not usable: %s", info.name, exc)
+            self.store.set_connection_status(info.id, "reconnect_required", str(exc))
+            self.connections.pop(connection_id, None)
+            return None
+        self.connections[connection_id] = conn
+        return conn
+
+    def update_sync_settings(self, connection_id: int, sync: SyncSettings) -> None:
+        save_sync_settings(self.store, connection_id, sync)
+        conn = self.connections.get(connection_id)
+        if conn is not None:
+            conn.sync_settings = sync
+            conn.engine.settings = sync
+
+    # ---- webhooks (entry points are thin routes; the logic is here) ------------------------
+    def handle_hubspot_webhook(self, method: str, uri: str, body: bytes, headers: Mapping[str, str]) -> int:
+        secret = _secret(self.settings.hubspot_client_secret) or SANDBOX_CLIENT_SECRET
+        if not hubspot_webhooks.verify(secret, method=method, uri=uri, body=body, headers=headers):
+            raise Invalid(message="HubSpot webhook signature did not verify",
+                          hint="Check LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET matches the HubSpot app.")
+        return self._mark(Side.HUBSPOT, hubspot_webhooks.parse_events(body))
+
+    def handle_qbo_webhook(self, body: bytes, signature: str | None) -> int:
+        token = _secret(self.settings.qbo_webhook_verifier_token) or SANDBOX_VERIFIER_TOKEN
+        if not qbo_webhooks.verify(token, body, signature):
+            raise Invalid(message="QuickBooks webhook signature did not verify",
+                          hint="Check LEDGERBRIDGE_QBO_WEBHOOK_VERIFIER_TOKEN.")
+        return self._mark(Side.QUICKBOOKS, qbo_webhooks.parse_events(body))
+
+    def _mark(self, side: Side, events: list[WebhookEvent]) -> int:
+        marked = 0
+        for conn in self.connections.values():
+            account = conn.info.hubspot_portal_id if side is Side.HUBSPOT else conn.info.qbo_realm_id
+            mine = [e for e in events if e.object_type in OBJECT_TYPES
+                    and (e.account_id is None or account is None or str(e.account_id) == str(account))]
+            if not mine:
+                continue
+            changes = [ChangeEvent(side=side, object_type=e.object_type, source_id=e.object_id,
+                                   deleted=(e.operation or "").lower() in ("deletion", "delete", "deleted"))
+                       for e in mine]
+            stats = conn.engine.handle_events(changes)
+            marked += stats.marked
+        return marked
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+        self.store.close()
+
+
+def _hubspot_tokens(settings: Settings, store: SqlStore, http: httpx.AsyncClient,
+                    info: ConnectionInfo, client: OAuthClient | None) -> TokenProvider:
+    stored = store.get_tokens(info.id, Side.HUBSPOT)
+    if stored is None:
+        raise AuthExpired(message="HubSpot is not connected", hint=hubspot_auth.RECONNECT_HINT)
+    if info.hubspot_auth_kind == "private_app":
+        return hubspot_auth.private_app(stored.access_token)
+    if client is None:
+        raise ConfigError(message="HubSpot OAuth client is not configured for this connection",
+                          hint=hubspot_auth.RECONNECT_HINT)
+
+    def save(tokens: TokenSet) -> None:
+        store.set_tokens(info.id, Side.HUBSPOT, to_stored(tokens))
+
+    return OAuthTokenProvider(to_token_set(stored, info.hubspot_portal_id),
+                              client.refresher(http, info.hubspot_portal_id), on_tokens=save,
+                              clock=client.clock)
+
+
+def _qbo_tokens(store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo,
+                client: OAuthClient | None) -> TokenProvider:
+    stored = store.get_tokens(info.id, Side.QUICKBOOKS)
+    if stored is None or client is None:
+        raise AuthExpired(message="QuickBooks is not connected", hint=qbo_auth.RECONNECT_HINT)
+
+    def save(tokens: TokenSet) -> None:
+        store.set_tokens(info.id, Side.QUICKBOOKS, to_stored(tokens))
+
+    return OAuthTokenProvider(to_token_set(stored, info.qbo_realm_id),
+                              client.refresher(http, info.qbo_realm_id), on_tokens=save,
+                              clock=client.clock)
+
+
+def build_connection(settings: Settings, store: SqlStore, http: httpx.AsyncClient,
+                     info: ConnectionInfo) -> ConnectionRuntime:
+    hs_client, qb_client = oauth_clients(settings, info)
+    hs_tokens = _hubspot_tokens(settings, store, http, info, hs_client)
+    qb_tokens = _qbo_tokens(store, http, info, qb_client)
+    if not info.qbo_realm_id:
+        raise ConfigError(message="QuickBooks company (realm id) is unknown",
+                          hint=qbo_auth.RECONNECT_HINT)
+    crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url)
+    ledger = QuickBooksConnector(http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url)
+    sync = load_sync_settings(store, info.id)
+    engine = SyncEngine(info.id, crm, ledger, store, sync)
+    return ConnectionRuntime(info=info, crm=crm, ledger=ledger, engine=engine, sync_settings=sync,
+                             hubspot_tokens=hs_tokens, qbo_tokens=qb_tokens)
+
+
+def make_http(timeout: float = 30.0) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
+                             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+
+
+async def build_runtime(settings: Settings, *, http: httpx.AsyncClient | None = None,
+                        store: SqlStore | None = None) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = store or SqlStore.from_settings(settings)
+    runtime = Runtime(settings=settings, store=store, http=http or make_http(),
+                      _owns_http=http is None)
+    await runtime.load_connections()
+    return runtime

@@ -1,0 +1,149 @@
+"""`ledgerbridge demo`: the whole product on one machine, on embedded defaults.
+
+SQLite in the data dir, both sandboxes seeded with demo data (HubSpot on port+1, QuickBooks on
+port+2, their state kept in the data dir so links stay true across restarts), a connection made
+through the sandboxes' OAuth, webhooks from both wired to this process, the worker running, and
+the console on `port`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ledgerbridge.bootstrap import (
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_VERIFIER_TOKEN,
+    Runtime,
+    build_runtime,
+)
+from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
+from ledgerbridge.ingress import front_app
+from ledgerbridge.sandbox.faults import FaultPlan
+from ledgerbridge.servers import Served, port_free, serve_all
+from ledgerbridge.settings import Settings
+from ledgerbridge.workers.inprocess import run_worker
+
+ADMIN_USER = "admin"
+
+
+@dataclass
+class DemoOptions:
+    port: int = 8000
+    data_dir: Path = Path(".ledgerbridge")
+    seed: str = "demo"
+    poll_interval: float = 5.0
+    faults: FaultPlan | None = None
+    hubspot_rate_limits: bool = False
+    qbo_throttle: bool = False
+    time_scale: float = 1.0
+    with_console: bool = True
+    with_worker: bool = True
+    quiet: bool = False
+    extra_env: dict[str, Any] = field(default_factory=dict)
+
+
+def ensure_admin(runtime: Runtime) -> str | None:
+    """Make sure user `admin` exists. Returns the password when it was generated (to print)."""
+    configured = runtime.settings.admin_password
+    store = runtime.store
+    if configured is not None:
+        password = configured.get_secret_value()
+        if store.get_user(ADMIN_USER) is None:
+            store.create_user(ADMIN_USER, password)
+        else:
+            store.set_password(ADMIN_USER, password)
+        return None
+    password = secrets.token_urlsafe(12)
+    if store.get_user(ADMIN_USER) is None:
+        store.create_user(ADMIN_USER, password)
+    else:
+        store.set_password(ADMIN_USER, password)
+    return password
+
+
+def console_app(runtime: Runtime) -> Any:
+    from ledgerbridge.web import create_app
+
+    return create_app(runtime)
+
+
+def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
+    from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
+    from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
+
+    port = options.port
+    state = options.data_dir / "sandbox"
+    (state / "hubspot").mkdir(parents=True, exist_ok=True)
+    (state / "quickbooks").mkdir(parents=True, exist_ok=True)
+    hs = hubspot_app(
+        seed=options.seed, state_dir=state / "hubspot", faults=options.faults,
+        rate_limits=options.hubspot_rate_limits, time_scale=options.time_scale,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot", webhook_secret=SANDBOX_CLIENT_SECRET,
+    )
+    qb = quickbooks_app(
+        seed=options.seed, state_dir=state / "quickbooks", faults=options.faults,
+        throttle=options.qbo_throttle, time_scale=options.time_scale,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/quickbooks", verifier_token=SANDBOX_VERIFIER_TOKEN,
+    )
+    return hs, qb
+
+
+async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
+                   on_ready: Callable[[Runtime], None] | None = None,
+                   console: Console | None = None) -> None:
+    out = console or Console()
+    port = options.port
+    for p in (port, port + 1, port + 2):
+        if not port_free(p):
+            raise SystemExit(f"port {p} is in use: pick another with --port")
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=options.data_dir, port=port,
+                        poll_interval_seconds=options.poll_interval, **options.extra_env)
+    runtime = await build_runtime(settings)
+    password = ensure_admin(runtime)
+    hs, qb = sandbox_apps(options)
+    ends = SandboxEndpoints(f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port + 2}",
+                            f"http://127.0.0.1:{port}")
+    runtime.links.update(hubspot_sandbox=ends.hubspot_base, qbo_sandbox=ends.qbo_base)
+    front = front_app(runtime, console_app(runtime) if options.with_console else None)
+    stop = stop or asyncio.Event()
+    connected = asyncio.Event()
+
+    async def started() -> None:
+        await connect_sandboxes(runtime, ends)
+        runtime.ready = True
+        connected.set()
+        if not options.quiet:
+            realm = qb.state.sandbox.default_realm_id
+            out.print(f"[bold green]ledgerbridge is running[/]  console: http://127.0.0.1:{port}/")
+            out.print(f"  login: user [bold]{ADMIN_USER}[/], password "
+                      + (f"[bold]{password}[/]" if password else "from LEDGERBRIDGE_ADMIN_PASSWORD"))
+            out.print(f"  HubSpot sandbox:    {ends.hubspot_base}   (token pat-sandbox)")
+            out.print(f"  QuickBooks sandbox: {ends.qbo_base}/v3/company/{realm}   (token qbo-sandbox-token)")
+            out.print(f"  data: {options.data_dir.resolve()}   Ctrl-C to stop")
+        if on_ready is not None:
+            on_ready(runtime)
+
+    async def worker(stop_event: asyncio.Event) -> None:
+        await connected.wait()
+        if options.with_worker:
+            await run_worker(runtime, stop_event, poll_interval=options.poll_interval)
+        else:
+            await stop_event.wait()
+
+    try:
+        await serve_all(
+            [Served("console", front, port), Served("hubspot", hs, port + 1), Served("quickbooks", qb, port + 2)],
+            stop=stop, background=[worker], on_started=started,
+        )
+    finally:
+        await runtime.aclose()
+        if not options.quiet:
+            out.print("ledgerbridge stopped")

@@ -1,0 +1,53 @@
+"""Machine-facing routes: health and signed webhooks from HubSpot and QuickBooks.
+
+They sit in front of the console (which has its own login and CSRF protection): webhooks are
+authenticated by their signatures instead, and only mark records dirty (level-triggered sync).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ledgerbridge.bootstrap import Runtime
+from ledgerbridge.errors import Invalid
+
+
+def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
+    """The process's public ASGI app: /healthz, /webhooks/*, and the console mounted at /."""
+    app = FastAPI(title="ledgerbridge", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = runtime
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        body = {"ready": runtime.ready, "connections": len(runtime.connections)}
+        return JSONResponse(body, status_code=200 if runtime.ready else 503)
+
+    @app.post("/webhooks/hubspot")
+    async def hubspot_webhook(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            marked = runtime.handle_hubspot_webhook(request.method, str(request.url), body,
+                                                    dict(request.headers))
+        except Invalid as exc:
+            return JSONResponse({"error": exc.message}, status_code=401)
+        except ValueError:
+            return JSONResponse({"error": "malformed webhook body"}, status_code=400)
+        return JSONResponse({"marked": marked})
+
+    @app.post("/webhooks/quickbooks")
+    async def qbo_webhook(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            marked = runtime.handle_qbo_webhook(body, request.headers.get("intuit-signature"))
+        except Invalid as exc:
+            return JSONResponse({"error": exc.message}, status_code=401)
+        except ValueError:
+            return JSONResponse({"error": "malformed webhook body"}, status_code=400)
+        return JSONResponse({"marked": marked})
+
+    if console is not None:
+        app.mount("/", console)
+    return app
