@@ -75,6 +75,242 @@ def sandbox(
     ))
 
 
+
+# --------------------------------------------------------------------------------------------
+# The product
+# --------------------------------------------------------------------------------------------
+DATA_DIR = typer.Option(Path(".ledgerbridge"), "--data-dir", help="Where SQLite, the key file and sandbox state live.")
+
+
+def _settings(data_dir: Path | None = None):
+    from ledgerbridge.settings import Settings
+
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+
+
+def _with_runtime(data_dir: Path | None, fn):
+    """Build the runtime (store + connections), run `fn(runtime)` (a coroutine), close."""
+    from ledgerbridge.bootstrap import build_runtime
+
+    async def run():
+        runtime = await build_runtime(_settings(data_dir))
+        try:
+            return await fn(runtime)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(8000, help="Console port; the HubSpot sandbox uses port+1, QuickBooks port+2."),
+    data_dir: Path = DATA_DIR,
+    poll_interval: float = typer.Option(5.0, help="Seconds between polls of both change feeds."),
+) -> None:
+    """Run everything on one machine: sandboxes with demo data, the worker and the console."""
+    from ledgerbridge.demo import DemoOptions, run_demo
+
+    asyncio.run(run_demo(DemoOptions(port=port, data_dir=data_dir, poll_interval=poll_interval), console=console))
+
+
+@app.command()
+def serve(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides LEDGERBRIDGE_DATA_DIR."),
+    host: str | None = typer.Option(None, help="Overrides LEDGERBRIDGE_HOST."),
+    port: int | None = typer.Option(None, help="Overrides LEDGERBRIDGE_PORT."),
+    worker: bool = typer.Option(True, help="Run the in-process worker too (off when Celery workers run)."),
+) -> None:
+    """Serve the console and webhooks for a real deployment (connections set up in the console)."""
+    from ledgerbridge.bootstrap import build_runtime
+    from ledgerbridge.demo import console_app, ensure_admin
+    from ledgerbridge.ingress import front_app
+    from ledgerbridge.servers import Served, serve_all
+    from ledgerbridge.workers.inprocess import run_worker
+
+    settings = _settings(data_dir)
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+
+    async def run() -> None:
+        runtime = await build_runtime(settings)
+        generated = ensure_admin(runtime)
+        if generated:
+            console.print(f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)")
+        runtime.ready = True
+        front = front_app(runtime, console_app(runtime))
+        background = [lambda stop: run_worker(runtime, stop)] if worker else []
+        try:
+            await serve_all([Served("console", front, settings.port, settings.host)], background=background)
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def sync(
+    once: bool = typer.Option(False, "--once", help="Poll both sides, sync what is due, and exit."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+) -> None:
+    """Run the sync worker (forever, or one pass with --once)."""
+    from ledgerbridge.workers.inprocess import run_worker
+
+    async def run(runtime):
+        if not runtime.connections:
+            console.print("[red]No connection is set up.[/] Run `ledgerbridge demo` or connect in the console.")
+            raise typer.Exit(1)
+        if not once:
+            stop = asyncio.Event()
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run_worker(runtime, stop)
+            return
+        for conn in runtime.connections.values():
+            stats = await conn.engine.poll_once()
+            totals = {"synced": 0, "failed": 0, "excluded": 0, "blocked": 0, "retrying": 0}
+            while True:
+                report = await conn.engine.run_once(runtime.settings.batch_size)
+                for k in totals:
+                    totals[k] += getattr(report, k)
+                if report.claimed == 0:
+                    break
+            console.print(f"{conn.info.name}: {stats.marked} changes seen; "
+                          + ", ".join(f"{v} {k}" for k, v in totals.items()))
+
+    _with_runtime(data_dir, run)
+
+
+@app.command()
+def backfill(
+    since: str | None = typer.Option(None, help="Only invoices changed on or after this date (YYYY-MM-DD)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created, updated and matched; change nothing."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+) -> None:
+    """Sync every existing invoice (and its payments), with a progress bar."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    since_date = dt.date.fromisoformat(since) if since else None
+
+    async def run(runtime):
+        if not runtime.connections:
+            console.print("[red]No connection is set up.[/]")
+            raise typer.Exit(1)
+        for conn in runtime.connections.values():
+            final = None
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task(conn.info.name, total=None)
+                async for step in conn.engine.backfill(since_date, dry_run=dry_run):
+                    progress.update(task, description=f"{conn.info.name}: {step.phase}",
+                                    completed=step.done, total=step.total)
+                    final = step
+            if final is None:
+                continue
+            console.print(f"synced {final.synced}, failed {final.failed}, excluded {final.excluded}, "
+                          f"blocked {final.blocked}" + (" (dry run: nothing was written)" if dry_run else ""))
+            if dry_run and final.report is not None:
+                _print_dry_run(final.report)
+
+    _with_runtime(data_dir, run)
+
+
+def _print_dry_run(report) -> None:
+    from rich.table import Table
+
+    table = Table(title="Backfill preview")
+    table.add_column("would")
+    table.add_column("count", justify="right")
+    table.add_column("examples")
+    for label, rows in (("create", report.create), ("update", report.update), ("match", report.match),
+                        ("exclude", report.excluded), ("fail", report.failing), ("block", report.blocked)):
+        table.add_row(label, str(len(rows)), "\n".join(rows[:5]) + ("\n…" if len(rows) > 5 else ""))
+    table.add_row("unchanged", str(report.unchanged), "")
+    table.add_row("customers", f"{report.customers_to_create} new / {report.customers_matched} matched", "")
+    table.add_row("items", f"{report.items_to_create} new / {report.items_matched} matched", "")
+    console.print(table)
+
+
+@app.command()
+def status(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
+    """Connections and how many records are in each sync state."""
+    from rich.table import Table
+
+    async def run(runtime):
+        store = runtime.store
+        table = Table(title="ledgerbridge status")
+        for col in ("connection", "health", "pending", "synced", "failed", "excluded", "blocked", "queued"):
+            table.add_column(col)
+        for info in store.list_connections():
+            counts = store.count_states(info.id)
+            table.add_row(info.name, info.status + (f": {info.status_message}" if info.status_message else ""),
+                          *(str(counts.get(s, 0)) for s in _statuses()), str(store.count_dirty(info.id)))
+        console.print(table)
+
+    _with_runtime(data_dir, run)
+
+
+def _statuses():
+    from ledgerbridge.domain import SyncStatus
+
+    return (SyncStatus.PENDING, SyncStatus.SYNCED, SyncStatus.FAILED, SyncStatus.EXCLUDED, SyncStatus.BLOCKED)
+
+
+@app.command()
+def failures(
+    limit: int = typer.Option(50, help="How many to show."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+) -> None:
+    """Every record failing to sync: category, message and how to fix it."""
+    from rich.table import Table
+
+    async def run(runtime):
+        page = runtime.store.list_failures(limit=limit)
+        if not page.rows:
+            console.print("[green]Nothing is failing to sync.[/]")
+            return
+        table = Table(title=f"Failing to sync ({page.total})")
+        for col in ("id", "record", "category", "message", "fix", "attempts", "last attempt"):
+            table.add_column(col, overflow="fold")
+        for row in page.rows:
+            st = row.state
+            label = st.label or f"{st.key.object_type} {st.key.side.value}:{st.key.source_id}"
+            table.add_row(str(row.id), label, st.category or "", st.message or "", st.hint or "",
+                          str(st.attempts), st.last_attempt_at.strftime("%Y-%m-%d %H:%M") if st.last_attempt_at else "")
+        console.print(table)
+
+    _with_runtime(data_dir, run)
+
+
+@app.command()
+def retry(
+    state_id: int | None = typer.Argument(None, help="The id shown by `ledgerbridge failures`."),
+    all_: bool = typer.Option(False, "--all", help="Retry every failing record."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+) -> None:
+    """Queue failing records for another attempt (the worker picks them up)."""
+    if state_id is None and not all_:
+        raise typer.BadParameter("give an ID from `ledgerbridge failures`, or --all")
+
+    async def run(runtime):
+        if all_:
+            console.print(f"{runtime.store.retry_all()} records queued for retry")
+            return
+        key = runtime.store.retry_by_id(state_id)
+        if key is None:
+            console.print(f"[red]No sync state with id {state_id}[/]")
+            raise typer.Exit(1)
+        console.print(f"queued {key.object_type} {key.side.value}:{key.source_id} for retry")
+
+    _with_runtime(data_dir, run)
+
+
 def main() -> None:  # pragma: no cover - console_scripts entry
     app()
 
