@@ -96,7 +96,7 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
 
 
 async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
-                   on_ready: Callable[[Runtime], None] | None = None,
+                   on_ready: Callable[[Runtime, Any, Any], None] | None = None,
                    console: Console | None = None) -> None:
     out = console or Console()
     port = options.port
@@ -129,7 +129,7 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
             out.print(f"  QuickBooks sandbox: {ends.qbo_base}/v3/company/{realm}   (token qbo-sandbox-token)")
             out.print(f"  data: {options.data_dir.resolve()}   Ctrl-C to stop")
         if on_ready is not None:
-            on_ready(runtime)
+            on_ready(runtime, hs, qb)
 
     async def worker(stop_event: asyncio.Event) -> None:
         await connected.wait()
