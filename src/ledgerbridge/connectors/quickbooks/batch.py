@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerbridge.connectors.quickbooks.api import BATCH_MAX, QboApi
 from ledgerbridge.connectors.quickbooks.errors import error_from_fault, parse_fault
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
-from ledgerbridge.domain import Invoice
-from ledgerbridge.engine.ports import WriteResult
+from ledgerbridge.engine.ports import InvoiceCreate, WriteResult
 from ledgerbridge.errors import SyncError, UnknownOutcome
 
-
-@dataclass(frozen=True)
-class BatchCreate:
-    invoice: Invoice
-    customer_id: str
-    item_ids: Sequence[str]
-    request_id: str
-    external_key: str
-    custom_fields: Mapping[str, str] = field(default_factory=dict)
-
+# The engine's description of one create (ports.InvoiceCreate).
+BatchCreate = InvoiceCreate
 
 Prepared = tuple[BatchCreate, "dict[str, Any] | SyncError"]
 
