@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.connectors.hubspot import auth as hs_auth
 from ledgerbridge.connectors.hubspot import webhooks as hs_webhooks
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
-from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.connectors.inprocess import in_process_client
 from ledgerbridge.connectors.webhook_event import dirty_keys
 from ledgerbridge.domain import (
@@ -322,7 +322,7 @@ async def test_writes_survive_injected_faults_without_duplicates(portal: Portal)
     injector.set_plan(FaultPlan(error_rate=0.15, rate_limit_rate=0.1, commit_timeout_rate=0.15, seed=7,
                                 retry_after=1))
     invoice = ledger_invoice()
-    for attempt in range(4):  # the engine would retry an UnknownOutcome the same way
+    for _attempt in range(4):  # the engine would retry an UnknownOutcome the same way
         try:
             result = await portal.hs.upsert_invoice_from_ledger(invoice, "500")
             break
