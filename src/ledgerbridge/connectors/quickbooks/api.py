@@ -218,7 +218,9 @@ class QboApi:
             "POST", self.path("batch"),
             params=self.params(requestid=request_id[:BATCH_REQUEST_ID_MAX] if request_id else None),
             json_body={"BatchItemRequest": list(items)},
-            idempotent=request_id is not None,
+            # Never resent blindly after a lost answer, even with a requestid: the caller looks
+            # the items up and resends only the missing ones (batch.py).
+            idempotent=False,
         )
         data = response.data or {}
         return {str(item.get("bId")): item for item in data.get("BatchItemResponse") or []}

@@ -21,6 +21,10 @@ from ledgerbridge.engine.ports import ChangePage
 CDC_MAX_AGE = dt.timedelta(days=30)
 CDC_SAFETY = dt.timedelta(hours=1)  # do not ask CDC for a window right at its 30-day edge
 CDC_CAP = 1000
+# MetaData.LastUpdatedTime has whole seconds while the server's `time` has milliseconds, and a
+# commit can become visible a moment after its timestamp: every window starts a little early.
+# Seeing a record twice is harmless (the engine is level-triggered); missing one is not.
+OVERLAP = dt.timedelta(seconds=30)
 QUERY_FALLBACK_MAX = 10_000  # ids per page when falling back to the query API
 NAME_LISTS = {"Customer", "Item", "Vendor", "Employee", "Account", "PaymentMethod"}
 
@@ -46,6 +50,7 @@ class ChangeFeed:
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
+        since = since - OVERLAP
         result: dict[str, ChangePage] = {}
         if self.clock() - since > CDC_MAX_AGE - CDC_SAFETY:
             for entity in entities:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledgerbridge.connectors.quickbooks.api import QboApi, is_not_queryable
+from ledgerbridge.connectors.quickbooks.changes import parse_qbo_time, qbo_time
 from ledgerbridge.connectors.quickbooks.translate import extract_marker, quote
 from ledgerbridge.domain.models import normalize_email
 from ledgerbridge.errors import SyncError
@@ -72,7 +73,10 @@ class CustomerIndex:
             for row in rows:
                 self.add(row)
             if server_time:
-                self._high_water = server_time
+                # LastUpdatedTime has whole seconds, `time` has milliseconds: start the next
+                # window a minute early so a customer saved in the same second is not missed.
+                start = parse_qbo_time(server_time) - dt.timedelta(seconds=60)
+                self._high_water = qbo_time(start)
             self._refreshed_at = now
 
 
