@@ -202,7 +202,7 @@ class Applier:
             extra.update({"origin": Side.QUICKBOOKS.value, "shares": plan.extra.get("shares", {})})
             self.store.save_link(Link(
                 self.connection_id, PAYMENT, link.hubspot_id if link else None, plan.qbo_id,
-                qbo_hash=plan.extra.get("qbo_hash"), extra=extra,
+                qbo_version=plan.qbo_version, qbo_hash=plan.extra.get("qbo_hash"), extra=extra,
             ))
         elif done.qbo_id and plan.hubspot_id:
             self.store.save_link(Link(

@@ -3,18 +3,21 @@
 - HubSpot: `changed_invoices` / `changed_payments` pages, with the connector's composite cursor
   stored per feed. Keys are marked before the cursor moves, so a crash re-reads a page rather
   than losing it.
-- QuickBooks: CDC since a timestamp cursor (overlapping a little: re-marking is harmless,
-  missing a change is not).
+- QuickBooks: CDC since a timestamp cursor, the server time the connector reports (the
+  connector starts each window a little early: re-marking is harmless, missing a change is not).
 - Webhooks from either side arrive as `ChangeEvent`s.
 
 Echo suppression: when a feed or an event carries the record's version and it equals the
 version the engine last wrote or saw for that record, the change is its own echo and is dropped
-before it costs a read.
+before it costs a read. Records without a link (skipped, excluded, blocked, failed) are
+remembered by the version last marked, so overlapping feed windows do not wake them again and
+again; a new version always gets through.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -33,7 +36,7 @@ FEED_HS_INVOICES = "hubspot.invoices"
 FEED_HS_PAYMENTS = "hubspot.payments"
 FEED_QBO_CDC = "quickbooks.cdc"
 QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT}
-CDC_OVERLAP = dt.timedelta(seconds=30)  # clock skew between us and QBO, and commit lag
+SEEN_MAX = 50_000  # versions remembered for unlinked records (a bounded, in-memory cache)
 MAX_PAGES = 1000  # per feed per poll: a bound, not an expectation
 
 
@@ -64,6 +67,7 @@ class ChangeTracker:
         self.store = store
         self.clock = clock
         self.initial_lookback = initial_lookback
+        self._seen: OrderedDict[str, str] = OrderedDict()
 
     # ---- webhooks --------------------------------------------------------------------------
     def handle_events(self, events: Iterable[ChangeEvent], reason: str = "webhook") -> PollStats:
@@ -75,18 +79,33 @@ class ChangeTracker:
             if not event.deleted and self.is_echo(key, event.version):
                 stats.echoes += 1
                 continue
-            self.store.mark_dirty(key, f"{reason}: {'deleted' if event.deleted else 'changed'}")
+            self._mark(key, f"{reason}: {'deleted' if event.deleted else 'changed'}", event.version)
             stats.marked += 1
         return stats
 
     def is_echo(self, key: RecordKey, version: str | None) -> bool:
+        """The change is one the engine already knows: its own write, or a version seen before."""
         if not version:
             return False
         link = self.store.get_link(self.connection_id, key.object_type, key.side, key.source_id)
-        if link is None:
-            return False
-        known = link.hubspot_version if key.side is Side.HUBSPOT else link.qbo_version
-        return known is not None and known == version
+        if link is not None:
+            known = link.hubspot_version if key.side is Side.HUBSPOT else link.qbo_version
+            if known is not None and known == version:
+                return True
+        return self._seen.get(key.as_text()) == version
+
+    def _mark(self, key: RecordKey, reason: str, version: str | None) -> None:
+        self.store.mark_dirty(key, reason)
+        if version:
+            text = key.as_text()
+            self._seen[text] = version
+            self._seen.move_to_end(text)
+            while len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop the remembered versions (after a settings change, everything may matter again)."""
+        self._seen.clear()
 
     # ---- polling ---------------------------------------------------------------------------
     async def poll_hubspot(self, limit: int = 100) -> PollStats:
@@ -119,8 +138,7 @@ class ChangeTracker:
                 continue
             stats.pages += 1
             self._mark_page(page, Side.QUICKBOOKS, object_type, stats, "cdc")
-        # Next window starts a little before this poll began: overlap over gaps.
-        self.store.set_cursor(self.connection_id, FEED_QBO_CDC, (started - CDC_OVERLAP).isoformat())
+        self.store.set_cursor(self.connection_id, FEED_QBO_CDC, _next_since(pages, started).isoformat())
         return stats
 
     def _mark_page(self, page: ChangePage, side: Side, object_type: str, stats: PollStats,
@@ -128,10 +146,11 @@ class ChangeTracker:
         versions: Mapping[str, str] = page.versions or {}
         for source_id in page.ids:
             key = RecordKey(self.connection_id, object_type, side, str(source_id))
-            if self.is_echo(key, versions.get(str(source_id))):
+            version = versions.get(str(source_id))
+            if self.is_echo(key, version):
                 stats.echoes += 1
                 continue
-            self.store.mark_dirty(key, reason)
+            self._mark(key, reason, version)
             stats.marked += 1
         for source_id in page.deleted_ids:
             self.store.mark_dirty(RecordKey(self.connection_id, object_type, side, str(source_id)),
@@ -139,6 +158,16 @@ class ChangeTracker:
             stats.marked += 1
 
 
+def _next_since(pages: Mapping[str, ChangePage], started: dt.datetime) -> dt.datetime:
+    """Where the next window starts: the server time the feed reported (the earliest cursor of
+    an unfinished page, if one had more to give), else the time this poll started."""
+    unfinished = [_parse_time(p.cursor) for p in pages.values() if p.cursor and not p.done]
+    if unfinished:
+        return min(unfinished)
+    finished = [_parse_time(p.cursor) for p in pages.values() if p.cursor]
+    return max(finished) if finished else started
+
+
 def _parse_time(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text)
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

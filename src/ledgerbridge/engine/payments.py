@@ -81,7 +81,7 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
     labels = _labels(payment)
     if link is not None and link.qbo_hash == digest:
         return Plan(key, Decision(SyncStatus.SYNCED), summary="in sync", origin=Side.QUICKBOOKS,
-                    qbo_id=pid, **labels)
+                    qbo_id=pid, qbo_version=payment.version, extra={"qbo_hash": digest}, **labels)
     ops: list[Op] = []
     shares: dict[str, str] = {}
     for app in payment.applications:
@@ -106,7 +106,7 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
     return Plan(
         key, Decision(SyncStatus.SYNCED), tuple(ops), action="create" if link is None else "update",
         summary=f"record {len(ops)} HubSpot payment(s)", origin=Side.QUICKBOOKS, qbo_id=pid,
-        extra={"shares": shares, "qbo_hash": digest}, **labels,
+        qbo_version=payment.version, extra={"shares": shares, "qbo_hash": digest}, **labels,
     )
 
 

@@ -240,7 +240,11 @@ class Stepper:
                 applied = await self.applier.apply(plan, link)
                 self.applier.record_payment(plan, applied, link)
             elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
-                self.store.save_link(replace(link, qbo_hash=plan.extra["qbo_hash"]))
+                # Remember the version seen, so change feeds recognise it as already synced.
+                fresh = replace(link, qbo_hash=plan.extra["qbo_hash"],
+                                qbo_version=plan.qbo_version or link.qbo_version)
+                if fresh != link:
+                    self.store.save_link(fresh)
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
             self.record_state(key, plan, applied)
