@@ -12,6 +12,7 @@ import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.http import RetryPolicy
+from ledgerbridge.connectors.quickbooks import settings
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi, is_not_queryable
 from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
@@ -20,7 +21,7 @@ from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, WriteResult
-from ledgerbridge.errors import ConfigError, Invalid, SyncError
+from ledgerbridge.errors import ConfigError, Invalid, NotFound, SyncError
 
 # Item types an invoice line can use through SalesItemLineDetail.
 SELLABLE_TYPES = {"Service", "NonInventory", "Inventory"}
@@ -47,6 +48,7 @@ class QuickBooksConnector:
         income_account_id: str | None = None,
         item_type: str = "Service",
         customer_refresh_interval: float = 5.0,
+        item_cache_seconds: float = 60.0,
         marker_lookback_days: int = 30,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -61,6 +63,10 @@ class QuickBooksConnector:
         self._prefs: dict[str, Any] | None = None
         self._method_ids: dict[str, str | None] = {}
         self._sku_queryable = True
+        # Items matched recently: a backfill asks for the same few items thousands of times.
+        self.item_cache_seconds = item_cache_seconds
+        self._monotonic = monotonic
+        self._items: dict[tuple[str | None, str | None], tuple[float, Product]] = {}
 
     @property
     def requests_sent(self) -> int:
@@ -79,27 +85,10 @@ class QuickBooksConnector:
         self._prefs = None
 
     async def company_currency(self) -> tuple[str, bool]:
-        prefs = await self._preferences()
-        currency = prefs.get("CurrencyPrefs") or {}
-        home = (currency.get("HomeCurrency") or {}).get("value") or "USD"
-        return str(home), bool(currency.get("MultiCurrencyEnabled"))
+        return settings.currency_from_preferences(await self._preferences())
 
     async def custom_field_definitions(self) -> list[CustomFieldDef]:
-        prefs = await self._preferences()
-        enabled: dict[str, bool] = {}
-        names: dict[str, str] = {}
-        for group in (prefs.get("SalesFormsPrefs") or {}).get("CustomField") or []:
-            for field in group.get("CustomField") or []:
-                name = str(field.get("Name") or "")
-                if name.startswith("SalesFormsPrefs.UseSalesCustom"):
-                    enabled[name[-1]] = bool(field.get("BooleanValue"))
-                elif name.startswith("SalesFormsPrefs.SalesCustomName"):
-                    names[name[-1]] = str(field.get("StringValue") or "")
-        return [
-            CustomFieldDef(definition_id=slot, name=names[slot])
-            for slot in sorted(names)
-            if names[slot] and enabled.get(slot, True)
-        ]
+        return settings.custom_fields_from_preferences(await self._preferences())
 
     async def _currency_ref(self, currency: str) -> str | None:
         """CurrencyRef to send, or raise when the company cannot hold this currency (nothing is
@@ -155,6 +144,19 @@ class QuickBooksConnector:
     # Items
     # -----------------------------------------------------------------------------------------
     async def find_item(self, sku: str | None, name: str | None) -> Product | None:
+        cached = self._items.get((sku, name))
+        if cached is not None and self._monotonic() - cached[0] < self.item_cache_seconds:
+            return cached[1]
+        found = await self._find_item(sku, name)
+        if found is not None:
+            self._items[(sku, name)] = (self._monotonic(), found)
+        return found
+
+    def forget_items(self) -> None:
+        """Drop matched items (e.g. after QBO said an item is inactive)."""
+        self._items.clear()
+
+    async def _find_item(self, sku: str | None, name: str | None) -> Product | None:
         if sku and self._sku_queryable:
             try:
                 row = await self._one_item(f"Sku = {tr.quote(sku)}")
@@ -205,6 +207,7 @@ class QuickBooksConnector:
 
         lookup = _Recovery(recover)
         row = await self.api.create("Item", body, request_id, recover=lookup)
+        self._items[(product.sku, product.name)] = (self._monotonic(), tr.item_from_wire(row))
         return _result(row, created=not lookup.found)
 
     # -----------------------------------------------------------------------------------------
@@ -237,20 +240,7 @@ class QuickBooksConnector:
     async def _resolve_custom_fields(self, custom_fields: Mapping[str, str]) -> list[tuple[str, str]]:
         if not custom_fields:
             return []
-        defs = await self.custom_field_definitions()
-        by_name = {d.name.lower(): d.definition_id for d in defs}
-        ids = {d.definition_id for d in defs}
-        out: list[tuple[str, str]] = []
-        for key, value in custom_fields.items():
-            def_id = key if key in ids else by_name.get(key.lower())
-            if def_id is None:
-                raise ConfigError(
-                    message=f"QuickBooks has no enabled sales-form custom field named {key!r}",
-                    hint="In QuickBooks, add the custom field (type Text, for all sales forms) and "
-                    "enable it, or change the custom field mapping in Settings → Sync.",
-                )
-            out.append((def_id, value))
-        return out
+        return settings.resolve_custom_fields(await self.custom_field_definitions(), custom_fields)
 
     async def _invoice_body(self, invoice: Invoice, customer_id: str, item_ids: Sequence[str],
                             custom_fields: Mapping[str, str], external_key: str | None) -> dict[str, Any]:
@@ -281,7 +271,11 @@ class QuickBooksConnector:
             return await self.markers.find("Invoice", external_key)
 
         lookup = _Recovery(recover)
-        row = await self.api.create("Invoice", body, request_id, recover=lookup)
+        try:
+            row = await self.api.create("Invoice", body, request_id, recover=lookup)
+        except NotFound:
+            self.forget_items()  # an item it used may have been made inactive
+            raise
         self.markers.remember("Invoice", row)
         return _result(row, created=not lookup.found)
 
