@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerbridge.connectors.hubspot import translate as tr
+from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
 from ledgerbridge.connectors.hubspot.feed import decode_cursor, encode_cursor
 from ledgerbridge.domain import (
     Customer,
@@ -185,15 +186,15 @@ def test_payment_translation():
     payment = Payment(amount=Decimal("150.00"), currency="USD", date=dt.date(2024, 6, 1),
                       applications=(PaymentApplication("266", Decimal("100.00")),),
                       method="check", reference="CHK-1001", customer=Customer(email="ada@acme.example"))
-    props = tr.payment_to_wire(payment, Decimal("100.00"), "7:payment:90:266")
+    props = payments_tr.payment_to_wire(payment, Decimal("100.00"), "7:payment:90:266")
     assert props["hs_initial_amount"] == "100.00"
     assert props["hs_processor_type"] == "quickbooks" and props["hs_latest_status"] == "succeeded"
     assert props["hs_payment_method_type"] == "check" and props["hs_reference_number"] == "CHK-1001"
     assert props[tr.PAYMENT_KEY] == "7:payment:90:266"
-    back = tr.payment_from_wire(rec(900, {**props, "hs_lastmodifieddate": "2024-06-01T00:00:01Z"}), ["55"])
+    back = payments_tr.payment_from_wire(rec(900, {**props, "hs_lastmodifieddate": "2024-06-01T00:00:01Z"}), ["55"])
     assert back.amount == Decimal("100.00") and back.applications == (PaymentApplication("55", Decimal("100.00")),)
     assert back.method == "check" and back.origin is Side.QUICKBOOKS and back.date == dt.date(2024, 6, 1)
-    gone = tr.payment_to_wire(Payment(amount=Decimal(10), currency="USD", date=dt.date(2024, 6, 1),
+    gone = payments_tr.payment_to_wire(Payment(amount=Decimal(10), currency="USD", date=dt.date(2024, 6, 1),
                                       status="deleted"), Decimal(10), "k")
     assert gone["hs_latest_status"] == "refunded" and gone["hs_refunds_amount"] == "10.00"
 

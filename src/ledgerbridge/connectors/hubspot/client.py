@@ -13,6 +13,7 @@ import httpx
 from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.http import Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot import translate as tr
+from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
@@ -243,7 +244,7 @@ class HubSpotConnector:
             self.api.batch_read("commerce_payments", payment_ids, tr.PAYMENT_PROPERTIES),
             self.api.associations("commerce_payments", "invoices", payment_ids),
         )
-        return [tr.payment_from_wire(records[p], invoices.get(p, [])) for p in payment_ids if p in records]
+        return [payments_tr.payment_from_wire(records[p], invoices.get(p, [])) for p in payment_ids if p in records]
 
     async def get_payment(self, payment_id: str) -> Payment | None:
         record = await self.api.get("commerce_payments", payment_id, tr.PAYMENT_PROPERTIES,
@@ -252,12 +253,12 @@ class HubSpotConnector:
             return None
         invoices = [str(r.get("id")) for r in ((record.get("associations") or {}).get("invoices") or {})
                     .get("results") or []]
-        return tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
+        return payments_tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
 
     async def upsert_payment_from_ledger(
         self, payment: Payment, invoice_id: str, amount: Decimal, external_key: str
     ) -> WriteResult:
-        properties = tr.payment_to_wire(payment, amount, external_key)
+        properties = payments_tr.payment_to_wire(payment, amount, external_key)
         upserted = (await self.api.batch_upsert("commerce_payments", tr.PAYMENT_KEY,
                                                 [(external_key, properties)]))[0]
         payment_id = str(upserted["id"])
