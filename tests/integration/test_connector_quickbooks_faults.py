@@ -41,9 +41,11 @@ class Recording(InProcessTransport):
     def __init__(self, app: Any) -> None:
         super().__init__(app)
         self.sent: list[tuple[str, str, dict[str, str]]] = []
+        self.raw_queries: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append((request.method, request.url.path, dict(request.url.params)))
+        self.raw_queries.append(request.url.query.decode())
         return await super().handle_async_request(request)
 
     def posts(self, suffix: str) -> list[dict[str, str]]:
@@ -97,6 +99,14 @@ async def basics(env: Env) -> tuple[str, list[str]]:
 def invoice(n: int, amount: str = "150.00") -> Invoice:
     return Invoice(currency="USD", status=InvoiceStatus.OPEN, number=f"INV-{n}", issue_date=dt.date(2024, 5, 1),
                    lines=(LineItem(name="Consulting hour", quantity=Decimal(n % 5 + 1), unit_price=Decimal(amount)),))
+
+
+async def test_query_is_encoded_like_recorded_traffic(env: Env):
+    assert not await env.qbo.display_name_taken("Amy's Bird Sanctuary")
+    raw = [q for q in env.transport.raw_queries if "DisplayName" in q]
+    assert len(raw) == 3  # Customer, Vendor, Employee
+    assert all("%27Amy%5C%27s%20Bird%20Sanctuary%27" in q and "+" not in q for q in raw)
+    assert all("minorversion=75" in q for q in raw)
 
 
 async def test_retries_keep_the_requestid_fixed(env: Env):

@@ -172,6 +172,9 @@ def test_two_workers_claiming_at_once_never_get_the_same_key(db_url: str) -> Non
 
     workers = [SqlStore(db_url, lease=LEASE) for _ in range(2)]
     start = threading.Barrier(len(workers))
+    # Each worker waits after its first batch until the other has one too, so both surely
+    # take part; from then on they race for the rest.
+    first_batch = [threading.Event() for _ in workers]
     taken: list[list[str]] = [[] for _ in workers]
     errors: list[BaseException] = []
     now = T0 + dt.timedelta(seconds=5)
@@ -181,8 +184,13 @@ def test_two_workers_claiming_at_once_never_get_the_same_key(db_url: str) -> Non
             start.wait()
             while batch := workers[index].claim_dirty(conn_id, 7, now):
                 taken[index].extend(d.key.source_id for d in batch)
+                if not first_batch[index].is_set():
+                    first_batch[index].set()
+                    first_batch[1 - index].wait(timeout=30)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        finally:
+            first_batch[index].set()
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(workers))]
     for thread in threads:

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -149,9 +150,10 @@ class QboApi:
                 headers={"Content-Type": "application/text"}, write=False,
             )
         else:
-            response = await self.transport.request(
-                "GET", self.path("query"), params=self.params(query=statement)
-            )
+            # Percent-encode spaces (%20, as Intuit's own clients and the recorded traffic do)
+            # rather than '+', which only form decoding turns back into a space.
+            query_string = urlencode(self.params(query=statement), quote_via=quote)
+            response = await self.transport.request("GET", f"{self.path('query')}?{query_string}")
         data = response.data or {}
         qr = data.get("QueryResponse") or {}
         rows: list[dict[str, Any]] = []
