@@ -68,6 +68,7 @@ class Backfill:
         self.batch = max(1, min(batch, HUBSPOT_BATCH))
         self.report = DryRunReport()
         self.done = 0
+        self._would_create: set[str] = set()  # dry run: keys of invoices that would be created
         self.counts = {SyncStatus.SYNCED: 0, SyncStatus.FAILED: 0, SyncStatus.EXCLUDED: 0, SyncStatus.BLOCKED: 0}
 
     async def run(self) -> AsyncIterator[BackfillProgress]:
@@ -169,8 +170,15 @@ class Backfill:
                 self.counts[SyncStatus.EXCLUDED] += 1
                 return
             if status is SyncStatus.FAILED:
-                self.report.failing.append(f"{label}: {plan.decision.message}")
+                hint = f" (fix: {plan.decision.hint})" if plan.decision.hint else ""
+                self.report.failing.append(f"{label}: {plan.decision.message}{hint}")
                 self.counts[SyncStatus.FAILED] += 1
+                return
+            on = plan.decision.blocked_on
+            if status is SyncStatus.BLOCKED and on is not None and on.as_text() in self._would_create:
+                # Its invoice is created earlier in this same backfill: so would the payment be.
+                self.report.create.append(f"{label}: record the payment once its invoice exists")
+                self.counts[SyncStatus.SYNCED] += 1
                 return
             if status is SyncStatus.BLOCKED:
                 self.report.blocked.append(f"{label}: {plan.decision.message}")
@@ -183,6 +191,7 @@ class Backfill:
                 self.report.match.append(f"{label}: already in QuickBooks, would be linked")
             elif plan.action == "create":
                 self.report.create.append(f"{label}: {plan.summary}")
+                self._would_create.add(key.as_text())
             elif plan.action == "update":
                 self.report.update.append(f"{label}: {plan.summary}")
             elif plan.action == "match":
@@ -191,7 +200,8 @@ class Backfill:
                 self.report.unchanged += 1
             self.counts[SyncStatus.SYNCED] += 1
         except SyncError as exc:
-            self.report.failing.append(f"{name}: {exc.message}")
+            hint = f" (fix: {exc.hint})" if exc.hint else ""
+            self.report.failing.append(f"{name}: {exc.message}{hint}")
             self.counts[SyncStatus.FAILED] += 1
 
     async def _preview_dependencies(self, plan: Plan, resolver: Resolver) -> None:

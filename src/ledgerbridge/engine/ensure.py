@@ -71,6 +71,7 @@ class Resolver:
         self.stats = EnsureStats()
         self._default_item: str | None = None
         self._planned: set[str] = set()  # dry run: what would be created, counted once
+        self._matched: set[str] = set()  # what was matched, counted once
 
     # ---- customers -------------------------------------------------------------------------
     async def customer_id(self, customer: Customer) -> str | None:
@@ -86,7 +87,7 @@ class Resolver:
         async with self.locks.hold(f"{self.connection_id}:customer:{email}"):
             found = await self.ledger.find_customer_by_email(email)
             if found is not None and found.id:
-                self.stats.customers_matched += 1
+                self._count_match(f"customer:{found.id}", customer=True)
                 self._save(CUSTOMER, customer.id, found.id, {"email": email})
                 return found.id
             if self.dry_run:
@@ -145,7 +146,7 @@ class Resolver:
                 continue
             found = await self.ledger.find_item(line.sku, line.name)
             if found is not None and found.id:
-                self.stats.items_matched += 1
+                self._count_match(f"item:{found.id}", customer=False)
                 self._save(ITEM, item_source_id(line), found.id, {"sku": line.sku, "name": line.name})
                 resolved.append(found.id)
                 continue
@@ -215,6 +216,15 @@ class Resolver:
                 self.stats.items_matched += 1
             self._save(ITEM, item_source_id(line), result.id, {"sku": line.sku, "name": line.name})
             return result.id
+
+    def _count_match(self, name: str, *, customer: bool) -> None:
+        if name in self._matched:
+            return
+        self._matched.add(name)
+        if customer:
+            self.stats.customers_matched += 1
+        else:
+            self.stats.items_matched += 1
 
     # ---- links -----------------------------------------------------------------------------
     def _link(self, object_type: str, hubspot_id: str | None) -> Link | None:

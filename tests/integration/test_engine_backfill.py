@@ -1,0 +1,103 @@
+"""Backfill over the shared demo data set on both sandboxes: the dry run changes nothing and says
+what would happen; the real run links everything once, with every total equal to the cent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from engine_world import World, make_world
+
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.backfill import BackfillProgress
+from ledgerbridge.engine.ports import INVOICE
+
+ENTITIES = ("Customer", "Item", "Invoice", "Payment")
+
+
+@pytest.fixture
+async def world(sqlite_db_url: str) -> AsyncIterator[World]:
+    w = await make_world(sqlite_db_url, f"engine-bf-{uuid.uuid4().hex[:8]}", hs_seed="demo", qbo_seed="demo")
+    yield w
+    await w.close()
+
+
+async def _run(world: World, dry_run: bool) -> list[BackfillProgress]:
+    return [p async for p in world.engine.backfill(dry_run=dry_run)]
+
+
+def _counts(world: World) -> dict[str, int]:
+    return {e: world.qbo.count(e) for e in ENTITIES}
+
+
+def _hs_counts(world: World) -> dict[str, int]:
+    return {t: len(world.hs.all(t)) for t in ("invoices", "commerce_payments", "contacts")}
+
+
+async def test_dry_run_reports_and_writes_nothing(world: World) -> None:
+    before, hs_before = _counts(world), _hs_counts(world)
+    hs_modified = {r.id: r.properties.get("hs_lastmodifieddate") for r in world.hs.all("invoices")}
+    # One invoice that cannot sync, so the preview shows a failure too.
+    contact = world.hs.contact("zoe@zeta.example", first="Zoe", company="Zeta")
+    product = world.hs.product("Euro thing", "EUR-1", "10.00")
+    eur = world.hs.invoice(contact, [(product, "1", "10.00")], currency="EUR")
+
+    progress = await _run(world, dry_run=True)
+
+    final = progress[-1]
+    assert final.phase == "done" and final.dry_run and final.report is not None
+    report = final.report
+    # 38 finished HubSpot invoices (8 drafts and 4 voided are not synced), 8 QBO-origin invoices,
+    # 16 HubSpot payments and 4 QBO payments.
+    assert len([c for c in report.create if c.startswith("invoice hubspot")]) == 38
+    assert len([c for c in report.create if c.startswith("invoice quickbooks")]) == 8
+    assert len([c for c in report.create if c.startswith("payment")]) == 20
+    assert [f for f in report.failing if f"invoice hubspot {eur}" in f and "USD-only" in f]
+    assert report.customers_matched == 22 and report.customers_to_create == 0
+    assert report.items_matched == 10 and report.items_to_create == 0  # the euro invoice fails first
+    # Nothing written anywhere: not to QBO, not to HubSpot, not to the store.
+    assert _counts(world) == before
+    assert _hs_counts(world)["invoices"] == hs_before["invoices"] + 1
+    for record in world.hs.all("invoices"):
+        if record.id in hs_modified:
+            assert record.properties.get("hs_lastmodifieddate") == hs_modified[record.id]
+    assert world.store.count_states(world.connection_id)[SyncStatus.SYNCED] == 0
+    assert world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, eur) is None
+
+
+async def test_backfill_links_everything_once_with_equal_totals(world: World) -> None:
+    before = _counts(world)
+    progress = await _run(world, dry_run=False)
+    assert progress[-1].synced == 66 and progress[-1].failed == 0
+    after = _counts(world)
+    assert after == {"Customer": before["Customer"], "Item": before["Item"],
+                     "Invoice": before["Invoice"] + 38, "Payment": before["Payment"] + 16}
+
+    # Every synced invoice: same total and same balance on both sides, to the cent.
+    links = 0
+    for record in world.hs.all("invoices"):
+        props = record.properties
+        if props.get("hs_invoice_status") in ("draft", "voided"):
+            assert world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id) is None
+            continue
+        link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
+        assert link is not None and link.qbo_id, record.id
+        links += 1
+        qbo = world.qbo.get("Invoice", link.qbo_id)
+        assert qbo is not None
+        assert Decimal(str(qbo["TotalAmt"])) == Decimal(props["hs_amount_billed"]), record.id
+        assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]), record.id
+        assert props["ledgerbridge_sync_status"] == "synced"
+        assert props["qbo_invoice_id"] == link.qbo_id
+    assert links == 46
+
+    # Running it again (or the worker afterwards) creates nothing more.
+    await _run(world, dry_run=False)
+    await world.sync(30)
+    assert _counts(world) == after
+    assert len(world.hs.all("invoices")) == 58
+    assert len(world.hs.all("commerce_payments")) == 20
+    counts = world.store.count_states(world.connection_id)
+    assert counts[SyncStatus.FAILED] == 0 and counts[SyncStatus.BLOCKED] == 0
