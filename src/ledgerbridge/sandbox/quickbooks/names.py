@@ -41,7 +41,8 @@ def check_unique(company: Company, entities: tuple[str, ...], field: str, name: 
                  me: tuple[str, str | None]) -> None:
     wanted = _key(name)
     for entity in entities:
-        for record in company.all(entity):
+        # includes objects a running batch has just created: the name is taken all the same
+        for record in company.entities.get(entity, {}).values():
             if (entity, record["Id"]) == me:
                 continue
             if _key(str(record.get(field, ""))) == wanted:
