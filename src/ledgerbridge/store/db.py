@@ -8,6 +8,8 @@ atomic against other workers.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,12 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         try:
-            if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-                cursor.execute(
-                    "PRAGMA synchronous=FULL"
-                )  # a committed write intent survives power loss
+            # First, so that switching to WAL also waits for a concurrent writer.
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not memory:
+                _use_wal(cursor)
+                # A committed write intent must survive a power cut, not only a crash.
+                cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -67,6 +69,23 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (readers never block the writer; persistent).
+
+    The switch needs an exclusive lock and SQLite may answer "database is locked" at once,
+    without waiting on the busy timeout, when another connection is opening the same new file:
+    retry briefly. Once the file is in WAL mode, this is a cheap no-op.
+    """
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.02)
 
 
 def writer(engine: Engine) -> Engine:
