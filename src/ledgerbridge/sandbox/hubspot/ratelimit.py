@@ -70,12 +70,13 @@ class RateLimiter:
             if not oauth:  # HubSpot omits the daily headers on OAuth-authorized calls
                 headers["X-HubSpot-RateLimit-Daily"] = str(cfg.daily)
                 headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(cfg.daily - self._daily_count, 0))
-            if policy is not None:
-                if policy == "TEN_SECONDLY_ROLLING" and window:
-                    wait = window[0] + cfg.interval_seconds - now
-                elif policy == "SECONDLY" and self._search:
-                    wait = self._search[0] + 1.0 - now
-                else:
-                    wait = 86400 - now % 86400
+            # Retry-After only for the short windows: urllib3 (under the official SDK) sleeps on
+            # it, and nobody should sleep until midnight on a DAILY refusal.
+            wait = None
+            if policy == "TEN_SECONDLY_ROLLING" and window:
+                wait = window[0] + cfg.interval_seconds - now
+            elif policy == "SECONDLY" and self._search:
+                wait = self._search[0] + 1.0 - now
+            if wait is not None:
                 headers["Retry-After"] = str(max(int(wait + 0.999), 1))
             return headers, policy
