@@ -1,1 +1,1 @@
-"""web.routes"""
+"""Console routes, one module per page family."""

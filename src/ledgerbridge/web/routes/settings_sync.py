@@ -1,0 +1,184 @@
+"""/settings/sync (health, objects, filters, mappings, policies), /settings/sync/failing, and
+reconnecting a connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.ports import INVOICE, PAYMENT
+from ledgerbridge.errors import SyncError
+from ledgerbridge.store import StoredTokens
+from ledgerbridge.store.records import CONNECTION_OK
+from ledgerbridge.web.deps import back, console_of
+from ledgerbridge.web.services import sync_settings as forms
+from ledgerbridge.web.services.health import connection_health
+from ledgerbridge.web.services.links import qbo_url
+from ledgerbridge.web.templating import flash, render
+
+router = APIRouter()
+FAILING_PAGE = 50
+
+
+async def _qbo_field_names(request: Request) -> list[str]:
+    try:
+        return [f.name for f in await console_of(request).ledger.custom_field_definitions()]
+    except SyncError:
+        return []
+
+
+async def _page(request: Request, settings: SyncSettings | None = None, *, errors: dict[str, list[str]] | None = None,
+                rule_rows: list[dict[str, str]] | None = None, status_code: int = 200) -> Response:
+    console = console_of(request)
+    settings = settings or console.sync_settings()
+    custom_props = await console.catalog.custom("invoices")
+    mappable = [d for d in await console.catalog.all("invoices")
+                if d.custom or d.name in ("hs_purchase_order_number", "hs_title", "hs_comments", "hs_tax_id")]
+    return render(request, "settings/sync.html", {
+        "settings": settings, "health": await connection_health(console), "errors": errors or {},
+        "objects": forms.OBJECTS, "rules": rule_rows if rule_rows is not None else forms.rule_rows(settings),
+        "filter_fields": forms.filter_fields(), "custom_props": custom_props, "ops": forms.OP_LABELS,
+        "directions": forms.DIRECTION_LABELS, "doc_numbers": forms.DOC_NUMBER_LABELS,
+        "product_policies": forms.PRODUCT_POLICY_LABELS, "match_keys": forms.MATCH_KEYS,
+        "mappable": mappable, "qbo_fields": await _qbo_field_names(request), "tab": "settings",
+    }, status_code=status_code)
+
+
+@router.get("/settings/sync")
+async def sync_page(request: Request) -> Response:
+    return await _page(request)
+
+
+def _saved(request: Request, settings: SyncSettings, message: str, anchor: str) -> Response:
+    console_of(request).save_sync_settings(settings)
+    flash(request, message)
+    return RedirectResponse(f"/settings/sync#{anchor}", status_code=303)
+
+
+@router.post("/settings/sync/objects")
+async def save_objects(request: Request) -> Response:
+    result = forms.objects_from_form(console_of(request).sync_settings(), await request.form())
+    assert result.settings is not None
+    return _saved(request, result.settings, "Sync directions saved.", "objects")
+
+
+@router.post("/settings/sync/filters")
+async def save_filters(request: Request) -> Response:
+    result, rows = forms.filters_from_form(console_of(request).sync_settings(), await request.form())
+    if result.settings is None:
+        return await _page(request, errors={"filters": result.errors}, rule_rows=rows, status_code=400)
+    return _saved(request, result.settings, "Invoice filters saved. They apply to invoices from now on.", "filters")
+
+
+@router.post("/settings/sync/mappings")
+async def save_mappings(request: Request) -> Response:
+    result = forms.mappings_from_form(console_of(request).sync_settings(), await request.form(),
+                                      await _qbo_field_names(request))
+    if result.settings is None:
+        return await _page(request, errors={"mappings": result.errors}, status_code=400)
+    return _saved(request, result.settings, "Field mappings saved.", "mappings")
+
+
+@router.post("/settings/sync/policies")
+async def save_policies(request: Request) -> Response:
+    result = forms.policies_from_form(console_of(request).sync_settings(), await request.form())
+    if result.settings is None:
+        return await _page(request, errors={"policies": result.errors}, status_code=400)
+    return _saved(request, result.settings, "Sync rules saved. Retry failing invoices to apply them.", "policies")
+
+
+# ---- Failing to sync ----------------------------------------------------------------------------
+def _record_link(console: Any, state: Any) -> tuple[str | None, bool]:
+    """(url, external) of the record a failure is about."""
+    key = state.key
+    connection = console.connection()
+    if key.object_type == INVOICE:
+        if key.side is Side.HUBSPOT:
+            return f"/invoices/{key.source_id}", False
+        link = console.store.get_link(console.connection_id, INVOICE, Side.QUICKBOOKS, key.source_id)
+        if link is not None and link.hubspot_id:
+            return f"/invoices/{link.hubspot_id}", False
+        url = qbo_url(connection, "invoice", key.source_id)
+        return url, bool(url and url.startswith("http"))
+    if key.object_type == PAYMENT and key.side is Side.QUICKBOOKS:
+        url = qbo_url(connection, "payment", key.source_id)
+        return url, bool(url and url.startswith("http"))
+    return None, False
+
+
+@router.get("/settings/sync/failing")
+async def failing(request: Request, page: int = 1) -> Response:
+    console = console_of(request)
+    page = max(1, page)
+    result = console.store.list_failures(console.connection_id, limit=FAILING_PAGE, offset=(page - 1) * FAILING_PAGE)
+    rows = [(row, *_record_link(console, row.state)) for row in result.rows]
+    return render(request, "settings/failing.html", {
+        "rows": rows, "total": result.total, "page": page,
+        "pages": max(1, (result.total + FAILING_PAGE - 1) // FAILING_PAGE), "tab": "failing",
+    })
+
+
+@router.post("/settings/sync/failing/{state_id}/retry")
+async def retry_one(request: Request, state_id: int, next: str = Form("")) -> Response:
+    key = console_of(request).store.retry_by_id(state_id)
+    if key is None:
+        flash(request, "That record is no longer failing.", "error")
+    else:
+        flash(request, "Retry requested. It syncs again in a moment.")
+    return back(next, "/settings/sync/failing")
+
+
+@router.post("/settings/sync/failing/retry-all")
+async def retry_all(request: Request, next: str = Form("")) -> Response:
+    console = console_of(request)
+    count = console.store.retry_all(console.connection_id)
+    flash(request, f"Retry requested for {count} record{'s' if count != 1 else ''}.")
+    return back(next, "/settings/sync/failing")
+
+
+# ---- reconnect ----------------------------------------------------------------------------------
+@router.get("/settings/connections/{side}/reconnect")
+async def reconnect_page(request: Request, side: str) -> Response:
+    console = console_of(request)
+    if side not in ("hubspot", "quickbooks"):
+        raise HTTPException(404, "There is no such connection.")
+    oauth_url = None
+    if console.oauth is not None and hasattr(console.oauth, "authorization_url"):
+        oauth_url = f"/settings/connections/{side}/authorize"
+    info = console.connection()
+    return render(request, "settings/reconnect.html", {
+        "side": side, "title": "HubSpot" if side == "hubspot" else "QuickBooks Online",
+        "private_app": side == "hubspot" and info is not None and info.hubspot_auth_kind == "private_app",
+        "oauth_url": oauth_url, "tab": "settings",
+    })
+
+
+@router.post("/settings/connections/hubspot/token")
+async def save_private_app_token(request: Request, token: str = Form("")) -> Response:
+    """A rotated HubSpot private-app token, pasted by the user."""
+    console = console_of(request)
+    token = token.strip()
+    if len(token) < 8:
+        flash(request, "Paste the whole private app access token.", "error")
+        return RedirectResponse("/settings/connections/hubspot/reconnect", status_code=303)
+    try:
+        console.store.set_tokens(console.connection_id, Side.HUBSPOT, StoredTokens(access_token=token))
+    except SyncError as exc:
+        flash(request, f"{exc.message}. {exc.hint}", "error")
+        return RedirectResponse("/settings/connections/hubspot/reconnect", status_code=303)
+    console.store.set_connection_status(console.connection_id, CONNECTION_OK)
+    flash(request, "Token saved. The worker uses it from its next request.")
+    return RedirectResponse("/settings/sync", status_code=303)
+
+
+@router.get("/settings/connections/{side}/authorize")
+async def authorize(request: Request, side: str) -> Response:
+    console = console_of(request)
+    if console.oauth is None or side not in ("hubspot", "quickbooks"):
+        raise HTTPException(404, "Reconnecting through OAuth is not configured here.")
+    url = await console.oauth.authorization_url(side, request)
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,35 @@
+"""Where "View in QuickBooks" goes.
+
+Against Intuit's servers, the QuickBooks web app's own pages. Against a local QuickBooks sandbox
+(which has no web app), the console's read-only view of the record as the API returns it.
+"""
+
+from __future__ import annotations
+
+from ledgerbridge.store import ConnectionInfo
+
+QBO_APP = {
+    "sandbox-quickbooks.api.intuit.com": "https://app.sandbox.qbo.intuit.com",
+    "quickbooks.api.intuit.com": "https://app.qbo.intuit.com",
+}
+APP_PAGES = {"invoice": "invoice", "payment": "recvpayment"}
+
+
+def qbo_url(connection: ConnectionInfo | None, kind: str, record_id: str | None) -> str | None:
+    """kind: "invoice" or "payment"."""
+    if not record_id:
+        return None
+    base = (connection.qbo_base_url if connection else "") or ""
+    for host, app in QBO_APP.items():
+        if f"//{host}" in base:
+            return f"{app}/app/{APP_PAGES[kind]}?txnId={record_id}"
+    return f"/quickbooks/{kind}s/{record_id}"
+
+
+def qbo_payment_id(payment_key: str | None) -> str | None:
+    """The QBO payment behind a HubSpot payment the sync recorded: its unique key is
+    'qbo-payment:<QBO payment id>:<QBO invoice id>' (engine/payments.py share_key)."""
+    if not payment_key or not payment_key.startswith("qbo-payment:"):
+        return None
+    parts = payment_key.split(":")
+    return parts[1] if len(parts) >= 3 and parts[1] else None
