@@ -46,6 +46,7 @@ class DemoOptions:
     with_console: bool = True
     with_worker: bool = True
     quiet: bool = False
+    showcase_failure: bool = True
     extra_env: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,6 +96,34 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
     return hs, qb
 
 
+def add_showcase_failure(hubspot_app: Any) -> str | None:
+    """One open euro invoice in HubSpot: the demo QuickBooks company is USD-only, so it fails to
+    sync visibly (banner, Failing-to-sync panel, fix hint) until a filter excludes it or
+    multicurrency is turned on. Added once; a restarted demo keeps its state."""
+    sb = hubspot_app.state.sandbox
+    if any(r.properties.get("hs_currency") == "EUR" for r in sb.store.live("invoices")):
+        return None
+    contact = sb.store.find_by("contacts", "email", "olga.ivanova@orchidflorists.example")
+    product = sb.store.find_by("products", "hs_sku", "CONS-HR")
+    if contact is None or product is None:
+        return None
+    invoice_id = sb.create_object(
+        "invoices",
+        {"hs_currency": "EUR", "hs_title": "Workshop in Berlin", "hs_due_date": "2026-12-31"},
+        [{"to": {"id": contact.id},
+          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}]}],
+    )
+    sb.create_object(
+        "line_items",
+        {"hs_product_id": product.id, "quantity": "8", "price": "140.00",
+         "hs_line_item_currency_code": "EUR"},
+        [{"to": {"id": invoice_id},
+          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}]}],
+    )
+    sb.update_object("invoices", invoice_id, {"hs_invoice_status": "open"})
+    return invoice_id
+
+
 async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
                    on_ready: Callable[[Runtime, Any, Any], None] | None = None,
                    console: Console | None = None) -> None:
@@ -109,6 +138,8 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
     runtime = await build_runtime(settings)
     password = ensure_admin(runtime)
     hs, qb = sandbox_apps(options)
+    if options.seed == "demo" and options.showcase_failure:
+        add_showcase_failure(hs)
     ends = SandboxEndpoints(f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port + 2}",
                             f"http://127.0.0.1:{port}")
     runtime.links.update(hubspot_sandbox=ends.hubspot_base, qbo_sandbox=ends.qbo_base)
