@@ -93,6 +93,11 @@ class HubSpotConnector:
                 await self.api.create_property(object_type, definition)
         self._invoice_props = None
 
+    def forget_invoice_properties(self) -> None:
+        """Drop the cached list of invoice properties (a property was just created, e.g. in the
+        console): the next read includes it."""
+        self._invoice_props = None
+
     async def _invoice_property_names(self) -> list[str]:
         """Our known properties plus every custom invoice property (cached for 10 minutes)."""
         now = self.clock()
