@@ -85,6 +85,22 @@ def test_company_product_line_item_crud(hubspot_client: HubSpot) -> None:
             simple_public_object_input_for_create=LineItemCreate(properties={"price": "-1", "quantity": "1"}))
     assert exc.value.status == 400  # type: ignore[attr-defined]
 
+    # Read, update and archive through each dedicated API.
+    cases = [(hubspot_client.crm.companies, company.id, "name", "Acme Inc"),
+             (hubspot_client.crm.products, product.id, "price", "175.00"),
+             (hubspot_client.crm.line_items, line.id, "quantity", "4")]
+    for api, object_id, prop, value in cases:
+        module = type(api.basic_api).__module__.rsplit(".api.", 1)[0]
+        models = __import__(module, fromlist=["SimplePublicObjectInput", "ApiException"])
+        api.basic_api.update(object_id, simple_public_object_input=models.SimplePublicObjectInput(properties={prop: value}))
+        assert api.basic_api.get_by_id(object_id, properties=[prop]).properties[prop] == value
+        api.basic_api.archive(object_id)
+        with pytest.raises(models.ApiException) as missing:
+            api.basic_api.get_by_id(object_id)
+        assert missing.value.status == 404
+    # The line item kept the price copied at creation (4 x 150), not the product's new price.
+    assert hubspot_client.crm.line_items.basic_api.get_by_id(line.id, archived=True).properties["amount"] == "600.00"
+
 
 def test_invoice_and_commerce_payment_crud(hubspot_client: HubSpot) -> None:
     inv = hubspot_client.crm.commerce.invoices.basic_api.create(
