@@ -169,7 +169,7 @@ def router() -> APIRouter:
                     missing.append(str(item.get("id")))
                     continue
                 props = {k: v for k, v in (item.get("properties") or {}).items() if k != "hs_invoice_status"}
-                sb._validate(t, props, rec)  # all inputs valid before any is written
+                sb.validate_properties(t, props, rec)  # all inputs valid before any is written
                 todo.append((rec, item.get("properties") or {}))
             for rec, props in todo:
                 sb.update_object(t.name, rec.id, props)

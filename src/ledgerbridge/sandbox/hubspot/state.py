@@ -125,8 +125,10 @@ class SandboxState:
         return sorted(out, key=lambda r: int(r.id))
 
     # --- writes ---------------------------------------------------------------------------------
-    def _validate(self, t: ObjectType, props: dict[str, Any], rec: Record | None,
+    def validate_properties(self, t: ObjectType, props: dict[str, Any], rec: Record | None,
                   *, trusted: bool = False) -> dict[str, str | None]:
+        """Normalized values for a write, or an ApiError (400 with every problem, 409 on a
+        unique-value collision). Writes nothing."""
         problems: list[dict[str, str]] = []
         out: dict[str, str | None] = {}
         for name, raw in props.items():
@@ -186,7 +188,7 @@ class SandboxState:
             target_status = None
             if t.name == "invoices" and props.get("hs_invoice_status") not in (None, "", "draft"):
                 target_status = str(props.pop("hs_invoice_status"))
-            values = self._validate(t, props, None, trusted=trusted)
+            values = self.validate_properties(t, props, None, trusted=trusted)
             now = self.store.stamp(self.now_ms())
             rec = Record(id=self.store.new_id(), object_type=t.name, created_ms=now, updated_ms=now)
             values = {**self._create_defaults(t, values, rec.id, now), **values}
@@ -196,6 +198,7 @@ class SandboxState:
                 rec.set(name, value, now, source)
             self._stamp_system(rec, now, created=True)
             self.store.of(t.name)[rec.id] = rec
+            self.store.reindex(rec)
             self._emit("creation", t.name, rec.id, changeSource=source, changeFlag="CREATED")
             try:
                 for spec in associations or []:
@@ -250,6 +253,7 @@ class SandboxState:
         now = self.store.stamp(self.now_ms())
         changed = [name for name, value in values.items() if rec.set(name, value, now, source)]
         if changed:
+            self.store.reindex(rec)
             self._stamp_system(rec, now)
             for name in changed:
                 self._emit("propertyChange", rec.object_type, rec.id, propertyName=name,
@@ -265,7 +269,7 @@ class SandboxState:
             rec = self.require(t, object_id, id_property)
             props = dict(properties)
             status = props.pop("hs_invoice_status", None) if t.name == "invoices" else None
-            values = self._validate(t, props, rec, trusted=trusted)
+            values = self.validate_properties(t, props, rec, trusted=trusted)
             if status is not None:
                 check_status_change(self, rec, str(status))
                 values["hs_invoice_status"] = str(status)
@@ -288,6 +292,7 @@ class SandboxState:
                                  "only draft invoices can be deleted.")
             rec.archived = True
             rec.archived_ms = self.store.stamp(self.now_ms())
+            self.store.reindex(rec)
             self._emit("deletion", t.name, rec.id, changeSource=source, changeFlag="DELETED")
             for to_type in self.graph.linked_types(t.name, rec.id):
                 for other in self.linked(rec, to_type):
@@ -296,7 +301,9 @@ class SandboxState:
     def _hard_delete(self, rec: Record) -> None:
         self.graph.drop_object(rec.object_type, rec.id)
         self.store.of(rec.object_type).pop(rec.id, None)
-        self._events = [e for e in self._events if e["objectId"] != rec.id]
+        self.store.reindex(rec)
+        self._events = [e for e in self._events
+                        if rec.id not in (e["objectId"], e.get("fromObjectId"), e.get("toObjectId"))]
 
     # --- associations ---------------------------------------------------------------------------
     def _associate_from_spec(self, t: ObjectType, rec: Record, spec: dict[str, Any], source: str) -> None:

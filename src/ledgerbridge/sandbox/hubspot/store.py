@@ -51,6 +51,8 @@ class ObjectStore:
         self.next_id = 10001
         self.last_ms = 0
         self.sequences: dict[str, int] = {"invoice_number": 1000}
+        # Lookup indexes for find_by, built on first use: (type, prop) -> (value -> id, id -> value).
+        self._index: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {}
 
     def new_id(self) -> str:
         """One id sequence across object types, so an id of the wrong type never resolves."""
@@ -72,17 +74,39 @@ class ObjectStore:
             return None
         return rec
 
+    @staticmethod
+    def _fold(prop: str, value: str) -> str:
+        return value.lower() if prop == "email" else value
+
     def find_by(self, object_type: str, prop: str, value: str) -> Record | None:
         """Live record whose `prop` equals `value` (emails compare case-insensitively)."""
-        fold = prop == "email"
-        needle = value.lower() if fold else value
-        for rec in self.of(object_type).values():
-            if rec.archived:
+        key = (object_type, prop)
+        if key not in self._index:
+            by_value: dict[str, str] = {}
+            by_id: dict[str, str] = {}
+            for rec in self.of(object_type).values():
+                have = rec.properties.get(prop)
+                if not rec.archived and have is not None:
+                    by_value.setdefault(self._fold(prop, have), rec.id)
+                    by_id[rec.id] = self._fold(prop, have)
+            self._index[key] = (by_value, by_id)
+        rid = self._index[key][0].get(self._fold(prop, value))
+        return self.get(object_type, rid) if rid is not None else None
+
+    def reindex(self, rec: Record) -> None:
+        """Keep find_by's indexes true after `rec` was written, archived or removed."""
+        for (object_type, prop), (by_value, by_id) in self._index.items():
+            if object_type != rec.object_type:
                 continue
+            old = by_id.pop(rec.id, None)
+            if old is not None and by_value.get(old) == rec.id:
+                del by_value[old]
+            live = not rec.archived and self.of(object_type).get(rec.id) is rec
             have = rec.properties.get(prop)
-            if have is not None and (have.lower() if fold else have) == needle:
-                return rec
-        return None
+            if live and have is not None:
+                folded = self._fold(prop, have)
+                by_value.setdefault(folded, rec.id)
+                by_id[rec.id] = folded
 
     def live(self, object_type: str) -> list[Record]:
         return [r for r in self.of(object_type).values() if not r.archived]
