@@ -98,7 +98,8 @@ def test_create_computes_lines_discount_totals_and_custom_fields(co: Company) ->
     assert saved.DocNumber == "1001" and saved.SyncToken == "0"
     kinds = [line.DetailType for line in saved.Line]
     assert kinds == ["SalesItemLineDetail", "SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail"]
-    assert [line.LineNum for line in saved.Line if line.DetailType != "SubTotalLineDetail"] == [1, 2, 3]
+    assert [line.LineNum for line in saved.Line if line.DetailType == "SalesItemLineDetail"] == [1, 2]
+    assert not getattr(saved.Line[3], "Id", None)  # as recorded: the discount line has no Id
     assert saved.Line[2].Amount == Decimal("949.00")
     assert saved.Line[3].Amount == Decimal("94.90")
     assert saved.TotalAmt == Decimal("854.10") and saved.Balance == Decimal("854.10")

@@ -83,8 +83,7 @@ def build_lines(env: Env, raw_lines: list[dict[str, Any]], previous: list[dict[s
     if after_discount and subtotal:
         taxable = money(taxable - discount_total * taxable / subtotal)
     lines = body + [{"Amount": money(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
-    for raw, line in zip(discounts, discount_lines, strict=True):
-        lines.append(_numbered(assign_id(raw), line))
+    lines += discount_lines  # recorded: QBO gives the discount line neither Id nor LineNum
     number = 0
     for line in lines:
         if "LineNum" in line:

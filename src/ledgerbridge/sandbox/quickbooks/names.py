@@ -45,7 +45,10 @@ def check_unique(company: Company, entities: tuple[str, ...], field: str, name: 
         for record in company.entities.get(entity, {}).values():
             if (entity, record["Id"]) == me:
                 continue
-            if _key(str(record.get(field, ""))) == wanted:
+            # a sub-customer's name only has to be unique under its parent (recorded: two
+            # customers "Jack Doe", one of them a job of "Doe, Jack")
+            held = record.get("FullyQualifiedName") if entity == "Customer" else record.get(field)
+            if _key(str(held or "")) == wanted:
                 raise errors.duplicate_name()
 
 
@@ -101,7 +104,7 @@ class PersonHandler(Handler):
         company = env.company
         display = self._display(w)
         me = (self.entity, w.existing["Id"] if w.existing else None)
-        check_unique(company, PEOPLE, "DisplayName", display, me)
+        check_unique(company, PEOPLE, "DisplayName", self._qualified(w, display), me)
         active = as_bool(data.get("Active"), True)
         if w.existing is not None and w.existing.get("Active", True) and not active:
             self._before_deactivate(w.existing)
@@ -119,6 +122,13 @@ class PersonHandler(Handler):
 
     def _before_deactivate(self, existing: dict[str, Any]) -> None:
         return None
+
+    def _qualified(self, w: Write, display: str) -> str:
+        if self.entity != "Customer":
+            return display
+        parent_ref = w.data.get("ParentRef")
+        parent = w.env.company.get("Customer", str(parent_ref.get("value"))) if isinstance(parent_ref, dict) else None
+        return base_name(parent["FullyQualifiedName"]) + ":" + display if parent else display
 
     def _extend(self, w: Write, record: dict[str, Any]) -> None:
         if self.entity == "Vendor":

@@ -277,6 +277,17 @@ def _matches(record: dict[str, Any], cond: Condition, tz: dt.tzinfo) -> bool:
         return False
 
 
+def _default_order(entity: str) -> Any:
+    """Recorded QBO answers list names by name (ordinal: "PG&E" before "Pam Seitz"; a job right
+    after its parent); the order of transactions is unspecified, here by Id."""
+    def by_id(record: dict[str, Any]) -> Any:
+        return int(record["Id"]) if str(record["Id"]).isdigit() else 0
+
+    if schema.ENTITIES[entity].kind != "name":
+        return by_id
+    return lambda r: (str(r.get("FullyQualifiedName") or r.get("DisplayName") or r.get("Name") or ""), by_id(r))
+
+
 def parse(text: str, company: Company) -> Query:
     if not text or not text.strip():
         raise errors.query_parse("empty query")
@@ -293,7 +304,7 @@ def run(query: Query, company: Company, tz: dt.tzinfo) -> dict[str, Any]:
     rows = [r for r in rows if all(_matches(r, c, tz) for c in conditions)]
     if query.count:
         return {"totalCount": len(rows)}
-    rows.sort(key=lambda r: int(r["Id"]) if str(r["Id"]).isdigit() else 0)
+    rows.sort(key=_default_order(query.entity))
     for path, descending in reversed(query.order):
         present = [r for r in rows if _comparable(path, _extract(r, path), tz) is not None]
         missing = [r for r in rows if _comparable(path, _extract(r, path), tz) is None]

@@ -97,13 +97,18 @@ def company_info(realm_id: str, number: int, meta: dict[str, str], start: dt.dat
     }
 
 
-def seed_empty(env: Env, number: int) -> None:
+def seed_config(env: Env, number: int, custom_fields: tuple[str, ...] = CUSTOM_FIELDS) -> None:
+    """CompanyInfo and Preferences only (the "bare" seed, a base for importing records)."""
     company = env.company
     meta = {"CreateTime": env.meta_now, "LastUpdatedTime": env.meta_now}
     stamp = env.now.isoformat()
-    company.entities["Preferences"] = {"1": {**preferences(meta), "_updated": stamp}}
+    company.entities["Preferences"] = {"1": {**preferences(meta, custom_fields), "_updated": stamp}}
     company.entities["CompanyInfo"] = {"1": {**company_info(company.realm_id, number, meta, env.today),
                                              "_updated": stamp}}
+
+
+def seed_empty(env: Env, number: int) -> None:
+    seed_config(env, number)
     for name, account_type, sub_type in ACCOUNTS:
         operations.create(env, "Account", {"Name": name, "AccountType": account_type,
                                            "AccountSubType": sub_type})

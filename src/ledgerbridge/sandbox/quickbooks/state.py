@@ -96,7 +96,7 @@ class SandboxState:
 
     def add_company(self, seed: str = "empty") -> str:
         """Create a new company (realm) holding what a new QBO company holds; `seed="demo"`
-        adds the demo data set. Returns its realm id; the first one becomes the default."""
+        adds the demo data set, `seed="bare"` leaves out the lists (accounts, terms...). Returns its realm id; the first one becomes the default."""
         number = len(self.companies) + 1
         realm_id = str(REALM_BASE + number)
         while realm_id in self.companies:
@@ -104,7 +104,10 @@ class SandboxState:
             realm_id = str(REALM_BASE + number)
         self.companies[realm_id] = Company(realm_id=realm_id)
         env = self.env(realm_id, quiet=True)
-        seeding.seed_empty(env, number)
+        if seed == "bare":  # CompanyInfo and Preferences only: a base for importer.import_records
+            seeding.seed_config(env, number)
+        else:
+            seeding.seed_empty(env, number)
         if seed == "demo":
             seeding.seed_demo(env)
         if not self.default_realm:
