@@ -332,6 +332,25 @@ async def test_recover_lookup_runs_before_resend():
     assert sent == [1]
 
 
+async def test_failed_lookup_after_lost_write_is_still_unknown_outcome():
+    t = FakeTime()
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    async def recover():
+        raise Transient(message="lookup query failed")
+
+    api, client = transport_for(handler, t)
+    async with client:
+        with pytest.raises(UnknownOutcome) as info:
+            await api.request("POST", "/invoice", json_body={}, idempotent=True, recover=recover)
+    assert "lookup" in info.value.message
+    assert sent == [1]  # not resent while its fate is unknown
+
+
 async def test_401_refreshes_once_and_resends_with_new_token():
     t = FakeTime()
     tokens = Tokens()

@@ -276,7 +276,15 @@ class ApiTransport:
             async def before_retry(error: SyncError) -> ApiResponse | None:
                 if not isinstance(error, UnknownOutcome):
                     return None
-                found = await recover()
+                try:
+                    found = await recover()
+                except SyncError as lookup_error:
+                    # Cannot tell whether the write happened: stop here and say so, so the
+                    # engine looks the record up later instead of writing it again blindly.
+                    raise UnknownOutcome(
+                        message=f"{error.message}; the lookup afterwards failed: {lookup_error.message}",
+                        hint=error.hint,
+                    ) from lookup_error
                 if found is None:
                     return None
                 return ApiResponse(status=200, data=found, content=b"", headers=httpx.Headers())
