@@ -26,25 +26,57 @@ SYNC_ERROR_MAX = 2000
 PROPERTY_CACHE_SECONDS = 600.0
 
 
-def _text(name: str, label: str, description: str, unique: bool = False, textarea: bool = False) -> dict[str, Any]:
-    return {"name": name, "label": label, "description": description, "groupName": GROUP,
-            "type": "string", "fieldType": "textarea" if textarea else "text", "hasUniqueValue": unique}
+def _text(
+    name: str, label: str, description: str, unique: bool = False, textarea: bool = False
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "description": description,
+        "groupName": GROUP,
+        "type": "string",
+        "fieldType": "textarea" if textarea else "text",
+        "hasUniqueValue": unique,
+    }
 
 
 INVOICE_SYNC_PROPERTIES: list[dict[str, Any]] = [
-    {"name": tr.SYNC_STATUS, "label": "QuickBooks sync status", "groupName": GROUP,
-     "description": "Where ledgerbridge is with this invoice.", "type": "enumeration",
-     "fieldType": "select", "options": [
-         {"label": s.value.title(), "value": s.value, "displayOrder": n, "hidden": False}
-         for n, s in enumerate(SyncStatus)]},
-    _text(tr.SYNC_ERROR, "QuickBooks sync error", "Why the last sync failed, and how to fix it.", textarea=True),
-    _text(tr.QBO_INVOICE_ID, "QuickBooks invoice id", "The invoice's Id in QuickBooks.", unique=True),
+    {
+        "name": tr.SYNC_STATUS,
+        "label": "QuickBooks sync status",
+        "groupName": GROUP,
+        "description": "Where ledgerbridge is with this invoice.",
+        "type": "enumeration",
+        "fieldType": "select",
+        "options": [
+            {"label": s.value.title(), "value": s.value, "displayOrder": n, "hidden": False}
+            for n, s in enumerate(SyncStatus)
+        ],
+    },
+    _text(
+        tr.SYNC_ERROR,
+        "QuickBooks sync error",
+        "Why the last sync failed, and how to fix it.",
+        textarea=True,
+    ),
+    _text(
+        tr.QBO_INVOICE_ID, "QuickBooks invoice id", "The invoice's Id in QuickBooks.", unique=True
+    ),
     _text(tr.QBO_DOC_NUMBER, "QuickBooks invoice number", "The invoice's DocNumber in QuickBooks."),
 ]
 PAYMENT_SYNC_PROPERTIES = [
-    _text(tr.PAYMENT_KEY, "ledgerbridge payment key", "Which QuickBooks payment share this is.", unique=True)]
+    _text(
+        tr.PAYMENT_KEY,
+        "ledgerbridge payment key",
+        "Which QuickBooks payment share this is.",
+        unique=True,
+    )
+]
 CONTACT_SYNC_PROPERTIES = [
-    _text(QBO_CUSTOMER_ID, "QuickBooks customer id", "The customer's Id in QuickBooks.", unique=True)]
+    _text(
+        QBO_CUSTOMER_ID, "QuickBooks customer id", "The customer's Id in QuickBooks.", unique=True
+    )
+]
 
 
 class HubSpotConnector:
@@ -64,12 +96,21 @@ class HubSpotConnector:
         clock: Callable[[], float] = time.time,
         context_properties: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        self.api = HubSpotApi(http, tokens, base_url=base_url, retry=retry, limiter=limiter,
-                              max_in_flight=max_in_flight, search_pacer=search_pacer)
+        self.api = HubSpotApi(
+            http,
+            tokens,
+            base_url=base_url,
+            retry=retry,
+            limiter=limiter,
+            max_in_flight=max_in_flight,
+            search_pacer=search_pacer,
+        )
         self.reader = InvoiceReader(self.api, context_properties)
         self.writer = Writer(self.api)
         self.invoice_feed = SearchFeed(self.api, "invoices", settle_ms=settle_ms, clock=clock)
-        self.payment_feed = SearchFeed(self.api, "commerce_payments", settle_ms=settle_ms, clock=clock)
+        self.payment_feed = SearchFeed(
+            self.api, "commerce_payments", settle_ms=settle_ms, clock=clock
+        )
         self.clock = clock
         self._invoice_props: tuple[list[str], float] | None = None
 
@@ -81,9 +122,11 @@ class HubSpotConnector:
     # Properties
     # -----------------------------------------------------------------------------------------
     async def ensure_sync_properties(self) -> None:
-        for object_type, wanted in (("invoices", INVOICE_SYNC_PROPERTIES),
-                                    ("commerce_payments", PAYMENT_SYNC_PROPERTIES),
-                                    ("contacts", CONTACT_SYNC_PROPERTIES)):
+        for object_type, wanted in (
+            ("invoices", INVOICE_SYNC_PROPERTIES),
+            ("commerce_payments", PAYMENT_SYNC_PROPERTIES),
+            ("contacts", CONTACT_SYNC_PROPERTIES),
+        ):
             existing = {p.get("name") for p in await self.api.properties(object_type)}
             missing = [p for p in wanted if p["name"] not in existing]
             if not missing:
@@ -123,8 +166,13 @@ class HubSpotConnector:
     async def related_invoice_ids(self, object_type: str, object_ids: Sequence[str]) -> list[str]:
         """Invoices a changed child record belongs to (a webhook about a line item, discount,
         fee, tax or payment marks its invoice dirty)."""
-        kind = {"line_item": "line_items", "discount": "discounts", "fee": "fees", "tax": "taxes",
-                "payment": "commerce_payments"}.get(object_type)
+        kind = {
+            "line_item": "line_items",
+            "discount": "discounts",
+            "fee": "fees",
+            "tax": "taxes",
+            "payment": "commerce_payments",
+        }.get(object_type)
         if kind is None or not object_ids:
             return []
         links = await self.api.associations(kind, "invoices", object_ids)
@@ -137,33 +185,50 @@ class HubSpotConnector:
     # -----------------------------------------------------------------------------------------
     # Invoices: write
     # -----------------------------------------------------------------------------------------
-    async def upsert_invoice_from_ledger(self, invoice: Invoice, qbo_invoice_id: str) -> WriteResult:
+    async def upsert_invoice_from_ledger(
+        self, invoice: Invoice, qbo_invoice_id: str
+    ) -> WriteResult:
         contact_id = await self.writer.ensure_contact(invoice.customer)
         known = set(await self._invoice_property_names())
         properties: dict[str, str] = {
             "hs_currency": invoice.currency,
+            # What HubSpot's own data sync sets on the invoices it brings in: lists, filters and
+            # the console's Source column tell them from invoices created in HubSpot.
+            "hs_invoice_source": "data_sync",
             tr.QBO_DOC_NUMBER: invoice.number or "",
             tr.SYNC_STATUS: SyncStatus.SYNCED.value,
             tr.SYNC_ERROR: "",
         }
-        for name, value in tr.invoice_properties(invoice, ["due_date", "issue_date", "po_number", "memo",
-                                                           "number"]).items():
+        for name, value in tr.invoice_properties(
+            invoice, ["due_date", "issue_date", "po_number", "memo", "number"]
+        ).items():
             if value:
                 properties[name] = value
         for name, value in invoice.custom_fields.items():
             if name in known and name not in tr.OWN_PROPERTIES and not name.startswith("hs_"):
                 properties[name] = value
-        upserted = (await self.api.batch_upsert("invoices", tr.QBO_INVOICE_ID, [(qbo_invoice_id, properties)]))[0]
+        upserted = (
+            await self.api.batch_upsert(
+                "invoices", tr.QBO_INVOICE_ID, [(qbo_invoice_id, properties)]
+            )
+        )[0]
         invoice_id = str(upserted["id"])
         created = bool(upserted.get("new"))
         await self._write_body(invoice_id, invoice, contact_id, lines=True)
-        version = await self._write_status(invoice_id, invoice.status,
-                                           (upserted.get("properties") or {}).get("hs_invoice_status"))
+        version = await self._write_status(
+            invoice_id, invoice.status, (upserted.get("properties") or {}).get("hs_invoice_status")
+        )
         return WriteResult(id=invoice_id, version=version, number=invoice.number, created=created)
 
-    async def _write_body(self, invoice_id: str, invoice: Invoice, contact_id: str | None, lines: bool) -> None:
-        record = await self.api.get("invoices", invoice_id, ["hs_invoice_status"],
-                                    associations=["contacts", "line_items", "discounts", "fees", "taxes"])
+    async def _write_body(
+        self, invoice_id: str, invoice: Invoice, contact_id: str | None, lines: bool
+    ) -> None:
+        record = await self.api.get(
+            "invoices",
+            invoice_id,
+            ["hs_invoice_status"],
+            associations=["contacts", "line_items", "discounts", "fees", "taxes"],
+        )
         assoc = (record or {}).get("associations") or {}
 
         def ids(kind: str) -> list[str]:
@@ -172,20 +237,41 @@ class HubSpotConnector:
         if contact_id is not None:
             await self.writer.set_contact(invoice_id, contact_id, ids("contacts"))
         if lines:
-            wanted = [tr.line_to_wire(line, invoice.currency, n)
-                      for n, line in enumerate(tr.product_lines(invoice))]
-            await self.writer.reconcile_children(invoice_id, "line_items", wanted, tr.LINE_ITEM_PROPERTIES,
-                                                 tr.line_signature, ids("line_items"))
+            wanted = [
+                tr.line_to_wire(line, invoice.currency, n)
+                for n, line in enumerate(tr.product_lines(invoice))
+            ]
+            await self.writer.reconcile_children(
+                invoice_id,
+                "line_items",
+                wanted,
+                tr.LINE_ITEM_PROPERTIES,
+                tr.line_signature,
+                ids("line_items"),
+            )
             for kind, objects in tr.adjustments_to_wire(invoice).items():
-                await self.writer.reconcile_children(invoice_id, kind, objects, tr.ADJUSTMENT_PROPERTIES,
-                                                     tr.adjustment_signature, ids(kind))
+                await self.writer.reconcile_children(
+                    invoice_id,
+                    kind,
+                    objects,
+                    tr.ADJUSTMENT_PROPERTIES,
+                    tr.adjustment_signature,
+                    ids(kind),
+                )
 
-    async def _write_status(self, invoice_id: str, status: InvoiceStatus, current: str | None) -> str | None:
+    async def _write_status(
+        self, invoice_id: str, status: InvoiceStatus, current: str | None
+    ) -> str | None:
         """Open or void the invoice. `paid` is never written: HubSpot derives it from payments."""
-        target = {InvoiceStatus.OPEN: "open", InvoiceStatus.PAID: "open",
-                  InvoiceStatus.VOIDED: "voided"}.get(status)
+        target = {
+            InvoiceStatus.OPEN: "open",
+            InvoiceStatus.PAID: "open",
+            InvoiceStatus.VOIDED: "voided",
+        }.get(status)
         if current is None:
-            record = await self.api.get("invoices", invoice_id, ["hs_invoice_status", "hs_lastmodifieddate"])
+            record = await self.api.get(
+                "invoices", invoice_id, ["hs_invoice_status", "hs_lastmodifieddate"]
+            )
             current = ((record or {}).get("properties") or {}).get("hs_invoice_status")
         if target is None or current == target or (target == "open" and current == "paid"):
             record = await self.api.get("invoices", invoice_id, ["hs_lastmodifieddate"])
@@ -193,7 +279,9 @@ class HubSpotConnector:
         updated = await self.api.update("invoices", invoice_id, {"hs_invoice_status": target})
         return (updated.get("properties") or {}).get("hs_lastmodifieddate")
 
-    async def update_invoice(self, invoice_id: str, invoice: Invoice, fields: Sequence[str]) -> WriteResult:
+    async def update_invoice(
+        self, invoice_id: str, invoice: Invoice, fields: Sequence[str]
+    ) -> WriteResult:
         wanted = set(fields)
         properties = tr.invoice_properties(invoice, [f for f in fields if f != "status"])
         if "custom_fields" in wanted:
@@ -203,7 +291,9 @@ class HubSpotConnector:
         if "customer" in wanted:
             contact_id = await self.writer.ensure_contact(invoice.customer)
         if contact_id is not None or wanted & {"lines", "discount"}:
-            await self._write_body(invoice_id, invoice, contact_id, lines=bool(wanted & {"lines", "discount"}))
+            await self._write_body(
+                invoice_id, invoice, contact_id, lines=bool(wanted & {"lines", "discount"})
+            )
         version = None
         if properties:
             updated = await self.api.update("invoices", invoice_id, properties)
@@ -232,8 +322,12 @@ class HubSpotConnector:
         if qbo_doc_number is not None:
             properties[tr.QBO_DOC_NUMBER] = qbo_doc_number
         updated = await self.api.update("invoices", invoice_id, properties)
-        return WriteResult(id=invoice_id, version=(updated.get("properties") or {}).get("hs_lastmodifieddate"),
-                           number=qbo_doc_number, created=False)
+        return WriteResult(
+            id=invoice_id,
+            version=(updated.get("properties") or {}).get("hs_lastmodifieddate"),
+            number=qbo_doc_number,
+            created=False,
+        )
 
     # -----------------------------------------------------------------------------------------
     # Payments
@@ -242,37 +336,53 @@ class HubSpotConnector:
         return await self.payment_feed.page(cursor, limit)
 
     async def list_invoice_payments(self, invoice_id: str) -> list[Payment]:
-        payment_ids = (await self.api.associations("invoices", "commerce_payments", [invoice_id])).get(invoice_id, [])
+        payment_ids = (
+            await self.api.associations("invoices", "commerce_payments", [invoice_id])
+        ).get(invoice_id, [])
         if not payment_ids:
             return []
         records, invoices = await asyncio.gather(
             self.api.batch_read("commerce_payments", payment_ids, tr.PAYMENT_PROPERTIES),
             self.api.associations("commerce_payments", "invoices", payment_ids),
         )
-        return [payments_tr.payment_from_wire(records[p], invoices.get(p, [])) for p in payment_ids if p in records]
+        return [
+            payments_tr.payment_from_wire(records[p], invoices.get(p, []))
+            for p in payment_ids
+            if p in records
+        ]
 
     async def get_payment(self, payment_id: str) -> Payment | None:
-        record = await self.api.get("commerce_payments", payment_id, tr.PAYMENT_PROPERTIES,
-                                    associations=["invoices"])
+        record = await self.api.get(
+            "commerce_payments", payment_id, tr.PAYMENT_PROPERTIES, associations=["invoices"]
+        )
         if record is None or record.get("archived"):
             return None
-        invoices = [str(r.get("id")) for r in ((record.get("associations") or {}).get("invoices") or {})
-                    .get("results") or []]
+        invoices = [
+            str(r.get("id"))
+            for r in ((record.get("associations") or {}).get("invoices") or {}).get("results") or []
+        ]
         return payments_tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
 
     async def upsert_payment_from_ledger(
         self, payment: Payment, invoice_id: str, amount: Decimal, external_key: str
     ) -> WriteResult:
         properties = payments_tr.payment_to_wire(payment, amount, external_key)
-        upserted = (await self.api.batch_upsert("commerce_payments", tr.PAYMENT_KEY,
-                                                [(external_key, properties)]))[0]
+        upserted = (
+            await self.api.batch_upsert(
+                "commerce_payments", tr.PAYMENT_KEY, [(external_key, properties)]
+            )
+        )[0]
         payment_id = str(upserted["id"])
         # PUTs are idempotent: re-associating after a replay is harmless.
         await self.api.associate("commerce_payments", payment_id, "invoices", invoice_id)
         if upserted.get("new"):
-            contacts = (await self.api.associations("invoices", "contacts", [invoice_id])).get(invoice_id, [])
+            contacts = (await self.api.associations("invoices", "contacts", [invoice_id])).get(
+                invoice_id, []
+            )
             if contacts:
                 await self.api.associate("commerce_payments", payment_id, "contacts", contacts[0])
-        return WriteResult(id=payment_id,
-                           version=(upserted.get("properties") or {}).get("hs_lastmodifieddate"),
-                           created=bool(upserted.get("new")))
+        return WriteResult(
+            id=payment_id,
+            version=(upserted.get("properties") or {}).get("hs_lastmodifieddate"),
+            created=bool(upserted.get("new")),
+        )
