@@ -65,7 +65,9 @@ class Portal:
 
 def make_connector(http: httpx.AsyncClient, t: FakeTime, tokens: Any = None) -> HubSpotConnector:
     retry = RetryPolicy(sleep=t.sleep, clock=t.clock, rng=random.Random(0))
-    return HubSpotConnector(http, tokens or hs_auth.private_app("pat-sandbox"), base_url=BASE, retry=retry)
+    return HubSpotConnector(
+        http, tokens or hs_auth.private_app("pat-sandbox"), base_url=BASE, retry=retry
+    )
 
 
 @pytest.fixture
@@ -79,34 +81,75 @@ async def portal() -> AsyncIterator[Portal]:
 
 
 def assoc(to_id: str, type_id: int) -> dict[str, Any]:
-    return {"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+    return {
+        "to": {"id": to_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
 
 
-async def make_hubspot_invoice(p: Portal, *, email: str = "ada@acme.example", open_it: bool = True,
-                               extras: bool = True) -> str:
+async def make_hubspot_invoice(
+    p: Portal, *, email: str = "ada@acme.example", open_it: bool = True, extras: bool = True
+) -> str:
     api = p.hs.api
-    contact = await api.create("contacts", {"email": email, "firstname": "Ada", "lastname": "Lovelace",
-                                            "lifecyclestage": "customer"})
+    contact = await api.create(
+        "contacts",
+        {"email": email, "firstname": "Ada", "lastname": "Lovelace", "lifecyclestage": "customer"},
+    )
     company = await api.create("companies", {"name": "Acme Analytics", "industry": "Software"})
-    deal = await api.create("deals", {"dealname": "Acme renewal", "pipeline": "default", "dealstage": "closedwon"})
-    invoice = await api.create("invoices", {"hs_currency": "USD", "hs_purchase_order_number": "PO-77",
-                                            "hs_due_date": "2024-07-01T00:00:00.000Z"},
-                               associations=[assoc(contact["id"], 177), assoc(company["id"], 179),
-                                             assoc(deal["id"], 175)])
+    deal = await api.create(
+        "deals", {"dealname": "Acme renewal", "pipeline": "default", "dealstage": "closedwon"}
+    )
+    invoice = await api.create(
+        "invoices",
+        {
+            "hs_currency": "USD",
+            "hs_purchase_order_number": "PO-77",
+            "hs_due_date": "2024-07-01T00:00:00.000Z",
+        },
+        associations=[assoc(contact["id"], 177), assoc(company["id"], 179), assoc(deal["id"], 175)],
+    )
     inv_id = invoice["id"]
-    await api.batch_create("line_items", [
-        {"properties": {"name": "Consulting hour", "quantity": "3", "price": "150.00", "hs_sku": "CONS-HR",
-                        "hs_position_on_quote": "0"}, "associations": [assoc(inv_id, 410)]},
-        {"properties": {"name": "Support plan", "quantity": "2", "price": "89.99", "hs_discount_percentage": "10",
-                        "hs_position_on_quote": "1"}, "associations": [assoc(inv_id, 410)]},
-    ])
+    await api.batch_create(
+        "line_items",
+        [
+            {
+                "properties": {
+                    "name": "Consulting hour",
+                    "quantity": "3",
+                    "price": "150.00",
+                    "hs_sku": "CONS-HR",
+                    "hs_position_on_quote": "0",
+                },
+                "associations": [assoc(inv_id, 410)],
+            },
+            {
+                "properties": {
+                    "name": "Support plan",
+                    "quantity": "2",
+                    "price": "89.99",
+                    "hs_discount_percentage": "10",
+                    "hs_position_on_quote": "1",
+                },
+                "associations": [assoc(inv_id, 410)],
+            },
+        ],
+    )
     if extras:
-        await api.create("discounts", {"hs_label": "Loyalty", "hs_type": "PERCENT", "hs_value": "5"},
-                         associations=[assoc(inv_id, 412)])
-        await api.create("fees", {"hs_label": "Card fee", "hs_type": "FIXED", "hs_value": "3.50"},
-                         associations=[assoc(inv_id, 414)])
-        await api.create("taxes", {"hs_label": "Sales tax", "hs_type": "PERCENT", "hs_value": "8"},
-                         associations=[assoc(inv_id, 416)])
+        await api.create(
+            "discounts",
+            {"hs_label": "Loyalty", "hs_type": "PERCENT", "hs_value": "5"},
+            associations=[assoc(inv_id, 412)],
+        )
+        await api.create(
+            "fees",
+            {"hs_label": "Card fee", "hs_type": "FIXED", "hs_value": "3.50"},
+            associations=[assoc(inv_id, 414)],
+        )
+        await api.create(
+            "taxes",
+            {"hs_label": "Sales tax", "hs_type": "PERCENT", "hs_value": "8"},
+            associations=[assoc(inv_id, 416)],
+        )
     if open_it:
         await api.update("invoices", inv_id, {"hs_invoice_status": "open"})
     return inv_id
@@ -117,7 +160,13 @@ async def test_sync_properties_exist_and_ensure_is_idempotent(portal: Portal):
     props = {p["name"]: p for p in await portal.hs.api.properties("invoices")}
     status = props["ledgerbridge_sync_status"]
     assert status["type"] == "enumeration"
-    assert [o["value"] for o in status["options"]] == ["pending", "synced", "failed", "excluded", "blocked"]
+    assert [o["value"] for o in status["options"]] == [
+        "pending",
+        "synced",
+        "failed",
+        "excluded",
+        "blocked",
+    ]
     assert props["qbo_invoice_id"]["hasUniqueValue"] is True
     assert "qbo_doc_number" in props and "ledgerbridge_sync_error" in props
     pay_props = {p["name"]: p for p in await portal.hs.api.properties("commerce_payments")}
@@ -129,13 +178,22 @@ async def test_read_invoice_with_everything(portal: Portal):
     one = await portal.hs.get_invoice(inv_id)
     assert one is not None
     record = await portal.hs.api.get("invoices", inv_id, ["hs_amount_billed", "hs_invoice_status"])
-    assert one.total == Decimal(record["properties"]["hs_amount_billed"])  # HubSpot's own arithmetic
+    assert one.total == Decimal(
+        record["properties"]["hs_amount_billed"]
+    )  # HubSpot's own arithmetic
     assert one.status is InvoiceStatus.OPEN
-    assert [line.name for line in one.lines] == ["Consulting hour", "Support plan", "Card fee", "Sales tax"]
+    assert [line.name for line in one.lines] == [
+        "Consulting hour",
+        "Support plan",
+        "Card fee",
+        "Sales tax",
+    ]
     assert one.lines[0].sku == "CONS-HR"
     assert one.customer is not None and one.customer.email == "ada@acme.example"
     assert one.customer.company_name == "Acme Analytics"
-    assert one.context["deal.dealstage"] == "closedwon" and one.context["deal.pipeline"] == "default"
+    assert (
+        one.context["deal.dealstage"] == "closedwon" and one.context["deal.pipeline"] == "default"
+    )
     assert one.context["contact.lifecyclestage"] == "customer"
     assert one.po_number == "PO-77" and one.due_date == dt.date(2024, 7, 1)
     assert one.version and one.id == inv_id
@@ -145,7 +203,10 @@ async def test_read_invoice_with_everything(portal: Portal):
 
 
 async def test_batch_read_of_many_invoices_uses_few_requests(portal: Portal):
-    ids = [await make_hubspot_invoice(portal, email=f"p{i}@acme.example", extras=False) for i in range(12)]
+    ids = [
+        await make_hubspot_invoice(portal, email=f"p{i}@acme.example", extras=False)
+        for i in range(12)
+    ]
     before = portal.hs.requests_sent
     invoices = await portal.hs.get_invoices(ids)
     assert [i.id for i in invoices] == ids
@@ -155,8 +216,10 @@ async def test_batch_read_of_many_invoices_uses_few_requests(portal: Portal):
 
 
 async def test_change_feed_pages_in_order_and_resumes(portal: Portal):
-    ids = [await make_hubspot_invoice(portal, email=f"f{i}@x.example", open_it=False, extras=False)
-           for i in range(7)]
+    ids = [
+        await make_hubspot_invoice(portal, email=f"f{i}@x.example", open_it=False, extras=False)
+        for i in range(7)
+    ]
     seen: list[str] = []
     cursor = None
     for _ in range(10):
@@ -183,7 +246,9 @@ async def test_change_feed_handles_timestamp_ties_bigger_than_a_page(portal: Por
     for i in ids[:7]:  # seven records share one timestamp: more than a page of 3
         sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = same
     for n, i in enumerate(ids[7:]):
-        sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = f"2030-01-01T00:00:0{n + 1}.000Z"
+        sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = (
+            f"2030-01-01T00:00:0{n + 1}.000Z"
+        )
     seen: list[str] = []
     cursor = None
     for _ in range(20):
@@ -216,11 +281,23 @@ async def test_change_feed_never_loses_records_past_the_10000_cap(portal: Portal
 def ledger_invoice(**kw: Any) -> Invoice:
     base = dict(
         currency="USD",
-        lines=(LineItem(name="Onboarding package", quantity=Decimal(1), unit_price=Decimal("1200.00"), sku="ONB-STD"),
-               LineItem(name="Support plan", quantity=Decimal(3), unit_price=Decimal("89.99"))),
+        lines=(
+            LineItem(
+                name="Onboarding package",
+                quantity=Decimal(1),
+                unit_price=Decimal("1200.00"),
+                sku="ONB-STD",
+            ),
+            LineItem(name="Support plan", quantity=Decimal(3), unit_price=Decimal("89.99")),
+        ),
         status=InvoiceStatus.OPEN,
-        customer=Customer(email="Grace.Hopper@granite.example", first_name="Grace", last_name="Hopper",
-                          company_name="Granite Legal", id="58"),
+        customer=Customer(
+            email="Grace.Hopper@granite.example",
+            first_name="Grace",
+            last_name="Hopper",
+            company_name="Granite Legal",
+            id="58",
+        ),
         number="1043",
         issue_date=dt.date(2024, 5, 2),
         due_date=dt.date(2024, 6, 1),
@@ -246,15 +323,23 @@ async def test_upsert_from_ledger_is_idempotent_and_reconciles_lines(portal: Por
     assert got.context["invoice.ledgerbridge_sync_status"] == "synced"
     assert "deal.id" not in got.context  # never associated with a deal
     # QBO changed one line and added a fee: lines are replaced, not appended.
-    changed = ledger_invoice(lines=(invoice.lines[0],
-                                    LineItem(name="Support plan", quantity=Decimal(4), unit_price=Decimal("89.99")),
-                                    LineItem(name="Card fee", quantity=Decimal(1), unit_price=Decimal("3.10"),
-                                             kind=LineKind.FEE)))
+    changed = ledger_invoice(
+        lines=(
+            invoice.lines[0],
+            LineItem(name="Support plan", quantity=Decimal(4), unit_price=Decimal("89.99")),
+            LineItem(
+                name="Card fee", quantity=Decimal(1), unit_price=Decimal("3.10"), kind=LineKind.FEE
+            ),
+        )
+    )
     await portal.hs.update_invoice(first.id, changed, ["lines"])
     got = await portal.hs.get_invoice(first.id)
     assert got is not None and got.total == changed.total
     assert [(line.name, line.quantity) for line in got.lines] == [
-        ("Onboarding package", Decimal(1)), ("Support plan", Decimal(4)), ("Card fee", Decimal(1))]
+        ("Onboarding package", Decimal(1)),
+        ("Support plan", Decimal(4)),
+        ("Card fee", Decimal(1)),
+    ]
     contacts = [r for r in portal.sandbox.store.live("contacts")]
     assert len(contacts) == 1  # matched by email the second time
 
@@ -270,18 +355,34 @@ async def test_customer_without_email_is_upserted_by_qbo_id(portal: Portal):
 
 async def test_sync_state_and_field_updates(portal: Portal):
     inv_id = await make_hubspot_invoice(portal)
-    result = await portal.hs.set_sync_state(inv_id, SyncStatus.FAILED, error="Duplicate Name Exists Error")
+    result = await portal.hs.set_sync_state(
+        inv_id, SyncStatus.FAILED, error="Duplicate Name Exists Error"
+    )
     got = await portal.hs.get_invoice(inv_id)
     assert got is not None and got.context["invoice.ledgerbridge_sync_status"] == "failed"
     assert result.version == got.version
-    await portal.hs.set_sync_state(inv_id, SyncStatus.SYNCED, qbo_invoice_id="266", qbo_doc_number="1043")
-    record = await portal.hs.api.get("invoices", inv_id, ["ledgerbridge_sync_error", "qbo_invoice_id", "qbo_doc_number"])
+    await portal.hs.set_sync_state(
+        inv_id, SyncStatus.SYNCED, qbo_invoice_id="266", qbo_doc_number="1043"
+    )
+    record = await portal.hs.api.get(
+        "invoices", inv_id, ["ledgerbridge_sync_error", "qbo_invoice_id", "qbo_doc_number"]
+    )
     assert record["properties"]["ledgerbridge_sync_error"] in (None, "")  # cleared
-    assert (record["properties"]["qbo_invoice_id"], record["properties"]["qbo_doc_number"]) == ("266", "1043")
-    updated = await portal.hs.update_invoice(inv_id, Invoice(currency="USD", due_date=dt.date(2024, 9, 30),
-                                                             status=InvoiceStatus.VOIDED), ["due_date", "status"])
+    assert (record["properties"]["qbo_invoice_id"], record["properties"]["qbo_doc_number"]) == (
+        "266",
+        "1043",
+    )
+    updated = await portal.hs.update_invoice(
+        inv_id,
+        Invoice(currency="USD", due_date=dt.date(2024, 9, 30), status=InvoiceStatus.VOIDED),
+        ["due_date", "status"],
+    )
     got = await portal.hs.get_invoice(inv_id)
-    assert got is not None and got.due_date == dt.date(2024, 9, 30) and got.status is InvoiceStatus.VOIDED
+    assert (
+        got is not None
+        and got.due_date == dt.date(2024, 9, 30)
+        and got.status is InvoiceStatus.VOIDED
+    )
     assert updated.version == got.version
 
 
@@ -289,28 +390,50 @@ async def test_payments_partial_then_paid_and_idempotent(portal: Portal):
     created = await portal.hs.upsert_invoice_from_ledger(ledger_invoice(discount=None), "266")
     inv_id = created.id
     total = ledger_invoice(discount=None).total  # 1469.97
-    pay = Payment(amount=Decimal("1000.00"), currency="USD", date=dt.date(2024, 6, 3),
-                  applications=(PaymentApplication("266", Decimal("1000.00")),), method="check", reference="CHK-9")
-    first = await portal.hs.upsert_payment_from_ledger(pay, inv_id, Decimal("1000.00"), "1:payment:90:266")
-    replay = await portal.hs.upsert_payment_from_ledger(pay, inv_id, Decimal("1000.00"), "1:payment:90:266")
+    pay = Payment(
+        amount=Decimal("1000.00"),
+        currency="USD",
+        date=dt.date(2024, 6, 3),
+        applications=(PaymentApplication("266", Decimal("1000.00")),),
+        method="check",
+        reference="CHK-9",
+    )
+    first = await portal.hs.upsert_payment_from_ledger(
+        pay, inv_id, Decimal("1000.00"), "1:payment:90:266"
+    )
+    replay = await portal.hs.upsert_payment_from_ledger(
+        pay, inv_id, Decimal("1000.00"), "1:payment:90:266"
+    )
     assert first.created and not replay.created and replay.id == first.id
     got = await portal.hs.get_invoice(inv_id)
     assert got is not None and got.status is InvoiceStatus.OPEN
     assert got.balance_due == total - Decimal("1000.00") and got.amount_paid == Decimal("1000.00")
-    rest = Payment(amount=total - Decimal("1000.00"), currency="USD", date=dt.date(2024, 6, 10), method="ach")
+    rest = Payment(
+        amount=total - Decimal("1000.00"), currency="USD", date=dt.date(2024, 6, 10), method="ach"
+    )
     await portal.hs.upsert_payment_from_ledger(rest, inv_id, rest.amount, "1:payment:91:266")
     got = await portal.hs.get_invoice(inv_id)
     assert got is not None and got.status is InvoiceStatus.PAID and got.balance_due == 0
     payments = await portal.hs.list_invoice_payments(inv_id)
-    assert sorted(p.amount for p in payments) == sorted([Decimal("1000.00"), total - Decimal("1000.00")])
-    assert all(p.processor == "quickbooks" and p.applications[0].invoice_id == inv_id for p in payments)
+    assert sorted(p.amount for p in payments) == sorted(
+        [Decimal("1000.00"), total - Decimal("1000.00")]
+    )
+    assert all(
+        p.processor == "quickbooks" and p.applications[0].invoice_id == inv_id for p in payments
+    )
     one = await portal.hs.get_payment(first.id)
     assert one is not None and one.reference == "CHK-9" and one.method == "check"
     # The QBO payment was deleted: the HubSpot share stops counting and the balance comes back.
-    gone = Payment(amount=Decimal("1000.00"), currency="USD", date=dt.date(2024, 6, 3), status="deleted")
+    gone = Payment(
+        amount=Decimal("1000.00"), currency="USD", date=dt.date(2024, 6, 3), status="deleted"
+    )
     await portal.hs.upsert_payment_from_ledger(gone, inv_id, Decimal("1000.00"), "1:payment:90:266")
     got = await portal.hs.get_invoice(inv_id)
-    assert got is not None and got.balance_due == Decimal("1000.00") and got.status is InvoiceStatus.OPEN
+    assert (
+        got is not None
+        and got.balance_due == Decimal("1000.00")
+        and got.status is InvoiceStatus.OPEN
+    )
     feed = await portal.hs.changed_payments(None, limit=10)
     assert set(feed.ids) == {p.id for p in payments}
 
@@ -319,8 +442,11 @@ async def test_writes_survive_injected_faults_without_duplicates(portal: Portal)
     injector = portal.sandbox.faults
     from ledgerbridge.sandbox.faults import FaultPlan
 
-    injector.set_plan(FaultPlan(error_rate=0.15, rate_limit_rate=0.1, commit_timeout_rate=0.15, seed=7,
-                                retry_after=1))
+    injector.set_plan(
+        FaultPlan(
+            error_rate=0.15, rate_limit_rate=0.1, commit_timeout_rate=0.15, seed=7, retry_after=1
+        )
+    )
     invoice = ledger_invoice()
     for _attempt in range(4):  # the engine would retry an UnknownOutcome the same way
         try:
@@ -334,7 +460,9 @@ async def test_writes_survive_injected_faults_without_duplicates(portal: Portal)
         pay = Payment(amount=Decimal("10.00"), currency="USD", date=dt.date(2024, 6, 3))
         for _ in range(4):
             try:
-                await portal.hs.upsert_payment_from_ledger(pay, result.id, Decimal("10.00"), f"k{n}")
+                await portal.hs.upsert_payment_from_ledger(
+                    pay, result.id, Decimal("10.00"), f"k{n}"
+                )
                 break
             except Exception as error:  # noqa: BLE001
                 assert getattr(error, "retryable", False), error
@@ -350,8 +478,13 @@ async def test_writes_survive_injected_faults_without_duplicates(portal: Portal)
 
 async def test_oauth_connect_refresh_and_use(portal: Portal):
     secret = "sandbox-client-secret"
-    client = hs_auth.oauth_client("sandbox-client-id", secret, "http://localhost:8000/oauth/hubspot",
-                                  api_base=BASE, authorize_url=f"{BASE}/oauth/authorize")
+    client = hs_auth.oauth_client(
+        "sandbox-client-id",
+        secret,
+        "http://localhost:8000/oauth/hubspot",
+        api_base=BASE,
+        authorize_url=f"{BASE}/oauth/authorize",
+    )
     redirect = await portal.http.get(client.authorization_url("st-1"))
     assert redirect.status_code == 302
     location = httpx.URL(redirect.headers["location"])
@@ -394,9 +527,19 @@ async def test_signed_webhooks_from_the_sandbox_verify_and_mark_invoices(portal:
     assert received
     keys: list[tuple[str, str]] = []
     for request in received:
-        assert hs_webhooks.verify("sandbox-client-secret", method=request.method, uri=str(request.url),
-                                  body=request.content, headers=dict(request.headers))
-        assert not hs_webhooks.verify("wrong-secret", method=request.method, uri=str(request.url),
-                                      body=request.content, headers=dict(request.headers))
+        assert hs_webhooks.verify(
+            "sandbox-client-secret",
+            method=request.method,
+            uri=str(request.url),
+            body=request.content,
+            headers=dict(request.headers),
+        )
+        assert not hs_webhooks.verify(
+            "wrong-secret",
+            method=request.method,
+            uri=str(request.url),
+            body=request.content,
+            headers=dict(request.headers),
+        )
         keys.extend(dirty_keys(hs_webhooks.parse_events(request.content)))
     assert (INVOICE, inv_id) in keys

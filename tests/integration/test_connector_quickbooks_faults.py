@@ -49,7 +49,11 @@ class Recording(InProcessTransport):
         return await super().handle_async_request(request)
 
     def posts(self, suffix: str) -> list[dict[str, str]]:
-        return [params for method, path, params in self.sent if method == "POST" and path.endswith(suffix)]
+        return [
+            params
+            for method, path, params in self.sent
+            if method == "POST" and path.endswith(suffix)
+        ]
 
 
 class Env:
@@ -67,10 +71,20 @@ class Env:
             self.slept += seconds
             await asyncio.sleep(0)
 
-        retry = RetryPolicy(sleep=sleep, clock=lambda: self.slept, rng=random.Random(3), max_attempts=8,
-                            max_total_wait=600)
-        return QuickBooksConnector(self.http, StaticTokenProvider("qbo-sandbox-token"), self.realm, base_url=BASE,
-                                   retry=retry)
+        retry = RetryPolicy(
+            sleep=sleep,
+            clock=lambda: self.slept,
+            rng=random.Random(3),
+            max_attempts=8,
+            max_total_wait=600,
+        )
+        return QuickBooksConnector(
+            self.http,
+            StaticTokenProvider("qbo-sandbox-token"),
+            self.realm,
+            base_url=BASE,
+            retry=retry,
+        )
 
     async def faults(self, **plan: Any) -> dict[str, Any]:
         """Set the plan through the admin endpoint; returns the fault counts so far."""
@@ -91,14 +105,27 @@ async def env() -> AsyncIterator[Env]:
 
 
 async def basics(env: Env) -> tuple[str, list[str]]:
-    customer = await env.qbo.create_customer(Customer(email="ada@acme.example", display_name="Acme Analytics"), "rq-c")
-    item = await env.qbo.create_item(Product(name="Consulting hour", sku="CONS-HR", unit_price=Decimal(150)), "rq-i")
+    customer = await env.qbo.create_customer(
+        Customer(email="ada@acme.example", display_name="Acme Analytics"), "rq-c"
+    )
+    item = await env.qbo.create_item(
+        Product(name="Consulting hour", sku="CONS-HR", unit_price=Decimal(150)), "rq-i"
+    )
     return customer.id, [item.id]
 
 
 def invoice(n: int, amount: str = "150.00") -> Invoice:
-    return Invoice(currency="USD", status=InvoiceStatus.OPEN, number=f"INV-{n}", issue_date=dt.date(2024, 5, 1),
-                   lines=(LineItem(name="Consulting hour", quantity=Decimal(n % 5 + 1), unit_price=Decimal(amount)),))
+    return Invoice(
+        currency="USD",
+        status=InvoiceStatus.OPEN,
+        number=f"INV-{n}",
+        issue_date=dt.date(2024, 5, 1),
+        lines=(
+            LineItem(
+                name="Consulting hour", quantity=Decimal(n % 5 + 1), unit_price=Decimal(amount)
+            ),
+        ),
+    )
 
 
 async def test_query_is_encoded_like_recorded_traffic(env: Env):
@@ -138,8 +165,12 @@ async def test_commit_then_timeout_without_lookup_is_unknown_outcome(env: Env):
     await env.faults(commit_timeout_rate=1.0, only_methods=["POST"])
     api = env.qbo.api
     with pytest.raises(UnknownOutcome):
-        await api.transport.request("POST", api.path("customer"), params=api.params(requestid="rq-raw"),
-                                    json_body={"DisplayName": "Harbor Coffee"})
+        await api.transport.request(
+            "POST",
+            api.path("customer"),
+            params=api.params(requestid="rq-raw"),
+            json_body={"DisplayName": "Harbor Coffee"},
+        )
     await env.faults()
     assert env.count("Customer") == 1  # it did commit
 
@@ -157,7 +188,9 @@ async def test_void_under_constant_commit_timeouts_ends_as_unknown_outcome(env: 
 
 async def test_lost_batch_is_looked_up_not_resent(env: Env):
     customer_id, items = await basics(env)
-    requests = [InvoiceCreate(invoice(n), customer_id, items, f"rq-b{n}", f"kb-{n}") for n in range(12)]
+    requests = [
+        InvoiceCreate(invoice(n), customer_id, items, f"rq-b{n}", f"kb-{n}") for n in range(12)
+    ]
     await env.faults(commit_timeout_rate=1.0, only_methods=["POST"])
     results = await env.qbo.batch_create_invoices(requests)
     await env.faults()
@@ -202,7 +235,11 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
 
     async def customer() -> str:
         async def make():  # noqa: ANN202
-            return (await qbo.create_customer(Customer(email="zed@z.example", display_name="Zed Co"), "rq-cust")).id
+            return (
+                await qbo.create_customer(
+                    Customer(email="zed@z.example", display_name="Zed Co"), "rq-cust"
+                )
+            ).id
 
         async def find():  # noqa: ANN202
             c = await qbo.find_customer_by_email("zed@z.example")
@@ -212,26 +249,44 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
 
     customer_id = await customer()
     item_id = await until_done(
-        lambda: qbo.create_item(Product(name="Widget", sku="W-1", unit_price=Decimal("19.95")), "rq-item"),
-        lambda: qbo.find_item("W-1", "Widget"))
+        lambda: qbo.create_item(
+            Product(name="Widget", sku="W-1", unit_price=Decimal("19.95")), "rq-item"
+        ),
+        lambda: qbo.find_item("W-1", "Widget"),
+    )
     item_id = item_id.id
     expected: dict[str, Decimal] = {}
     invoice_ids: dict[str, str] = {}
     for n in range(12):
-        inv = Invoice(currency="USD", status=InvoiceStatus.OPEN, number=f"C-{n}",
-                      lines=(LineItem(name="Widget", quantity=Decimal(n + 1), unit_price=Decimal("19.95")),))
+        inv = Invoice(
+            currency="USD",
+            status=InvoiceStatus.OPEN,
+            number=f"C-{n}",
+            lines=(LineItem(name="Widget", quantity=Decimal(n + 1), unit_price=Decimal("19.95")),),
+        )
         key = f"chaos:{n}"
-        result = await until_done(lambda inv=inv, key=key: qbo.create_invoice(inv, customer_id, [item_id], {},
-                                                                              f"rq-{key}", key),
-                                  lambda inv=inv, key=key: qbo.find_invoice(inv.number, key))
+        result = await until_done(
+            lambda inv=inv, key=key: qbo.create_invoice(
+                inv, customer_id, [item_id], {}, f"rq-{key}", key
+            ),
+            lambda inv=inv, key=key: qbo.find_invoice(inv.number, key),
+        )
         invoice_ids[key] = result.id
         expected[result.id] = inv.total
     for n, (key, inv_id) in enumerate(invoice_ids.items()):
         share = (expected[inv_id] / 2).quantize(Decimal("0.01")) if n % 2 else expected[inv_id]
-        pay = Payment(amount=share, currency="USD", date=dt.date(2024, 6, 1),
-                      applications=(PaymentApplication(inv_id, share),))
-        await until_done(lambda pay=pay, key=key: qbo.create_payment(pay, customer_id, f"rq-pay-{key}", f"pay:{key}"),
-                         lambda key=key: qbo.find_payment(f"pay:{key}"))
+        pay = Payment(
+            amount=share,
+            currency="USD",
+            date=dt.date(2024, 6, 1),
+            applications=(PaymentApplication(inv_id, share),),
+        )
+        await until_done(
+            lambda pay=pay, key=key: qbo.create_payment(
+                pay, customer_id, f"rq-pay-{key}", f"pay:{key}"
+            ),
+            lambda key=key: qbo.find_payment(f"pay:{key}"),
+        )
     counts = await env.faults()
     for method, path, params in env.transport.sent:
         if method == "POST" and "requestid" in params:

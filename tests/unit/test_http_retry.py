@@ -57,14 +57,28 @@ class Tokens:
 
 def transport_for(handler, t: FakeTime, **kw) -> tuple[ApiTransport, httpx.AsyncClient]:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    api = ApiTransport(client, "https://api.example", kw.pop("tokens", Tokens()), qbo_map,
-                       api_name="QuickBooks", retry=policy(t, **kw.pop("policy", {})), **kw)
+    api = ApiTransport(
+        client,
+        "https://api.example",
+        kw.pop("tokens", Tokens()),
+        qbo_map,
+        api_name="QuickBooks",
+        retry=policy(t, **kw.pop("policy", {})),
+        **kw,
+    )
     return api, client
 
 
 def fault(code: str, status: int = 400) -> httpx.Response:
-    return httpx.Response(status, json={"Fault": {"Error": [{"Message": "m", "Detail": "d", "code": code}],
-                                                  "type": "ValidationFault"}})
+    return httpx.Response(
+        status,
+        json={
+            "Fault": {
+                "Error": [{"Message": "m", "Detail": "d", "code": code}],
+                "type": "ValidationFault",
+            }
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,7 +135,9 @@ async def test_wait_beyond_budget_gives_up_with_rate_limited():
     assert t.sleeps == []
 
 
-@pytest.mark.parametrize("error", [Invalid(message="bad"), Conflict(message="stale"), AuthExpired(message="401")])
+@pytest.mark.parametrize(
+    "error", [Invalid(message="bad"), Conflict(message="stale"), AuthExpired(message="401")]
+)
 async def test_final_errors_are_never_retried(error):
     t = FakeTime()
     p = policy(t)
@@ -198,7 +214,10 @@ def test_json_roundtrip_keeps_decimal_exact():
     assert data["Amount"] == Decimal("0.1") and isinstance(data["Amount"], Decimal)
     assert data["Qty"] == 3
     assert loads(dumps(data)) == data
-    assert dumps({"a": Decimal("10.50"), "b": [True, None, "x'y"]}) == b'{"a":10.50,"b":[true,null,"x\'y"]}'
+    assert (
+        dumps({"a": Decimal("10.50"), "b": [True, None, "x'y"]})
+        == b'{"a":10.50,"b":[true,null,"x\'y"]}'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,8 +235,9 @@ async def test_transport_retries_5xx_then_succeeds_and_keeps_requestid():
 
     api, client = transport_for(handler, t)
     async with client:
-        response = await api.request("POST", "/invoice", params={"requestid": "rq-1"}, json_body={},
-                                     idempotent=True)
+        response = await api.request(
+            "POST", "/invoice", params={"requestid": "rq-1"}, json_body={}, idempotent=True
+        )
     assert response.data == {"Invoice": {"Id": "1"}}
     assert seen == ["rq-1", "rq-1", "rq-1"]
     assert len(t.sleeps) == 2
@@ -230,8 +250,19 @@ async def test_transport_honours_retry_after_on_429():
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         if len(calls) == 1:
-            return httpx.Response(429, headers={"Retry-After": "3"}, json={
-                "fault": {"error": [{"message": "message=ThrottleExceeded; errorCode=003001; statusCode=429"}]}})
+            return httpx.Response(
+                429,
+                headers={"Retry-After": "3"},
+                json={
+                    "fault": {
+                        "error": [
+                            {
+                                "message": "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+                            }
+                        ]
+                    }
+                },
+            )
         return httpx.Response(200, json={"ok": True})
 
     api, client = transport_for(handler, t)
@@ -359,7 +390,10 @@ async def test_401_refreshes_once_and_resends_with_new_token():
     def handler(request: httpx.Request) -> httpx.Response:
         auth_headers.append(request.headers["Authorization"])
         if request.headers["Authorization"] == "Bearer t1":
-            return httpx.Response(401, json={"fault": {"error": [{"message": "AuthenticationFailed", "code": "3200"}]}})
+            return httpx.Response(
+                401,
+                json={"fault": {"error": [{"message": "AuthenticationFailed", "code": "3200"}]}},
+            )
         return httpx.Response(200, json={"ok": 1})
 
     api, client = transport_for(handler, t, tokens=tokens)
@@ -374,7 +408,9 @@ async def test_second_401_is_auth_expired():
     tokens = Tokens()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"fault": {"error": [{"message": "AuthenticationFailed", "code": "3200"}]}})
+        return httpx.Response(
+            401, json={"fault": {"error": [{"message": "AuthenticationFailed", "code": "3200"}]}}
+        )
 
     api, client = transport_for(handler, t, tokens=tokens)
     async with client:
@@ -399,8 +435,15 @@ async def test_concurrency_limit_caps_requests_in_flight():
         return httpx.Response(200, json={})
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(slow))
-    api = ApiTransport(client, "https://api.example", Tokens(), qbo_map, api_name="QuickBooks",
-                       retry=policy(t), max_in_flight=10)
+    api = ApiTransport(
+        client,
+        "https://api.example",
+        Tokens(),
+        qbo_map,
+        api_name="QuickBooks",
+        retry=policy(t),
+        max_in_flight=10,
+    )
     async with client:
         tasks = [asyncio.create_task(api.request("GET", f"/x/{i}")) for i in range(25)]
         for _ in range(20):

@@ -26,8 +26,13 @@ from ledgerbridge.errors import (
 
 
 def qbo(code: str, message: str = "Message", detail: str = "Detail", status: int = 400):
-    body = {"Fault": {"Error": [{"Message": message, "Detail": detail, "code": code, "element": ""}],
-                      "type": "ValidationFault"}, "time": "2020-09-29T06:58:50.262-07:00"}
+    body = {
+        "Fault": {
+            "Error": [{"Message": message, "Detail": detail, "code": code, "element": ""}],
+            "type": "ValidationFault",
+        },
+        "time": "2020-09-29T06:58:50.262-07:00",
+    }
     return map_response(httpx.Response(status, json=body), body)
 
 
@@ -59,31 +64,53 @@ def test_qbo_fault_codes(code, cls, category):
 
 
 def test_qbo_duplicate_name_hint_is_actionable():
-    error = qbo("6240", "Duplicate Name Exists Error",
-                "The name supplied already exists. : Another customer, vendor or employee is already using this name.")
+    error = qbo(
+        "6240",
+        "Duplicate Name Exists Error",
+        "The name supplied already exists. : Another customer, vendor or employee is already using this name.",
+    )
     assert "already uses this name" in error.hint
     assert "unique display name" in error.hint
     assert "Duplicate Name Exists Error" in error.message
 
 
 def test_qbo_currency_error_gets_multicurrency_hint():
-    error = qbo("6000", "A business validation error has occurred while processing your request",
-                "Business Validation Error: The currency of the transaction must match the customer's currency.")
+    error = qbo(
+        "6000",
+        "A business validation error has occurred while processing your request",
+        "Business Validation Error: The currency of the transaction must match the customer's currency.",
+    )
     assert isinstance(error, Invalid)
     assert error.hint == MULTICURRENCY_HINT
 
 
 def test_qbo_gateway_401_lower_case_body():
-    body = {"warnings": None, "fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                                                   "detail": "Token expired: AB0160139", "code": "3200", "element": None}],
-                                        "type": "AUTHENTICATION"}, "time": 1601391072830}
+    body = {
+        "warnings": None,
+        "fault": {
+            "error": [
+                {
+                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                    "detail": "Token expired: AB0160139",
+                    "code": "3200",
+                    "element": None,
+                }
+            ],
+            "type": "AUTHENTICATION",
+        },
+        "time": 1601391072830,
+    }
     error = map_response(httpx.Response(401, json=body), body)
     assert isinstance(error, AuthExpired)
     assert "Reconnect QuickBooks in Settings → Sync" in error.hint
 
 
 def test_qbo_429_without_code_reads_gateway_message_and_retry_after():
-    body = {"fault": {"error": [{"message": "message=ThrottleExceeded; errorCode=003001; statusCode=429"}]}}
+    body = {
+        "fault": {
+            "error": [{"message": "message=ThrottleExceeded; errorCode=003001; statusCode=429"}]
+        }
+    }
     error = map_response(httpx.Response(429, json=body, headers={"Retry-After": "2"}), body)
     assert isinstance(error, RateLimited)
     assert error.retry_after == 2.0
@@ -106,15 +133,56 @@ def test_qbo_parse_fault_handles_missing_parts():
 @pytest.mark.parametrize(
     ("status", "body", "cls"),
     [
-        (401, {"status": "error", "category": "INVALID_AUTHENTICATION", "message": "Authentication credentials not found."}, AuthExpired),
-        (403, {"status": "error", "category": "MISSING_SCOPES", "message": "missing scopes"}, ConfigError),
-        (404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found"}, NotFound),
+        (
+            401,
+            {
+                "status": "error",
+                "category": "INVALID_AUTHENTICATION",
+                "message": "Authentication credentials not found.",
+            },
+            AuthExpired,
+        ),
+        (
+            403,
+            {"status": "error", "category": "MISSING_SCOPES", "message": "missing scopes"},
+            ConfigError,
+        ),
+        (
+            404,
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found"},
+            NotFound,
+        ),
         (409, {"status": "error", "category": "CONFLICT", "message": "conflict"}, Conflict),
-        (400, {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid",
-               "errors": [{"code": "PROPERTY_DOESNT_EXIST", "message": "Property \"x\" does not exist"}]}, ConfigError),
-        (400, {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid"}, Invalid),
-        (400, {"status": "error", "category": "VALIDATION_ERROR",
-               "message": "A invoice with qbo_invoice_id 12 already has that value"}, Duplicate),
+        (
+            400,
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "Property values were not valid",
+                "errors": [
+                    {"code": "PROPERTY_DOESNT_EXIST", "message": 'Property "x" does not exist'}
+                ],
+            },
+            ConfigError,
+        ),
+        (
+            400,
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "Property values were not valid",
+            },
+            Invalid,
+        ),
+        (
+            400,
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "A invoice with qbo_invoice_id 12 already has that value",
+            },
+            Duplicate,
+        ),
         (502, {"status": "error", "message": "bad gateway"}, Transient),
     ],
 )
@@ -126,10 +194,19 @@ def test_hubspot_table(status, body, cls):
 
 
 def test_hubspot_429_bodies():
-    ten = error_from_body(429, {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                                "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"})
+    ten = error_from_body(
+        429,
+        {
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "policyName": "TEN_SECONDLY_ROLLING",
+        },
+    )
     assert isinstance(ten, RateLimited) and ten.retry_after is None  # exponential backoff
-    daily = error_from_body(429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"})
+    daily = error_from_body(
+        429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"}
+    )
     assert isinstance(daily, RateLimited) and daily.retry_after == 3600
     headed = error_from_body(429, {"errorType": "RATE_LIMIT"}, httpx.Headers({"Retry-After": "4"}))
     assert headed.retry_after == 4

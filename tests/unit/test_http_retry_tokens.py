@@ -31,7 +31,9 @@ class RotatingServer:
         if refresh_token != self.valid_refresh:
             raise AuthExpired(message="invalid_grant")
         self.valid_refresh = f"r{self.calls}"
-        return TokenSet(access_token=f"a{self.calls}", refresh_token=self.valid_refresh, expires_at=10_000)
+        return TokenSet(
+            access_token=f"a{self.calls}", refresh_token=self.valid_refresh, expires_at=10_000
+        )
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         form = parse_qs(request.content.decode())
@@ -42,16 +44,27 @@ class RotatingServer:
             return httpx.Response(400, json={"error": "invalid_grant"})
         self.calls += 1
         self.valid_refresh = f"r{self.calls}"
-        return httpx.Response(200, json={"access_token": f"a{self.calls}", "refresh_token": self.valid_refresh,
-                                         "token_type": "bearer", "expires_in": 3600,
-                                         "x_refresh_token_expires_in": 8726400})
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"a{self.calls}",
+                "refresh_token": self.valid_refresh,
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "x_refresh_token_expires_in": 8726400,
+            },
+        )
 
 
 async def test_concurrent_refreshes_spend_the_refresh_token_once():
     server = RotatingServer()
     saved: list[TokenSet] = []
-    provider = OAuthTokenProvider(TokenSet("a0", "r0", expires_at=10_000), server.refresher,
-                                  on_tokens=saved.append, clock=lambda: 0.0)
+    provider = OAuthTokenProvider(
+        TokenSet("a0", "r0", expires_at=10_000),
+        server.refresher,
+        on_tokens=saved.append,
+        clock=lambda: 0.0,
+    )
     # Ten requests all got a 401 with the same stale token.
     results = await asyncio.gather(*(provider.refresh(stale="a0") for _ in range(10)))
     assert server.calls == 1
@@ -67,8 +80,13 @@ async def test_get_refreshes_when_about_to_expire_and_persists_first():
         order.append(f"saved {tokens.refresh_token}")
 
     now = [0.0]
-    provider = OAuthTokenProvider(TokenSet("a0", "r0", expires_at=100), server.refresher, on_tokens=persist,
-                                  clock=lambda: now[0], skew=60)
+    provider = OAuthTokenProvider(
+        TokenSet("a0", "r0", expires_at=100),
+        server.refresher,
+        on_tokens=persist,
+        clock=lambda: now[0],
+        skew=60,
+    )
     assert await provider.get() == "a0"
     now[0] = 50  # within the skew window
     token = await provider.get()
@@ -78,7 +96,9 @@ async def test_get_refreshes_when_about_to_expire_and_persists_first():
 
 async def test_refresh_after_someone_else_refreshed_reuses_theirs():
     server = RotatingServer()
-    provider = OAuthTokenProvider(TokenSet("a0", "r0", expires_at=10_000), server.refresher, clock=lambda: 0.0)
+    provider = OAuthTokenProvider(
+        TokenSet("a0", "r0", expires_at=10_000), server.refresher, clock=lambda: 0.0
+    )
     assert await provider.refresh(stale="a0") == "a1"
     assert await provider.refresh(stale="a0") == "a1"  # a late 401 for the old token
     assert server.calls == 1
@@ -96,7 +116,9 @@ async def test_static_token_cannot_refresh():
 async def test_qbo_token_endpoint_uses_basic_auth_and_rotates():
     server = RotatingServer()
     http = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
-    client = qbo_auth.oauth_client("cid", "secret", "http://localhost/cb", token_url="https://oauth.example/token")
+    client = qbo_auth.oauth_client(
+        "cid", "secret", "http://localhost/cb", token_url="https://oauth.example/token"
+    )
     client.clock = lambda: 1000.0
     async with http:
         tokens = await client.exchange_code(http, "code-1", account_id="realm-9")
@@ -123,12 +145,24 @@ async def test_hubspot_token_endpoint_sends_client_credentials_in_body():
         if form["client_secret"] != ["s3cret"]:
             return httpx.Response(400, json={"status": "BAD_CLIENT_SECRET", "message": "bad"})
         if form["grant_type"] == ["refresh_token"] and form["refresh_token"] != ["keep-me"]:
-            return httpx.Response(400, json={"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown"})
-        return httpx.Response(200, json={"access_token": "CO-1", "refresh_token": "keep-me", "expires_in": 1800,
-                                         "hub_id": 123, "token_type": "bearer"})
+            return httpx.Response(
+                400, json={"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown"}
+            )
+        return httpx.Response(
+            200,
+            json={
+                "access_token": "CO-1",
+                "refresh_token": "keep-me",
+                "expires_in": 1800,
+                "hub_id": 123,
+                "token_type": "bearer",
+            },
+        )
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    client = hs_auth.oauth_client("cid", "s3cret", "http://localhost/cb", api_base="https://hub.example")
+    client = hs_auth.oauth_client(
+        "cid", "s3cret", "http://localhost/cb", api_base="https://hub.example"
+    )
     async with http:
         tokens = await client.exchange_code(http, "abc")
         assert tokens.account_id == "123"
@@ -136,7 +170,9 @@ async def test_hubspot_token_endpoint_sends_client_credentials_in_body():
         with pytest.raises(AuthExpired) as info:
             await client.refresh(http, "wrong")
         assert "Reconnect HubSpot" in info.value.hint
-        bad = hs_auth.oauth_client("cid", "nope", "http://localhost/cb", api_base="https://hub.example")
+        bad = hs_auth.oauth_client(
+            "cid", "nope", "http://localhost/cb", api_base="https://hub.example"
+        )
         with pytest.raises(ConfigError):
             await bad.refresh(http, "keep-me")
 
@@ -147,7 +183,9 @@ def test_authorize_urls():
     assert url.startswith("https://appcenter.intuit.com/connect/oauth2?")
     assert "scope=com.intuit.quickbooks.accounting" in url and "state=st4te" in url
     assert "response_type=code" in url
-    h = hs_auth.oauth_client("cid", "s", "http://localhost:8000/cb", scopes=["oauth", "crm.objects.invoices.read"])
+    h = hs_auth.oauth_client(
+        "cid", "s", "http://localhost:8000/cb", scopes=["oauth", "crm.objects.invoices.read"]
+    )
     assert "scope=oauth+crm.objects.invoices.read" in h.authorization_url("x")
 
 
@@ -159,6 +197,9 @@ def test_qbo_callback_parsing():
 
 
 def test_tokenset_json_roundtrip():
-    tokens = TokenSet("a", "r", expires_at=12.5, refresh_expires_at=99.0, scope="x y", account_id="7")
-    assert TokenSet.from_json(tokens.to_json()) == TokenSet("a", "r", expires_at=12.5, refresh_expires_at=99.0,
-                                                            scope="x y", account_id="7")
+    tokens = TokenSet(
+        "a", "r", expires_at=12.5, refresh_expires_at=99.0, scope="x y", account_id="7"
+    )
+    assert TokenSet.from_json(tokens.to_json()) == TokenSet(
+        "a", "r", expires_at=12.5, refresh_expires_at=99.0, scope="x y", account_id="7"
+    )

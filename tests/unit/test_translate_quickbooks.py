@@ -24,15 +24,23 @@ from ledgerbridge.domain import (
     quantize,
 )
 
-quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("500"), places=3, allow_nan=False)
+quantities = st.decimals(
+    min_value=Decimal("0.001"), max_value=Decimal("500"), places=3, allow_nan=False
+)
 prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("99999"), places=4, allow_nan=False)
-lines = st.lists(st.tuples(quantities, prices, st.sampled_from(list(LineKind))), min_size=1, max_size=8)
+lines = st.lists(
+    st.tuples(quantities, prices, st.sampled_from(list(LineKind))), min_size=1, max_size=8
+)
 discounts = st.one_of(
     st.none(),
-    st.builds(lambda v: Discount("percent", v), st.decimals(min_value=Decimal("0.5"), max_value=Decimal("50"),
-                                                             places=2, allow_nan=False)),
-    st.builds(lambda v: Discount("amount", v), st.decimals(min_value=Decimal("0.01"), max_value=Decimal("50"),
-                                                            places=2, allow_nan=False)),
+    st.builds(
+        lambda v: Discount("percent", v),
+        st.decimals(min_value=Decimal("0.5"), max_value=Decimal("50"), places=2, allow_nan=False),
+    ),
+    st.builds(
+        lambda v: Discount("amount", v),
+        st.decimals(min_value=Decimal("0.01"), max_value=Decimal("50"), places=2, allow_nan=False),
+    ),
 )
 
 
@@ -55,14 +63,29 @@ def qbo_server(body: dict, invoice_id: str = "266") -> dict:
     for line in out_lines:
         if line["DetailType"] == "DiscountLineDetail":
             d = line["DiscountLineDetail"]
-            discount = quantize(subtotal * d["DiscountPercent"] / 100) if d["PercentBased"] else line["Amount"]
+            discount = (
+                quantize(subtotal * d["DiscountPercent"] / 100)
+                if d["PercentBased"]
+                else line["Amount"]
+            )
             line["Amount"] = discount
-    out_lines.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+    out_lines.append(
+        {"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+    )
     total = subtotal - discount
-    return {**wire, "Id": invoice_id, "SyncToken": "0", "Line": out_lines, "TotalAmt": total, "Balance": total,
-            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
-            "CustomerRef": {"value": wire["CustomerRef"]["value"], "name": "Amy's Bird Sanctuary"},
-            "CustomField": [{**f, "Name": f"Field {f['DefinitionId']}"} for f in wire.get("CustomField", [])]}
+    return {
+        **wire,
+        "Id": invoice_id,
+        "SyncToken": "0",
+        "Line": out_lines,
+        "TotalAmt": total,
+        "Balance": total,
+        "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        "CustomerRef": {"value": wire["CustomerRef"]["value"], "name": "Amy's Bird Sanctuary"},
+        "CustomField": [
+            {**f, "Name": f"Field {f['DefinitionId']}"} for f in wire.get("CustomField", [])
+        ],
+    }
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,18 +93,25 @@ def qbo_server(body: dict, invoice_id: str = "266") -> dict:
 def test_invoice_round_trip_keeps_every_amount(lines, discount):
     invoice = Invoice(
         currency="USD",
-        lines=tuple(LineItem(name=f"L{i}", quantity=q, unit_price=p, kind=k) for i, (q, p, k) in enumerate(lines)),
+        lines=tuple(
+            LineItem(name=f"L{i}", quantity=q, unit_price=p, kind=k)
+            for i, (q, p, k) in enumerate(lines)
+        ),
         discount=discount,
         status=InvoiceStatus.OPEN,
         issue_date=dt.date(2024, 5, 1),
         due_date=dt.date(2024, 5, 31),
     )
-    body = tr.invoice_to_wire(invoice, "58", [str(100 + i) for i in range(len(lines))], external_key="k-1")
+    body = tr.invoice_to_wire(
+        invoice, "58", [str(100 + i) for i in range(len(lines))], external_key="k-1"
+    )
     back = tr.invoice_from_wire(qbo_server(body), "USD")
     assert back.total == invoice.total
     assert back.subtotal == invoice.subtotal
     assert back.discount_amount == invoice.discount_amount
-    assert [(x.quantity, x.unit_price) for x in back.lines] == [(x.quantity, x.unit_price) for x in invoice.lines]
+    assert [(x.quantity, x.unit_price) for x in back.lines] == [
+        (x.quantity, x.unit_price) for x in invoice.lines
+    ]
     assert back.discount == (discount if discount and discount.value else None)
     assert back.balance_due == invoice.total and back.amount_paid == 0
 
@@ -89,15 +119,27 @@ def test_invoice_round_trip_keeps_every_amount(lines, discount):
 def test_invoice_body_fields():
     invoice = Invoice(
         currency="USD",
-        lines=(LineItem(name="Consulting hour", quantity=Decimal("2.5"), unit_price=Decimal("150"),
-                        description="Senior consultant"),
-               LineItem(name="Card fee", quantity=Decimal(1), unit_price=Decimal("3.10"), kind=LineKind.FEE)),
+        lines=(
+            LineItem(
+                name="Consulting hour",
+                quantity=Decimal("2.5"),
+                unit_price=Decimal("150"),
+                description="Senior consultant",
+            ),
+            LineItem(
+                name="Card fee", quantity=Decimal(1), unit_price=Decimal("3.10"), kind=LineKind.FEE
+            ),
+        ),
         discount=Discount("percent", Decimal("10")),
-        number="INV-1001", issue_date=dt.date(2024, 5, 1), due_date=dt.date(2024, 5, 31),
-        memo="Thanks!", customer=Customer(email="ada@acme.example"),
+        number="INV-1001",
+        issue_date=dt.date(2024, 5, 1),
+        due_date=dt.date(2024, 5, 31),
+        memo="Thanks!",
+        customer=Customer(email="ada@acme.example"),
     )
-    body = tr.invoice_to_wire(invoice, "58", ["1", "9"], [("2", "PO-77")], external_key="conn1:inv:42:g1",
-                              currency="USD")
+    body = tr.invoice_to_wire(
+        invoice, "58", ["1", "9"], [("2", "PO-77")], external_key="conn1:inv:42:g1", currency="USD"
+    )
     assert body["CustomerRef"] == {"value": "58"}
     assert body["DocNumber"] == "INV-1001"
     assert body["TxnDate"] == "2024-05-01" and body["DueDate"] == "2024-05-31"
@@ -105,31 +147,63 @@ def test_invoice_body_fields():
     assert body["PrivateNote"] == "ledgerbridge:conn1:inv:42:g1"
     assert body["BillEmail"] == {"Address": "ada@acme.example"}
     assert body["CurrencyRef"] == {"value": "USD"}
-    assert body["CustomField"] == [{"DefinitionId": "2", "Type": "StringType", "StringValue": "PO-77"}]
+    assert body["CustomField"] == [
+        {"DefinitionId": "2", "Type": "StringType", "StringValue": "PO-77"}
+    ]
     first, fee, disc = body["Line"]
     assert first["Amount"] == Decimal("375.00") and first["Description"] == "Senior consultant"
-    assert first["SalesItemLineDetail"] == {"ItemRef": {"value": "1"}, "Qty": Decimal("2.5"),
-                                            "UnitPrice": Decimal("150")}
+    assert first["SalesItemLineDetail"] == {
+        "ItemRef": {"value": "1"},
+        "Qty": Decimal("2.5"),
+        "UnitPrice": Decimal("150"),
+    }
     assert fee["Description"] == "Card fee"
-    assert disc == {"DetailType": "DiscountLineDetail", "Amount": Decimal("37.81"),
-                    "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": Decimal("10")}}
+    assert disc == {
+        "DetailType": "DiscountLineDetail",
+        "Amount": Decimal("37.81"),
+        "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": Decimal("10")},
+    }
     # Nothing unset is sent (QBO treats unknown/empty fields strictly).
     minimal = tr.invoice_to_wire(Invoice(currency="USD", lines=(invoice.lines[0],)), "58", ["1"])
     assert set(minimal) == {"CustomerRef", "Line"}
 
 
 RECORDED_INVOICE = {
-    "AllowIPNPayment": False, "domain": "QBO", "sparse": False, "Id": "266", "SyncToken": "0",
-    "MetaData": {"CreateTime": "2020-09-29T05:58:07-07:00", "LastUpdatedTime": "2020-09-29T05:58:07-07:00"},
+    "AllowIPNPayment": False,
+    "domain": "QBO",
+    "sparse": False,
+    "Id": "266",
+    "SyncToken": "0",
+    "MetaData": {
+        "CreateTime": "2020-09-29T05:58:07-07:00",
+        "LastUpdatedTime": "2020-09-29T05:58:07-07:00",
+    },
     "CustomField": [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}],
-    "DocNumber": "1043", "TxnDate": "2020-09-29", "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+    "DocNumber": "1043",
+    "TxnDate": "2020-09-29",
+    "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
     "LinkedTxn": [],
-    "Line": [{"Id": "1", "LineNum": 1, "Amount": Decimal("100.00"), "DetailType": "SalesItemLineDetail",
-              "SalesItemLineDetail": {"ItemRef": {"value": "1", "name": "Services"}, "TaxCodeRef": {"value": "NON"}}},
-             {"Amount": Decimal("100.00"), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}],
-    "TxnTaxDetail": {"TotalTax": 0}, "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
-    "DueDate": "2020-10-29", "TotalAmt": Decimal("100.00"), "ApplyTaxAfterDiscount": False,
-    "PrintStatus": "NeedToPrint", "EmailStatus": "NotSet", "Balance": Decimal("100.00"),
+    "Line": [
+        {
+            "Id": "1",
+            "LineNum": 1,
+            "Amount": Decimal("100.00"),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": "1", "name": "Services"},
+                "TaxCodeRef": {"value": "NON"},
+            },
+        },
+        {"Amount": Decimal("100.00"), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}},
+    ],
+    "TxnTaxDetail": {"TotalTax": 0},
+    "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
+    "DueDate": "2020-10-29",
+    "TotalAmt": Decimal("100.00"),
+    "ApplyTaxAfterDiscount": False,
+    "PrintStatus": "NeedToPrint",
+    "EmailStatus": "NotSet",
+    "Balance": Decimal("100.00"),
 }
 
 
@@ -150,12 +224,16 @@ def test_paid_partial_and_voided_status():
     assert paid.status is InvoiceStatus.PAID and paid.amount_paid == Decimal("100.00")
     partial = tr.invoice_from_wire({**RECORDED_INVOICE, "Balance": Decimal("40.00")}, "USD")
     assert partial.status is InvoiceStatus.OPEN and partial.amount_paid == Decimal("60.00")
-    voided = tr.invoice_from_wire({**RECORDED_INVOICE, "TotalAmt": 0, "Balance": 0, "PrivateNote": "Voided"}, "USD")
+    voided = tr.invoice_from_wire(
+        {**RECORDED_INVOICE, "TotalAmt": 0, "Balance": 0, "PrivateNote": "Voided"}, "USD"
+    )
     assert voided.status is InvoiceStatus.VOIDED
 
 
 def test_marker_found_and_origin_is_hubspot():
-    inv = tr.invoice_from_wire({**RECORDED_INVOICE, "PrivateNote": "ledgerbridge:7:invoice:123:1"}, "USD")
+    inv = tr.invoice_from_wire(
+        {**RECORDED_INVOICE, "PrivateNote": "ledgerbridge:7:invoice:123:1"}, "USD"
+    )
     assert inv.context["ledgerbridge.key"] == "7:invoice:123:1"
     assert inv.origin is Side.HUBSPOT
     assert tr.extract_marker("Voided ledgerbridge:abc def") == "abc"
@@ -163,10 +241,29 @@ def test_marker_found_and_origin_is_hubspot():
 
 
 def test_group_line_components_are_read():
-    data = {**RECORDED_INVOICE, "Line": [{"DetailType": "GroupLineDetail", "GroupLineDetail": {
-        "GroupItemRef": {"value": "20"}, "Line": [
-            {"Id": "2", "Amount": Decimal("30.00"), "DetailType": "SalesItemLineDetail",
-             "SalesItemLineDetail": {"ItemRef": {"value": "3", "name": "Bolt"}, "Qty": 3, "UnitPrice": Decimal(10)}}]}}]}
+    data = {
+        **RECORDED_INVOICE,
+        "Line": [
+            {
+                "DetailType": "GroupLineDetail",
+                "GroupLineDetail": {
+                    "GroupItemRef": {"value": "20"},
+                    "Line": [
+                        {
+                            "Id": "2",
+                            "Amount": Decimal("30.00"),
+                            "DetailType": "SalesItemLineDetail",
+                            "SalesItemLineDetail": {
+                                "ItemRef": {"value": "3", "name": "Bolt"},
+                                "Qty": 3,
+                                "UnitPrice": Decimal(10),
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+    }
     inv = tr.invoice_from_wire(data, "USD")
     assert [(line.name, line.amount()) for line in inv.lines] == [("Bolt", Decimal("30.00"))]
 
@@ -183,25 +280,48 @@ def test_safe_name():
 
 
 def test_customer_round_trip():
-    customer = Customer(email=" Ada@Acme.example ", first_name="Ada", last_name="Lovelace", company_name="Acme",
-                        display_name="Acme (Ada Lovelace)", phone="+1 555 0100")
+    customer = Customer(
+        email=" Ada@Acme.example ",
+        first_name="Ada",
+        last_name="Lovelace",
+        company_name="Acme",
+        display_name="Acme (Ada Lovelace)",
+        phone="+1 555 0100",
+    )
     body = tr.customer_to_wire(customer)
     assert body["DisplayName"] == "Acme (Ada Lovelace)"
     assert body["PrimaryEmailAddr"] == {"Address": "Ada@Acme.example"}
     back = tr.customer_from_wire({**body, "Id": "58"})
-    assert back.match_email == "ada@acme.example" and back.id == "58" and back.company_name == "Acme"
+    assert (
+        back.match_email == "ada@acme.example" and back.id == "58" and back.company_name == "Acme"
+    )
 
 
 def test_payment_round_trip_split_over_invoices():
-    payment = Payment(amount=Decimal("150.00"), currency="USD", date=dt.date(2024, 6, 1),
-                      applications=(PaymentApplication("266", Decimal("100.00")),
-                                    PaymentApplication("267", Decimal("50.00"))),
-                      method="check", reference="CHK-1001")
+    payment = Payment(
+        amount=Decimal("150.00"),
+        currency="USD",
+        date=dt.date(2024, 6, 1),
+        applications=(
+            PaymentApplication("266", Decimal("100.00")),
+            PaymentApplication("267", Decimal("50.00")),
+        ),
+        method="check",
+        reference="CHK-1001",
+    )
     body = tr.payment_to_wire(payment, "58", external_key="k", method_id="2")
     assert body["TotalAmt"] == Decimal("150.00") and body["PaymentRefNum"] == "CHK-1001"
-    assert body["Line"][1] == {"Amount": Decimal("50.00"), "LinkedTxn": [{"TxnId": "267", "TxnType": "Invoice"}]}
-    echoed = {**loads(dumps(body)), "Id": "90", "SyncToken": "0", "UnappliedAmt": 0,
-              "PaymentMethodRef": {"value": "2", "name": "Check"}}
+    assert body["Line"][1] == {
+        "Amount": Decimal("50.00"),
+        "LinkedTxn": [{"TxnId": "267", "TxnType": "Invoice"}],
+    }
+    echoed = {
+        **loads(dumps(body)),
+        "Id": "90",
+        "SyncToken": "0",
+        "UnappliedAmt": 0,
+        "PaymentMethodRef": {"value": "2", "name": "Check"},
+    }
     back = tr.payment_from_wire(echoed, "USD")
     assert back.applications == payment.applications
     assert back.method == "check" and back.processor == "quickbooks" and back.status == "succeeded"

@@ -43,30 +43,90 @@ def test_qbo_rejects_tampering(tamper):
 
 
 def test_qbo_parse_legacy_payload():
-    body = json.dumps({"eventNotifications": [{"realmId": "1185883450", "dataChangeEvent": {"entities": [
-        {"name": "Invoice", "id": "130", "operation": "Create", "lastUpdated": "2015-10-05T14:42:19-0700"},
-        {"name": "Payment", "id": "77", "operation": "Void", "lastUpdated": "2015-10-05T14:42:19-0700"},
-        {"name": "Customer", "id": "5", "operation": "Merge", "deletedId": "9", "lastUpdated": "x"},
-        {"name": "Invoice", "id": "130", "operation": "Update", "lastUpdated": "2015-10-05T14:43:19-0700"},
-        {"name": "Vendor", "id": "1", "operation": "Create", "lastUpdated": "x"}]}}]})
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": "1185883450",
+                    "dataChangeEvent": {
+                        "entities": [
+                            {
+                                "name": "Invoice",
+                                "id": "130",
+                                "operation": "Create",
+                                "lastUpdated": "2015-10-05T14:42:19-0700",
+                            },
+                            {
+                                "name": "Payment",
+                                "id": "77",
+                                "operation": "Void",
+                                "lastUpdated": "2015-10-05T14:42:19-0700",
+                            },
+                            {
+                                "name": "Customer",
+                                "id": "5",
+                                "operation": "Merge",
+                                "deletedId": "9",
+                                "lastUpdated": "x",
+                            },
+                            {
+                                "name": "Invoice",
+                                "id": "130",
+                                "operation": "Update",
+                                "lastUpdated": "2015-10-05T14:43:19-0700",
+                            },
+                            {
+                                "name": "Vendor",
+                                "id": "1",
+                                "operation": "Create",
+                                "lastUpdated": "x",
+                            },
+                        ]
+                    },
+                }
+            ]
+        }
+    )
     events = qbo.parse_events(body.encode())
     assert events[0].account_id == "1185883450"
     assert events[0].operation == "Create"
-    assert dirty_keys(events) == [(INVOICE, "130"), (PAYMENT, "77"), (CUSTOMER, "5"), (CUSTOMER, "9"),
-                                  ("vendor", "1")]
+    assert dirty_keys(events) == [
+        (INVOICE, "130"),
+        (PAYMENT, "77"),
+        (CUSTOMER, "5"),
+        (CUSTOMER, "9"),
+        ("vendor", "1"),
+    ]
 
 
 def test_qbo_parse_cloudevents_payload():
-    body = json.dumps([
-        {"specversion": "1.0", "id": "88cd52aa", "source": "intuit.x", "type": "qbo.invoice.created.v1",
-         "datacontenttype": "application/json", "time": "2025-09-10T21:31:25Z", "intuitentityid": "1234",
-         "intuitaccountid": "310687", "data": {}},
-        {"specversion": "1.0", "id": "e2", "type": "qbo.item.updated.v1", "intuitentityid": "8",
-         "intuitaccountid": "310687"},
-    ])
+    body = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": "88cd52aa",
+                "source": "intuit.x",
+                "type": "qbo.invoice.created.v1",
+                "datacontenttype": "application/json",
+                "time": "2025-09-10T21:31:25Z",
+                "intuitentityid": "1234",
+                "intuitaccountid": "310687",
+                "data": {},
+            },
+            {
+                "specversion": "1.0",
+                "id": "e2",
+                "type": "qbo.item.updated.v1",
+                "intuitentityid": "8",
+                "intuitaccountid": "310687",
+            },
+        ]
+    )
     events = qbo.parse_events(body)
     assert [(e.object_type, e.object_id, e.operation, e.account_id) for e in events] == [
-        (INVOICE, "1234", "created", "310687"), (ITEM, "8", "updated", "310687")]
+        (INVOICE, "1234", "created", "310687"),
+        (ITEM, "8", "updated", "310687"),
+    ]
     assert events[0].event_id == "88cd52aa"
 
 
@@ -75,35 +135,56 @@ def test_qbo_parse_cloudevents_payload():
 # --------------------------------------------------------------------------------------------
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 URI = "https://example.com/webhooks/hubspot?connection=1"
-BODY = ('[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,'
-        '"subscriptionType":"object.propertyChange","objectTypeId":"0-53","attemptNumber":0,'
-        '"objectId":123,"propertyName":"hs_invoice_status","propertyValue":"open","changeSource":"CRM"}]')
+BODY = (
+    '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,'
+    '"subscriptionType":"object.propertyChange","objectTypeId":"0-53","attemptNumber":0,'
+    '"objectId":123,"propertyName":"hs_invoice_status","propertyValue":"open","changeSource":"CRM"}]'
+)
 
 
 def test_hubspot_v3_matches_official_sdk_and_window():
     now = 1_700_000_000_000
     ts = str(now - 1000)
-    sdk = Signature.get_signature(SECRET, BODY, "v3", http_uri=URI, http_method="POST", timestamp=ts)
+    sdk = Signature.get_signature(
+        SECRET, BODY, "v3", http_uri=URI, http_method="POST", timestamp=ts
+    )
     assert hs.signature_v3(SECRET, "POST", URI, BODY.encode(), ts) == sdk
     headers = {"X-HubSpot-Signature-v3": sdk, "X-HubSpot-Request-Timestamp": ts}
-    assert hs.verify(SECRET, method="POST", uri=URI, body=BODY.encode(), headers=headers, now_ms=now)
+    assert hs.verify(
+        SECRET, method="POST", uri=URI, body=BODY.encode(), headers=headers, now_ms=now
+    )
     # 5 minutes and a bit later: replay rejected.
-    assert not hs.verify(SECRET, method="POST", uri=URI, body=BODY.encode(), headers=headers,
-                         now_ms=now + 5 * 60 * 1000 + 1)
+    assert not hs.verify(
+        SECRET,
+        method="POST",
+        uri=URI,
+        body=BODY.encode(),
+        headers=headers,
+        now_ms=now + 5 * 60 * 1000 + 1,
+    )
     # Any change to method, URI, body or timestamp breaks it.
-    assert not hs.verify(SECRET, method="PUT", uri=URI, body=BODY.encode(), headers=headers, now_ms=now)
-    assert not hs.verify(SECRET, method="POST", uri=URI + "&x=1", body=BODY.encode(), headers=headers, now_ms=now)
-    assert not hs.verify(SECRET, method="POST", uri=URI, body=BODY.encode() + b" ", headers=headers, now_ms=now)
+    assert not hs.verify(
+        SECRET, method="PUT", uri=URI, body=BODY.encode(), headers=headers, now_ms=now
+    )
+    assert not hs.verify(
+        SECRET, method="POST", uri=URI + "&x=1", body=BODY.encode(), headers=headers, now_ms=now
+    )
+    assert not hs.verify(
+        SECRET, method="POST", uri=URI, body=BODY.encode() + b" ", headers=headers, now_ms=now
+    )
     bad_ts = {**headers, "X-HubSpot-Request-Timestamp": str(now)}
-    assert not hs.verify(SECRET, method="POST", uri=URI, body=BODY.encode(), headers=bad_ts, now_ms=now)
+    assert not hs.verify(
+        SECRET, method="POST", uri=URI, body=BODY.encode(), headers=bad_ts, now_ms=now
+    )
 
 
 def test_hubspot_v3_accepts_decoded_uri_form():
     now = 1_700_000_000_000
     ts = str(now)
     encoded = "https://example.com/hook?email=a%40b.com&x=%3A"
-    decoded_sig = Signature.get_signature(SECRET, BODY, "v3", http_uri=hs.decode_uri(encoded),
-                                          http_method="POST", timestamp=ts)
+    decoded_sig = Signature.get_signature(
+        SECRET, BODY, "v3", http_uri=hs.decode_uri(encoded), http_method="POST", timestamp=ts
+    )
     headers = {"x-hubspot-signature-v3": decoded_sig, "x-hubspot-request-timestamp": ts}
     assert hs.verify(SECRET, method="POST", uri=encoded, body=BODY, headers=headers, now_ms=now)
 
@@ -121,19 +202,62 @@ def test_hubspot_without_signature_is_rejected():
 
 
 def test_hubspot_parse_events():
-    body = json.dumps([
-        {"eventId": 1, "portalId": 62515, "occurredAt": 1, "subscriptionType": "object.propertyChange",
-         "objectTypeId": "0-53", "objectId": 123, "propertyName": "hs_invoice_status", "propertyValue": "open"},
-        {"eventId": 2, "portalId": 62515, "subscriptionType": "object.creation", "objectTypeId": "0-101",
-         "objectId": 9},
-        {"eventId": 3, "portalId": 62515, "subscriptionType": "contact.propertyChange", "objectId": 55,
-         "propertyName": "email"},
-        {"eventId": 4, "portalId": 62515, "subscriptionType": "object.associationChange",
-         "fromObjectTypeId": "0-8", "fromObjectId": 700, "toObjectTypeId": "0-53", "toObjectId": 123},
-        {"eventId": 5, "portalId": 62515, "subscriptionType": "object.propertyChange", "objectTypeId": "0-53",
-         "objectId": 123, "propertyName": "hs_due_date"},
-        {"eventId": 6, "subscriptionType": "object.creation", "objectTypeId": "2-999", "objectId": 1},
-    ])
+    body = json.dumps(
+        [
+            {
+                "eventId": 1,
+                "portalId": 62515,
+                "occurredAt": 1,
+                "subscriptionType": "object.propertyChange",
+                "objectTypeId": "0-53",
+                "objectId": 123,
+                "propertyName": "hs_invoice_status",
+                "propertyValue": "open",
+            },
+            {
+                "eventId": 2,
+                "portalId": 62515,
+                "subscriptionType": "object.creation",
+                "objectTypeId": "0-101",
+                "objectId": 9,
+            },
+            {
+                "eventId": 3,
+                "portalId": 62515,
+                "subscriptionType": "contact.propertyChange",
+                "objectId": 55,
+                "propertyName": "email",
+            },
+            {
+                "eventId": 4,
+                "portalId": 62515,
+                "subscriptionType": "object.associationChange",
+                "fromObjectTypeId": "0-8",
+                "fromObjectId": 700,
+                "toObjectTypeId": "0-53",
+                "toObjectId": 123,
+            },
+            {
+                "eventId": 5,
+                "portalId": 62515,
+                "subscriptionType": "object.propertyChange",
+                "objectTypeId": "0-53",
+                "objectId": 123,
+                "propertyName": "hs_due_date",
+            },
+            {
+                "eventId": 6,
+                "subscriptionType": "object.creation",
+                "objectTypeId": "2-999",
+                "objectId": 1,
+            },
+        ]
+    )
     events = hs.parse_events(body)
     assert events[0].property_name == "hs_invoice_status" and events[0].account_id == "62515"
-    assert dirty_keys(events) == [(INVOICE, "123"), (PAYMENT, "9"), (CUSTOMER, "55"), ("line_item", "700")]
+    assert dirty_keys(events) == [
+        (INVOICE, "123"),
+        (PAYMENT, "9"),
+        (CUSTOMER, "55"),
+        ("line_item", "700"),
+    ]

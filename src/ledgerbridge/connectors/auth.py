@@ -43,7 +43,9 @@ class TokenSet:
         return self.expires_at is not None and now >= self.expires_at - skew
 
     @classmethod
-    def from_response(cls, data: Mapping[str, Any], now: float, account_id: str | None = None) -> TokenSet:
+    def from_response(
+        cls, data: Mapping[str, Any], now: float, account_id: str | None = None
+    ) -> TokenSet:
         access = data.get("access_token")
         if not access:
             raise Transient(message="token endpoint answered without an access_token")
@@ -58,7 +60,11 @@ class TokenSet:
             token_type=str(data.get("token_type") or "bearer"),
             scope=_scope_text(data.get("scope") or data.get("scopes")),
             account_id=account_id or (str(hub_id) if hub_id is not None else None),
-            raw={k: v for k, v in data.items() if k not in ("access_token", "refresh_token", "id_token")},
+            raw={
+                k: v
+                for k, v in data.items()
+                if k not in ("access_token", "refresh_token", "id_token")
+            },
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -106,8 +112,13 @@ class TokenProvider(Protocol):
 class StaticTokenProvider:
     """A long-lived token (HubSpot private app). It cannot be refreshed."""
 
-    def __init__(self, token: str, *, hint: str = "The HubSpot private app token was rotated or "
-                 "revoked. Paste the new token in Settings → Sync.") -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        hint: str = "The HubSpot private app token was rotated or "
+        "revoked. Paste the new token in Settings → Sync.",
+    ) -> None:
         self._token = token
         self._hint = hint
 
@@ -115,7 +126,9 @@ class StaticTokenProvider:
         return self._token
 
     async def refresh(self, stale: str | None = None) -> str:
-        raise AuthExpired(message="the access token was rejected (401)", hint=self._hint, status=401)
+        raise AuthExpired(
+            message="the access token was rejected (401)", hint=self._hint, status=401
+        )
 
 
 OnTokens = Callable[[TokenSet], Awaitable[None] | None]
@@ -215,11 +228,15 @@ class OAuthClient:
         sep = "&" if "?" in self.authorize_url else "?"
         return f"{self.authorize_url}{sep}{urlencode(params)}"
 
-    async def exchange_code(self, http: httpx.AsyncClient, code: str, account_id: str | None = None) -> TokenSet:
+    async def exchange_code(
+        self, http: httpx.AsyncClient, code: str, account_id: str | None = None
+    ) -> TokenSet:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         return await self._token_call(http, form, account_id)
 
-    async def refresh(self, http: httpx.AsyncClient, refresh_token: str, account_id: str | None = None) -> TokenSet:
+    async def refresh(
+        self, http: httpx.AsyncClient, refresh_token: str, account_id: str | None = None
+    ) -> TokenSet:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return await self._token_call(http, form, account_id)
 
@@ -238,15 +255,22 @@ class OAuthClient:
             headers={"Authorization": self._basic(), "Accept": "application/json"},
         )
         if response.status_code >= 400:
-            raise Transient(message=f"{self.api_name}: revoke failed with {response.status_code}",
-                            status=response.status_code)
+            raise Transient(
+                message=f"{self.api_name}: revoke failed with {response.status_code}",
+                status=response.status_code,
+            )
 
     def _basic(self) -> str:
         raw = f"{self.client_id}:{self.client_secret}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
-    async def _token_call(self, http: httpx.AsyncClient, form: dict[str, str], account_id: str | None) -> TokenSet:
-        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+    async def _token_call(
+        self, http: httpx.AsyncClient, form: dict[str, str], account_id: str | None
+    ) -> TokenSet:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         body = dict(form)
         if self.client_auth == "basic":
             headers["Authorization"] = self._basic()
@@ -260,7 +284,9 @@ class OAuthClient:
             except httpx.TransportError as exc:
                 # A refresh whose answer was lost may have rotated the token; the previous
                 # refresh token stays valid for a grace period, so resending it is the fix.
-                raise Transient(message=f"{self.api_name}: token endpoint unreachable ({exc!r})") from exc
+                raise Transient(
+                    message=f"{self.api_name}: token endpoint unreachable ({exc!r})"
+                ) from exc
             return self._parse(response, account_id)
 
         return await self.retry.run(attempt)
@@ -279,8 +305,10 @@ class OAuthClient:
         if response.status_code == 429:
             raise RateLimited(message=f"{self.api_name}: token endpoint rate limited", status=429)
         if response.status_code >= 500:
-            raise Transient(message=f"{self.api_name}: token endpoint error {response.status_code}: {detail}",
-                            status=response.status_code)
+            raise Transient(
+                message=f"{self.api_name}: token endpoint error {response.status_code}: {detail}",
+                status=response.status_code,
+            )
         if error in ("invalid_grant", "BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "EXPIRED_AUTH_CODE"):
             raise AuthExpired(
                 message=f"{self.api_name}: {error}: {detail}".rstrip(": "),
@@ -288,7 +316,10 @@ class OAuthClient:
                 code=error,
                 status=response.status_code,
             )
-        if error in ("invalid_client", "BAD_CLIENT_ID", "BAD_CLIENT_SECRET") or response.status_code == 401:
+        if (
+            error in ("invalid_client", "BAD_CLIENT_ID", "BAD_CLIENT_SECRET")
+            or response.status_code == 401
+        ):
             raise ConfigError(
                 message=f"{self.api_name}: the client id or secret was rejected ({error or response.status_code})",
                 hint="Check the app's client id and client secret in the configuration.",
@@ -299,8 +330,12 @@ class OAuthClient:
 
 
 def _token_error(api: str, status: int, error: str, detail: str, hint: str) -> SyncError:
-    return AuthExpired(message=f"{api}: token request failed ({status} {error}): {detail}", hint=hint,
-                       code=error or None, status=status)
+    return AuthExpired(
+        message=f"{api}: token request failed ({status} {error}): {detail}",
+        hint=hint,
+        code=error or None,
+        status=status,
+    )
 
 
 def expires_at_text(tokens: TokenSet) -> str | None:

@@ -150,7 +150,11 @@ class RetryPolicy:
                     or waited + delay > self.max_total_wait
                 )
                 if give_up:
-                    if unknown is not None and error is not unknown and isinstance(error, Transient):
+                    if (
+                        unknown is not None
+                        and error is not unknown
+                        and isinstance(error, Transient)
+                    ):
                         raise UnknownOutcome(
                             message=f"{unknown.message}; retries then failed: {error.message}",
                             hint=unknown.hint,
@@ -172,7 +176,9 @@ class RetryPolicy:
 class Pacer:
     """Spaces calls at least `interval` seconds apart (injectable clock and sleep)."""
 
-    def __init__(self, per_second: float, clock: Clock = time.monotonic, sleep: Sleep = _real_sleep):
+    def __init__(
+        self, per_second: float, clock: Clock = time.monotonic, sleep: Sleep = _real_sleep
+    ):
         self.interval = 1.0 / per_second
         self.clock = clock
         self.sleep = sleep
@@ -261,14 +267,20 @@ class ApiTransport:
         method = method.upper()
         is_write = (method in WRITE_METHODS) if write is None else write
         can_resend = (not is_write) if idempotent is None else idempotent
-        body = content if content is not None else (dumps(json_body) if json_body is not None else None)
+        body = (
+            content
+            if content is not None
+            else (dumps(json_body) if json_body is not None else None)
+        )
         all_headers = {**self.default_headers, **(headers or {})}
         if json_body is not None and "Content-Type" not in all_headers:
             all_headers["Content-Type"] = "application/json"
         url = f"{self.base_url}{path}"
 
         async def attempt(_: int) -> ApiResponse:
-            return await self._send_with_auth(method, url, params, body, all_headers, is_write, parse_json)
+            return await self._send_with_auth(
+                method, url, params, body, all_headers, is_write, parse_json
+            )
 
         before_retry = None
         if recover is not None:
@@ -327,7 +339,11 @@ class ApiTransport:
             self.requests_sent += 1
             try:
                 response = await self.http.request(
-                    method, url, params=params, content=body, headers=request_headers,
+                    method,
+                    url,
+                    params=params,
+                    content=body,
+                    headers=request_headers,
                     timeout=self.timeout,
                 )
                 await response.aread()

@@ -25,12 +25,16 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         except httpx.HTTPError:
             raise
         except Exception as exc:  # noqa: BLE001 - any app failure is a dropped connection to a client
-            raise httpx.RemoteProtocolError(f"connection dropped by the server ({exc})", request=request) from exc
+            raise httpx.RemoteProtocolError(
+                f"connection dropped by the server ({exc})", request=request
+            ) from exc
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
-def in_process_client(app: Any, base_url: str = "http://sandbox.test", **kwargs: Any) -> httpx.AsyncClient:
+def in_process_client(
+    app: Any, base_url: str = "http://sandbox.test", **kwargs: Any
+) -> httpx.AsyncClient:
     """An AsyncClient whose requests go straight into `app`."""
     return httpx.AsyncClient(transport=InProcessTransport(app), base_url=base_url, **kwargs)

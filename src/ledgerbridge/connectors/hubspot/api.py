@@ -22,7 +22,7 @@ SEARCH_PAGE_MAX = 200
 
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class HubSpotApi:
@@ -40,11 +40,20 @@ class HubSpotApi:
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.transport = ApiTransport(
-            http, base_url, tokens, map_response, api_name="HubSpot", retry=self.retry,
-            limiter=limiter, max_in_flight=max_in_flight,
-            default_headers={"Accept": "application/json"}, timeout=timeout,
+            http,
+            base_url,
+            tokens,
+            map_response,
+            api_name="HubSpot",
+            retry=self.retry,
+            limiter=limiter,
+            max_in_flight=max_in_flight,
+            default_headers={"Accept": "application/json"},
+            timeout=timeout,
         )
-        self.search_pacer = search_pacer or Pacer(5.0, clock=self.retry.clock, sleep=self.retry.sleep)
+        self.search_pacer = search_pacer or Pacer(
+            5.0, clock=self.retry.clock, sleep=self.retry.sleep
+        )
 
     @property
     def requests_sent(self) -> int:
@@ -53,30 +62,48 @@ class HubSpotApi:
     # ---------------------------------------------------------------------------------------
     # Objects
     # ---------------------------------------------------------------------------------------
-    async def get(self, object_type: str, object_id: str, properties: Sequence[str] = (),
-                  associations: Sequence[str] = (), id_property: str | None = None) -> dict[str, Any] | None:
+    async def get(
+        self,
+        object_type: str,
+        object_id: str,
+        properties: Sequence[str] = (),
+        associations: Sequence[str] = (),
+        id_property: str | None = None,
+    ) -> dict[str, Any] | None:
         params: list[tuple[str, str]] = [("properties", p) for p in properties]
         params += [("associations", a) for a in associations]
         if id_property:
             params.append(("idProperty", id_property))
         try:
             response = await self.transport.request(
-                "GET", f"/crm/v3/objects/{object_type}/{object_id}", params=httpx.QueryParams(params))
+                "GET",
+                f"/crm/v3/objects/{object_type}/{object_id}",
+                params=httpx.QueryParams(params),
+            )
         except NotFound:
             return None
         return response.data
 
-    async def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str],
-                         id_property: str | None = None) -> dict[str, dict[str, Any]]:
+    async def batch_read(
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        id_property: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
         """{id: record} for the ids that exist (missing ones are simply absent)."""
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(str(i) for i in ids))
         for part in chunks(unique, BATCH_MAX):
-            body: dict[str, Any] = {"inputs": [{"id": i} for i in part], "properties": list(properties)}
+            body: dict[str, Any] = {
+                "inputs": [{"id": i} for i in part],
+                "properties": list(properties),
+            }
             if id_property:
                 body["idProperty"] = id_property
             response = await self.transport.request(
-                "POST", f"/crm/v3/objects/{object_type}/batch/read", json_body=body, write=False)
+                "POST", f"/crm/v3/objects/{object_type}/batch/read", json_body=body, write=False
+            )
             for record in (response.data or {}).get("results") or []:
                 key = str(record.get("id"))
                 if id_property:
@@ -84,72 +111,115 @@ class HubSpotApi:
                 out[key] = record
         return out
 
-    async def create(self, object_type: str, properties: Mapping[str, Any],
-                     associations: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    async def create(
+        self,
+        object_type: str,
+        properties: Mapping[str, Any],
+        associations: Sequence[Mapping[str, Any]] = (),
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"properties": dict(properties)}
         if associations:
             body["associations"] = list(associations)
-        response = await self.transport.request("POST", f"/crm/v3/objects/{object_type}", json_body=body)
+        response = await self.transport.request(
+            "POST", f"/crm/v3/objects/{object_type}", json_body=body
+        )
         return response.data
 
-    async def batch_create(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    async def batch_create(
+        self, object_type: str, inputs: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for part in chunks(list(inputs), BATCH_MAX):
             response = await self.transport.request(
-                "POST", f"/crm/v3/objects/{object_type}/batch/create", json_body={"inputs": list(part)})
+                "POST",
+                f"/crm/v3/objects/{object_type}/batch/create",
+                json_body={"inputs": list(part)},
+            )
             results.extend((response.data or {}).get("results") or [])
         return results
 
-    async def update(self, object_type: str, object_id: str, properties: Mapping[str, Any],
-                     id_property: str | None = None) -> dict[str, Any]:
+    async def update(
+        self,
+        object_type: str,
+        object_id: str,
+        properties: Mapping[str, Any],
+        id_property: str | None = None,
+    ) -> dict[str, Any]:
         # Setting properties to absolute values: resending after a lost answer is harmless.
         params = {"idProperty": id_property} if id_property else None
         response = await self.transport.request(
-            "PATCH", f"/crm/v3/objects/{object_type}/{object_id}", params=params,
-            json_body={"properties": dict(properties)}, idempotent=True)
+            "PATCH",
+            f"/crm/v3/objects/{object_type}/{object_id}",
+            params=params,
+            json_body={"properties": dict(properties)},
+            idempotent=True,
+        )
         return response.data
 
-    async def batch_upsert(self, object_type: str, id_property: str,
-                           inputs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    async def batch_upsert(
+        self, object_type: str, id_property: str, inputs: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[dict[str, Any]]:
         """Create-or-update by a unique property: idempotent, so safe to resend."""
         results: list[dict[str, Any]] = []
         for part in chunks(list(inputs), BATCH_MAX):
-            body = {"inputs": [{"id": key, "idProperty": id_property, "properties": dict(p)} for key, p in part]}
+            body = {
+                "inputs": [
+                    {"id": key, "idProperty": id_property, "properties": dict(p)} for key, p in part
+                ]
+            }
             response = await self.transport.request(
-                "POST", f"/crm/v3/objects/{object_type}/batch/upsert", json_body=body, idempotent=True)
+                "POST",
+                f"/crm/v3/objects/{object_type}/batch/upsert",
+                json_body=body,
+                idempotent=True,
+            )
             results.extend((response.data or {}).get("results") or [])
         return results
 
     async def batch_archive(self, object_type: str, ids: Sequence[str]) -> None:
         for part in chunks(list(ids), BATCH_MAX):
             await self.transport.request(
-                "POST", f"/crm/v3/objects/{object_type}/batch/archive",
-                json_body={"inputs": [{"id": str(i)} for i in part]}, idempotent=True, parse_json=False)
+                "POST",
+                f"/crm/v3/objects/{object_type}/batch/archive",
+                json_body={"inputs": [{"id": str(i)} for i in part]},
+                idempotent=True,
+                parse_json=False,
+            )
 
     async def archive(self, object_type: str, object_id: str) -> None:
         try:
-            await self.transport.request("DELETE", f"/crm/v3/objects/{object_type}/{object_id}",
-                                         idempotent=True, parse_json=False)
+            await self.transport.request(
+                "DELETE",
+                f"/crm/v3/objects/{object_type}/{object_id}",
+                idempotent=True,
+                parse_json=False,
+            )
         except NotFound:
             return
 
     async def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         await self.search_pacer.wait()
         response = await self.transport.request(
-            "POST", f"/crm/v3/objects/{object_type}/search", json_body=dict(body), write=False)
+            "POST", f"/crm/v3/objects/{object_type}/search", json_body=dict(body), write=False
+        )
         return response.data or {}
 
     # ---------------------------------------------------------------------------------------
     # Associations (v4)
     # ---------------------------------------------------------------------------------------
-    async def associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
+    async def associations(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> dict[str, list[str]]:
         """{from id: [to ids]} in the order HubSpot lists them."""
         out: dict[str, list[str]] = {str(i): [] for i in ids}
         unique = list(dict.fromkeys(str(i) for i in ids))
         for part in chunks(unique, ASSOC_READ_MAX):
             response = await self.transport.request(
-                "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
-                json_body={"inputs": [{"id": i} for i in part]}, write=False)
+                "POST",
+                f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                json_body={"inputs": [{"id": i} for i in part]},
+                write=False,
+            )
             for result in (response.data or {}).get("results") or []:
                 source = str((result.get("from") or {}).get("id"))
                 targets = [str(t.get("toObjectId")) for t in result.get("to") or []]
@@ -159,14 +229,19 @@ class HubSpotApi:
     async def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         """The default (unlabelled) association; PUT is idempotent."""
         await self.transport.request(
-            "PUT", f"/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
-            idempotent=True)
+            "PUT",
+            f"/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
+            idempotent=True,
+        )
 
     async def unassociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         try:
             await self.transport.request(
-                "DELETE", f"/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}/{to_id}",
-                idempotent=True, parse_json=False)
+                "DELETE",
+                f"/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}/{to_id}",
+                idempotent=True,
+                parse_json=False,
+            )
         except NotFound:
             return
 
@@ -180,8 +255,11 @@ class HubSpotApi:
     async def create_property_group(self, object_type: str, name: str, label: str) -> None:
         try:
             await self.transport.request(
-                "POST", f"/crm/v3/properties/{object_type}/groups",
-                json_body={"name": name, "label": label, "displayOrder": -1}, idempotent=True)
+                "POST",
+                f"/crm/v3/properties/{object_type}/groups",
+                json_body={"name": name, "label": label, "displayOrder": -1},
+                idempotent=True,
+            )
         except (Conflict, Duplicate):
             return  # already there
         except Invalid as error:
@@ -191,6 +269,10 @@ class HubSpotApi:
     async def create_property(self, object_type: str, definition: Mapping[str, Any]) -> None:
         try:
             await self.transport.request(
-                "POST", f"/crm/v3/properties/{object_type}", json_body=dict(definition), idempotent=True)
+                "POST",
+                f"/crm/v3/properties/{object_type}",
+                json_body=dict(definition),
+                idempotent=True,
+            )
         except (Conflict, Duplicate):
             return  # created by an earlier attempt or another worker

@@ -25,21 +25,30 @@ TOKEN_PATH = "/oauth/v1/token"
 RECONNECT_HINT = "Reconnect HubSpot in Settings → Sync."
 SCOPES = (
     "oauth",
-    "crm.objects.contacts.read", "crm.objects.contacts.write",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
     "crm.objects.companies.read",
     "crm.objects.deals.read",
-    "crm.objects.line_items.read", "crm.objects.line_items.write",
-    "crm.objects.invoices.read", "crm.objects.invoices.write",
-    "crm.objects.commercepayments.read", "crm.objects.commercepayments.write",
-    "crm.schemas.invoices.read", "crm.schemas.invoices.write",
-    "crm.schemas.contacts.write", "crm.schemas.commercepayments.write",
+    "crm.objects.line_items.read",
+    "crm.objects.line_items.write",
+    "crm.objects.invoices.read",
+    "crm.objects.invoices.write",
+    "crm.objects.commercepayments.read",
+    "crm.objects.commercepayments.write",
+    "crm.schemas.invoices.read",
+    "crm.schemas.invoices.write",
+    "crm.schemas.contacts.write",
+    "crm.schemas.commercepayments.write",
 )
 
 
 def private_app(token: str) -> StaticTokenProvider:
     """A private app's static access token."""
-    return StaticTokenProvider(token, hint="HubSpot rejected the private app token (rotated or revoked). "
-                               "Paste the new token in Settings → Sync.")
+    return StaticTokenProvider(
+        token,
+        hint="HubSpot rejected the private app token (rotated or revoked). "
+        "Paste the new token in Settings → Sync.",
+    )
 
 
 def oauth_client(
@@ -72,5 +81,6 @@ def oauth_provider(
     tokens: TokenSet,
     on_tokens: OnTokens | None = None,
 ) -> OAuthTokenProvider:
-    return OAuthTokenProvider(tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens,
-                              clock=client.clock)
+    return OAuthTokenProvider(
+        tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens, clock=client.clock
+    )

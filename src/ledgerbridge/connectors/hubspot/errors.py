@@ -38,27 +38,53 @@ class Rule:
 CATEGORY_TABLE: dict[str, Rule] = {
     "INVALID_AUTHENTICATION": Rule(AuthExpired, RECONNECT_HINT),
     "EXPIRED_AUTHENTICATION": Rule(AuthExpired, RECONNECT_HINT),
-    "MISSING_SCOPES": Rule(ConfigError, "The HubSpot app lacks a permission (scope) ledgerbridge needs. "
-                           "Add the scopes listed in the message to the app and reconnect."),
-    "OBJECT_NOT_FOUND": Rule(NotFound, "The record no longer exists in HubSpot (deleted or archived)."),
-    "OBJECT_ALREADY_EXISTS": Rule(Duplicate, "A HubSpot record with this unique value already exists."),
-    "CONFLICT": Rule(Conflict, "The record changed in HubSpot at the same time; ledgerbridge re-reads it "
-                     "and merges again."),
-    "VALIDATION_ERROR": Rule(Invalid, "HubSpot rejected a value on this record; read the message, fix it, "
-                             "and retry."),
-    "PROPERTY_DOESNT_EXIST": Rule(ConfigError, "A HubSpot property ledgerbridge uses is missing. Reconnect "
-                                  "HubSpot so ledgerbridge can create its properties, or create it by hand."),
-    "RATE_LIMITS": Rule(RateLimited, "HubSpot is rate limiting requests; ledgerbridge waits and retries."),
-    "RATE_LIMIT": Rule(RateLimited, "HubSpot is rate limiting requests; ledgerbridge waits and retries."),
-    "LOCKED": Rule(RateLimited, "HubSpot is busy with this record; ledgerbridge waits and retries."),
+    "MISSING_SCOPES": Rule(
+        ConfigError,
+        "The HubSpot app lacks a permission (scope) ledgerbridge needs. "
+        "Add the scopes listed in the message to the app and reconnect.",
+    ),
+    "OBJECT_NOT_FOUND": Rule(
+        NotFound, "The record no longer exists in HubSpot (deleted or archived)."
+    ),
+    "OBJECT_ALREADY_EXISTS": Rule(
+        Duplicate, "A HubSpot record with this unique value already exists."
+    ),
+    "CONFLICT": Rule(
+        Conflict,
+        "The record changed in HubSpot at the same time; ledgerbridge re-reads it "
+        "and merges again.",
+    ),
+    "VALIDATION_ERROR": Rule(
+        Invalid, "HubSpot rejected a value on this record; read the message, fix it, and retry."
+    ),
+    "PROPERTY_DOESNT_EXIST": Rule(
+        ConfigError,
+        "A HubSpot property ledgerbridge uses is missing. Reconnect "
+        "HubSpot so ledgerbridge can create its properties, or create it by hand.",
+    ),
+    "RATE_LIMITS": Rule(
+        RateLimited, "HubSpot is rate limiting requests; ledgerbridge waits and retries."
+    ),
+    "RATE_LIMIT": Rule(
+        RateLimited, "HubSpot is rate limiting requests; ledgerbridge waits and retries."
+    ),
+    "LOCKED": Rule(
+        RateLimited, "HubSpot is busy with this record; ledgerbridge waits and retries."
+    ),
 }
 
 STATUS_TABLE: dict[int, Rule] = {
-    400: Rule(Invalid, "HubSpot rejected the request; read the message, fix the record, and retry."),
+    400: Rule(
+        Invalid, "HubSpot rejected the request; read the message, fix the record, and retry."
+    ),
     401: Rule(AuthExpired, RECONNECT_HINT),
-    403: Rule(ConfigError, "The HubSpot app is not allowed to do this. Check its scopes and reconnect."),
+    403: Rule(
+        ConfigError, "The HubSpot app is not allowed to do this. Check its scopes and reconnect."
+    ),
     404: Rule(NotFound, "The record no longer exists in HubSpot (deleted or archived)."),
-    409: Rule(Conflict, "HubSpot reported a conflict; ledgerbridge re-reads the record and retries."),
+    409: Rule(
+        Conflict, "HubSpot reported a conflict; ledgerbridge re-reads the record and retries."
+    ),
     414: Rule(Invalid, "The request to HubSpot was too long."),
     423: Rule(RateLimited, "HubSpot is busy with this record; ledgerbridge waits and retries."),
     429: Rule(RateLimited, "HubSpot is rate limiting requests; ledgerbridge waits and retries."),
@@ -96,7 +122,9 @@ def error_from_body(status: int, data: Any, headers: httpx.Headers | None = None
     rule = rule_for(code if code in CATEGORY_TABLE else category, status)
     # A unique-value clash on a write is a duplicate, not a generic validation error.
     lowered = message.lower()
-    if rule.error is Invalid and ("already has that value" in lowered or "unique" in lowered and "exists" in lowered):
+    if rule.error is Invalid and (
+        "already has that value" in lowered or "unique" in lowered and "exists" in lowered
+    ):
         rule = CATEGORY_TABLE["OBJECT_ALREADY_EXISTS"]
     kwargs: dict[str, Any] = {
         "message": message,

@@ -48,8 +48,14 @@ def _key(record: Mapping[str, Any]) -> tuple[int, int]:
 
 
 class SearchFeed:
-    def __init__(self, api: HubSpotApi, object_type: str, *, settle_ms: int = 0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        api: HubSpotApi,
+        object_type: str,
+        *,
+        settle_ms: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.api = api
         self.object_type = object_type
         self.settle_ms = settle_ms
@@ -62,7 +68,9 @@ class SearchFeed:
         upper = int(self.clock() * 1000) - self.settle_ms
         return [{"propertyName": MODIFIED, "operator": "LTE", "value": str(upper)}]
 
-    async def _search(self, groups: list[list[dict[str, str]]], sort: str, limit: int) -> list[dict[str, Any]]:
+    async def _search(
+        self, groups: list[list[dict[str, str]]], sort: str, limit: int
+    ) -> list[dict[str, Any]]:
         self.queries += 1
         body = {
             "filterGroups": [{"filters": g} for g in groups],
@@ -79,8 +87,13 @@ class SearchFeed:
         upper = self._upper()
         groups = [[{"propertyName": MODIFIED, "operator": "GT", "value": str(ts)}, *upper]]
         if last_id:
-            groups.append([{"propertyName": MODIFIED, "operator": "EQ", "value": str(ts)},
-                           {"propertyName": OBJECT_ID, "operator": "GT", "value": str(last_id)}, *upper])
+            groups.append(
+                [
+                    {"propertyName": MODIFIED, "operator": "EQ", "value": str(ts)},
+                    {"propertyName": OBJECT_ID, "operator": "GT", "value": str(last_id)},
+                    *upper,
+                ]
+            )
         results = await self._search(groups, MODIFIED, limit)
         keyed = sorted(((_key(r), r) for r in results), key=lambda kr: kr[0])
         if len(results) < limit:
@@ -92,15 +105,23 @@ class SearchFeed:
         # A whole page of one timestamp: walk that timestamp by id.
         start_id = last_id if last_ts == ts else 0
         ties = await self._search(
-            [[{"propertyName": MODIFIED, "operator": "EQ", "value": str(last_ts)},
-              {"propertyName": OBJECT_ID, "operator": "GT", "value": str(start_id)}]],
-            OBJECT_ID, limit)
+            [
+                [
+                    {"propertyName": MODIFIED, "operator": "EQ", "value": str(last_ts)},
+                    {"propertyName": OBJECT_ID, "operator": "GT", "value": str(start_id)},
+                ]
+            ],
+            OBJECT_ID,
+            limit,
+        )
         keyed_ties = sorted(((_key(r), r) for r in ties), key=lambda kr: kr[0][1])
         keyed_ties = [((last_ts, k[1]), r) for k, r in keyed_ties]
         return _page(keyed_ties, cursor, done=False)
 
 
-def _page(keyed: list[tuple[tuple[int, int], dict[str, Any]]], cursor: str | None, done: bool) -> ChangePage:
+def _page(
+    keyed: list[tuple[tuple[int, int], dict[str, Any]]], cursor: str | None, done: bool
+) -> ChangePage:
     ids: list[str] = []
     versions: dict[str, str] = {}
     for (_, object_id), record in keyed:

@@ -20,7 +20,9 @@ CHILD_TYPES: dict[str, tuple[str, ...]] = {
 
 
 class InvoiceReader:
-    def __init__(self, api: HubSpotApi, context_properties: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self, api: HubSpotApi, context_properties: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self.api = api
         extra = context_properties or {}
         self.related: dict[str, tuple[str, ...]] = {
@@ -29,17 +31,23 @@ class InvoiceReader:
             "deals": tuple(dict.fromkeys([*tr.DEAL_PROPERTIES, *extra.get("deal", ())])),
         }
 
-    async def bundles(self, invoice_ids: Sequence[str], invoice_properties: Sequence[str]) -> list[tr.InvoiceBundle]:
+    async def bundles(
+        self, invoice_ids: Sequence[str], invoice_properties: Sequence[str]
+    ) -> list[tr.InvoiceBundle]:
         records = await self.api.batch_read("invoices", invoice_ids, invoice_properties)
         found = [i for i in dict.fromkeys(str(x) for x in invoice_ids) if i in records]
         if not found:
             return []
         kinds = [*CHILD_TYPES, *self.related]
-        links = await asyncio.gather(*(self.api.associations("invoices", kind, found) for kind in kinds))
+        links = await asyncio.gather(
+            *(self.api.associations("invoices", kind, found) for kind in kinds)
+        )
         assoc = dict(zip(kinds, links, strict=True))
         return await self._assemble(found, records, assoc)
 
-    async def bundle_one(self, invoice_id: str, invoice_properties: Sequence[str]) -> tr.InvoiceBundle | None:
+    async def bundle_one(
+        self, invoice_id: str, invoice_properties: Sequence[str]
+    ) -> tr.InvoiceBundle | None:
         """One invoice: a single GET returns its associations too (batch read cannot)."""
         kinds = [*CHILD_TYPES, *self.related]
         record = await self.api.get("invoices", invoice_id, invoice_properties, associations=kinds)
@@ -68,13 +76,16 @@ class InvoiceReader:
                 ids.extend(targets if kind in CHILD_TYPES else targets[:1])
             wanted[kind] = list(dict.fromkeys(ids))
         kinds = [k for k, ids in wanted.items() if ids]
-        fetched = await asyncio.gather(*(
-            self.api.batch_read(kind, wanted[kind], CHILD_TYPES.get(kind) or self.related[kind])
-            for kind in kinds
-        ))
+        fetched = await asyncio.gather(
+            *(
+                self.api.batch_read(kind, wanted[kind], CHILD_TYPES.get(kind) or self.related[kind])
+                for kind in kinds
+            )
+        )
         objects = dict(zip(kinds, fetched, strict=True))
         out: list[tr.InvoiceBundle] = []
         for invoice_id in invoice_ids:
+
             def children(kind: str, invoice_id: str = invoice_id) -> list[Mapping[str, Any]]:
                 got = objects.get(kind, {})
                 return [got[i] for i in (assoc.get(kind, {}).get(invoice_id) or []) if i in got]
@@ -83,14 +94,16 @@ class InvoiceReader:
                 items = children(kind, invoice_id)
                 return items[0] if items else None
 
-            out.append(tr.InvoiceBundle(
-                invoice=records[invoice_id],
-                line_items=children("line_items"),
-                contact=first("contacts"),
-                company=first("companies"),
-                deal=first("deals"),
-                discounts=children("discounts"),
-                fees=children("fees"),
-                taxes=children("taxes"),
-            ))
+            out.append(
+                tr.InvoiceBundle(
+                    invoice=records[invoice_id],
+                    line_items=children("line_items"),
+                    contact=first("contacts"),
+                    company=first("companies"),
+                    deal=first("deals"),
+                    discounts=children("discounts"),
+                    fees=children("fees"),
+                    taxes=children("taxes"),
+                )
+            )
         return out

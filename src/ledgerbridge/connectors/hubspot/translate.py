@@ -40,29 +40,100 @@ PAYMENT_KEY = "ledgerbridge_payment_key"
 OWN_PROPERTIES = {SYNC_STATUS, SYNC_ERROR, QBO_INVOICE_ID, QBO_DOC_NUMBER, PAYMENT_KEY}
 
 INVOICE_PROPERTIES = (
-    "hs_currency", "hs_invoice_status", "hs_number", "hs_title", "hs_invoice_date", "hs_due_date",
-    "hs_purchase_order_number", "hs_comments", "hs_tax_id", "hs_amount_billed", "hs_amount_paid",
-    "hs_balance_due", "hs_subtotal", "hs_discount_amount", "hs_invoice_source", "hs_payment_status",
-    "hs_lastmodifieddate", "hs_createdate", "hs_object_id", "hs_language", "hs_locale",
-    "hs_external_invoice_id", "hs_invoice_billable",
-    SYNC_STATUS, SYNC_ERROR, QBO_INVOICE_ID, QBO_DOC_NUMBER,
+    "hs_currency",
+    "hs_invoice_status",
+    "hs_number",
+    "hs_title",
+    "hs_invoice_date",
+    "hs_due_date",
+    "hs_purchase_order_number",
+    "hs_comments",
+    "hs_tax_id",
+    "hs_amount_billed",
+    "hs_amount_paid",
+    "hs_balance_due",
+    "hs_subtotal",
+    "hs_discount_amount",
+    "hs_invoice_source",
+    "hs_payment_status",
+    "hs_lastmodifieddate",
+    "hs_createdate",
+    "hs_object_id",
+    "hs_language",
+    "hs_locale",
+    "hs_external_invoice_id",
+    "hs_invoice_billable",
+    SYNC_STATUS,
+    SYNC_ERROR,
+    QBO_INVOICE_ID,
+    QBO_DOC_NUMBER,
 )
 # hs_ invoice properties a user may map to QBO custom fields (alongside every custom property).
-MAPPABLE_HS_PROPERTIES = ("hs_purchase_order_number", "hs_title", "hs_comments", "hs_number",
-                          "hs_tax_id", "hs_language", "hs_locale", "hs_external_invoice_id")
-LINE_ITEM_PROPERTIES = ("name", "description", "quantity", "price", "amount", "hs_sku",
-                        "hs_product_id", "discount", "hs_discount_percentage",
-                        "hs_line_item_currency_code", "hs_position_on_quote")
+MAPPABLE_HS_PROPERTIES = (
+    "hs_purchase_order_number",
+    "hs_title",
+    "hs_comments",
+    "hs_number",
+    "hs_tax_id",
+    "hs_language",
+    "hs_locale",
+    "hs_external_invoice_id",
+)
+LINE_ITEM_PROPERTIES = (
+    "name",
+    "description",
+    "quantity",
+    "price",
+    "amount",
+    "hs_sku",
+    "hs_product_id",
+    "discount",
+    "hs_discount_percentage",
+    "hs_line_item_currency_code",
+    "hs_position_on_quote",
+)
 ADJUSTMENT_PROPERTIES = ("hs_label", "hs_value", "hs_type", "hs_sort_order")
-CONTACT_PROPERTIES = ("email", "firstname", "lastname", "company", "phone", "address", "city",
-                      "state", "zip", "country", "lifecyclestage", "jobtitle")
-COMPANY_PROPERTIES = ("name", "domain", "phone", "address", "city", "state", "zip", "country",
-                      "industry")
+CONTACT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "lifecyclestage",
+    "jobtitle",
+)
+COMPANY_PROPERTIES = (
+    "name",
+    "domain",
+    "phone",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "industry",
+)
 DEAL_PROPERTIES = ("dealname", "pipeline", "dealstage", "amount", "closedate")
-PAYMENT_PROPERTIES = ("hs_initial_amount", "hs_initiated_date", "hs_currency_code",
-                      "hs_customer_email", "hs_fees_amount", "hs_latest_status",
-                      "hs_payment_method_type", "hs_processor_type", "hs_reference_number",
-                      "hs_refunds_amount", "hs_lastmodifieddate", "hs_internal_comment", PAYMENT_KEY)
+PAYMENT_PROPERTIES = (
+    "hs_initial_amount",
+    "hs_initiated_date",
+    "hs_currency_code",
+    "hs_customer_email",
+    "hs_fees_amount",
+    "hs_latest_status",
+    "hs_payment_method_type",
+    "hs_processor_type",
+    "hs_reference_number",
+    "hs_refunds_amount",
+    "hs_lastmodifieddate",
+    "hs_internal_comment",
+    PAYMENT_KEY,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,7 +200,9 @@ def props(record: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _sort_key(p: Mapping[str, Any], record_id: Any) -> tuple[Decimal, int]:
-    position = dec(p.get("hs_position_on_quote") or p.get("hs_sort_order"), Decimal(0)) or Decimal(0)
+    position = dec(p.get("hs_position_on_quote") or p.get("hs_sort_order"), Decimal(0)) or Decimal(
+        0
+    )
     try:
         return position, int(record_id)
     except (TypeError, ValueError):
@@ -176,7 +249,9 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
     subtotal = sum((line.amount(currency) for line in lines), Decimal(0))
 
     discounts = _ordered(bundle.discounts)
-    discount_total = sum((_adjustment_amount(props(d), subtotal, currency) for d in discounts), Decimal(0))
+    discount_total = sum(
+        (_adjustment_amount(props(d), subtotal, currency) for d in discounts), Decimal(0)
+    )
     extra: list[LineItem] = []
     running = subtotal - discount_total
     for kind, records in ((LineKind.FEE, bundle.fees), (LineKind.TAX, bundle.taxes)):
@@ -185,9 +260,15 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
             rp = props(record)
             amount = _adjustment_amount(rp, running, currency)
             added += amount
-            extra.append(LineItem(name=str(rp.get("hs_label") or kind.value.title()), quantity=Decimal(1),
-                                  unit_price=amount, kind=kind,
-                                  id=str(record.get("id")) if record.get("id") is not None else None))
+            extra.append(
+                LineItem(
+                    name=str(rp.get("hs_label") or kind.value.title()),
+                    quantity=Decimal(1),
+                    unit_price=amount,
+                    kind=kind,
+                    id=str(record.get("id")) if record.get("id") is not None else None,
+                )
+            )
         running += added
 
     discount: Discount | None = None
@@ -207,7 +288,8 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
     custom = {
         name: str(value)
         for name, value in p.items()
-        if value not in (None, "") and name not in OWN_PROPERTIES
+        if value not in (None, "")
+        and name not in OWN_PROPERTIES
         and (not name.startswith("hs_") or name in MAPPABLE_HS_PROPERTIES)
         and name not in ("createdate", "lastmodifieddate", "hubspot_owner_id")
     }
@@ -236,30 +318,46 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
 def invoice_context(bundle: InvoiceBundle) -> dict[str, str]:
     """Filter inputs: 'contact.<p>', 'company.<p>', 'deal.<p>' and a few invoice facts."""
     context: dict[str, str] = {}
-    for prefix, record in (("contact", bundle.contact), ("company", bundle.company), ("deal", bundle.deal)):
+    for prefix, record in (
+        ("contact", bundle.contact),
+        ("company", bundle.company),
+        ("deal", bundle.deal),
+    ):
         for name, value in props(record).items():
             if value not in (None, ""):
                 context[f"{prefix}.{name}"] = str(value)
         if record is not None and record.get("id") is not None:
             context[f"{prefix}.id"] = str(record["id"])
     ip = props(bundle.invoice)
-    for name in ("hs_invoice_source", "hs_amount_billed", "hs_payment_status", SYNC_STATUS, QBO_INVOICE_ID,
-                 QBO_DOC_NUMBER):
+    for name in (
+        "hs_invoice_source",
+        "hs_amount_billed",
+        "hs_payment_status",
+        SYNC_STATUS,
+        QBO_INVOICE_ID,
+        QBO_DOC_NUMBER,
+    ):
         if ip.get(name) not in (None, ""):
             context[f"invoice.{name}"] = str(ip[name])
     return context
 
 
-def contact_to_customer(contact: Mapping[str, Any] | None, company: Mapping[str, Any] | None) -> Customer | None:
+def contact_to_customer(
+    contact: Mapping[str, Any] | None, company: Mapping[str, Any] | None
+) -> Customer | None:
     if contact is None:
         return None
     p = props(contact)
     cp = props(company)
     address = None
     if any(p.get(k) for k in ("address", "city", "state", "zip", "country")):
-        address = Address(line1=p.get("address") or None, city=p.get("city") or None,
-                          state=p.get("state") or None, postal_code=p.get("zip") or None,
-                          country=p.get("country") or None)
+        address = Address(
+            line1=p.get("address") or None,
+            city=p.get("city") or None,
+            state=p.get("state") or None,
+            postal_code=p.get("zip") or None,
+            country=p.get("country") or None,
+        )
     return Customer(
         email=p.get("email") or None,
         first_name=p.get("firstname") or None,
@@ -298,16 +396,33 @@ def adjustments_to_wire(invoice: Invoice) -> dict[str, list[dict[str, str]]]:
     adjustments = [line for line in invoice.lines if line.kind in (LineKind.FEE, LineKind.TAX)]
     for order, line in enumerate(adjustments):
         kind = "fees" if line.kind is LineKind.FEE else "taxes"
-        out[kind].append({"hs_label": line.name, "hs_type": "FIXED",
-                          "hs_value": format(line.amount(invoice.currency), "f"),
-                          "hs_sort_order": str(order)})
+        out[kind].append(
+            {
+                "hs_label": line.name,
+                "hs_type": "FIXED",
+                "hs_value": format(line.amount(invoice.currency), "f"),
+                "hs_sort_order": str(order),
+            }
+        )
     if invoice.discount is not None and invoice.discount_amount:
         if invoice.discount.kind == "percent" and not adjustments:
-            out["discounts"].append({"hs_label": "Discount", "hs_type": "PERCENT",
-                                     "hs_value": format(invoice.discount.value, "f"), "hs_sort_order": "0"})
+            out["discounts"].append(
+                {
+                    "hs_label": "Discount",
+                    "hs_type": "PERCENT",
+                    "hs_value": format(invoice.discount.value, "f"),
+                    "hs_sort_order": "0",
+                }
+            )
         else:
-            out["discounts"].append({"hs_label": "Discount", "hs_type": "FIXED",
-                                     "hs_value": format(invoice.discount_amount, "f"), "hs_sort_order": "0"})
+            out["discounts"].append(
+                {
+                    "hs_label": "Discount",
+                    "hs_type": "FIXED",
+                    "hs_value": format(invoice.discount_amount, "f"),
+                    "hs_sort_order": "0",
+                }
+            )
     return out
 
 
@@ -330,8 +445,12 @@ def line_signature(p: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def adjustment_signature(p: Mapping[str, Any]) -> tuple[str, str, Decimal, str]:
-    return (str(p.get("hs_label") or ""), str(p.get("hs_type") or "FIXED").upper(),
-            (dec(p.get("hs_value"), Decimal(0)) or Decimal(0)).normalize(), str(p.get("hs_sort_order") or ""))
+    return (
+        str(p.get("hs_label") or ""),
+        str(p.get("hs_type") or "FIXED").upper(),
+        (dec(p.get("hs_value"), Decimal(0)) or Decimal(0)).normalize(),
+        str(p.get("hs_sort_order") or ""),
+    )
 
 
 INVOICE_FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {

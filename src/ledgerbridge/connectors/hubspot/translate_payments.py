@@ -17,13 +17,32 @@ from ledgerbridge.connectors.hubspot.translate import (
 from ledgerbridge.domain import Customer, Payment, PaymentApplication, Side, quantize
 
 # --------------------------------------------------------------------------------------------
-METHOD_TO_WIRE = {"check": "check", "cash": "cash", "credit_card": "card", "card": "card", "ach": "ach",
-                  "wire_transfer": "wire_transfer", "sepa": "sepa", "bacs": "bacs"}
-METHOD_FROM_WIRE = {"card": "credit_card", "check": "check", "cash": "cash", "ach": "ach",
-                    "wire_transfer": "wire_transfer", "sepa": "sepa", "bacs": "bacs", "pads": "pads",
-                    "other": "other"}
-STATUS_FROM_WIRE = {"refunded": "refunded", "partially_refunded": "partially_refunded",
-                    "succeeded": "succeeded"}
+METHOD_TO_WIRE = {
+    "check": "check",
+    "cash": "cash",
+    "credit_card": "card",
+    "card": "card",
+    "ach": "ach",
+    "wire_transfer": "wire_transfer",
+    "sepa": "sepa",
+    "bacs": "bacs",
+}
+METHOD_FROM_WIRE = {
+    "card": "credit_card",
+    "check": "check",
+    "cash": "cash",
+    "ach": "ach",
+    "wire_transfer": "wire_transfer",
+    "sepa": "sepa",
+    "bacs": "bacs",
+    "pads": "pads",
+    "other": "other",
+}
+STATUS_FROM_WIRE = {
+    "refunded": "refunded",
+    "partially_refunded": "partially_refunded",
+    "succeeded": "succeeded",
+}
 
 
 def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> Payment:
@@ -32,8 +51,10 @@ def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> 
     p = props(record)
     amount = dec(p.get("hs_initial_amount"), Decimal(0)) or Decimal(0)
     currency = str(p.get("hs_currency_code") or "USD").upper()
-    apps = tuple(PaymentApplication(invoice_id=str(i), amount=amount if n == 0 else Decimal(0))
-                 for n, i in enumerate(sorted(invoice_ids, key=_int_or_zero)))
+    apps = tuple(
+        PaymentApplication(invoice_id=str(i), amount=amount if n == 0 else Decimal(0))
+        for n, i in enumerate(sorted(invoice_ids, key=_int_or_zero))
+    )
     status = str(p.get("hs_latest_status") or "")
     return Payment(
         amount=amount,
@@ -43,7 +64,9 @@ def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> 
         method=METHOD_FROM_WIRE.get(str(p.get("hs_payment_method_type") or "")),
         reference=p.get("hs_reference_number") or None,
         processor=p.get("hs_processor_type") or None,
-        status=STATUS_FROM_WIRE.get(status, "succeeded" if status in ("", "processing") else status),
+        status=STATUS_FROM_WIRE.get(
+            status, "succeeded" if status in ("", "processing") else status
+        ),
         customer=Customer(email=p.get("hs_customer_email")) if p.get("hs_customer_email") else None,
         processing_fee=dec(p.get("hs_fees_amount"), Decimal(0)) or Decimal(0),
         id=str(record.get("id")),
@@ -66,7 +89,9 @@ def payment_to_wire(payment: Payment, amount: Decimal, external_key: str) -> dic
         "hs_initiated_date": date_to_wire(payment.date) or "",
         "hs_processor_type": "quickbooks",
         # A deleted/voided QBO payment stays on file as refunded: HubSpot stops counting it.
-        "hs_latest_status": "refunded" if payment.status in ("deleted", "refunded") else "succeeded",
+        "hs_latest_status": "refunded"
+        if payment.status in ("deleted", "refunded")
+        else "succeeded",
         PAYMENT_KEY: external_key,
     }
     if payment.status in ("deleted", "refunded"):

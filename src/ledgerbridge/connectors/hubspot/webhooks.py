@@ -24,13 +24,41 @@ from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 
 MAX_AGE_MS = 5 * 60 * 1000
 # Characters HubSpot's request-validation page lists as URL-decoded before hashing.
-_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
-           "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
-OBJECT_TYPE_IDS = {"0-53": INVOICE, "0-101": PAYMENT, "0-1": CUSTOMER, "0-7": ITEM, "0-8": "line_item",
-                   "0-84": "discount", "0-85": "fee", "0-86": "tax", "0-2": "company", "0-3": "deal"}
-SUBSCRIPTION_OBJECTS = {"contact": CUSTOMER, "product": ITEM, "line_item": "line_item",
-                        "company": "company", "deal": "deal", "invoice": INVOICE,
-                        "commerce_payment": PAYMENT}
+_DECODE = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+OBJECT_TYPE_IDS = {
+    "0-53": INVOICE,
+    "0-101": PAYMENT,
+    "0-1": CUSTOMER,
+    "0-7": ITEM,
+    "0-8": "line_item",
+    "0-84": "discount",
+    "0-85": "fee",
+    "0-86": "tax",
+    "0-2": "company",
+    "0-3": "deal",
+}
+SUBSCRIPTION_OBJECTS = {
+    "contact": CUSTOMER,
+    "product": ITEM,
+    "line_item": "line_item",
+    "company": "company",
+    "deal": "deal",
+    "invoice": INVOICE,
+    "commerce_payment": PAYMENT,
+}
 
 
 def _text(body: bytes | str) -> str:
@@ -77,7 +105,10 @@ def verify(
         if abs(now - int(timestamp)) > MAX_AGE_MS:
             return False
         candidates = {uri, decode_uri(uri)}
-        return any(hmac.compare_digest(signature_v3(secret, method, u, body, timestamp), v3) for u in candidates)
+        return any(
+            hmac.compare_digest(signature_v3(secret, method, u, body, timestamp), v3)
+            for u in candidates
+        )
     legacy = h.get("x-hubspot-signature")
     if not legacy:
         return False
@@ -91,7 +122,9 @@ def verify(
     return hmac.compare_digest(expected, legacy.lower())
 
 
-def _event(raw: Mapping[str, Any], object_type: str, object_id: Any, operation: str | None) -> WebhookEvent:
+def _event(
+    raw: Mapping[str, Any], object_type: str, object_id: Any, operation: str | None
+) -> WebhookEvent:
     return WebhookEvent(
         object_type=object_type,
         object_id=str(object_id),

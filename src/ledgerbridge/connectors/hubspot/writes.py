@@ -28,17 +28,26 @@ RECONCILE_ATTEMPTS = 3
 
 def contact_properties(customer: Customer) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, value in (("email", customer.email), ("firstname", customer.first_name),
-                        ("lastname", customer.last_name), ("phone", customer.phone),
-                        ("company", customer.company_name)):
+    for name, value in (
+        ("email", customer.email),
+        ("firstname", customer.first_name),
+        ("lastname", customer.last_name),
+        ("phone", customer.phone),
+        ("company", customer.company_name),
+    ):
         if value:
             out[name] = value.strip()
     if not customer.first_name and not customer.last_name and customer.display_name:
         out["lastname"] = customer.display_name
     if customer.address is not None:
         a = customer.address
-        for name, value in (("address", a.line1), ("city", a.city), ("state", a.state),
-                            ("zip", a.postal_code), ("country", a.country)):
+        for name, value in (
+            ("address", a.line1),
+            ("city", a.city),
+            ("state", a.state),
+            ("zip", a.postal_code),
+            ("country", a.country),
+        ):
             if value:
                 out[name] = value
     return out
@@ -50,15 +59,23 @@ class Writer:
 
     async def ensure_contact(self, customer: Customer | None) -> str:
         if customer is None:
-            raise Invalid(message="The invoice has no customer",
-                          hint="Set a customer on the QuickBooks invoice, then retry.")
+            raise Invalid(
+                message="The invoice has no customer",
+                hint="Set a customer on the QuickBooks invoice, then retry.",
+            )
         email = customer.match_email
         props = contact_properties(customer)
         if email:
-            found = await self.api.search("contacts", {
-                "filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}],
-                "properties": ["email"], "limit": 1,
-            })
+            found = await self.api.search(
+                "contacts",
+                {
+                    "filterGroups": [
+                        {"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}
+                    ],
+                    "properties": ["email"],
+                    "limit": 1,
+                },
+            )
             results = found.get("results") or []
             if results:
                 return str(results[0]["id"])
@@ -66,10 +83,14 @@ class Writer:
             upserted = await self.api.batch_upsert("contacts", "email", [(email, props)])
         else:
             if not customer.id:
-                raise Invalid(message="The customer has neither an email nor a QuickBooks id",
-                              hint="Add an email address to the QuickBooks customer, then retry.")
+                raise Invalid(
+                    message="The customer has neither an email nor a QuickBooks id",
+                    hint="Add an email address to the QuickBooks customer, then retry.",
+                )
             props[QBO_CUSTOMER_ID] = customer.id
-            upserted = await self.api.batch_upsert("contacts", QBO_CUSTOMER_ID, [(customer.id, props)])
+            upserted = await self.api.batch_upsert(
+                "contacts", QBO_CUSTOMER_ID, [(customer.id, props)]
+            )
         return str(upserted[0]["id"])
 
     async def set_contact(self, invoice_id: str, contact_id: str, current: Sequence[str]) -> None:
@@ -93,8 +114,12 @@ class Writer:
         changed = False
         for attempt in range(RECONCILE_ATTEMPTS):
             if current_ids is None or attempt > 0:
-                current_ids = (await self.api.associations("invoices", kind, [invoice_id])).get(invoice_id, [])
-            current = await self.api.batch_read(kind, current_ids, properties) if current_ids else {}
+                current_ids = (await self.api.associations("invoices", kind, [invoice_id])).get(
+                    invoice_id, []
+                )
+            current = (
+                await self.api.batch_read(kind, current_ids, properties) if current_ids else {}
+            )
             need = Counter(signature(w) for w in wanted)
             extras: list[str] = []
             for child_id in current_ids:
@@ -118,10 +143,19 @@ class Writer:
                 if extras:
                     await self.api.batch_archive(kind, extras)
                 if missing:
-                    association = {"to": {"id": invoice_id}, "types": [
-                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TO_INVOICE_TYPE[kind]}]}
-                    await self.api.batch_create(kind, [
-                        {"properties": dict(w), "associations": [association]} for w in missing])
+                    association = {
+                        "to": {"id": invoice_id},
+                        "types": [
+                            {
+                                "associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": TO_INVOICE_TYPE[kind],
+                            }
+                        ],
+                    }
+                    await self.api.batch_create(
+                        kind,
+                        [{"properties": dict(w), "associations": [association]} for w in missing],
+                    )
                 changed = True
                 return changed
             except UnknownOutcome:

@@ -38,8 +38,9 @@ class QueryPage:
 def is_not_queryable(error: SyncError) -> bool:
     """QBO refuses to filter on some properties (QueryValidationError, code 4001)."""
     text = f"{error.message}".lower()
-    return isinstance(error, Invalid) and (error.code in ("4000", "4001") or "queryable" in text or
-                                          "not filterable" in text)
+    return isinstance(error, Invalid) and (
+        error.code in ("4000", "4001") or "queryable" in text or "not filterable" in text
+    )
 
 
 class QboApi:
@@ -59,9 +60,16 @@ class QboApi:
         self.realm_id = str(realm_id)
         self.minor_version = minor_version
         self.transport = ApiTransport(
-            http, base_url, tokens, map_response, api_name="QuickBooks", retry=retry,
-            limiter=limiter, max_in_flight=max_in_flight,
-            default_headers={"Accept": "application/json"}, timeout=timeout,
+            http,
+            base_url,
+            tokens,
+            map_response,
+            api_name="QuickBooks",
+            retry=retry,
+            limiter=limiter,
+            max_in_flight=max_in_flight,
+            default_headers={"Accept": "application/json"},
+            timeout=timeout,
         )
 
     @property
@@ -112,15 +120,18 @@ class QboApi:
         )
         return _unwrap(response.data, entity)
 
-    async def update(self, entity: str, body: Mapping[str, Any], request_id: str | None = None,
-                     **query: str) -> dict[str, Any]:
+    async def update(
+        self, entity: str, body: Mapping[str, Any], request_id: str | None = None, **query: str
+    ) -> dict[str, Any]:
         """Sparse/full update or an operation (`operation=void|delete`, `include=void`). Updates
         carry the SyncToken, so a resend after an unknown outcome can only repeat the same
         change or fail with 5010 (stale): safe to resend."""
         response = await self.transport.request(
             "POST",
             self.path(entity.lower()),
-            params=self.params(requestid=request_id[:REQUEST_ID_MAX] if request_id else None, **query),
+            params=self.params(
+                requestid=request_id[:REQUEST_ID_MAX] if request_id else None, **query
+            ),
             json_body=body,
             idempotent=True,
         )
@@ -137,7 +148,9 @@ class QboApi:
         return response.content
 
     async def preferences(self) -> dict[str, Any]:
-        response = await self.transport.request("GET", self.path("preferences"), params=self.params())
+        response = await self.transport.request(
+            "GET", self.path("preferences"), params=self.params()
+        )
         return _unwrap(response.data, "Preferences")
 
     # ---------------------------------------------------------------------------------------
@@ -146,8 +159,12 @@ class QboApi:
     async def query(self, statement: str) -> QueryPage:
         if len(statement) > _LONG_QUERY:
             response = await self.transport.request(
-                "POST", self.path("query"), params=self.params(), content=statement.encode(),
-                headers={"Content-Type": "application/text"}, write=False,
+                "POST",
+                self.path("query"),
+                params=self.params(),
+                content=statement.encode(),
+                headers={"Content-Type": "application/text"},
+                write=False,
             )
         else:
             # Percent-encode spaces (%20, as Intuit's own clients and the recorded traffic do)
@@ -161,8 +178,12 @@ class QboApi:
             if isinstance(value, list):
                 rows.extend(value)
         total = qr.get("totalCount")
-        return QueryPage(rows=rows, start=int(qr.get("startPosition") or 1), time=data.get("time"),
-                         total=int(total) if total is not None else None)
+        return QueryPage(
+            rows=rows,
+            start=int(qr.get("startPosition") or 1),
+            time=data.get("time"),
+            total=int(total) if total is not None else None,
+        )
 
     async def query_pages(
         self,
@@ -195,9 +216,12 @@ class QboApi:
     # ---------------------------------------------------------------------------------------
     # CDC and batch
     # ---------------------------------------------------------------------------------------
-    async def cdc(self, entities: Sequence[str], changed_since: str) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    async def cdc(
+        self, entities: Sequence[str], changed_since: str
+    ) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
         response = await self.transport.request(
-            "GET", self.path("cdc"),
+            "GET",
+            self.path("cdc"),
             params=self.params(entities=",".join(entities), changedSince=changed_since),
         )
         data = response.data or {}
@@ -211,13 +235,16 @@ class QboApi:
                         out.setdefault(key, []).extend(value)
         return out, data.get("time")
 
-    async def batch(self, items: Sequence[Mapping[str, Any]], request_id: str | None = None) -> dict[str, dict[str, Any]]:
+    async def batch(
+        self, items: Sequence[Mapping[str, Any]], request_id: str | None = None
+    ) -> dict[str, dict[str, Any]]:
         """POST /batch (≤30 items). Returns {bId: item response}. Every item succeeds or fails
         on its own (item `Fault`); the HTTP status is 200 either way."""
         if len(items) > BATCH_MAX:
             raise ValueError(f"a QBO batch holds at most {BATCH_MAX} items")
         response = await self.transport.request(
-            "POST", self.path("batch"),
+            "POST",
+            self.path("batch"),
             params=self.params(requestid=request_id[:BATCH_REQUEST_ID_MAX] if request_id else None),
             json_body={"BatchItemRequest": list(items)},
             # Never resent blindly after a lost answer, even with a requestid: the caller looks

@@ -59,8 +59,10 @@ async def discover(http: httpx.AsyncClient, discovery_url: str) -> dict[str, str
     except httpx.TransportError as exc:
         raise Transient(message=f"QuickBooks discovery document unreachable ({exc!r})") from exc
     if response.status_code != 200:
-        raise ConfigError(message=f"QuickBooks discovery document answered {response.status_code}",
-                          hint="Check the QuickBooks environment URL in the configuration.")
+        raise ConfigError(
+            message=f"QuickBooks discovery document answered {response.status_code}",
+            hint="Check the QuickBooks environment URL in the configuration.",
+        )
     data = loads(response.content)
     missing = [k for k in ("authorization_endpoint", "token_endpoint") if not data.get(k)]
     if missing:
@@ -69,11 +71,17 @@ async def discover(http: httpx.AsyncClient, discovery_url: str) -> dict[str, str
 
 
 async def oauth_client_from_discovery(
-    http: httpx.AsyncClient, discovery_url: str, client_id: str, client_secret: str, redirect_uri: str
+    http: httpx.AsyncClient,
+    discovery_url: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
 ) -> OAuthClient:
     doc = await discover(http, discovery_url)
     return oauth_client(
-        client_id, client_secret, redirect_uri,
+        client_id,
+        client_secret,
+        redirect_uri,
         authorize_url=doc["authorization_endpoint"],
         token_url=doc["token_endpoint"],
         revoke_url=doc.get("revocation_endpoint"),
@@ -95,11 +103,15 @@ def parse_callback(url_or_params: str | Mapping[str, str]) -> Callback:
     else:
         params = dict(url_or_params)
     if params.get("error"):
-        raise Invalid(message=f"QuickBooks authorization failed: {params['error']}",
-                      hint="Try connecting QuickBooks again and approve access.")
+        raise Invalid(
+            message=f"QuickBooks authorization failed: {params['error']}",
+            hint="Try connecting QuickBooks again and approve access.",
+        )
     if not params.get("code") or not params.get("realmId"):
-        raise Invalid(message="QuickBooks authorization callback without code or realmId",
-                      hint="Try connecting QuickBooks again.")
+        raise Invalid(
+            message="QuickBooks authorization callback without code or realmId",
+            hint="Try connecting QuickBooks again.",
+        )
     return Callback(code=params["code"], state=params.get("state"), realm_id=params["realmId"])
 
 
@@ -109,5 +121,6 @@ def oauth_provider(
     tokens: TokenSet,
     on_tokens: OnTokens | None = None,
 ) -> OAuthTokenProvider:
-    return OAuthTokenProvider(tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens,
-                              clock=client.clock)
+    return OAuthTokenProvider(
+        tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens, clock=client.clock
+    )

@@ -31,12 +31,17 @@ def batch_request_id(request_ids: Sequence[str], attempt: int) -> str:
 
 
 def _result(row: Mapping[str, Any], created: bool) -> WriteResult:
-    return WriteResult(id=str(row["Id"]),
-                       version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
-                       number=row.get("DocNumber") or None, created=created)
+    return WriteResult(
+        id=str(row["Id"]),
+        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
+        number=row.get("DocNumber") or None,
+        created=created,
+    )
 
 
-async def batch_create(api: QboApi, markers: MarkerIndex, prepared: Sequence[Prepared]) -> list[WriteResult | SyncError]:
+async def batch_create(
+    api: QboApi, markers: MarkerIndex, prepared: Sequence[Prepared]
+) -> list[WriteResult | SyncError]:
     results: list[WriteResult | SyncError | None] = [None] * len(prepared)
     todo: list[tuple[int, BatchCreate, dict[str, Any]]] = []
     for index, (item, body) in enumerate(prepared):
@@ -45,8 +50,10 @@ async def batch_create(api: QboApi, markers: MarkerIndex, prepared: Sequence[Pre
         else:
             todo.append((index, item, body))
     for start in range(0, len(todo), BATCH_MAX):
-        await _run_chunk(api, markers, todo[start:start + BATCH_MAX], results)
-    return [r if r is not None else UnknownOutcome(message="batch item got no answer") for r in results]
+        await _run_chunk(api, markers, todo[start : start + BATCH_MAX], results)
+    return [
+        r if r is not None else UnknownOutcome(message="batch item got no answer") for r in results
+    ]
 
 
 async def _run_chunk(
@@ -57,7 +64,10 @@ async def _run_chunk(
     attempt: int = 0,
 ) -> None:
     # bId is at most 10 characters when the batch carries a requestid.
-    items = [{"bId": f"b{n}", "operation": "create", "Invoice": body} for n, (_, _, body) in enumerate(chunk)]
+    items = [
+        {"bId": f"b{n}", "operation": "create", "Invoice": body}
+        for n, (_, _, body) in enumerate(chunk)
+    ]
     request_id = batch_request_id([item.request_id for _, item, _ in chunk], attempt)
     try:
         answers = await api.batch(items, request_id=request_id)
@@ -79,7 +89,9 @@ async def _run_chunk(
     for n, (index, item, _) in enumerate(chunk):
         answer = answers.get(f"b{n}")
         if answer is None:
-            results[index] = UnknownOutcome(message=f"QuickBooks batch gave no answer for {item.external_key}")
+            results[index] = UnknownOutcome(
+                message=f"QuickBooks batch gave no answer for {item.external_key}"
+            )
         elif isinstance(answer.get("Invoice"), Mapping):
             markers.remember("Invoice", answer["Invoice"])
             results[index] = _result(answer["Invoice"], created=True)

@@ -42,7 +42,9 @@ def parse_qbo_time(value: str) -> dt.datetime:
 
 
 class ChangeFeed:
-    def __init__(self, api: QboApi, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
+    def __init__(
+        self, api: QboApi, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    ):
         self.api = api
         self.clock = clock
         self.fallbacks = 0  # how many entity windows went to the query API (observability)

@@ -43,55 +43,113 @@ class Rule:
 
 # Exact Fault codes. Hints are written for the finance person reading the Failing-to-sync panel.
 CODE_TABLE: dict[str, Rule] = {
-    "120": Rule(AuthExpired, "The QuickBooks user who connected ledgerbridge is no longer an admin. "
-                "Reconnect QuickBooks in Settings → Sync as a company admin."),
+    "120": Rule(
+        AuthExpired,
+        "The QuickBooks user who connected ledgerbridge is no longer an admin. "
+        "Reconnect QuickBooks in Settings → Sync as a company admin.",
+    ),
     "3200": Rule(AuthExpired, RECONNECT_HINT),
-    "3100": Rule(AuthExpired, "QuickBooks refused ledgerbridge's access to this company. " + RECONNECT_HINT),
+    "3100": Rule(
+        AuthExpired, "QuickBooks refused ledgerbridge's access to this company. " + RECONNECT_HINT
+    ),
     "3001": Rule(RateLimited, "QuickBooks is throttling requests; ledgerbridge waits and retries."),
-    "500": Rule(Invalid, "QuickBooks does not support this operation; check the record for unusual characters."),
-    "600": Rule(Duplicate, "QuickBooks already received this exact request; ledgerbridge will look the "
-                "record up instead of creating it again."),
-    "610": Rule(NotFound, "A record this one refers to (customer, item or invoice) was deleted or made "
-                "inactive in QuickBooks. Reactivate it in QuickBooks, then retry."),
-    "620": Rule(Invalid, "The payment refers to an invoice of a different customer. Apply it to the "
-                "customer's own invoices."),
+    "500": Rule(
+        Invalid,
+        "QuickBooks does not support this operation; check the record for unusual characters.",
+    ),
+    "600": Rule(
+        Duplicate,
+        "QuickBooks already received this exact request; ledgerbridge will look the "
+        "record up instead of creating it again.",
+    ),
+    "610": Rule(
+        NotFound,
+        "A record this one refers to (customer, item or invoice) was deleted or made "
+        "inactive in QuickBooks. Reactivate it in QuickBooks, then retry.",
+    ),
+    "620": Rule(
+        Invalid,
+        "The payment refers to an invoice of a different customer. Apply it to the "
+        "customer's own invoices.",
+    ),
     "630": Rule(Duplicate, "QuickBooks says this object already exists."),
     "1040": Rule(Invalid, "Too many operations in one QuickBooks batch request."),
-    "2010": Rule(Invalid, "QuickBooks rejected a field ledgerbridge sent; this is a ledgerbridge bug—"
-                 "please report it with the message."),
-    "2020": Rule(Invalid, "A field QuickBooks requires is missing; fill it in on the record and retry."),
+    "2010": Rule(
+        Invalid,
+        "QuickBooks rejected a field ledgerbridge sent; this is a ledgerbridge bug—"
+        "please report it with the message.",
+    ),
+    "2020": Rule(
+        Invalid, "A field QuickBooks requires is missing; fill it in on the record and retry."
+    ),
     "2030": Rule(Invalid, "An id sent to QuickBooks is not valid."),
-    "2050": Rule(Invalid, "A text value is too long for QuickBooks; shorten it on the record and retry."),
+    "2050": Rule(
+        Invalid, "A text value is too long for QuickBooks; shorten it on the record and retry."
+    ),
     "2170": Rule(Invalid, "A value is not one QuickBooks accepts for that field."),
     "2210": Rule(Invalid, "The email address is not valid; correct it on the contact and retry."),
-    "2500": Rule(NotFound, "A customer or item this invoice uses is inactive or deleted in QuickBooks. "
-                 "Reactivate it in QuickBooks, then retry."),
+    "2500": Rule(
+        NotFound,
+        "A customer or item this invoice uses is inactive or deleted in QuickBooks. "
+        "Reactivate it in QuickBooks, then retry.",
+    ),
     "4000": Rule(Invalid, "QuickBooks could not run a lookup query."),
     "4001": Rule(Invalid, "QuickBooks could not run a lookup query."),
     "4002": Rule(Invalid, "QuickBooks could not run a lookup query."),
-    "5010": Rule(Conflict, "Someone changed this record in QuickBooks at the same time; ledgerbridge "
-                 "re-reads it and merges again."),
-    "5020": Rule(ConfigError, "The QuickBooks user who connected ledgerbridge lacks permission for this. "
-                 "Reconnect with an admin user."),
-    "5030": Rule(ConfigError, "This QuickBooks subscription does not support the feature needed here."),
-    "6000": Rule(Invalid, "QuickBooks rejected the record (business validation). Read the message, fix "
-                 "the record, and retry."),
-    "6070": Rule(Invalid, "A line's amount does not equal quantity × unit price. Check the line prices."),
-    "6080": Rule(Invalid, "The customer has no name. Add a name or company to the contact and retry."),
-    "6090": Rule(Invalid, "The discount is missing its amount or percent. Fix the discount and retry."),
+    "5010": Rule(
+        Conflict,
+        "Someone changed this record in QuickBooks at the same time; ledgerbridge "
+        "re-reads it and merges again.",
+    ),
+    "5020": Rule(
+        ConfigError,
+        "The QuickBooks user who connected ledgerbridge lacks permission for this. "
+        "Reconnect with an admin user.",
+    ),
+    "5030": Rule(
+        ConfigError, "This QuickBooks subscription does not support the feature needed here."
+    ),
+    "6000": Rule(
+        Invalid,
+        "QuickBooks rejected the record (business validation). Read the message, fix "
+        "the record, and retry.",
+    ),
+    "6070": Rule(
+        Invalid, "A line's amount does not equal quantity × unit price. Check the line prices."
+    ),
+    "6080": Rule(
+        Invalid, "The customer has no name. Add a name or company to the contact and retry."
+    ),
+    "6090": Rule(
+        Invalid, "The discount is missing its amount or percent. Fix the discount and retry."
+    ),
     "6100": Rule(Invalid, "A line's tax code is not valid for this QuickBooks company."),
-    "6140": Rule(Duplicate, "Another QuickBooks transaction already uses this invoice number. Turn off "
-                 "'Custom transaction numbers' in QuickBooks or change the DocNumber strategy in "
-                 "Settings → Sync, then retry."),
+    "6140": Rule(
+        Duplicate,
+        "Another QuickBooks transaction already uses this invoice number. Turn off "
+        "'Custom transaction numbers' in QuickBooks or change the DocNumber strategy in "
+        "Settings → Sync, then retry.",
+    ),
     "6190": Rule(ConfigError, "The QuickBooks subscription has ended or was cancelled."),
-    "6210": Rule(Invalid, "The invoice date is in a closed accounting period in QuickBooks. Change the "
-                 "date or the closing date, then retry."),
-    "6240": Rule(Duplicate, "A customer, vendor or employee in QuickBooks already uses this name. Rename "
-                 "the existing one in QuickBooks, or let ledgerbridge pick a unique display name "
-                 "(Settings → Sync → customer names)."),
-    "6540": Rule(Invalid, "The payment is already part of a bank deposit in QuickBooks. Remove it from "
-                 "the deposit first."),
-    "10000": Rule(Transient, "QuickBooks had an internal error; ledgerbridge retries automatically."),
+    "6210": Rule(
+        Invalid,
+        "The invoice date is in a closed accounting period in QuickBooks. Change the "
+        "date or the closing date, then retry.",
+    ),
+    "6240": Rule(
+        Duplicate,
+        "A customer, vendor or employee in QuickBooks already uses this name. Rename "
+        "the existing one in QuickBooks, or let ledgerbridge pick a unique display name "
+        "(Settings → Sync → customer names).",
+    ),
+    "6540": Rule(
+        Invalid,
+        "The payment is already part of a bank deposit in QuickBooks. Remove it from "
+        "the deposit first.",
+    ),
+    "10000": Rule(
+        Transient, "QuickBooks had an internal error; ledgerbridge retries automatically."
+    ),
 }
 
 # (low, high, rule) for codes not in the table above.
@@ -101,9 +159,20 @@ RANGE_TABLE: list[tuple[int, int, Rule]] = [
     (600, 1999, Rule(Invalid, "QuickBooks rejected the request.")),
     (2000, 4999, Rule(Invalid, "QuickBooks rejected a value on this record; fix it and retry.")),
     (5000, 5999, Rule(Invalid, "QuickBooks rejected the request.")),
-    (6000, 9999, Rule(Invalid, "QuickBooks rejected the record (business validation). Read the message, "
-                      "fix the record, and retry.")),
-    (10000, 10**9, Rule(Transient, "QuickBooks had an internal error; ledgerbridge retries automatically.")),
+    (
+        6000,
+        9999,
+        Rule(
+            Invalid,
+            "QuickBooks rejected the record (business validation). Read the message, "
+            "fix the record, and retry.",
+        ),
+    ),
+    (
+        10000,
+        10**9,
+        Rule(Transient, "QuickBooks had an internal error; ledgerbridge retries automatically."),
+    ),
 ]
 
 STATUS_TABLE: dict[int, Rule] = {
@@ -164,7 +233,9 @@ def rule_for(code: str | None, status: int | None) -> Rule:
     return Rule(Invalid, "QuickBooks rejected the request.")
 
 
-def error_from_fault(fault: FaultInfo | None, status: int | None, retry_after: float | None = None) -> SyncError:
+def error_from_fault(
+    fault: FaultInfo | None, status: int | None, retry_after: float | None = None
+) -> SyncError:
     code = fault.code if fault else None
     message = "QuickBooks error"
     if fault is not None:
@@ -198,6 +269,11 @@ def map_response(response: httpx.Response, data: Any) -> SyncError:
     fault = parse_fault(data)
     retry_after = retry_after_seconds(response.headers)
     error = error_from_fault(fault, response.status_code, retry_after)
-    if fault is None and response.status_code < 500 and response.text and not isinstance(data, Mapping):
+    if (
+        fault is None
+        and response.status_code < 500
+        and response.text
+        and not isinstance(data, Mapping)
+    ):
         error.message = f"{error.message}: {response.text[:300]}"
     return error

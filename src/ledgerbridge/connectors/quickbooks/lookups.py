@@ -27,8 +27,13 @@ from ledgerbridge.errors import SyncError
 
 
 class CustomerIndex:
-    def __init__(self, api: QboApi, *, refresh_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        api: QboApi,
+        *,
+        refresh_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api = api
         self.refresh_interval = refresh_interval
         self.clock = clock
@@ -55,15 +60,22 @@ class CustomerIndex:
                 del self._by_email[email]
             return
         # Two customers with one email: keep the oldest (lowest Id) so the choice is stable.
-        if existing is None or existing.get("Id") == customer.get("Id") or _id_num(customer) < _id_num(existing):
+        if (
+            existing is None
+            or existing.get("Id") == customer.get("Id")
+            or _id_num(customer) < _id_num(existing)
+        ):
             # Only what matching needs: a big realm's customer list stays small in memory.
             self._by_email[email] = {k: customer[k] for k in _KEEP if k in customer}
 
     async def refresh(self, force: bool = False) -> None:
         async with self._lock:
             now = self.clock()
-            if (not force and self._refreshed_at is not None
-                    and now - self._refreshed_at < self.refresh_interval):
+            if (
+                not force
+                and self._refreshed_at is not None
+                and now - self._refreshed_at < self.refresh_interval
+            ):
                 return
             if self._high_water is None:
                 rows, server_time = await self.api.query_pages("Customer", "Active = true", "Id")
@@ -80,8 +92,19 @@ class CustomerIndex:
             self._refreshed_at = now
 
 
-_KEEP = ("Id", "SyncToken", "DisplayName", "GivenName", "FamilyName", "CompanyName",
-         "PrimaryEmailAddr", "PrimaryPhone", "BillAddr", "Active", "CurrencyRef")
+_KEEP = (
+    "Id",
+    "SyncToken",
+    "DisplayName",
+    "GivenName",
+    "FamilyName",
+    "CompanyName",
+    "PrimaryEmailAddr",
+    "PrimaryPhone",
+    "BillAddr",
+    "Active",
+    "CurrencyRef",
+)
 
 
 def _id_num(row: dict[str, Any]) -> int:
@@ -94,8 +117,13 @@ def _id_num(row: dict[str, Any]) -> int:
 class MarkerIndex:
     """external key → entity Id, for records carrying "ledgerbridge:<key>" in PrivateNote."""
 
-    def __init__(self, api: QboApi, *, lookback_days: int = 30,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+    def __init__(
+        self,
+        api: QboApi,
+        *,
+        lookback_days: int = 30,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self.api = api
         self.lookback_days = lookback_days
         self.clock = clock
@@ -122,7 +150,9 @@ class MarkerIndex:
         wanted = {k for k in external_keys if k not in found}
         if not wanted:
             return found
-        since = (self.clock() - dt.timedelta(days=self.lookback_days)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        since = (self.clock() - dt.timedelta(days=self.lookback_days)).strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00"
+        )
         start = 1
         page_size = 1000
         by_time = True

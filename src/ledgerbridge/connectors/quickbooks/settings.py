@@ -34,7 +34,9 @@ def custom_fields_from_preferences(prefs: Mapping[str, Any]) -> list[CustomField
     ]
 
 
-def resolve_custom_fields(defs: list[CustomFieldDef], values: Mapping[str, str]) -> list[tuple[str, str]]:
+def resolve_custom_fields(
+    defs: list[CustomFieldDef], values: Mapping[str, str]
+) -> list[tuple[str, str]]:
     """Mapping keys are DefinitionIds or field names (case-insensitive) → (DefinitionId, value)."""
     by_name = {d.name.lower(): d.definition_id for d in defs}
     ids = {d.definition_id for d in defs}

@@ -134,7 +134,11 @@ def discount_to_wire(invoice: Invoice) -> dict[str, Any]:
         detail = {"PercentBased": True, "DiscountPercent": discount.value}
     else:
         detail = {"PercentBased": False}
-    return {"DetailType": "DiscountLineDetail", "Amount": invoice.discount_amount, "DiscountLineDetail": detail}
+    return {
+        "DetailType": "DiscountLineDetail",
+        "Amount": invoice.discount_amount,
+        "DiscountLineDetail": detail,
+    }
 
 
 def invoice_to_wire(
@@ -285,10 +289,18 @@ def customer_to_wire(customer: Customer) -> dict[str, Any]:
     }
     if customer.address is not None:
         a = customer.address
-        body["BillAddr"] = _prune({
-            "Line1": a.line1, "City": a.city, "CountrySubDivisionCode": a.state,
-            "PostalCode": a.postal_code, "Country": a.country,
-        }) or None
+        body["BillAddr"] = (
+            _prune(
+                {
+                    "Line1": a.line1,
+                    "City": a.city,
+                    "CountrySubDivisionCode": a.state,
+                    "PostalCode": a.postal_code,
+                    "Country": a.country,
+                }
+            )
+            or None
+        )
     return _prune(body)
 
 
@@ -297,8 +309,11 @@ def customer_from_wire(data: Mapping[str, Any]) -> Customer:
     address = None
     if isinstance(addr, Mapping):
         address = Address(
-            line1=addr.get("Line1"), city=addr.get("City"), state=addr.get("CountrySubDivisionCode"),
-            postal_code=addr.get("PostalCode"), country=addr.get("Country"),
+            line1=addr.get("Line1"),
+            city=addr.get("City"),
+            state=addr.get("CountrySubDivisionCode"),
+            postal_code=addr.get("PostalCode"),
+            country=addr.get("Country"),
         )
     return Customer(
         email=(data.get("PrimaryEmailAddr") or {}).get("Address"),
@@ -312,15 +327,19 @@ def customer_from_wire(data: Mapping[str, Any]) -> Customer:
     )
 
 
-def item_to_wire(product: Product, income_account_id: str, item_type: str = "Service") -> dict[str, Any]:
-    return _prune({
-        "Name": safe_name(product.name, ITEM_NAME_MAX),
-        "Sku": product.sku or None,
-        "Description": product.description or None,
-        "UnitPrice": product.unit_price,
-        "Type": item_type,
-        "IncomeAccountRef": {"value": str(income_account_id)},
-    })
+def item_to_wire(
+    product: Product, income_account_id: str, item_type: str = "Service"
+) -> dict[str, Any]:
+    return _prune(
+        {
+            "Name": safe_name(product.name, ITEM_NAME_MAX),
+            "Sku": product.sku or None,
+            "Description": product.description or None,
+            "UnitPrice": product.unit_price,
+            "Type": item_type,
+            "IncomeAccountRef": {"value": str(income_account_id)},
+        }
+    )
 
 
 def item_from_wire(data: Mapping[str, Any]) -> Product:
@@ -337,10 +356,20 @@ def item_from_wire(data: Mapping[str, Any]) -> Product:
 # Payment
 # --------------------------------------------------------------------------------------------
 _METHODS = {
-    "cash": "cash", "check": "check", "cheque": "check", "credit card": "credit_card",
-    "visa": "credit_card", "mastercard": "credit_card", "american express": "credit_card",
-    "discover": "credit_card", "diners club": "credit_card", "ach": "ach",
-    "bank transfer": "ach", "eft": "ach", "wire": "wire_transfer", "wire transfer": "wire_transfer",
+    "cash": "cash",
+    "check": "check",
+    "cheque": "check",
+    "credit card": "credit_card",
+    "visa": "credit_card",
+    "mastercard": "credit_card",
+    "american express": "credit_card",
+    "discover": "credit_card",
+    "diners club": "credit_card",
+    "ach": "ach",
+    "bank transfer": "ach",
+    "eft": "ach",
+    "wire": "wire_transfer",
+    "wire transfer": "wire_transfer",
 }
 
 
@@ -360,20 +389,24 @@ def payment_to_wire(
     method_id: str | None = None,
 ) -> dict[str, Any]:
     lines = [
-        {"Amount": quantize(app.amount, payment.currency),
-         "LinkedTxn": [{"TxnId": str(app.invoice_id), "TxnType": "Invoice"}]}
+        {
+            "Amount": quantize(app.amount, payment.currency),
+            "LinkedTxn": [{"TxnId": str(app.invoice_id), "TxnType": "Invoice"}],
+        }
         for app in payment.applications
     ]
-    return _prune({
-        "CustomerRef": {"value": str(customer_id)},
-        "TotalAmt": quantize(payment.amount, payment.currency),
-        "TxnDate": payment.date.isoformat(),
-        "PaymentRefNum": (payment.reference or "")[:PAYMENT_REF_MAX] or None,
-        "PrivateNote": marker(external_key) if external_key else None,
-        "CurrencyRef": {"value": currency} if currency else None,
-        "PaymentMethodRef": {"value": method_id} if method_id else None,
-        "Line": lines,
-    })
+    return _prune(
+        {
+            "CustomerRef": {"value": str(customer_id)},
+            "TotalAmt": quantize(payment.amount, payment.currency),
+            "TxnDate": payment.date.isoformat(),
+            "PaymentRefNum": (payment.reference or "")[:PAYMENT_REF_MAX] or None,
+            "PrivateNote": marker(external_key) if external_key else None,
+            "CurrencyRef": {"value": currency} if currency else None,
+            "PaymentMethodRef": {"value": method_id} if method_id else None,
+            "Line": lines,
+        }
+    )
 
 
 def payment_from_wire(data: Mapping[str, Any], home_currency: str) -> Payment:
@@ -396,12 +429,16 @@ def payment_from_wire(data: Mapping[str, Any], home_currency: str) -> Payment:
         currency=currency,
         date=parse_date(data.get("TxnDate")) or dt.date.today(),
         applications=tuple(apps),
-        method=payment_method_from_name(method_ref.get("name") if isinstance(method_ref, Mapping) else None),
+        method=payment_method_from_name(
+            method_ref.get("name") if isinstance(method_ref, Mapping) else None
+        ),
         reference=data.get("PaymentRefNum"),
         processor="quickbooks",
         status="deleted" if (voided or deleted) else "succeeded",
-        customer=Customer(id=_ref_value(customer_ref),
-                          display_name=customer_ref.get("name") if isinstance(customer_ref, Mapping) else None),
+        customer=Customer(
+            id=_ref_value(customer_ref),
+            display_name=customer_ref.get("name") if isinstance(customer_ref, Mapping) else None,
+        ),
         id=str(data["Id"]) if data.get("Id") is not None else None,
         version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
         origin=Side.HUBSPOT if extract_marker(note) else Side.QUICKBOOKS,

@@ -22,7 +22,9 @@ ENTITY_TYPES = {"invoice": INVOICE, "payment": PAYMENT, "customer": CUSTOMER, "i
 
 def signature(verifier_token: str, body: bytes | str) -> str:
     raw = body.encode() if isinstance(body, str) else body
-    return base64.b64encode(hmac.new(verifier_token.encode(), raw, hashlib.sha256).digest()).decode()
+    return base64.b64encode(
+        hmac.new(verifier_token.encode(), raw, hashlib.sha256).digest()
+    ).decode()
 
 
 def verify(verifier_token: str, body: bytes | str, signature_header: str | None) -> bool:
@@ -45,22 +47,46 @@ def parse_events(body: bytes | str) -> list[WebhookEvent]:
             parts = str(raw.get("type") or "").split(".")  # qbo.invoice.created.v1
             entity = parts[1] if len(parts) >= 3 else ""
             operation = parts[2] if len(parts) >= 3 else None
-            common = {"account_id": str(raw.get("intuitaccountid") or "") or None, "operation": operation,
-                      "occurred_at": raw.get("time"), "event_id": raw.get("id")}
-            events.append(WebhookEvent(object_type=_kind(entity), object_id=str(raw["intuitentityid"]), **common))
+            common = {
+                "account_id": str(raw.get("intuitaccountid") or "") or None,
+                "operation": operation,
+                "occurred_at": raw.get("time"),
+                "event_id": raw.get("id"),
+            }
+            events.append(
+                WebhookEvent(
+                    object_type=_kind(entity), object_id=str(raw["intuitentityid"]), **common
+                )
+            )
             data = raw.get("data") or {}
             if isinstance(data, Mapping) and data.get("deletedid"):  # a merge removes this one
-                events.append(WebhookEvent(object_type=_kind(entity), object_id=str(data["deletedid"]), **common))
+                events.append(
+                    WebhookEvent(
+                        object_type=_kind(entity), object_id=str(data["deletedid"]), **common
+                    )
+                )
         return events
     for notification in (payload or {}).get("eventNotifications") or []:
         realm = notification.get("realmId")
         for entity in (notification.get("dataChangeEvent") or {}).get("entities") or []:
             if entity.get("id") is None or not entity.get("name"):
                 continue
-            common = {"account_id": str(realm) if realm is not None else None,
-                      "operation": entity.get("operation"), "occurred_at": entity.get("lastUpdated")}
-            events.append(WebhookEvent(object_type=_kind(entity["name"]), object_id=str(entity["id"]), **common))
+            common = {
+                "account_id": str(realm) if realm is not None else None,
+                "operation": entity.get("operation"),
+                "occurred_at": entity.get("lastUpdated"),
+            }
+            events.append(
+                WebhookEvent(
+                    object_type=_kind(entity["name"]), object_id=str(entity["id"]), **common
+                )
+            )
             if entity.get("deletedId"):
-                events.append(WebhookEvent(object_type=_kind(entity["name"]), object_id=str(entity["deletedId"]),
-                                           **common))
+                events.append(
+                    WebhookEvent(
+                        object_type=_kind(entity["name"]),
+                        object_id=str(entity["deletedId"]),
+                        **common,
+                    )
+                )
     return events
