@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
+from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.feed import decode_cursor, encode_cursor
 from ledgerbridge.domain import (
     Customer,
@@ -209,9 +210,9 @@ def test_canonical_to_hubspot_and_back_keeps_total(lines, fees, taxes, discount)
         discount=Discount("percent", discount) if discount else None,
     )
     line_props = [
-        tr.line_to_wire(line, "USD", n) for n, line in enumerate(tr.product_lines(invoice))
+        tw.line_to_wire(line, "USD", n) for n, line in enumerate(tw.product_lines(invoice))
     ]
-    adj = tr.adjustments_to_wire(invoice)
+    adj = tw.adjustments_to_wire(invoice)
     # What HubSpot would bill for what we wrote equals the canonical total...
     assert hubspot_totals(line_props, adj["discounts"], adj["fees"], adj["taxes"]) == invoice.total
     # ...and reading it back gives the same total and lines.
@@ -238,9 +239,9 @@ def test_line_signature_ignores_formatting_only():
         "hs_position_on_quote": "0",
         "amount": "300.00",
     }
-    assert tr.line_signature(a) == tr.line_signature(b)
-    assert tr.line_signature(a) != tr.line_signature({**a, "discount": "5"})
-    assert tr.line_signature(a) != tr.line_signature({**a, "hs_position_on_quote": "1"})
+    assert tw.line_signature(a) == tw.line_signature(b)
+    assert tw.line_signature(a) != tw.line_signature({**a, "discount": "5"})
+    assert tw.line_signature(a) != tw.line_signature({**a, "hs_position_on_quote": "1"})
 
 
 def test_invoice_properties_for_fields():
@@ -251,7 +252,7 @@ def test_invoice_properties_for_fields():
         memo="m",
         custom_fields={"custom_region": "EMEA", "ledgerbridge_sync_status": "x"},
     )
-    props = tr.invoice_properties(invoice, ["due_date", "po_number", "memo", "custom_fields"])
+    props = tw.invoice_properties(invoice, ["due_date", "po_number", "memo", "custom_fields"])
     assert props == {
         "hs_due_date": "2024-07-01T00:00:00.000Z",
         "hs_purchase_order_number": "",

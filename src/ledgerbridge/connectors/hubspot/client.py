@@ -14,6 +14,7 @@ from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.http import Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
+from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
@@ -199,7 +200,7 @@ class HubSpotConnector:
             tr.SYNC_STATUS: SyncStatus.SYNCED.value,
             tr.SYNC_ERROR: "",
         }
-        for name, value in tr.invoice_properties(
+        for name, value in tw.invoice_properties(
             invoice, ["due_date", "issue_date", "po_number", "memo", "number"]
         ).items():
             if value:
@@ -238,24 +239,24 @@ class HubSpotConnector:
             await self.writer.set_contact(invoice_id, contact_id, ids("contacts"))
         if lines:
             wanted = [
-                tr.line_to_wire(line, invoice.currency, n)
-                for n, line in enumerate(tr.product_lines(invoice))
+                tw.line_to_wire(line, invoice.currency, n)
+                for n, line in enumerate(tw.product_lines(invoice))
             ]
             await self.writer.reconcile_children(
                 invoice_id,
                 "line_items",
                 wanted,
                 tr.LINE_ITEM_PROPERTIES,
-                tr.line_signature,
+                tw.line_signature,
                 ids("line_items"),
             )
-            for kind, objects in tr.adjustments_to_wire(invoice).items():
+            for kind, objects in tw.adjustments_to_wire(invoice).items():
                 await self.writer.reconcile_children(
                     invoice_id,
                     kind,
                     objects,
                     tr.ADJUSTMENT_PROPERTIES,
-                    tr.adjustment_signature,
+                    tw.adjustment_signature,
                     ids(kind),
                 )
 
@@ -283,7 +284,7 @@ class HubSpotConnector:
         self, invoice_id: str, invoice: Invoice, fields: Sequence[str]
     ) -> WriteResult:
         wanted = set(fields)
-        properties = tr.invoice_properties(invoice, [f for f in fields if f != "status"])
+        properties = tw.invoice_properties(invoice, [f for f in fields if f != "status"])
         if "custom_fields" in wanted:
             known = set(await self._invoice_property_names())
             properties = {k: v for k, v in properties.items() if k in known or k.startswith("hs_")}
