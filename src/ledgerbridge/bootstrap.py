@@ -208,6 +208,8 @@ class Runtime:
         if conn is not None:
             conn.sync_settings = sync
             conn.engine.settings = sync
+            # A new mapping may name a property created a moment ago: read it from now on.
+            conn.crm.forget_invoice_properties()
 
     # ---- webhooks (entry points are thin routes; the logic is here) ------------------------
     def handle_hubspot_webhook(self, method: str, uri: str, body: bytes, headers: Mapping[str, str]) -> int:

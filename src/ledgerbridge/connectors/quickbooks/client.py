@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -27,8 +28,11 @@ from ledgerbridge.errors import ConfigError, Invalid, NotFound, SyncError
 SELLABLE_TYPES = {"Service", "NonInventory", "Inventory"}
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
 METHOD_NAMES = {
-    "check": ("Check",), "cash": ("Cash",), "credit_card": ("Credit Card", "Visa"),
-    "ach": ("ACH", "Bank Transfer", "EFT"), "wire_transfer": ("Wire", "Wire Transfer"),
+    "check": ("Check",),
+    "cash": ("Cash",),
+    "credit_card": ("Credit Card", "Visa"),
+    "ach": ("ACH", "Bank Transfer", "EFT"),
+    "wire_transfer": ("Wire", "Wire Transfer"),
 }
 
 
@@ -53,9 +57,18 @@ class QuickBooksConnector:
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        self.api = QboApi(http, tokens, realm_id, base_url=base_url, retry=retry, limiter=limiter,
-                          max_in_flight=max_in_flight)
-        self.customers = CustomerIndex(self.api, refresh_interval=customer_refresh_interval, clock=monotonic)
+        self.api = QboApi(
+            http,
+            tokens,
+            realm_id,
+            base_url=base_url,
+            retry=retry,
+            limiter=limiter,
+            max_in_flight=max_in_flight,
+        )
+        self.customers = CustomerIndex(
+            self.api, refresh_interval=customer_refresh_interval, clock=monotonic
+        )
         self.markers = MarkerIndex(self.api, lookback_days=marker_lookback_days, clock=now)
         self.feed = ChangeFeed(self.api, clock=now)
         self.item_type = item_type
@@ -128,7 +141,8 @@ class QuickBooksConnector:
         async def recover() -> dict[str, Any] | None:
             page = await self.api.query(
                 f"SELECT * FROM Customer WHERE DisplayName = {tr.quote(body['DisplayName'])}"
-                " AND Active IN (true, false)")
+                " AND Active IN (true, false)"
+            )
             for row in page.rows:
                 email = (row.get("PrimaryEmailAddr") or {}).get("Address")
                 if (email or "").strip().lower() == (customer.email or "").strip().lower():
@@ -180,16 +194,23 @@ class QuickBooksConnector:
 
     async def _one_item(self, where: str) -> dict[str, Any] | None:
         page = await self.api.query(f"SELECT * FROM Item WHERE {where} AND Active = true")
-        rows = sorted((r for r in page.rows if r.get("Type") in SELLABLE_TYPES),
-                      key=lambda r: int(r.get("Id") or 0))
+        rows = sorted(
+            (r for r in page.rows if r.get("Type") in SELLABLE_TYPES),
+            key=lambda r: int(r.get("Id") or 0),
+        )
         return rows[0] if rows else None
 
     async def _income_account(self) -> str:
         if self._income_account_id is None:
-            page = await self.api.query("SELECT * FROM Account WHERE AccountType = 'Income' AND Active = true")
+            page = await self.api.query(
+                "SELECT * FROM Account WHERE AccountType = 'Income' AND Active = true"
+            )
             preferred = ("Services", "Sales of Product Income", "Sales", "Income")
             rows = sorted(page.rows, key=lambda r: int(r.get("Id") or 0))
-            chosen = next((r for p in preferred for r in rows if r.get("Name") == p), rows[0] if rows else None)
+            chosen = next(
+                (r for p in preferred for r in rows if r.get("Name") == p),
+                rows[0] if rows else None,
+            )
             if chosen is None:
                 raise ConfigError(
                     message="QuickBooks has no active Income account for new items",
@@ -219,12 +240,28 @@ class QuickBooksConnector:
             return None
         self.markers.remember("Invoice", row)
         home, _ = await self.company_currency()
-        return tr.invoice_from_wire(row, home)
+        return await self._with_customer(tr.invoice_from_wire(row, home))
 
-    async def find_invoice(self, doc_number: str | None, external_key: str | None) -> Invoice | None:
+    async def _with_customer(self, invoice: Invoice) -> Invoice:
+        """An invoice made through the API (or a bookkeeper who cleared "Bill to email") has no
+        BillEmail: the customer's own email and name are what matching needs, so read them."""
+        customer = invoice.customer
+        if customer is None or customer.email or not customer.id:
+            return invoice
+        row = await self.api.read("Customer", customer.id)
+        if row is None:
+            return invoice
+        full = tr.customer_from_wire(row)
+        return replace(invoice, customer=replace(full, id=customer.id))
+
+    async def find_invoice(
+        self, doc_number: str | None, external_key: str | None
+    ) -> Invoice | None:
         home, _ = await self.company_currency()
         if doc_number:
-            page = await self.api.query(f"SELECT * FROM Invoice WHERE DocNumber = {tr.quote(doc_number)}")
+            page = await self.api.query(
+                f"SELECT * FROM Invoice WHERE DocNumber = {tr.quote(doc_number)}"
+            )
             for row in page.rows:
                 self.markers.remember("Invoice", row)
                 key = tr.extract_marker(row.get("PrivateNote"))
@@ -237,13 +274,21 @@ class QuickBooksConnector:
                 return tr.invoice_from_wire(row, home)
         return None
 
-    async def _resolve_custom_fields(self, custom_fields: Mapping[str, str]) -> list[tuple[str, str]]:
+    async def _resolve_custom_fields(
+        self, custom_fields: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
         if not custom_fields:
             return []
         return settings.resolve_custom_fields(await self.custom_field_definitions(), custom_fields)
 
-    async def _invoice_body(self, invoice: Invoice, customer_id: str, item_ids: Sequence[str],
-                            custom_fields: Mapping[str, str], external_key: str | None) -> dict[str, Any]:
+    async def _invoice_body(
+        self,
+        invoice: Invoice,
+        customer_id: str,
+        item_ids: Sequence[str],
+        custom_fields: Mapping[str, str],
+        external_key: str | None,
+    ) -> dict[str, Any]:
         if invoice.number and len(invoice.number) > tr.DOC_NUMBER_MAX:
             raise Invalid(
                 message=f"Invoice number {invoice.number!r} is longer than QuickBooks allows "
@@ -253,8 +298,9 @@ class QuickBooksConnector:
             )
         currency = await self._currency_ref(invoice.currency)
         fields = await self._resolve_custom_fields(custom_fields)
-        return tr.invoice_to_wire(invoice, customer_id, item_ids, fields,
-                                  external_key=external_key, currency=currency)
+        return tr.invoice_to_wire(
+            invoice, customer_id, item_ids, fields, external_key=external_key, currency=currency
+        )
 
     async def create_invoice(
         self,
@@ -279,13 +325,20 @@ class QuickBooksConnector:
         self.markers.remember("Invoice", row)
         return _result(row, created=not lookup.found)
 
-    async def batch_create_invoices(self, items: Sequence[BatchCreate]) -> list[WriteResult | SyncError]:
+    async def batch_create_invoices(
+        self, items: Sequence[BatchCreate]
+    ) -> list[WriteResult | SyncError]:
         """Backfill helper: /batch in chunks of 30; per-item results in input order."""
         prepared = []
         for item in items:
             try:
-                body = await self._invoice_body(item.invoice, item.customer_id, item.item_ids,
-                                                item.custom_fields, item.external_key)
+                body = await self._invoice_body(
+                    item.invoice,
+                    item.customer_id,
+                    item.item_ids,
+                    item.custom_fields,
+                    item.external_key,
+                )
             except SyncError as error:
                 prepared.append((item, error))
             else:
@@ -308,8 +361,9 @@ class QuickBooksConnector:
         return _result(await self.api.update("Invoice", body))
 
     async def void_invoice(self, invoice_id: str, version: str) -> WriteResult:
-        row = await self.api.update("Invoice", {"Id": str(invoice_id), "SyncToken": str(version)},
-                                    operation="void")
+        row = await self.api.update(
+            "Invoice", {"Id": str(invoice_id), "SyncToken": str(version)}, operation="void"
+        )
         return _result(row)
 
     async def invoice_pdf(self, invoice_id: str) -> bytes:
@@ -332,7 +386,9 @@ class QuickBooksConnector:
         if method not in self._method_ids:
             found = None
             for name in METHOD_NAMES.get(method, (method.replace("_", " ").title(),)):
-                page = await self.api.query(f"SELECT * FROM PaymentMethod WHERE Name = {tr.quote(name)}")
+                page = await self.api.query(
+                    f"SELECT * FROM PaymentMethod WHERE Name = {tr.quote(name)}"
+                )
                 if page.rows:
                     found = str(page.rows[0]["Id"])
                     break
@@ -344,7 +400,10 @@ class QuickBooksConnector:
     ) -> WriteResult:
         currency = await self._currency_ref(payment.currency)
         body = tr.payment_to_wire(
-            payment, customer_id, external_key=external_key, currency=currency,
+            payment,
+            customer_id,
+            external_key=external_key,
+            currency=currency,
             method_id=await self._payment_method_id(payment.method),
         )
 
