@@ -189,3 +189,19 @@ async def test_draft_invoice_waits_for_finish(world: World) -> None:
     await world.sync()
     assert world.invoice_state(invoice_id).status is SYNCED
     assert world.qbo.count("Invoice") == 1
+
+
+async def test_changing_the_filters_reconsiders_excluded_invoices(world: World) -> None:
+    world.engine.settings = SyncSettings(filters=[FilterRule(field="currency", op=FilterOp.EQ, value="CAD")])
+    contact = world.hs.contact("hana@harbor.example", first="Hana", company="Harbor Coffee")
+    product = world.hs.product("Support plan", "SUP-PRO", "89.99")
+    invoice_id = world.hs.invoice(contact, [(product, "1", "89.99")])
+    await world.sync()
+    assert world.invoice_state(invoice_id).status is EXCLUDED
+
+    world.engine.settings = SyncSettings()  # what the console does when the user saves
+    await world.sync()
+
+    assert world.invoice_state(invoice_id).status is SYNCED
+    assert world.hs.props("invoices", invoice_id)["ledgerbridge_sync_status"] == "synced"
+    assert not world.hs.props("invoices", invoice_id).get("ledgerbridge_sync_error")

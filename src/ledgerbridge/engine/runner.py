@@ -60,7 +60,7 @@ class SyncEngine:
         self.crm = crm
         self.ledger = ledger
         self.store = store
-        self.settings = settings or SyncSettings()
+        self._settings = settings or SyncSettings()
         self.clock = clock
         # At most 10 requests in flight per QBO realm: the connector enforces it; this bounds
         # how many records are worked on at once.
@@ -72,6 +72,32 @@ class SyncEngine:
             connection_id, crm, ledger, store, clock,
             dt.timedelta(days=self.settings.initial_lookback_days),
         )
+
+    # ---- settings --------------------------------------------------------------------------
+    @property
+    def settings(self) -> SyncSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: SyncSettings) -> None:
+        """New settings apply from the next step. Records the old settings kept out (excluded by
+        a filter, failed on configuration) are looked at again, and QBO company facts re-read."""
+        changed = value != self._settings
+        self._settings = value
+        if not changed:
+            return
+        self._ledger_info = None
+        self.changes.forget()
+        for status in (SyncStatus.EXCLUDED, SyncStatus.FAILED):
+            offset = 0
+            while True:
+                states = self.store.list_states(self.connection_id, status, limit=500, offset=offset)
+                for state in states:
+                    if status is SyncStatus.EXCLUDED or state.category == "config":
+                        self.store.mark_dirty(state.key, "sync settings changed")
+                if len(states) < 500:
+                    break
+                offset += 500
 
     # ---- wiring ----------------------------------------------------------------------------
     def _stepper(self, *, dry_run: bool = False) -> Stepper:
