@@ -307,8 +307,12 @@ class Stepper:
         """Record an error raised mid-step on the record's primary key, and, for a failed
         invoice, on the HubSpot invoice too (best effort: the store has the truth)."""
         primary = self.primary_key(key)
+        previous = self.store.get_state(primary)
         attempts = self.record_error(primary, status, category, message, hint, next_attempt_at)
-        if status is SyncStatus.FAILED and key.object_type == INVOICE:
+        unchanged = previous is not None and (previous.status, previous.message, previous.hint) == (status, message, hint)
+        # Writing the same failure again would only bump the invoice's modification date, and
+        # the change feed would wake the record for nothing.
+        if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
             link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
             hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
             if hs_id:
