@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledgerbridge.connectors.http import dumps, loads
 from ledgerbridge.connectors.quickbooks import translate as tr
+from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.domain import (
     Customer,
     Discount,
@@ -309,7 +310,7 @@ def test_payment_round_trip_split_over_invoices():
         method="check",
         reference="CHK-1001",
     )
-    body = tr.payment_to_wire(payment, "58", external_key="k", method_id="2")
+    body = tp.payment_to_wire(payment, "58", external_key="k", method_id="2")
     assert body["TotalAmt"] == Decimal("150.00") and body["PaymentRefNum"] == "CHK-1001"
     assert body["Line"][1] == {
         "Amount": Decimal("50.00"),
@@ -322,9 +323,9 @@ def test_payment_round_trip_split_over_invoices():
         "UnappliedAmt": 0,
         "PaymentMethodRef": {"value": "2", "name": "Check"},
     }
-    back = tr.payment_from_wire(echoed, "USD")
+    back = tp.payment_from_wire(echoed, "USD")
     assert back.applications == payment.applications
     assert back.method == "check" and back.processor == "quickbooks" and back.status == "succeeded"
     assert back.origin is Side.HUBSPOT
-    voided = tr.payment_from_wire({**echoed, "TotalAmt": 0, "PrivateNote": "Voided"}, "USD")
+    voided = tp.payment_from_wire({**echoed, "TotalAmt": 0, "PrivateNote": "Voided"}, "USD")
     assert voided.status == "deleted"

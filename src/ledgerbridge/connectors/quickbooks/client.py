@@ -15,6 +15,7 @@ from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.connectors.quickbooks import settings
 from ledgerbridge.connectors.quickbooks import translate as tr
+from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi, is_not_queryable
 from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
@@ -378,7 +379,7 @@ class QuickBooksConnector:
             return None
         self.markers.remember("Payment", row)
         home, _ = await self.company_currency()
-        return tr.payment_from_wire(row, home)
+        return tp.payment_from_wire(row, home)
 
     async def _payment_method_id(self, method: str | None) -> str | None:
         if not method:
@@ -399,7 +400,7 @@ class QuickBooksConnector:
         self, payment: Payment, customer_id: str, request_id: str, external_key: str
     ) -> WriteResult:
         currency = await self._currency_ref(payment.currency)
-        body = tr.payment_to_wire(
+        body = tp.payment_to_wire(
             payment,
             customer_id,
             external_key=external_key,
@@ -420,7 +421,7 @@ class QuickBooksConnector:
         if row is None:
             return None
         home, _ = await self.company_currency()
-        return tr.payment_from_wire(row, home)
+        return tp.payment_from_wire(row, home)
 
     # -----------------------------------------------------------------------------------------
     # Change feed

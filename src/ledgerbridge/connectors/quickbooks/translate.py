@@ -26,8 +26,6 @@ from ledgerbridge.domain import (
     Invoice,
     InvoiceStatus,
     LineItem,
-    Payment,
-    PaymentApplication,
     Product,
     Side,
     quantize,
@@ -90,13 +88,13 @@ def ref(value: str | None, name: str | None = None) -> dict[str, str] | None:
     return out
 
 
-def _ref_value(obj: Any) -> str | None:
+def ref_value(obj: Any) -> str | None:
     if isinstance(obj, Mapping) and obj.get("value") not in (None, ""):
         return str(obj["value"])
     return None
 
 
-def _prune(data: dict[str, Any]) -> dict[str, Any]:
+def prune(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -171,7 +169,7 @@ def invoice_to_wire(
     ]
     if fields:
         body["CustomField"] = fields
-    return _prune(body)
+    return prune(body)
 
 
 def _status(data: Mapping[str, Any], total: Decimal, balance: Decimal) -> InvoiceStatus:
@@ -204,7 +202,7 @@ def _sales_line(line: Mapping[str, Any], currency: str) -> LineItem:
         quantity=qty,
         unit_price=price,
         description=description,
-        product_id=_ref_value(item),
+        product_id=ref_value(item),
         id=str(line["Id"]) if line.get("Id") is not None else None,
     )
 
@@ -219,7 +217,7 @@ def _expand_lines(lines: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, A
 
 
 def invoice_from_wire(data: Mapping[str, Any], home_currency: str) -> Invoice:
-    currency = _ref_value(data.get("CurrencyRef")) or home_currency
+    currency = ref_value(data.get("CurrencyRef")) or home_currency
     lines: list[LineItem] = []
     discount: Discount | None = None
     for line in _expand_lines(data.get("Line") or []):
@@ -238,7 +236,7 @@ def invoice_from_wire(data: Mapping[str, Any], home_currency: str) -> Invoice:
     customer_ref = data.get("CustomerRef") or {}
     bill_email = (data.get("BillEmail") or {}).get("Address")
     customer = Customer(
-        id=_ref_value(customer_ref),
+        id=ref_value(customer_ref),
         display_name=customer_ref.get("name") if isinstance(customer_ref, Mapping) else None,
         email=bill_email,
     )
@@ -290,7 +288,7 @@ def customer_to_wire(customer: Customer) -> dict[str, Any]:
     if customer.address is not None:
         a = customer.address
         body["BillAddr"] = (
-            _prune(
+            prune(
                 {
                     "Line1": a.line1,
                     "City": a.city,
@@ -301,7 +299,7 @@ def customer_to_wire(customer: Customer) -> dict[str, Any]:
             )
             or None
         )
-    return _prune(body)
+    return prune(body)
 
 
 def customer_from_wire(data: Mapping[str, Any]) -> Customer:
@@ -330,7 +328,7 @@ def customer_from_wire(data: Mapping[str, Any]) -> Customer:
 def item_to_wire(
     product: Product, income_account_id: str, item_type: str = "Service"
 ) -> dict[str, Any]:
-    return _prune(
+    return prune(
         {
             "Name": safe_name(product.name, ITEM_NAME_MAX),
             "Sku": product.sku or None,
@@ -349,97 +347,4 @@ def item_from_wire(data: Mapping[str, Any]) -> Product:
         description=data.get("Description"),
         unit_price=dec(data.get("UnitPrice"), Decimal(0)) or Decimal(0),
         id=str(data["Id"]) if data.get("Id") is not None else None,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Payment
-# --------------------------------------------------------------------------------------------
-_METHODS = {
-    "cash": "cash",
-    "check": "check",
-    "cheque": "check",
-    "credit card": "credit_card",
-    "visa": "credit_card",
-    "mastercard": "credit_card",
-    "american express": "credit_card",
-    "discover": "credit_card",
-    "diners club": "credit_card",
-    "ach": "ach",
-    "bank transfer": "ach",
-    "eft": "ach",
-    "wire": "wire_transfer",
-    "wire transfer": "wire_transfer",
-}
-
-
-def payment_method_from_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    lowered = name.strip().lower()
-    return _METHODS.get(lowered, lowered.replace(" ", "_"))
-
-
-def payment_to_wire(
-    payment: Payment,
-    customer_id: str,
-    *,
-    external_key: str | None = None,
-    currency: str | None = None,
-    method_id: str | None = None,
-) -> dict[str, Any]:
-    lines = [
-        {
-            "Amount": quantize(app.amount, payment.currency),
-            "LinkedTxn": [{"TxnId": str(app.invoice_id), "TxnType": "Invoice"}],
-        }
-        for app in payment.applications
-    ]
-    return _prune(
-        {
-            "CustomerRef": {"value": str(customer_id)},
-            "TotalAmt": quantize(payment.amount, payment.currency),
-            "TxnDate": payment.date.isoformat(),
-            "PaymentRefNum": (payment.reference or "")[:PAYMENT_REF_MAX] or None,
-            "PrivateNote": marker(external_key) if external_key else None,
-            "CurrencyRef": {"value": currency} if currency else None,
-            "PaymentMethodRef": {"value": method_id} if method_id else None,
-            "Line": lines,
-        }
-    )
-
-
-def payment_from_wire(data: Mapping[str, Any], home_currency: str) -> Payment:
-    currency = _ref_value(data.get("CurrencyRef")) or home_currency
-    apps: list[PaymentApplication] = []
-    for line in data.get("Line") or []:
-        amount = dec(line.get("Amount"), Decimal(0)) or Decimal(0)
-        for linked in line.get("LinkedTxn") or []:
-            if linked.get("TxnType") == "Invoice" and linked.get("TxnId") is not None:
-                apps.append(PaymentApplication(invoice_id=str(linked["TxnId"]), amount=amount))
-    total = dec(data.get("TotalAmt"), Decimal(0)) or Decimal(0)
-    note = str(data.get("PrivateNote") or "")
-    # A voided QBO payment stays on file with zero amounts; for the sync it no longer counts.
-    voided = data.get("status") == "Voided" or (note.startswith("Voided") and total == 0)
-    deleted = data.get("status") == "Deleted"
-    method_ref = data.get("PaymentMethodRef") or {}
-    customer_ref = data.get("CustomerRef") or {}
-    return Payment(
-        amount=total,
-        currency=currency,
-        date=parse_date(data.get("TxnDate")) or dt.date.today(),
-        applications=tuple(apps),
-        method=payment_method_from_name(
-            method_ref.get("name") if isinstance(method_ref, Mapping) else None
-        ),
-        reference=data.get("PaymentRefNum"),
-        processor="quickbooks",
-        status="deleted" if (voided or deleted) else "succeeded",
-        customer=Customer(
-            id=_ref_value(customer_ref),
-            display_name=customer_ref.get("name") if isinstance(customer_ref, Mapping) else None,
-        ),
-        id=str(data["Id"]) if data.get("Id") is not None else None,
-        version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
-        origin=Side.HUBSPOT if extract_marker(note) else Side.QUICKBOOKS,
     )
