@@ -205,3 +205,26 @@ async def test_changing_the_filters_reconsiders_excluded_invoices(world: World) 
     assert world.invoice_state(invoice_id).status is SYNCED
     assert world.hs.props("invoices", invoice_id)["ledgerbridge_sync_status"] == "synced"
     assert not world.hs.props("invoices", invoice_id).get("ledgerbridge_sync_error")
+
+
+async def test_voids_flow_both_ways(world: World) -> None:
+    contact = world.hs.contact("ivan@ion.example", first="Ivan", company="Ion Labs")
+    product = world.hs.product("API add-on", "API-ADD", "75.00")
+    from_hubspot = world.hs.invoice(contact, [(product, "1", "75.00")])
+    from_qbo = world.hs.invoice(contact, [(product, "2", "75.00")])
+    await world.sync()
+
+    world.hs.sb.update_object("invoices", from_hubspot, {"hs_invoice_status": "voided"})
+    qbo_id = world.qbo_id_of(from_qbo)
+    current = world.qbo.get("Invoice", qbo_id)
+    assert current is not None
+    await world.ledger.void_invoice(qbo_id, current["SyncToken"])  # the bookkeeper voids it in QBO
+    await world.sync()
+
+    voided = world.qbo.get("Invoice", world.qbo_id_of(from_hubspot))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert world.hs.props("invoices", from_qbo)["hs_invoice_status"] == "voided"
+    assert world.invoice_state(from_hubspot).status is SYNCED
+    assert world.invoice_state(from_qbo).status is SYNCED
+    await world.sync()
+    assert world.qbo.count("Invoice") == 2
