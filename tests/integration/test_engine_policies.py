@@ -145,3 +145,19 @@ async def test_customer_matched_by_email_case_insensitively(world: World) -> Non
     qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
     assert qbo_invoice is not None and qbo_invoice["CustomerRef"]["value"] == existing
     assert world.qbo.count("Customer") == 1
+
+
+async def test_customer_creation_switched_off_matches_only(world: World) -> None:
+    world.with_settings(SyncSettings.model_validate({"customers": {"hubspot_to_qbo": False}}))
+    world.qbo.customer("Summit Outdoor", "sami@summit.example")
+    product = world.hs.product("Consulting hour", "CONS-HR", "150.00")
+    known = world.hs.invoice(world.hs.contact("sami@summit.example", first="Sami", company="Summit Outdoor"),
+                             [(product, "1", "150.00")])
+    unknown = world.hs.invoice(world.hs.contact("tom@summit.example", first="Tom", company="Summit Outdoor"),
+                               [(product, "1", "150.00")])
+    await world.sync()
+    assert world.invoice_state(known).status is SYNCED
+    state = world.invoice_state(unknown)
+    assert state.status is FAILED and state.category == "not_found"
+    assert "tom@summit.example" in (state.message or "")
+    assert world.qbo.count("Customer") == 1

@@ -62,12 +62,16 @@ class Resolver:
     """Resolves (and, unless `dry_run`, creates) customers and items in QuickBooks."""
 
     def __init__(self, connection_id: int, ledger: LedgerPort, store: StorePort, locks: KeyedLocks,
-                 *, dry_run: bool = False) -> None:
+                 *, dry_run: bool = False, create_customers: bool = True,
+                 create_items: bool = True) -> None:
         self.connection_id = connection_id
         self.ledger = ledger
         self.store = store
         self.locks = locks
         self.dry_run = dry_run
+        # Customer / item creation in QBO can be switched off: then only matches are used.
+        self.create_customers = create_customers
+        self.create_items = create_items
         self.stats = EnsureStats()
         self._default_item: str | None = None
         self._planned: set[str] = set()  # dry run: what would be created, counted once
@@ -90,6 +94,15 @@ class Resolver:
                 self._count_match(f"customer:{found.id}", customer=True)
                 self._save(CUSTOMER, customer.id, found.id, {"email": email})
                 return found.id
+            if not self.create_customers:
+                raise NotFound(
+                    f"No QuickBooks customer has the email {email}, and creating customers is off",
+                    hint=(
+                        "Create the customer in QuickBooks with this email, or turn on customer "
+                        "sync from HubSpot to QuickBooks in the sync settings, then retry"
+                    ),
+                    code="customer_not_found",
+                )
             if self.dry_run:
                 if f"customer:{email}" not in self._planned:
                     self._planned.add(f"customer:{email}")
@@ -154,6 +167,8 @@ class Resolver:
             missing.append(index)
         if not missing:
             return resolved
+        if policy is ProductNotFoundPolicy.CREATE_ITEM and not self.create_items:
+            policy = ProductNotFoundPolicy.FAIL  # item creation is switched off: nothing to fall back on
         if policy is ProductNotFoundPolicy.FAIL:
             names = ", ".join(_describe(lines[i]) for i in missing)
             raise NotFound(

@@ -101,7 +101,9 @@ class SyncEngine:
 
     # ---- wiring ----------------------------------------------------------------------------
     def _stepper(self, *, dry_run: bool = False) -> Stepper:
-        resolver = Resolver(self.connection_id, self.ledger, self.store, self.locks, dry_run=dry_run)
+        resolver = Resolver(self.connection_id, self.ledger, self.store, self.locks, dry_run=dry_run,
+                            create_customers=self.settings.customers.hubspot_to_qbo,
+                            create_items=self.settings.items.hubspot_to_qbo)
         applier = Applier(self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock)
         return Stepper(self.connection_id, self.crm, self.ledger, self.store, self.settings,
                        applier, self.locks, self.ledger_info, self.clock)
