@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -16,17 +16,17 @@ from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.connectors.quickbooks import settings
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks import translate_payments as tp
-from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi, is_not_queryable
+from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
 from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
+from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
+from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, WriteResult
-from ledgerbridge.errors import ConfigError, Invalid, NotFound, SyncError
+from ledgerbridge.errors import Invalid, NotFound, SyncError
 
-# Item types an invoice line can use through SalesItemLineDetail.
-SELLABLE_TYPES = {"Service", "NonInventory", "Inventory"}
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
 METHOD_NAMES = {
     "check": ("Check",),
@@ -72,15 +72,15 @@ class QuickBooksConnector:
         )
         self.markers = MarkerIndex(self.api, lookback_days=marker_lookback_days, clock=now)
         self.feed = ChangeFeed(self.api, clock=now)
-        self.item_type = item_type
-        self._income_account_id = income_account_id
+        self.items = ItemCatalog(
+            self.api,
+            income_account_id=income_account_id,
+            item_type=item_type,
+            cache_seconds=item_cache_seconds,
+            monotonic=monotonic,
+        )
         self._prefs: dict[str, Any] | None = None
         self._method_ids: dict[str, str | None] = {}
-        self._sku_queryable = True
-        # Items matched recently: a backfill asks for the same few items thousands of times.
-        self.item_cache_seconds = item_cache_seconds
-        self._monotonic = monotonic
-        self._items: dict[tuple[str | None, str | None], tuple[float, Product]] = {}
 
     @property
     def requests_sent(self) -> int:
@@ -150,87 +150,22 @@ class QuickBooksConnector:
                     return row
             return None
 
-        lookup = _Recovery(recover)
+        lookup = Recovery(recover)
         row = await self.api.create("Customer", body, request_id, recover=lookup)
         self.customers.add(row)
-        return _result(row, created=not lookup.found)
+        return write_result(row, created=not lookup.found)
 
     # -----------------------------------------------------------------------------------------
-    # Items
+    # Items (items.py)
     # -----------------------------------------------------------------------------------------
     async def find_item(self, sku: str | None, name: str | None) -> Product | None:
-        cached = self._items.get((sku, name))
-        if cached is not None and self._monotonic() - cached[0] < self.item_cache_seconds:
-            return cached[1]
-        found = await self._find_item(sku, name)
-        if found is not None:
-            self._items[(sku, name)] = (self._monotonic(), found)
-        return found
-
-    def forget_items(self) -> None:
-        """Drop matched items (e.g. after QBO said an item is inactive)."""
-        self._items.clear()
-
-    async def _find_item(self, sku: str | None, name: str | None) -> Product | None:
-        if sku and self._sku_queryable:
-            try:
-                row = await self._one_item(f"Sku = {tr.quote(sku)}")
-            except SyncError as error:
-                if not is_not_queryable(error):
-                    raise
-                self._sku_queryable = False
-            else:
-                if row is not None:
-                    return tr.item_from_wire(row)
-        if sku and not self._sku_queryable:
-            rows, _ = await self.api.query_pages("Item", "Active = true", "Id")
-            for row in rows:
-                if row.get("Sku") == sku and row.get("Type") in SELLABLE_TYPES:
-                    return tr.item_from_wire(row)
-        if name:
-            row = await self._one_item(f"Name = {tr.quote(tr.safe_name(name, tr.ITEM_NAME_MAX))}")
-            if row is not None:
-                return tr.item_from_wire(row)
-        return None
-
-    async def _one_item(self, where: str) -> dict[str, Any] | None:
-        page = await self.api.query(f"SELECT * FROM Item WHERE {where} AND Active = true")
-        rows = sorted(
-            (r for r in page.rows if r.get("Type") in SELLABLE_TYPES),
-            key=lambda r: int(r.get("Id") or 0),
-        )
-        return rows[0] if rows else None
-
-    async def _income_account(self) -> str:
-        if self._income_account_id is None:
-            page = await self.api.query(
-                "SELECT * FROM Account WHERE AccountType = 'Income' AND Active = true"
-            )
-            preferred = ("Services", "Sales of Product Income", "Sales", "Income")
-            rows = sorted(page.rows, key=lambda r: int(r.get("Id") or 0))
-            chosen = next(
-                (r for p in preferred for r in rows if r.get("Name") == p),
-                rows[0] if rows else None,
-            )
-            if chosen is None:
-                raise ConfigError(
-                    message="QuickBooks has no active Income account for new items",
-                    hint="Create an Income account in QuickBooks (Chart of accounts), or choose the "
-                    "'use a default item' product policy in Settings → Sync.",
-                )
-            self._income_account_id = str(chosen["Id"])
-        return self._income_account_id
+        return await self.items.find(sku, name)
 
     async def create_item(self, product: Product, request_id: str) -> WriteResult:
-        body = tr.item_to_wire(product, await self._income_account(), self.item_type)
+        return await self.items.create(product, request_id)
 
-        async def recover() -> dict[str, Any] | None:
-            return await self._one_item(f"Name = {tr.quote(body['Name'])}")
-
-        lookup = _Recovery(recover)
-        row = await self.api.create("Item", body, request_id, recover=lookup)
-        self._items[(product.sku, product.name)] = (self._monotonic(), tr.item_from_wire(row))
-        return _result(row, created=not lookup.found)
+    def forget_items(self) -> None:
+        self.items.forget()
 
     # -----------------------------------------------------------------------------------------
     # Invoices
@@ -317,14 +252,14 @@ class QuickBooksConnector:
         async def recover() -> dict[str, Any] | None:
             return await self.markers.find("Invoice", external_key)
 
-        lookup = _Recovery(recover)
+        lookup = Recovery(recover)
         try:
             row = await self.api.create("Invoice", body, request_id, recover=lookup)
         except NotFound:
             self.forget_items()  # an item it used may have been made inactive
             raise
         self.markers.remember("Invoice", row)
-        return _result(row, created=not lookup.found)
+        return write_result(row, created=not lookup.found)
 
     async def batch_create_invoices(
         self, items: Sequence[BatchCreate]
@@ -359,13 +294,13 @@ class QuickBooksConnector:
         # Sparse: only what we send changes; PrivateNote (our marker) is left alone. The Line
         # array always replaces every line, so it is sent complete.
         body.update({"Id": str(invoice_id), "SyncToken": str(version), "sparse": True})
-        return _result(await self.api.update("Invoice", body))
+        return write_result(await self.api.update("Invoice", body))
 
     async def void_invoice(self, invoice_id: str, version: str) -> WriteResult:
         row = await self.api.update(
             "Invoice", {"Id": str(invoice_id), "SyncToken": str(version)}, operation="void"
         )
-        return _result(row)
+        return write_result(row)
 
     async def invoice_pdf(self, invoice_id: str) -> bytes:
         return await self.api.pdf("Invoice", invoice_id)
@@ -411,10 +346,10 @@ class QuickBooksConnector:
         async def recover() -> dict[str, Any] | None:
             return await self.markers.find("Payment", external_key)
 
-        lookup = _Recovery(recover)
+        lookup = Recovery(recover)
         row = await self.api.create("Payment", body, request_id, recover=lookup)
         self.markers.remember("Payment", row)
-        return _result(row, created=not lookup.found)
+        return write_result(row, created=not lookup.found)
 
     async def find_payment(self, external_key: str) -> Payment | None:
         row = await self.markers.find("Payment", external_key)
@@ -428,25 +363,3 @@ class QuickBooksConnector:
     # -----------------------------------------------------------------------------------------
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         return await self.feed.changes(since, entities)
-
-
-class _Recovery:
-    """Wraps a natural-key lookup so the caller can tell a found record from a new one."""
-
-    def __init__(self, lookup: Callable[[], Awaitable[dict[str, Any] | None]]) -> None:
-        self.lookup = lookup
-        self.found = False
-
-    async def __call__(self) -> dict[str, Any] | None:
-        row = await self.lookup()
-        self.found = row is not None
-        return row
-
-
-def _result(row: Mapping[str, Any], created: bool = True) -> WriteResult:
-    return WriteResult(
-        id=str(row["Id"]),
-        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
-        number=row.get("DocNumber") or None,
-        created=created,
-    )

@@ -1,0 +1,112 @@
+"""Items (products and services) in QBO: matched by SKU, then by name (active, sellable types
+only), created with an income account; recent matches are cached because a backfill asks for
+the same few items thousands of times."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ledgerbridge.connectors.quickbooks import translate as tr
+from ledgerbridge.connectors.quickbooks.api import QboApi, is_not_queryable
+from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
+from ledgerbridge.domain import Product
+from ledgerbridge.engine.ports import WriteResult
+from ledgerbridge.errors import ConfigError, SyncError
+
+# Item types an invoice line can use through SalesItemLineDetail.
+SELLABLE_TYPES = {"Service", "NonInventory", "Inventory"}
+
+
+class ItemCatalog:
+    def __init__(
+        self,
+        api: QboApi,
+        *,
+        income_account_id: str | None = None,
+        item_type: str = "Service",
+        cache_seconds: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.item_type = item_type
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._income_account_id = income_account_id
+        self._sku_queryable = True
+        self._cache: dict[tuple[str | None, str | None], tuple[float, Product]] = {}
+
+    async def find(self, sku: str | None, name: str | None) -> Product | None:
+        cached = self._cache.get((sku, name))
+        if cached is not None and self.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        found = await self._find_item(sku, name)
+        if found is not None:
+            self._cache[(sku, name)] = (self.monotonic(), found)
+        return found
+
+    def forget(self) -> None:
+        """Drop matched items (e.g. after QBO said an item is inactive)."""
+        self._cache.clear()
+
+    async def _find_item(self, sku: str | None, name: str | None) -> Product | None:
+        if sku and self._sku_queryable:
+            try:
+                row = await self._one_item(f"Sku = {tr.quote(sku)}")
+            except SyncError as error:
+                if not is_not_queryable(error):
+                    raise
+                self._sku_queryable = False
+            else:
+                if row is not None:
+                    return tr.item_from_wire(row)
+        if sku and not self._sku_queryable:
+            rows, _ = await self.api.query_pages("Item", "Active = true", "Id")
+            for row in rows:
+                if row.get("Sku") == sku and row.get("Type") in SELLABLE_TYPES:
+                    return tr.item_from_wire(row)
+        if name:
+            row = await self._one_item(f"Name = {tr.quote(tr.safe_name(name, tr.ITEM_NAME_MAX))}")
+            if row is not None:
+                return tr.item_from_wire(row)
+        return None
+
+    async def _one_item(self, where: str) -> dict[str, Any] | None:
+        page = await self.api.query(f"SELECT * FROM Item WHERE {where} AND Active = true")
+        rows = sorted(
+            (r for r in page.rows if r.get("Type") in SELLABLE_TYPES),
+            key=lambda r: int(r.get("Id") or 0),
+        )
+        return rows[0] if rows else None
+
+    async def _income_account(self) -> str:
+        if self._income_account_id is None:
+            page = await self.api.query(
+                "SELECT * FROM Account WHERE AccountType = 'Income' AND Active = true"
+            )
+            preferred = ("Services", "Sales of Product Income", "Sales", "Income")
+            rows = sorted(page.rows, key=lambda r: int(r.get("Id") or 0))
+            chosen = next(
+                (r for p in preferred for r in rows if r.get("Name") == p),
+                rows[0] if rows else None,
+            )
+            if chosen is None:
+                raise ConfigError(
+                    message="QuickBooks has no active Income account for new items",
+                    hint="Create an Income account in QuickBooks (Chart of accounts), or choose the "
+                    "'use a default item' product policy in Settings → Sync.",
+                )
+            self._income_account_id = str(chosen["Id"])
+        return self._income_account_id
+
+    async def create(self, product: Product, request_id: str) -> WriteResult:
+        body = tr.item_to_wire(product, await self._income_account(), self.item_type)
+
+        async def recover() -> dict[str, Any] | None:
+            return await self._one_item(f"Name = {tr.quote(body['Name'])}")
+
+        lookup = Recovery(recover)
+        row = await self.api.create("Item", body, request_id, recover=lookup)
+        self._cache[(product.sku, product.name)] = (self.monotonic(), tr.item_from_wire(row))
+        return write_result(row, created=not lookup.found)
