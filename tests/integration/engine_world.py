@@ -35,7 +35,10 @@ QBO_TOKEN = "qbo-sandbox-token"
 
 
 def assoc(to_id: str, type_id: int) -> dict[str, Any]:
-    return {"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+    return {
+        "to": {"id": to_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
 
 
 @dataclass
@@ -44,8 +47,13 @@ class HubSpotSide:
 
     sb: Any  # HubSpotSandbox
 
-    def contact(self, email: str | None, first: str = "Ada", last: str = "Lovelace",
-                company: str | None = "Acme Analytics") -> str:
+    def contact(
+        self,
+        email: str | None,
+        first: str = "Ada",
+        last: str = "Lovelace",
+        company: str | None = "Acme Analytics",
+    ) -> str:
         props: dict[str, Any] = {"firstname": first, "lastname": last}
         if email:
             props["email"] = email
@@ -60,9 +68,17 @@ class HubSpotSide:
     def product(self, name: str, sku: str, price: str) -> str:
         return str(self.sb.create_object("products", {"name": name, "hs_sku": sku, "price": price}))
 
-    def invoice(self, contact_id: str | None, lines: Sequence[tuple[str | None, str, str] | tuple[str, str, str, str]],
-                *, currency: str = "USD", po: str | None = None, discount_percent: str | None = None,
-                finish: bool = True, **props: Any) -> str:
+    def invoice(
+        self,
+        contact_id: str | None,
+        lines: Sequence[tuple[str | None, str, str] | tuple[str, str, str, str]],
+        *,
+        currency: str = "USD",
+        po: str | None = None,
+        discount_percent: str | None = None,
+        finish: bool = True,
+        **props: Any,
+    ) -> str:
         """lines: (product_id, quantity, price) or (None, quantity, price, name) for custom lines."""
         properties: dict[str, Any] = {"hs_currency": currency, **props}
         if po:
@@ -71,17 +87,28 @@ class HubSpotSide:
         invoice_id = str(self.sb.create_object("invoices", properties, associations))
         for position, line in enumerate(lines):
             product_id, quantity, price = line[0], line[1], line[2]
-            values: dict[str, Any] = {"quantity": quantity, "price": price,
-                                      "hs_position_on_quote": str(position), "hs_line_item_currency_code": currency}
+            values: dict[str, Any] = {
+                "quantity": quantity,
+                "price": price,
+                "hs_position_on_quote": str(position),
+                "hs_line_item_currency_code": currency,
+            }
             if product_id:
                 values["hs_product_id"] = product_id
             else:
                 values["name"] = line[3]  # type: ignore[misc]
             self.sb.create_object("line_items", values, [assoc(invoice_id, 410)])
         if discount_percent:
-            self.sb.create_object("discounts", {"hs_label": "discount", "hs_type": "PERCENT",
-                                                "hs_value": discount_percent, "hs_sort_order": "1"},
-                                  [assoc(invoice_id, 412)])
+            self.sb.create_object(
+                "discounts",
+                {
+                    "hs_label": "discount",
+                    "hs_type": "PERCENT",
+                    "hs_value": discount_percent,
+                    "hs_sort_order": "1",
+                },
+                [assoc(invoice_id, 412)],
+            )
         if finish:
             self.finish(invoice_id)
         return invoice_id
@@ -106,11 +133,21 @@ class HubSpotSide:
         associations = [assoc(invoice_id, 542)]
         if contacts:
             associations.append(assoc(contacts[0].id, 387))
-        return str(self.sb.create_object("commerce_payments", {
-            "hs_initial_amount": amount, "hs_initiated_date": "2026-11-05T12:00:00.000Z",
-            "hs_latest_status": "succeeded", "hs_currency_code": "USD", "hs_payment_method_type": "ach",
-            "hs_processor_type": processor, "hs_reference_number": f"REF-{invoice_id}",
-        }, associations))
+        return str(
+            self.sb.create_object(
+                "commerce_payments",
+                {
+                    "hs_initial_amount": amount,
+                    "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                    "hs_latest_status": "succeeded",
+                    "hs_currency_code": "USD",
+                    "hs_payment_method_type": "ach",
+                    "hs_processor_type": processor,
+                    "hs_reference_number": f"REF-{invoice_id}",
+                },
+                associations,
+            )
+        )
 
 
 @dataclass
@@ -184,64 +221,113 @@ class QuickBooksSide:
         return str(self.create("Customer", body)["Id"])
 
     def item(self, name: str, sku: str | None = None, price: str = "0") -> str:
-        income = next(a for a in self.all("Account") if a.get("AccountSubType") == "ServiceFeeIncome")
-        body: dict[str, Any] = {"Name": name, "Type": "Service", "UnitPrice": price,
-                                "IncomeAccountRef": {"value": income["Id"]}}
+        income = next(
+            a for a in self.all("Account") if a.get("AccountSubType") == "ServiceFeeIncome"
+        )
+        body: dict[str, Any] = {
+            "Name": name,
+            "Type": "Service",
+            "UnitPrice": price,
+            "IncomeAccountRef": {"value": income["Id"]},
+        }
         if sku:
             body["Sku"] = sku
         return str(self.create("Item", body)["Id"])
 
-    def invoice(self, customer_id: str, lines: Sequence[tuple[str, str, str]], email: str | None = None,
-                **extra: Any) -> dict[str, Any]:
+    def invoice(
+        self,
+        customer_id: str,
+        lines: Sequence[tuple[str, str, str]],
+        email: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "CustomerRef": {"value": customer_id},
-            "Line": [{"DetailType": "SalesItemLineDetail", "Amount": str(Decimal(q) * Decimal(p)),
-                      "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": q, "UnitPrice": p}}
-                     for item, q, p in lines],
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": str(Decimal(q) * Decimal(p)),
+                    "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": q, "UnitPrice": p},
+                }
+                for item, q, p in lines
+            ],
             **extra,
         }
         if email:
             body["BillEmail"] = {"Address": email}
         return self.create("Invoice", body)
 
-    def payment(self, customer_id: str, applications: Sequence[tuple[str, str]], **extra: Any) -> dict[str, Any]:
+    def payment(
+        self, customer_id: str, applications: Sequence[tuple[str, str]], **extra: Any
+    ) -> dict[str, Any]:
         total = sum((Decimal(a) for _, a in applications), Decimal(0))
-        return self.create("Payment", {
-            "CustomerRef": {"value": customer_id}, "TotalAmt": str(total),
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv, "TxnType": "Invoice"}]}
-                     for inv, amount in applications],
-            **extra,
-        })
+        return self.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": customer_id},
+                "TotalAmt": str(total),
+                "Line": [
+                    {"Amount": amount, "LinkedTxn": [{"TxnId": inv, "TxnType": "Invoice"}]}
+                    for inv, amount in applications
+                ],
+                **extra,
+            },
+        )
 
     def count(self, entity: str) -> int:
         return len(self.all(entity))
 
 
-async def make_world(db_url: str, name: str, *, settings: SyncSettings | None = None,
-                     hs_faults: FaultPlan | None = None, qbo_faults: FaultPlan | None = None,
-                     hs_seed: str = "empty", qbo_seed: str = "empty") -> World:
+async def make_world(
+    db_url: str,
+    name: str,
+    *,
+    settings: SyncSettings | None = None,
+    hs_faults: FaultPlan | None = None,
+    qbo_faults: FaultPlan | None = None,
+    hs_seed: str = "empty",
+    qbo_seed: str = "empty",
+) -> World:
     hubspot_app = create_hubspot_app(seed=hs_seed, faults=hs_faults)
     qbo_app = create_qbo_app(seed=qbo_seed, faults=qbo_faults)
     qbo_state = qbo_app.state.sandbox
     realm = qbo_state.default_realm_id
     hs_http = in_process_client(hubspot_app, base_url="http://hubspot.test")
     qbo_http = in_process_client(qbo_app, base_url="http://qbo.test")
-    crm = HubSpotConnector(hs_http, StaticTokenProvider(HS_TOKEN), base_url="http://hubspot.test",
-                           retry=fast_retry())
-    ledger = QuickBooksConnector(qbo_http, StaticTokenProvider(QBO_TOKEN), realm, base_url="http://qbo.test",
-                                 retry=fast_retry())
+    crm = HubSpotConnector(
+        hs_http, StaticTokenProvider(HS_TOKEN), base_url="http://hubspot.test", retry=fast_retry()
+    )
+    ledger = QuickBooksConnector(
+        qbo_http,
+        StaticTokenProvider(QBO_TOKEN),
+        realm,
+        base_url="http://qbo.test",
+        retry=fast_retry(),
+    )
     store = SqlStore(db_url, TokenCipher.generate())
     info = store.create_connection(name, qbo_realm_id=realm)
     await crm.ensure_sync_properties()
     engine = SyncEngine(info.id, crm, ledger, store, settings or SyncSettings())
-    return World(hubspot_app, qbo_app, HubSpotSide(hubspot_app.state.sandbox), QuickBooksSide(qbo_state, realm),
-                 crm, ledger, store, info.id, engine, [hs_http, qbo_http])
+    return World(
+        hubspot_app,
+        qbo_app,
+        HubSpotSide(hubspot_app.state.sandbox),
+        QuickBooksSide(qbo_state, realm),
+        crm,
+        ledger,
+        store,
+        info.id,
+        engine,
+        [hs_http, qbo_http],
+    )
 
 
 def fast_retry() -> RetryPolicy:
     """Connector retries that never sleep on the wall clock."""
+
     async def no_sleep(_: float) -> None:
         return None
+
     return RetryPolicy(sleep=no_sleep)
 
 

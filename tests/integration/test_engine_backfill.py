@@ -19,7 +19,9 @@ ENTITIES = ("Customer", "Item", "Invoice", "Payment")
 
 @pytest.fixture
 async def world(sqlite_db_url: str) -> AsyncIterator[World]:
-    w = await make_world(sqlite_db_url, f"engine-bf-{uuid.uuid4().hex[:8]}", hs_seed="demo", qbo_seed="demo")
+    w = await make_world(
+        sqlite_db_url, f"engine-bf-{uuid.uuid4().hex[:8]}", hs_seed="demo", qbo_seed="demo"
+    )
     yield w
     await w.close()
 
@@ -56,7 +58,9 @@ async def test_dry_run_reports_and_writes_nothing(world: World) -> None:
     assert len([c for c in report.create if c.startswith("payment")]) == 20
     assert [f for f in report.failing if f"invoice hubspot {eur}" in f and "USD-only" in f]
     assert report.customers_matched == 22 and report.customers_to_create == 0
-    assert report.items_matched == 10 and report.items_to_create == 0  # the euro invoice fails first
+    assert (
+        report.items_matched == 10 and report.items_to_create == 0
+    )  # the euro invoice fails first
     # Nothing written anywhere: not to QBO, not to HubSpot, not to the store.
     assert _counts(world) == before
     assert _hs_counts(world)["invoices"] == hs_before["invoices"] + 1
@@ -72,15 +76,21 @@ async def test_backfill_links_everything_once_with_equal_totals(world: World) ->
     progress = await _run(world, dry_run=False)
     assert progress[-1].synced == 66 and progress[-1].failed == 0
     after = _counts(world)
-    assert after == {"Customer": before["Customer"], "Item": before["Item"],
-                     "Invoice": before["Invoice"] + 38, "Payment": before["Payment"] + 16}
+    assert after == {
+        "Customer": before["Customer"],
+        "Item": before["Item"],
+        "Invoice": before["Invoice"] + 38,
+        "Payment": before["Payment"] + 16,
+    }
 
     # Every synced invoice: same total and same balance on both sides, to the cent.
     links = 0
     for record in world.hs.all("invoices"):
         props = record.properties
         if props.get("hs_invoice_status") in ("draft", "voided"):
-            assert world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id) is None
+            assert (
+                world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id) is None
+            )
             continue
         link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
         assert link is not None and link.qbo_id, record.id

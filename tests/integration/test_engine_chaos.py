@@ -24,7 +24,9 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.sandbox.faults import FaultPlan
 
 N_INVOICES = 200
-CHAOS = FaultPlan(error_rate=0.1, rate_limit_rate=0.05, commit_timeout_rate=0.1, retry_after=0, seed=2026)
+CHAOS = FaultPlan(
+    error_rate=0.1, rate_limit_rate=0.05, commit_timeout_rate=0.1, retry_after=0, seed=2026
+)
 
 
 @pytest.fixture
@@ -52,17 +54,30 @@ async def _rounds(engine: SyncEngine, now: list[dt.datetime], count: int) -> Non
 @pytest.mark.slow
 async def test_chaos_converges_without_duplicates_and_to_the_cent(world: World) -> None:
     rng = random.Random(7)
-    products = [world.hs.product(f"Product {n}", f"SKU-{n}", price)
-                for n, price in enumerate(["19.95", "75.00", "89.99", "249.50", "1200.00", "0.33"])]
-    contacts = [world.hs.contact(f"person{n}@company{n % 7}.example", first=f"P{n}", company=f"Company {n % 7}")
-                for n in range(25)]
+    products = [
+        world.hs.product(f"Product {n}", f"SKU-{n}", price)
+        for n, price in enumerate(["19.95", "75.00", "89.99", "249.50", "1200.00", "0.33"])
+    ]
+    contacts = [
+        world.hs.contact(
+            f"person{n}@company{n % 7}.example", first=f"P{n}", company=f"Company {n % 7}"
+        )
+        for n in range(25)
+    ]
     invoices = []
     for n in range(N_INVOICES):
-        lines = [(p, str(rng.choice([1, 2, 3, 7])), world.hs.props("products", p)["price"])
-                 for p in rng.sample(products, rng.randint(1, 3))]
-        invoices.append(world.hs.invoice(contacts[n % len(contacts)], lines,
-                                         discount_percent=str(rng.choice([5, 10, 12.5])) if n % 4 == 0 else None,
-                                         po=f"PO-{n}" if n % 3 == 0 else None))
+        lines = [
+            (p, str(rng.choice([1, 2, 3, 7])), world.hs.props("products", p)["price"])
+            for p in rng.sample(products, rng.randint(1, 3))
+        ]
+        invoices.append(
+            world.hs.invoice(
+                contacts[n % len(contacts)],
+                lines,
+                discount_percent=str(rng.choice([5, 10, 12.5])) if n % 4 == 0 else None,
+                po=f"PO-{n}" if n % 3 == 0 else None,
+            )
+        )
     # A quarter of the invoices get a HubSpot payment (another processor) for part of the total.
     for invoice_id in invoices[::4]:
         billed = Decimal(world.hs.props("invoices", invoice_id)["hs_amount_billed"])
@@ -111,7 +126,9 @@ async def test_chaos_converges_without_duplicates_and_to_the_cent(world: World) 
     assert len(world.qbo.all("Item")) == len(products)
     assert len(world.hs.all("invoices")) == N_INVOICES
     hs_payments = [p.properties for p in world.hs.all("commerce_payments")]
-    assert len([p for p in hs_payments if p.get("hs_processor_type") == "quickbooks"]) == len(paid_in_qbo)
+    assert len([p for p in hs_payments if p.get("hs_processor_type") == "quickbooks"]) == len(
+        paid_in_qbo
+    )
     assert len(world.qbo.all("Payment")) == len(invoices[::4]) + len(paid_in_qbo)
     # Every total and balance equal to the cent on both sides.
     for invoice_id in invoices:

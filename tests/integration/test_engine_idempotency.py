@@ -47,8 +47,12 @@ async def test_replayed_and_duplicated_changes_create_nothing_twice(world: World
     world.engine.handle_events([ChangeEvent(Side.QUICKBOOKS, INVOICE, qbo_id, version="0")])
     await world.sync()
     for _ in range(3):
-        await world.engine.sync_key(RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id))
-        await world.engine.sync_key(RecordKey(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id))
+        await world.engine.sync_key(
+            RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id)
+        )
+        await world.engine.sync_key(
+            RecordKey(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id)
+        )
 
     assert world.qbo.count("Invoice") == 1
     assert world.qbo.count("Customer") == 1
@@ -71,9 +75,15 @@ async def test_lost_link_after_a_crash_is_recovered_by_natural_key(world: World)
     from ledgerbridge.store.models import RecordLinkRow
 
     with world.store._write() as session:  # noqa: SLF001 - a test reaching into the store on purpose
-        session.execute(delete(RecordLinkRow).where(RecordLinkRow.connection_id == world.connection_id,
-                                                    RecordLinkRow.object_type == INVOICE))
-    world.hs.sb.update_object("invoices", invoice_id, {"qbo_invoice_id": "", "ledgerbridge_sync_status": ""})
+        session.execute(
+            delete(RecordLinkRow).where(
+                RecordLinkRow.connection_id == world.connection_id,
+                RecordLinkRow.object_type == INVOICE,
+            )
+        )
+    world.hs.sb.update_object(
+        "invoices", invoice_id, {"qbo_invoice_id": "", "ledgerbridge_sync_status": ""}
+    )
 
     await world.engine.sync_key(RecordKey(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id))
     await world.engine.sync_key(RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id))
@@ -85,8 +95,12 @@ async def test_lost_link_after_a_crash_is_recovered_by_natural_key(world: World)
     assert len(world.hs.all("invoices")) == 1
 
 
-async def test_commit_then_timeout_on_every_qbo_write_creates_exactly_one_of_each(world: World) -> None:
-    await _faults(world, "quickbooks", FaultPlan(commit_timeout_rate=1.0, seed=7, only_methods=["POST"]))
+async def test_commit_then_timeout_on_every_qbo_write_creates_exactly_one_of_each(
+    world: World,
+) -> None:
+    await _faults(
+        world, "quickbooks", FaultPlan(commit_timeout_rate=1.0, seed=7, only_methods=["POST"])
+    )
     contact = world.hs.contact("vera@vista.example", first="Vera", company="Vista Optics")
     p1 = world.hs.product("Training seat", "TRN-SEAT", "249.50")
     p2 = world.hs.product("API add-on", "API-ADD", "75.00")
@@ -101,7 +115,9 @@ async def test_commit_then_timeout_on_every_qbo_write_creates_exactly_one_of_eac
     assert world.qbo.count("Customer") == 1
     assert world.qbo.count("Item") == 2
     # A HubSpot payment recorded in QBO under the same fault: exactly one QBO payment.
-    await _faults(world, "quickbooks", FaultPlan(commit_timeout_rate=1.0, seed=8, only_methods=["POST"]))
+    await _faults(
+        world, "quickbooks", FaultPlan(commit_timeout_rate=1.0, seed=8, only_methods=["POST"])
+    )
     payment_id = world.hs.pay(invoice_id, "574.00")
     await world.sync()
     await _faults(world, "quickbooks", FaultPlan())
@@ -150,7 +166,9 @@ async def test_transient_errors_back_off_and_then_converge(world: World) -> None
 
 
 async def test_backoff_is_capped_and_gives_up_visibly(world: World) -> None:
-    settings = world.engine.settings.model_copy(update={"max_attempts": 3, "backoff_cap_seconds": 3.0})
+    settings = world.engine.settings.model_copy(
+        update={"max_attempts": 3, "backoff_cap_seconds": 3.0}
+    )
     engine = world.with_settings(settings)
     assert [engine.backoff(n) for n in (1, 2, 3, 4)] == [2.0, 3.0, 3.0, 3.0]
     now = [dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)]
@@ -159,7 +177,9 @@ async def test_backoff_is_capped_and_gives_up_visibly(world: World) -> None:
     product = world.hs.product("Consulting hour", "CONS-HR", "150.00")
     invoice_id = world.hs.invoice(contact, [(product, "1", "150.00")])
     await _faults(world, "quickbooks", FaultPlan(error_rate=1.0, seed=3))
-    world.store.mark_dirty(RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id), "test")
+    world.store.mark_dirty(
+        RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id), "test"
+    )
     for _ in range(3):
         await engine.run_once()
         now[0] += dt.timedelta(seconds=10)
@@ -174,8 +194,12 @@ async def test_rate_limits_and_5xx_on_both_sides_still_converge(world: World) ->
     contact = world.hs.contact("yara@yonder.example", first="Yara", company="Yonder Labs")
     product = world.hs.product("Extra storage 100GB", "STO-100", "19.95")
     invoices = [world.hs.invoice(contact, [(product, str(n), "19.95")]) for n in range(1, 6)]
-    await _faults(world, "quickbooks", FaultPlan(error_rate=0.2, rate_limit_rate=0.1, retry_after=0, seed=11))
-    await _faults(world, "hubspot", FaultPlan(error_rate=0.2, rate_limit_rate=0.1, retry_after=0, seed=12))
+    await _faults(
+        world, "quickbooks", FaultPlan(error_rate=0.2, rate_limit_rate=0.1, retry_after=0, seed=11)
+    )
+    await _faults(
+        world, "hubspot", FaultPlan(error_rate=0.2, rate_limit_rate=0.1, retry_after=0, seed=12)
+    )
     now = [dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)]
     world.engine.clock = lambda: now[0]
     for _ in range(40):
@@ -183,7 +207,9 @@ async def test_rate_limits_and_5xx_on_both_sides_still_converge(world: World) ->
             await world.engine.poll_once()
         await world.engine.run_once(100)
         now[0] += dt.timedelta(minutes=20)
-        if all((world.state(INVOICE, Side.HUBSPOT, i) or _none()).status is SYNCED for i in invoices):
+        if all(
+            (world.state(INVOICE, Side.HUBSPOT, i) or _none()).status is SYNCED for i in invoices
+        ):
             break
     await _faults(world, "quickbooks", FaultPlan())
     await _faults(world, "hubspot", FaultPlan())

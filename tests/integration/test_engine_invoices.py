@@ -22,13 +22,19 @@ async def world(sqlite_db_url: str) -> AsyncIterator[World]:
     await w.close()
 
 
-async def test_finished_hubspot_invoice_reaches_qbo_with_customer_items_discount_and_po(world: World) -> None:
+async def test_finished_hubspot_invoice_reaches_qbo_with_customer_items_discount_and_po(
+    world: World,
+) -> None:
     hs = world.hs
     contact = hs.contact("ada@acme.example", company="Acme Analytics")
     consulting = hs.product("Consulting hour", "CONS-HR", "150.00")
     support = hs.product("Support plan", "SUP-PRO", "89.99")
-    invoice_id = hs.invoice(contact, [(consulting, "10", "150.00"), (support, "1", "89.99")],
-                            po="PO-4100", discount_percent="10")
+    invoice_id = hs.invoice(
+        contact,
+        [(consulting, "10", "150.00"), (support, "1", "89.99")],
+        po="PO-4100",
+        discount_percent="10",
+    )
 
     await world.sync()
 
@@ -47,8 +53,13 @@ async def test_finished_hubspot_invoice_reaches_qbo_with_customer_items_discount
     items = {i["Sku"]: i for i in world.qbo.all("Item") if i.get("Sku")}
     assert set(items) == {"CONS-HR", "SUP-PRO"}
     sales = [ln for ln in qbo_invoice["Line"] if ln["DetailType"] == "SalesItemLineDetail"]
-    assert [(ln["SalesItemLineDetail"]["ItemRef"]["value"], Decimal(str(ln["SalesItemLineDetail"]["Qty"])))
-            for ln in sales] == [(items["CONS-HR"]["Id"], Decimal(10)), (items["SUP-PRO"]["Id"], Decimal(1))]
+    assert [
+        (
+            ln["SalesItemLineDetail"]["ItemRef"]["value"],
+            Decimal(str(ln["SalesItemLineDetail"]["Qty"])),
+        )
+        for ln in sales
+    ] == [(items["CONS-HR"]["Id"], Decimal(10)), (items["SUP-PRO"]["Id"], Decimal(1))]
     discount = [ln for ln in qbo_invoice["Line"] if ln["DetailType"] == "DiscountLineDetail"]
     assert discount and discount[0]["DiscountLineDetail"]["PercentBased"] is True
     po = [f for f in qbo_invoice.get("CustomField", []) if f.get("Name") == "PO Number"]
@@ -82,7 +93,9 @@ async def test_second_sync_writes_nothing(world: World) -> None:
 
 
 async def test_doc_number_strategy_prefixed_hubspot_number(world: World) -> None:
-    world.with_settings(SyncSettings(doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="HS-"))
+    world.with_settings(
+        SyncSettings(doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="HS-")
+    )
     contact = world.hs.contact("chloe@cobalt.example", first="Chloe", company="Cobalt Freight")
     product = world.hs.product("Data migration", "MIG-01", "2750.00")
     invoice_id = world.hs.invoice(contact, [(product, "1", "2750.00")])
@@ -126,8 +139,11 @@ async def test_qbo_edit_of_due_date_flows_to_hubspot(world: World) -> None:
     qbo_id = world.qbo_id_of(invoice_id)
     current = world.qbo.get("Invoice", qbo_id)
     assert current is not None
-    world.qbo.state.update_entity(world.qbo.realm, "Invoice", {
-        "Id": qbo_id, "SyncToken": current["SyncToken"], "sparse": True, "DueDate": "2027-01-15"})
+    world.qbo.state.update_entity(
+        world.qbo.realm,
+        "Invoice",
+        {"Id": qbo_id, "SyncToken": current["SyncToken"], "sparse": True, "DueDate": "2027-01-15"},
+    )
 
     await world.sync()
 
@@ -136,8 +152,12 @@ async def test_qbo_edit_of_due_date_flows_to_hubspot(world: World) -> None:
 
 
 async def test_filters_exclude_with_the_rule_and_create_nothing(world: World) -> None:
-    world.with_settings(SyncSettings(filters=[FilterRule(field="amount", op=FilterOp.GTE, value="1000")]))
-    contact = world.hs.contact("elena@evergreen.example", first="Elena", company="Evergreen Studios")
+    world.with_settings(
+        SyncSettings(filters=[FilterRule(field="amount", op=FilterOp.GTE, value="1000")])
+    )
+    contact = world.hs.contact(
+        "elena@evergreen.example", first="Elena", company="Evergreen Studios"
+    )
     product = world.hs.product("Extra storage 100GB", "STO-100", "19.95")
     small = world.hs.invoice(contact, [(product, "2", "19.95")])
     big = world.hs.invoice(contact, [(product, "100", "19.95")])
@@ -154,7 +174,9 @@ async def test_filters_exclude_with_the_rule_and_create_nothing(world: World) ->
     assert world.qbo.count("Invoice") == 1
 
 
-async def test_eur_invoice_into_usd_only_company_fails_visibly_and_creates_nothing(world: World) -> None:
+async def test_eur_invoice_into_usd_only_company_fails_visibly_and_creates_nothing(
+    world: World,
+) -> None:
     contact = world.hs.contact("farid@fjord.example", first="Farid", company="Fjord Robotics")
     product = world.hs.product("Hardware kit", "HW-KIT", "349.00")
     invoice_id = world.hs.invoice(contact, [(product, "1", "349.00")], currency="EUR")
@@ -165,8 +187,10 @@ async def test_eur_invoice_into_usd_only_company_fails_visibly_and_creates_nothi
     state = world.invoice_state(invoice_id)
     assert state.status is FAILED
     assert state.category == "validation"
-    assert state.hint == ("QuickBooks company is USD-only; turn on multicurrency in QuickBooks or "
-                          "exclude EUR invoices with a sync filter")
+    assert state.hint == (
+        "QuickBooks company is USD-only; turn on multicurrency in QuickBooks or "
+        "exclude EUR invoices with a sync filter"
+    )
     assert {e: world.qbo.count(e) for e in ("Customer", "Item", "Invoice")} == counts
     props = world.hs.props("invoices", invoice_id)
     assert props["ledgerbridge_sync_status"] == "failed"
@@ -192,7 +216,9 @@ async def test_draft_invoice_waits_for_finish(world: World) -> None:
 
 
 async def test_changing_the_filters_reconsiders_excluded_invoices(world: World) -> None:
-    world.engine.settings = SyncSettings(filters=[FilterRule(field="currency", op=FilterOp.EQ, value="CAD")])
+    world.engine.settings = SyncSettings(
+        filters=[FilterRule(field="currency", op=FilterOp.EQ, value="CAD")]
+    )
     contact = world.hs.contact("hana@harbor.example", first="Hana", company="Harbor Coffee")
     product = world.hs.product("Support plan", "SUP-PRO", "89.99")
     invoice_id = world.hs.invoice(contact, [(product, "1", "89.99")])

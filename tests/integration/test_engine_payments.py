@@ -21,7 +21,9 @@ async def world(sqlite_db_url: str) -> AsyncIterator[World]:
     await w.close()
 
 
-async def _synced_hubspot_invoice(world: World, email: str, qty: str, price: str, sku: str = "CONS-HR") -> str:
+async def _synced_hubspot_invoice(
+    world: World, email: str, qty: str, price: str, sku: str = "CONS-HR"
+) -> str:
     contact = world.hs.contact(email, first=email.split("@")[0].title(), company=None)
     product = world.hs.product(f"Product {sku}", sku, price)
     invoice_id = world.hs.invoice(contact, [(product, qty, price)])
@@ -36,11 +38,14 @@ def _qbo_customer_of(world: World, hs_invoice_id: str) -> str:
     return str(qbo_invoice["CustomerRef"]["value"])
 
 
-async def test_partial_qbo_payment_shows_on_hubspot_invoice_with_right_balance(world: World) -> None:
+async def test_partial_qbo_payment_shows_on_hubspot_invoice_with_right_balance(
+    world: World,
+) -> None:
     invoice_id = await _synced_hubspot_invoice(world, "ines@ion.example", "4", "250.00")  # 1000.00
     qbo_id = world.qbo_id_of(invoice_id)
-    payment = world.qbo.payment(_qbo_customer_of(world, invoice_id), [(qbo_id, "400.00")],
-                                PaymentRefNum="CHK-881")
+    payment = world.qbo.payment(
+        _qbo_customer_of(world, invoice_id), [(qbo_id, "400.00")], PaymentRefNum="CHK-881"
+    )
 
     await world.sync()
 
@@ -61,7 +66,10 @@ async def test_partial_qbo_payment_shows_on_hubspot_invoice_with_right_balance(w
     await world.sync()
     await world.sync()
     payments = world.hs.payments_of(invoice_id)
-    assert sorted(Decimal(p["hs_initial_amount"]) for p in payments) == [Decimal("400.00"), Decimal("600.00")]
+    assert sorted(Decimal(p["hs_initial_amount"]) for p in payments) == [
+        Decimal("400.00"),
+        Decimal("600.00"),
+    ]
     props = world.hs.props("invoices", invoice_id)
     assert props["hs_invoice_status"] == "paid"
     assert Decimal(props["hs_balance_due"]) == Decimal("0")
@@ -78,17 +86,24 @@ async def test_one_qbo_payment_across_two_invoices_is_split(world: World) -> Non
     customer = _qbo_customer_of(world, first)
     assert customer == _qbo_customer_of(world, second)  # one customer for one email
 
-    world.qbo.payment(customer, [(world.qbo_id_of(first), "269.97"), (world.qbo_id_of(second), "50.00")])
+    world.qbo.payment(
+        customer, [(world.qbo_id_of(first), "269.97"), (world.qbo_id_of(second), "50.00")]
+    )
     await world.sync()
 
-    shares = {inv: [Decimal(p["hs_initial_amount"]) for p in world.hs.payments_of(inv)] for inv in (first, second)}
+    shares = {
+        inv: [Decimal(p["hs_initial_amount"]) for p in world.hs.payments_of(inv)]
+        for inv in (first, second)
+    }
     assert shares == {first: [Decimal("269.97")], second: [Decimal("50.00")]}
     assert world.hs.props("invoices", first)["hs_invoice_status"] == "paid"
     assert Decimal(world.hs.props("invoices", second)["hs_balance_due"]) == Decimal("39.99")
 
 
 async def test_hubspot_payment_from_another_processor_is_recorded_in_qbo(world: World) -> None:
-    invoice_id = await _synced_hubspot_invoice(world, "kemi@keystone.example", "2", "349.00", sku="HW-KIT")
+    invoice_id = await _synced_hubspot_invoice(
+        world, "kemi@keystone.example", "2", "349.00", sku="HW-KIT"
+    )
     world.hs.pay(invoice_id, "698.00", processor="hs_payments")
 
     await world.sync()
@@ -106,8 +121,15 @@ async def test_hubspot_payment_from_another_processor_is_recorded_in_qbo(world: 
 
 
 async def test_payment_on_qbo_invoice_waits_until_the_invoice_syncs(world: World) -> None:
-    world.with_settings(world.engine.settings.model_copy(update={
-        "invoices": world.engine.settings.invoices.model_copy(update={"qbo_to_hubspot": False})}))
+    world.with_settings(
+        world.engine.settings.model_copy(
+            update={
+                "invoices": world.engine.settings.invoices.model_copy(
+                    update={"qbo_to_hubspot": False}
+                )
+            }
+        )
+    )
     customer = world.qbo.customer("Lumen Media", "liam@lumen.example")
     item = world.qbo.item("Platform license (annual)", "LIC-YR", "4990.00")
     invoice = world.qbo.invoice(customer, [(item, "1", "4990.00")], email="liam@lumen.example")
@@ -117,11 +139,20 @@ async def test_payment_on_qbo_invoice_waits_until_the_invoice_syncs(world: World
 
     state = world.payment_state(Side.QUICKBOOKS, payment["Id"])
     assert state is not None and state.status is BLOCKED
-    assert state.blocked_on is not None and state.blocked_on.endswith(f":invoice:quickbooks:{invoice['Id']}")
+    assert state.blocked_on is not None and state.blocked_on.endswith(
+        f":invoice:quickbooks:{invoice['Id']}"
+    )
 
     # Turn QBO -> HubSpot invoices on: the invoice syncs, and the payment follows by itself.
-    world.with_settings(world.engine.settings.model_copy(update={
-        "invoices": world.engine.settings.invoices.model_copy(update={"qbo_to_hubspot": True})}))
+    world.with_settings(
+        world.engine.settings.model_copy(
+            update={
+                "invoices": world.engine.settings.invoices.model_copy(
+                    update={"qbo_to_hubspot": True}
+                )
+            }
+        )
+    )
     world.store.mark_dirty(RecordKey.from_text(state.blocked_on), "test: invoice sync switched on")
     await world.sync()
 
@@ -131,5 +162,6 @@ async def test_payment_on_qbo_invoice_waits_until_the_invoice_syncs(world: World
     assert link is not None and link.hubspot_id
     payments = world.hs.payments_of(link.hubspot_id)
     assert [Decimal(p["hs_initial_amount"]) for p in payments] == [Decimal("1000.00")]
-    assert Decimal(world.hs.props("invoices", link.hubspot_id)["hs_balance_due"]) == Decimal("3990.00")
-
+    assert Decimal(world.hs.props("invoices", link.hubspot_id)["hs_balance_due"]) == Decimal(
+        "3990.00"
+    )

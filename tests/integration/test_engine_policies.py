@@ -21,18 +21,25 @@ async def world(sqlite_db_url: str) -> AsyncIterator[World]:
 def _sales_item_ids(world: World, hs_invoice_id: str) -> list[str]:
     qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(hs_invoice_id))
     assert qbo_invoice is not None
-    return [ln["SalesItemLineDetail"]["ItemRef"]["value"] for ln in qbo_invoice["Line"]
-            if ln["DetailType"] == "SalesItemLineDetail"]
+    return [
+        ln["SalesItemLineDetail"]["ItemRef"]["value"]
+        for ln in qbo_invoice["Line"]
+        if ln["DetailType"] == "SalesItemLineDetail"
+    ]
 
 
-async def test_policy_create_item_matches_by_sku_then_name_and_creates_the_rest(world: World) -> None:
+async def test_policy_create_item_matches_by_sku_then_name_and_creates_the_rest(
+    world: World,
+) -> None:
     by_sku = world.qbo.item("Consulting (QBO name)", "CONS-HR", "150.00")
     by_name = world.qbo.item("Support plan", None, "89.99")
     contact = world.hs.contact("maya@meridian.example", first="Maya", company="Meridian Travel")
     p1 = world.hs.product("Consulting hour", "CONS-HR", "150.00")
     p2 = world.hs.product("Support plan", "SUP-PRO", "89.99")
     p3 = world.hs.product("Onboarding package", "ONB-STD", "1200.00")
-    invoice_id = world.hs.invoice(contact, [(p1, "2", "150.00"), (p2, "1", "89.99"), (p3, "1", "1200.00")])
+    invoice_id = world.hs.invoice(
+        contact, [(p1, "2", "150.00"), (p2, "1", "89.99"), (p3, "1", "1200.00")]
+    )
 
     await world.sync()
 
@@ -40,7 +47,11 @@ async def test_policy_create_item_matches_by_sku_then_name_and_creates_the_rest(
     ids = _sales_item_ids(world, invoice_id)
     assert ids[:2] == [by_sku, by_name]
     created = world.qbo.get("Item", ids[2])
-    assert created is not None and created["Name"] == "Onboarding package" and created["Sku"] == "ONB-STD"
+    assert (
+        created is not None
+        and created["Name"] == "Onboarding package"
+        and created["Sku"] == "ONB-STD"
+    )
     assert world.qbo.count("Item") == 3
 
     # A second invoice with the same products reuses the items (links), creates none.
@@ -50,12 +61,17 @@ async def test_policy_create_item_matches_by_sku_then_name_and_creates_the_rest(
 
 
 async def test_policy_default_item(world: World) -> None:
-    world.with_settings(SyncSettings(product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM,
-                                     default_item_name="Services"))
+    world.with_settings(
+        SyncSettings(
+            product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM, default_item_name="Services"
+        )
+    )
     services = world.qbo.item("Services")
     contact = world.hs.contact("nils@nimbus.example", first="Nils", company="Nimbus Cloud")
     product = world.hs.product("Hardware kit", "HW-KIT", "349.00")
-    invoice_id = world.hs.invoice(contact, [(product, "1", "349.00"), (None, "2", "10.00", "Shipping")])
+    invoice_id = world.hs.invoice(
+        contact, [(product, "1", "349.00"), (None, "2", "10.00", "Shipping")]
+    )
 
     await world.sync()
 
@@ -63,14 +79,21 @@ async def test_policy_default_item(world: World) -> None:
     assert _sales_item_ids(world, invoice_id) == [services, services]
     qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
     assert qbo_invoice is not None
-    descriptions = [ln.get("Description") for ln in qbo_invoice["Line"] if ln["DetailType"] == "SalesItemLineDetail"]
+    descriptions = [
+        ln.get("Description")
+        for ln in qbo_invoice["Line"]
+        if ln["DetailType"] == "SalesItemLineDetail"
+    ]
     assert descriptions[0] is not None and "Hardware kit" in descriptions[0]
     assert world.qbo.count("Item") == 1
 
 
 async def test_policy_default_item_missing_is_a_config_failure(world: World) -> None:
-    world.with_settings(SyncSettings(product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM,
-                                     default_item_name="Services"))
+    world.with_settings(
+        SyncSettings(
+            product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM, default_item_name="Services"
+        )
+    )
     contact = world.hs.contact("olga@orchid.example", first="Olga", company="Orchid Florists")
     product = world.hs.product("Hardware kit", "HW-KIT", "349.00")
     invoice_id = world.hs.invoice(contact, [(product, "1", "349.00")])
@@ -113,12 +136,24 @@ async def test_customer_display_name_collisions_never_fail(world: World) -> None
     # "Quartz Security" is already a vendor in QBO (names are unique across customers, vendors
     # and employees), and two different people work there.
     world.qbo.create("Vendor", {"DisplayName": "Quartz Security"})
-    world.qbo.create("Employee", {"DisplayName": "Quartz Security (sami@quartz.example)",
-                                  "GivenName": "Sami", "FamilyName": "N"})
+    world.qbo.create(
+        "Employee",
+        {
+            "DisplayName": "Quartz Security (sami@quartz.example)",
+            "GivenName": "Sami",
+            "FamilyName": "N",
+        },
+    )
     product = world.hs.product("Consulting hour", "CONS-HR", "150.00")
-    quinn = world.hs.contact("quinn@quartz.example", first="Quinn", last="Baker", company="Quartz Security")
-    rosa = world.hs.contact("rosa@quartz.example", first="Rosa", last="Diaz", company="Quartz Security")
-    sami = world.hs.contact("sami@quartz.example", first="Sami", last="Nieminen", company="Quartz Security")
+    quinn = world.hs.contact(
+        "quinn@quartz.example", first="Quinn", last="Baker", company="Quartz Security"
+    )
+    rosa = world.hs.contact(
+        "rosa@quartz.example", first="Rosa", last="Diaz", company="Quartz Security"
+    )
+    sami = world.hs.contact(
+        "sami@quartz.example", first="Sami", last="Nieminen", company="Quartz Security"
+    )
     invoices = [world.hs.invoice(c, [(product, "1", "150.00")]) for c in (quinn, rosa, sami)]
     # The same person again: matched by email, not created twice.
     invoices.append(world.hs.invoice(quinn, [(product, "2", "150.00")]))
@@ -151,10 +186,14 @@ async def test_customer_creation_switched_off_matches_only(world: World) -> None
     world.with_settings(SyncSettings.model_validate({"customers": {"hubspot_to_qbo": False}}))
     world.qbo.customer("Summit Outdoor", "sami@summit.example")
     product = world.hs.product("Consulting hour", "CONS-HR", "150.00")
-    known = world.hs.invoice(world.hs.contact("sami@summit.example", first="Sami", company="Summit Outdoor"),
-                             [(product, "1", "150.00")])
-    unknown = world.hs.invoice(world.hs.contact("tom@summit.example", first="Tom", company="Summit Outdoor"),
-                               [(product, "1", "150.00")])
+    known = world.hs.invoice(
+        world.hs.contact("sami@summit.example", first="Sami", company="Summit Outdoor"),
+        [(product, "1", "150.00")],
+    )
+    unknown = world.hs.invoice(
+        world.hs.contact("tom@summit.example", first="Tom", company="Summit Outdoor"),
+        [(product, "1", "150.00")],
+    )
     await world.sync()
     assert world.invoice_state(known).status is SYNCED
     state = world.invoice_state(unknown)

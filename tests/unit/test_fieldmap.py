@@ -28,15 +28,22 @@ def test_defaults_are_sensible() -> None:
     assert s.filters == []
     assert [m.field for m in s.field_mappings] == [m.field for m in DEFAULT_MAPPINGS]
     assert all(m.direction is Direction.BOTH and m.owner is Owner.ORIGIN for m in s.field_mappings)
-    assert s.custom_mappings == [CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number")]
+    assert s.custom_mappings == [
+        CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number")
+    ]
     assert s.invoices.allows(Side.HUBSPOT) and s.payments.allows(Side.QUICKBOOKS)
 
 
 def test_settings_round_trip_json() -> None:
     s = SyncSettings(
         filters=[FilterRule(field="currency", op=FilterOp.EQ, value="USD")],
-        custom_mappings=[CustomFieldMapping(hubspot_property="project_code", qbo_definition_id="2",
-                                            direction=Direction.HUBSPOT_TO_QBO)],
+        custom_mappings=[
+            CustomFieldMapping(
+                hubspot_property="project_code",
+                qbo_definition_id="2",
+                direction=Direction.HUBSPOT_TO_QBO,
+            )
+        ],
         doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER,
         doc_number_prefix="HS",
         product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM,
@@ -49,8 +56,12 @@ def test_settings_round_trip_json() -> None:
 
 def test_doc_number_strategies() -> None:
     assert SyncSettings().doc_number_for("1042") is None
-    assert SyncSettings(doc_number=DocNumberStrategy.HUBSPOT_NUMBER).doc_number_for("1042") == "1042"
-    prefixed = SyncSettings(doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="HS-")
+    assert (
+        SyncSettings(doc_number=DocNumberStrategy.HUBSPOT_NUMBER).doc_number_for("1042") == "1042"
+    )
+    prefixed = SyncSettings(
+        doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="HS-"
+    )
     assert prefixed.doc_number_for("1042") == "HS-1042"
     assert prefixed.doc_number_for(None) is None  # nothing to prefix: QBO assigns
 

@@ -20,7 +20,11 @@ def invoice(**changes: object) -> Invoice:
         issue_date=dt.date(2026, 10, 1),
         due_date=dt.date(2026, 10, 31),
         number="INV-1001",
-        context={"deal.pipeline": "default", "deal.dealstage": "closedwon", "company.industry": "Retail"},
+        context={
+            "deal.pipeline": "default",
+            "deal.dealstage": "closedwon",
+            "company.industry": "Retail",
+        },
         custom_fields={"region": "EMEA"},
     )
     base.update(changes)
@@ -65,7 +69,9 @@ def test_first_failing_rule_is_reported() -> None:
     ],
 )
 def test_amount_compares_as_decimal(op: FilterOp, value: str | list[str], expected: bool) -> None:
-    assert evaluate([FilterRule(field="amount", op=op, value=value)], invoice()).eligible is expected
+    assert (
+        evaluate([FilterRule(field="amount", op=op, value=value)], invoice()).eligible is expected
+    )
 
 
 def test_amount_is_total_after_discount() -> None:
@@ -96,17 +102,29 @@ def test_deal_pipeline_and_stage_from_context() -> None:
 
 
 def test_contact_company_and_custom_properties() -> None:
-    assert evaluate([FilterRule(field="company.industry", op=FilterOp.EQ, value="retail")], invoice()).eligible
-    assert not evaluate([FilterRule(field="company.industry", op=FilterOp.NE, value="Retail")], invoice()).eligible
-    assert evaluate([FilterRule(field="contact.lifecyclestage", op=FilterOp.NOT_EXISTS)], invoice()).eligible
-    assert evaluate([FilterRule(field="custom.region", op=FilterOp.CONTAINS, value="em")], invoice()).eligible
-    assert evaluate([FilterRule(field="customer.email", op=FilterOp.EQ, value="ada@example.com")], invoice()).eligible
+    assert evaluate(
+        [FilterRule(field="company.industry", op=FilterOp.EQ, value="retail")], invoice()
+    ).eligible
+    assert not evaluate(
+        [FilterRule(field="company.industry", op=FilterOp.NE, value="Retail")], invoice()
+    ).eligible
+    assert evaluate(
+        [FilterRule(field="contact.lifecyclestage", op=FilterOp.NOT_EXISTS)], invoice()
+    ).eligible
+    assert evaluate(
+        [FilterRule(field="custom.region", op=FilterOp.CONTAINS, value="em")], invoice()
+    ).eligible
+    assert evaluate(
+        [FilterRule(field="customer.email", op=FilterOp.EQ, value="ada@example.com")], invoice()
+    ).eligible
 
 
 def test_missing_value_passes_only_negative_tests() -> None:
     inv = invoice(context={})
     assert evaluate([FilterRule(field="deal.dealstage", op=FilterOp.NE, value="x")], inv).eligible
-    assert evaluate([FilterRule(field="deal.dealstage", op=FilterOp.NOT_IN, value=["x"])], inv).eligible
+    assert evaluate(
+        [FilterRule(field="deal.dealstage", op=FilterOp.NOT_IN, value=["x"])], inv
+    ).eligible
     assert not evaluate([FilterRule(field="deal.dealstage", op=FilterOp.EXISTS)], inv).eligible
 
 
@@ -135,16 +153,20 @@ def test_validate_rule() -> None:
     assert validate_rule(FilterRule(field="amount", op=FilterOp.GT, value="10")) == []
     assert validate_rule(FilterRule(field="nope", op=FilterOp.EXISTS)) == ["unknown field 'nope'"]
     assert "a value is required" in validate_rule(FilterRule(field="currency", op=FilterOp.EQ))
-    assert "'between' needs two values" in validate_rule(FilterRule(field="amount", op=FilterOp.BETWEEN, value=["1"]))
+    assert "'between' needs two values" in validate_rule(
+        FilterRule(field="amount", op=FilterOp.BETWEEN, value=["1"])
+    )
     assert validate_rule(FilterRule(field="due_date", op=FilterOp.LT, value="31/10/2026")) == [
         "'31/10/2026' is not a date (YYYY-MM-DD)"
     ]
 
 
 def test_filters_round_trip_json() -> None:
-    filters = SyncFilters(rules=[
-        FilterRule(field="amount", op=FilterOp.BETWEEN, value=["10", "20"]),
-        FilterRule(field="deal.pipeline", op=FilterOp.EQ, value="sales", applies_to="both"),
-    ])
+    filters = SyncFilters(
+        rules=[
+            FilterRule(field="amount", op=FilterOp.BETWEEN, value=["10", "20"]),
+            FilterRule(field="deal.pipeline", op=FilterOp.EQ, value="sales", applies_to="both"),
+        ]
+    )
     again = SyncFilters.model_validate_json(filters.model_dump_json())
     assert again == filters

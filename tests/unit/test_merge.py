@@ -13,11 +13,21 @@ from ledgerbridge.engine.merge import FieldRule, three_way_merge
 from ledgerbridge.engine.snapshot import equivalent
 
 RULES = [FieldRule("due_date"), FieldRule("memo"), FieldRule("lines")]
-BASE = {"due_date": "2026-10-31", "memo": "thanks", "lines": [{"quantity": "1", "unit_price": "10", "kind": "product"}]}
+BASE = {
+    "due_date": "2026-10-31",
+    "memo": "thanks",
+    "lines": [{"quantity": "1", "unit_price": "10", "kind": "product"}],
+}
 
 
-def merge(hs: dict[str, Any], qbo: dict[str, Any], origin: Side = Side.HUBSPOT, rules: list[FieldRule] = RULES,
-          base_hs: dict[str, Any] | None = BASE, base_qbo: dict[str, Any] | None = BASE):  # noqa: ANN201
+def merge(
+    hs: dict[str, Any],
+    qbo: dict[str, Any],
+    origin: Side = Side.HUBSPOT,
+    rules: list[FieldRule] = RULES,
+    base_hs: dict[str, Any] | None = BASE,
+    base_qbo: dict[str, Any] | None = BASE,
+):  # noqa: ANN201
     return three_way_merge(rules, origin, hs, qbo, base_hs, base_qbo, equivalent)
 
 
@@ -51,7 +61,9 @@ def test_both_changed_owner_wins_and_loser_is_reported() -> None:
 
 def test_explicit_owner_beats_origin() -> None:
     rules = [FieldRule("memo", owner=Owner.QUICKBOOKS)]
-    result = merge({"memo": "a"}, {"memo": "b"}, rules=rules, base_hs={"memo": "x"}, base_qbo={"memo": "x"})
+    result = merge(
+        {"memo": "a"}, {"memo": "b"}, rules=rules, base_hs={"memo": "x"}, base_qbo={"memo": "x"}
+    )
     assert result.to_hubspot == ("memo",)
 
 
@@ -61,8 +73,18 @@ def test_both_changed_to_the_same_value_is_no_conflict() -> None:
 
 
 def test_lines_compare_by_quantity_price_and_kind_across_sides() -> None:
-    hs_lines = [{"name": "Consulting", "sku": "C1", "quantity": "2", "unit_price": "10", "kind": "product"}]
-    qbo_lines = [{"name": "Consulting hour (item)", "sku": None, "quantity": "2", "unit_price": "10", "kind": "product"}]
+    hs_lines = [
+        {"name": "Consulting", "sku": "C1", "quantity": "2", "unit_price": "10", "kind": "product"}
+    ]
+    qbo_lines = [
+        {
+            "name": "Consulting hour (item)",
+            "sku": None,
+            "quantity": "2",
+            "unit_price": "10",
+            "kind": "product",
+        }
+    ]
     result = merge({**BASE, "lines": hs_lines}, {**BASE, "lines": qbo_lines})
     assert result.in_sync  # both changed to equivalent lines
 
@@ -79,7 +101,9 @@ def test_one_way_field_edited_on_mirror_is_written_back_and_reported() -> None:
 
 def test_direction_none_never_writes() -> None:
     rules = [FieldRule("memo", direction=Direction.NONE)]
-    result = merge({"memo": "a"}, {"memo": "b"}, rules=rules, base_hs={"memo": "x"}, base_qbo={"memo": "x"})
+    result = merge(
+        {"memo": "a"}, {"memo": "b"}, rules=rules, base_hs={"memo": "x"}, base_qbo={"memo": "x"}
+    )
     assert result.in_sync and not result.conflicts
 
 

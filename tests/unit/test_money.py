@@ -21,8 +21,11 @@ def money(units: int, currency: str) -> Decimal:
     return Decimal(units).scaleb(-minor_units(currency))
 
 
-@given(units=cents, weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=30),
-       currency=CURRENCIES)
+@given(
+    units=cents,
+    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=30),
+    currency=CURRENCIES,
+)
 def test_pro_rata_split_sums_exactly(units: int, weights: list[int], currency: str) -> None:
     amount = money(units, currency)
     parts = split_pro_rata(amount, [Decimal(w) for w in weights], currency)
@@ -39,7 +42,9 @@ def test_pro_rata_split_sums_exactly(units: int, weights: list[int], currency: s
         assert abs(part - exact) < unit
 
 
-@given(units=st.integers(min_value=-10**7, max_value=10**7), n=st.integers(min_value=1, max_value=12))
+@given(
+    units=st.integers(min_value=-(10**7), max_value=10**7), n=st.integers(min_value=1, max_value=12)
+)
 def test_even_split_of_negative_and_positive_amounts(units: int, n: int) -> None:
     amount = money(units, "USD")
     parts = split_pro_rata(amount, [Decimal(1)] * n)
@@ -48,7 +53,11 @@ def test_even_split_of_negative_and_positive_amounts(units: int, n: int) -> None
 
 
 def test_split_is_deterministic_and_favours_earliest_on_ties() -> None:
-    assert split_pro_rata(Decimal("0.10"), [Decimal(1)] * 3) == [Decimal("0.04"), Decimal("0.03"), Decimal("0.03")]
+    assert split_pro_rata(Decimal("0.10"), [Decimal(1)] * 3) == [
+        Decimal("0.04"),
+        Decimal("0.03"),
+        Decimal("0.03"),
+    ]
     assert split_pro_rata(Decimal("100"), []) == []
 
 
@@ -65,7 +74,9 @@ def test_payment_allocation_never_overpays_and_sums(payment: int, balances: list
 
 
 @given(lines=st.lists(st.tuples(quantities, prices), min_size=1, max_size=15), currency=CURRENCIES)
-def test_subtotal_is_sum_of_rounded_lines(lines: list[tuple[Decimal, Decimal]], currency: str) -> None:
+def test_subtotal_is_sum_of_rounded_lines(
+    lines: list[tuple[Decimal, Decimal]], currency: str
+) -> None:
     inv = Invoice(currency=currency, lines=tuple(LineItem("x", q, p) for q, p in lines))
     expected = sum((quantize(q * p, currency) for q, p in lines), Decimal(0))
     assert inv.subtotal == expected
@@ -73,13 +84,18 @@ def test_subtotal_is_sum_of_rounded_lines(lines: list[tuple[Decimal, Decimal]], 
     assert inv.subtotal == quantize(inv.subtotal, currency)  # rounding once keeps whole units
 
 
-@given(lines=st.lists(st.tuples(quantities, prices), min_size=1, max_size=10),
-       percent=st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=2))
+@given(
+    lines=st.lists(st.tuples(quantities, prices), min_size=1, max_size=10),
+    percent=st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=2),
+)
 def test_percent_discount_rounds_once_and_never_goes_negative(
     lines: list[tuple[Decimal, Decimal]], percent: Decimal
 ) -> None:
-    inv = Invoice(currency="USD", lines=tuple(LineItem("x", q, p) for q, p in lines),
-                  discount=Discount("percent", percent))
+    inv = Invoice(
+        currency="USD",
+        lines=tuple(LineItem("x", q, p) for q, p in lines),
+        discount=Discount("percent", percent),
+    )
     assert inv.discount_amount == quantize(inv.subtotal * percent / 100)
     assert inv.total == inv.subtotal - inv.discount_amount
     assert inv.total >= 0
@@ -88,8 +104,11 @@ def test_percent_discount_rounds_once_and_never_goes_negative(
 
 @given(lines=st.lists(st.tuples(quantities, prices), min_size=1, max_size=10), paid=cents)
 def test_balance_is_total_minus_paid(lines: list[tuple[Decimal, Decimal]], paid: int) -> None:
-    inv = Invoice(currency="USD", lines=tuple(LineItem("x", q, p) for q, p in lines),
-                  amount_paid=money(paid, "USD"))
+    inv = Invoice(
+        currency="USD",
+        lines=tuple(LineItem("x", q, p) for q, p in lines),
+        amount_paid=money(paid, "USD"),
+    )
     assert inv.computed_balance == inv.total - inv.amount_paid
 
 

@@ -53,8 +53,12 @@ def hs_invoice(**changes: object) -> Invoice:
     inv = Invoice(
         currency="USD",
         lines=(
-            LineItem("Consulting hour", Decimal("10"), Decimal("150.00"), sku="CONS-HR", product_id="p1"),
-            LineItem("Support plan", Decimal("1"), Decimal("89.99"), sku="SUP-PRO", product_id="p2"),
+            LineItem(
+                "Consulting hour", Decimal("10"), Decimal("150.00"), sku="CONS-HR", product_id="p1"
+            ),
+            LineItem(
+                "Support plan", Decimal("1"), Decimal("89.99"), sku="SUP-PRO", product_id="p2"
+            ),
         ),
         status=InvoiceStatus.OPEN,
         customer=Customer(email="Ada@Acme.example", first_name="Ada", company_name="Acme", id="c1"),
@@ -72,23 +76,49 @@ def hs_invoice(**changes: object) -> Invoice:
 
 def qbo_from(hs: Invoice, **changes: object) -> Invoice:
     """How the QBO connector would read back the invoice created from `hs`."""
-    lines = tuple(replace(line, product_id=f"item-{i}", name=f"{line.name} (QBO)") for i, line in enumerate(hs.lines))
-    inv = replace(hs, lines=lines, id="q-1", version="0", number="1045",
-                  custom_fields={"PO Number": hs.custom_fields.get(PO_PROPERTY, "")},
-                  customer=replace(hs.customer, id="qc-9") if hs.customer else None, origin=None)
+    lines = tuple(
+        replace(line, product_id=f"item-{i}", name=f"{line.name} (QBO)")
+        for i, line in enumerate(hs.lines)
+    )
+    inv = replace(
+        hs,
+        lines=lines,
+        id="q-1",
+        version="0",
+        number="1045",
+        custom_fields={"PO Number": hs.custom_fields.get(PO_PROPERTY, "")},
+        customer=replace(hs.customer, id="qc-9") if hs.customer else None,
+        origin=None,
+    )
     return replace(inv, **changes)  # type: ignore[arg-type]
 
 
-def link_for(hs: Invoice, qbo: Invoice, settings: SyncSettings, origin: Side = Side.HUBSPOT) -> Link:
-    return Link(CONN, INVOICE, hs.id, qbo.id,
-                base={"hubspot": invoice_snapshot(hs, Side.HUBSPOT, settings),
-                      "quickbooks": invoice_snapshot(qbo, Side.QUICKBOOKS, settings)},
-                hubspot_version=hs.version, qbo_version=qbo.version,
-                extra={"origin": origin.value, "customer_qbo_id": "qc-9"})
+def link_for(
+    hs: Invoice, qbo: Invoice, settings: SyncSettings, origin: Side = Side.HUBSPOT
+) -> Link:
+    return Link(
+        CONN,
+        INVOICE,
+        hs.id,
+        qbo.id,
+        base={
+            "hubspot": invoice_snapshot(hs, Side.HUBSPOT, settings),
+            "quickbooks": invoice_snapshot(qbo, Side.QUICKBOOKS, settings),
+        },
+        hubspot_version=hs.version,
+        qbo_version=qbo.version,
+        extra={"origin": origin.value, "customer_qbo_id": "qc-9"},
+    )
 
 
-def plan(hs: Invoice | None, qbo: Invoice | None = None, link: Link | None = None,
-         settings: SyncSettings | None = None, info: LedgerInfo = USD_ONLY, key: RecordKey = HS_KEY):  # noqa: ANN201
+def plan(
+    hs: Invoice | None,
+    qbo: Invoice | None = None,
+    link: Link | None = None,
+    settings: SyncSettings | None = None,
+    info: LedgerInfo = USD_ONLY,
+    key: RecordKey = HS_KEY,
+):  # noqa: ANN201
     return plan_invoice(InvoiceInput(key, hs, qbo, link, settings or SyncSettings(), info))
 
 
@@ -110,7 +140,10 @@ def test_open_hubspot_invoice_plans_customer_items_then_invoice() -> None:
 
 @pytest.mark.parametrize(
     ("strategy", "expected"),
-    [(DocNumberStrategy.HUBSPOT_NUMBER, "1001"), (DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, "HS-1001")],
+    [
+        (DocNumberStrategy.HUBSPOT_NUMBER, "1001"),
+        (DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, "HS-1001"),
+    ],
 )
 def test_doc_number_strategy(strategy: DocNumberStrategy, expected: str) -> None:
     p = plan(hs_invoice(), settings=SyncSettings(doc_number=strategy))
@@ -119,7 +152,9 @@ def test_doc_number_strategy(strategy: DocNumberStrategy, expected: str) -> None
 
 
 def test_doc_number_too_long_fails_alone() -> None:
-    settings = SyncSettings(doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="LONG-PREFIX-")
+    settings = SyncSettings(
+        doc_number=DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER, doc_number_prefix="LONG-PREFIX-"
+    )
     p = plan(hs_invoice(number="1234567890123"), settings=settings)
     assert p.decision.status is SyncStatus.FAILED and p.decision.code == "doc_number_too_long"
     assert not p.ops
@@ -134,7 +169,10 @@ def test_excluded_by_filter_names_the_rule() -> None:
     settings = SyncSettings(filters=[FilterRule(field="amount", op=FilterOp.GTE, value="5000")])
     p = plan(hs_invoice(), settings=settings)
     assert p.decision.status is SyncStatus.EXCLUDED
-    assert p.decision.message == "Excluded by sync filter: Amount is at least 5000 (this invoice: 1430.99)"
+    assert (
+        p.decision.message
+        == "Excluded by sync filter: Amount is at least 5000 (this invoice: 1430.99)"
+    )
     assert not p.ops
 
 
@@ -147,7 +185,10 @@ def test_eur_into_usd_only_company_fails_visibly_and_plans_nothing() -> None:
         "invoices with a sync filter"
     )
     assert not p.ops
-    assert plan(hs_invoice(currency="EUR"), info=LedgerInfo("USD", True, {})).decision.status is SyncStatus.SYNCED
+    assert (
+        plan(hs_invoice(currency="EUR"), info=LedgerInfo("USD", True, {})).decision.status
+        is SyncStatus.SYNCED
+    )
 
 
 @pytest.mark.parametrize(
@@ -241,7 +282,10 @@ def test_hubspot_line_change_updates_qbo_with_items_resolved_again() -> None:
     hs = hs_invoice()
     qbo = qbo_from(hs)
     link = link_for(hs, qbo, settings)
-    new_lines = (*hs.lines, LineItem("Training seat", Decimal("2"), Decimal("249.50"), sku="TRN-SEAT"))
+    new_lines = (
+        *hs.lines,
+        LineItem("Training seat", Decimal("2"), Decimal("249.50"), sku="TRN-SEAT"),
+    )
     p = plan(replace(hs, lines=new_lines, version="v2"), qbo, link)
     assert [type(op) for op in p.ops] == [EnsureItems, UpdateLedgerInvoice]
     update = p.ops[1]
@@ -266,7 +310,11 @@ def test_both_changed_origin_wins_and_is_audited() -> None:
     hs = hs_invoice()
     qbo = qbo_from(hs)
     link = link_for(hs, qbo, settings)
-    p = plan(replace(hs, memo="from hubspot", version="v2"), replace(qbo, memo="from qbo", version="1"), link)
+    p = plan(
+        replace(hs, memo="from hubspot", version="v2"),
+        replace(qbo, memo="from qbo", version="1"),
+        link,
+    )
     kinds = [type(op) for op in p.ops]
     assert kinds == [Audit, UpdateLedgerInvoice]
     audit = p.ops[0]
@@ -277,7 +325,9 @@ def test_void_in_hubspot_voids_in_qbo() -> None:
     settings = SyncSettings()
     hs = hs_invoice()
     qbo = qbo_from(hs)
-    p = plan(replace(hs, status=InvoiceStatus.VOIDED, version="v2"), qbo, link_for(hs, qbo, settings))
+    p = plan(
+        replace(hs, status=InvoiceStatus.VOIDED, version="v2"), qbo, link_for(hs, qbo, settings)
+    )
     (op,) = p.ops
     assert isinstance(op, VoidLedgerInvoice) and op.qbo_id == "q-1"
 
@@ -302,13 +352,21 @@ def test_adoption_of_counterpart_found_by_natural_key_writes_nothing_when_equal(
 
 # ---- payments --------------------------------------------------------------------------------
 def qbo_payment(*apps: tuple[str, str]) -> Payment:
-    return Payment(amount=sum((Decimal(a) for _, a in apps), Decimal(0)), currency="USD",
-                   date=dt.date(2026, 11, 2), method="check", reference="1234", id="pay-1",
-                   applications=tuple(PaymentApplication(i, Decimal(a)) for i, a in apps))
+    return Payment(
+        amount=sum((Decimal(a) for _, a in apps), Decimal(0)),
+        currency="USD",
+        date=dt.date(2026, 11, 2),
+        method="check",
+        reference="1234",
+        id="pay-1",
+        applications=tuple(PaymentApplication(i, Decimal(a)) for i, a in apps),
+    )
 
 
 def inv_link(hs_id: str, qbo_id: str) -> Link:
-    return Link(CONN, INVOICE, hs_id, qbo_id, extra={"origin": "hubspot", "customer_qbo_id": "qc-9"})
+    return Link(
+        CONN, INVOICE, hs_id, qbo_id, extra={"origin": "hubspot", "customer_qbo_id": "qc-9"}
+    )
 
 
 def test_qbo_payment_across_two_invoices_becomes_two_hubspot_payments() -> None:
@@ -317,7 +375,11 @@ def test_qbo_payment_across_two_invoices_becomes_two_hubspot_payments() -> None:
     links = {"q-1": inv_link("hs-1", "q-1"), "q-2": inv_link("hs-2", "q-2")}
     p = plan_payment(PaymentInput(key, payment, None, links, frozenset(), SyncSettings()))
     assert p.decision.status is SyncStatus.SYNCED
-    assert [(op.hubspot_invoice_id, op.amount, op.external_key) for op in p.ops if isinstance(op, UpsertCrmPayment)] == [
+    assert [
+        (op.hubspot_invoice_id, op.amount, op.external_key)
+        for op in p.ops
+        if isinstance(op, UpsertCrmPayment)
+    ] == [
         ("hs-1", Decimal("100.00"), "qbo-payment:pay-1:q-1"),
         ("hs-2", Decimal("50.50"), "qbo-payment:pay-1:q-2"),
     ]
@@ -338,16 +400,32 @@ def test_qbo_payment_already_mirrored_is_in_sync() -> None:
 
     key = RecordKey(CONN, PAYMENT, Side.QUICKBOOKS, "pay-1")
     payment = qbo_payment(("q-1", "100.00"))
-    link = Link(CONN, PAYMENT, None, "pay-1", qbo_hash=payment_hash(payment), extra={"origin": "quickbooks"})
-    p = plan_payment(PaymentInput(key, payment, link, {"q-1": inv_link("hs-1", "q-1")}, frozenset(), SyncSettings()))
+    link = Link(
+        CONN, PAYMENT, None, "pay-1", qbo_hash=payment_hash(payment), extra={"origin": "quickbooks"}
+    )
+    p = plan_payment(
+        PaymentInput(
+            key, payment, link, {"q-1": inv_link("hs-1", "q-1")}, frozenset(), SyncSettings()
+        )
+    )
     assert p.decision.status is SyncStatus.SYNCED and not p.ops
 
 
 def test_hubspot_payment_becomes_qbo_payment_on_the_linked_invoice() -> None:
     key = RecordKey(CONN, PAYMENT, Side.HUBSPOT, "hp-1")
-    payment = Payment(amount=Decimal("75.25"), currency="USD", date=dt.date(2026, 11, 3), processor="hs_payments",
-                      applications=(PaymentApplication("hs-1", Decimal("75.25")),), id="hp-1")
-    p = plan_payment(PaymentInput(key, payment, None, {"hs-1": inv_link("hs-1", "q-1")}, frozenset(), SyncSettings()))
+    payment = Payment(
+        amount=Decimal("75.25"),
+        currency="USD",
+        date=dt.date(2026, 11, 3),
+        processor="hs_payments",
+        applications=(PaymentApplication("hs-1", Decimal("75.25")),),
+        id="hp-1",
+    )
+    p = plan_payment(
+        PaymentInput(
+            key, payment, None, {"hs-1": inv_link("hs-1", "q-1")}, frozenset(), SyncSettings()
+        )
+    )
     (op,) = p.ops
     assert isinstance(op, CreateLedgerPayment)
     assert op.customer_id == "qc-9" and op.external_key == "hubspot-payment:hp-1"
@@ -356,25 +434,50 @@ def test_hubspot_payment_becomes_qbo_payment_on_the_linked_invoice() -> None:
 
 def test_hubspot_payments_we_recorded_or_unsettled_are_skipped() -> None:
     key = RecordKey(CONN, PAYMENT, Side.HUBSPOT, "hp-1")
-    ours = Payment(amount=Decimal(1), currency="USD", date=dt.date(2026, 1, 1), processor="quickbooks",
-                   applications=(PaymentApplication("hs-1", Decimal(1)),))
+    ours = Payment(
+        amount=Decimal(1),
+        currency="USD",
+        date=dt.date(2026, 1, 1),
+        processor="quickbooks",
+        applications=(PaymentApplication("hs-1", Decimal(1)),),
+    )
     links = {"hs-1": inv_link("hs-1", "q-1")}
-    assert plan_payment(PaymentInput(key, ours, None, links, frozenset(), SyncSettings())).decision.status is None
+    assert (
+        plan_payment(
+            PaymentInput(key, ours, None, links, frozenset(), SyncSettings())
+        ).decision.status
+        is None
+    )
     processing = replace(ours, processor="hs_payments", status="processing")
-    assert plan_payment(PaymentInput(key, processing, None, links, frozenset(), SyncSettings())).decision.status is None
+    assert (
+        plan_payment(
+            PaymentInput(key, processing, None, links, frozenset(), SyncSettings())
+        ).decision.status
+        is None
+    )
 
 
 def test_payment_on_excluded_invoice_is_excluded() -> None:
     key = RecordKey(CONN, PAYMENT, Side.QUICKBOOKS, "pay-1")
     payment = qbo_payment(("q-1", "10.00"))
-    p = plan_payment(PaymentInput(key, payment, None, {"q-1": None}, frozenset({"q-1"}), SyncSettings()))
+    p = plan_payment(
+        PaymentInput(key, payment, None, {"q-1": None}, frozenset({"q-1"}), SyncSettings())
+    )
     assert p.decision.status is SyncStatus.EXCLUDED
 
 
 def test_hubspot_payment_split_pro_rata_when_shares_unknown() -> None:
     key = RecordKey(CONN, PAYMENT, Side.HUBSPOT, "hp-2")
-    payment = Payment(amount=Decimal("100.00"), currency="USD", date=dt.date(2026, 11, 3), processor="byo_stripe",
-                      applications=(PaymentApplication("hs-1", Decimal("0")), PaymentApplication("hs-2", Decimal("0"))))
+    payment = Payment(
+        amount=Decimal("100.00"),
+        currency="USD",
+        date=dt.date(2026, 11, 3),
+        processor="byo_stripe",
+        applications=(
+            PaymentApplication("hs-1", Decimal("0")),
+            PaymentApplication("hs-2", Decimal("0")),
+        ),
+    )
     links = {"hs-1": inv_link("hs-1", "q-1"), "hs-2": inv_link("hs-2", "q-2")}
     (op,) = plan_payment(PaymentInput(key, payment, None, links, frozenset(), SyncSettings())).ops
     assert isinstance(op, CreateLedgerPayment)
@@ -385,9 +488,15 @@ def test_hubspot_payment_split_pro_rata_when_shares_unknown() -> None:
 def test_custom_mapping_direction_hubspot_to_qbo_only() -> None:
     from ledgerbridge.engine.fieldmap import Direction
 
-    settings = SyncSettings(custom_mappings=[
-        CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number", direction=Direction.HUBSPOT_TO_QBO)
-    ])
+    settings = SyncSettings(
+        custom_mappings=[
+            CustomFieldMapping(
+                hubspot_property=PO_PROPERTY,
+                qbo_field="PO Number",
+                direction=Direction.HUBSPOT_TO_QBO,
+            )
+        ]
+    )
     hs = hs_invoice()
     qbo = qbo_from(hs)
     link = link_for(hs, qbo, settings)
@@ -396,4 +505,6 @@ def test_custom_mapping_direction_hubspot_to_qbo_only() -> None:
     # QBO edit of a HubSpot->QBO field is written back over, and reported
     assert [type(op) for op in p.ops] == [Audit, UpdateLedgerInvoice]
     update = p.ops[1]
-    assert isinstance(update, UpdateLedgerInvoice) and update.custom_fields == {"PO Number": "PO-4100"}
+    assert isinstance(update, UpdateLedgerInvoice) and update.custom_fields == {
+        "PO Number": "PO-4100"
+    }

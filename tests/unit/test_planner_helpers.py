@@ -19,18 +19,32 @@ def test_intent_keys_are_deterministic_distinct_and_fit_qbo_request_ids() -> Non
     key = intent_key(3, "invoice", "10042")
     assert key == intent_key(3, "invoice", "10042")
     assert len(key) <= 36  # /batch request ids allow 36 characters
-    others = {intent_key(4, "invoice", "10042"), intent_key(3, "payment", "10042"),
-              intent_key(3, "invoice", "10043"), intent_key(3, "invoice", "10042", generation=1)}
+    others = {
+        intent_key(4, "invoice", "10042"),
+        intent_key(3, "payment", "10042"),
+        intent_key(3, "invoice", "10043"),
+        intent_key(3, "invoice", "10042", generation=1),
+    }
     assert key not in others and len(others) == 4
 
 
 def test_display_name_candidates() -> None:
-    ada = Customer(email="Ada@Acme.example", first_name="Ada", last_name="Lovelace", company_name="Acme: West")
+    ada = Customer(
+        email="Ada@Acme.example", first_name="Ada", last_name="Lovelace", company_name="Acme: West"
+    )
     names = display_name_candidates(ada, limit=5)
-    assert names == ["Acme- West", "Acme- West (ada@acme.example)", "Acme- West (2)", "Acme- West (3)",
-                     "Acme- West (4)"]
+    assert names == [
+        "Acme- West",
+        "Acme- West (ada@acme.example)",
+        "Acme- West (2)",
+        "Acme- West (3)",
+        "Acme- West (4)",
+    ]
     person = Customer(email="ben@example.com", first_name="Ben", last_name="Okafor")
-    assert display_name_candidates(person, limit=2) == ["Ben Okafor", "Ben Okafor (ben@example.com)"]
+    assert display_name_candidates(person, limit=2) == [
+        "Ben Okafor",
+        "Ben Okafor (ben@example.com)",
+    ]
     assert display_name_candidates(Customer(email="x@y.z"), limit=1) == ["x@y.z"]
     long = Customer(email="a@b.c", company_name="X" * 300)
     assert all(len(n) <= 100 for n in display_name_candidates(long))
@@ -44,24 +58,45 @@ def test_item_identity_for_links() -> None:
 
 def test_snapshot_is_json_and_stable_across_decimal_spellings() -> None:
     settings = SyncSettings()
-    a = Invoice(currency="USD", lines=(LineItem("A", Decimal("2.0"), Decimal("150.00")),),
-                discount=Discount("percent", Decimal("10.0")), due_date=dt.date(2026, 1, 2),
-                custom_fields={"hs_purchase_order_number": "PO-1"}, status=InvoiceStatus.OPEN)
-    b = Invoice(currency="USD", lines=(LineItem("A", Decimal("2"), Decimal("150")),),
-                discount=Discount("percent", Decimal("10")), due_date=dt.date(2026, 1, 2),
-                po_number="PO-1", status=InvoiceStatus.PAID)
+    a = Invoice(
+        currency="USD",
+        lines=(LineItem("A", Decimal("2.0"), Decimal("150.00")),),
+        discount=Discount("percent", Decimal("10.0")),
+        due_date=dt.date(2026, 1, 2),
+        custom_fields={"hs_purchase_order_number": "PO-1"},
+        status=InvoiceStatus.OPEN,
+    )
+    b = Invoice(
+        currency="USD",
+        lines=(LineItem("A", Decimal("2"), Decimal("150")),),
+        discount=Discount("percent", Decimal("10")),
+        due_date=dt.date(2026, 1, 2),
+        po_number="PO-1",
+        status=InvoiceStatus.PAID,
+    )
     snap_a = invoice_snapshot(a, Side.HUBSPOT, settings)
     assert snap_a == invoice_snapshot(b, Side.HUBSPOT, settings)  # paid is not a synced field
     assert snapshot_hash(snap_a) == snapshot_hash(invoice_snapshot(b, Side.HUBSPOT, settings))
-    assert snap_a["lines"][0]["quantity"] == "2" and snap_a["custom:hs_purchase_order_number"] == "PO-1"
-    assert dec(Decimal("0.00")) == "0" and dec(Decimal("-0")) == "0" and dec(Decimal("1E+2")) == "100"
+    assert (
+        snap_a["lines"][0]["quantity"] == "2"
+        and snap_a["custom:hs_purchase_order_number"] == "PO-1"
+    )
+    assert (
+        dec(Decimal("0.00")) == "0" and dec(Decimal("-0")) == "0" and dec(Decimal("1E+2")) == "100"
+    )
     assert equivalent("memo", "", None)
     assert not equivalent("due_date", "2026-01-01", "2026-01-02")
 
 
 def test_sync_properties_and_counterparts_are_read_from_context() -> None:
-    inv = Invoice(currency="USD", context={"invoice.ledgerbridge_sync_status": "synced",
-                                           "invoice.qbo_invoice_id": "145", "invoice.qbo_doc_number": "1045"})
+    inv = Invoice(
+        currency="USD",
+        context={
+            "invoice.ledgerbridge_sync_status": "synced",
+            "invoice.qbo_invoice_id": "145",
+            "invoice.qbo_doc_number": "1045",
+        },
+    )
     from ledgerbridge.domain import SyncStatus
 
     assert not sync_properties_differ(inv, SyncStatus.SYNCED, "145", "1045")

@@ -16,7 +16,9 @@ def _unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
-def split_pro_rata(amount: Decimal, weights: Sequence[Decimal], currency: str = "USD") -> list[Decimal]:
+def split_pro_rata(
+    amount: Decimal, weights: Sequence[Decimal], currency: str = "USD"
+) -> list[Decimal]:
     """Split `amount` in proportion to `weights`; the parts sum exactly to `amount` (rounded).
 
     Largest-remainder method: every part is rounded down to the minor unit, then the leftover

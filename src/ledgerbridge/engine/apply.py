@@ -57,8 +57,15 @@ class Applied:
 
 
 class Applier:
-    def __init__(self, connection_id: int, crm: CrmPort, ledger: LedgerPort, store: StorePort,
-                 resolver: Resolver, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        connection_id: int,
+        crm: CrmPort,
+        ledger: LedgerPort,
+        store: StorePort,
+        resolver: Resolver,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.connection_id = connection_id
         self.crm = crm
         self.ledger = ledger
@@ -68,9 +75,14 @@ class Applier:
 
     async def apply(self, plan: Plan, link: Link | None) -> Applied:
         done = Applied(
-            hubspot_id=plan.hubspot_id, qbo_id=plan.qbo_id,
-            hubspot_version=plan.hubspot_version, qbo_version=plan.qbo_version,
-            customer_qbo_id=(plan.extra.get("customer_qbo_id") or (link.extra.get("customer_qbo_id") if link else None)),
+            hubspot_id=plan.hubspot_id,
+            qbo_id=plan.qbo_id,
+            hubspot_version=plan.hubspot_version,
+            qbo_version=plan.qbo_version,
+            customer_qbo_id=(
+                plan.extra.get("customer_qbo_id")
+                or (link.extra.get("customer_qbo_id") if link else None)
+            ),
         )
         item_ids: list[str | None] | None = None
         for op in plan.ops:
@@ -81,7 +93,11 @@ class Applier:
             elif isinstance(op, CreateLedgerInvoice):
                 await self._create_invoice(op, done, item_ids)
             elif isinstance(op, UpdateLedgerInvoice):
-                ids = op.item_ids if op.item_ids is not None else tuple(i or "" for i in (item_ids or []))
+                ids = (
+                    op.item_ids
+                    if op.item_ids is not None
+                    else tuple(i or "" for i in (item_ids or []))
+                )
                 customer_id = op.customer_id or done.customer_qbo_id or ""
                 result = await self.ledger.update_invoice(
                     op.qbo_id, op.version, op.invoice, customer_id, ids, op.custom_fields
@@ -98,7 +114,9 @@ class Applier:
                 result = await self.crm.upsert_invoice_from_ledger(op.invoice, op.qbo_id)
                 done.hubspot_id = result.id
                 done.hubspot_version = result.version
-                (done.created if result.created else done.matched).append(f"hubspot invoice {result.id}")
+                (done.created if result.created else done.matched).append(
+                    f"hubspot invoice {result.id}"
+                )
             elif isinstance(op, UpdateCrmInvoice):
                 result = await self.crm.update_invoice(op.hubspot_id, op.invoice, op.fields)
                 done.hubspot_version = result.version
@@ -107,7 +125,9 @@ class Applier:
                 result = await self.crm.upsert_payment_from_ledger(
                     op.payment, op.hubspot_invoice_id, op.amount, op.external_key
                 )
-                (done.created if result.created else done.matched).append(f"hubspot payment {result.id}")
+                (done.created if result.created else done.matched).append(
+                    f"hubspot payment {result.id}"
+                )
             elif isinstance(op, CreateLedgerPayment):
                 await self._create_payment(op, done)
             elif isinstance(op, Audit):
@@ -115,8 +135,9 @@ class Applier:
         return done
 
     # ---- creates ---------------------------------------------------------------------------
-    async def _create_invoice(self, op: CreateLedgerInvoice, done: Applied,
-                              item_ids: list[str | None] | None) -> None:
+    async def _create_invoice(
+        self, op: CreateLedgerInvoice, done: Applied, item_ids: list[str | None] | None
+    ) -> None:
         if item_ids is None or any(i is None for i in item_ids) or not done.customer_qbo_id:
             raise Invalid("internal: invoice dependencies were not resolved before its create")
         ids = tuple(i or "" for i in item_ids)
@@ -125,7 +146,11 @@ class Applier:
 
         async def lookup() -> WriteResult | None:
             found = await self.ledger.find_invoice(doc_number, op.external_key)
-            return WriteResult(found.id or "", found.version, found.number, created=False) if found and found.id else None
+            return (
+                WriteResult(found.id or "", found.version, found.number, created=False)
+                if found and found.id
+                else None
+            )
 
         async def reuse(result_id: str) -> WriteResult:
             found = await self.ledger.get_invoice(result_id)
@@ -134,9 +159,14 @@ class Applier:
             return WriteResult(result_id, found.version, found.number, created=False)
 
         result = await create_once(
-            self.store, key=intent_key(self.connection_id, INVOICE, op.source_id),
-            connection_id=self.connection_id, object_type=INVOICE, target=Side.QUICKBOOKS,
-            source_id=op.source_id, lookup=lookup, reuse=reuse,
+            self.store,
+            key=intent_key(self.connection_id, INVOICE, op.source_id),
+            connection_id=self.connection_id,
+            object_type=INVOICE,
+            target=Side.QUICKBOOKS,
+            source_id=op.source_id,
+            lookup=lookup,
+            reuse=reuse,
             create=lambda request_id: self.ledger.create_invoice(
                 op.invoice, customer_id, ids, op.custom_fields, request_id, op.external_key
             ),
@@ -152,18 +182,31 @@ class Applier:
             invoice = await self.ledger.get_invoice(op.payment.applications[0].invoice_id)
             customer_id = invoice.customer.id if invoice and invoice.customer else None
         if not customer_id:
-            raise Invalid("The QuickBooks invoice this payment applies to has no customer",
-                          hint="Check the invoice in QuickBooks, then retry", code="missing_customer")
+            raise Invalid(
+                "The QuickBooks invoice this payment applies to has no customer",
+                hint="Check the invoice in QuickBooks, then retry",
+                code="missing_customer",
+            )
 
         async def lookup() -> WriteResult | None:
             found = await self.ledger.find_payment(op.external_key)
-            return WriteResult(found.id or "", found.version, created=False) if found and found.id else None
+            return (
+                WriteResult(found.id or "", found.version, created=False)
+                if found and found.id
+                else None
+            )
 
         result = await create_once(
-            self.store, key=intent_key(self.connection_id, PAYMENT, op.source_id),
-            connection_id=self.connection_id, object_type=PAYMENT, target=Side.QUICKBOOKS,
-            source_id=op.source_id, lookup=lookup,
-            create=lambda request_id: self.ledger.create_payment(op.payment, customer_id, request_id, op.external_key),
+            self.store,
+            key=intent_key(self.connection_id, PAYMENT, op.source_id),
+            connection_id=self.connection_id,
+            object_type=PAYMENT,
+            target=Side.QUICKBOOKS,
+            source_id=op.source_id,
+            lookup=lookup,
+            create=lambda request_id: self.ledger.create_payment(
+                op.payment, customer_id, request_id, op.external_key
+            ),
         )
         done.qbo_id = result.id
         done.qbo_version = result.version
@@ -184,10 +227,15 @@ class Applier:
         if number:
             extra["doc_number"] = number
         new = Link(
-            self.connection_id, INVOICE, done.hubspot_id, done.qbo_id,
+            self.connection_id,
+            INVOICE,
+            done.hubspot_id,
+            done.qbo_id,
             base={"hubspot": dict(base_hs or {}), "quickbooks": dict(base_qbo or {})},
-            hubspot_version=done.hubspot_version, qbo_version=done.qbo_version,
-            hubspot_hash=snapshot_hash(base_hs or {}), qbo_hash=snapshot_hash(base_qbo or {}),
+            hubspot_version=done.hubspot_version,
+            qbo_version=done.qbo_version,
+            hubspot_hash=snapshot_hash(base_hs or {}),
+            qbo_hash=snapshot_hash(base_qbo or {}),
             extra=extra,
         )
         self.store.save_link(new)
@@ -200,15 +248,28 @@ class Applier:
                 return
             extra = dict(link.extra) if link else {}
             extra.update({"origin": Side.QUICKBOOKS.value, "shares": plan.extra.get("shares", {})})
-            self.store.save_link(Link(
-                self.connection_id, PAYMENT, link.hubspot_id if link else None, plan.qbo_id,
-                qbo_version=plan.qbo_version, qbo_hash=plan.extra.get("qbo_hash"), extra=extra,
-            ))
+            self.store.save_link(
+                Link(
+                    self.connection_id,
+                    PAYMENT,
+                    link.hubspot_id if link else None,
+                    plan.qbo_id,
+                    qbo_version=plan.qbo_version,
+                    qbo_hash=plan.extra.get("qbo_hash"),
+                    extra=extra,
+                )
+            )
         elif done.qbo_id and plan.hubspot_id:
-            self.store.save_link(Link(
-                self.connection_id, PAYMENT, plan.hubspot_id, done.qbo_id,
-                qbo_version=done.qbo_version, extra={"origin": Side.HUBSPOT.value},
-            ))
+            self.store.save_link(
+                Link(
+                    self.connection_id,
+                    PAYMENT,
+                    plan.hubspot_id,
+                    done.qbo_id,
+                    qbo_version=done.qbo_version,
+                    extra={"origin": Side.HUBSPOT.value},
+                )
+            )
 
     def audit(self, plan: Plan, object_type: str, record: str) -> None:
         for op in plan.ops:
@@ -216,7 +277,11 @@ class Applier:
                 c = op.conflict
                 loser = c.winner.other
                 self.store.audit(
-                    self.connection_id, object_type, record, c.field, c.overwritten,
+                    self.connection_id,
+                    object_type,
+                    record,
+                    c.field,
+                    c.overwritten,
                     c.hubspot if c.winner is Side.HUBSPOT else c.quickbooks,
                     f"{c.winner.value} ({c.reason}; {loser.value} value overwritten)",
                 )

@@ -61,7 +61,9 @@ class BackfillProgress:
 
 
 class Backfill:
-    def __init__(self, engine: SyncEngine, *, since: dt.date | None, dry_run: bool, batch: int) -> None:
+    def __init__(
+        self, engine: SyncEngine, *, since: dt.date | None, dry_run: bool, batch: int
+    ) -> None:
         self.engine = engine
         self.since = since
         self.dry_run = dry_run
@@ -69,14 +71,21 @@ class Backfill:
         self.report = DryRunReport()
         self.done = 0
         self._would_create: set[str] = set()  # dry run: keys of invoices that would be created
-        self.counts = {SyncStatus.SYNCED: 0, SyncStatus.FAILED: 0, SyncStatus.EXCLUDED: 0, SyncStatus.BLOCKED: 0}
+        self.counts = {
+            SyncStatus.SYNCED: 0,
+            SyncStatus.FAILED: 0,
+            SyncStatus.EXCLUDED: 0,
+            SyncStatus.BLOCKED: 0,
+        }
 
     async def run(self) -> AsyncIterator[BackfillProgress]:
         engine = self.engine
         stepper = engine._stepper(dry_run=self.dry_run)
         resolver = stepper.applier.resolver
         since_time = (
-            dt.datetime.combine(self.since, dt.time(), tzinfo=dt.UTC) if self.since else BACKFILL_EPOCH
+            dt.datetime.combine(self.since, dt.time(), tzinfo=dt.UTC)
+            if self.since
+            else BACKFILL_EPOCH
         )
         qbo_pages = await engine.ledger.changes(since_time, ["Invoice", "Payment"])
         qbo_invoices = list(qbo_pages["Invoice"].ids) if "Invoice" in qbo_pages else []
@@ -90,7 +99,10 @@ class Backfill:
             if ids:
                 invoices = await engine.crm.get_invoices(ids)
                 wanted = [inv for inv in invoices if self._in_range(inv) and inv.id]
-                keys = [RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "") for inv in wanted]
+                keys = [
+                    RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "")
+                    for inv in wanted
+                ]
                 if not self.dry_run and supports_batch(engine.ledger):
                     report = RunReport()
                     left = set(await BatchCreator(stepper, engine.concurrency).run(wanted, report))
@@ -106,7 +118,9 @@ class Backfill:
             if page.done or not page.ids:
                 break
 
-        keys = [RecordKey(engine.connection_id, INVOICE, Side.QUICKBOOKS, str(i)) for i in qbo_invoices]
+        keys = [
+            RecordKey(engine.connection_id, INVOICE, Side.QUICKBOOKS, str(i)) for i in qbo_invoices
+        ]
         for chunk in _chunks(keys, self.batch):
             await self._process(stepper, resolver, chunk)
             yield self._progress("quickbooks invoices", None)
@@ -118,8 +132,12 @@ class Backfill:
             pay_cursor = page.cursor if page.cursor is not None else pay_cursor
             if page.done or not page.ids:
                 break
-        payment_keys = [RecordKey(engine.connection_id, PAYMENT, Side.HUBSPOT, i) for i in hs_payment_ids]
-        payment_keys += [RecordKey(engine.connection_id, PAYMENT, Side.QUICKBOOKS, str(i)) for i in qbo_payments]
+        payment_keys = [
+            RecordKey(engine.connection_id, PAYMENT, Side.HUBSPOT, i) for i in hs_payment_ids
+        ]
+        payment_keys += [
+            RecordKey(engine.connection_id, PAYMENT, Side.QUICKBOOKS, str(i)) for i in qbo_payments
+        ]
         for chunk in _chunks(payment_keys, self.batch):
             await self._process(stepper, resolver, chunk)
             yield self._progress("payments", None)
@@ -136,7 +154,9 @@ class Backfill:
         day = invoice.issue_date
         return day is None or day >= self.since
 
-    async def _process(self, stepper: Stepper, resolver: Resolver, keys: Sequence[RecordKey]) -> None:
+    async def _process(
+        self, stepper: Stepper, resolver: Resolver, keys: Sequence[RecordKey]
+    ) -> None:
         engine = self.engine
         gate = asyncio.Semaphore(engine.concurrency)
         report = RunReport()
@@ -175,7 +195,11 @@ class Backfill:
                 self.counts[SyncStatus.FAILED] += 1
                 return
             on = plan.decision.blocked_on
-            if status is SyncStatus.BLOCKED and on is not None and on.as_text() in self._would_create:
+            if (
+                status is SyncStatus.BLOCKED
+                and on is not None
+                and on.as_text() in self._would_create
+            ):
                 # Its invoice is created earlier in this same backfill: so would the payment be.
                 self.report.create.append(f"{label}: record the payment once its invoice exists")
                 self.counts[SyncStatus.SYNCED] += 1
@@ -220,12 +244,17 @@ class Backfill:
 
     def _progress(self, phase: str, total: int | None) -> BackfillProgress:
         return BackfillProgress(
-            phase=phase, done=self.done, total=total,
-            synced=self.counts[SyncStatus.SYNCED], failed=self.counts[SyncStatus.FAILED],
-            excluded=self.counts[SyncStatus.EXCLUDED], blocked=self.counts[SyncStatus.BLOCKED],
-            dry_run=self.dry_run, report=self.report if self.dry_run and phase == "done" else None,
+            phase=phase,
+            done=self.done,
+            total=total,
+            synced=self.counts[SyncStatus.SYNCED],
+            failed=self.counts[SyncStatus.FAILED],
+            excluded=self.counts[SyncStatus.EXCLUDED],
+            blocked=self.counts[SyncStatus.BLOCKED],
+            dry_run=self.dry_run,
+            report=self.report if self.dry_run and phase == "done" else None,
         )
 
 
 def _chunks(items: Sequence[RecordKey], size: int) -> list[Sequence[RecordKey]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -48,7 +48,9 @@ class BatchCreator:
         finished: list[tuple[RecordKey, Plan, Invoice]] = []
         for invoice in invoices:
             key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
-            if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(invoice, Side.HUBSPOT):
+            if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(
+                invoice, Side.HUBSPOT
+            ):
                 leftover.append(key)
                 continue
             plan = plan_invoice(InvoiceInput(key, invoice, None, None, stepper.settings, info))
@@ -87,7 +89,9 @@ class BatchCreator:
                 return None  # the ordinary step records the failure (or retries) properly
         return item if item.customer_id and all(item.item_ids) else None
 
-    def _begin(self, ready: list[_Pending], leftover: list[RecordKey]) -> list[tuple[_Pending, str]]:
+    def _begin(
+        self, ready: list[_Pending], leftover: list[RecordKey]
+    ) -> list[tuple[_Pending, str]]:
         store = self.stepper.store
         conn = self.stepper.connection_id
         batch: list[tuple[_Pending, str]] = []
@@ -96,18 +100,32 @@ class BatchCreator:
             if store.pending_intent(key):
                 leftover.append(item.key)  # an earlier attempt's outcome is unknown: look it up
                 continue
-            if store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id) is not None:
+            if (
+                store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
+                is not None
+            ):
                 leftover.append(item.key)  # already created: the step links it
                 continue
             batch.append((item, key))
         return batch
 
-    async def _send(self, batch: list[tuple[_Pending, str]], report: RunReport,
-                    gate: asyncio.Semaphore, leftover: list[RecordKey]) -> None:
+    async def _send(
+        self,
+        batch: list[tuple[_Pending, str]],
+        report: RunReport,
+        gate: asyncio.Semaphore,
+        leftover: list[RecordKey],
+    ) -> None:
         stepper = self.stepper
         requests = [
-            InvoiceCreate(item.create.invoice, item.customer_id or "", item.item_ids, key,
-                          item.create.external_key, item.create.custom_fields)
+            InvoiceCreate(
+                item.create.invoice,
+                item.customer_id or "",
+                item.item_ids,
+                key,
+                item.create.external_key,
+                item.create.custom_fields,
+            )
             for item, key in batch
         ]
         results = await stepper.ledger.batch_create_invoices(requests)  # type: ignore[attr-defined]
@@ -118,23 +136,36 @@ class BatchCreator:
                     leftover.append(item.key)  # intent stays pending: looked up before a resend
                     return
                 if isinstance(result, SyncError):
-                    await stepper.fail(item.key, SyncStatus.FAILED, result.category, result.message,
-                                       result.hint or None, None)
+                    await stepper.fail(
+                        item.key,
+                        SyncStatus.FAILED,
+                        result.category,
+                        result.message,
+                        result.hint or None,
+                        None,
+                    )
                     report.failed += 1
                     return
                 stepper.store.complete_intent(key, result.id)
                 applied = Applied(
-                    hubspot_id=item.key.source_id, qbo_id=result.id, qbo_number=result.number,
-                    hubspot_version=item.invoice.version, qbo_version=result.version,
+                    hubspot_id=item.key.source_id,
+                    qbo_id=result.id,
+                    qbo_number=result.number,
+                    hubspot_version=item.invoice.version,
+                    qbo_version=result.version,
                     customer_qbo_id=item.customer_id,
                     created=[f"quickbooks invoice {result.id}"] if result.created else [],
                     matched=[] if result.created else [f"quickbooks invoice {result.id}"],
                 )
-                step = await stepper.finish_invoice(item.key, item.plan, applied, item.invoice, None)
+                step = await stepper.finish_invoice(
+                    item.key, item.plan, applied, item.invoice, None
+                )
                 report.results.append(step)
                 report.count(item.plan.decision.status)
 
-        await asyncio.gather(*(finish(item, key, result) for (item, key), result in zip(batch, results, strict=True)))
+        await asyncio.gather(
+            *(finish(item, key, result) for (item, key), result in zip(batch, results, strict=True))
+        )
 
 
 def supports_batch(ledger: object) -> bool:

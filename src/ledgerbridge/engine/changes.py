@@ -59,8 +59,15 @@ class PollStats:
 
 
 class ChangeTracker:
-    def __init__(self, connection_id: int, crm: CrmPort, ledger: LedgerPort, store: StorePort,
-                 clock: Callable[[], dt.datetime], initial_lookback: dt.timedelta) -> None:
+    def __init__(
+        self,
+        connection_id: int,
+        crm: CrmPort,
+        ledger: LedgerPort,
+        store: StorePort,
+        clock: Callable[[], dt.datetime],
+        initial_lookback: dt.timedelta,
+    ) -> None:
         self.connection_id = connection_id
         self.crm = crm
         self.ledger = ledger
@@ -138,11 +145,14 @@ class ChangeTracker:
                 continue
             stats.pages += 1
             self._mark_page(page, Side.QUICKBOOKS, object_type, stats, "cdc")
-        self.store.set_cursor(self.connection_id, FEED_QBO_CDC, _next_since(pages, started).isoformat())
+        self.store.set_cursor(
+            self.connection_id, FEED_QBO_CDC, _next_since(pages, started).isoformat()
+        )
         return stats
 
-    def _mark_page(self, page: ChangePage, side: Side, object_type: str, stats: PollStats,
-                   reason: str) -> None:
+    def _mark_page(
+        self, page: ChangePage, side: Side, object_type: str, stats: PollStats, reason: str
+    ) -> None:
         versions: Mapping[str, str] = page.versions or {}
         for source_id in page.ids:
             key = RecordKey(self.connection_id, object_type, side, str(source_id))
@@ -153,8 +163,10 @@ class ChangeTracker:
             self._mark(key, reason, version)
             stats.marked += 1
         for source_id in page.deleted_ids:
-            self.store.mark_dirty(RecordKey(self.connection_id, object_type, side, str(source_id)),
-                                  f"{reason}: deleted")
+            self.store.mark_dirty(
+                RecordKey(self.connection_id, object_type, side, str(source_id)),
+                f"{reason}: deleted",
+            )
             stats.marked += 1
 
 

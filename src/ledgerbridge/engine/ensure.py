@@ -61,9 +61,17 @@ def item_source_id(line: LineItem) -> str:
 class Resolver:
     """Resolves (and, unless `dry_run`, creates) customers and items in QuickBooks."""
 
-    def __init__(self, connection_id: int, ledger: LedgerPort, store: StorePort, locks: KeyedLocks,
-                 *, dry_run: bool = False, create_customers: bool = True,
-                 create_items: bool = True) -> None:
+    def __init__(
+        self,
+        connection_id: int,
+        ledger: LedgerPort,
+        store: StorePort,
+        locks: KeyedLocks,
+        *,
+        dry_run: bool = False,
+        create_customers: bool = True,
+        create_items: bool = True,
+    ) -> None:
         self.connection_id = connection_id
         self.ledger = ledger
         self.store = store
@@ -82,9 +90,11 @@ class Resolver:
         """The QBO customer id (None only in a dry run, for a customer that would be created)."""
         email = customer.match_email
         if not email:
-            raise Invalid(f"Contact {customer.preferred_name} has no email address",
-                          hint="Add an email address to the contact in HubSpot, then retry",
-                          code="missing_email")
+            raise Invalid(
+                f"Contact {customer.preferred_name} has no email address",
+                hint="Add an email address to the contact in HubSpot, then retry",
+                code="missing_email",
+            )
         link = self._link(CUSTOMER, customer.id)
         if link is not None and link.qbo_id:
             return link.qbo_id
@@ -115,8 +125,13 @@ class Resolver:
                 return WriteResult(again.id, created=False) if again and again.id else None
 
             result = await create_once(
-                self.store, key=key, connection_id=self.connection_id, object_type=CUSTOMER,
-                target=Side.QUICKBOOKS, source_id=customer.id or email, lookup=lookup,
+                self.store,
+                key=key,
+                connection_id=self.connection_id,
+                object_type=CUSTOMER,
+                target=Side.QUICKBOOKS,
+                source_id=customer.id or email,
+                lookup=lookup,
                 create=lambda request_id: self._create_customer(customer, request_id),
             )
             if result.created:
@@ -134,7 +149,9 @@ class Resolver:
             # A different body needs a different request id: QBO replays a request id's answer.
             rid = request_id if n == 0 else f"{request_id[:32]}-{n}"
             try:
-                return await self.ledger.create_customer(replace(customer, display_name=name, id=None), rid)
+                return await self.ledger.create_customer(
+                    replace(customer, display_name=name, id=None), rid
+                )
             except Duplicate as exc:
                 if exc.code not in (None, "6240"):
                     raise
@@ -147,8 +164,9 @@ class Resolver:
         )
 
     # ---- items -----------------------------------------------------------------------------
-    async def item_ids(self, lines: Sequence[LineItem], policy: ProductNotFoundPolicy,
-                       default_item_name: str) -> list[str | None]:
+    async def item_ids(
+        self, lines: Sequence[LineItem], policy: ProductNotFoundPolicy, default_item_name: str
+    ) -> list[str | None]:
         """One QBO item id per line (None only in a dry run, for an item that would be created)."""
         resolved: list[str | None] = []
         missing: list[int] = []
@@ -160,7 +178,9 @@ class Resolver:
             found = await self.ledger.find_item(line.sku, line.name)
             if found is not None and found.id:
                 self._count_match(f"item:{found.id}", customer=False)
-                self._save(ITEM, item_source_id(line), found.id, {"sku": line.sku, "name": line.name})
+                self._save(
+                    ITEM, item_source_id(line), found.id, {"sku": line.sku, "name": line.name}
+                )
                 resolved.append(found.id)
                 continue
             resolved.append(None)
@@ -168,7 +188,9 @@ class Resolver:
         if not missing:
             return resolved
         if policy is ProductNotFoundPolicy.CREATE_ITEM and not self.create_items:
-            policy = ProductNotFoundPolicy.FAIL  # item creation is switched off: nothing to fall back on
+            policy = (
+                ProductNotFoundPolicy.FAIL
+            )  # item creation is switched off: nothing to fall back on
         if policy is ProductNotFoundPolicy.FAIL:
             names = ", ".join(_describe(lines[i]) for i in missing)
             raise NotFound(
@@ -212,17 +234,25 @@ class Resolver:
                     self._planned.add(f"item:{natural}")
                     self.stats.items_created += 1
                 return None
-            product = Product(name=_clean_name(line.name), sku=line.sku,
-                              description=line.description, unit_price=line.unit_price)
+            product = Product(
+                name=_clean_name(line.name),
+                sku=line.sku,
+                description=line.description,
+                unit_price=line.unit_price,
+            )
 
             async def lookup() -> WriteResult | None:
                 again = await self.ledger.find_item(line.sku, line.name)
                 return WriteResult(again.id, created=False) if again and again.id else None
 
             result = await create_once(
-                self.store, key=intent_key(self.connection_id, ITEM, natural),
-                connection_id=self.connection_id, object_type=ITEM, target=Side.QUICKBOOKS,
-                source_id=item_source_id(line), lookup=lookup,
+                self.store,
+                key=intent_key(self.connection_id, ITEM, natural),
+                connection_id=self.connection_id,
+                object_type=ITEM,
+                target=Side.QUICKBOOKS,
+                source_id=item_source_id(line),
+                lookup=lookup,
                 create=lambda request_id: self.ledger.create_item(product, request_id),
             )
             if result.created:
@@ -247,7 +277,9 @@ class Resolver:
             return None
         return self.store.get_link(self.connection_id, object_type, Side.HUBSPOT, hubspot_id)
 
-    def _save(self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]) -> None:
+    def _save(
+        self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]
+    ) -> None:
         if not hubspot_id or self.dry_run:
             return
         existing = self.store.get_link(self.connection_id, object_type, Side.QUICKBOOKS, qbo_id)

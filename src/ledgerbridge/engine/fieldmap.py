@@ -31,7 +31,12 @@ CUSTOM_PREFIX = "custom:"
 
 PO_PROPERTY = "hs_purchase_order_number"
 # Properties the engine itself writes on HubSpot invoices: never merged, never mapped.
-SYNC_PROPERTIES = ("ledgerbridge_sync_status", "ledgerbridge_sync_error", "qbo_invoice_id", "qbo_doc_number")
+SYNC_PROPERTIES = (
+    "ledgerbridge_sync_status",
+    "ledgerbridge_sync_error",
+    "qbo_invoice_id",
+    "qbo_doc_number",
+)
 
 
 class Direction(StrEnum):
@@ -78,13 +83,32 @@ class FieldMapping(BaseModel):
 
 
 DEFAULT_MAPPINGS: tuple[FieldMapping, ...] = (
-    FieldMapping(field=F_CUSTOMER, hubspot="contact association (email)", qbo="CustomerRef (matched by email)", label="Customer"),
-    FieldMapping(field=F_LINES, hubspot="line items (name, hs_sku, description, quantity, price)", qbo="Line[] SalesItemLineDetail (ItemRef, Description, Qty, UnitPrice)", label="Line items"),
-    FieldMapping(field=F_DISCOUNT, hubspot="discount (hs_type PERCENT/FIXED, hs_value)", qbo="Line[] DiscountLineDetail", label="Discount"),
-    FieldMapping(field=F_ISSUE_DATE, hubspot="hs_invoice_date", qbo="TxnDate", label="Invoice date"),
+    FieldMapping(
+        field=F_CUSTOMER,
+        hubspot="contact association (email)",
+        qbo="CustomerRef (matched by email)",
+        label="Customer",
+    ),
+    FieldMapping(
+        field=F_LINES,
+        hubspot="line items (name, hs_sku, description, quantity, price)",
+        qbo="Line[] SalesItemLineDetail (ItemRef, Description, Qty, UnitPrice)",
+        label="Line items",
+    ),
+    FieldMapping(
+        field=F_DISCOUNT,
+        hubspot="discount (hs_type PERCENT/FIXED, hs_value)",
+        qbo="Line[] DiscountLineDetail",
+        label="Discount",
+    ),
+    FieldMapping(
+        field=F_ISSUE_DATE, hubspot="hs_invoice_date", qbo="TxnDate", label="Invoice date"
+    ),
     FieldMapping(field=F_DUE_DATE, hubspot="hs_due_date", qbo="DueDate", label="Due date"),
     FieldMapping(field=F_MEMO, hubspot="hs_comments", qbo="CustomerMemo", label="Memo"),
-    FieldMapping(field=F_VOIDED, hubspot="hs_invoice_status = voided", qbo="void operation", label="Voided"),
+    FieldMapping(
+        field=F_VOIDED, hubspot="hs_invoice_status = voided", qbo="void operation", label="Voided"
+    ),
 )
 
 
@@ -157,7 +181,9 @@ class SyncSettings(BaseModel):
     filters: list[FilterRule] = Field(default_factory=list)
     field_mappings: list[FieldMapping] = Field(default_factory=lambda: list(DEFAULT_MAPPINGS))
     custom_mappings: list[CustomFieldMapping] = Field(
-        default_factory=lambda: [CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number")]
+        default_factory=lambda: [
+            CustomFieldMapping(hubspot_property=PO_PROPERTY, qbo_field="PO Number")
+        ]
     )
     doc_number: DocNumberStrategy = DocNumberStrategy.QBO_ASSIGNS
     doc_number_prefix: str = "HS-"

@@ -25,7 +25,9 @@ QBO_REQUEST_ID_MAX = 36  # 50 for single requests, 36 inside /batch: fit both
 
 
 def intent_key(connection_id: int, object_type: str, source_id: str, generation: int = 0) -> str:
-    digest = hashlib.sha256(f"{connection_id}|{object_type}|{source_id}|{generation}".encode()).hexdigest()
+    digest = hashlib.sha256(
+        f"{connection_id}|{object_type}|{source_id}|{generation}".encode()
+    ).hexdigest()
     key = f"lb{connection_id}-{object_type[:3]}-{digest[:24]}"
     return key[:QBO_REQUEST_ID_MAX]
 

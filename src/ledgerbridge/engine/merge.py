@@ -81,9 +81,13 @@ def three_way_merge(
         name = rule.name
         hs_value = hubspot.get(name)
         qbo_value = quickbooks.get(name)
-        hs_changed = base_hubspot is None or name not in base_hubspot or base_hubspot[name] != hs_value
+        hs_changed = (
+            base_hubspot is None or name not in base_hubspot or base_hubspot[name] != hs_value
+        )
         qbo_changed = (
-            base_quickbooks is None or name not in base_quickbooks or base_quickbooks[name] != qbo_value
+            base_quickbooks is None
+            or name not in base_quickbooks
+            or base_quickbooks[name] != qbo_value
         )
         if hs_changed:
             changed_hs.append(name)
@@ -100,8 +104,15 @@ def three_way_merge(
                 continue
             _push(winner, name, to_hs, to_qbo)
             conflicts.append(
-                FieldConflict(name, base_value, hs_value, qbo_value, winner,
-                              qbo_value if winner is Side.HUBSPOT else hs_value, "both changed")
+                FieldConflict(
+                    name,
+                    base_value,
+                    hs_value,
+                    qbo_value,
+                    winner,
+                    qbo_value if winner is Side.HUBSPOT else hs_value,
+                    "both changed",
+                )
             )
             continue
         source = Side.HUBSPOT if hs_changed else Side.QUICKBOOKS
@@ -114,11 +125,19 @@ def three_way_merge(
         if rule.direction.allows(other, origin):
             _push(other, name, to_hs, to_qbo)
             conflicts.append(
-                FieldConflict(name, base_value, hs_value, qbo_value, other,
-                              hs_value if source is Side.HUBSPOT else qbo_value,
-                              "one-way field edited on the mirror side")
+                FieldConflict(
+                    name,
+                    base_value,
+                    hs_value,
+                    qbo_value,
+                    other,
+                    hs_value if source is Side.HUBSPOT else qbo_value,
+                    "one-way field edited on the mirror side",
+                )
             )
-    return MergeResult(tuple(to_hs), tuple(to_qbo), tuple(conflicts), tuple(changed_hs), tuple(changed_qbo))
+    return MergeResult(
+        tuple(to_hs), tuple(to_qbo), tuple(conflicts), tuple(changed_hs), tuple(changed_qbo)
+    )
 
 
 def _winner(rule: FieldRule, origin: Side) -> Side | None:

@@ -49,7 +49,9 @@ def payment_hash(payment: Payment) -> str:
     data = {
         "amount": str(quantize(payment.amount, payment.currency)),
         "date": payment.date.isoformat(),
-        "apps": sorted((a.invoice_id, str(quantize(a.amount, payment.currency))) for a in payment.applications),
+        "apps": sorted(
+            (a.invoice_id, str(quantize(a.amount, payment.currency))) for a in payment.applications
+        ),
         "method": payment.method,
         "reference": payment.reference,
         "status": payment.status,
@@ -72,7 +74,9 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
     payment, link, key = inp.payment, inp.link, inp.key
     if payment is None:
         return skipped(key, "the QuickBooks payment no longer exists")
-    if (link is not None and link.extra.get("origin") == Side.HUBSPOT.value) or payment.origin is Side.HUBSPOT:
+    if (
+        link is not None and link.extra.get("origin") == Side.HUBSPOT.value
+    ) or payment.origin is Side.HUBSPOT:
         return skipped(key, "recorded from a HubSpot payment")
     if not inp.settings.payments.qbo_to_hubspot:
         return skipped(key, "QuickBooks to HubSpot payment sync is off")
@@ -80,8 +84,16 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
     digest = payment_hash(payment)
     labels = _labels(payment)
     if link is not None and link.qbo_hash == digest:
-        return Plan(key, Decision(SyncStatus.SYNCED), summary="in sync", origin=Side.QUICKBOOKS,
-                    qbo_id=pid, qbo_version=payment.version, extra={"qbo_hash": digest}, **labels)
+        return Plan(
+            key,
+            Decision(SyncStatus.SYNCED),
+            summary="in sync",
+            origin=Side.QUICKBOOKS,
+            qbo_id=pid,
+            qbo_version=payment.version,
+            extra={"qbo_hash": digest},
+            **labels,
+        )
     ops: list[Op] = []
     shares: dict[str, str] = {}
     for app in payment.applications:
@@ -90,23 +102,47 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.hubspot_id:
             on = RecordKey(key.connection_id, INVOICE, Side.QUICKBOOKS, app.invoice_id)
-            return blocked(key, on, f"Waits for QuickBooks invoice {app.invoice_id} to sync",
-                           origin=Side.QUICKBOOKS, qbo_id=pid, **labels)
-        ops.append(UpsertCrmPayment(payment, inv_link.hubspot_id,
-                                    quantize(app.amount, payment.currency),
-                                    share_key(pid, app.invoice_id)))
+            return blocked(
+                key,
+                on,
+                f"Waits for QuickBooks invoice {app.invoice_id} to sync",
+                origin=Side.QUICKBOOKS,
+                qbo_id=pid,
+                **labels,
+            )
+        ops.append(
+            UpsertCrmPayment(
+                payment,
+                inv_link.hubspot_id,
+                quantize(app.amount, payment.currency),
+                share_key(pid, app.invoice_id),
+            )
+        )
         shares[app.invoice_id] = inv_link.hubspot_id
     if not ops:
         message = (
             "The payment's invoices are excluded from sync"
-            if payment.applications else "The payment is not applied to any invoice"
+            if payment.applications
+            else "The payment is not applied to any invoice"
         )
-        return Plan(key, Decision(SyncStatus.EXCLUDED, message), origin=Side.QUICKBOOKS, qbo_id=pid,
-                    **labels)
+        return Plan(
+            key,
+            Decision(SyncStatus.EXCLUDED, message),
+            origin=Side.QUICKBOOKS,
+            qbo_id=pid,
+            **labels,
+        )
     return Plan(
-        key, Decision(SyncStatus.SYNCED), tuple(ops), action="create" if link is None else "update",
-        summary=f"record {len(ops)} HubSpot payment(s)", origin=Side.QUICKBOOKS, qbo_id=pid,
-        qbo_version=payment.version, extra={"shares": shares, "qbo_hash": digest}, **labels,
+        key,
+        Decision(SyncStatus.SYNCED),
+        tuple(ops),
+        action="create" if link is None else "update",
+        summary=f"record {len(ops)} HubSpot payment(s)",
+        origin=Side.QUICKBOOKS,
+        qbo_id=pid,
+        qbo_version=payment.version,
+        extra={"shares": shares, "qbo_hash": digest},
+        **labels,
     )
 
 
@@ -123,16 +159,29 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     pid = payment.id or key.source_id
     labels = _labels(payment)
     if link is not None and link.qbo_id:
-        return Plan(key, Decision(SyncStatus.SYNCED), summary="in sync", origin=Side.HUBSPOT,
-                    hubspot_id=pid, qbo_id=link.qbo_id, **labels)
+        return Plan(
+            key,
+            Decision(SyncStatus.SYNCED),
+            summary="in sync",
+            origin=Side.HUBSPOT,
+            hubspot_id=pid,
+            qbo_id=link.qbo_id,
+            **labels,
+        )
     apps = [a for a in payment.applications if a.invoice_id not in inp.excluded_invoices]
     if not apps:
         message = (
             "The payment's invoices are excluded from sync"
-            if payment.applications else "The payment is not associated with an invoice"
+            if payment.applications
+            else "The payment is not associated with an invoice"
         )
-        return Plan(key, Decision(SyncStatus.EXCLUDED, message), origin=Side.HUBSPOT, hubspot_id=pid,
-                    **labels)
+        return Plan(
+            key,
+            Decision(SyncStatus.EXCLUDED, message),
+            origin=Side.HUBSPOT,
+            hubspot_id=pid,
+            **labels,
+        )
     qbo_apps: list[PaymentApplication] = []
     customer_id: str | None = None
     amounts = _application_amounts(payment, apps)
@@ -140,16 +189,33 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.qbo_id:
             on = RecordKey(key.connection_id, INVOICE, Side.HUBSPOT, app.invoice_id)
-            return blocked(key, on, f"Waits for HubSpot invoice {app.invoice_id} to sync",
-                           origin=Side.HUBSPOT, hubspot_id=pid, **labels)
+            return blocked(
+                key,
+                on,
+                f"Waits for HubSpot invoice {app.invoice_id} to sync",
+                origin=Side.HUBSPOT,
+                hubspot_id=pid,
+                **labels,
+            )
         qbo_apps.append(PaymentApplication(inv_link.qbo_id, amount))
         customer_id = customer_id or inv_link.extra.get("customer_qbo_id")
-    outgoing = replace(payment, applications=tuple(qbo_apps), id=None, version=None,
-                       amount=sum((a.amount for a in qbo_apps), Decimal(0)))
+    outgoing = replace(
+        payment,
+        applications=tuple(qbo_apps),
+        id=None,
+        version=None,
+        amount=sum((a.amount for a in qbo_apps), Decimal(0)),
+    )
     op = CreateLedgerPayment(outgoing, customer_id, pid, ledger_payment_key(pid))
     return Plan(
-        key, Decision(SyncStatus.SYNCED), (op,), action="create",
-        summary="record the QuickBooks payment", origin=Side.HUBSPOT, hubspot_id=pid, **labels,
+        key,
+        Decision(SyncStatus.SYNCED),
+        (op,),
+        action="create",
+        summary="record the QuickBooks payment",
+        origin=Side.HUBSPOT,
+        hubspot_id=pid,
+        **labels,
     )
 
 

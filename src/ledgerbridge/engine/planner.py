@@ -111,7 +111,9 @@ def _plan(inp: InvoiceInput) -> Plan:
             qbo_id=link.qbo_id,
         )
     base = link.base or {}
-    return _plan_linked(inp, hs, qbo, origin, _side_base(base, "hubspot"), _side_base(base, "quickbooks"))
+    return _plan_linked(
+        inp, hs, qbo, origin, _side_base(base, "hubspot"), _side_base(base, "quickbooks")
+    )
 
 
 # ---- new HubSpot invoice -> QuickBooks -------------------------------------------------------
@@ -132,7 +134,9 @@ def _plan_new_from_hubspot(inp: InvoiceInput, hs: Invoice) -> Plan:
         return Plan(
             inp.key,
             Decision(SyncStatus.EXCLUDED, f"Excluded by sync filter: {verdict.reason}"),
-            origin=Side.HUBSPOT, hubspot_id=hs_id, **common,
+            origin=Side.HUBSPOT,
+            hubspot_id=hs_id,
+            **common,
         )
     doc_number = settings.doc_number_for(hs.number)
     check_invoice_for_ledger(hs, settings, doc_number)
@@ -147,9 +151,17 @@ def _plan_new_from_hubspot(inp: InvoiceInput, hs: Invoice) -> Plan:
         CreateLedgerInvoice(outgoing, custom, hs_id, external_key(hs_id)),
     )
     return Plan(
-        inp.key, Decision(SyncStatus.SYNCED), ops, action="create",
-        summary="create the QuickBooks invoice", origin=Side.HUBSPOT, hubspot_id=hs_id,
-        base_hubspot=snap, base_quickbooks=snap, hubspot_version=hs.version, **common,
+        inp.key,
+        Decision(SyncStatus.SYNCED),
+        ops,
+        action="create",
+        summary="create the QuickBooks invoice",
+        origin=Side.HUBSPOT,
+        hubspot_id=hs_id,
+        base_hubspot=snap,
+        base_quickbooks=snap,
+        hubspot_version=hs.version,
+        **common,
     )
 
 
@@ -169,16 +181,28 @@ def _plan_new_from_ledger(inp: InvoiceInput, qbo: Invoice) -> Plan:
         return Plan(
             inp.key,
             Decision(SyncStatus.EXCLUDED, f"Excluded by sync filter: {verdict.reason}"),
-            origin=Side.QUICKBOOKS, qbo_id=qbo_id, **common,
+            origin=Side.QUICKBOOKS,
+            qbo_id=qbo_id,
+            **common,
         )
     check_invoice_for_crm(qbo)
     snap = invoice_snapshot(qbo, Side.QUICKBOOKS, settings)
     outgoing = to_crm_invoice(qbo, settings)
     return Plan(
-        inp.key, Decision(SyncStatus.SYNCED), (UpsertCrmInvoice(outgoing, qbo_id),),
-        action="create", summary="create the HubSpot invoice", origin=Side.QUICKBOOKS,
-        qbo_id=qbo_id, base_hubspot=snap, base_quickbooks=snap, qbo_version=qbo.version,
-        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None, "doc_number": qbo.number},
+        inp.key,
+        Decision(SyncStatus.SYNCED),
+        (UpsertCrmInvoice(outgoing, qbo_id),),
+        action="create",
+        summary="create the HubSpot invoice",
+        origin=Side.QUICKBOOKS,
+        qbo_id=qbo_id,
+        base_hubspot=snap,
+        base_quickbooks=snap,
+        qbo_version=qbo.version,
+        extra={
+            "customer_qbo_id": qbo.customer.id if qbo.customer else None,
+            "doc_number": qbo.number,
+        },
         **common,
     )
 
@@ -224,12 +248,22 @@ def _plan_linked(
     ops_tuple = tuple(ops)
     writes = [op for op in ops_tuple if not isinstance(op, Audit)]
     return Plan(
-        inp.key, Decision(SyncStatus.SYNCED), ops_tuple,
+        inp.key,
+        Decision(SyncStatus.SYNCED),
+        ops_tuple,
         action="update" if writes else ("match" if link is None else "none"),
-        summary=_summary(merge, to_hs, to_qbo), origin=origin, hubspot_id=hs_id, qbo_id=qbo_id,
-        base_hubspot=new_base_hs, base_quickbooks=new_base_qbo,
-        hubspot_version=hs.version, qbo_version=qbo.version,
-        extra={"customer_qbo_id": qbo.customer.id if qbo.customer else None, "doc_number": qbo.number},
+        summary=_summary(merge, to_hs, to_qbo),
+        origin=origin,
+        hubspot_id=hs_id,
+        qbo_id=qbo_id,
+        base_hubspot=new_base_hs,
+        base_quickbooks=new_base_qbo,
+        hubspot_version=hs.version,
+        qbo_version=qbo.version,
+        extra={
+            "customer_qbo_id": qbo.customer.id if qbo.customer else None,
+            "doc_number": qbo.number,
+        },
         **_labels(hs if origin is Side.HUBSPOT else qbo),
     )
 
@@ -249,12 +283,18 @@ def _ledger_update_ops(
     item_ids: tuple[str, ...] | None = tuple(line.product_id or "" for line in qbo.lines)
     customer_id = qbo.customer.id if qbo.customer else None
     if F_LINES in fields:
-        ops.append(EnsureItems(target.lines, settings.product_not_found, settings.default_item_name))
+        ops.append(
+            EnsureItems(target.lines, settings.product_not_found, settings.default_item_name)
+        )
         item_ids = None
     if F_CUSTOMER in fields and target.customer is not None:
         ops.append(EnsureCustomer(target.customer))
         customer_id = None
-    ops.append(UpdateLedgerInvoice(qbo_id, qbo.version or "0", target, fields, custom, item_ids, customer_id))
+    ops.append(
+        UpdateLedgerInvoice(
+            qbo_id, qbo.version or "0", target, fields, custom, item_ids, customer_id
+        )
+    )
     return ops
 
 
@@ -265,7 +305,9 @@ def _rules(settings: SyncSettings) -> list[FieldRule]:
     return rules
 
 
-def _ledger_custom_fields(invoice: Invoice, inp: InvoiceInput, source: Side = Side.HUBSPOT) -> dict[str, str]:
+def _ledger_custom_fields(
+    invoice: Invoice, inp: InvoiceInput, source: Side = Side.HUBSPOT
+) -> dict[str, str]:
     """QBO custom field values to send. `source` says how `invoice` keys its custom fields: a
     HubSpot invoice (a create: only fields allowed to flow to QBO) or the merged QBO invoice (an
     update: every mapped field, as QBO should hold it)."""
@@ -293,7 +335,9 @@ def to_crm_invoice(qbo: Invoice, settings: SyncSettings) -> Invoice:
         custom[mapping.hubspot_property] = value
         if mapping.hubspot_property == PO_PROPERTY:
             po_number = value
-    return replace(qbo, custom_fields=custom, po_number=po_number or qbo.po_number, origin=Side.QUICKBOOKS)
+    return replace(
+        qbo, custom_fields=custom, po_number=po_number or qbo.po_number, origin=Side.QUICKBOOKS
+    )
 
 
 def _crm_field_names(fields: tuple[str, ...], settings: SyncSettings) -> tuple[str, ...]:
@@ -334,7 +378,9 @@ def _labels(invoice: Invoice) -> dict[str, Any]:
 def _primary(inp: InvoiceInput) -> dict[str, Any]:
     source = inp.hubspot or inp.quickbooks
     result: dict[str, Any] = {
-        "hubspot_id": inp.hubspot.id if inp.hubspot else (inp.link.hubspot_id if inp.link else None),
+        "hubspot_id": inp.hubspot.id
+        if inp.hubspot
+        else (inp.link.hubspot_id if inp.link else None),
         "qbo_id": inp.quickbooks.id if inp.quickbooks else (inp.link.qbo_id if inp.link else None),
     }
     if source is not None:
@@ -356,13 +402,17 @@ def failed(key: RecordKey, exc: SyncError, context: Mapping[str, Any] | None = N
 
 def blocked(key: RecordKey, on: RecordKey, message: str, **context: Any) -> Plan:
     return Plan(
-        key, Decision(SyncStatus.BLOCKED, message, blocked_on=on), summary=message, wake=(on,),
+        key,
+        Decision(SyncStatus.BLOCKED, message, blocked_on=on),
+        summary=message,
+        wake=(on,),
         **context,
     )
 
 
-def sync_properties_differ(invoice: Invoice, status: SyncStatus, qbo_id: str | None,
-                           doc_number: str | None) -> bool:
+def sync_properties_differ(
+    invoice: Invoice, status: SyncStatus, qbo_id: str | None, doc_number: str | None
+) -> bool:
     """Whether the ledgerbridge_* status / QBO id / number on the HubSpot invoice need writing.
 
     The HubSpot connector reports them in `context` as 'invoice.<property>' (they are not user
@@ -385,9 +435,10 @@ def counterpart_hint(invoice: Invoice, side: Side) -> str | None:
     """The other side's id a record names itself (natural key after a lost link): the QBO id
     on a HubSpot invoice, or the HubSpot id in the marker on a QBO invoice."""
     if side is Side.HUBSPOT:
-        value = invoice.context.get(f"invoice.{SYNC_PROPERTIES[2]}") or invoice.custom_fields.get(SYNC_PROPERTIES[2])
+        value = invoice.context.get(f"invoice.{SYNC_PROPERTIES[2]}") or invoice.custom_fields.get(
+            SYNC_PROPERTIES[2]
+        )
         return str(value) if value else None
     key = invoice.context.get("ledgerbridge.key") or ""
     prefix = external_key("")
-    return key[len(prefix):] if key.startswith(prefix) and len(key) > len(prefix) else None
-
+    return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None

@@ -69,7 +69,11 @@ class SyncEngine:
         self._ledger_info: LedgerInfo | None = None
         self._ledger_info_at: dt.datetime | None = None
         self.changes = ChangeTracker(
-            connection_id, crm, ledger, store, clock,
+            connection_id,
+            crm,
+            ledger,
+            store,
+            clock,
             dt.timedelta(days=self.settings.initial_lookback_days),
         )
 
@@ -91,7 +95,9 @@ class SyncEngine:
         for status in (SyncStatus.EXCLUDED, SyncStatus.FAILED):
             offset = 0
             while True:
-                states = self.store.list_states(self.connection_id, status, limit=500, offset=offset)
+                states = self.store.list_states(
+                    self.connection_id, status, limit=500, offset=offset
+                )
                 for state in states:
                     if status is SyncStatus.EXCLUDED or state.category == "config":
                         self.store.mark_dirty(state.key, "sync settings changed")
@@ -101,16 +107,37 @@ class SyncEngine:
 
     # ---- wiring ----------------------------------------------------------------------------
     def _stepper(self, *, dry_run: bool = False) -> Stepper:
-        resolver = Resolver(self.connection_id, self.ledger, self.store, self.locks, dry_run=dry_run,
-                            create_customers=self.settings.customers.hubspot_to_qbo,
-                            create_items=self.settings.items.hubspot_to_qbo)
-        applier = Applier(self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock)
-        return Stepper(self.connection_id, self.crm, self.ledger, self.store, self.settings,
-                       applier, self.locks, self.ledger_info, self.clock)
+        resolver = Resolver(
+            self.connection_id,
+            self.ledger,
+            self.store,
+            self.locks,
+            dry_run=dry_run,
+            create_customers=self.settings.customers.hubspot_to_qbo,
+            create_items=self.settings.items.hubspot_to_qbo,
+        )
+        applier = Applier(
+            self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock
+        )
+        return Stepper(
+            self.connection_id,
+            self.crm,
+            self.ledger,
+            self.store,
+            self.settings,
+            applier,
+            self.locks,
+            self.ledger_info,
+            self.clock,
+        )
 
     async def ledger_info(self) -> LedgerInfo:
         now = self.clock()
-        if self._ledger_info is None or self._ledger_info_at is None or now - self._ledger_info_at > LEDGER_INFO_TTL:
+        if (
+            self._ledger_info is None
+            or self._ledger_info_at is None
+            or now - self._ledger_info_at > LEDGER_INFO_TTL
+        ):
             home, multi = await self.ledger.company_currency()
             known: dict[str, str] = {}
             if any(m.qbo_field and not m.qbo_definition_id for m in self.settings.custom_mappings):
@@ -154,8 +181,9 @@ class SyncEngine:
         await self._run_key(self._stepper(), key, report)
         return report.results[0] if report.results else None
 
-    async def _run_key(self, stepper: Stepper, key: RecordKey, report: RunReport,
-                       *, release: bool = True) -> None:
+    async def _run_key(
+        self, stepper: Stepper, key: RecordKey, report: RunReport, *, release: bool = True
+    ) -> None:
         retry_at: dt.datetime | None = None
         try:
             result = await self._step_with_conflict_retry(stepper, key)
@@ -170,8 +198,14 @@ class SyncEngine:
         except RateLimited as exc:
             retry_at = await self._transient(stepper, key, exc, report, exc.retry_after)
         except AuthExpired as exc:
-            await stepper.fail(key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None,
-                               self.clock() + AUTH_RETRY)
+            await stepper.fail(
+                key,
+                SyncStatus.FAILED,
+                exc.category,
+                exc.message,
+                exc.hint or None,
+                self.clock() + AUTH_RETRY,
+            )
             retry_at = self.clock() + AUTH_RETRY
             report.failed += 1
         except (Transient, Conflict) as exc:
@@ -179,20 +213,30 @@ class SyncEngine:
         except SyncError as exc:
             # Invalid / Duplicate / NotFound / ConfigError: the record fails alone, and waits
             # for a fix and a retry (console, CLI, or a change to the record).
-            await stepper.fail(key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None, None)
+            await stepper.fail(
+                key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None, None
+            )
             report.failed += 1
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the other records
             log.exception("sync step for %s crashed", key.as_text())
             retry_at = await self._transient(
-                stepper, key, Transient(f"internal error: {exc!r}", hint="This is a bug; it is retried automatically, and reported in the logs"),
-                report, None,
+                stepper,
+                key,
+                Transient(
+                    f"internal error: {exc!r}",
+                    hint="This is a bug; it is retried automatically, and reported in the logs",
+                ),
+                report,
+                None,
             )
         if release:
             self.store.release_dirty(key, retry_at)
         elif retry_at is not None:
             self.store.mark_dirty(key, "retry", retry_at)
 
-    async def _step_with_conflict_retry(self, stepper: Stepper, key: RecordKey) -> StepResult | None:
+    async def _step_with_conflict_retry(
+        self, stepper: Stepper, key: RecordKey
+    ) -> StepResult | None:
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return await stepper.run(key)
@@ -202,21 +246,34 @@ class SyncEngine:
                 # Someone wrote the record between our read and our write: read and merge again.
         return None
 
-    async def _transient(self, stepper: Stepper, key: RecordKey, exc: SyncError,
-                         report: RunReport, retry_after: float | None) -> dt.datetime | None:
+    async def _transient(
+        self,
+        stepper: Stepper,
+        key: RecordKey,
+        exc: SyncError,
+        report: RunReport,
+        retry_after: float | None,
+    ) -> dt.datetime | None:
         previous = self.store.get_state(stepper.primary_key(key))
         attempts = (previous.attempts if previous else 0) + 1
         if attempts >= self.settings.max_attempts:
-            await stepper.fail(key, SyncStatus.FAILED, exc.category,
-                               f"{exc.message} (gave up after {attempts} attempts)",
-                               exc.hint or "Retry once the other system is reachable again", None)
+            await stepper.fail(
+                key,
+                SyncStatus.FAILED,
+                exc.category,
+                f"{exc.message} (gave up after {attempts} attempts)",
+                exc.hint or "Retry once the other system is reachable again",
+                None,
+            )
             report.failed += 1
             return None
         delay = self.backoff(attempts)
         if retry_after is not None:
             delay = max(delay, retry_after)
         retry_at = self.clock() + dt.timedelta(seconds=delay)
-        await stepper.fail(key, SyncStatus.PENDING, exc.category, exc.message, exc.hint or None, retry_at)
+        await stepper.fail(
+            key, SyncStatus.PENDING, exc.category, exc.message, exc.hint or None, retry_at
+        )
         report.retrying += 1
         return retry_at
 
@@ -226,8 +283,9 @@ class SyncEngine:
         return float(min(self.settings.backoff_cap_seconds, base * (2 ** max(0, attempts - 1))))
 
     # ---- loops -----------------------------------------------------------------------------
-    async def run_forever(self, stop_event: asyncio.Event, *, poll_interval: float = 5.0,
-                          batch: int = 100) -> None:
+    async def run_forever(
+        self, stop_event: asyncio.Event, *, poll_interval: float = 5.0, batch: int = 100
+    ) -> None:
         """Poll, run due keys, repeat until `stop_event` is set. Errors in one round are logged
         and the next round goes on: the queue is durable, nothing is lost."""
         last_poll: dt.datetime | None = None
@@ -249,8 +307,9 @@ class SyncEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), timeout=min(1.0, poll_interval))
 
-    async def backfill(self, since: dt.date | None = None, dry_run: bool = False,
-                       *, batch: int = 100) -> AsyncIterator[BackfillProgress]:
+    async def backfill(
+        self, since: dt.date | None = None, dry_run: bool = False, *, batch: int = 100
+    ) -> AsyncIterator[BackfillProgress]:
         job = Backfill(self, since=since, dry_run=dry_run, batch=batch)
         async for progress in job.run():
             yield progress

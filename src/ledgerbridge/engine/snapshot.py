@@ -100,8 +100,13 @@ def _line_signature(lines: Any) -> list[tuple[str, str]]:
     ]
 
 
-def copy_fields(target: Invoice, source: Invoice, fields: Sequence[str], settings: SyncSettings,
-                target_side: Side) -> Invoice:
+def copy_fields(
+    target: Invoice,
+    source: Invoice,
+    fields: Sequence[str],
+    settings: SyncSettings,
+    target_side: Side,
+) -> Invoice:
     """`target` with the named canonical fields taken from `source` (the other side)."""
     changes: dict[str, Any] = {}
     custom = dict(target.custom_fields)

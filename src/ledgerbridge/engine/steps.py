@@ -123,16 +123,26 @@ class Stepper:
                 applied = await self.applier.apply(plan, link)
             return await self.finish_invoice(key, plan, applied, hs, link)
 
-    async def finish_invoice(self, key: RecordKey, plan: Plan, applied: Applied | None,
-                             hs: Invoice | None, link: Link | None) -> StepResult:
+    async def finish_invoice(
+        self,
+        key: RecordKey,
+        plan: Plan,
+        applied: Applied | None,
+        hs: Invoice | None,
+        link: Link | None,
+    ) -> StepResult:
         """After the writes: link and bases, the HubSpot sync properties, the stored state, and
         the records that were waiting for this invoice."""
         if applied is None and link is None and plan.hubspot_id and plan.qbo_id:
             # A pair adopted by natural key with nothing to write: link it all the same.
-            applied = Applied(hubspot_id=plan.hubspot_id, qbo_id=plan.qbo_id,
-                              hubspot_version=plan.hubspot_version, qbo_version=plan.qbo_version,
-                              customer_qbo_id=plan.extra.get("customer_qbo_id"),
-                              matched=[f"quickbooks invoice {plan.qbo_id}"])
+            applied = Applied(
+                hubspot_id=plan.hubspot_id,
+                qbo_id=plan.qbo_id,
+                hubspot_version=plan.hubspot_version,
+                qbo_version=plan.qbo_version,
+                customer_qbo_id=plan.extra.get("customer_qbo_id"),
+                matched=[f"quickbooks invoice {plan.qbo_id}"],
+            )
         if applied is not None:
             link = self.applier.record_invoice(plan, applied, link)
         elif link is not None and plan.decision.status is SyncStatus.SYNCED:
@@ -149,7 +159,9 @@ class Stepper:
         """Read and plan without writing anything (dry runs)."""
         conn = self.connection_id
         if key.object_type == PAYMENT:
-            return await self._plan_payment(key), self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+            return await self._plan_payment(key), self.store.get_link(
+                conn, PAYMENT, key.side, key.source_id
+            )
         link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
         hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
         qbo_id = link.qbo_id if link else (key.source_id if key.side is Side.QUICKBOOKS else None)
@@ -157,8 +169,9 @@ class Stepper:
         info = await self.ledger_info()
         return plan_invoice(InvoiceInput(key, hs, qbo, link, self.settings, info)), link
 
-    async def _read_pair(self, hs_id: str | None, qbo_id: str | None,
-                         link: Link | None) -> tuple[Invoice | None, Invoice | None]:
+    async def _read_pair(
+        self, hs_id: str | None, qbo_id: str | None, link: Link | None
+    ) -> tuple[Invoice | None, Invoice | None]:
         hs = self.prefetched.pop(hs_id, None) if hs_id else None
         if hs is None and hs_id:
             hs = await self.crm.get_invoice(hs_id)
@@ -174,43 +187,79 @@ class Stepper:
         return hs, qbo
 
     def _refresh_link(self, link: Link, plan: Plan) -> Link:
-        base = {"hubspot": dict(plan.base_hubspot or {}), "quickbooks": dict(plan.base_quickbooks or {})}
+        base = {
+            "hubspot": dict(plan.base_hubspot or {}),
+            "quickbooks": dict(plan.base_quickbooks or {}),
+        }
         new = replace(
-            link, base=base,
+            link,
+            base=base,
             hubspot_version=plan.hubspot_version or link.hubspot_version,
             qbo_version=plan.qbo_version or link.qbo_version,
-            hubspot_hash=snapshot_hash(base["hubspot"]), qbo_hash=snapshot_hash(base["quickbooks"]),
+            hubspot_hash=snapshot_hash(base["hubspot"]),
+            qbo_hash=snapshot_hash(base["quickbooks"]),
         )
         if new != link:
             self.store.save_link(new)
         return new
 
-    def _invoice_primary(self, key: RecordKey, plan: Plan, applied: Applied | None,
-                         link: Link | None) -> RecordKey:
+    def _invoice_primary(
+        self, key: RecordKey, plan: Plan, applied: Applied | None, link: Link | None
+    ) -> RecordKey:
         origin = plan.origin or key.side
-        hs_id = (applied.hubspot_id if applied else None) or plan.hubspot_id or (link.hubspot_id if link else None)
-        qbo_id = (applied.qbo_id if applied else None) or plan.qbo_id or (link.qbo_id if link else None)
+        hs_id = (
+            (applied.hubspot_id if applied else None)
+            or plan.hubspot_id
+            or (link.hubspot_id if link else None)
+        )
+        qbo_id = (
+            (applied.qbo_id if applied else None) or plan.qbo_id or (link.qbo_id if link else None)
+        )
         source = hs_id if origin is Side.HUBSPOT else qbo_id
         if not source:
             return key
         return RecordKey(self.connection_id, INVOICE, origin, source)
 
-    async def _write_crm_state(self, plan: Plan, applied: Applied | None, hs: Invoice | None,
-                               link: Link | None, previous: StoredSyncState | None) -> None:
+    async def _write_crm_state(
+        self,
+        plan: Plan,
+        applied: Applied | None,
+        hs: Invoice | None,
+        link: Link | None,
+        previous: StoredSyncState | None,
+    ) -> None:
         """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current."""
         status = plan.decision.status
-        hs_id = (applied.hubspot_id if applied else None) or plan.hubspot_id or (link.hubspot_id if link else None)
+        hs_id = (
+            (applied.hubspot_id if applied else None)
+            or plan.hubspot_id
+            or (link.hubspot_id if link else None)
+        )
         if status is None or not hs_id:
             return
         qbo_id = (applied.qbo_id if applied else None) or (link.qbo_id if link else None)
-        number = (applied.qbo_number if applied else None) or (link.extra.get("doc_number") if link else None)
+        number = (applied.qbo_number if applied else None) or (
+            link.extra.get("doc_number") if link else None
+        )
         error = _error_text(plan) if status is not SyncStatus.SYNCED else None
         # The invoice as read is still current unless this step wrote to it.
-        fresh = hs is not None and not any(isinstance(op, (UpsertCrmInvoice, UpdateCrmInvoice)) for op in plan.ops)
-        same_error = previous is not None and previous.status is status and (
-            status is SyncStatus.SYNCED or (previous.message, previous.hint) == (plan.decision.message, plan.decision.hint)
+        fresh = hs is not None and not any(
+            isinstance(op, (UpsertCrmInvoice, UpdateCrmInvoice)) for op in plan.ops
         )
-        if fresh and hs is not None and same_error and not sync_properties_differ(hs, status, qbo_id, number):
+        same_error = (
+            previous is not None
+            and previous.status is status
+            and (
+                status is SyncStatus.SYNCED
+                or (previous.message, previous.hint) == (plan.decision.message, plan.decision.hint)
+            )
+        )
+        if (
+            fresh
+            and hs is not None
+            and same_error
+            and not sync_properties_differ(hs, status, qbo_id, number)
+        ):
             return
         result = await self.crm.set_sync_state(hs_id, status, error, qbo_id, number)
         if link is not None and result.version and link.hubspot_id == hs_id:
@@ -219,8 +268,10 @@ class Stepper:
 
     def _unblock(self, plan: Plan, applied: Applied | None, link: Link | None) -> None:
         ids = {
-            Side.HUBSPOT: (applied.hubspot_id if applied else None) or (link.hubspot_id if link else None),
-            Side.QUICKBOOKS: (applied.qbo_id if applied else None) or (link.qbo_id if link else None),
+            Side.HUBSPOT: (applied.hubspot_id if applied else None)
+            or (link.hubspot_id if link else None),
+            Side.QUICKBOOKS: (applied.qbo_id if applied else None)
+            or (link.qbo_id if link else None),
         }
         for side, source in ids.items():
             if not source:
@@ -241,8 +292,11 @@ class Stepper:
                 self.applier.record_payment(plan, applied, link)
             elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
                 # Remember the version seen, so change feeds recognise it as already synced.
-                fresh = replace(link, qbo_hash=plan.extra["qbo_hash"],
-                                qbo_version=plan.qbo_version or link.qbo_version)
+                fresh = replace(
+                    link,
+                    qbo_hash=plan.extra["qbo_hash"],
+                    qbo_version=plan.qbo_version or link.qbo_version,
+                )
                 if fresh != link:
                     self.store.save_link(fresh)
             for waiting in plan.wake:
@@ -260,11 +314,15 @@ class Stepper:
         invoice_links: dict[str, Link | None] = {}
         excluded: set[str] = set()
         for app in payment.applications if payment else ():
-            invoice_links[app.invoice_id] = self.store.get_link(conn, INVOICE, key.side, app.invoice_id)
+            invoice_links[app.invoice_id] = self.store.get_link(
+                conn, INVOICE, key.side, app.invoice_id
+            )
             state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
             if state is not None and state.status is SyncStatus.EXCLUDED:
                 excluded.add(app.invoice_id)
-        return plan_payment(PaymentInput(key, payment, link, invoice_links, frozenset(excluded), self.settings))
+        return plan_payment(
+            PaymentInput(key, payment, link, invoice_links, frozenset(excluded), self.settings)
+        )
 
     # ---- states ----------------------------------------------------------------------------
     def record_state(self, key: RecordKey, plan: Plan, applied: Applied | None) -> None:
@@ -272,55 +330,103 @@ class Stepper:
         if decision.status is None:
             return
         previous = self.store.get_state(key)
-        attempts = 0 if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED) else (
-            (previous.attempts if previous else 0) + 1
+        attempts = (
+            0
+            if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)
+            else ((previous.attempts if previous else 0) + 1)
         )
-        counterpart = (applied.qbo_id if applied and key.side is Side.HUBSPOT else
-                       applied.hubspot_id if applied else None)
+        counterpart = (
+            applied.qbo_id
+            if applied and key.side is Side.HUBSPOT
+            else applied.hubspot_id
+            if applied
+            else None
+        )
         if counterpart is None:
             counterpart = plan.qbo_id if key.side is Side.HUBSPOT else plan.hubspot_id
         number = applied.qbo_number if applied else None
-        self.store.set_state(StoredSyncState(
-            key=key, status=decision.status, category=decision.category, message=decision.message,
-            hint=decision.hint, attempts=attempts, last_attempt_at=self.clock(),
-            blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
-            counterpart_id=counterpart or (previous.counterpart_id if previous else None),
-            counterpart_number=number or (previous.counterpart_number if previous else None),
-            label=plan.label, amount=plan.amount, currency=plan.currency,
-        ))
+        self.store.set_state(
+            StoredSyncState(
+                key=key,
+                status=decision.status,
+                category=decision.category,
+                message=decision.message,
+                hint=decision.hint,
+                attempts=attempts,
+                last_attempt_at=self.clock(),
+                blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
+                counterpart_id=counterpart or (previous.counterpart_id if previous else None),
+                counterpart_number=number or (previous.counterpart_number if previous else None),
+                label=plan.label,
+                amount=plan.amount,
+                currency=plan.currency,
+            )
+        )
 
-    def record_error(self, key: RecordKey, status: SyncStatus, category: str, message: str,
-                     hint: str | None, next_attempt_at: dt.datetime | None) -> int:
+    def record_error(
+        self,
+        key: RecordKey,
+        status: SyncStatus,
+        category: str,
+        message: str,
+        hint: str | None,
+        next_attempt_at: dt.datetime | None,
+    ) -> int:
         """Record a failed attempt (transient or not); returns the attempt count."""
         previous = self.store.get_state(key)
         attempts = (previous.attempts if previous else 0) + 1
-        self.store.set_state(StoredSyncState(
-            key=key, status=status, category=category, message=message, hint=hint,
-            attempts=attempts, last_attempt_at=self.clock(), next_attempt_at=next_attempt_at,
-            counterpart_id=previous.counterpart_id if previous else None,
-            counterpart_number=previous.counterpart_number if previous else None,
-        ))
+        self.store.set_state(
+            StoredSyncState(
+                key=key,
+                status=status,
+                category=category,
+                message=message,
+                hint=hint,
+                attempts=attempts,
+                last_attempt_at=self.clock(),
+                next_attempt_at=next_attempt_at,
+                counterpart_id=previous.counterpart_id if previous else None,
+                counterpart_number=previous.counterpart_number if previous else None,
+            )
+        )
         return attempts
 
-    async def fail(self, key: RecordKey, status: SyncStatus, category: str, message: str,
-                   hint: str | None, next_attempt_at: dt.datetime | None) -> int:
+    async def fail(
+        self,
+        key: RecordKey,
+        status: SyncStatus,
+        category: str,
+        message: str,
+        hint: str | None,
+        next_attempt_at: dt.datetime | None,
+    ) -> int:
         """Record an error raised mid-step on the record's primary key, and, for a failed
         invoice, on the HubSpot invoice too (best effort: the store has the truth)."""
         primary = self.primary_key(key)
         previous = self.store.get_state(primary)
         attempts = self.record_error(primary, status, category, message, hint, next_attempt_at)
-        unchanged = previous is not None and (previous.status, previous.message, previous.hint) == (status, message, hint)
+        unchanged = previous is not None and (previous.status, previous.message, previous.hint) == (
+            status,
+            message,
+            hint,
+        )
         # Writing the same failure again would only bump the invoice's modification date, and
         # the change feed would wake the record for nothing.
         if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
             link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
-            hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+            hs_id = (
+                link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+            )
             if hs_id:
                 text = f"{message}. Fix: {hint}" if hint else message
                 with contextlib.suppress(SyncError):
-                    await self.crm.set_sync_state(hs_id, SyncStatus.FAILED, text,
-                                                  link.qbo_id if link else None,
-                                                  link.extra.get("doc_number") if link else None)
+                    await self.crm.set_sync_state(
+                        hs_id,
+                        SyncStatus.FAILED,
+                        text,
+                        link.qbo_id if link else None,
+                        link.extra.get("doc_number") if link else None,
+                    )
         return attempts
 
     def primary_key(self, key: RecordKey) -> RecordKey:

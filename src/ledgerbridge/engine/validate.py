@@ -31,7 +31,9 @@ def check_currency(invoice: Invoice, home_currency: str, multicurrency: bool) ->
         )
 
 
-def check_invoice_for_ledger(invoice: Invoice, settings: SyncSettings, doc_number: str | None) -> None:
+def check_invoice_for_ledger(
+    invoice: Invoice, settings: SyncSettings, doc_number: str | None
+) -> None:
     """A HubSpot invoice about to be created or updated in QuickBooks."""
     customer = invoice.customer
     if customer is None:
