@@ -10,8 +10,8 @@ from decimal import Decimal
 from ledgerbridge.domain import Customer, Discount, Invoice, InvoiceStatus, LineItem, Side
 from ledgerbridge.engine.ensure import display_name_candidates, item_source_id
 from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.identity import counterpart_hint, external_key, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks, intent_key
-from ledgerbridge.engine.planner import counterpart_hint, external_key, sync_properties_differ
 from ledgerbridge.engine.snapshot import dec, equivalent, invoice_snapshot, snapshot_hash
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine.apply import Applied
+from ledgerbridge.engine.identity import counterpart_hint
 from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
-from ledgerbridge.engine.planner import InvoiceInput, counterpart_hint, plan_invoice
+from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, RecordKey, WriteResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import SyncError, Transient

@@ -19,8 +19,15 @@ from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
 from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.amounts import split_pro_rata
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.plan import CreateLedgerPayment, Decision, Op, Plan, UpsertCrmPayment
-from ledgerbridge.engine.planner import blocked, skipped
+from ledgerbridge.engine.plan import (
+    CreateLedgerPayment,
+    Decision,
+    Op,
+    Plan,
+    UpsertCrmPayment,
+    blocked,
+    skipped,
+)
 from ledgerbridge.engine.ports import INVOICE, Link, RecordKey
 
 # HubSpot payments still in flight: recorded in QBO once they settle.

@@ -16,6 +16,7 @@ from ledgerbridge.domain import Customer, Invoice, LineItem, Payment, Side, Sync
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.merge import FieldConflict
 from ledgerbridge.engine.ports import RecordKey
+from ledgerbridge.errors import SyncError
 
 
 # ---- operations ------------------------------------------------------------------------------
@@ -151,3 +152,25 @@ class Plan:
     @property
     def writes(self) -> bool:
         return any(not isinstance(op, Audit) for op in self.ops)
+
+
+# ---- plans that only record an outcome ----------------------------------------------------
+def skipped(key: RecordKey, reason: str) -> Plan:
+    return Plan(key, Decision(None, reason), summary=reason)
+
+
+def failed(key: RecordKey, exc: SyncError, context: Mapping[str, Any] | None = None) -> Plan:
+    decision = Decision(
+        SyncStatus.FAILED, exc.message, hint=exc.hint or None, category=exc.category, code=exc.code
+    )
+    return Plan(key, decision, summary=exc.message, **dict(context or {}))
+
+
+def blocked(key: RecordKey, on: RecordKey, message: str, **context: Any) -> Plan:
+    return Plan(
+        key,
+        Decision(SyncStatus.BLOCKED, message, blocked_on=on),
+        summary=message,
+        wake=(on,),
+        **context,
+    )

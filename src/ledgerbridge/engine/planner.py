@@ -16,10 +16,10 @@ from ledgerbridge.engine.fieldmap import (
     F_LINES,
     F_VOIDED,
     PO_PROPERTY,
-    SYNC_PROPERTIES,
     SyncSettings,
 )
 from ledgerbridge.engine.filters import evaluate
+from ledgerbridge.engine.identity import external_key
 from ledgerbridge.engine.merge import FieldRule, MergeResult, three_way_merge
 from ledgerbridge.engine.plan import (
     Audit,
@@ -33,6 +33,8 @@ from ledgerbridge.engine.plan import (
     UpdateLedgerInvoice,
     UpsertCrmInvoice,
     VoidLedgerInvoice,
+    failed,
+    skipped,
 )
 from ledgerbridge.engine.ports import Link, RecordKey
 from ledgerbridge.engine.snapshot import Snapshot, copy_fields, equivalent, invoice_snapshot
@@ -66,11 +68,6 @@ class InvoiceInput:
     link: Link | None
     settings: SyncSettings
     ledger: LedgerInfo
-
-
-def external_key(hubspot_invoice_id: str) -> str:
-    """The marker stored on a QBO invoice so it can be found again after an unknown outcome."""
-    return f"hubspot-invoice:{hubspot_invoice_id}"
 
 
 def plan_invoice(inp: InvoiceInput) -> Plan:
@@ -387,58 +384,3 @@ def _primary(inp: InvoiceInput) -> dict[str, Any]:
         result.update(_labels(source))
         result["origin"] = source.origin or inp.key.side
     return result
-
-
-def skipped(key: RecordKey, reason: str) -> Plan:
-    return Plan(key, Decision(None, reason), summary=reason)
-
-
-def failed(key: RecordKey, exc: SyncError, context: Mapping[str, Any] | None = None) -> Plan:
-    decision = Decision(
-        SyncStatus.FAILED, exc.message, hint=exc.hint or None, category=exc.category, code=exc.code
-    )
-    return Plan(key, decision, summary=exc.message, **dict(context or {}))
-
-
-def blocked(key: RecordKey, on: RecordKey, message: str, **context: Any) -> Plan:
-    return Plan(
-        key,
-        Decision(SyncStatus.BLOCKED, message, blocked_on=on),
-        summary=message,
-        wake=(on,),
-        **context,
-    )
-
-
-def sync_properties_differ(
-    invoice: Invoice, status: SyncStatus, qbo_id: str | None, doc_number: str | None
-) -> bool:
-    """Whether the ledgerbridge_* status / QBO id / number on the HubSpot invoice need writing.
-
-    The HubSpot connector reports them in `context` as 'invoice.<property>' (they are not user
-    custom fields); custom_fields is looked at too for connectors that put them there."""
-    wanted = {
-        SYNC_PROPERTIES[0]: status.value,
-        SYNC_PROPERTIES[2]: qbo_id,
-        SYNC_PROPERTIES[3]: doc_number,
-    }
-    for name, value in wanted.items():
-        if value is None:
-            continue  # never blank an id we do not know
-        current = invoice.context.get(f"invoice.{name}") or invoice.custom_fields.get(name) or None
-        if current != value:
-            return True
-    return False
-
-
-def counterpart_hint(invoice: Invoice, side: Side) -> str | None:
-    """The other side's id a record names itself (natural key after a lost link): the QBO id
-    on a HubSpot invoice, or the HubSpot id in the marker on a QBO invoice."""
-    if side is Side.HUBSPOT:
-        value = invoice.context.get(f"invoice.{SYNC_PROPERTIES[2]}") or invoice.custom_fields.get(
-            SYNC_PROPERTIES[2]
-        )
-        return str(value) if value else None
-    key = invoice.context.get("ledgerbridge.key") or ""
-    prefix = external_key("")
-    return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None

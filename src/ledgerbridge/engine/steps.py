@@ -7,7 +7,6 @@ excluded, blocked, or failed validation.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -15,15 +14,14 @@ from dataclasses import dataclass, field, replace
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import PaymentInput, plan_payment
 from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
-    counterpart_hint,
     plan_invoice,
-    sync_properties_differ,
 )
 from ledgerbridge.engine.ports import (
     INVOICE,
@@ -36,7 +34,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.errors import SyncError
+from ledgerbridge.engine.states import StateBook, error_text
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class RunReport:
             self.skipped += 1
 
 
-class Stepper:
+class Stepper(StateBook):
     def __init__(
         self,
         connection_id: int,
@@ -241,7 +239,7 @@ class Stepper:
         number = (applied.qbo_number if applied else None) or (
             link.extra.get("doc_number") if link else None
         )
-        error = _error_text(plan) if status is not SyncStatus.SYNCED else None
+        error = error_text(plan) if status is not SyncStatus.SYNCED else None
         # The invoice as read is still current unless this step wrote to it.
         fresh = hs is not None and not any(
             isinstance(op, (UpsertCrmInvoice, UpdateCrmInvoice)) for op in plan.ops
@@ -323,128 +321,3 @@ class Stepper:
         return plan_payment(
             PaymentInput(key, payment, link, invoice_links, frozenset(excluded), self.settings)
         )
-
-    # ---- states ----------------------------------------------------------------------------
-    def record_state(self, key: RecordKey, plan: Plan, applied: Applied | None) -> None:
-        decision = plan.decision
-        if decision.status is None:
-            return
-        previous = self.store.get_state(key)
-        attempts = (
-            0
-            if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)
-            else ((previous.attempts if previous else 0) + 1)
-        )
-        counterpart = (
-            applied.qbo_id
-            if applied and key.side is Side.HUBSPOT
-            else applied.hubspot_id
-            if applied
-            else None
-        )
-        if counterpart is None:
-            counterpart = plan.qbo_id if key.side is Side.HUBSPOT else plan.hubspot_id
-        number = applied.qbo_number if applied else None
-        self.store.set_state(
-            StoredSyncState(
-                key=key,
-                status=decision.status,
-                category=decision.category,
-                message=decision.message,
-                hint=decision.hint,
-                attempts=attempts,
-                last_attempt_at=self.clock(),
-                blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
-                counterpart_id=counterpart or (previous.counterpart_id if previous else None),
-                counterpart_number=number or (previous.counterpart_number if previous else None),
-                label=plan.label,
-                amount=plan.amount,
-                currency=plan.currency,
-            )
-        )
-
-    def record_error(
-        self,
-        key: RecordKey,
-        status: SyncStatus,
-        category: str,
-        message: str,
-        hint: str | None,
-        next_attempt_at: dt.datetime | None,
-    ) -> int:
-        """Record a failed attempt (transient or not); returns the attempt count."""
-        previous = self.store.get_state(key)
-        attempts = (previous.attempts if previous else 0) + 1
-        self.store.set_state(
-            StoredSyncState(
-                key=key,
-                status=status,
-                category=category,
-                message=message,
-                hint=hint,
-                attempts=attempts,
-                last_attempt_at=self.clock(),
-                next_attempt_at=next_attempt_at,
-                counterpart_id=previous.counterpart_id if previous else None,
-                counterpart_number=previous.counterpart_number if previous else None,
-            )
-        )
-        return attempts
-
-    async def fail(
-        self,
-        key: RecordKey,
-        status: SyncStatus,
-        category: str,
-        message: str,
-        hint: str | None,
-        next_attempt_at: dt.datetime | None,
-    ) -> int:
-        """Record an error raised mid-step on the record's primary key, and, for a failed
-        invoice, on the HubSpot invoice too (best effort: the store has the truth)."""
-        primary = self.primary_key(key)
-        previous = self.store.get_state(primary)
-        attempts = self.record_error(primary, status, category, message, hint, next_attempt_at)
-        unchanged = previous is not None and (previous.status, previous.message, previous.hint) == (
-            status,
-            message,
-            hint,
-        )
-        # Writing the same failure again would only bump the invoice's modification date, and
-        # the change feed would wake the record for nothing.
-        if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
-            link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
-            hs_id = (
-                link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
-            )
-            if hs_id:
-                text = f"{message}. Fix: {hint}" if hint else message
-                with contextlib.suppress(SyncError):
-                    await self.crm.set_sync_state(
-                        hs_id,
-                        SyncStatus.FAILED,
-                        text,
-                        link.qbo_id if link else None,
-                        link.extra.get("doc_number") if link else None,
-                    )
-        return attempts
-
-    def primary_key(self, key: RecordKey) -> RecordKey:
-        """The key an invoice's state lives on (its origin side), for errors raised mid-step."""
-        if key.object_type != INVOICE:
-            return key
-        link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
-        if link is None:
-            return key
-        origin = Side(link.extra.get("origin", Side.HUBSPOT.value))
-        source = link.hubspot_id if origin is Side.HUBSPOT else link.qbo_id
-        return RecordKey(self.connection_id, INVOICE, origin, source) if source else key
-
-
-def _error_text(plan: Plan) -> str | None:
-    decision = plan.decision
-    if not decision.message:
-        return None
-    if decision.hint:
-        return f"{decision.message}. Fix: {decision.hint}"
-    return decision.message

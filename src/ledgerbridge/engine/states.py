@@ -1,0 +1,150 @@
+"""Sync states: what each record's state says after a step, stored and shown on HubSpot.
+
+An invoice's state lives on its primary key (the side it was created on), whichever side's key
+woke the step; a payment's on its own key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.apply import Applied
+from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.ports import INVOICE, CrmPort, RecordKey, StoredSyncState, StorePort
+from ledgerbridge.errors import SyncError
+
+
+class StateBook:
+    """Mixin of the Stepper: records outcomes and errors. The attributes are the Stepper's."""
+
+    connection_id: int
+    crm: CrmPort
+    store: StorePort
+    clock: Callable[[], dt.datetime]
+
+    def record_state(self, key: RecordKey, plan: Plan, applied: Applied | None) -> None:
+        decision = plan.decision
+        if decision.status is None:
+            return
+        previous = self.store.get_state(key)
+        attempts = (
+            0
+            if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)
+            else ((previous.attempts if previous else 0) + 1)
+        )
+        counterpart = (
+            applied.qbo_id
+            if applied and key.side is Side.HUBSPOT
+            else applied.hubspot_id
+            if applied
+            else None
+        )
+        if counterpart is None:
+            counterpart = plan.qbo_id if key.side is Side.HUBSPOT else plan.hubspot_id
+        number = applied.qbo_number if applied else None
+        self.store.set_state(
+            StoredSyncState(
+                key=key,
+                status=decision.status,
+                category=decision.category,
+                message=decision.message,
+                hint=decision.hint,
+                attempts=attempts,
+                last_attempt_at=self.clock(),
+                blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
+                counterpart_id=counterpart or (previous.counterpart_id if previous else None),
+                counterpart_number=number or (previous.counterpart_number if previous else None),
+                label=plan.label,
+                amount=plan.amount,
+                currency=plan.currency,
+            )
+        )
+
+    def record_error(
+        self,
+        key: RecordKey,
+        status: SyncStatus,
+        category: str,
+        message: str,
+        hint: str | None,
+        next_attempt_at: dt.datetime | None,
+    ) -> int:
+        """Record a failed attempt (transient or not); returns the attempt count."""
+        previous = self.store.get_state(key)
+        attempts = (previous.attempts if previous else 0) + 1
+        self.store.set_state(
+            StoredSyncState(
+                key=key,
+                status=status,
+                category=category,
+                message=message,
+                hint=hint,
+                attempts=attempts,
+                last_attempt_at=self.clock(),
+                next_attempt_at=next_attempt_at,
+                counterpart_id=previous.counterpart_id if previous else None,
+                counterpart_number=previous.counterpart_number if previous else None,
+            )
+        )
+        return attempts
+
+    async def fail(
+        self,
+        key: RecordKey,
+        status: SyncStatus,
+        category: str,
+        message: str,
+        hint: str | None,
+        next_attempt_at: dt.datetime | None,
+    ) -> int:
+        """Record an error raised mid-step on the record's primary key, and, for a failed
+        invoice, on the HubSpot invoice too (best effort: the store has the truth)."""
+        primary = self.primary_key(key)
+        previous = self.store.get_state(primary)
+        attempts = self.record_error(primary, status, category, message, hint, next_attempt_at)
+        unchanged = previous is not None and (previous.status, previous.message, previous.hint) == (
+            status,
+            message,
+            hint,
+        )
+        # Writing the same failure again would only bump the invoice's modification date, and
+        # the change feed would wake the record for nothing.
+        if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
+            link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+            hs_id = (
+                link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
+            )
+            if hs_id:
+                text = f"{message}. Fix: {hint}" if hint else message
+                with contextlib.suppress(SyncError):
+                    await self.crm.set_sync_state(
+                        hs_id,
+                        SyncStatus.FAILED,
+                        text,
+                        link.qbo_id if link else None,
+                        link.extra.get("doc_number") if link else None,
+                    )
+        return attempts
+
+    def primary_key(self, key: RecordKey) -> RecordKey:
+        """The key an invoice's state lives on (its origin side), for errors raised mid-step."""
+        if key.object_type != INVOICE:
+            return key
+        link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+        if link is None:
+            return key
+        origin = Side(link.extra.get("origin", Side.HUBSPOT.value))
+        source = link.hubspot_id if origin is Side.HUBSPOT else link.qbo_id
+        return RecordKey(self.connection_id, INVOICE, origin, source) if source else key
+
+
+def error_text(plan: Plan) -> str | None:
+    decision = plan.decision
+    if not decision.message:
+        return None
+    if decision.hint:
+        return f"{decision.message}. Fix: {decision.hint}"
+    return decision.message
