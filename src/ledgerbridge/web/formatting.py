@@ -62,6 +62,13 @@ def plain_amount(value: Any, currency: str | None = "USD") -> str:
     return format(quantize(decimal_or_zero(value), (currency or "USD").upper()), "f")
 
 
+def quantity(value: Any) -> str:
+    """'10', '1.5', '0.25': no exponent, no trailing zeros."""
+    amount = decimal_or_zero(value).normalize()
+    text = format(amount, "f")
+    return text
+
+
 def to_date(value: Any) -> dt.date | None:
     if value in (None, ""):
         return None
@@ -112,6 +119,7 @@ def filters() -> dict[str, Any]:
     """Jinja filters."""
     return {
         "money": money,
+        "quantity": quantity,
         "date": date,
         "datetime": datetime,
         "iso_date": iso_date,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import socket
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +92,28 @@ class ConsoleStack:
     def connection_id(self) -> int:
         return min(self.runtime.connections)
 
+    def wait_idle(self, timeout: float = 90.0, quiet: float = 1.0) -> None:
+        """Wait until the worker has nothing due (e.g. the first sync of the demo data is done)."""
+        deadline = time.monotonic() + timeout
+        calm_since: float | None = None
+        while time.monotonic() < deadline:
+            now = dt.datetime.now(dt.UTC)
+            due = self.runtime.store.next_due_at(self.connection_id, now)
+            if due is None or due > now + dt.timedelta(seconds=5):
+                calm_since = calm_since or time.monotonic()
+                if time.monotonic() - calm_since >= quiet:
+                    return
+            else:
+                calm_since = None
+            time.sleep(0.1)
+        raise TimeoutError(f"the worker was still busy after {timeout} s")
+
     def set_sync_settings(self, settings: SyncSettings) -> None:
-        self.loop.call_soon_threadsafe(self.runtime.update_sync_settings, self.connection_id, settings)
+        """Replace the connection's sync settings (stored, and in the running engine)."""
+        async def update() -> None:
+            self.runtime.update_sync_settings(self.connection_id, settings)
+
+        self.run(update())
 
     def hubspot_client(self) -> httpx.Client:
         return httpx.Client(base_url=self.hubspot_url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},

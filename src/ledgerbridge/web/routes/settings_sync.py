@@ -110,6 +110,20 @@ def _record_link(console: Any, state: Any) -> tuple[str | None, bool]:
     return None, False
 
 
+async def _record_names(console: Any, rows: Any) -> dict[str, str]:
+    """Invoice numbers for failures recorded before the engine knew the record's label (an
+    error raised mid-step), read in one batch from HubSpot."""
+    ids = [row.state.key.source_id for row in rows
+           if row.state.key.object_type == INVOICE and row.state.key.side is Side.HUBSPOT and not row.state.label]
+    if not ids:
+        return {}
+    try:
+        records = await console.hubspot.batch_read("invoices", ids, ["hs_number"])
+    except SyncError:
+        return {}
+    return {i: f"Invoice {(r.get('properties') or {}).get('hs_number') or i}" for i, r in records.items()}
+
+
 @router.get("/settings/sync/failing")
 async def failing(request: Request, page: int = 1) -> Response:
     console = console_of(request)
@@ -117,7 +131,7 @@ async def failing(request: Request, page: int = 1) -> Response:
     result = console.store.list_failures(console.connection_id, limit=FAILING_PAGE, offset=(page - 1) * FAILING_PAGE)
     rows = [(row, *_record_link(console, row.state)) for row in result.rows]
     return render(request, "settings/failing.html", {
-        "rows": rows, "total": result.total, "page": page,
+        "rows": rows, "total": result.total, "page": page, "names": await _record_names(console, result.rows),
         "pages": max(1, (result.total + FAILING_PAGE - 1) // FAILING_PAGE), "tab": "failing",
     })
 

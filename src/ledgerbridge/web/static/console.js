@@ -27,6 +27,8 @@
   /* ---- the right-hand invoice panel --------------------------------------------------- */
   var panel = document.getElementById("panel");
   var pollTimer = null;
+  var polls = 0;
+  var MAX_POLLS = 120; /* stop refreshing after a few minutes; the page still has Sync now */
 
   function schedulePoll() {
     if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
@@ -36,6 +38,8 @@
       if (live) { pollTimer = setTimeout(schedulePoll, 1000); }
       return;
     }
+    if (polls >= MAX_POLLS) { return; }
+    polls += 1;
     var delay = parseInt(live.getAttribute("data-poll"), 10) || 2000;
     pollTimer = setTimeout(function () { loadPanel(live.getAttribute("data-src"), false); }, delay);
   }
@@ -69,6 +73,7 @@
       var link = event.target.closest("a[data-panel]");
       if (link && !event.metaKey && !event.ctrlKey && !event.shiftKey && event.button === 0) {
         event.preventDefault();
+        polls = 0;
         loadPanel(link.getAttribute("data-panel") + "?panel=1", true, link.getAttribute("href"));
         return;
       }
@@ -129,6 +134,7 @@
   var chip = document.getElementById("contact-chip");
   var chipLabel = document.getElementById("contact-chip-label");
   var searchTimer = null;
+  var searchSeq = 0; /* answers can arrive out of order: only the latest one is shown */
 
   function fillSelect(select, items) {
     var keep = select.value;
@@ -161,9 +167,11 @@
   }
 
   function runSearch() {
+    var seq = ++searchSeq;
     fetch("/invoices/new/contacts?q=" + encodeURIComponent(search.value), { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (contacts) {
+        if (seq !== searchSeq) { return; }
         results.innerHTML = "";
         contacts.forEach(function (contact) {
           var li = document.createElement("li");
