@@ -123,7 +123,7 @@ class QboRest:
         assert r.status_code == 200, r.text
         response = r.json()["QueryResponse"]
         rows: list[dict[str, Any]] = []
-        for key, value in response.items():
+        for _key, value in response.items():
             if isinstance(value, list):
                 rows.extend(value)
         return rows
