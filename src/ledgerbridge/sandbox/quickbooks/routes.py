@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -23,6 +24,7 @@ from ledgerbridge.sandbox.quickbooks.state import SandboxState
 from ledgerbridge.sandbox.quickbooks.wire import dumps, loads, response_time
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 JSON_TYPE = "application/json;charset=utf-8"
 REQUEST_ID_MAX = 50
 
@@ -96,6 +98,9 @@ async def accounting(realm: str, rest: str, request: Request) -> Response:
         response = await _dispatch(state, realm, rest, request, params, raw)
     except errors.QboFault as fault:
         response = fault_response(state, fault)
+    except Exception:  # a sandbox bug must still look like QBO to the client: a SystemFault
+        log.exception("QBO sandbox failed on %s %s", request.method, rest)
+        return fault_response(state, errors.system_error())
     if replay_key:
         company.remember_request(request_id, {"key": replay_key, "status": response.status_code,
                                               "body": bytes(response.body).decode()})
