@@ -258,3 +258,23 @@ def test_purchase_needs_payment_type_and_account_even_sparse(co: Company) -> Non
     sparse = co.http.post("/purchase", json={"Id": saved.Id, "SyncToken": saved.SyncToken, "sparse": True,
                                              "PrivateNote": "fee"})
     assert sparse.json()["Fault"]["Error"][0]["code"] == "2020"
+
+
+def test_preferences_and_company_info_through_python_quickbooks(co: Company) -> None:
+    from quickbooks.objects.company_info import CompanyInfo
+    from quickbooks.objects.preferences import Preferences
+
+    info = CompanyInfo.get(co.realm, qb=co.qb)
+    assert info.Id == "1" and info.CompanyName.startswith("Sandbox Company")
+    prefs = Preferences.get(qb=co.qb)
+    groups = prefs.SalesFormsPrefs.CustomField  # python-quickbooks keeps these groups as dicts
+    label = next(f for g in groups for f in g["CustomField"] if f["Name"] == "SalesFormsPrefs.SalesCustomName2")
+    label["StringValue"] = "Account Manager"
+    prefs.CurrencyPrefs.MultiCurrencyEnabled = True  # only QBO's UI can do this: ignored
+    saved = prefs.save(qb=co.qb)
+    assert saved.SyncToken == "1"
+    assert saved.CurrencyPrefs.MultiCurrencyEnabled is False
+    customer, item = co.customer("Labels"), co.item("Label item")
+    invoice = co.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [{
+        "Amount": 5, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]})
+    assert [f["Name"] for f in invoice["CustomField"]] == ["PO Number", "Account Manager", "Project"]
