@@ -165,3 +165,32 @@ async def test_payment_on_qbo_invoice_waits_until_the_invoice_syncs(world: World
     assert Decimal(world.hs.props("invoices", link.hubspot_id)["hs_balance_due"]) == Decimal(
         "3990.00"
     )
+
+
+async def test_hubspot_payment_on_an_invoice_already_paid_in_qbo_becomes_customer_credit(
+    world: World,
+) -> None:
+    invoice_id = await _synced_hubspot_invoice(
+        world, "pat@pioneer.example", "1", "500.00", sku="ONB-STD"
+    )
+    qbo_id = world.qbo_id_of(invoice_id)
+    customer = _qbo_customer_of(world, invoice_id)
+    # The bookkeeper records a 300.00 check in QBO, and the buyer also pays 500.00 online in
+    # HubSpot before either payment has synced.
+    world.qbo.payment(customer, [(qbo_id, "300.00")])
+    hs_payment = world.hs.pay(invoice_id, "500.00")
+
+    await world.sync()
+
+    state = world.payment_state(Side.HUBSPOT, hs_payment)
+    assert state is not None and state.status is SYNCED, state
+    recorded = [
+        p for p in world.qbo.all("Payment") if Decimal(str(p["TotalAmt"])) == Decimal("500.00")
+    ]
+    assert len(recorded) == 1
+    assert Decimal(str(recorded[0]["Line"][0]["Amount"])) == Decimal("200.00")
+    assert Decimal(str(recorded[0]["UnappliedAmt"])) == Decimal("300.00")
+    qbo_invoice = world.qbo.get("Invoice", qbo_id)
+    assert qbo_invoice is not None and Decimal(str(qbo_invoice["Balance"])) == Decimal("0")
+    audit = world.store.list_audit(world.connection_id, "payment", hs_payment)
+    assert audit and "left unapplied" in str(audit[0].new)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.domain import Side
+from ledgerbridge.domain import Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.plan import (
@@ -54,6 +55,7 @@ class Applied:
     created: list[str] = field(default_factory=list)  # e.g. "quickbooks invoice 145"
     matched: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # adjustments worth an audit entry
 
 
 class Applier:
@@ -176,11 +178,32 @@ class Applier:
         done.qbo_number = result.number
         (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
 
+    async def _fit_to_balances(self, payment: Payment) -> tuple[Payment, str | None, list[str]]:
+        """Apply no more to each QBO invoice than it still owes (QBO refuses more: the invoice
+        may have been paid there meanwhile). The payment keeps its full amount: what does not
+        fit stays on the customer as unapplied credit, which is what the money is."""
+        fitted: list[PaymentApplication] = []
+        notes: list[str] = []
+        customer_id: str | None = None
+        for app in payment.applications:
+            invoice = await self.ledger.get_invoice(app.invoice_id)
+            if invoice is not None and invoice.customer is not None:
+                customer_id = customer_id or invoice.customer.id
+            owed = invoice.balance_due if invoice is not None else None
+            share = app.amount if owed is None else min(app.amount, max(owed, Decimal(0)))
+            if share < app.amount:
+                notes.append(
+                    f"{app.amount - share} of {app.amount} {payment.currency} left unapplied (customer "
+                    f"credit): QuickBooks invoice {app.invoice_id} owed only {share}"
+                )
+            if share > 0:
+                fitted.append(PaymentApplication(app.invoice_id, share))
+        return replace(payment, applications=tuple(fitted)), customer_id, notes
+
     async def _create_payment(self, op: CreateLedgerPayment, done: Applied) -> None:
-        customer_id = op.customer_id
-        if not customer_id and op.payment.applications:
-            invoice = await self.ledger.get_invoice(op.payment.applications[0].invoice_id)
-            customer_id = invoice.customer.id if invoice and invoice.customer else None
+        payment, invoice_customer, notes = await self._fit_to_balances(op.payment)
+        done.notes.extend(notes)
+        customer_id = op.customer_id or invoice_customer
         if not customer_id:
             raise Invalid(
                 "The QuickBooks invoice this payment applies to has no customer",
@@ -205,7 +228,7 @@ class Applier:
             source_id=op.source_id,
             lookup=lookup,
             create=lambda request_id: self.ledger.create_payment(
-                op.payment, customer_id, request_id, op.external_key
+                payment, customer_id, request_id, op.external_key
             ),
         )
         done.qbo_id = result.id
@@ -260,6 +283,16 @@ class Applier:
                 )
             )
         elif done.qbo_id and plan.hubspot_id:
+            for note in done.notes:
+                self.store.audit(
+                    self.connection_id,
+                    PAYMENT,
+                    plan.hubspot_id,
+                    "applied_amount",
+                    None,
+                    note,
+                    "quickbooks (invoice balance)",
+                )
             self.store.save_link(
                 Link(
                     self.connection_id,
