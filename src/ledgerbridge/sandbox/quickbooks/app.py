@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,15 @@ def create_app(
     webhook_url: str | None = None,
     verifier_token: str = "sandbox-verifier-token",
     webhook_format: str = "cloudevents",
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
-    """Build the sandbox. `app.state.sandbox` is the SandboxState (see state.py for its API;
-    its `clock` attribute can be replaced by tests)."""
+    """Build the sandbox. `app.state.sandbox` is the SandboxState (see state.py for its API).
+    `clock` (aware UTC datetimes) drives timestamps, token lifetimes and the CDC window; it is
+    also the state's `clock` attribute, which tests may replace later."""
     state = SandboxState(seed_name=seed, state_dir=state_dir, static_token=static_token,
                          throttle=throttle, time_scale=time_scale, webhook_url=webhook_url,
-                         verifier_token=verifier_token, webhook_format=webhook_format)
+                         verifier_token=verifier_token, webhook_format=webhook_format,
+                         **({"clock": clock} if clock is not None else {}))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
