@@ -3,9 +3,9 @@ demo data, the console, webhooks and the worker), and Debian's headless Chromium
 Playwright.
 
 - `console_stack` (session): the running stack (`ledgerbridge.web.stack.ConsoleStack`).
-- `browser` (session): Chromium at /usr/bin/chromium.
-- `page`: a fresh browser context, logged in as admin, on the invoice index. The connection's
-  sync settings go back to the defaults after each test.
+- `browser` (module): Chromium at /usr/bin/chromium.
+- `page`: a fresh browser context, logged in as admin (through the login form, once per module),
+  on the invoice index. The connection's sync settings go back to the defaults after each test.
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which async tests in other modules (pytest-asyncio) cannot share."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.fail(f"Chromium is not installed at {CHROMIUM} (`make browser` installs Debian's chromium)",
                     pytrace=False)
@@ -55,22 +57,34 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def login_state(browser: Any, stack: ConsoleStack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Log in once through the login form; each test's context starts from these cookies."""
+    context = browser.new_context(base_url=stack.console_url)
+    tab = context.new_page()
+    tab.goto("/invoices")
+    tab.fill("#username", "admin")
+    tab.fill("#password", stack.password)
+    tab.click("button[type=submit]")
+    tab.wait_for_url("**/invoices")
+    path = str(tmp_path_factory.mktemp("login") / "state.json")
+    context.storage_state(path=path)
+    context.close()
+    return path
+
+
 @pytest.fixture
-def page(browser: object, stack: ConsoleStack) -> Iterator[object]:
+def page(browser: Any, stack: ConsoleStack, login_state: str) -> Iterator[Any]:
     from playwright.sync_api import expect
 
-    context = browser.new_context(base_url=stack.console_url, viewport={"width": 1440, "height": 900},  # type: ignore[attr-defined]
-                                  accept_downloads=True)
+    context = browser.new_context(base_url=stack.console_url, viewport={"width": 1440, "height": 900},
+                                  accept_downloads=True, storage_state=login_state)
     context.set_default_timeout(15_000)
     expect.set_options(timeout=SYNC_TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.goto("/invoices")
-    tab.fill("#username", "admin")
-    tab.fill("#password", stack.password)
-    tab.click("button[type=submit]")
-    tab.wait_for_url("**/invoices")
     try:
         yield tab
     finally:

@@ -32,7 +32,7 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
     written: list[Path] = []
 
     def shot(name: str, *, full_page: bool = False) -> None:
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         path = out / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         written.append(path)
