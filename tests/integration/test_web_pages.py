@@ -20,6 +20,7 @@ import pytest
 from ledgerbridge.bootstrap import build_runtime, load_sync_settings
 from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
 from ledgerbridge.connectors.inprocess import InProcessTransport
+from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
@@ -213,3 +214,36 @@ async def test_report_csv_and_missing_records(client: Client) -> None:
     assert (await client.get("/invoices/999999999")).status_code == 404
     assert (await client.get("/contacts/999999999")).status_code == 404
     assert (await client.get("/invoices/abc/pdf")).status_code == 404
+
+
+async def test_reconnect_through_oauth_and_the_sandboxes(client: Client) -> None:
+    store = client.runtime.store
+    conn_id = client.runtime.connection().id
+    before = store.get_tokens(conn_id, Side.QUICKBOOKS)
+    page = await client.get("/settings/connections/quickbooks/reconnect")
+    assert "Reconnect the sandboxes" in page.text
+
+    # The OAuth round trip: consent at the provider, back to the callback, new tokens stored.
+    start = await client.get("/settings/connections/quickbooks/authorize")
+    assert start.status_code == 303 and start.headers["location"].startswith(f"{QB}/connect/oauth2?")
+    consent = await client.runtime.http.get(start.headers["location"])
+    back = consent.headers["location"]
+    assert back.startswith(f"{CONSOLE}/oauth/quickbooks/callback?")
+    done = await client.get(back.removeprefix(CONSOLE))
+    assert done.headers["location"] == "/settings/sync"
+    after = store.get_tokens(conn_id, Side.QUICKBOOKS)
+    assert after is not None and before is not None and after.access_token != before.access_token
+    assert "QuickBooks is connected" in (await client.get("/settings/sync")).text
+    # The rebuilt connection works.
+    assert (await client.get("/invoices")).status_code == 200
+
+    # A callback nobody started here is refused.
+    forged = await client.get("/oauth/quickbooks/callback?code=abc&state=forged&realmId=1")
+    assert forged.headers["location"] == "/settings/connections/quickbooks/reconnect"
+    assert "did not start here" in (await client.get("/settings/connections/quickbooks/reconnect")).text
+
+    # The demo's sandboxes reconnect in one step.
+    response = await client.post("/settings/connections/sandbox", {})
+    assert response.headers["location"] == "/settings/sync"
+    assert store.get_tokens(conn_id, Side.HUBSPOT) is not None
+    assert "Reconnected to the HubSpot and QuickBooks sandboxes" in (await client.get("/settings/sync")).text

@@ -21,6 +21,7 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console, NotConnected
 from ledgerbridge.web.routes import (
     auth,
+    connections,
     invoice_new,
     invoices,
     payments,
@@ -30,6 +31,7 @@ from ledgerbridge.web.routes import (
     settings_sync,
 )
 from ledgerbridge.web.security import LoginRequired, guard, login_url
+from ledgerbridge.web.services.connections import can_create
 from ledgerbridge.web.templating import STATIC_DIR, make_templates, render
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,8 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
     @app.exception_handler(NotConnected)
     async def not_connected(request: Request, exc: NotConnected) -> Response:
         starting = not console.runtime.ready
-        return render(request, "connect.html", {"starting": starting, "info": console.any_connection()},
-                      status_code=503)
+        return render(request, "connect.html", {"starting": starting, "info": console.any_connection(),
+                                                "can_create": can_create(console)}, status_code=503)
 
     @app.exception_handler(SyncError)
     async def upstream_error(request: Request, exc: SyncError) -> Response:
@@ -111,7 +113,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         return RedirectResponse("/invoices", status_code=303)
 
     # invoice_new before invoices: /invoices/new must not be taken for an invoice id.
-    for module in (auth, invoice_new, invoices, payments, records, settings_sync, properties, reports):
+    for module in (auth, connections, invoice_new, invoices, payments, records, settings_sync, properties, reports):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -1,19 +1,16 @@
-"""/settings/sync (health, objects, filters, mappings, policies), /settings/sync/failing, and
-reconnecting a connection."""
+"""/settings/sync (health, objects, filters, mappings, policies) and /settings/sync/failing."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT
 from ledgerbridge.errors import SyncError
-from ledgerbridge.store import StoredTokens
-from ledgerbridge.store.records import CONNECTION_OK
 from ledgerbridge.web.deps import back, console_of
 from ledgerbridge.web.services import sync_settings as forms
 from ledgerbridge.web.services.health import connection_health
@@ -152,47 +149,3 @@ async def retry_all(request: Request, next: str = Form("")) -> Response:
     count = console.store.retry_all(console.connection_id)
     flash(request, f"Retry requested for {count} record{'s' if count != 1 else ''}.")
     return back(next, "/settings/sync/failing")
-
-
-# ---- reconnect ----------------------------------------------------------------------------------
-@router.get("/settings/connections/{side}/reconnect")
-async def reconnect_page(request: Request, side: str) -> Response:
-    console = console_of(request)
-    if side not in ("hubspot", "quickbooks"):
-        raise HTTPException(404, "There is no such connection.")
-    oauth_url = None
-    if console.oauth is not None and hasattr(console.oauth, "authorization_url"):
-        oauth_url = f"/settings/connections/{side}/authorize"
-    info = console.connection()
-    return render(request, "settings/reconnect.html", {
-        "side": side, "title": "HubSpot" if side == "hubspot" else "QuickBooks Online",
-        "private_app": side == "hubspot" and info is not None and info.hubspot_auth_kind == "private_app",
-        "oauth_url": oauth_url, "tab": "settings",
-    })
-
-
-@router.post("/settings/connections/hubspot/token")
-async def save_private_app_token(request: Request, token: str = Form("")) -> Response:
-    """A rotated HubSpot private-app token, pasted by the user."""
-    console = console_of(request)
-    token = token.strip()
-    if len(token) < 8:
-        flash(request, "Paste the whole private app access token.", "error")
-        return RedirectResponse("/settings/connections/hubspot/reconnect", status_code=303)
-    try:
-        console.store.set_tokens(console.connection_id, Side.HUBSPOT, StoredTokens(access_token=token))
-    except SyncError as exc:
-        flash(request, f"{exc.message}. {exc.hint}", "error")
-        return RedirectResponse("/settings/connections/hubspot/reconnect", status_code=303)
-    console.store.set_connection_status(console.connection_id, CONNECTION_OK)
-    flash(request, "Token saved. The worker uses it from its next request.")
-    return RedirectResponse("/settings/sync", status_code=303)
-
-
-@router.get("/settings/connections/{side}/authorize")
-async def authorize(request: Request, side: str) -> Response:
-    console = console_of(request)
-    if console.oauth is None or side not in ("hubspot", "quickbooks"):
-        raise HTTPException(404, "Reconnecting through OAuth is not configured here.")
-    url = await console.oauth.authorization_url(side, request)
-    return RedirectResponse(url, status_code=303)
