@@ -263,6 +263,8 @@ async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) 
     customers = await _customer_names(api, missing)
     rows = [row_from_record(r, today, customers) for r in results]
     next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+    if next_after is not None and str(next_after).isdigit() and int(next_after) >= SEARCH_CAP:
+        next_after = None  # HubSpot refuses to page past 10,000: narrower filters reach the rest
     offset = int(query.after or 0)
     prev_after = None
     if offset > 0:
