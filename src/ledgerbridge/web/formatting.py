@@ -64,9 +64,7 @@ def plain_amount(value: Any, currency: str | None = "USD") -> str:
 
 def quantity(value: Any) -> str:
     """'10', '1.5', '0.25': no exponent, no trailing zeros."""
-    amount = decimal_or_zero(value).normalize()
-    text = format(amount, "f")
-    return text
+    return format(decimal_or_zero(value).normalize(), "f")
 
 
 def to_date(value: Any) -> dt.date | None:

@@ -317,13 +317,12 @@ async def _attach_qbo(console: Console, sync: SyncView) -> None:
     if invoice is None:
         sync.qbo_error = "QuickBooks no longer has this invoice."
         return
-    with contextlib.suppress(Exception):
-        sync.qbo = {
-            "number": invoice.number, "total": invoice.total, "currency": invoice.currency,
-            "balance": invoice.balance_due if invoice.balance_due is not None else invoice.computed_balance,
-            "status": invoice.status.value, "due_date": invoice.due_date,
-            "custom_fields": await _named_custom_fields(console, dict(invoice.custom_fields)),
-        }
+    sync.qbo = {
+        "number": invoice.number, "total": invoice.total, "currency": invoice.currency,
+        "balance": invoice.balance_due if invoice.balance_due is not None else invoice.computed_balance,
+        "status": invoice.status.value, "due_date": invoice.due_date,
+        "custom_fields": await _named_custom_fields(console, dict(invoice.custom_fields)),
+    }
 
 
 async def _named_custom_fields(console: Console, values: dict[str, str]) -> list[tuple[str, str]]:
