@@ -236,8 +236,8 @@ class Applier:
         (done.created if result.created else done.matched).append(f"quickbooks payment {result.id}")
 
     # ---- bookkeeping -----------------------------------------------------------------------
-    def record_invoice(self, plan: Plan, done: Applied, link: Link | None) -> Link | None:
-        """Save the invoice link with its new bases and versions, then the audit entries."""
+    def invoice_link(self, plan: Plan, done: Applied, link: Link | None) -> Link | None:
+        """The invoice link with its new bases and versions (the caller saves it)."""
         if not done.hubspot_id or not done.qbo_id:
             return link
         base_hs = plan.base_hubspot
@@ -261,8 +261,6 @@ class Applier:
             qbo_hash=snapshot_hash(base_qbo or {}),
             extra=extra,
         )
-        self.store.save_link(new)
-        self.audit(plan, INVOICE, done.hubspot_id)
         return new
 
     def record_payment(self, plan: Plan, done: Applied, link: Link | None) -> None:

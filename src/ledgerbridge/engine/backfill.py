@@ -92,10 +92,14 @@ class Backfill:
         qbo_payments = list(qbo_pages["Payment"].ids) if "Payment" in qbo_pages else []
 
         cursor: str | None = None
+        seen: set[str] = set()
         hs_payment_ids: list[str] = []
         while True:
             page = await engine.crm.changed_invoices(cursor, self.batch)
-            ids = [str(i) for i in page.ids]
+            # Our own writes move records to the end of the modification-ordered feed: each
+            # record is handled once per backfill.
+            ids = [str(i) for i in page.ids if str(i) not in seen]
+            seen.update(ids)
             if ids:
                 invoices = await engine.crm.get_invoices(ids)
                 wanted = [inv for inv in invoices if self._in_range(inv) and inv.id]
@@ -126,9 +130,11 @@ class Backfill:
             yield self._progress("quickbooks invoices", None)
 
         pay_cursor: str | None = None
+        seen_payments: set[str] = set()
         while True:
             page = await engine.crm.changed_payments(pay_cursor, self.batch)
-            hs_payment_ids.extend(str(i) for i in page.ids)
+            hs_payment_ids.extend(str(i) for i in page.ids if str(i) not in seen_payments)
+            seen_payments.update(str(i) for i in page.ids)
             pay_cursor = page.cursor if page.cursor is not None else pay_cursor
             if page.done or not page.ids:
                 break

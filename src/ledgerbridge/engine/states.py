@@ -25,11 +25,19 @@ class StateBook:
     store: StorePort
     clock: Callable[[], dt.datetime]
 
-    def record_state(self, key: RecordKey, plan: Plan, applied: Applied | None) -> None:
+    def record_state(
+        self,
+        key: RecordKey,
+        plan: Plan,
+        applied: Applied | None,
+        previous: StoredSyncState | None = None,
+    ) -> None:
+        """`previous`: the stored state when the caller already read it."""
         decision = plan.decision
         if decision.status is None:
             return
-        previous = self.store.get_state(key)
+        if previous is None:
+            previous = self.store.get_state(key)
         attempts = (
             0
             if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)

@@ -141,14 +141,26 @@ class Stepper(StateBook):
                 customer_qbo_id=plan.extra.get("customer_qbo_id"),
                 matched=[f"quickbooks invoice {plan.qbo_id}"],
             )
+        before = link
         if applied is not None:
-            link = self.applier.record_invoice(plan, applied, link)
+            link = self.applier.invoice_link(plan, applied, link)
         elif link is not None and plan.decision.status is SyncStatus.SYNCED:
-            link = self._refresh_link(link, plan)
-            self.applier.audit(plan, INVOICE, link.hubspot_id or "")
+            link = self._refreshed_link(link, plan)
         primary = self._invoice_primary(key, plan, applied, link)
-        await self._write_crm_state(plan, applied, hs, link, self.store.get_state(primary))
-        self.record_state(primary, plan, applied)
+        previous = self.store.get_state(primary)
+        hs_version: str | None = None
+        try:
+            hs_version = await self._write_crm_state(plan, applied, hs, link, previous)
+        finally:
+            # One save for the link, bases and both versions (ours included, for echo
+            # suppression); saved even if the HubSpot write failed, the QBO write is done.
+            if link is not None and hs_version:
+                link = replace(link, hubspot_version=hs_version)
+            if link is not None and link != before:
+                self.store.save_link(link)
+        if link is not None and plan.decision.status is SyncStatus.SYNCED:
+            self.applier.audit(plan, INVOICE, link.hubspot_id or "")
+        self.record_state(primary, plan, applied, previous)
         if plan.decision.status is SyncStatus.SYNCED:
             self._unblock(plan, applied, link)
         return StepResult(primary, plan, applied)
@@ -184,12 +196,13 @@ class Stepper(StateBook):
             hs = await self.crm.get_invoice(other) if other else None
         return hs, qbo
 
-    def _refresh_link(self, link: Link, plan: Plan) -> Link:
+    def _refreshed_link(self, link: Link, plan: Plan) -> Link:
+        """The link with the bases and versions of what was just read (nothing written)."""
         base = {
             "hubspot": dict(plan.base_hubspot or {}),
             "quickbooks": dict(plan.base_quickbooks or {}),
         }
-        new = replace(
+        return replace(
             link,
             base=base,
             hubspot_version=plan.hubspot_version or link.hubspot_version,
@@ -197,9 +210,6 @@ class Stepper(StateBook):
             hubspot_hash=snapshot_hash(base["hubspot"]),
             qbo_hash=snapshot_hash(base["quickbooks"]),
         )
-        if new != link:
-            self.store.save_link(new)
-        return new
 
     def _invoice_primary(
         self, key: RecordKey, plan: Plan, applied: Applied | None, link: Link | None
@@ -225,8 +235,9 @@ class Stepper(StateBook):
         hs: Invoice | None,
         link: Link | None,
         previous: StoredSyncState | None,
-    ) -> None:
-        """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current."""
+    ) -> str | None:
+        """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current.
+        Returns the invoice's new version when it was written."""
         status = plan.decision.status
         hs_id = (
             (applied.hubspot_id if applied else None)
@@ -234,7 +245,7 @@ class Stepper(StateBook):
             or (link.hubspot_id if link else None)
         )
         if status is None or not hs_id:
-            return
+            return None
         qbo_id = (applied.qbo_id if applied else None) or (link.qbo_id if link else None)
         number = (applied.qbo_number if applied else None) or (
             link.extra.get("doc_number") if link else None
@@ -258,11 +269,10 @@ class Stepper(StateBook):
             and same_error
             and not sync_properties_differ(hs, status, qbo_id, number)
         ):
-            return
+            return None
         result = await self.crm.set_sync_state(hs_id, status, error, qbo_id, number)
-        if link is not None and result.version and link.hubspot_id == hs_id:
-            # Our own write: remember its version so its change event is recognised as an echo.
-            self.store.save_link(replace(link, hubspot_version=result.version))
+        # Our own write: its version is remembered so its change event is recognised as an echo.
+        return result.version if link is not None and link.hubspot_id == hs_id else None
 
     def _unblock(self, plan: Plan, applied: Applied | None, link: Link | None) -> None:
         ids = {
@@ -271,6 +281,8 @@ class Stepper(StateBook):
             Side.QUICKBOOKS: (applied.qbo_id if applied else None)
             or (link.qbo_id if link else None),
         }
+        if applied is not None and any(c.startswith("quickbooks invoice") for c in applied.created):
+            ids[Side.QUICKBOOKS] = None  # a QBO invoice created just now: nothing waits on it
         for side, source in ids.items():
             if not source:
                 continue
