@@ -33,6 +33,9 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
 
     def shot(name: str, *, full_page: bool = False) -> None:
         page.wait_for_load_state("load")
+        if full_page:
+            # A sticky header is drawn where the page is scrolled to: start from the top.
+            page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
         path = out / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         written.append(path)
