@@ -14,7 +14,9 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def run_asgi_server(app: Any, *, log_level: str = "critical", start_timeout: float = 10.0) -> Iterator[str]:
+def run_asgi_server(
+    app: Any, *, log_level: str = "critical", start_timeout: float = 10.0
+) -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL (no trailing slash)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

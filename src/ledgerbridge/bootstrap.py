@@ -102,19 +102,27 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
-def oauth_clients(settings: Settings, info: ConnectionInfo) -> tuple[OAuthClient | None, OAuthClient | None]:
+def oauth_clients(
+    settings: Settings, info: ConnectionInfo
+) -> tuple[OAuthClient | None, OAuthClient | None]:
     """The OAuth clients (HubSpot, QuickBooks) this connection's tokens were issued to."""
     oauth = connection_oauth(info)
     sandbox = bool(oauth.get("sandbox"))
     hs_client = qb_client = None
     hs = oauth.get("hubspot")
     if hs and info.hubspot_auth_kind == "oauth":
-        secret = _secret(settings.hubspot_client_secret) or (SANDBOX_CLIENT_SECRET if sandbox else None)
+        secret = _secret(settings.hubspot_client_secret) or (
+            SANDBOX_CLIENT_SECRET if sandbox else None
+        )
         if not secret:
-            raise ConfigError(message="LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET is not set",
-                              hint="Set the HubSpot app's client secret in the environment.")
+            raise ConfigError(
+                message="LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET is not set",
+                hint="Set the HubSpot app's client secret in the environment.",
+            )
         hs_client = hubspot_auth.oauth_client(
-            hs["client_id"], secret, hs.get("redirect_uri", ""),
+            hs["client_id"],
+            secret,
+            hs.get("redirect_uri", ""),
             api_base=hs.get("api_base", info.hubspot_base_url),
             authorize_url=hs.get("authorize_url", hubspot_auth.AUTHORIZE_URL),
         )
@@ -122,10 +130,14 @@ def oauth_clients(settings: Settings, info: ConnectionInfo) -> tuple[OAuthClient
     if qb:
         secret = _secret(settings.qbo_client_secret) or (SANDBOX_CLIENT_SECRET if sandbox else None)
         if not secret:
-            raise ConfigError(message="LEDGERBRIDGE_QBO_CLIENT_SECRET is not set",
-                              hint="Set the QuickBooks app's client secret in the environment.")
+            raise ConfigError(
+                message="LEDGERBRIDGE_QBO_CLIENT_SECRET is not set",
+                hint="Set the QuickBooks app's client secret in the environment.",
+            )
         qb_client = qbo_auth.oauth_client(
-            qb["client_id"], secret, qb.get("redirect_uri", ""),
+            qb["client_id"],
+            secret,
+            qb.get("redirect_uri", ""),
             authorize_url=qb.get("authorize_url", qbo_auth.AUTHORIZE_URL),
             token_url=qb.get("token_url", qbo_auth.TOKEN_URL),
             revoke_url=qb.get("revoke_url", qbo_auth.REVOKE_URL),
@@ -174,8 +186,10 @@ class Runtime:
     def connection(self, connection_id: int | None = None) -> ConnectionRuntime:
         if connection_id is None:
             if not self.connections:
-                raise ConfigError(message="no connection is set up",
-                                  hint="Connect HubSpot and QuickBooks in Settings → Sync.")
+                raise ConfigError(
+                    message="no connection is set up",
+                    hint="Connect HubSpot and QuickBooks in Settings → Sync.",
+                )
             return self.connections[min(self.connections)]
         try:
             return self.connections[connection_id]
@@ -212,31 +226,49 @@ class Runtime:
             conn.crm.forget_invoice_properties()
 
     # ---- webhooks (entry points are thin routes; the logic is here) ------------------------
-    def handle_hubspot_webhook(self, method: str, uri: str, body: bytes, headers: Mapping[str, str]) -> int:
+    def handle_hubspot_webhook(
+        self, method: str, uri: str, body: bytes, headers: Mapping[str, str]
+    ) -> int:
         secret = _secret(self.settings.hubspot_client_secret) or SANDBOX_CLIENT_SECRET
         if not hubspot_webhooks.verify(secret, method=method, uri=uri, body=body, headers=headers):
-            raise Invalid(message="HubSpot webhook signature did not verify",
-                          hint="Check LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET matches the HubSpot app.")
+            raise Invalid(
+                message="HubSpot webhook signature did not verify",
+                hint="Check LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET matches the HubSpot app.",
+            )
         return self._mark(Side.HUBSPOT, hubspot_webhooks.parse_events(body))
 
     def handle_qbo_webhook(self, body: bytes, signature: str | None) -> int:
         token = _secret(self.settings.qbo_webhook_verifier_token) or SANDBOX_VERIFIER_TOKEN
         if not qbo_webhooks.verify(token, body, signature):
-            raise Invalid(message="QuickBooks webhook signature did not verify",
-                          hint="Check LEDGERBRIDGE_QBO_WEBHOOK_VERIFIER_TOKEN.")
+            raise Invalid(
+                message="QuickBooks webhook signature did not verify",
+                hint="Check LEDGERBRIDGE_QBO_WEBHOOK_VERIFIER_TOKEN.",
+            )
         return self._mark(Side.QUICKBOOKS, qbo_webhooks.parse_events(body))
 
     def _mark(self, side: Side, events: list[WebhookEvent]) -> int:
         marked = 0
         for conn in self.connections.values():
-            account = conn.info.hubspot_portal_id if side is Side.HUBSPOT else conn.info.qbo_realm_id
-            mine = [e for e in events if e.object_type in OBJECT_TYPES
-                    and (e.account_id is None or account is None or str(e.account_id) == str(account))]
+            account = (
+                conn.info.hubspot_portal_id if side is Side.HUBSPOT else conn.info.qbo_realm_id
+            )
+            mine = [
+                e
+                for e in events
+                if e.object_type in OBJECT_TYPES
+                and (e.account_id is None or account is None or str(e.account_id) == str(account))
+            ]
             if not mine:
                 continue
-            changes = [ChangeEvent(side=side, object_type=e.object_type, source_id=e.object_id,
-                                   deleted=(e.operation or "").lower() in ("deletion", "delete", "deleted"))
-                       for e in mine]
+            changes = [
+                ChangeEvent(
+                    side=side,
+                    object_type=e.object_type,
+                    source_id=e.object_id,
+                    deleted=(e.operation or "").lower() in ("deletion", "delete", "deleted"),
+                )
+                for e in mine
+            ]
             stats = conn.engine.handle_events(changes)
             marked += stats.marked
         return marked
@@ -247,27 +279,38 @@ class Runtime:
         self.store.close()
 
 
-def _hubspot_tokens(settings: Settings, store: SqlStore, http: httpx.AsyncClient,
-                    info: ConnectionInfo, client: OAuthClient | None) -> TokenProvider:
+def _hubspot_tokens(
+    settings: Settings,
+    store: SqlStore,
+    http: httpx.AsyncClient,
+    info: ConnectionInfo,
+    client: OAuthClient | None,
+) -> TokenProvider:
     stored = store.get_tokens(info.id, Side.HUBSPOT)
     if stored is None:
         raise AuthExpired(message="HubSpot is not connected", hint=hubspot_auth.RECONNECT_HINT)
     if info.hubspot_auth_kind == "private_app":
         return hubspot_auth.private_app(stored.access_token)
     if client is None:
-        raise ConfigError(message="HubSpot OAuth client is not configured for this connection",
-                          hint=hubspot_auth.RECONNECT_HINT)
+        raise ConfigError(
+            message="HubSpot OAuth client is not configured for this connection",
+            hint=hubspot_auth.RECONNECT_HINT,
+        )
 
     def save(tokens: TokenSet) -> None:
         store.set_tokens(info.id, Side.HUBSPOT, to_stored(tokens))
 
-    return OAuthTokenProvider(to_token_set(stored, info.hubspot_portal_id),
-                              client.refresher(http, info.hubspot_portal_id), on_tokens=save,
-                              clock=client.clock)
+    return OAuthTokenProvider(
+        to_token_set(stored, info.hubspot_portal_id),
+        client.refresher(http, info.hubspot_portal_id),
+        on_tokens=save,
+        clock=client.clock,
+    )
 
 
-def _qbo_tokens(store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo,
-                client: OAuthClient | None) -> TokenProvider:
+def _qbo_tokens(
+    store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo, client: OAuthClient | None
+) -> TokenProvider:
     stored = store.get_tokens(info.id, Side.QUICKBOOKS)
     if stored is None or client is None:
         raise AuthExpired(message="QuickBooks is not connected", hint=qbo_auth.RECONNECT_HINT)
@@ -275,37 +318,53 @@ def _qbo_tokens(store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo,
     def save(tokens: TokenSet) -> None:
         store.set_tokens(info.id, Side.QUICKBOOKS, to_stored(tokens))
 
-    return OAuthTokenProvider(to_token_set(stored, info.qbo_realm_id),
-                              client.refresher(http, info.qbo_realm_id), on_tokens=save,
-                              clock=client.clock)
+    return OAuthTokenProvider(
+        to_token_set(stored, info.qbo_realm_id),
+        client.refresher(http, info.qbo_realm_id),
+        on_tokens=save,
+        clock=client.clock,
+    )
 
 
-def build_connection(settings: Settings, store: SqlStore, http: httpx.AsyncClient,
-                     info: ConnectionInfo) -> ConnectionRuntime:
+def build_connection(
+    settings: Settings, store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo
+) -> ConnectionRuntime:
     hs_client, qb_client = oauth_clients(settings, info)
     hs_tokens = _hubspot_tokens(settings, store, http, info, hs_client)
     qb_tokens = _qbo_tokens(store, http, info, qb_client)
     if not info.qbo_realm_id:
-        raise ConfigError(message="QuickBooks company (realm id) is unknown",
-                          hint=qbo_auth.RECONNECT_HINT)
+        raise ConfigError(
+            message="QuickBooks company (realm id) is unknown", hint=qbo_auth.RECONNECT_HINT
+        )
     crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url)
     ledger = QuickBooksConnector(http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url)
     sync = load_sync_settings(store, info.id)
     engine = SyncEngine(info.id, crm, ledger, store, sync)
-    return ConnectionRuntime(info=info, crm=crm, ledger=ledger, engine=engine, sync_settings=sync,
-                             hubspot_tokens=hs_tokens, qbo_tokens=qb_tokens)
+    return ConnectionRuntime(
+        info=info,
+        crm=crm,
+        ledger=ledger,
+        engine=engine,
+        sync_settings=sync,
+        hubspot_tokens=hs_tokens,
+        qbo_tokens=qb_tokens,
+    )
 
 
 def make_http(timeout: float = 30.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
-                             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
 
 
-async def build_runtime(settings: Settings, *, http: httpx.AsyncClient | None = None,
-                        store: SqlStore | None = None) -> Runtime:
+async def build_runtime(
+    settings: Settings, *, http: httpx.AsyncClient | None = None, store: SqlStore | None = None
+) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store or SqlStore.from_settings(settings)
-    runtime = Runtime(settings=settings, store=store, http=http or make_http(),
-                      _owns_http=http is None)
+    runtime = Runtime(
+        settings=settings, store=store, http=http or make_http(), _owns_http=http is None
+    )
     await runtime.load_connections()
     return runtime

@@ -17,7 +17,9 @@ app = typer.Typer(
 console = Console()
 
 
-def _fault_plan(error_rate: float, rate_limit_rate: float, commit_timeout_rate: float, latency_ms: int):
+def _fault_plan(
+    error_rate: float, rate_limit_rate: float, commit_timeout_rate: float, latency_ms: int
+):
     from ledgerbridge.sandbox.faults import FaultPlan
 
     return FaultPlan(
@@ -32,16 +34,24 @@ def _fault_plan(error_rate: float, rate_limit_rate: float, commit_timeout_rate: 
 def sandbox(
     hubspot_port: int = typer.Option(8101, help="Port of the HubSpot API sandbox."),
     quickbooks_port: int = typer.Option(8102, help="Port of the QuickBooks Online API sandbox."),
-    seed: str = typer.Option("demo", help="demo (a believable data set) or empty (a new portal and company)."),
+    seed: str = typer.Option(
+        "demo", help="demo (a believable data set) or empty (a new portal and company)."
+    ),
     state_dir: Path | None = typer.Option(None, help="Persist sandbox state here across restarts."),
     rate_limits: bool = typer.Option(False, help="Enforce the APIs' rate limits."),
-    time_scale: float = typer.Option(1.0, help="Compress rate-limit windows (60 = a minute lasts a second)."),
+    time_scale: float = typer.Option(
+        1.0, help="Compress rate-limit windows (60 = a minute lasts a second)."
+    ),
     error_rate: float = typer.Option(0.0, help="Fraction of API calls answered with a 5xx."),
     rate_limit_rate: float = typer.Option(0.0, help="Fraction of API calls answered with a 429."),
-    commit_timeout_rate: float = typer.Option(0.0, help="Fraction of writes committed, then never answered."),
+    commit_timeout_rate: float = typer.Option(
+        0.0, help="Fraction of writes committed, then never answered."
+    ),
     latency_ms: int = typer.Option(0, help="Latency added to every API call."),
     hubspot_webhook_url: str | None = typer.Option(None, help="Deliver HubSpot webhooks here."),
-    quickbooks_webhook_url: str | None = typer.Option(None, help="Deliver QuickBooks webhooks here."),
+    quickbooks_webhook_url: str | None = typer.Option(
+        None, help="Deliver QuickBooks webhooks here."
+    ),
 ) -> None:
     """Serve local emulators of the HubSpot CRM API and the QuickBooks Online API."""
     if seed not in ("demo", "empty"):
@@ -56,30 +66,49 @@ def sandbox(
     for d in (hs_dir, qb_dir):
         if d:
             d.mkdir(parents=True, exist_ok=True)
-    hs = hubspot_app(seed=seed, state_dir=hs_dir, faults=faults, rate_limits=rate_limits,
-                     time_scale=time_scale, webhook_url=hubspot_webhook_url)
-    qb = quickbooks_app(seed=seed, state_dir=qb_dir, faults=faults, throttle=rate_limits,
-                        time_scale=time_scale, webhook_url=quickbooks_webhook_url)
+    hs = hubspot_app(
+        seed=seed,
+        state_dir=hs_dir,
+        faults=faults,
+        rate_limits=rate_limits,
+        time_scale=time_scale,
+        webhook_url=hubspot_webhook_url,
+    )
+    qb = quickbooks_app(
+        seed=seed,
+        state_dir=qb_dir,
+        faults=faults,
+        throttle=rate_limits,
+        time_scale=time_scale,
+        webhook_url=quickbooks_webhook_url,
+    )
 
     def started() -> None:
         realm = qb.state.sandbox.default_realm_id
-        console.print(f"[bold]HubSpot sandbox[/]     http://127.0.0.1:{hubspot_port}  "
-                      "(token: pat-sandbox; OAuth client sandbox-client-id / sandbox-client-secret)")
-        console.print(f"[bold]QuickBooks sandbox[/]  http://127.0.0.1:{quickbooks_port}/v3/company/{realm}  "
-                      "(token: qbo-sandbox-token; discovery /.well-known/openid_configuration)")
+        console.print(
+            f"[bold]HubSpot sandbox[/]     http://127.0.0.1:{hubspot_port}  "
+            "(token: pat-sandbox; OAuth client sandbox-client-id / sandbox-client-secret)"
+        )
+        console.print(
+            f"[bold]QuickBooks sandbox[/]  http://127.0.0.1:{quickbooks_port}/v3/company/{realm}  "
+            "(token: qbo-sandbox-token; discovery /.well-known/openid_configuration)"
+        )
         console.print(f"QuickBooks realm id: [bold]{realm}[/]   seed: {seed}   Ctrl-C to stop")
 
-    asyncio.run(serve_all(
-        [Served("hubspot", hs, hubspot_port), Served("quickbooks", qb, quickbooks_port)],
-        on_started=started,
-    ))
-
+    asyncio.run(
+        serve_all(
+            [Served("hubspot", hs, hubspot_port), Served("quickbooks", qb, quickbooks_port)],
+            on_started=started,
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The product
 # --------------------------------------------------------------------------------------------
-DATA_DIR = typer.Option(Path(".ledgerbridge"), "--data-dir", help="Where SQLite, the key file and sandbox state live.")
+DATA_DIR = typer.Option(
+    Path(".ledgerbridge"), "--data-dir", help="Where SQLite, the key file and sandbox state live."
+)
 
 
 def _settings(data_dir: Path | None = None):
@@ -104,22 +133,32 @@ def _with_runtime(data_dir: Path | None, fn):
 
 @app.command()
 def demo(
-    port: int = typer.Option(8000, help="Console port; the HubSpot sandbox uses port+1, QuickBooks port+2."),
+    port: int = typer.Option(
+        8000, help="Console port; the HubSpot sandbox uses port+1, QuickBooks port+2."
+    ),
     data_dir: Path = DATA_DIR,
     poll_interval: float = typer.Option(5.0, help="Seconds between polls of both change feeds."),
 ) -> None:
     """Run everything on one machine: sandboxes with demo data, the worker and the console."""
     from ledgerbridge.demo import DemoOptions, run_demo
 
-    asyncio.run(run_demo(DemoOptions(port=port, data_dir=data_dir, poll_interval=poll_interval), console=console))
+    asyncio.run(
+        run_demo(
+            DemoOptions(port=port, data_dir=data_dir, poll_interval=poll_interval), console=console
+        )
+    )
 
 
 @app.command()
 def serve(
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides LEDGERBRIDGE_DATA_DIR."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Overrides LEDGERBRIDGE_DATA_DIR."
+    ),
     host: str | None = typer.Option(None, help="Overrides LEDGERBRIDGE_HOST."),
     port: int | None = typer.Option(None, help="Overrides LEDGERBRIDGE_PORT."),
-    worker: bool = typer.Option(True, help="Run the in-process worker too (off when Celery workers run)."),
+    worker: bool = typer.Option(
+        True, help="Run the in-process worker too (off when Celery workers run)."
+    ),
 ) -> None:
     """Serve the console and webhooks for a real deployment (connections set up in the console)."""
     from ledgerbridge.bootstrap import build_runtime
@@ -138,12 +177,16 @@ def serve(
         runtime = await build_runtime(settings)
         generated = ensure_admin(runtime)
         if generated:
-            console.print(f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)")
+            console.print(
+                f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
+            )
         runtime.ready = True
         front = front_app(runtime, console_app(runtime))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []
         try:
-            await serve_all([Served("console", front, settings.port, settings.host)], background=background)
+            await serve_all(
+                [Served("console", front, settings.port, settings.host)], background=background
+            )
         finally:
             await runtime.aclose()
 
@@ -160,11 +203,14 @@ def sync(
 
     async def run(runtime):
         if not runtime.connections:
-            console.print("[red]No connection is set up.[/] Run `ledgerbridge demo` or connect in the console.")
+            console.print(
+                "[red]No connection is set up.[/] Run `ledgerbridge demo` or connect in the console."
+            )
             raise typer.Exit(1)
         if not once:
             stop = asyncio.Event()
             import signal
+
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
@@ -179,16 +225,22 @@ def sync(
                     totals[k] += getattr(report, k)
                 if report.claimed == 0:
                     break
-            console.print(f"{conn.info.name}: {stats.marked} changes seen; "
-                          + ", ".join(f"{v} {k}" for k, v in totals.items()))
+            console.print(
+                f"{conn.info.name}: {stats.marked} changes seen; "
+                + ", ".join(f"{v} {k}" for k, v in totals.items())
+            )
 
     _with_runtime(data_dir, run)
 
 
 @app.command()
 def backfill(
-    since: str | None = typer.Option(None, help="Only invoices changed on or after this date (YYYY-MM-DD)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created, updated and matched; change nothing."),
+    since: str | None = typer.Option(
+        None, help="Only invoices changed on or after this date (YYYY-MM-DD)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be created, updated and matched; change nothing."
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
 ) -> None:
     """Sync every existing invoice (and its payments), with a progress bar."""
@@ -204,17 +256,28 @@ def backfill(
             raise typer.Exit(1)
         for conn in runtime.connections.values():
             final = None
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console) as progress:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
                 task = progress.add_task(conn.info.name, total=None)
                 async for step in conn.engine.backfill(since_date, dry_run=dry_run):
-                    progress.update(task, description=f"{conn.info.name}: {step.phase}",
-                                    completed=step.done, total=step.total)
+                    progress.update(
+                        task,
+                        description=f"{conn.info.name}: {step.phase}",
+                        completed=step.done,
+                        total=step.total,
+                    )
                     final = step
             if final is None:
                 continue
-            console.print(f"synced {final.synced}, failed {final.failed}, excluded {final.excluded}, "
-                          f"blocked {final.blocked}" + (" (dry run: nothing was written)" if dry_run else ""))
+            console.print(
+                f"synced {final.synced}, failed {final.failed}, excluded {final.excluded}, "
+                f"blocked {final.blocked}" + (" (dry run: nothing was written)" if dry_run else "")
+            )
             if dry_run and final.report is not None:
                 _print_dry_run(final.report)
 
@@ -228,11 +291,19 @@ def _print_dry_run(report) -> None:
     table.add_column("would")
     table.add_column("count", justify="right")
     table.add_column("examples")
-    for label, rows in (("create", report.create), ("update", report.update), ("match", report.match),
-                        ("exclude", report.excluded), ("fail", report.failing), ("block", report.blocked)):
+    for label, rows in (
+        ("create", report.create),
+        ("update", report.update),
+        ("match", report.match),
+        ("exclude", report.excluded),
+        ("fail", report.failing),
+        ("block", report.blocked),
+    ):
         table.add_row(label, str(len(rows)), "\n".join(rows[:5]) + ("\n…" if len(rows) > 5 else ""))
     table.add_row("unchanged", str(report.unchanged), "")
-    table.add_row("customers", f"{report.customers_to_create} new / {report.customers_matched} matched", "")
+    table.add_row(
+        "customers", f"{report.customers_to_create} new / {report.customers_matched} matched", ""
+    )
     table.add_row("items", f"{report.items_to_create} new / {report.items_matched} matched", "")
     console.print(table)
 
@@ -245,12 +316,25 @@ def status(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
     async def run(runtime):
         store = runtime.store
         table = Table(title="ledgerbridge status")
-        for col in ("connection", "health", "pending", "synced", "failed", "excluded", "blocked", "queued"):
+        for col in (
+            "connection",
+            "health",
+            "pending",
+            "synced",
+            "failed",
+            "excluded",
+            "blocked",
+            "queued",
+        ):
             table.add_column(col)
         for info in store.list_connections():
             counts = store.count_states(info.id)
-            table.add_row(info.name, info.status + (f": {info.status_message}" if info.status_message else ""),
-                          *(str(counts.get(s, 0)) for s in _statuses()), str(store.count_dirty(info.id)))
+            table.add_row(
+                info.name,
+                info.status + (f": {info.status_message}" if info.status_message else ""),
+                *(str(counts.get(s, 0)) for s in _statuses()),
+                str(store.count_dirty(info.id)),
+            )
         console.print(table)
 
     _with_runtime(data_dir, run)
@@ -259,7 +343,13 @@ def status(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
 def _statuses():
     from ledgerbridge.domain import SyncStatus
 
-    return (SyncStatus.PENDING, SyncStatus.SYNCED, SyncStatus.FAILED, SyncStatus.EXCLUDED, SyncStatus.BLOCKED)
+    return (
+        SyncStatus.PENDING,
+        SyncStatus.SYNCED,
+        SyncStatus.FAILED,
+        SyncStatus.EXCLUDED,
+        SyncStatus.BLOCKED,
+    )
 
 
 @app.command()
@@ -281,8 +371,15 @@ def failures(
         for row in page.rows:
             st = row.state
             label = st.label or f"{st.key.object_type} {st.key.side.value}:{st.key.source_id}"
-            table.add_row(str(row.id), label, st.category or "", st.message or "", st.hint or "",
-                          str(st.attempts), st.last_attempt_at.strftime("%Y-%m-%d %H:%M") if st.last_attempt_at else "")
+            table.add_row(
+                str(row.id),
+                label,
+                st.category or "",
+                st.message or "",
+                st.hint or "",
+                str(st.attempts),
+                st.last_attempt_at.strftime("%Y-%m-%d %H:%M") if st.last_attempt_at else "",
+            )
         console.print(table)
 
     _with_runtime(data_dir, run)

@@ -49,26 +49,40 @@ async def _consent(http: httpx.AsyncClient, url: str) -> dict[str, str]:
     response = await http.get(url, follow_redirects=False)
     location = response.headers.get("location")
     if response.status_code not in (301, 302, 303, 307) or not location:
-        raise Invalid(message=f"authorization did not redirect (HTTP {response.status_code})",
-                      hint="Check the sandbox is running and the client id is right.")
+        raise Invalid(
+            message=f"authorization did not redirect (HTTP {response.status_code})",
+            hint="Check the sandbox is running and the client id is right.",
+        )
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items() if v}
 
 
-async def sandbox_hubspot_tokens(http: httpx.AsyncClient, ends: SandboxEndpoints) -> tuple[OAuthClient, TokenSet]:
+async def sandbox_hubspot_tokens(
+    http: httpx.AsyncClient, ends: SandboxEndpoints
+) -> tuple[OAuthClient, TokenSet]:
     client = hubspot_auth.oauth_client(
-        SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, f"{ends.redirect_base}/oauth/hubspot/callback",
-        api_base=ends.hubspot_base, authorize_url=f"{ends.hubspot_base}/oauth/authorize",
+        SANDBOX_CLIENT_ID,
+        SANDBOX_CLIENT_SECRET,
+        f"{ends.redirect_base}/oauth/hubspot/callback",
+        api_base=ends.hubspot_base,
+        authorize_url=f"{ends.hubspot_base}/oauth/authorize",
     )
     state = secrets.token_urlsafe(12)
     params = await _consent(http, client.authorization_url(state))
     if params.get("state") != state or "code" not in params:
-        raise Invalid(message="HubSpot authorization came back without a code or with a wrong state")
+        raise Invalid(
+            message="HubSpot authorization came back without a code or with a wrong state"
+        )
     return client, await client.exchange_code(http, params["code"])
 
 
-async def sandbox_qbo_tokens(http: httpx.AsyncClient, ends: SandboxEndpoints) -> tuple[OAuthClient, TokenSet]:
+async def sandbox_qbo_tokens(
+    http: httpx.AsyncClient, ends: SandboxEndpoints
+) -> tuple[OAuthClient, TokenSet]:
     client = await qbo_auth.oauth_client_from_discovery(
-        http, ends.qbo_discovery, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+        http,
+        ends.qbo_discovery,
+        SANDBOX_CLIENT_ID,
+        SANDBOX_CLIENT_SECRET,
         f"{ends.redirect_base}/oauth/quickbooks/callback",
     )
     state = secrets.token_urlsafe(12)
@@ -79,42 +93,63 @@ async def sandbox_qbo_tokens(http: httpx.AsyncClient, ends: SandboxEndpoints) ->
     return client, await client.exchange_code(http, callback.code, account_id=callback.realm_id)
 
 
-def _oauth_settings(hs: OAuthClient, qb: OAuthClient, hubspot_base: str, sandbox: bool) -> dict[str, Any]:
+def _oauth_settings(
+    hs: OAuthClient, qb: OAuthClient, hubspot_base: str, sandbox: bool
+) -> dict[str, Any]:
     return {
         "sandbox": sandbox,
-        "hubspot": {"client_id": hs.client_id, "redirect_uri": hs.redirect_uri,
-                    "api_base": hubspot_base, "authorize_url": hs.authorize_url},
-        "quickbooks": {"client_id": qb.client_id, "redirect_uri": qb.redirect_uri,
-                       "authorize_url": qb.authorize_url, "token_url": qb.token_url,
-                       "revoke_url": qb.revoke_url},
+        "hubspot": {
+            "client_id": hs.client_id,
+            "redirect_uri": hs.redirect_uri,
+            "api_base": hubspot_base,
+            "authorize_url": hs.authorize_url,
+        },
+        "quickbooks": {
+            "client_id": qb.client_id,
+            "redirect_uri": qb.redirect_uri,
+            "authorize_url": qb.authorize_url,
+            "token_url": qb.token_url,
+            "revoke_url": qb.revoke_url,
+        },
     }
 
 
-async def connect_sandboxes(runtime: Runtime, ends: SandboxEndpoints, name: str = "demo",
-                            sync: SyncSettings | None = None) -> ConnectionInfo:
+async def connect_sandboxes(
+    runtime: Runtime, ends: SandboxEndpoints, name: str = "demo", sync: SyncSettings | None = None
+) -> ConnectionInfo:
     """Connect (or reconnect) a connection named `name` to the local sandboxes through their
     OAuth flows, store the tokens encrypted, and make sure HubSpot has the sync properties."""
     http = runtime.http
     hs_client, hs_tokens = await sandbox_hubspot_tokens(http, ends)
     qb_client, qb_tokens = await sandbox_qbo_tokens(http, ends)
     store = runtime.store
-    settings: dict[str, Any] = {OAUTH_KEY: _oauth_settings(hs_client, qb_client, ends.hubspot_base, True)}
+    settings: dict[str, Any] = {
+        OAUTH_KEY: _oauth_settings(hs_client, qb_client, ends.hubspot_base, True)
+    }
     existing = store.get_connection_by_name(name)
     if existing is None:
         settings[SYNC_KEY] = (sync or SyncSettings()).model_dump(mode="json")
         info = store.create_connection(
-            name, hubspot_portal_id=hs_tokens.account_id, hubspot_auth_kind="oauth",
-            hubspot_base_url=ends.hubspot_base, qbo_realm_id=qb_tokens.account_id,
-            qbo_base_url=ends.qbo_base, settings=settings,
+            name,
+            hubspot_portal_id=hs_tokens.account_id,
+            hubspot_auth_kind="oauth",
+            hubspot_base_url=ends.hubspot_base,
+            qbo_realm_id=qb_tokens.account_id,
+            qbo_base_url=ends.qbo_base,
+            settings=settings,
         )
     else:
         merged = {**existing.settings, **settings}
         if sync is not None:
             merged[SYNC_KEY] = sync.model_dump(mode="json")
         store.set_settings(existing.id, merged)
-        store.update_connection(existing.id, hubspot_portal_id=hs_tokens.account_id,
-                                hubspot_base_url=ends.hubspot_base, qbo_realm_id=qb_tokens.account_id,
-                                qbo_base_url=ends.qbo_base)
+        store.update_connection(
+            existing.id,
+            hubspot_portal_id=hs_tokens.account_id,
+            hubspot_base_url=ends.hubspot_base,
+            qbo_realm_id=qb_tokens.account_id,
+            qbo_base_url=ends.qbo_base,
+        )
         info = existing
     store.set_tokens(info.id, Side.HUBSPOT, to_stored(hs_tokens))
     store.set_tokens(info.id, Side.QUICKBOOKS, to_stored(qb_tokens))
@@ -126,13 +161,17 @@ async def connect_sandboxes(runtime: Runtime, ends: SandboxEndpoints, name: str 
     return conn.info
 
 
-def connect_private_app(runtime: Runtime, name: str, token: str, hubspot_base: str,
-                        qbo_base: str) -> ConnectionInfo:
+def connect_private_app(
+    runtime: Runtime, name: str, token: str, hubspot_base: str, qbo_base: str
+) -> ConnectionInfo:
     """Create a connection whose HubSpot side uses a private-app token (QuickBooks still
     needs OAuth: finish it with the console's Connect QuickBooks button)."""
     store = runtime.store
     info = store.get_connection_by_name(name) or store.create_connection(
-        name, hubspot_auth_kind="private_app", hubspot_base_url=hubspot_base, qbo_base_url=qbo_base,
+        name,
+        hubspot_auth_kind="private_app",
+        hubspot_base_url=hubspot_base,
+        qbo_base_url=qbo_base,
         settings={SYNC_KEY: SyncSettings().model_dump(mode="json")},
     )
     store.set_tokens(info.id, Side.HUBSPOT, to_stored(TokenSet(access_token=token)))

@@ -84,14 +84,22 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
     (state / "hubspot").mkdir(parents=True, exist_ok=True)
     (state / "quickbooks").mkdir(parents=True, exist_ok=True)
     hs = hubspot_app(
-        seed=options.seed, state_dir=state / "hubspot", faults=options.faults,
-        rate_limits=options.hubspot_rate_limits, time_scale=options.time_scale,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot", webhook_secret=SANDBOX_CLIENT_SECRET,
+        seed=options.seed,
+        state_dir=state / "hubspot",
+        faults=options.faults,
+        rate_limits=options.hubspot_rate_limits,
+        time_scale=options.time_scale,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
+        webhook_secret=SANDBOX_CLIENT_SECRET,
     )
     qb = quickbooks_app(
-        seed=options.seed, state_dir=state / "quickbooks", faults=options.faults,
-        throttle=options.qbo_throttle, time_scale=options.time_scale,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/quickbooks", verifier_token=SANDBOX_VERIFIER_TOKEN,
+        seed=options.seed,
+        state_dir=state / "quickbooks",
+        faults=options.faults,
+        throttle=options.qbo_throttle,
+        time_scale=options.time_scale,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/quickbooks",
+        verifier_token=SANDBOX_VERIFIER_TOKEN,
     )
     return hs, qb
 
@@ -110,38 +118,59 @@ def add_showcase_failure(hubspot_app: Any) -> str | None:
     invoice_id = sb.create_object(
         "invoices",
         {"hs_currency": "EUR", "hs_title": "Workshop in Berlin", "hs_due_date": "2026-12-31"},
-        [{"to": {"id": contact.id},
-          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}]}],
+        [
+            {
+                "to": {"id": contact.id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}],
+            }
+        ],
     )
     sb.create_object(
         "line_items",
-        {"hs_product_id": product.id, "quantity": "8", "price": "140.00",
-         "hs_line_item_currency_code": "EUR"},
-        [{"to": {"id": invoice_id},
-          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}]}],
+        {
+            "hs_product_id": product.id,
+            "quantity": "8",
+            "price": "140.00",
+            "hs_line_item_currency_code": "EUR",
+        },
+        [
+            {
+                "to": {"id": invoice_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}],
+            }
+        ],
     )
     sb.update_object("invoices", invoice_id, {"hs_invoice_status": "open"})
     return invoice_id
 
 
-async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
-                   on_ready: Callable[[Runtime, Any, Any], None] | None = None,
-                   console: Console | None = None) -> None:
+async def run_demo(
+    options: DemoOptions,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Runtime, Any, Any], None] | None = None,
+    console: Console | None = None,
+) -> None:
     out = console or Console()
     port = options.port
     for p in (port, port + 1, port + 2):
         if not port_free(p):
             raise SystemExit(f"port {p} is in use: pick another with --port")
     options.data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=options.data_dir, port=port,
-                        poll_interval_seconds=options.poll_interval, **options.extra_env)
+    settings = Settings(
+        data_dir=options.data_dir,
+        port=port,
+        poll_interval_seconds=options.poll_interval,
+        **options.extra_env,
+    )
     runtime = await build_runtime(settings)
     password = ensure_admin(runtime)
     hs, qb = sandbox_apps(options)
     if options.seed == "demo" and options.showcase_failure:
         add_showcase_failure(hs)
-    ends = SandboxEndpoints(f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port + 2}",
-                            f"http://127.0.0.1:{port}")
+    ends = SandboxEndpoints(
+        f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port + 2}", f"http://127.0.0.1:{port}"
+    )
     runtime.links.update(hubspot_sandbox=ends.hubspot_base, qbo_sandbox=ends.qbo_base)
     front = front_app(runtime, console_app(runtime) if options.with_console else None)
     stop = stop or asyncio.Event()
@@ -154,10 +183,14 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
         if not options.quiet:
             realm = qb.state.sandbox.default_realm_id
             out.print(f"[bold green]ledgerbridge is running[/]  console: http://127.0.0.1:{port}/")
-            out.print(f"  login: user [bold]{ADMIN_USER}[/], password "
-                      + (f"[bold]{password}[/]" if password else "from LEDGERBRIDGE_ADMIN_PASSWORD"))
+            out.print(
+                f"  login: user [bold]{ADMIN_USER}[/], password "
+                + (f"[bold]{password}[/]" if password else "from LEDGERBRIDGE_ADMIN_PASSWORD")
+            )
             out.print(f"  HubSpot sandbox:    {ends.hubspot_base}   (token pat-sandbox)")
-            out.print(f"  QuickBooks sandbox: {ends.qbo_base}/v3/company/{realm}   (token qbo-sandbox-token)")
+            out.print(
+                f"  QuickBooks sandbox: {ends.qbo_base}/v3/company/{realm}   (token qbo-sandbox-token)"
+            )
             out.print(f"  data: {options.data_dir.resolve()}   Ctrl-C to stop")
         if on_ready is not None:
             on_ready(runtime, hs, qb)
@@ -171,8 +204,14 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None,
 
     try:
         await serve_all(
-            [Served("console", front, port), Served("hubspot", hs, port + 1), Served("quickbooks", qb, port + 2)],
-            stop=stop, background=[worker], on_started=started,
+            [
+                Served("console", front, port),
+                Served("hubspot", hs, port + 1),
+                Served("quickbooks", qb, port + 2),
+            ],
+            stop=stop,
+            background=[worker],
+            on_started=started,
         )
     finally:
         await runtime.aclose()

@@ -29,8 +29,9 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
     async def hubspot_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            marked = runtime.handle_hubspot_webhook(request.method, str(request.url), body,
-                                                    dict(request.headers))
+            marked = runtime.handle_hubspot_webhook(
+                request.method, str(request.url), body, dict(request.headers)
+            )
         except Invalid as exc:
             return JSONResponse({"error": exc.message}, status_code=401)
         except ValueError:

@@ -43,7 +43,11 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def make_server(item: Served, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
-        item.app, host=item.host, port=item.port, log_level=log_level, lifespan="on",
+        item.app,
+        host=item.host,
+        port=item.port,
+        log_level=log_level,
+        lifespan="on",
         access_log=False,
     )
     return _Server(config)
@@ -65,7 +69,10 @@ async def serve_all(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     servers = [make_server(item, log_level) for item in items]
-    server_tasks = [asyncio.create_task(s.serve(), name=f"serve-{i.name}") for s, i in zip(servers, items, strict=True)]
+    server_tasks = [
+        asyncio.create_task(s.serve(), name=f"serve-{i.name}")
+        for s, i in zip(servers, items, strict=True)
+    ]
     try:
         while not all(s.started for s in servers):
             for task in server_tasks:
@@ -79,7 +86,9 @@ async def serve_all(
                 await result
         bg_tasks = [asyncio.create_task(fn(stop)) for fn in background]
         stop_wait = asyncio.create_task(stop.wait())
-        await asyncio.wait([stop_wait, *server_tasks, *bg_tasks], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [stop_wait, *server_tasks, *bg_tasks], return_when=asyncio.FIRST_COMPLETED
+        )
         stop.set()
         for task in bg_tasks:
             if task.done() and task.exception():

@@ -38,20 +38,29 @@ class Served:
         return f"{self.base_url}/.well-known/openid_configuration"
 
     def auth_client(self, **tokens: Any) -> AuthClient:
-        return AuthClient(CLIENT_ID, CLIENT_SECRET, REDIRECT, environment=self.discovery_url, **tokens)
+        return AuthClient(
+            CLIENT_ID, CLIENT_SECRET, REDIRECT, environment=self.discovery_url, **tokens
+        )
 
     def qb(self, realm: str, auth: AuthClient | None = None) -> QuickBooks:
         """python-quickbooks for `realm`; by default authenticated with the static token."""
         auth = auth or self.auth_client(access_token=STATIC, refresh_token="unused")
-        client = QuickBooks(auth_client=auth, refresh_token=auth.refresh_token, company_id=realm,
-                            minorversion=75, use_decimal=True)
+        client = QuickBooks(
+            auth_client=auth,
+            refresh_token=auth.refresh_token,
+            company_id=realm,
+            minorversion=75,
+            use_decimal=True,
+        )
         client.api_url_v3 = f"{self.base_url}/v3"
         return client
 
     def company(self, seed: str = "empty") -> Company:
         realm = self.state.add_company(seed=seed)
-        http = httpx.Client(base_url=f"{self.base_url}/v3/company/{realm}",
-                            headers={"Authorization": f"Bearer {STATIC}", "Accept": "application/json"})
+        http = httpx.Client(
+            base_url=f"{self.base_url}/v3/company/{realm}",
+            headers={"Authorization": f"Bearer {STATIC}", "Accept": "application/json"},
+        )
         return Company(self, realm, self.qb(realm), http)
 
 
@@ -78,8 +87,16 @@ class Company:
     def item(self, name: str, price: str = "100", **extra: Any) -> dict[str, Any]:
         from decimal import Decimal
 
-        return self.create("Item", {"Name": name, "Type": "Service", "UnitPrice": Decimal(price),
-                                    "IncomeAccountRef": {"value": "1"}, **extra})
+        return self.create(
+            "Item",
+            {
+                "Name": name,
+                "Type": "Service",
+                "UnitPrice": Decimal(price),
+                "IncomeAccountRef": {"value": "1"},
+                **extra,
+            },
+        )
 
 
 @contextlib.contextmanager

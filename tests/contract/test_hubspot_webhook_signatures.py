@@ -26,22 +26,36 @@ URI = "https://www.example.com/webhook_uri"
 
 
 def test_v1_vector() -> None:
-    assert sign_v1(SECRET, BODY) == "69fc6631a867edd4f9e9e627fc5c1148e3fbdd8b21837b6d2b8901c1fa57f750"
+    assert (
+        sign_v1(SECRET, BODY) == "69fc6631a867edd4f9e9e627fc5c1148e3fbdd8b21837b6d2b8901c1fa57f750"
+    )
 
 
 def test_v2_vectors() -> None:
-    assert sign_v2(SECRET, "POST", URI, BODY) == "4fe4e3a7d3cf09db53be39d0a58130e2aaba074ec123a9e355b876a689a1c383"
-    assert sign_v2(SECRET, "GET", URI, "") == "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e"
+    assert (
+        sign_v2(SECRET, "POST", URI, BODY)
+        == "4fe4e3a7d3cf09db53be39d0a58130e2aaba074ec123a9e355b876a689a1c383"
+    )
+    assert (
+        sign_v2(SECRET, "GET", URI, "")
+        == "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e"
+    )
 
 
 def test_v3_vector() -> None:
-    assert sign_v3(SECRET, "POST", URI, BODY, "15000000") == "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="
+    assert (
+        sign_v3(SECRET, "POST", URI, BODY, "15000000")
+        == "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="
+    )
 
 
 def test_v3_agrees_with_the_sdk_on_other_inputs() -> None:
     body = '[{"eventId":1,"objectId":2}]'
-    assert sign_v3("s3cret", "POST", "http://127.0.0.1:1/hooks?x=1", body, "1700000000000") == Signature.get_signature(
-        "s3cret", body, "v3", "http://127.0.0.1:1/hooks?x=1", "POST", "1700000000000")
+    assert sign_v3(
+        "s3cret", "POST", "http://127.0.0.1:1/hooks?x=1", body, "1700000000000"
+    ) == Signature.get_signature(
+        "s3cret", body, "v3", "http://127.0.0.1:1/hooks?x=1", "POST", "1700000000000"
+    )
 
 
 def test_delivered_request_validates_with_the_sdk() -> None:
@@ -60,21 +74,42 @@ def test_delivered_request_validates_with_the_sdk() -> None:
         with run_asgi_server(sandbox) as base_url:
             client = HubSpot(access_token="pat-sandbox", host=base_url)
             made = client.crm.contacts.basic_api.create(
-                simple_public_object_input_for_create=ContactCreate(properties={"email": "hook@x.example"}))
+                simple_public_object_input_for_create=ContactCreate(
+                    properties={"email": "hook@x.example"}
+                )
+            )
             # The background task delivers within its ~100 ms batching window.
             assert arrived.wait(timeout=10), "no webhook delivered"
     headers, body, url = received[0]
     assert url == target
     ts = headers["x-hubspot-request-timestamp"]
     assert abs(int(ts) - time.time() * 1000) < 60_000
-    assert Signature.is_valid(headers["x-hubspot-signature-v3"], "my-client-secret", body.decode(), target,
-                              http_method="POST", signature_version="v3", timestamp=ts)
-    assert Signature.is_valid(headers["x-hubspot-signature"], "my-client-secret", body.decode(), signature_version="v1")
-    assert not Signature.is_valid(headers["x-hubspot-signature-v3"], "other-secret", body.decode(), target,
-                                  http_method="POST", signature_version="v3", timestamp=ts)
+    assert Signature.is_valid(
+        headers["x-hubspot-signature-v3"],
+        "my-client-secret",
+        body.decode(),
+        target,
+        http_method="POST",
+        signature_version="v3",
+        timestamp=ts,
+    )
+    assert Signature.is_valid(
+        headers["x-hubspot-signature"], "my-client-secret", body.decode(), signature_version="v1"
+    )
+    assert not Signature.is_valid(
+        headers["x-hubspot-signature-v3"],
+        "other-secret",
+        body.decode(),
+        target,
+        http_method="POST",
+        signature_version="v3",
+        timestamp=ts,
+    )
     events = json.loads(body)
     assert isinstance(events, list)
     creation = next(e for e in events if e["subscriptionType"] == "contact.creation")
     assert creation["objectId"] == int(made.id) and creation["attemptNumber"] == 0
     assert creation["objectTypeId"] == "0-1"
-    assert {"eventId", "subscriptionId", "portalId", "appId", "occurredAt", "changeSource"} <= set(creation)
+    assert {"eventId", "subscriptionId", "portalId", "appId", "occurredAt", "changeSource"} <= set(
+        creation
+    )

@@ -29,9 +29,16 @@ def co(served: Served) -> Company:
 
 
 def _invoice_body(customer_id: str, item_id: str, amount: int = 10) -> dict:
-    return {"CustomerRef": {"value": customer_id}, "Line": [{
-        "Amount": amount, "DetailType": "SalesItemLineDetail",
-        "SalesItemLineDetail": {"ItemRef": {"value": item_id}}}]}
+    return {
+        "CustomerRef": {"value": customer_id},
+        "Line": [
+            {
+                "Amount": amount,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": item_id}},
+            }
+        ],
+    }
 
 
 def test_batch_of_30_with_per_item_faults(co: Company) -> None:
@@ -49,20 +56,46 @@ def test_batch_of_30_with_per_item_faults(co: Company) -> None:
 
 
 def test_batch_limits_and_mixed_items(co: Company) -> None:
-    too_many = co.http.post("/batch", json={"BatchItemRequest": [
-        {"bId": str(n), "Query": "select * from Customer"} for n in range(31)]})
+    too_many = co.http.post(
+        "/batch",
+        json={
+            "BatchItemRequest": [
+                {"bId": str(n), "Query": "select * from Customer"} for n in range(31)
+            ]
+        },
+    )
     assert too_many.status_code == 400 and too_many.json()["Fault"]["Error"][0]["code"] == "1040"
     customer, item = co.customer("Mixed"), co.item("Mix", "300")
     invoice = co.create("Invoice", _invoice_body(customer["Id"], item["Id"], 350))
-    response = co.http.post("/batch", json={"BatchItemRequest": [
-        {"bId": "bid1", "operation": "create", "Vendor": {"DisplayName": "Boraski Family Store"}},
-        {"bId": "bid2", "operation": "delete", "Invoice": {"Id": "129", "SyncToken": "0"}},
-        {"bId": "bid3", "operation": "update", "Invoice": {"sparse": True, "Id": invoice["Id"],
-                                                           "SyncToken": "9", "PrivateNote": "x"}},
-        {"bId": "bid4", "Query": "select * from Invoice where TotalAmt > '300.00'"},
-        {"bId": "bid5", "operation": "create", "Customer": {"DisplayName": "Batch Child",
-                                                            "ParentRef": {"value": "1"}}},
-    ]})
+    response = co.http.post(
+        "/batch",
+        json={
+            "BatchItemRequest": [
+                {
+                    "bId": "bid1",
+                    "operation": "create",
+                    "Vendor": {"DisplayName": "Boraski Family Store"},
+                },
+                {"bId": "bid2", "operation": "delete", "Invoice": {"Id": "129", "SyncToken": "0"}},
+                {
+                    "bId": "bid3",
+                    "operation": "update",
+                    "Invoice": {
+                        "sparse": True,
+                        "Id": invoice["Id"],
+                        "SyncToken": "9",
+                        "PrivateNote": "x",
+                    },
+                },
+                {"bId": "bid4", "Query": "select * from Invoice where TotalAmt > '300.00'"},
+                {
+                    "bId": "bid5",
+                    "operation": "create",
+                    "Customer": {"DisplayName": "Batch Child", "ParentRef": {"value": "1"}},
+                },
+            ]
+        },
+    )
     assert response.status_code == 200
     items = {i["bId"]: i for i in response.json()["BatchItemResponse"]}
     assert items["bid1"]["Vendor"]["DisplayName"] == "Boraski Family Store"
@@ -73,10 +106,15 @@ def test_batch_limits_and_mixed_items(co: Company) -> None:
 
 
 def test_batch_items_do_not_see_objects_created_earlier_in_the_batch(co: Company) -> None:
-    response = co.http.post("/batch", json={"BatchItemRequest": [
-        {"bId": "a", "operation": "create", "Customer": {"DisplayName": "Fresh"}},
-        {"bId": "b", "Query": "select * from Customer where DisplayName = 'Fresh'"},
-    ]}).json()["BatchItemResponse"]
+    response = co.http.post(
+        "/batch",
+        json={
+            "BatchItemRequest": [
+                {"bId": "a", "operation": "create", "Customer": {"DisplayName": "Fresh"}},
+                {"bId": "b", "Query": "select * from Customer where DisplayName = 'Fresh'"},
+            ]
+        },
+    ).json()["BatchItemResponse"]
     assert "Customer" in response[0] and response[1]["QueryResponse"] == {}
     assert Customer.filter(DisplayName="Fresh", qb=co.qb)  # visible once the batch is done
 
@@ -84,13 +122,33 @@ def test_batch_items_do_not_see_objects_created_earlier_in_the_batch(co: Company
 def test_batch_void_payment_with_options_data(co: Company) -> None:
     customer, item = co.customer("Batch payer"), co.item("BP", "20")
     invoice = co.create("Invoice", _invoice_body(customer["Id"], item["Id"], 20))
-    payment = co.create("Payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": Decimal("20"),
-                                    "Line": [{"Amount": Decimal("20"),
-                                              "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    payment = co.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": Decimal("20"),
+            "Line": [
+                {
+                    "Amount": Decimal("20"),
+                    "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        },
+    )
     assert co.get("Invoice", invoice["Id"])["Balance"] == 0
-    response = co.http.post("/batch", json={"BatchItemRequest": [
-        {"bId": "v", "operation": "update", "optionsData": "void",
-         "Payment": {"Id": payment["Id"], "SyncToken": "0", "sparse": True}}]}).json()
+    response = co.http.post(
+        "/batch",
+        json={
+            "BatchItemRequest": [
+                {
+                    "bId": "v",
+                    "operation": "update",
+                    "optionsData": "void",
+                    "Payment": {"Id": payment["Id"], "SyncToken": "0", "sparse": True},
+                }
+            ]
+        },
+    ).json()
     assert response["BatchItemResponse"][0]["Payment"]["TotalAmt"] == 0
     assert co.get("Invoice", invoice["Id"])["Balance"] == Decimal("20.00")
 
@@ -100,7 +158,9 @@ def test_cdc_returns_changes_and_deleted_stubs(co: Company) -> None:
     customer, item = co.customer("CDC Customer"), co.item("CDC Item", "5")
     kept = co.create("Invoice", _invoice_body(customer["Id"], item["Id"]))
     gone = co.create("Invoice", _invoice_body(customer["Id"], item["Id"]))
-    co.http.post("/invoice", params={"operation": "delete"}, json={"Id": gone["Id"], "SyncToken": "0"})
+    co.http.post(
+        "/invoice", params={"operation": "delete"}, json={"Id": gone["Id"], "SyncToken": "0"}
+    )
     # python-quickbooks formats changedSince without an offset: QBO reads it as company time
     local_since = since.astimezone(co.state.tz).replace(tzinfo=None)
     result = change_data_capture([Invoice, Payment, Customer], local_since, qb=co.qb)
@@ -109,10 +169,13 @@ def test_cdc_returns_changes_and_deleted_stubs(co: Company) -> None:
     assert invoices[gone["Id"]].status == "Deleted"
     assert [c.DisplayName for c in result.Customer] == ["CDC Customer"]
     assert not hasattr(result, "Payment")  # no change: an empty QueryResponse
-    raw = co.http.get("/cdc", params={"entities": "Invoice,Payment",
-                                      "changedSince": since.isoformat()}).json()
+    raw = co.http.get(
+        "/cdc", params={"entities": "Invoice,Payment", "changedSince": since.isoformat()}
+    ).json()
     assert raw["CDCResponse"][0]["QueryResponse"][1] == {}
-    stub = next(i for i in raw["CDCResponse"][0]["QueryResponse"][0]["Invoice"] if i["Id"] == gone["Id"])
+    stub = next(
+        i for i in raw["CDCResponse"][0]["QueryResponse"][0]["Invoice"] if i["Id"] == gone["Id"]
+    )
     assert set(stub) == {"domain", "status", "Id", "MetaData"}
     later = co.http.get("/cdc", params={"entities": "Invoice", "changedSince": raw["time"]}).json()
     assert later["CDCResponse"][0]["QueryResponse"] == [{}]
@@ -121,11 +184,16 @@ def test_cdc_returns_changes_and_deleted_stubs(co: Company) -> None:
 def test_cdc_window_and_cap(co: Company) -> None:
     old = (co.state.clock() - dt.timedelta(days=31)).isoformat()
     refused = co.http.get("/cdc", params={"entities": "Customer", "changedSince": old})
-    assert refused.status_code == 400 and "older than fixed days" in refused.json()["Fault"]["Error"][0]["Detail"]
+    assert (
+        refused.status_code == 400
+        and "older than fixed days" in refused.json()["Fault"]["Error"][0]["Detail"]
+    )
     since = co.state.clock() - dt.timedelta(seconds=1)
     for n in range(1005):
         co.customer(f"Cap {n}")
-    response = co.http.get("/cdc", params={"entities": "Customer", "changedSince": since.isoformat()}).json()
+    response = co.http.get(
+        "/cdc", params={"entities": "Customer", "changedSince": since.isoformat()}
+    ).json()
     customers = response["CDCResponse"][0]["QueryResponse"][0]["Customer"]
     assert len(customers) == 1000 and customers[0]["DisplayName"] == "Cap 0"  # the oldest first
     with pytest.raises(QuickbooksException):
@@ -140,11 +208,20 @@ def test_request_id_replays_the_first_response(co: Company) -> None:
     again = invoice.save(qb=co.qb, request_id="hs-inv-42-gen-1")
     assert again.Id == first.Id and again.DocNumber == first.DocNumber
     assert Invoice.count(qb=co.qb) == 1
-    different = co.http.post("/invoice", params={"requestid": "hs-inv-42-gen-1"},
-                             json=_invoice_body(customer["Id"], item["Id"], 99))
+    different = co.http.post(
+        "/invoice",
+        params={"requestid": "hs-inv-42-gen-1"},
+        json=_invoice_body(customer["Id"], item["Id"], 99),
+    )
     assert different.json()["Fault"]["Error"][0]["code"] == "600"
     failing = co.http.post("/invoice", params={"requestid": "bad-1"}, json={"Nope": 1})
     replayed = co.http.post("/invoice", params={"requestid": "bad-1"}, json={"Nope": 1})
     assert failing.status_code == replayed.status_code == 400 and failing.json() == replayed.json()
-    assert co.http.post("/invoice", params={"requestid": "x" * 51},
-                        json=_invoice_body(customer["Id"], item["Id"])).json()["Fault"]["Error"][0]["code"] == "2050"
+    assert (
+        co.http.post(
+            "/invoice",
+            params={"requestid": "x" * 51},
+            json=_invoice_body(customer["Id"], item["Id"]),
+        ).json()["Fault"]["Error"][0]["code"]
+        == "2050"
+    )

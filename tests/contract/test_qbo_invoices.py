@@ -40,8 +40,13 @@ def _ref(value: str) -> Ref:
     return ref
 
 
-def _invoice(customer_id: str, lines: list[tuple[str, str, str]], *, discount_percent: str | None = None,
-             po: str | None = None) -> Invoice:
+def _invoice(
+    customer_id: str,
+    lines: list[tuple[str, str, str]],
+    *,
+    discount_percent: str | None = None,
+    po: str | None = None,
+) -> Invoice:
     invoice = Invoice()
     invoice.CustomerRef = _ref(customer_id)
     for item_id, qty, price in lines:
@@ -93,12 +98,24 @@ def _pay(co: Company, customer_id: str, amount: str, invoice_id: str) -> Payment
 def test_create_computes_lines_discount_totals_and_custom_fields(co: Company) -> None:
     customer = co.customer("Lifecycle Ltd", BillAddr={"Line1": "1 Main St", "City": "Springfield"})
     a, b = co.item("Consulting", "150"), co.item("License", "499")
-    saved = _invoice(customer["Id"], [(a["Id"], "3", "150"), (b["Id"], "1", "499")],
-                     discount_percent="10", po="PO-4100").save(qb=co.qb)
+    saved = _invoice(
+        customer["Id"],
+        [(a["Id"], "3", "150"), (b["Id"], "1", "499")],
+        discount_percent="10",
+        po="PO-4100",
+    ).save(qb=co.qb)
     assert saved.DocNumber == "1001" and saved.SyncToken == "0"
     kinds = [line.DetailType for line in saved.Line]
-    assert kinds == ["SalesItemLineDetail", "SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail"]
-    assert [line.LineNum for line in saved.Line if line.DetailType == "SalesItemLineDetail"] == [1, 2]
+    assert kinds == [
+        "SalesItemLineDetail",
+        "SalesItemLineDetail",
+        "SubTotalLineDetail",
+        "DiscountLineDetail",
+    ]
+    assert [line.LineNum for line in saved.Line if line.DetailType == "SalesItemLineDetail"] == [
+        1,
+        2,
+    ]
     assert not getattr(saved.Line[3], "Id", None)  # as recorded: the discount line has no Id
     assert saved.Line[2].Amount == Decimal("949.00")
     assert saved.Line[3].Amount == Decimal("94.90")
@@ -107,7 +124,11 @@ def test_create_computes_lines_discount_totals_and_custom_fields(co: Company) ->
     assert saved.BillAddr.City == "Springfield"
     assert saved.DueDate and saved.TxnDate and saved.DueDate > saved.TxnDate  # Net 30 by default
     fields = {f["Name"]: f.get("StringValue") for f in co.get("Invoice", saved.Id)["CustomField"]}
-    assert fields == {"PO Number": "PO-4100", "Sales Rep": None, "Project": None}  # unset: no StringValue
+    assert fields == {
+        "PO Number": "PO-4100",
+        "Sales Rep": None,
+        "Project": None,
+    }  # unset: no StringValue
     assert Customer.get(customer["Id"], qb=co.qb).Balance == Decimal("854.10")
     second = _invoice(customer["Id"], [(a["Id"], "1", "150")]).save(qb=co.qb)
     assert second.DocNumber == "1002"
@@ -129,8 +150,15 @@ def test_tax_code_and_full_update_keeps_line_ids(co: Company) -> None:
     invoice.TxnTaxDetail = None
     saved = invoice.save(qb=co.qb)
     assert saved.Line[0].SalesItemLineDetail.TaxCodeRef.value == "TAX"
-    raw = co.http.post("/invoice", json={"Id": saved.Id, "SyncToken": saved.SyncToken, "sparse": True,
-                                         "TxnTaxDetail": {"TxnTaxCodeRef": {"value": "1"}}}).json()["Invoice"]
+    raw = co.http.post(
+        "/invoice",
+        json={
+            "Id": saved.Id,
+            "SyncToken": saved.SyncToken,
+            "sparse": True,
+            "TxnTaxDetail": {"TxnTaxCodeRef": {"value": "1"}},
+        },
+    ).json()["Invoice"]
     assert raw["TxnTaxDetail"]["TotalTax"] == Decimal("16.00")  # 8 % on 200.00
     assert raw["TotalAmt"] == Decimal("216.00") and raw["SyncToken"] == "1"
     fetched = Invoice.get(saved.Id, qb=co.qb)
@@ -167,7 +195,10 @@ def test_payments_update_balances_and_revert_on_delete_and_void(co: Company) -> 
     invoice = _invoice(customer["Id"], [(item["Id"], "1", "100")]).save(qb=co.qb)
     partial = _pay(co, customer["Id"], "40", invoice.Id)
     assert partial.UnappliedAmt == 0
-    assert partial.Line[0].LineEx["any"][1]["value"] == {"Name": "txnOpenBalance", "Value": "100.00"}
+    assert partial.Line[0].LineEx["any"][1]["value"] == {
+        "Name": "txnOpenBalance",
+        "Value": "100.00",
+    }
     after = Invoice.get(invoice.Id, qb=co.qb)
     assert after.Balance == Decimal("60.00")
     assert [(x.TxnId, x.TxnType) for x in after.LinkedTxn] == [(partial.Id, "Payment")]
@@ -224,7 +255,9 @@ def test_void_zeroes_and_unlinks_payments(co: Company) -> None:
 def test_delete_removes_and_later_reads_are_610(co: Company) -> None:
     customer, item = co.customer("Deleter"), co.item("D", "10")
     invoice = _invoice(customer["Id"], [(item["Id"], "1", "10")]).save(qb=co.qb)
-    stale = co.http.post("/invoice", params={"operation": "delete"}, json={"Id": invoice.Id, "SyncToken": "7"})
+    stale = co.http.post(
+        "/invoice", params={"operation": "delete"}, json={"Id": invoice.Id, "SyncToken": "7"}
+    )
     assert stale.json()["Fault"]["Error"][0]["code"] == "5010"
     result = invoice.delete(qb=co.qb)
     assert result["Invoice"] == {"domain": "QBO", "status": "Deleted", "Id": invoice.Id}
@@ -234,13 +267,19 @@ def test_delete_removes_and_later_reads_are_610(co: Company) -> None:
 
 
 def test_send_and_pdf(co: Company) -> None:
-    customer, item = co.customer("Mailer", PrimaryEmailAddr={"Address": "ap@mailer.example"}), co.item("M", "75")
+    customer, item = (
+        co.customer("Mailer", PrimaryEmailAddr={"Address": "ap@mailer.example"}),
+        co.item("M", "75"),
+    )
     invoice = _invoice(customer["Id"], [(item["Id"], "2", "75")], po="PO-77").save(qb=co.qb)
     with pytest.raises(QuickbooksException) as no_address:
         invoice.send(qb=co.qb)
     assert no_address.value.error_code == 6000
     sent = invoice.send(qb=co.qb, send_to="billing@mailer.example")["Invoice"]
-    assert sent["EmailStatus"] == "EmailSent" and sent["BillEmail"]["Address"] == "billing@mailer.example"
+    assert (
+        sent["EmailStatus"] == "EmailSent"
+        and sent["BillEmail"]["Address"] == "billing@mailer.example"
+    )
     assert sent["DeliveryInfo"]["DeliveryType"] == "Email" and sent["SyncToken"] == "1"
     assert co.state.companies[co.realm].outbox[-1]["to"] == "billing@mailer.example"
     content = invoice.download_pdf(qb=co.qb)

@@ -42,15 +42,20 @@ def frozen(served: Served) -> Iterator[list[float]]:
 
 
 def test_401_has_the_gateway_shape(co: Company, served: Served) -> None:
-    response = requests.get(f"{served.base_url}/v3/company/{co.realm}/customer/1",
-                            headers={"Authorization": "Bearer expired-or-made-up", "Accept": "application/json"},
-                            timeout=5)
+    response = requests.get(
+        f"{served.base_url}/v3/company/{co.realm}/customer/1",
+        headers={"Authorization": "Bearer expired-or-made-up", "Accept": "application/json"},
+        timeout=5,
+    )
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="Intuit", error="invalid_token"'
     body = response.json()
     assert body["fault"]["type"] == "AUTHENTICATION"
     assert body["fault"]["error"][0]["code"] == "3200"
-    assert body["fault"]["error"][0]["message"] == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
+    assert (
+        body["fault"]["error"][0]["message"]
+        == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
+    )
     assert isinstance(body["time"], int) and body["batchItemResponse"] == []
     client = served.qb(co.realm, served.auth_client(access_token="nope", refresh_token="nope"))
     with pytest.raises(AuthorizationException) as denied:
@@ -58,7 +63,9 @@ def test_401_has_the_gateway_shape(co: Company, served: Served) -> None:
     assert denied.value.error_code == 401
 
 
-def test_500_requests_per_minute_then_429_throttle_exceeded(co: Company, frozen: list[float]) -> None:
+def test_500_requests_per_minute_then_429_throttle_exceeded(
+    co: Company, frozen: list[float]
+) -> None:
     for _ in range(500):
         assert co.http.get("/preferences").status_code == 200
     throttled = co.http.get("/preferences")
@@ -80,13 +87,17 @@ def test_batch_calls_are_limited_to_120_per_minute(co: Company, frozen: list[flo
     assert co.http.get("/preferences").status_code == 200  # other calls still pass
 
 
-def test_more_than_10_concurrent_requests_are_refused(co: Company, served: Served, frozen: list[float]) -> None:
+def test_more_than_10_concurrent_requests_are_refused(
+    co: Company, served: Served, frozen: list[float]
+) -> None:
     httpx.put(f"{served.base_url}/_sandbox/faults", json={"latency_ms": 400})
     statuses: list[int] = []
     barrier = threading.Barrier(13)
 
     def call() -> None:
-        with httpx.Client(base_url=co.http.base_url, headers={"Authorization": f"Bearer {STATIC}"}) as client:
+        with httpx.Client(
+            base_url=co.http.base_url, headers={"Authorization": f"Bearer {STATIC}"}
+        ) as client:
             barrier.wait()
             statuses.append(client.get("/preferences").status_code)
 
@@ -120,11 +131,16 @@ def test_commit_then_timeout_and_request_id_retry(co: Company, served: Served) -
     body = {"DisplayName": "Committed Then Dropped"}
     with pytest.raises(httpx.TransportError):
         co.http.post("/customer", params={"requestid": "create-cust-1"}, json=body)
-    written = co.state.query(co.realm, "SELECT count(*) FROM Customer WHERE DisplayName = 'Committed Then Dropped'")
+    written = co.state.query(
+        co.realm, "SELECT count(*) FROM Customer WHERE DisplayName = 'Committed Then Dropped'"
+    )
     assert written == {"totalCount": 1}  # the write happened although the client never heard back
     httpx.put(f"{served.base_url}/_sandbox/faults", json={})
     retry = co.http.post("/customer", params={"requestid": "create-cust-1"}, json=body)
-    assert retry.status_code == 200 and retry.json()["Customer"]["DisplayName"] == "Committed Then Dropped"
+    assert (
+        retry.status_code == 200
+        and retry.json()["Customer"]["DisplayName"] == "Committed Then Dropped"
+    )
     assert Customer.count("DisplayName = 'Committed Then Dropped'", qb=co.qb) == 1
     naive = co.http.post("/customer", json=body)  # a retry without requestid hits the name rule
     assert naive.json()["Fault"]["Error"][0]["code"] == "6240"

@@ -38,8 +38,14 @@ def _connect(served: Served, realm: str | None = None) -> tuple[object, str]:
 
 def test_discovery_document_names_this_server(served: Served) -> None:
     doc = requests.get(served.discovery_url, timeout=5).json()
-    for key in ("authorization_endpoint", "token_endpoint", "revocation_endpoint", "issuer",
-                "jwks_uri", "userinfo_endpoint"):
+    for key in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "revocation_endpoint",
+        "issuer",
+        "jwks_uri",
+        "userinfo_endpoint",
+    ):
         assert doc[key].startswith(served.base_url), key
     auth = served.auth_client()  # intuit-oauth GETs the document in its constructor
     assert auth.token_endpoint == f"{served.base_url}/oauth2/v1/tokens/bearer"
@@ -63,7 +69,9 @@ def test_authorization_code_flow_gives_working_tokens(served: Served) -> None:
 
 def test_code_is_single_use_and_client_must_authenticate(served: Served) -> None:
     auth = served.auth_client()
-    redirect = requests.get(auth.get_authorization_url([Scopes.ACCOUNTING]), allow_redirects=False, timeout=5)
+    redirect = requests.get(
+        auth.get_authorization_url([Scopes.ACCOUNTING]), allow_redirects=False, timeout=5
+    )
     code = parse_qs(urlparse(redirect.headers["location"]).query)["code"][0]
     auth.get_bearer_token(code)
     with pytest.raises(AuthClientError) as again:
@@ -124,12 +132,17 @@ def test_token_is_bound_to_its_company_and_static_token_works_everywhere(served:
     other = served.state.add_company()
     auth, realm = _connect(served)
     assert realm != other
-    response = requests.get(f"{served.base_url}/v3/company/{other}/companyinfo/{other}",
-                            headers={"Authorization": f"Bearer {auth.access_token}",
-                                     "Accept": "application/json"}, timeout=5)
+    response = requests.get(
+        f"{served.base_url}/v3/company/{other}/companyinfo/{other}",
+        headers={"Authorization": f"Bearer {auth.access_token}", "Accept": "application/json"},
+        timeout=5,
+    )
     assert response.status_code == 403
     assert response.json()["fault"]["error"][0]["code"] == "3100"
     auth_other, realm_other = _connect(served, other)
     assert realm_other == other
-    assert served.qb(other, auth_other).get_single_object("CompanyInfo", other)["CompanyInfo"]["Id"] == "1"
+    assert (
+        served.qb(other, auth_other).get_single_object("CompanyInfo", other)["CompanyInfo"]["Id"]
+        == "1"
+    )
     assert served.qb(other).get_single_object("Preferences", "")  # static token

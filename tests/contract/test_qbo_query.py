@@ -30,13 +30,26 @@ def co(served: Served) -> Company:
     company.customer("Robertson & Associates")
     for name in ("Gone One", "Gone Two", "Gone Three"):
         created = company.customer(name)
-        company.state.update_entity(company.realm, "Customer",
-                                    {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+        company.state.update_entity(
+            company.realm,
+            "Customer",
+            {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False},
+        )
     item = company.item("Hour", "10")
     for n, amount in enumerate(("100", "250.50", "300", "301", "999.99"), start=1):
-        company.create("Invoice", {"CustomerRef": {"value": str(n)}, "Line": [{
-            "Amount": Decimal(amount), "DetailType": "SalesItemLineDetail",
-            "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]})
+        company.create(
+            "Invoice",
+            {
+                "CustomerRef": {"value": str(n)},
+                "Line": [
+                    {
+                        "Amount": Decimal(amount),
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                    }
+                ],
+            },
+        )
     return company
 
 
@@ -45,14 +58,23 @@ def test_count_and_active_filtering(co: Company) -> None:
     assert Customer.count("Active = false", qb=co.qb) == 3
     assert Customer.count("Active IN (true, false)", qb=co.qb) == 1205
     inactive = Customer.filter(Active=False, qb=co.qb)  # python-quickbooks sends Active = 'False'
-    assert sorted(c.DisplayName for c in inactive) == ["Gone One (deleted)", "Gone Three (deleted)",
-                                                       "Gone Two (deleted)"]
+    assert sorted(c.DisplayName for c in inactive) == [
+        "Gone One (deleted)",
+        "Gone Three (deleted)",
+        "Gone Two (deleted)",
+    ]
 
 
 def test_paging_past_the_cap(co: Company) -> None:
     first = co.qb.query("SELECT * FROM Customer STARTPOSITION 1 MAXRESULTS 5000")["QueryResponse"]
-    assert first["maxResults"] == 1000 and len(first["Customer"]) == 1000 and first["startPosition"] == 1
-    second = co.qb.query("select * from Customer startposition 1001 maxresults 1000")["QueryResponse"]
+    assert (
+        first["maxResults"] == 1000
+        and len(first["Customer"]) == 1000
+        and first["startPosition"] == 1
+    )
+    second = co.qb.query("select * from Customer startposition 1001 maxresults 1000")[
+        "QueryResponse"
+    ]
     assert second["maxResults"] == 202
     ids = [c["Id"] for c in first["Customer"] + second["Customer"]]
     assert len(set(ids)) == 1202
@@ -60,15 +82,22 @@ def test_paging_past_the_cap(co: Company) -> None:
     default = co.qb.query("SELECT * FROM Customer")["QueryResponse"]
     assert default["maxResults"] == 100
     # names come back in name order (Amy's Bird Sanctuary first); MAXRESULTS may come first
-    swapped = co.http.get("/query", params={"query": "SELECT * FROM Customer MAXRESULTS 2 STARTPOSITION 3"})
-    assert [c["DisplayName"] for c in swapped.json()["QueryResponse"]["Customer"]] == ["Customer 0002",
-                                                                                      "Customer 0003"]
+    swapped = co.http.get(
+        "/query", params={"query": "SELECT * FROM Customer MAXRESULTS 2 STARTPOSITION 3"}
+    )
+    assert [c["DisplayName"] for c in swapped.json()["QueryResponse"]["Customer"]] == [
+        "Customer 0002",
+        "Customer 0003",
+    ]
 
 
 def test_where_operators_and_escapes(co: Company) -> None:
     amy = Customer.filter(DisplayName="Amy's Bird Sanctuary", qb=co.qb)
     assert [c.DisplayName for c in amy] == ["Amy's Bird Sanctuary"]
-    raw = co.http.get("/query", params={"query": "SELECT * FROM Customer WHERE DisplayName = 'Robertson & Associates'"})
+    raw = co.http.get(
+        "/query",
+        params={"query": "SELECT * FROM Customer WHERE DisplayName = 'Robertson & Associates'"},
+    )
     assert raw.json()["QueryResponse"]["maxResults"] == 1
     like = Customer.where("DisplayName LIKE 'Customer 119%'", qb=co.qb)
     assert len(like) == 10
@@ -86,7 +115,9 @@ def test_where_operators_and_escapes(co: Company) -> None:
 def test_order_by_both_spellings(co: Company) -> None:
     desc = Invoice.where("", order_by="TotalAmt DESC", qb=co.qb)  # ORDERBY
     assert [i.TotalAmt for i in desc][:2] == [Decimal("999.99"), Decimal("301.00")]
-    asc = co.qb.query("SELECT * FROM Invoice ORDER BY TotalAmt ASC MAXRESULTS 2")["QueryResponse"]["Invoice"]
+    asc = co.qb.query("SELECT * FROM Invoice ORDER BY TotalAmt ASC MAXRESULTS 2")["QueryResponse"][
+        "Invoice"
+    ]
     assert [Decimal(str(i["TotalAmt"])) for i in asc] == [Decimal("100.00"), Decimal("250.50")]
     names = Customer.all(order_by="DisplayName DESC", max_results=1, qb=co.qb)
     assert names[0].DisplayName == "Robertson & Associates"
@@ -105,7 +136,9 @@ def test_unsupported_grammar_and_unknown_names_are_faults(co: Company) -> None:
 
 
 def test_projection_and_company_singletons(co: Company) -> None:
-    rows = co.qb.query("SELECT Id, DisplayName FROM Customer MAXRESULTS 1")["QueryResponse"]["Customer"]
+    rows = co.qb.query("SELECT Id, DisplayName FROM Customer MAXRESULTS 1")["QueryResponse"][
+        "Customer"
+    ]
     assert set(rows[0]) <= {"Id", "DisplayName", "domain", "sparse"}
     info = co.qb.query("select * from CompanyInfo")["QueryResponse"]["CompanyInfo"]
     assert len(info) == 1

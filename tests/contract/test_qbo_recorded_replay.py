@@ -59,10 +59,16 @@ def _created_by(interaction: dict[str, Any]) -> set[tuple[str, str]]:
     request, body = interaction["request"], _json(interaction["response"]["body"].get("string", ""))
     sent = _json(request["body"].get("string") or "") or {}
     created: set[tuple[str, str]] = set()
-    if request["method"] == "post" and isinstance(sent, dict) and "Id" not in sent and "operation=" not in request["uri"]:
+    if (
+        request["method"] == "post"
+        and isinstance(sent, dict)
+        and "Id" not in sent
+        and "operation=" not in request["uri"]
+    ):
         created |= {(e, str(r["Id"])) for e, r in collect(body) if "BatchItemRequest" not in sent}
-    for item, answer in zip(sent.get("BatchItemRequest", []), (body or {}).get("BatchItemResponse", []),
-                            strict=False):
+    for item, answer in zip(
+        sent.get("BatchItemRequest", []), (body or {}).get("BatchItemResponse", []), strict=False
+    ):
         if item.get("operation") == "create":
             created |= {(e, str(r["Id"])) for e, r in collect(answer)}
     return created
@@ -113,8 +119,14 @@ def shape_diff(expected: Any, actual: Any, where: str = "$") -> list[str]:
         return diffs
     if isinstance(expected, list) and isinstance(actual, list):
         if not expected or not actual:
-            return [] if not expected and not actual else [f"{where}: {len(expected)} items recorded, {len(actual)} returned"]
-        if all(isinstance(x, dict) and "Id" in x and "DetailType" not in x for x in expected + actual):
+            return (
+                []
+                if not expected and not actual
+                else [f"{where}: {len(expected)} items recorded, {len(actual)} returned"]
+            )
+        if all(
+            isinstance(x, dict) and "Id" in x and "DetailType" not in x for x in expected + actual
+        ):
             # records in a list (query, CDC): compare each with the recorded record of the same Id
             # (the import keeps Ids); their order is not specified by QBO
             recorded = {str(x["Id"]): x for x in expected}
@@ -126,11 +138,17 @@ def shape_diff(expected: Any, actual: Any, where: str = "$") -> list[str]:
                     diffs.append(f"{where}[Id={a['Id']}]: matches no recorded item")
             return diffs
         if len(expected) == len(actual):
-            return [d for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for d in shape_diff(e, a, f"{where}[{i}]")]
+            return [
+                d
+                for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+                for d in shape_diff(e, a, f"{where}[{i}]")
+            ]
         diffs = []
         for i, a in enumerate(actual):
             if all(shape_diff(e, a) for e in expected):
-                diffs.append(f"{where}[{i}]: matches no recorded item: {shape_diff(expected[0], a)[:3]}")
+                diffs.append(
+                    f"{where}[{i}]: matches no recorded item: {shape_diff(expected[0], a)[:3]}"
+                )
         for i, e in enumerate(expected):
             if all(shape_diff(e, a) for a in actual):
                 diffs.append(f"{where}: recorded item {i} has no counterpart")
@@ -144,33 +162,81 @@ def _replay_url(base: str, uri: str, realm: str, now: dt.datetime) -> str:
     parts = urlsplit(uri)
     path = parts.path.replace("-COMPANY_ID-", realm)
     if not path.startswith("/v3/company/"):
-        path = path.replace("/v3/", f"/v3/company/{realm}/", 1)  # the recorder dropped the company segment
+        path = path.replace(
+            "/v3/", f"/v3/company/{realm}/", 1
+        )  # the recorder dropped the company segment
     query = parse_qsl(parts.query, keep_blank_values=True)
     # The 2020 recording asked for changes since 2011; QBO has since enforced its 30-day CDC
     # window ("older than fixed days is not supported"), so the replay asks for the last day.
-    query = [(k, (now - dt.timedelta(days=1)).isoformat() if k == "changedSince" else v) for k, v in query]
+    query = [
+        (k, (now - dt.timedelta(days=1)).isoformat() if k == "changedSince" else v)
+        for k, v in query
+    ]
     return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
-def _prepare(served: Served, path: Path, universe: dict[Path, list[tuple[str, dict[str, Any]]]]) -> str:
+def _prepare(
+    served: Served, path: Path, universe: dict[Path, list[tuple[str, dict[str, Any]]]]
+) -> str:
     realm = served.state.add_company(seed="bare")
     prefs = served.state.companies[realm].preferences["SalesFormsPrefs"]
     prefs["CustomField"] = [  # the recorded company had one custom field, "Crew #"
-        {"CustomField": [{"Name": "SalesFormsPrefs.UseSalesCustom1", "Type": "BooleanType", "BooleanValue": True}]},
-        {"CustomField": [{"Name": "SalesFormsPrefs.SalesCustomName1", "Type": "StringType", "StringValue": "Crew #"}]},
+        {
+            "CustomField": [
+                {
+                    "Name": "SalesFormsPrefs.UseSalesCustom1",
+                    "Type": "BooleanType",
+                    "BooleanValue": True,
+                }
+            ]
+        },
+        {
+            "CustomField": [
+                {
+                    "Name": "SalesFormsPrefs.SalesCustomName1",
+                    "Type": "StringType",
+                    "StringValue": "Crew #",
+                }
+            ]
+        },
     ]
     # a recording's own records come first; records that some recording creates are left out
     # unless the recording itself shows them already existing
     own_creates = {key for interaction in _interactions(path) for key in _created_by(interaction)}
-    all_creates = {key for p in universe for interaction in _interactions(p) for key in _created_by(interaction)}
+    all_creates = {
+        key
+        for p in universe
+        for interaction in _interactions(p)
+        for key in _created_by(interaction)
+    }
     mine = [(e, r) for e, r in universe[path] if (e, str(r["Id"])) not in own_creates]
-    others = [(e, r) for p, rs in universe.items() if p != path for e, r in rs
-              if (e, str(r["Id"])) not in all_creates]
+    others = [
+        (e, r)
+        for p, rs in universe.items()
+        if p != path
+        for e, r in rs
+        if (e, str(r["Id"])) not in all_creates
+    ]
     import_records(served.state, realm, mine + others)
-    if _rel(path) == "get_pdf/invoice.yml" and served.state.get_entity(realm, "Invoice", "130") is None:
-        served.state.create_entity(realm, "Invoice", {"CustomerRef": {"value": "1"}, "Line": [{
-            "Amount": 100, "DetailType": "SalesItemLineDetail",
-            "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]}, entity_id="130")
+    if (
+        _rel(path) == "get_pdf/invoice.yml"
+        and served.state.get_entity(realm, "Invoice", "130") is None
+    ):
+        served.state.create_entity(
+            realm,
+            "Invoice",
+            {
+                "CustomerRef": {"value": "1"},
+                "Line": [
+                    {
+                        "Amount": 100,
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+                    }
+                ],
+            },
+            entity_id="130",
+        )
     return realm
 
 
@@ -188,21 +254,33 @@ def test_every_recording_is_either_replayed_or_listed_out_of_scope() -> None:
 
 
 @pytest.mark.parametrize("path", _in_scope(), ids=_rel)
-def test_replay(path: Path, served: Served, universe: dict[Path, list[tuple[str, dict[str, Any]]]]) -> None:
+def test_replay(
+    path: Path, served: Served, universe: dict[Path, list[tuple[str, dict[str, Any]]]]
+) -> None:
     realm = _prepare(served, path, universe)
     for number, interaction in enumerate(_interactions(path)):
         request, recorded = interaction["request"], interaction["response"]
-        headers = {k: v[0] for k, v in request.get("headers", {}).items()
-                   if k.lower() in ("accept", "content-type", "authorization")}
+        headers = {
+            k: v[0]
+            for k, v in request.get("headers", {}).items()
+            if k.lower() in ("accept", "content-type", "authorization")
+        }
         if _rel(path) != "error/401.yml":  # that one replays the recorded, no longer valid token
             headers["Authorization"] = f"Bearer {STATIC}"
         body = request["body"].get("string") or None
         url = _replay_url(served.base_url, request["uri"], realm, served.state.clock())
-        response = httpx.request(request["method"].upper(), url, headers=headers,
-                                 content=body.encode() if body else None, timeout=10)
+        response = httpx.request(
+            request["method"].upper(),
+            url,
+            headers=headers,
+            content=body.encode() if body else None,
+            timeout=10,
+        )
         label = f"{_rel(path)} #{number} {request['method'].upper()} {urlsplit(url).path}"
         assert response.status_code == recorded["status"]["code"], f"{label}: {response.text[:400]}"
-        recorded_type = next((v[0] for k, v in recorded["headers"].items() if k.lower() == "content-type"), "")
+        recorded_type = next(
+            (v[0] for k, v in recorded["headers"].items() if k.lower() == "content-type"), ""
+        )
         if "pdf" in recorded_type:
             assert response.headers["content-type"].startswith("application/pdf")
             assert response.content.startswith(b"%PDF-")

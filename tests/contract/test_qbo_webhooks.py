@@ -76,12 +76,14 @@ def test_signature_known_vectors() -> None:
     assert sign(b'{"stuff":"5"}', "verify_me") == "nfPLN16u3vMvv08ghDs+dOkLuirEVDy5wAeG/lmM2OA="
     expected = base64.b64encode(hmac.new(b"k", b"body", hashlib.sha256).digest()).decode()
     assert sign(b"body", "k") == expected
-    assert QuickBooks().validate_webhook_signature('{"stuff":"5"}', sign(b'{"stuff":"5"}', "verify_me"),
-                                                   "verify_me")
+    assert QuickBooks().validate_webhook_signature(
+        '{"stuff":"5"}', sign(b'{"stuff":"5"}', "verify_me"), "verify_me"
+    )
 
 
-def test_cloudevents_are_delivered_in_the_background_and_signed(served: Served,
-                                                                receiver: tuple[Receiver, str]) -> None:
+def test_cloudevents_are_delivered_in_the_background_and_signed(
+    served: Served, receiver: tuple[Receiver, str]
+) -> None:
     rec, _ = receiver
     realm = served.state.default_realm_id
     qb = served.qb(realm)
@@ -99,38 +101,68 @@ def test_cloudevents_are_delivered_in_the_background_and_signed(served: Served,
     assert len({e["id"] for e in events}) == 2
     call = rec.calls[0]
     assert call["headers"]["content-type"] == "application/cloudevents+json"
-    assert QuickBooks().validate_webhook_signature(call["body"].decode(), call["headers"]["intuit-signature"],
-                                                   VERIFIER)
+    assert QuickBooks().validate_webhook_signature(
+        call["body"].decode(), call["headers"]["intuit-signature"], VERIFIER
+    )
 
 
 def test_legacy_format_and_operations(served: Served, receiver: tuple[Receiver, str]) -> None:
     rec, url = receiver
     served.state.webhooks.batch_window = 60.0  # delivered by the explicit flush below
-    hooks = httpx.put(f"{served.base_url}/_sandbox/webhooks",
-                      json={"url": url, "format": "legacy", "verifier_token": "another-token"})
+    hooks = httpx.put(
+        f"{served.base_url}/_sandbox/webhooks",
+        json={"url": url, "format": "legacy", "verifier_token": "another-token"},
+    )
     assert hooks.json()["format"] == "legacy"
     co = served.company()
     customer, item = co.customer("Legacy"), co.item("L", "10")
-    invoice = co.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [{
-        "Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]})
+    invoice = co.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "Line": [
+                {
+                    "Amount": 10,
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                }
+            ],
+        },
+    )
     co.http.post(f"/invoice/{invoice['Id']}/send", params={"sendTo": "a@b.example"})
-    co.http.post("/invoice", params={"operation": "void"}, json={"Id": invoice["Id"], "SyncToken": "1"})
-    co.http.post("/invoice", params={"operation": "delete"}, json={"Id": invoice["Id"], "SyncToken": "2"})
+    co.http.post(
+        "/invoice", params={"operation": "void"}, json={"Id": invoice["Id"], "SyncToken": "1"}
+    )
+    co.http.post(
+        "/invoice", params={"operation": "delete"}, json={"Id": invoice["Id"], "SyncToken": "2"}
+    )
     delivered = httpx.post(f"{served.base_url}/_sandbox/webhooks/flush").json()["delivered"]
     payloads = rec.events()
-    entities = [e for p in payloads for n in p["eventNotifications"] for e in n["dataChangeEvent"]["entities"]]
+    entities = [
+        e
+        for p in payloads
+        for n in p["eventNotifications"]
+        for e in n["dataChangeEvent"]["entities"]
+    ]
     assert delivered == len(entities)
     assert all(n["realmId"] == co.realm for p in payloads for n in p["eventNotifications"])
     ops = [(e["name"], e["operation"]) for e in entities]
-    assert ops == [("Customer", "Create"), ("Item", "Create"), ("Invoice", "Create"), ("Invoice", "Emailed"),
-                   ("Invoice", "Void"), ("Invoice", "Delete")]
+    assert ops == [
+        ("Customer", "Create"),
+        ("Item", "Create"),
+        ("Invoice", "Create"),
+        ("Invoice", "Emailed"),
+        ("Invoice", "Void"),
+        ("Invoice", "Delete"),
+    ]
     assert set(entities[0]) == {"name", "id", "operation", "lastUpdated"}
     call = rec.calls[-1]
     assert call["headers"]["intuit-signature"] == sign(call["body"], "another-token")
 
 
-def test_failed_delivery_blocks_the_queue_and_is_retried_with_backoff(served: Served,
-                                                                     receiver: tuple[Receiver, str]) -> None:
+def test_failed_delivery_blocks_the_queue_and_is_retried_with_backoff(
+    served: Served, receiver: tuple[Receiver, str]
+) -> None:
     rec, _ = receiver
     hooks = served.state.webhooks
     clock = [500.0]

@@ -23,8 +23,14 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 CHROMIUM = os.environ.get("LEDGERBRIDGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Long enough for a sync round trip on a slow CI machine; expectations return as soon as met.
 SYNC_TIMEOUT_MS = 30_000
 
@@ -47,12 +53,16 @@ def browser() -> Iterator[Any]:
     """Per module: Playwright's sync API keeps an event loop running in this thread while it is
     open, which async tests in other modules (pytest-asyncio) cannot share."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (`make browser` installs Debian's chromium)",
-                    pytrace=False)
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM} (`make browser` installs Debian's chromium)",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 
@@ -77,8 +87,12 @@ def login_state(browser: Any, stack: ConsoleStack, tmp_path_factory: pytest.Temp
 def page(browser: Any, stack: ConsoleStack, login_state: str) -> Iterator[Any]:
     from playwright.sync_api import expect
 
-    context = browser.new_context(base_url=stack.console_url, viewport={"width": 1440, "height": 900},
-                                  accept_downloads=True, storage_state=login_state)
+    context = browser.new_context(
+        base_url=stack.console_url,
+        viewport={"width": 1440, "height": 900},
+        accept_downloads=True,
+        storage_state=login_state,
+    )
     context.set_default_timeout(15_000)
     expect.set_options(timeout=SYNC_TIMEOUT_MS)
     tab = context.new_page()
@@ -99,10 +113,18 @@ class ConsoleUI:
     def __init__(self, stack: ConsoleStack) -> None:
         self.stack = stack
 
-    def create_invoice(self, page: Any, *, contact: str = "Ada", products: Sequence[tuple[str, str]] = (),
-                       custom_lines: Sequence[tuple[str, str, str]] = (), po_number: str | None = None,
-                       properties: dict[str, str] | None = None, discount: tuple[str, str] | None = None,
-                       finish: bool = True) -> str:
+    def create_invoice(
+        self,
+        page: Any,
+        *,
+        contact: str = "Ada",
+        products: Sequence[tuple[str, str]] = (),
+        custom_lines: Sequence[tuple[str, str, str]] = (),
+        po_number: str | None = None,
+        properties: dict[str, str] | None = None,
+        discount: tuple[str, str] | None = None,
+        finish: bool = True,
+    ) -> str:
         """Fill /invoices/new and press Finish (or Save as draft); returns the invoice id."""
         from playwright.sync_api import expect
 
@@ -118,7 +140,9 @@ class ConsoleUI:
             row = page.locator("#lines tbody tr").nth(index)
             if kind == "product":
                 labels = row.locator("select.line-product option").all_text_contents()
-                row.locator("select.line-product").select_option(label=next(t for t in labels if t.startswith(name)))
+                row.locator("select.line-product").select_option(
+                    label=next(t for t in labels if t.startswith(name))
+                )
             else:
                 row.locator("input[name=line_name]").fill(name)
                 row.locator("input[name=line_price]").fill(price)
@@ -133,7 +157,9 @@ class ConsoleUI:
         page.click(f"button[name=action][value={'finish' if finish else 'draft'}]")
         page.wait_for_url("**/invoices?open=*")
         invoice_id = page.url.rsplit("open=", 1)[1].split("&")[0]
-        expect(page.locator(f"#panel .invoice-panel[data-invoice-id='{invoice_id}']")).to_be_visible()
+        expect(
+            page.locator(f"#panel .invoice-panel[data-invoice-id='{invoice_id}']")
+        ).to_be_visible()
         return invoice_id
 
     def open_invoice(self, page: Any, invoice_id: str) -> None:

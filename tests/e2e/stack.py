@@ -34,17 +34,26 @@ def free_port_triple() -> int:
 
 
 def assoc(to_id: str, type_id: int) -> dict[str, Any]:
-    return {"to": {"id": str(to_id)},
-            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+    return {
+        "to": {"id": str(to_id)},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
 
 
 class HubSpotRest:
     """HubSpot CRM v3 over HTTP, as any client would call it."""
 
     def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {HS_TOKEN}"}, timeout=30)
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {HS_TOKEN}"}, timeout=30
+        )
 
-    def create(self, object_type: str, properties: dict[str, Any], associations: list[dict[str, Any]] | None = None) -> str:
+    def create(
+        self,
+        object_type: str,
+        properties: dict[str, Any],
+        associations: list[dict[str, Any]] | None = None,
+    ) -> str:
         body: dict[str, Any] = {"properties": properties}
         if associations:
             body["associations"] = associations
@@ -52,22 +61,35 @@ class HubSpotRest:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
-    def update(self, object_type: str, object_id: str, properties: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.patch(f"/crm/v3/objects/{object_type}/{object_id}", json={"properties": properties})
+    def update(
+        self, object_type: str, object_id: str, properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        r = self.http.patch(
+            f"/crm/v3/objects/{object_type}/{object_id}", json={"properties": properties}
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
-    def get(self, object_type: str, object_id: str, properties: list[str] | None = None,
-            associations: list[str] | None = None) -> dict[str, Any]:
+    def get(
+        self,
+        object_type: str,
+        object_id: str,
+        properties: list[str] | None = None,
+        associations: list[str] | None = None,
+    ) -> dict[str, Any]:
         params: list[tuple[str, str]] = [("properties", p) for p in properties or []]
         params += [("associations", a) for a in associations or []]
         r = self.http.get(f"/crm/v3/objects/{object_type}/{object_id}", params=params)
         assert r.status_code == 200, r.text
         return r.json()
 
-    def search(self, object_type: str, filters: list[dict[str, Any]], properties: list[str]) -> list[dict[str, Any]]:
-        r = self.http.post(f"/crm/v3/objects/{object_type}/search",
-                           json={"filterGroups": [{"filters": filters}], "properties": properties, "limit": 100})
+    def search(
+        self, object_type: str, filters: list[dict[str, Any]], properties: list[str]
+    ) -> list[dict[str, Any]]:
+        r = self.http.post(
+            f"/crm/v3/objects/{object_type}/search",
+            json={"filterGroups": [{"filters": filters}], "properties": properties, "limit": 100},
+        )
         assert r.status_code == 200, r.text
         return r.json()["results"]
 
@@ -83,17 +105,43 @@ class HubSpotRest:
             props["hs_sku"] = sku
         return self.create("products", props)
 
-    def invoice(self, contact_id: str, lines: list[tuple[str, str, str]], *, currency: str = "USD",
-                discount_percent: str | None = None, finish: bool = True, **props: Any) -> str:
+    def invoice(
+        self,
+        contact_id: str,
+        lines: list[tuple[str, str, str]],
+        *,
+        currency: str = "USD",
+        discount_percent: str | None = None,
+        finish: bool = True,
+        **props: Any,
+    ) -> str:
         """lines: (product id, quantity, price). Creates the draft, its line items and discount,
         then clicks Finish (draft → open) unless finish=False."""
-        invoice_id = self.create("invoices", {"hs_currency": currency, **props}, [assoc(contact_id, 177)])
+        invoice_id = self.create(
+            "invoices", {"hs_currency": currency, **props}, [assoc(contact_id, 177)]
+        )
         for n, (product_id, qty, price) in enumerate(lines):
-            self.create("line_items", {"hs_product_id": product_id, "quantity": qty, "price": price,
-                                       "hs_position_on_quote": str(n)}, [assoc(invoice_id, 410)])
+            self.create(
+                "line_items",
+                {
+                    "hs_product_id": product_id,
+                    "quantity": qty,
+                    "price": price,
+                    "hs_position_on_quote": str(n),
+                },
+                [assoc(invoice_id, 410)],
+            )
         if discount_percent:
-            self.create("discounts", {"hs_label": "Loyalty", "hs_type": "PERCENT", "hs_value": discount_percent,
-                                      "hs_sort_order": "1"}, [assoc(invoice_id, 412)])
+            self.create(
+                "discounts",
+                {
+                    "hs_label": "Loyalty",
+                    "hs_type": "PERCENT",
+                    "hs_value": discount_percent,
+                    "hs_sort_order": "1",
+                },
+                [assoc(invoice_id, 412)],
+            )
         if finish:
             self.update("invoices", invoice_id, {"hs_invoice_status": "open"})
         return invoice_id
@@ -104,9 +152,12 @@ class QboRest:
 
     def __init__(self, base: str, realm: str) -> None:
         self.realm = realm
-        self.http = httpx.Client(base_url=f"{base}/v3/company/{realm}",
-                                 headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
-                                 params={"minorversion": "75"}, timeout=30)
+        self.http = httpx.Client(
+            base_url=f"{base}/v3/company/{realm}",
+            headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
+            params={"minorversion": "75"},
+            timeout=30,
+        )
 
     def create(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(f"/{entity.lower()}", json=body)
@@ -129,18 +180,35 @@ class QboRest:
         return rows
 
     def count(self, entity: str) -> int:
-        r = self.http.post("/query", content=f"select count(*) from {entity}",
-                           headers={"Content-Type": "application/text"})
+        r = self.http.post(
+            "/query",
+            content=f"select count(*) from {entity}",
+            headers={"Content-Type": "application/text"},
+        )
         return int(r.json()["QueryResponse"]["totalCount"])
 
 
 class DemoStack:
-    def __init__(self, data_dir: Path, *, seed: str = "empty", poll_interval: float = 60.0,
-                 showcase_failure: bool = False, with_console: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        seed: str = "empty",
+        poll_interval: float = 60.0,
+        showcase_failure: bool = False,
+        with_console: bool = True,
+    ) -> None:
         self.port = free_port_triple()
-        self.options = DemoOptions(port=self.port, data_dir=data_dir, seed=seed, poll_interval=poll_interval,
-                                   quiet=True, showcase_failure=showcase_failure, with_console=with_console,
-                                   extra_env={"admin_password": "correct-horse"})
+        self.options = DemoOptions(
+            port=self.port,
+            data_dir=data_dir,
+            seed=seed,
+            poll_interval=poll_interval,
+            quiet=True,
+            showcase_failure=showcase_failure,
+            with_console=with_console,
+            extra_env={"admin_password": "correct-horse"},
+        )
         self.runtime: Any = None
         self.hs_app: Any = None
         self.qbo_app: Any = None
@@ -207,7 +275,12 @@ class DemoStack:
         return self.runtime.connection()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.2, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 15.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> Any:
     """Poll until predicate() returns something truthy; returns it. Fails with `what` after timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -39,7 +39,12 @@ CONVERGE_TIMEOUT = 420.0
 
 
 def assoc(to_id: str, type_id: int) -> list[dict[str, Any]]:
-    return [{"to": {"id": str(to_id)}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}]
+    return [
+        {
+            "to": {"id": str(to_id)},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+        }
+    ]
 
 
 class Worker:
@@ -51,12 +56,25 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": "1", "LEDGERBRIDGE_LEASE_SECONDS": "3",
-               "LEDGERBRIDGE_BATCH_SIZE": "25"}
+        env = {
+            **os.environ,
+            "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": "1",
+            "LEDGERBRIDGE_LEASE_SECONDS": "3",
+            "LEDGERBRIDGE_BATCH_SIZE": "25",
+        }
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from ledgerbridge.cli import app; app()", "sync", "--data-dir", str(self.data_dir)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-c",
+                "from ledgerbridge.cli import app; app()",
+                "sync",
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:
@@ -101,9 +119,16 @@ def test_killed_worker_under_faults_converges_without_duplicates(tmp_path: Path)
         async def connect() -> int:
             runtime = await build_runtime(Settings(data_dir=data_dir))
             try:
-                info = await connect_sandboxes(runtime, SandboxEndpoints(hs_url, qb_url, "http://127.0.0.1:9"))
+                info = await connect_sandboxes(
+                    runtime, SandboxEndpoints(hs_url, qb_url, "http://127.0.0.1:9")
+                )
                 sync = load_sync_settings(runtime.store, info.id).model_copy(
-                    update={"backoff_base_seconds": 0.2, "backoff_cap_seconds": 2.0, "max_attempts": 10_000})
+                    update={
+                        "backoff_base_seconds": 0.2,
+                        "backoff_cap_seconds": 2.0,
+                        "max_attempts": 10_000,
+                    }
+                )
                 save_sync_settings(runtime.store, info.id, sync)
                 return info.id
             finally:
@@ -112,36 +137,75 @@ def test_killed_worker_under_faults_converges_without_duplicates(tmp_path: Path)
         connection_id = asyncio.run(connect())
 
         # The data: 25 contacts, 6 products, 200 finished invoices; a third paid in HubSpot.
-        products = [(hsb.create_object("products", {"name": f"Product {n}", "hs_sku": f"SKU-{n}", "price": p}), p)
-                    for n, p in enumerate(["19.95", "75.00", "89.99", "249.50", "1200.00", "0.33"])]
-        contacts = [hsb.create_object("contacts", {"email": f"buyer{n}@firm{n}.example", "firstname": f"B{n}",
-                                                   "lastname": "Buyer", "company": f"Firm {n % 9}"})
-                    for n in range(N_CONTACTS)]
+        products = [
+            (
+                hsb.create_object(
+                    "products", {"name": f"Product {n}", "hs_sku": f"SKU-{n}", "price": p}
+                ),
+                p,
+            )
+            for n, p in enumerate(["19.95", "75.00", "89.99", "249.50", "1200.00", "0.33"])
+        ]
+        contacts = [
+            hsb.create_object(
+                "contacts",
+                {
+                    "email": f"buyer{n}@firm{n}.example",
+                    "firstname": f"B{n}",
+                    "lastname": "Buyer",
+                    "company": f"Firm {n % 9}",
+                },
+            )
+            for n in range(N_CONTACTS)
+        ]
         invoices: list[str] = []
         hs_payments = 0
         for n in range(N_INVOICES):
-            invoice = hsb.create_object("invoices", {"hs_currency": "USD"}, assoc(contacts[n % N_CONTACTS], 177))
+            invoice = hsb.create_object(
+                "invoices", {"hs_currency": "USD"}, assoc(contacts[n % N_CONTACTS], 177)
+            )
             for product, price in rng.sample(products, rng.randint(1, 3)):
-                hsb.create_object("line_items", {"hs_product_id": product, "quantity": str(rng.randint(1, 7)),
-                                                 "price": price}, assoc(invoice, 410))
+                hsb.create_object(
+                    "line_items",
+                    {"hs_product_id": product, "quantity": str(rng.randint(1, 7)), "price": price},
+                    assoc(invoice, 410),
+                )
             hsb.update_object("invoices", invoice, {"hs_invoice_status": "open"})
             invoices.append(invoice)
             if n % 3 == 0:
                 billed = Decimal(hsb.store.get("invoices", invoice).properties["hs_amount_billed"])
                 amount = billed if n % 2 else (billed / 3).quantize(Decimal("0.01"))
-                hsb.create_object("commerce_payments", {
-                    "hs_initial_amount": str(amount), "hs_initiated_date": "2026-11-05T12:00:00.000Z",
-                    "hs_latest_status": "succeeded", "hs_currency_code": "USD", "hs_payment_method_type": "ach",
-                    "hs_processor_type": "hs_payments", "hs_reference_number": f"ST-{n}"}, assoc(invoice, 542))
+                hsb.create_object(
+                    "commerce_payments",
+                    {
+                        "hs_initial_amount": str(amount),
+                        "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                        "hs_latest_status": "succeeded",
+                        "hs_currency_code": "USD",
+                        "hs_payment_method_type": "ach",
+                        "hs_processor_type": "hs_payments",
+                        "hs_reference_number": f"ST-{n}",
+                    },
+                    assoc(invoice, 542),
+                )
                 hs_payments += 1
 
         for url in (hs_url, qb_url):
-            assert httpx.put(f"{url}/_sandbox/faults", json={**CHAOS, "seed": rng.randint(0, 10**6)}).status_code == 200
+            assert (
+                httpx.put(
+                    f"{url}/_sandbox/faults", json={**CHAOS, "seed": rng.randint(0, 10**6)}
+                ).status_code
+                == 200
+            )
 
         store = SqlStore(f"sqlite:///{data_dir / 'ledgerbridge.db'}")
 
         def linked() -> int:
-            return sum(1 for i in invoices if (lk := store.get_link(connection_id, INVOICE, Side.HUBSPOT, i)) and lk.qbo_id)
+            return sum(
+                1
+                for i in invoices
+                if (lk := store.get_link(connection_id, INVOICE, Side.HUBSPOT, i)) and lk.qbo_id
+            )
 
         worker = Worker(data_dir, tmp_path / "worker.log")
         try:
@@ -162,8 +226,20 @@ def test_killed_worker_under_faults_converges_without_duplicates(tmp_path: Path)
                 if balance <= 0:
                     continue
                 amount = balance if rng.random() < 0.5 else (balance / 2).quantize(Decimal("0.01"))
-                qsb.create_entity(realm, "Payment", {"CustomerRef": row["CustomerRef"], "TotalAmt": str(amount),
-                                                     "Line": [{"Amount": str(amount), "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}]})
+                qsb.create_entity(
+                    realm,
+                    "Payment",
+                    {
+                        "CustomerRef": row["CustomerRef"],
+                        "TotalAmt": str(amount),
+                        "Line": [
+                            {
+                                "Amount": str(amount),
+                                "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}],
+                            }
+                        ],
+                    },
+                )
                 qbo_payments += 1
             time.sleep(2)
             worker.kill()
@@ -196,7 +272,9 @@ def test_killed_worker_under_faults_converges_without_duplicates(tmp_path: Path)
         qbo_invoices = list(company.all("Invoice"))
         assert len(qbo_invoices) == N_INVOICES
         assert len({inv["Id"] for inv in qbo_invoices}) == N_INVOICES
-        emails = Counter((c.get("PrimaryEmailAddr") or {}).get("Address") for c in company.all("Customer"))
+        emails = Counter(
+            (c.get("PrimaryEmailAddr") or {}).get("Address") for c in company.all("Customer")
+        )
         assert len(emails) == N_CONTACTS and max(emails.values()) == 1, emails
         assert len(list(company.all("Payment"))) == hs_payments + qbo_payments
         assert len(hsb.store.live("commerce_payments")) == hs_payments + qbo_payments

@@ -35,7 +35,9 @@ def _cli(*args: str, timeout: float = 120) -> str:
     return done.stdout
 
 
-def _wait_http(url: str, timeout: float = 60, headers: dict[str, str] | None = None) -> httpx.Response:
+def _wait_http(
+    url: str, timeout: float = 60, headers: dict[str, str] | None = None
+) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -60,16 +62,30 @@ def _stop(proc: subprocess.Popen[bytes], sig: int) -> int:
 def test_sandbox_command_serves_persists_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port_triple()
     hs, qb = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
-    args = ["sandbox", "--hubspot-port", str(port), "--quickbooks-port", str(port + 1), "--seed", "demo",
-            "--state-dir", str(tmp_path / "state")]
+    args = [
+        "sandbox",
+        "--hubspot-port",
+        str(port),
+        "--quickbooks-port",
+        str(port + 1),
+        "--seed",
+        "demo",
+        "--state-dir",
+        str(tmp_path / "state"),
+    ]
     log = tmp_path / "sandbox.log"
     proc = _start(args, log)
     try:
         auth = {"Authorization": "Bearer pat-sandbox"}
-        contacts = _wait_http(f"{hs}/crm/v3/objects/contacts?limit=100", headers=auth).json()["results"]
+        contacts = _wait_http(f"{hs}/crm/v3/objects/contacts?limit=100", headers=auth).json()[
+            "results"
+        ]
         assert len(contacts) >= 20
-        created = httpx.post(f"{hs}/crm/v3/objects/contacts", headers=auth,
-                             json={"properties": {"email": "persist@state.example"}}).json()["id"]
+        created = httpx.post(
+            f"{hs}/crm/v3/objects/contacts",
+            headers=auth,
+            json={"properties": {"email": "persist@state.example"}},
+        ).json()["id"]
         discovery = _wait_http(f"{qb}/.well-known/openid_configuration").json()
         assert discovery["token_endpoint"].startswith(qb)
     finally:
@@ -79,11 +95,19 @@ def test_sandbox_command_serves_persists_and_stops_on_ctrl_c(tmp_path: Path) -> 
 
     proc = _start(args, tmp_path / "sandbox2.log")
     try:
-        again = _wait_http(f"{hs}/crm/v3/objects/contacts/{created}?properties=email", headers=auth).json()
+        again = _wait_http(
+            f"{hs}/crm/v3/objects/contacts/{created}?properties=email", headers=auth
+        ).json()
         assert again["properties"]["email"] == "persist@state.example"
-        invoices = httpx.post(f"{qb}/v3/company/{realm.group(1)}/query", content="select count(*) from Invoice",
-                              headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json",
-                                       "Content-Type": "application/text"}).json()
+        invoices = httpx.post(
+            f"{qb}/v3/company/{realm.group(1)}/query",
+            content="select count(*) from Invoice",
+            headers={
+                "Authorization": "Bearer qbo-sandbox-token",
+                "Accept": "application/json",
+                "Content-Type": "application/text",
+            },
+        ).json()
         assert invoices["QueryResponse"]["totalCount"] >= 8
     finally:
         assert _stop(proc, signal.SIGINT) == 0
@@ -108,7 +132,13 @@ def test_demo_command_and_the_operator_commands(tmp_path: Path) -> None:
             row = next((line for line in status.splitlines() if "demo" in line), "")
             cells = [c.strip() for c in row.split("│") if c.strip()]
             # connection, health, pending, synced, failed, excluded, blocked, queued
-            if cells[1:] and cells[1] == "ok" and cells[4] == "1" and int(cells[3]) > 50 and cells[2] == "0":
+            if (
+                cells[1:]
+                and cells[1] == "ok"
+                and cells[4] == "1"
+                and int(cells[3]) > 50
+                and cells[2] == "0"
+            ):
                 break
             time.sleep(2)
         else:

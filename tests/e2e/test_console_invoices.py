@@ -11,9 +11,16 @@ from playwright.sync_api import Page, expect
 from ledgerbridge.web.stack import ConsoleStack
 
 
-def test_create_and_finish_shows_synced_with_qbo_doc_number(page: Page, ui: Any, stack: ConsoleStack) -> None:
-    invoice_id = ui.create_invoice(page, contact="Ada", products=[("Consulting hour", "3"), ("Support plan", "1")],
-                                   discount=("PERCENT", "10"), po_number="PO-E2E-1")
+def test_create_and_finish_shows_synced_with_qbo_doc_number(
+    page: Page, ui: Any, stack: ConsoleStack
+) -> None:
+    invoice_id = ui.create_invoice(
+        page,
+        contact="Ada",
+        products=[("Consulting hour", "3"), ("Support plan", "1")],
+        discount=("PERCENT", "10"),
+        po_number="PO-E2E-1",
+    )
     panel = page.locator("#panel")
     expect(page.locator(".flash.success")).to_contain_text("Invoice finished")
     expect(panel.locator(".line-items")).to_contain_text("Consulting hour")
@@ -26,7 +33,9 @@ def test_create_and_finish_shows_synced_with_qbo_doc_number(page: Page, ui: Any,
     number = doc_number.inner_text()
 
     with stack.qbo_client() as qbo:
-        rows = qbo.get("/query", params={"query": f"select * from Invoice where DocNumber = '{number}'"}).json()
+        rows = qbo.get(
+            "/query", params={"query": f"select * from Invoice where DocNumber = '{number}'"}
+        ).json()
     invoices = rows["QueryResponse"]["Invoice"]
     assert len(invoices) == 1
     assert invoices[0]["TotalAmt"] in (485.99, "485.99")

@@ -19,10 +19,16 @@ def _qbo_custom_fields(stack: ConsoleStack, invoice_id: str) -> dict[str, str]:
     assert link is not None and link.qbo_id
     with stack.qbo_client() as qbo:
         invoice = qbo.get(f"/invoice/{link.qbo_id}").json()["Invoice"]
-    return {f.get("Name"): f.get("StringValue") for f in invoice.get("CustomField") or [] if f.get("StringValue")}
+    return {
+        f.get("Name"): f.get("StringValue")
+        for f in invoice.get("CustomField") or []
+        if f.get("StringValue")
+    }
 
 
-def test_po_number_mapping_added_in_settings_reaches_quickbooks(page: Page, ui: Any, stack: ConsoleStack) -> None:
+def test_po_number_mapping_added_in_settings_reaches_quickbooks(
+    page: Page, ui: Any, stack: ConsoleStack
+) -> None:
     stack.set_sync_settings(SyncSettings(custom_mappings=[]))  # start with no custom mapping
     page.goto("/settings/sync#mappings")
     mappings = page.locator("#custom-mappings tbody tr")
@@ -38,7 +44,9 @@ def test_po_number_mapping_added_in_settings_reaches_quickbooks(page: Page, ui: 
     expect(page.locator("#custom-mappings tbody tr")).to_have_count(1)
 
     po_number = f"PO-{uuid.uuid4().hex[:8].upper()}"
-    invoice_id = ui.create_invoice(page, contact="Hiro", products=[("Data migration", "1")], po_number=po_number)
+    invoice_id = ui.create_invoice(
+        page, contact="Hiro", products=[("Data migration", "1")], po_number=po_number
+    )
     ui.expect_sync_status(page, "Synced")
     # The panel shows what QuickBooks holds, read back from it.
     expect(page.locator("#panel [data-qbo-field='PO Number']")).to_have_text(po_number)
@@ -68,8 +76,9 @@ def test_custom_property_created_and_mapped(page: Page, ui: Any, stack: ConsoleS
     page.get_by_role("button", name="Save mappings").click()
     expect(page.locator(".flash.success")).to_have_text("Field mappings saved.")
 
-    invoice_id = ui.create_invoice(page, contact="Ines", products=[("Consulting hour", "4")],
-                                   properties={name: "APOLLO-7"})
+    invoice_id = ui.create_invoice(
+        page, contact="Ines", products=[("Consulting hour", "4")], properties={name: "APOLLO-7"}
+    )
     expect(page.locator(f"#panel [data-property='{name}']")).to_have_text("APOLLO-7")
     ui.expect_sync_status(page, "Synced")
     expect(page.locator("#panel [data-qbo-field='Project']")).to_have_text("APOLLO-7")

@@ -23,9 +23,18 @@ def _qbo_invoice_id(stack: ConsoleStack, invoice_id: str) -> str:
 
 def _hubspot_payment(stack: ConsoleStack, payment_id: str) -> dict[str, Any]:
     with stack.hubspot_client() as hs:
-        response = hs.get(f"/crm/v3/objects/commerce_payments/{payment_id}",
-                          params=[("properties", p) for p in ("hs_refunds_amount", "hs_latest_status",
-                                                              "hs_internal_comment", "hs_initial_amount")])
+        response = hs.get(
+            f"/crm/v3/objects/commerce_payments/{payment_id}",
+            params=[
+                ("properties", p)
+                for p in (
+                    "hs_refunds_amount",
+                    "hs_latest_status",
+                    "hs_internal_comment",
+                    "hs_initial_amount",
+                )
+            ],
+        )
     return response.json() if response.status_code == 200 else {}
 
 
@@ -37,11 +46,18 @@ def test_quickbooks_payment_shows_and_is_refunded(page: Page, ui: Any, stack: Co
     qbo_invoice = _qbo_invoice_id(stack, invoice_id)
     with stack.qbo_client() as qbo:
         customer = qbo.get(f"/invoice/{qbo_invoice}").json()["Invoice"]["CustomerRef"]
-        created = qbo.post("/payment", json={
-            "CustomerRef": {"value": customer["value"]}, "TotalAmt": 500.00, "TxnDate": dt.date.today().isoformat(),
-            "PaymentRefNum": "CHK-2201",
-            "Line": [{"Amount": 500.00, "LinkedTxn": [{"TxnId": qbo_invoice, "TxnType": "Invoice"}]}],
-        })
+        created = qbo.post(
+            "/payment",
+            json={
+                "CustomerRef": {"value": customer["value"]},
+                "TotalAmt": 500.00,
+                "TxnDate": dt.date.today().isoformat(),
+                "PaymentRefNum": "CHK-2201",
+                "Line": [
+                    {"Amount": 500.00, "LinkedTxn": [{"TxnId": qbo_invoice, "TxnType": "Invoice"}]}
+                ],
+            },
+        )
         assert created.status_code == 200, created.text
         qbo_payment = created.json()["Payment"]["Id"]
 
@@ -85,12 +101,26 @@ def test_quickbooks_payment_shows_and_is_refunded(page: Page, ui: Any, stack: Co
 def test_refund_more_than_paid_is_refused(page: Page, ui: Any, stack: ConsoleStack) -> None:
     invoice_id = ui.create_invoice(page, contact="Dev", products=[("Support plan", "2")])
     with stack.hubspot_client() as hs:
-        created = hs.post("/crm/v3/objects/commerce_payments", json={
-            "properties": {"hs_initial_amount": "179.98", "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
-                           "hs_latest_status": "succeeded", "hs_processor_type": "hs_payments",
-                           "hs_currency_code": "USD"},
-            "associations": [{"to": {"id": invoice_id}, "types": [
-                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}]}]})
+        created = hs.post(
+            "/crm/v3/objects/commerce_payments",
+            json={
+                "properties": {
+                    "hs_initial_amount": "179.98",
+                    "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+                    "hs_latest_status": "succeeded",
+                    "hs_processor_type": "hs_payments",
+                    "hs_currency_code": "USD",
+                },
+                "associations": [
+                    {
+                        "to": {"id": invoice_id},
+                        "types": [
+                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}
+                        ],
+                    }
+                ],
+            },
+        )
         payment_id = created.json()["id"]
     ui.open_invoice(page, invoice_id)
     payment = page.locator(f"#panel details.payment[data-payment-id='{payment_id}']")
@@ -101,18 +131,37 @@ def test_refund_more_than_paid_is_refused(page: Page, ui: Any, stack: ConsoleSta
     dialog.get_by_label("Reason").select_option("duplicate")
     dialog.get_by_role("button", name="Refund").click()
     expect(page.locator(".flash.error")).to_have_text("You can refund at most $179.98.")
-    assert _hubspot_payment(stack, payment_id)["properties"].get("hs_refunds_amount") in (None, "", "0")
+    assert _hubspot_payment(stack, payment_id)["properties"].get("hs_refunds_amount") in (
+        None,
+        "",
+        "0",
+    )
 
 
 def test_delete_payment_after_confirmation(page: Page, ui: Any, stack: ConsoleStack) -> None:
     invoice_id = ui.create_invoice(page, contact="Elena", products=[("Training seat", "2")])
     with stack.hubspot_client() as hs:
-        created = hs.post("/crm/v3/objects/commerce_payments", json={
-            "properties": {"hs_initial_amount": "499.00", "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
-                           "hs_latest_status": "succeeded", "hs_processor_type": "hs_payments",
-                           "hs_currency_code": "USD", "hs_reference_number": "WIRE-88"},
-            "associations": [{"to": {"id": invoice_id}, "types": [
-                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}]}]})
+        created = hs.post(
+            "/crm/v3/objects/commerce_payments",
+            json={
+                "properties": {
+                    "hs_initial_amount": "499.00",
+                    "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+                    "hs_latest_status": "succeeded",
+                    "hs_processor_type": "hs_payments",
+                    "hs_currency_code": "USD",
+                    "hs_reference_number": "WIRE-88",
+                },
+                "associations": [
+                    {
+                        "to": {"id": invoice_id},
+                        "types": [
+                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}
+                        ],
+                    }
+                ],
+            },
+        )
         assert created.status_code == 201, created.text
         payment_id = created.json()["id"]
 

@@ -14,7 +14,9 @@ def test_download_pdf_from_contact_invoices_card(page: Page, ui: Any, stack: Con
     synced_id = ui.create_invoice(page, contact="Farid", products=[("Hardware kit", "2")])
     ui.expect_sync_status(page, "Synced")
     qbo_number = page.locator("#panel [data-qbo-number]").inner_text()
-    draft_id = ui.create_invoice(page, contact="Farid", products=[("API add-on", "1")], finish=False)
+    draft_id = ui.create_invoice(
+        page, contact="Farid", products=[("API add-on", "1")], finish=False
+    )
     draft_number = page.locator("#panel .invoice-title").inner_text().removeprefix("Invoice ")
 
     # From the invoice's associations to the contact's page.
@@ -46,7 +48,9 @@ def test_download_pdf_from_contact_invoices_card(page: Page, ui: Any, stack: Con
 
 
 def test_company_page_lists_its_invoices(page: Page, ui: Any) -> None:
-    invoice_id = ui.create_invoice(page, contact="Grace", products=[("Consulting hour", "1")], finish=False)
+    invoice_id = ui.create_invoice(
+        page, contact="Grace", products=[("Consulting hour", "1")], finish=False
+    )
     page.locator("#panel .assoc a[href^='/contacts/']").click()
     page.locator(".related-list a[href^='/companies/']").first.click()
     expect(page.locator("h1")).to_have_text("Granite Legal")

@@ -21,11 +21,29 @@ NOT_RECEIVED = {"failed", "processing", "disputed_lost"}
 
 def _payments_in_range(stack: ConsoleStack) -> list[dict[str, Any]]:
     body: dict[str, Any] = {
-        "filterGroups": [{"filters": [
-            {"propertyName": "hs_initiated_date", "operator": "GTE", "value": f"{DATE_FROM}T00:00:00.000Z"},
-            {"propertyName": "hs_initiated_date", "operator": "LTE", "value": f"{DATE_TO}T23:59:59.999Z"}]}],
-        "properties": ["hs_initial_amount", "hs_fees_amount", "hs_refunds_amount", "hs_latest_status",
-                       "hs_currency_code"],
+        "filterGroups": [
+            {
+                "filters": [
+                    {
+                        "propertyName": "hs_initiated_date",
+                        "operator": "GTE",
+                        "value": f"{DATE_FROM}T00:00:00.000Z",
+                    },
+                    {
+                        "propertyName": "hs_initiated_date",
+                        "operator": "LTE",
+                        "value": f"{DATE_TO}T23:59:59.999Z",
+                    },
+                ]
+            }
+        ],
+        "properties": [
+            "hs_initial_amount",
+            "hs_fees_amount",
+            "hs_refunds_amount",
+            "hs_latest_status",
+            "hs_currency_code",
+        ],
         "limit": 100,
     }
     out: list[dict[str, Any]] = []
@@ -59,11 +77,18 @@ def _money(value: Decimal, currency: str) -> str:
 
 def test_payments_report_totals_match_the_data(page: Page, stack: ConsoleStack) -> None:
     # Processing fees on a few payments, as a payment processor would report them.
-    payments = [r for r in _payments_in_range(stack) if r["properties"].get("hs_latest_status") == "succeeded"]
+    payments = [
+        r
+        for r in _payments_in_range(stack)
+        if r["properties"].get("hs_latest_status") == "succeeded"
+    ]
     assert len(payments) >= 3
     with stack.hubspot_client() as hs:
         for record, fee in zip(payments[:3], ("2.90", "14.35", "0.75"), strict=False):
-            hs.patch(f"/crm/v3/objects/commerce_payments/{record['id']}", json={"properties": {"hs_fees_amount": fee}})
+            hs.patch(
+                f"/crm/v3/objects/commerce_payments/{record['id']}",
+                json={"properties": {"hs_fees_amount": fee}},
+            )
 
     page.goto("/reports/payments")
     page.fill("#from", DATE_FROM)
@@ -77,7 +102,9 @@ def test_payments_report_totals_match_the_data(page: Page, stack: ConsoleStack) 
         card = page.locator(f"#report-totals [data-currency='{currency}']")
         expect(card.locator("[data-total=payments]")).to_have_text(str(t["payments"]))
         expect(card.locator("[data-total=received]")).to_have_text(_money(t["received"], currency))
-        expect(card.locator("[data-total=processing_fees]")).to_have_text(_money(t["fees"], currency))
+        expect(card.locator("[data-total=processing_fees]")).to_have_text(
+            _money(t["fees"], currency)
+        )
         expect(card.locator("[data-total=refunds]")).to_have_text(_money(t["refunds"], currency))
         net = t["received"] - t["fees"] - t["refunds"]
         expect(card.locator("[data-total=net]")).to_have_text(_money(net, currency))

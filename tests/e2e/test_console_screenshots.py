@@ -16,8 +16,17 @@ def test_screenshots_of_the_main_pages(browser: Any, stack: ConsoleStack, tmp_pa
     finally:
         stack.set_sync_settings(SyncSettings())
     names = {p.stem for p in written}
-    assert {"login", "invoices", "invoice-panel", "invoice-failed", "create-invoice", "failing-to-sync",
-            "sync-settings", "contact", "payments-report"} <= names
+    assert {
+        "login",
+        "invoices",
+        "invoice-panel",
+        "invoice-failed",
+        "create-invoice",
+        "failing-to-sync",
+        "sync-settings",
+        "contact",
+        "payments-report",
+    } <= names
     for path in written:
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")

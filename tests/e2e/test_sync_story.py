@@ -19,8 +19,17 @@ from stack import DemoStack, HubSpotRest, QboRest, wait_for
 from ledgerbridge.engine.fieldmap import CustomFieldMapping, ProductNotFoundPolicy
 from ledgerbridge.engine.filters import FilterOp, FilterRule
 
-SYNC_PROPS = ["ledgerbridge_sync_status", "ledgerbridge_sync_error", "qbo_invoice_id", "qbo_doc_number",
-              "hs_amount_billed", "hs_balance_due", "hs_amount_paid", "hs_invoice_status", "hs_currency"]
+SYNC_PROPS = [
+    "ledgerbridge_sync_status",
+    "ledgerbridge_sync_error",
+    "qbo_invoice_id",
+    "qbo_doc_number",
+    "hs_amount_billed",
+    "hs_balance_due",
+    "hs_amount_paid",
+    "hs_invoice_status",
+    "hs_currency",
+]
 LATENCY_BUDGET = 10.0
 
 
@@ -45,7 +54,9 @@ def _uid() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def _settle(hs: HubSpotRest, invoice_id: str, status: str = "synced", timeout: float = LATENCY_BUDGET) -> dict[str, Any]:
+def _settle(
+    hs: HubSpotRest, invoice_id: str, status: str = "synced", timeout: float = LATENCY_BUDGET
+) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         props = hs.get("invoices", invoice_id, SYNC_PROPS)["properties"]
         return props if props.get("ledgerbridge_sync_status") == status else None
@@ -64,14 +75,23 @@ def test_console_front_is_healthy(stack: DemoStack) -> None:
     assert httpx.get(f"{stack.console_url}/healthz").json()["ready"] is True
 
 
-def test_finished_hubspot_invoice_reaches_quickbooks_within_seconds(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_finished_hubspot_invoice_reaches_quickbooks_within_seconds(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
-    contact = hs.contact(f"ana.{uid}@harbor.example", "Ana", "Silva", company=f"Harbor Coffee {uid}")
+    contact = hs.contact(
+        f"ana.{uid}@harbor.example", "Ana", "Silva", company=f"Harbor Coffee {uid}"
+    )
     beans = hs.product(f"Beans {uid}", f"BEAN-{uid}", "12.35")
     mill = hs.product(f"Mill {uid}", f"MILL-{uid}", "249.99")
     started = time.monotonic()
-    invoice = hs.invoice(contact, [(beans, "3", "12.35"), (mill, "1", "249.99")], discount_percent="10",
-                         hs_purchase_order_number=f"PO-{uid}", hs_due_date="2026-12-31")
+    invoice = hs.invoice(
+        contact,
+        [(beans, "3", "12.35"), (mill, "1", "249.99")],
+        discount_percent="10",
+        hs_purchase_order_number=f"PO-{uid}",
+        hs_due_date="2026-12-31",
+    )
     props = _settle(hs, invoice)
     elapsed = time.monotonic() - started
     assert elapsed < LATENCY_BUDGET
@@ -83,33 +103,72 @@ def test_finished_hubspot_invoice_reaches_quickbooks_within_seconds(stack: DemoS
     assert qbo_invoice["DocNumber"] == props["qbo_doc_number"]
     customer = qbo.get("Customer", qbo_invoice["CustomerRef"]["value"])
     assert customer["PrimaryEmailAddr"]["Address"] == f"ana.{uid}@harbor.example"
-    po_fields = [f for f in qbo_invoice.get("CustomField", []) if f.get("StringValue") == f"PO-{uid}"]
+    po_fields = [
+        f for f in qbo_invoice.get("CustomField", []) if f.get("StringValue") == f"PO-{uid}"
+    ]
     assert po_fields, qbo_invoice.get("CustomField")
-    skus = {qbo.get("Item", line["SalesItemLineDetail"]["ItemRef"]["value"]).get("Sku")
-            for line in qbo_invoice["Line"] if line.get("DetailType") == "SalesItemLineDetail"}
+    skus = {
+        qbo.get("Item", line["SalesItemLineDetail"]["ItemRef"]["value"]).get("Sku")
+        for line in qbo_invoice["Line"]
+        if line.get("DetailType") == "SalesItemLineDetail"
+    }
     assert skus == {f"BEAN-{uid}", f"MILL-{uid}"}
     assert qbo_invoice["DueDate"] == "2026-12-31"
 
 
-def test_quickbooks_invoice_and_payments_flow_to_hubspot(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_quickbooks_invoice_and_payments_flow_to_hubspot(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
-    customer = qbo.create("Customer", {"DisplayName": f"Fjord Robotics {uid}",
-                                       "PrimaryEmailAddr": {"Address": f"ops.{uid}@fjord.example"}})
+    customer = qbo.create(
+        "Customer",
+        {
+            "DisplayName": f"Fjord Robotics {uid}",
+            "PrimaryEmailAddr": {"Address": f"ops.{uid}@fjord.example"},
+        },
+    )
     income = next(a for a in qbo.query("select * from Account") if a.get("AccountType") == "Income")
-    item = qbo.create("Item", {"Name": f"Robot arm {uid}", "Type": "Service", "Sku": f"ARM-{uid}",
-                               "UnitPrice": 100, "IncomeAccountRef": {"value": income["Id"]}})
+    item = qbo.create(
+        "Item",
+        {
+            "Name": f"Robot arm {uid}",
+            "Type": "Service",
+            "Sku": f"ARM-{uid}",
+            "UnitPrice": 100,
+            "IncomeAccountRef": {"value": income["Id"]},
+        },
+    )
     started = time.monotonic()
-    invoice = qbo.create("Invoice", {
-        "CustomerRef": {"value": customer["Id"]},
-        "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 300.0,
-                  "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 3, "UnitPrice": 100}}],
-    })
+    invoice = qbo.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": 300.0,
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": item["Id"]},
+                        "Qty": 3,
+                        "UnitPrice": 100,
+                    },
+                }
+            ],
+        },
+    )
 
     def in_hubspot() -> dict[str, Any] | None:
-        found = hs.search("invoices", [{"propertyName": "qbo_invoice_id", "operator": "EQ", "value": invoice["Id"]}],
-                          SYNC_PROPS)
+        found = hs.search(
+            "invoices",
+            [{"propertyName": "qbo_invoice_id", "operator": "EQ", "value": invoice["Id"]}],
+            SYNC_PROPS,
+        )
         # HubSpot has no multi-object transaction: the invoice exists a moment before its lines.
-        done = [r for r in found if Decimal(r["properties"].get("hs_amount_billed") or "0") == Decimal("300")]
+        done = [
+            r
+            for r in found
+            if Decimal(r["properties"].get("hs_amount_billed") or "0") == Decimal("300")
+        ]
         return done[0] if done else None
 
     record = wait_for(in_hubspot, LATENCY_BUDGET, what="the QBO invoice in HubSpot")
@@ -118,28 +177,53 @@ def test_quickbooks_invoice_and_payments_flow_to_hubspot(stack: DemoStack, hs: H
     full = hs.get("invoices", record["id"], SYNC_PROPS, associations=["contacts", "deals"])
     assert not full.get("associations", {}).get("deals")  # never associated with a deal
     contacts = full["associations"]["contacts"]["results"]
-    assert hs.get("contacts", contacts[0]["id"], ["email"])["properties"]["email"] == f"ops.{uid}@fjord.example"
+    assert (
+        hs.get("contacts", contacts[0]["id"], ["email"])["properties"]["email"]
+        == f"ops.{uid}@fjord.example"
+    )
 
     # A partial payment in QBO: HubSpot shows the payment and the right balance, still open.
-    qbo.create("Payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": 120.5,
-                           "Line": [{"Amount": 120.5, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": 120.5,
+            "Line": [
+                {"Amount": 120.5, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+            ],
+        },
+    )
 
     def balance(expected: str) -> dict[str, Any] | None:
         props = hs.get("invoices", record["id"], SYNC_PROPS)["properties"]
         return props if Decimal(props.get("hs_balance_due") or "-1") == Decimal(expected) else None
 
-    props = wait_for(lambda: balance("179.50"), LATENCY_BUDGET, what="the partial payment in HubSpot")
+    props = wait_for(
+        lambda: balance("179.50"), LATENCY_BUDGET, what="the partial payment in HubSpot"
+    )
     assert props["hs_invoice_status"] == "open"
     # The rest: paid.
-    qbo.create("Payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": 179.5,
-                           "Line": [{"Amount": 179.5, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
-    props = wait_for(lambda: balance("0.00") or balance("0"), LATENCY_BUDGET, what="the invoice paid in HubSpot")
+    qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": 179.5,
+            "Line": [
+                {"Amount": 179.5, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+            ],
+        },
+    )
+    props = wait_for(
+        lambda: balance("0.00") or balance("0"), LATENCY_BUDGET, what="the invoice paid in HubSpot"
+    )
     assert props["hs_invoice_status"] == "paid"
     payments = hs.get("invoices", record["id"], [], associations=["commerce_payments"])
     assert len(payments["associations"]["commerce_payments"]["results"]) == 2
 
 
-def test_one_payment_across_two_invoices_is_split(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_one_payment_across_two_invoices_is_split(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
     contact = hs.contact(f"li.{uid}@ion.example", "Li", "Wei", company=f"Ion Labs {uid}")
     product = hs.product(f"Audit {uid}", f"AUD-{uid}", "400.00")
@@ -148,19 +232,34 @@ def test_one_payment_across_two_invoices_is_split(stack: DemoStack, hs: HubSpotR
     q1 = _settle(hs, first)["qbo_invoice_id"]
     q2 = _settle(hs, second)["qbo_invoice_id"]
     customer_id = qbo.get("Invoice", q1)["CustomerRef"]["value"]
-    qbo.create("Payment", {"CustomerRef": {"value": customer_id}, "TotalAmt": 1000,
-                           "Line": [{"Amount": 400, "LinkedTxn": [{"TxnId": q1, "TxnType": "Invoice"}]},
-                                    {"Amount": 600, "LinkedTxn": [{"TxnId": q2, "TxnType": "Invoice"}]}]})
+    qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer_id},
+            "TotalAmt": 1000,
+            "Line": [
+                {"Amount": 400, "LinkedTxn": [{"TxnId": q1, "TxnType": "Invoice"}]},
+                {"Amount": 600, "LinkedTxn": [{"TxnId": q2, "TxnType": "Invoice"}]},
+            ],
+        },
+    )
 
     def paid(invoice_id: str, balance: str, status: str) -> bool:
         props = hs.get("invoices", invoice_id, SYNC_PROPS)["properties"]
-        return Decimal(props["hs_balance_due"]) == Decimal(balance) and props["hs_invoice_status"] == status
+        return (
+            Decimal(props["hs_balance_due"]) == Decimal(balance)
+            and props["hs_invoice_status"] == status
+        )
 
     wait_for(lambda: paid(first, "0", "paid"), LATENCY_BUDGET, what="first invoice paid")
-    wait_for(lambda: paid(second, "200.00", "open"), LATENCY_BUDGET, what="second invoice partly paid")
+    wait_for(
+        lambda: paid(second, "200.00", "open"), LATENCY_BUDGET, what="second invoice partly paid"
+    )
 
 
-def test_euro_invoice_into_usd_company_fails_visibly_and_creates_nothing(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_euro_invoice_into_usd_company_fails_visibly_and_creates_nothing(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
     contact = hs.contact(f"eva.{uid}@berlin.example", "Eva", "Klein", company=f"Klein GmbH {uid}")
     product = hs.product(f"Workshop {uid}", f"WS-{uid}", "900.00")
@@ -177,7 +276,9 @@ def test_euro_invoice_into_usd_company_fails_visibly_and_creates_nothing(stack: 
     assert row.state.category == "validation" and "multicurrency" in (row.state.hint or "").lower()
 
 
-def test_filters_exclude_with_the_rule_that_excluded(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_filters_exclude_with_the_rule_that_excluded(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
     _set(stack, filters=[FilterRule(field="amount", op=FilterOp.GTE, value="50")])
     try:
@@ -186,31 +287,52 @@ def test_filters_exclude_with_the_rule_that_excluded(stack: DemoStack, hs: HubSp
         invoices_before = qbo.count("Invoice")
         invoice = hs.invoice(contact, [(product, "5", "2.00")])
         _settle(hs, invoice, status="excluded")
-        state = next(r.state for r in stack.runtime.store.find_states(search=invoice, limit=50).rows
-                     if r.state.key.source_id == invoice)
+        state = next(
+            r.state
+            for r in stack.runtime.store.find_states(search=invoice, limit=50).rows
+            if r.state.key.source_id == invoice
+        )
         assert "Amount" in (state.message or "") and "50" in (state.message or "")
         assert qbo.count("Invoice") == invoices_before
     finally:
         _set(stack, filters=[])
 
 
-def test_custom_mapping_to_a_quickbooks_custom_field(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_custom_mapping_to_a_quickbooks_custom_field(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
-    r = hs.http.post("/crm/v3/properties/invoices", json={
-        "name": "project_code", "label": "Project code", "type": "string", "fieldType": "text",
-        "groupName": "invoiceinformation"})
+    r = hs.http.post(
+        "/crm/v3/properties/invoices",
+        json={
+            "name": "project_code",
+            "label": "Project code",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "invoiceinformation",
+        },
+    )
     assert r.status_code in (201, 409), r.text
     conn = stack.connection
-    mappings = [*conn.sync_settings.custom_mappings,
-                CustomFieldMapping(hubspot_property="project_code", qbo_field="Project")]
+    mappings = [
+        *conn.sync_settings.custom_mappings,
+        CustomFieldMapping(hubspot_property="project_code", qbo_field="Project"),
+    ]
     _set(stack, custom_mappings=mappings)
     try:
         contact = hs.contact(f"pm.{uid}@summit.example", "Pat", "Moss", company=f"Summit {uid}")
         product = hs.product(f"Tent {uid}", f"TNT-{uid}", "310.00")
-        invoice = hs.invoice(contact, [(product, "2", "310.00")], project_code=f"PRJ-{uid}",
-                             hs_purchase_order_number=f"PO-{uid}")
+        invoice = hs.invoice(
+            contact,
+            [(product, "2", "310.00")],
+            project_code=f"PRJ-{uid}",
+            hs_purchase_order_number=f"PO-{uid}",
+        )
         props = _settle(hs, invoice)
-        fields = {f.get("Name"): f.get("StringValue") for f in qbo.get("Invoice", props["qbo_invoice_id"])["CustomField"]}
+        fields = {
+            f.get("Name"): f.get("StringValue")
+            for f in qbo.get("Invoice", props["qbo_invoice_id"])["CustomField"]
+        }
         assert fields.get("Project") == f"PRJ-{uid}"
         assert fields.get("PO Number") == f"PO-{uid}"
     finally:
@@ -218,12 +340,21 @@ def test_custom_mapping_to_a_quickbooks_custom_field(stack: DemoStack, hs: HubSp
 
 
 @pytest.mark.parametrize("policy", list(ProductNotFoundPolicy))
-def test_product_not_found_policies(stack: DemoStack, hs: HubSpotRest, qbo: QboRest, policy: ProductNotFoundPolicy) -> None:
+def test_product_not_found_policies(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest, policy: ProductNotFoundPolicy
+) -> None:
     uid = _uid()
     default_item = stack.connection.sync_settings.default_item_name
-    if policy is ProductNotFoundPolicy.USE_DEFAULT_ITEM and not qbo.query(f"select * from Item where Name = '{default_item}'"):
-        income = next(a for a in qbo.query("select * from Account") if a.get("AccountType") == "Income")
-        qbo.create("Item", {"Name": default_item, "Type": "Service", "IncomeAccountRef": {"value": income["Id"]}})
+    if policy is ProductNotFoundPolicy.USE_DEFAULT_ITEM and not qbo.query(
+        f"select * from Item where Name = '{default_item}'"
+    ):
+        income = next(
+            a for a in qbo.query("select * from Account") if a.get("AccountType") == "Income"
+        )
+        qbo.create(
+            "Item",
+            {"Name": default_item, "Type": "Service", "IncomeAccountRef": {"value": income["Id"]}},
+        )
     _set(stack, product_not_found=policy)
     try:
         contact = hs.contact(f"np.{uid}@meridian.example", "Noa", "Park", company=f"Meridian {uid}")
@@ -233,12 +364,18 @@ def test_product_not_found_policies(stack: DemoStack, hs: HubSpotRest, qbo: QboR
         invoice = hs.invoice(contact, [(product, "2", "55.00")])
         if policy is ProductNotFoundPolicy.FAIL:
             props = _settle(hs, invoice, status="failed")
-            assert f"NEW-{uid}" in props["ledgerbridge_sync_error"] or f"Brand new thing {uid}" in props["ledgerbridge_sync_error"]
+            assert (
+                f"NEW-{uid}" in props["ledgerbridge_sync_error"]
+                or f"Brand new thing {uid}" in props["ledgerbridge_sync_error"]
+            )
             assert qbo.count("Invoice") == invoices_before and qbo.count("Item") == items_before
             return
         props = _settle(hs, invoice)
-        line = next(ln for ln in qbo.get("Invoice", props["qbo_invoice_id"])["Line"]
-                    if ln.get("DetailType") == "SalesItemLineDetail")
+        line = next(
+            ln
+            for ln in qbo.get("Invoice", props["qbo_invoice_id"])["Line"]
+            if ln.get("DetailType") == "SalesItemLineDetail"
+        )
         item = qbo.get("Item", line["SalesItemLineDetail"]["ItemRef"]["value"])
         if policy is ProductNotFoundPolicy.CREATE_ITEM:
             assert item.get("Sku") == f"NEW-{uid}" and qbo.count("Item") == items_before + 1
@@ -249,23 +386,33 @@ def test_product_not_found_policies(stack: DemoStack, hs: HubSpotRest, qbo: QboR
         _set(stack, product_not_found=ProductNotFoundPolicy.CREATE_ITEM)
 
 
-def test_customer_display_name_collisions_do_not_fail(stack: DemoStack, hs: HubSpotRest, qbo: QboRest) -> None:
+def test_customer_display_name_collisions_do_not_fail(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
     uid = _uid()
     name = f"Granite Legal {uid}"
     # QBO already uses the name for a vendor and for another customer (different email).
     qbo.create("Vendor", {"DisplayName": name})
-    qbo.create("Customer", {"DisplayName": f"{name} (2)", "PrimaryEmailAddr": {"Address": f"x.{uid}@other.example"}})
+    qbo.create(
+        "Customer",
+        {"DisplayName": f"{name} (2)", "PrimaryEmailAddr": {"Address": f"x.{uid}@other.example"}},
+    )
     contact = hs.contact(f"gl.{uid}@granite.example", "Gil", "Lee", company=name)
     product = hs.product(f"Filing {uid}", f"FIL-{uid}", "80.00")
     invoice = hs.invoice(contact, [(product, "1", "80.00")])
     props = _settle(hs, invoice)
-    customer = qbo.get("Customer", qbo.get("Invoice", props["qbo_invoice_id"])["CustomerRef"]["value"])
+    customer = qbo.get(
+        "Customer", qbo.get("Invoice", props["qbo_invoice_id"])["CustomerRef"]["value"]
+    )
     assert customer["PrimaryEmailAddr"]["Address"] == f"gl.{uid}@granite.example"
     assert customer["DisplayName"] not in (name, f"{name} (2)")
     # A second invoice for the same contact reuses that customer: no duplicate.
     again = hs.invoice(contact, [(product, "2", "80.00")])
     props2 = _settle(hs, again)
     assert qbo.get("Invoice", props2["qbo_invoice_id"])["CustomerRef"]["value"] == customer["Id"]
-    matches = [c for c in qbo.query("select * from Customer")
-               if (c.get("PrimaryEmailAddr") or {}).get("Address") == f"gl.{uid}@granite.example"]
+    matches = [
+        c
+        for c in qbo.query("select * from Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address") == f"gl.{uid}@granite.example"
+    ]
     assert len(matches) == 1

@@ -23,7 +23,12 @@ BROKER = "redis://127.0.0.1:6379/15"
 
 
 def _assoc(to_id: str, type_id: int) -> list[dict[str, object]]:
-    return [{"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}]
+    return [
+        {
+            "to": {"id": to_id},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+        }
+    ]
 
 
 @pytest.fixture
@@ -35,25 +40,40 @@ def broker() -> str:
     return BROKER
 
 
-def test_celery_task_runs_a_sync_round(tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_celery_task_runs_a_sync_round(
+    tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hs, qb = hubspot_app(seed="empty"), quickbooks_app(seed="empty")
     sb = hs.state.sandbox
     data_dir = tmp_path / "data"
     monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", broker)
     with run_asgi_server(hs) as hs_url, run_asgi_server(qb) as qb_url:
+
         async def connect() -> int:
             runtime = await build_runtime(Settings())
             try:
-                return (await connect_sandboxes(runtime, SandboxEndpoints(hs_url, qb_url, "http://127.0.0.1:9"))).id
+                return (
+                    await connect_sandboxes(
+                        runtime, SandboxEndpoints(hs_url, qb_url, "http://127.0.0.1:9")
+                    )
+                ).id
             finally:
                 await runtime.aclose()
 
         connection_id = asyncio.run(connect())
-        contact = sb.create_object("contacts", {"email": "celery@worker.example", "firstname": "Cel"})
-        product = sb.create_object("products", {"name": "Stalk", "hs_sku": "CEL-1", "price": "4.20"})
+        contact = sb.create_object(
+            "contacts", {"email": "celery@worker.example", "firstname": "Cel"}
+        )
+        product = sb.create_object(
+            "products", {"name": "Stalk", "hs_sku": "CEL-1", "price": "4.20"}
+        )
         invoice = sb.create_object("invoices", {"hs_currency": "USD"}, _assoc(contact, 177))
-        sb.create_object("line_items", {"hs_product_id": product, "quantity": "5", "price": "4.20"}, _assoc(invoice, 410))
+        sb.create_object(
+            "line_items",
+            {"hs_product_id": product, "quantity": "5", "price": "4.20"},
+            _assoc(invoice, 410),
+        )
         sb.update_object("invoices", invoice, {"hs_invoice_status": "open"})
 
         app = celery_app.make_celery(Settings())
@@ -67,5 +87,7 @@ def test_celery_task_runs_a_sync_round(tmp_path: Path, broker: str, monkeypatch:
                 time.sleep(0.2)
         props = sb.store.get("invoices", invoice).properties
         assert props.get("ledgerbridge_sync_status") == "synced"
-        qbo_invoice = qb.state.sandbox.get_entity(qb.state.sandbox.default_realm_id, "Invoice", props["qbo_invoice_id"])
+        qbo_invoice = qb.state.sandbox.get_entity(
+            qb.state.sandbox.default_realm_id, "Invoice", props["qbo_invoice_id"]
+        )
         assert str(qbo_invoice["TotalAmt"]) in ("21.0", "21.00", "21")

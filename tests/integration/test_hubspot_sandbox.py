@@ -19,19 +19,33 @@ AUTH = {"Authorization": "Bearer pat-sandbox"}
 
 async def test_in_process_through_asgi_transport() -> None:
     app = create_app()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hubspot.test",
-                                 headers=AUTH) as client:
-        made = await client.post("/crm/v3/objects/contacts", json={"properties": {"email": "a@x.example"}})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hubspot.test", headers=AUTH
+    ) as client:
+        made = await client.post(
+            "/crm/v3/objects/contacts", json={"properties": {"email": "a@x.example"}}
+        )
         assert made.status_code == 201
         cid = made.json()["id"]
-        page = await client.get("/crm/v3/objects/contacts", params=[("properties", "email"), ("properties", "firstname")])
+        page = await client.get(
+            "/crm/v3/objects/contacts",
+            params=[("properties", "email"), ("properties", "firstname")],
+        )
         assert page.json()["results"][0]["properties"]["email"] == "a@x.example"
-        assert (await client.get(f"/crm/v3/objects/contacts/{cid}", headers={"Authorization": "Bearer x"})).status_code == 401
+        assert (
+            await client.get(
+                f"/crm/v3/objects/contacts/{cid}", headers={"Authorization": "Bearer x"}
+            )
+        ).status_code == 401
         missing = await client.get("/crm/v3/objects/contacts/999999")
         assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
         bad_type = await client.get("/crm/v3/objects/widgets")
         assert bad_type.status_code == 400 and "infer object type" in bad_type.json()["message"]
-        bad_json = await client.post("/crm/v3/objects/contacts", content=b"{nope", headers={"content-type": "application/json"})
+        bad_json = await client.post(
+            "/crm/v3/objects/contacts",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
         assert bad_json.status_code == 400 and bad_json.json()["category"] == "VALIDATION_ERROR"
 
 
@@ -64,14 +78,29 @@ def test_demo_seed_is_consistent_with_the_shared_data_set() -> None:
     expected = [i for i in demo_data.invoices() if i.origin == "hubspot"]
     invoices = sb.store.live("invoices")
     assert len(invoices) == len(expected) >= 50
-    statuses = Counter(i.properties["hs_invoice_status"] + "/" + i.properties["hs_payment_status"] for i in invoices)
-    want = Counter({"draft": "draft/unpaid", "open": "open/unpaid", "paid": "paid/paid",
-                    "partially_paid": "open/partially_paid", "voided": "voided/unpaid"}[i.status] for i in expected)
+    statuses = Counter(
+        i.properties["hs_invoice_status"] + "/" + i.properties["hs_payment_status"]
+        for i in invoices
+    )
+    want = Counter(
+        {
+            "draft": "draft/unpaid",
+            "open": "open/unpaid",
+            "paid": "paid/paid",
+            "partially_paid": "open/partially_paid",
+            "voided": "voided/unpaid",
+        }[i.status]
+        for i in expected
+    )
     assert statuses == want
     for inv, spec in zip(sorted(invoices, key=lambda r: int(r.id)), expected, strict=True):
         lines = sb.linked(inv, "line_items")
-        assert sorted(li.properties["hs_sku"] for li in lines) == sorted(li.sku for li in spec.lines)
-        assert all(li.properties["hs_product_id"] == products[li.properties["hs_sku"]].id for li in lines)
+        assert sorted(li.properties["hs_sku"] for li in lines) == sorted(
+            li.sku for li in spec.lines
+        )
+        assert all(
+            li.properties["hs_product_id"] == products[li.properties["hs_sku"]].id for li in lines
+        )
         assert inv.properties.get("hs_purchase_order_number") == spec.po_number
         assert len(sb.linked(inv, "contacts")) == 1
         gross = sum((li.quantity * li.unit_price for li in spec.lines), Decimal(0))
@@ -88,17 +117,34 @@ def test_demo_seed_is_consistent_with_the_shared_data_set() -> None:
 def test_persistence_across_restarts(tmp_path: Path) -> None:
     app = create_app(state_dir=tmp_path)
     with run_asgi_server(app) as base_url:
-        made = httpx.post(f"{base_url}/crm/v3/objects/contacts", headers=AUTH,
-                          json={"properties": {"email": "keep@x.example"}})
+        made = httpx.post(
+            f"{base_url}/crm/v3/objects/contacts",
+            headers=AUTH,
+            json={"properties": {"email": "keep@x.example"}},
+        )
         assert made.status_code == 201
-        httpx.post(f"{base_url}/crm/v3/properties/contacts", headers=AUTH, json={
-            "name": "qbo_customer_id", "label": "QBO id", "type": "string", "fieldType": "text",
-            "groupName": "contactinformation", "hasUniqueValue": True}).raise_for_status()
-        httpx.post(f"{base_url}/crm/v4/associations/contacts/companies/labels", headers=AUTH,
-                   json={"label": "Billing", "name": "billing"}).raise_for_status()
+        httpx.post(
+            f"{base_url}/crm/v3/properties/contacts",
+            headers=AUTH,
+            json={
+                "name": "qbo_customer_id",
+                "label": "QBO id",
+                "type": "string",
+                "fieldType": "text",
+                "groupName": "contactinformation",
+                "hasUniqueValue": True,
+            },
+        ).raise_for_status()
+        httpx.post(
+            f"{base_url}/crm/v4/associations/contacts/companies/labels",
+            headers=AUTH,
+            json={"label": "Billing", "name": "billing"},
+        ).raise_for_status()
     assert (tmp_path / "hubspot.json").exists()  # written on shutdown at the latest
 
-    again = create_app(state_dir=tmp_path, seed="demo").state.sandbox  # the snapshot wins over the seed
+    again = create_app(
+        state_dir=tmp_path, seed="demo"
+    ).state.sandbox  # the snapshot wins over the seed
     assert [c.properties["email"] for c in again.store.live("contacts")] == ["keep@x.example"]
     assert again.props.get("contacts", "qbo_customer_id")["hasUniqueValue"] is True
     assert any(t.label == "Billing" for t in again.graph.types_between("contacts", "companies"))
@@ -111,7 +157,10 @@ def test_in_memory_without_state_dir_and_reset(tmp_path: Path) -> None:
     sb = app.state.sandbox
     assert sb.store.live("invoices")
     with run_asgi_server(app) as base_url:
-        assert httpx.post(f"{base_url}/_sandbox/reset", json={"seed": "empty"}).json()["seed"] == "empty"
+        assert (
+            httpx.post(f"{base_url}/_sandbox/reset", json={"seed": "empty"}).json()["seed"]
+            == "empty"
+        )
         assert sb.store.live("invoices") == []
         assert httpx.post(f"{base_url}/_sandbox/reset", json={"seed": "nope"}).status_code == 400
         health = httpx.get(f"{base_url}/_sandbox/health").json()

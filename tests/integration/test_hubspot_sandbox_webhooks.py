@@ -59,16 +59,24 @@ async def test_events_are_batched_signed_and_typed(hub) -> None:
     assert await sb.flush_webhooks() == 1
     assert len(receiver.requests) == 1  # one batch
     headers, events, raw = receiver.requests[0]
-    assert headers["x-hubspot-signature-v3"] == sign_v3("secret-1", "POST", TARGET, raw.decode(),
-                                                        headers["x-hubspot-request-timestamp"])
+    assert headers["x-hubspot-signature-v3"] == sign_v3(
+        "secret-1", "POST", TARGET, raw.decode(), headers["x-hubspot-request-timestamp"]
+    )
     kinds = [(e["subscriptionType"], e["objectId"]) for e in events]
     assert ("contact.creation", int(contact)) in kinds
     assert ("company.creation", int(company)) in kinds
     assert ("invoice.creation", int(inv)) in kinds and ("invoice.deletion", int(inv)) in kinds
     change = next(e for e in events if e["subscriptionType"] == "contact.propertyChange")
-    assert (change["propertyName"], change["propertyValue"], change["changeSource"]) == ("firstname", "Ada", "API")
+    assert (change["propertyName"], change["propertyValue"], change["changeSource"]) == (
+        "firstname",
+        "Ada",
+        "API",
+    )
     assoc = [e for e in events if e["subscriptionType"].endswith("associationChange")]
-    assert {(e["fromObjectId"], e["toObjectId"]) for e in assoc} == {(int(contact), int(company)), (int(company), int(contact))}
+    assert {(e["fromObjectId"], e["toObjectId"]) for e in assoc} == {
+        (int(contact), int(company)),
+        (int(company), int(contact)),
+    }
     assert all(e["associationRemoved"] is False for e in assoc)
     assert len({e["eventId"] for e in events}) == len(events)
     assert not any(e.get("propertyName") == "hs_lastmodifieddate" for e in events)
@@ -78,18 +86,47 @@ async def test_payment_drives_invoice_property_change_events(hub) -> None:
     sb, receiver = hub
     contact = sb.create_object("contacts", {"email": "a@x.example"})
     line = sb.create_object("line_items", {"name": "x", "price": "40", "quantity": "1"})
-    inv = sb.create_object("invoices", {"hs_currency": "USD", "hs_invoice_status": "open"}, [
-        {"to": {"id": contact}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}]},
-        {"to": {"id": line}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 409}]}])
+    inv = sb.create_object(
+        "invoices",
+        {"hs_currency": "USD", "hs_invoice_status": "open"},
+        [
+            {
+                "to": {"id": contact},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}],
+            },
+            {
+                "to": {"id": line},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 409}],
+            },
+        ],
+    )
     await sb.flush_webhooks()
     receiver.requests.clear()
-    sb.create_object("commerce_payments", {"hs_initial_amount": "40", "hs_initiated_date": "2026-01-01",
-                                           "hs_latest_status": "succeeded"},
-                     [{"to": {"id": inv}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}]}])
+    sb.create_object(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "40",
+            "hs_initiated_date": "2026-01-01",
+            "hs_latest_status": "succeeded",
+        },
+        [
+            {
+                "to": {"id": inv},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}],
+            }
+        ],
+    )
     await sb.flush_webhooks()
-    changes = {(e["propertyName"], e["propertyValue"]) for e in receiver.events
-               if e["subscriptionType"] == "invoice.propertyChange" and e["objectId"] == int(inv)}
-    assert {("hs_invoice_status", "paid"), ("hs_balance_due", "0.00"), ("hs_amount_paid", "40.00")} <= changes
+    changes = {
+        (e["propertyName"], e["propertyValue"])
+        for e in receiver.events
+        if e["subscriptionType"] == "invoice.propertyChange" and e["objectId"] == int(inv)
+    }
+    assert {
+        ("hs_invoice_status", "paid"),
+        ("hs_balance_due", "0.00"),
+        ("hs_amount_paid", "40.00"),
+    } <= changes
 
 
 async def test_subscriptions_filter_and_generic_object_events(hub) -> None:
@@ -101,7 +138,11 @@ async def test_subscriptions_filter_and_generic_object_events(hub) -> None:
     sb.update_object("invoices", inv, {"hs_title": "t"})  # not subscribed
     await sb.flush_webhooks()
     types = sorted((e["subscriptionType"], e["objectTypeId"]) for e in receiver.events)
-    assert types == [("contact.propertyChange", "0-1"), ("object.creation", "0-1"), ("object.creation", "0-53")]
+    assert types == [
+        ("contact.propertyChange", "0-1"),
+        ("object.creation", "0-1"),
+        ("object.creation", "0-53"),
+    ]
 
 
 async def test_failed_delivery_is_retried_with_attempt_number_and_backoff(hub) -> None:
@@ -143,8 +184,12 @@ async def test_admin_endpoint_sets_subscriptions() -> None:
     app = create_app()
     sb = app.state.sandbox
     sb.webhooks.transport = httpx.ASGITransport(app=receiver.app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hs") as admin:
-        resp = await admin.put("/_sandbox/webhooks", json={"url": TARGET, "secret": "s2", "events": ["deal.creation"]})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hs"
+    ) as admin:
+        resp = await admin.put(
+            "/_sandbox/webhooks", json={"url": TARGET, "secret": "s2", "events": ["deal.creation"]}
+        )
         assert resp.status_code == 200 and resp.json()["events"] == ["deal.creation"]
         sb.create_object("contacts", {"email": "a@x.example"})
         sb.create_object("deals", {"dealname": "Big"})

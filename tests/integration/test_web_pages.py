@@ -40,7 +40,9 @@ class HostRouter(httpx.AsyncBaseTransport):
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, runtime: Any, hubspot: Any, router: HostRouter) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, runtime: Any, hubspot: Any, router: HostRouter
+    ) -> None:
         self.http = http
         self.runtime = runtime
         self.hubspot = hubspot  # the HubSpot sandbox portal (Python access)
@@ -52,8 +54,11 @@ class Client:
 
     async def post(self, path: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
         items = list(data.items()) if isinstance(data, dict) else list(data)
-        return await self.http.post(path, content=urlencode([*items, ("csrf_token", self.token)]),
-                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        return await self.http.post(
+            path,
+            content=urlencode([*items, ("csrf_token", self.token)]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
 
 @pytest.fixture
@@ -66,10 +71,14 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
     await connect_sandboxes(runtime, SandboxEndpoints(HS, QB, CONSOLE))
     runtime.ready = True
     app = create_app(runtime)
-    console = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=CONSOLE, follow_redirects=False)
+    console = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=CONSOLE, follow_redirects=False
+    )
     page = await console.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    await console.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    await console.post(
+        "/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token}
+    )
     page = await console.get("/settings/properties")
     wrapped = Client(console, runtime, hs.state.sandbox, router)
     wrapped.token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -97,8 +106,12 @@ async def test_index_filters_sort_and_pages(client: Client) -> None:
 
     # Sorted by amount, ascending: the amounts read in order.
     ascending = await client.get("/invoices?sort=amount&dir=asc&limit=100")
-    amounts = [Decimal(a.replace(",", "")) for a in re.findall(r'class="num">[^0-9-]*([\d,]+\.\d\d)</td>\s*<td class="num">',
-                                                                ascending.text)]
+    amounts = [
+        Decimal(a.replace(",", ""))
+        for a in re.findall(
+            r'class="num">[^0-9-]*([\d,]+\.\d\d)</td>\s*<td class="num">', ascending.text
+        )
+    ]
     assert amounts == sorted(amounts) and len(amounts) == total
 
     # Paging with `after`: two pages of 25 cover everything once.
@@ -125,34 +138,62 @@ async def test_index_filters_sort_and_pages(client: Client) -> None:
 async def test_index_costs_one_search_per_page_at_ten_thousand_invoices(client: Client) -> None:
     with client.hubspot.batch():
         for n in range(10_050):
-            client.hubspot.create_object("invoices", {"hs_currency": "USD", "hs_title": f"Bulk {n}"})
+            client.hubspot.create_object(
+                "invoices", {"hs_currency": "USD", "hs_title": f"Bulk {n}"}
+            )
     hubspot = client.router.transports["hubspot.test"]
-    for url in ("/invoices?status=draft", "/invoices?status=draft&sort=number&dir=asc&after=9975",
-                "/invoices?q=Bulk%209999"):
+    for url in (
+        "/invoices?status=draft",
+        "/invoices?status=draft&sort=number&dir=asc&after=9975",
+        "/invoices?q=Bulk%209999",
+    ):
         before = hubspot.requests
         response = await client.get(url)
         assert response.status_code == 200
         # One search; one association read for rows without a customer name (these drafts).
         assert hubspot.requests - before <= 2, url
     first = await client.get("/invoices?status=draft")
-    assert "10,000+ invoices" in first.text and "Search shows the first 10,000 results" in first.text
+    assert (
+        "10,000+ invoices" in first.text and "Search shows the first 10,000 results" in first.text
+    )
     last = await client.get("/invoices?status=draft&sort=number&dir=asc&after=9975")
     assert len(_ids(last.text)) == 25 and 'rel="next"' not in last.text
 
 
 async def test_create_form_validation(client: Client) -> None:
-    response = await client.post("/invoices/new", [("action", "finish"), ("currency", "USD"),
-                                                   ("line_product", ""), ("line_name", ""), ("line_qty", "1"),
-                                                   ("line_price", "")])
+    response = await client.post(
+        "/invoices/new",
+        [
+            ("action", "finish"),
+            ("currency", "USD"),
+            ("line_product", ""),
+            ("line_name", ""),
+            ("line_qty", "1"),
+            ("line_price", ""),
+        ],
+    )
     assert response.status_code == 400
     assert "Choose a contact" in response.text
-    response = await client.post("/invoices/new", [("action", "draft"), ("currency", "USD"),
-                                                   ("line_name", "Widget"), ("line_qty", "two"), ("line_price", "5"),
-                                                   ("discount_type", "PERCENT"), ("discount_value", "120"),
-                                                   ("invoice_date", "2026-05-10"), ("due_date", "2026-05-01")])
+    response = await client.post(
+        "/invoices/new",
+        [
+            ("action", "draft"),
+            ("currency", "USD"),
+            ("line_name", "Widget"),
+            ("line_qty", "two"),
+            ("line_price", "5"),
+            ("discount_type", "PERCENT"),
+            ("discount_value", "120"),
+            ("invoice_date", "2026-05-10"),
+            ("due_date", "2026-05-01"),
+        ],
+    )
     assert response.status_code == 400
-    for message in ("Line 1 quantity: &#39;two&#39; is not a number", "A percent discount cannot be over 100",
-                    "The due date is before the invoice date"):
+    for message in (
+        "Line 1 quantity: &#39;two&#39; is not a number",
+        "A percent discount cannot be over 100",
+        "The due date is before the invoice date",
+    ):
         assert message in response.text
     # What was typed comes back, so nothing is lost.
     assert 'value="Widget"' in response.text
@@ -163,12 +204,23 @@ async def test_draft_saved_then_finished_from_its_panel(client: Client) -> None:
     ada = next(c for c in contacts if c["name"] == "Ada Lovelace")
     related = (await client.get(f"/invoices/new/contacts/{ada['id']}/related")).json()
     assert [c["name"] for c in related["companies"]] == ["Acme Analytics"]
-    response = await client.post("/invoices/new", [
-        ("action", "draft"), ("contact_id", ada["id"]), ("company_id", related["companies"][0]["id"]),
-        ("currency", "USD"), ("line_name", "Workshop"), ("line_qty", "2"), ("line_price", "300"),
-        ("adj_kind", "tax"), ("adj_label", "Sales tax"), ("adj_type", "PERCENT"), ("adj_value", "8.25"),
-        ("po_number", "PO-DRAFT-9"),
-    ])
+    response = await client.post(
+        "/invoices/new",
+        [
+            ("action", "draft"),
+            ("contact_id", ada["id"]),
+            ("company_id", related["companies"][0]["id"]),
+            ("currency", "USD"),
+            ("line_name", "Workshop"),
+            ("line_qty", "2"),
+            ("line_price", "300"),
+            ("adj_kind", "tax"),
+            ("adj_label", "Sales tax"),
+            ("adj_type", "PERCENT"),
+            ("adj_value", "8.25"),
+            ("po_number", "PO-DRAFT-9"),
+        ],
+    )
     assert response.status_code == 303
     invoice_id = response.headers["location"].split("open=")[1]
     panel = await client.get(f"/invoices/{invoice_id}?panel=1")
@@ -184,41 +236,95 @@ async def test_draft_saved_then_finished_from_its_panel(client: Client) -> None:
 
 async def test_settings_sections_validate_and_save(client: Client) -> None:
     conn = client.runtime.connection()
-    bad = await client.post("/settings/sync/filters", [("rule_field", "amount"), ("rule_op", "gt"),
-                                                       ("rule_value", "a lot"), ("rule_applies", "hubspot"),
-                                                       ("rule_state", "on"), ("rule_label", "")])
+    bad = await client.post(
+        "/settings/sync/filters",
+        [
+            ("rule_field", "amount"),
+            ("rule_op", "gt"),
+            ("rule_value", "a lot"),
+            ("rule_applies", "hubspot"),
+            ("rule_state", "on"),
+            ("rule_label", ""),
+        ],
+    )
     assert bad.status_code == 400 and "is not an amount" in bad.text
-    good = await client.post("/settings/sync/filters", [("rule_field", "currency"), ("rule_op", "in"),
-                                                        ("rule_value", "USD, CAD"), ("rule_applies", "hubspot"),
-                                                        ("rule_state", "on"), ("rule_label", "")])
+    good = await client.post(
+        "/settings/sync/filters",
+        [
+            ("rule_field", "currency"),
+            ("rule_op", "in"),
+            ("rule_value", "USD, CAD"),
+            ("rule_applies", "hubspot"),
+            ("rule_state", "on"),
+            ("rule_label", ""),
+        ],
+    )
     assert good.status_code == 303
     saved = load_sync_settings(client.runtime.store, conn.id)
-    assert [(r.field, r.op.value, r.value) for r in saved.filters] == [("currency", "in", ["USD", "CAD"])]
+    assert [(r.field, r.op.value, r.value) for r in saved.filters] == [
+        ("currency", "in", ["USD", "CAD"])
+    ]
     assert conn.engine.settings == saved  # the running engine uses them at once
 
-    await client.post("/settings/sync/policies", {"doc_number": "prefixed_hubspot_number", "doc_number_prefix": "",
-                                                  "product_not_found": "fail", "customer_match_key": "email"})
-    assert load_sync_settings(client.runtime.store, conn.id).product_not_found is ProductNotFoundPolicy.CREATE_ITEM
-    await client.post("/settings/sync/policies", {"doc_number": "qbo_assigns", "doc_number_prefix": "HS-",
-                                                  "product_not_found": "fail", "customer_match_key": "email"})
-    assert load_sync_settings(client.runtime.store, conn.id).product_not_found is ProductNotFoundPolicy.FAIL
+    await client.post(
+        "/settings/sync/policies",
+        {
+            "doc_number": "prefixed_hubspot_number",
+            "doc_number_prefix": "",
+            "product_not_found": "fail",
+            "customer_match_key": "email",
+        },
+    )
+    assert (
+        load_sync_settings(client.runtime.store, conn.id).product_not_found
+        is ProductNotFoundPolicy.CREATE_ITEM
+    )
+    await client.post(
+        "/settings/sync/policies",
+        {
+            "doc_number": "qbo_assigns",
+            "doc_number_prefix": "HS-",
+            "product_not_found": "fail",
+            "customer_match_key": "email",
+        },
+    )
+    assert (
+        load_sync_settings(client.runtime.store, conn.id).product_not_found
+        is ProductNotFoundPolicy.FAIL
+    )
 
-    wrong = await client.post("/settings/sync/mappings", [("map_hubspot", "hs_purchase_order_number"),
-                                                          ("map_direction", "both"), ("map_qbo", "Fax")])
+    wrong = await client.post(
+        "/settings/sync/mappings",
+        [
+            ("map_hubspot", "hs_purchase_order_number"),
+            ("map_direction", "both"),
+            ("map_qbo", "Fax"),
+        ],
+    )
     assert wrong.status_code == 400 and "QuickBooks has no custom field named" in wrong.text
 
     await client.post("/settings/sync/objects", {"invoices.hubspot_to_qbo": "on"})
     saved = load_sync_settings(client.runtime.store, conn.id)
-    assert saved.invoices.hubspot_to_qbo and not saved.invoices.qbo_to_hubspot and not saved.payments.hubspot_to_qbo
+    assert (
+        saved.invoices.hubspot_to_qbo
+        and not saved.invoices.qbo_to_hubspot
+        and not saved.payments.hubspot_to_qbo
+    )
 
 
 async def test_property_validation(client: Client) -> None:
-    response = await client.post("/settings/properties", {"label": "Bad", "name": "hs_mine", "field_type": "text"})
+    response = await client.post(
+        "/settings/properties", {"label": "Bad", "name": "hs_mine", "field_type": "text"}
+    )
     assert response.status_code == 400 and "cannot start with hs_" in response.text
-    response = await client.post("/settings/properties", {"label": "Region", "field_type": "select", "options": ""})
+    response = await client.post(
+        "/settings/properties", {"label": "Region", "field_type": "select", "options": ""}
+    )
     assert response.status_code == 400 and "A dropdown needs options" in response.text
-    response = await client.post("/settings/properties", {"label": "Region", "field_type": "select",
-                                                          "options": "North\nSouth"})
+    response = await client.post(
+        "/settings/properties",
+        {"label": "Region", "field_type": "select", "options": "North\nSouth"},
+    )
     assert response.status_code == 303
     page = await client.get("/settings/properties")
     assert 'data-property="region"' in page.text and "North, South" in page.text
@@ -245,7 +351,9 @@ async def test_reconnect_through_oauth_and_the_sandboxes(client: Client) -> None
 
     # The OAuth round trip: consent at the provider, back to the callback, new tokens stored.
     start = await client.get("/settings/connections/quickbooks/authorize")
-    assert start.status_code == 303 and start.headers["location"].startswith(f"{QB}/connect/oauth2?")
+    assert start.status_code == 303 and start.headers["location"].startswith(
+        f"{QB}/connect/oauth2?"
+    )
     consent = await client.runtime.http.get(start.headers["location"])
     back = consent.headers["location"]
     assert back.startswith(f"{CONSOLE}/oauth/quickbooks/callback?")
@@ -260,10 +368,16 @@ async def test_reconnect_through_oauth_and_the_sandboxes(client: Client) -> None
     # A callback nobody started here is refused.
     forged = await client.get("/oauth/quickbooks/callback?code=abc&state=forged&realmId=1")
     assert forged.headers["location"] == "/settings/connections/quickbooks/reconnect"
-    assert "did not start here" in (await client.get("/settings/connections/quickbooks/reconnect")).text
+    assert (
+        "did not start here"
+        in (await client.get("/settings/connections/quickbooks/reconnect")).text
+    )
 
     # The demo's sandboxes reconnect in one step.
     response = await client.post("/settings/connections/sandbox", {})
     assert response.headers["location"] == "/settings/sync"
     assert store.get_tokens(conn_id, Side.HUBSPOT) is not None
-    assert "Reconnected to the HubSpot and QuickBooks sandboxes" in (await client.get("/settings/sync")).text
+    assert (
+        "Reconnected to the HubSpot and QuickBooks sandboxes"
+        in (await client.get("/settings/sync")).text
+    )

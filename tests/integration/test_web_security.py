@@ -25,7 +25,9 @@ PASSWORD = "s3cret-enough"
 
 
 @pytest.fixture
-async def console(sqlite_db_url: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, list[APIRoute]]]:
+async def console(
+    sqlite_db_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, list[APIRoute]]]:
     store = SqlStore(sqlite_db_url, TokenCipher.generate())
     if store.get_user("admin") is None:
         store.create_user("admin", PASSWORD)
@@ -35,8 +37,11 @@ async def console(sqlite_db_url: str, tmp_path: Path) -> AsyncIterator[tuple[htt
     runtime.ready = True
     app = create_app(runtime)
     routes = list(_flatten(app.routes))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test",
-                               follow_redirects=False)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://console.test",
+        follow_redirects=False,
+    )
     try:
         yield client, routes
     finally:
@@ -63,7 +68,9 @@ def _pages(routes: list[APIRoute]) -> list[str]:
 
 
 def _actions(routes: list[APIRoute]) -> list[tuple[str, str]]:
-    return [(method, _concrete(r.path)) for r in routes for method in sorted(r.methods - SAFE_METHODS)]
+    return [
+        (method, _concrete(r.path)) for r in routes for method in sorted(r.methods - SAFE_METHODS)
+    ]
 
 
 async def _csrf(client: httpx.AsyncClient) -> str:
@@ -75,8 +82,10 @@ async def _csrf(client: httpx.AsyncClient) -> str:
 
 async def _login(client: httpx.AsyncClient) -> str:
     token = await _csrf(client)
-    response = await client.post("/login", data={"username": "admin", "password": PASSWORD,
-                                                 "csrf_token": token, "next": "/invoices"})
+    response = await client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": "/invoices"},
+    )
     assert response.status_code == 303
     page = await client.get("/settings/properties")  # any page: the session's token after login
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -87,9 +96,19 @@ async def _login(client: httpx.AsyncClient) -> str:
 async def test_every_page_requires_login(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
     client, routes = console
     pages = _pages(routes)
-    assert {"/invoices", "/invoices/1", "/invoices/new", "/invoices/1/pdf", "/contacts/1", "/companies/1",
-            "/settings/sync", "/settings/sync/failing", "/settings/properties", "/reports/payments",
-            "/reports/payments.csv"} <= set(pages)
+    assert {
+        "/invoices",
+        "/invoices/1",
+        "/invoices/new",
+        "/invoices/1/pdf",
+        "/contacts/1",
+        "/companies/1",
+        "/settings/sync",
+        "/settings/sync/failing",
+        "/settings/properties",
+        "/reports/payments",
+        "/reports/payments.csv",
+    } <= set(pages)
     for path in pages:
         response = await client.get(path)
         assert response.status_code == 303, path
@@ -100,35 +119,52 @@ async def test_every_page_requires_login(console: tuple[httpx.AsyncClient, list[
     assert (await client.get("/static/console.css")).status_code == 200
 
 
-async def test_login_returns_to_the_page_asked_for(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
+async def test_login_returns_to_the_page_asked_for(
+    console: tuple[httpx.AsyncClient, list[APIRoute]],
+) -> None:
     client, _ = console
     response = await client.get("/reports/payments?from=2026-01-01")
     assert response.headers["location"] == "/login?next=/reports/payments%3Ffrom%3D2026-01-01"
     token = await _csrf(client)
-    response = await client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token,
-                                                 "next": "/reports/payments?from=2026-01-01"})
+    response = await client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/reports/payments?from=2026-01-01",
+        },
+    )
     assert response.headers["location"] == "/reports/payments?from=2026-01-01"
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
-async def test_login_never_redirects_off_site(console: tuple[httpx.AsyncClient, list[APIRoute]], target: str) -> None:
+async def test_login_never_redirects_off_site(
+    console: tuple[httpx.AsyncClient, list[APIRoute]], target: str
+) -> None:
     client, _ = console
     token = await _csrf(client)
-    response = await client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token,
-                                                 "next": target})
+    response = await client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": target},
+    )
     assert response.headers["location"] == "/invoices"
 
 
 async def test_wrong_password_is_refused(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
     client, _ = console
     token = await _csrf(client)
-    response = await client.post("/login", data={"username": "admin", "password": "nope", "csrf_token": token})
+    response = await client.post(
+        "/login", data={"username": "admin", "password": "nope", "csrf_token": token}
+    )
     assert response.status_code == 401
     assert "do not match" in response.text
     assert (await client.get("/invoices")).status_code == 303  # still logged out
 
 
-async def test_every_post_requires_a_valid_csrf_token(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
+async def test_every_post_requires_a_valid_csrf_token(
+    console: tuple[httpx.AsyncClient, list[APIRoute]],
+) -> None:
     client, routes = console
     actions = _actions(routes)
     assert ("POST", "/login") in actions and ("POST", "/payments/1/refund") in actions
@@ -144,7 +180,11 @@ async def test_every_post_requires_a_valid_csrf_token(console: tuple[httpx.Async
         missing = await client.request(method, path, data={"amount": "1"})
         wrong = await client.request(method, path, data={"csrf_token": token[:-2] + "xx"})
         wrong_header = await client.request(method, path, headers={"X-CSRF-Token": "forged"})
-        assert (missing.status_code, wrong.status_code, wrong_header.status_code) == (403, 403, 403), (method, path)
+        assert (missing.status_code, wrong.status_code, wrong_header.status_code) == (
+            403,
+            403,
+            403,
+        ), (method, path)
     # The right token passes the guard (the route then runs: here no connection is set up yet).
     response = await client.post("/settings/sync/failing/retry-all", data={"csrf_token": token})
     assert response.status_code != 403
@@ -152,7 +192,9 @@ async def test_every_post_requires_a_valid_csrf_token(console: tuple[httpx.Async
     assert response.status_code != 403
 
 
-async def test_a_token_from_before_login_is_worthless_after(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
+async def test_a_token_from_before_login_is_worthless_after(
+    console: tuple[httpx.AsyncClient, list[APIRoute]],
+) -> None:
     client, _ = console
     before = await _csrf(client)
     after = await _login(client)
@@ -179,7 +221,9 @@ async def test_cookie_and_headers(console: tuple[httpx.AsyncClient, list[APIRout
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_without_a_connection_pages_say_how_to_connect(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:
+async def test_without_a_connection_pages_say_how_to_connect(
+    console: tuple[httpx.AsyncClient, list[APIRoute]],
+) -> None:
     client, _ = console
     await _login(client)
     response = await client.get("/invoices")

@@ -7,9 +7,29 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # Currencies whose minor unit is not 2 digits (ISO 4217). Everything else: 2.
 _MINOR_UNITS: dict[str, int] = {
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2, "XOF": 0, "XAF": 0,
-    "UGX": 0, "PYG": 0, "RWF": 0, "KMF": 0, "GNF": 0, "VUV": 0, "XPF": 0, "DJF": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "HUF": 2,
+    "XOF": 0,
+    "XAF": 0,
+    "UGX": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "KMF": 0,
+    "GNF": 0,
+    "VUV": 0,
+    "XPF": 0,
+    "DJF": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
+    "LYD": 3,
+    "IQD": 3,
 }
 
 

@@ -96,12 +96,16 @@ class CrmPort(Protocol):
     async def get_invoices(self, invoice_ids: Sequence[str]) -> list[Invoice]:
         """Batch read (100 per call)."""
 
-    async def upsert_invoice_from_ledger(self, invoice: Invoice, qbo_invoice_id: str) -> WriteResult:
+    async def upsert_invoice_from_ledger(
+        self, invoice: Invoice, qbo_invoice_id: str
+    ) -> WriteResult:
         """Create or update the HubSpot invoice for a QBO-origin invoice, idempotently (upsert on
         the unique `qbo_invoice_id` property). Contact matched or created by email; never
         associated with a deal."""
 
-    async def update_invoice(self, invoice_id: str, invoice: Invoice, fields: Sequence[str]) -> WriteResult:
+    async def update_invoice(
+        self, invoice_id: str, invoice: Invoice, fields: Sequence[str]
+    ) -> WriteResult:
         """Write the named canonical fields (e.g. 'due_date', 'status', 'lines') to an invoice."""
 
     async def set_sync_state(
@@ -155,7 +159,9 @@ class LedgerPort(Protocol):
 
     async def get_invoice(self, invoice_id: str) -> Invoice | None: ...
 
-    async def find_invoice(self, doc_number: str | None, external_key: str | None) -> Invoice | None:
+    async def find_invoice(
+        self, doc_number: str | None, external_key: str | None
+    ) -> Invoice | None:
         """Natural-key lookup after an unknown outcome: by DocNumber, else by the external key
         the connector stored on the invoice (PrivateNote marker)."""
 
@@ -217,7 +223,9 @@ class BatchLedgerPort(LedgerPort, Protocol):
     """Optional: a ledger that creates invoices in batches (QBO /batch, 30 per call). The engine
     uses it for backfills when the connector has it, and create_invoice otherwise."""
 
-    async def batch_create_invoices(self, items: Sequence[InvoiceCreate]) -> list[WriteResult | SyncError]:
+    async def batch_create_invoices(
+        self, items: Sequence[InvoiceCreate]
+    ) -> list[WriteResult | SyncError]:
         """One result per item, in order: a WriteResult, or the error for that item alone
         (UnknownOutcome when the item's fate is unknown)."""
 
@@ -269,7 +277,9 @@ class DirtyKey:
 
 class StorePort(Protocol):
     # dirty keys (durable queue; marking twice is one entry)
-    def mark_dirty(self, key: RecordKey, reason: str, not_before: dt.datetime | None = None) -> None: ...
+    def mark_dirty(
+        self, key: RecordKey, reason: str, not_before: dt.datetime | None = None
+    ) -> None: ...
     def claim_dirty(self, connection_id: int, limit: int, now: dt.datetime) -> list[DirtyKey]:
         """Due keys, oldest first; claimed keys are not handed out again until released or a
         lease expires."""
@@ -278,12 +288,16 @@ class StorePort(Protocol):
         """Done with a key: drop it (None) or schedule it again."""
 
     # links and base snapshots
-    def get_link(self, connection_id: int, object_type: str, side: Side, source_id: str) -> Link | None: ...
+    def get_link(
+        self, connection_id: int, object_type: str, side: Side, source_id: str
+    ) -> Link | None: ...
     def save_link(self, link: Link) -> None:
         """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_id)."""
 
     # write intents (idempotency): committed before the write is sent
-    def begin_intent(self, key: str, connection_id: int, object_type: str, target: Side, source_id: str) -> str | None:
+    def begin_intent(
+        self, key: str, connection_id: int, object_type: str, target: Side, source_id: str
+    ) -> str | None:
         """Record the intent; returns the result id if this intent already completed."""
 
     def complete_intent(self, key: str, result_id: str) -> None: ...
@@ -294,7 +308,11 @@ class StorePort(Protocol):
     def get_state(self, key: RecordKey) -> StoredSyncState | None: ...
     def set_state(self, state: StoredSyncState) -> None: ...
     def list_states(
-        self, connection_id: int, status: SyncStatus | None = None, limit: int = 500, offset: int = 0
+        self,
+        connection_id: int,
+        status: SyncStatus | None = None,
+        limit: int = 500,
+        offset: int = 0,
     ) -> list[StoredSyncState]: ...
     def count_states(self, connection_id: int) -> dict[SyncStatus, int]: ...
     def blocked_on(self, dependency: RecordKey) -> list[RecordKey]: ...
@@ -304,4 +322,13 @@ class StorePort(Protocol):
     def set_cursor(self, connection_id: int, feed: str, value: str) -> None: ...
 
     # audit
-    def audit(self, connection_id: int, object_type: str, record: str, field_name: str, old: object, new: object, winner: str) -> None: ...
+    def audit(
+        self,
+        connection_id: int,
+        object_type: str,
+        record: str,
+        field_name: str,
+        old: object,
+        new: object,
+        winner: str,
+    ) -> None: ...

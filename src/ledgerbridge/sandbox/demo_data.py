@@ -13,30 +13,130 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-_FIRST = ["Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
-          "Kemi", "Liam", "Maya", "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara",
-          "Umar", "Vera"]
-_LAST = ["Lovelace", "Okafor", "Martin", "Patel", "Rossi", "Haddad", "Hopper", "Tanaka", "Silva",
-         "Berg", "Adeyemi", "Murphy", "Cohen", "Larsen", "Ivanova", "Shah", "Baker", "Diaz",
-         "Nieminen", "Kaur", "Farouk", "Novak"]
-_COMPANIES = ["Acme Analytics", "Birch & Co", "Cobalt Freight", "Delta Dental Group",
-              "Evergreen Studios", "Fjord Robotics", "Granite Legal", "Harbor Coffee",
-              "Ion Labs", "Juniper Health", "Keystone Builders", "Lumen Media",
-              "Meridian Travel", "Nimbus Cloud", "Orchid Florists", "Pioneer Farms",
-              "Quartz Security", "Redwood Schools", "Summit Outdoor", "Tidewater Marine",
-              "Umbra Design", "Vista Optics"]
+_FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+]
+_LAST = [
+    "Lovelace",
+    "Okafor",
+    "Martin",
+    "Patel",
+    "Rossi",
+    "Haddad",
+    "Hopper",
+    "Tanaka",
+    "Silva",
+    "Berg",
+    "Adeyemi",
+    "Murphy",
+    "Cohen",
+    "Larsen",
+    "Ivanova",
+    "Shah",
+    "Baker",
+    "Diaz",
+    "Nieminen",
+    "Kaur",
+    "Farouk",
+    "Novak",
+]
+_COMPANIES = [
+    "Acme Analytics",
+    "Birch & Co",
+    "Cobalt Freight",
+    "Delta Dental Group",
+    "Evergreen Studios",
+    "Fjord Robotics",
+    "Granite Legal",
+    "Harbor Coffee",
+    "Ion Labs",
+    "Juniper Health",
+    "Keystone Builders",
+    "Lumen Media",
+    "Meridian Travel",
+    "Nimbus Cloud",
+    "Orchid Florists",
+    "Pioneer Farms",
+    "Quartz Security",
+    "Redwood Schools",
+    "Summit Outdoor",
+    "Tidewater Marine",
+    "Umbra Design",
+    "Vista Optics",
+]
 
 PRODUCTS: list[dict[str, str]] = [
-    {"name": "Consulting hour", "sku": "CONS-HR", "price": "150.00", "description": "Senior consultant, per hour"},
-    {"name": "Onboarding package", "sku": "ONB-STD", "price": "1200.00", "description": "Standard onboarding"},
-    {"name": "Platform license (monthly)", "sku": "LIC-MO", "price": "499.00", "description": "Per workspace"},
-    {"name": "Platform license (annual)", "sku": "LIC-YR", "price": "4990.00", "description": "Per workspace, billed yearly"},
-    {"name": "Support plan", "sku": "SUP-PRO", "price": "89.99", "description": "Priority support, monthly"},
-    {"name": "Training seat", "sku": "TRN-SEAT", "price": "249.50", "description": "One attendee, one day"},
-    {"name": "Data migration", "sku": "MIG-01", "price": "2750.00", "description": "One-time migration"},
+    {
+        "name": "Consulting hour",
+        "sku": "CONS-HR",
+        "price": "150.00",
+        "description": "Senior consultant, per hour",
+    },
+    {
+        "name": "Onboarding package",
+        "sku": "ONB-STD",
+        "price": "1200.00",
+        "description": "Standard onboarding",
+    },
+    {
+        "name": "Platform license (monthly)",
+        "sku": "LIC-MO",
+        "price": "499.00",
+        "description": "Per workspace",
+    },
+    {
+        "name": "Platform license (annual)",
+        "sku": "LIC-YR",
+        "price": "4990.00",
+        "description": "Per workspace, billed yearly",
+    },
+    {
+        "name": "Support plan",
+        "sku": "SUP-PRO",
+        "price": "89.99",
+        "description": "Priority support, monthly",
+    },
+    {
+        "name": "Training seat",
+        "sku": "TRN-SEAT",
+        "price": "249.50",
+        "description": "One attendee, one day",
+    },
+    {
+        "name": "Data migration",
+        "sku": "MIG-01",
+        "price": "2750.00",
+        "description": "One-time migration",
+    },
     {"name": "Extra storage 100GB", "sku": "STO-100", "price": "19.95", "description": "Monthly"},
     {"name": "API add-on", "sku": "API-ADD", "price": "75.00", "description": "Monthly"},
-    {"name": "Hardware kit", "sku": "HW-KIT", "price": "349.00", "description": "Scanner and stand"},
+    {
+        "name": "Hardware kit",
+        "sku": "HW-KIT",
+        "price": "349.00",
+        "description": "Scanner and stand",
+    },
 ]
 
 
@@ -60,7 +160,9 @@ class DemoLine:
 class DemoInvoice:
     origin: str  # "hubspot" | "quickbooks"
     person_index: int
-    status: str  # hubspot: draft|open|paid|partially_paid|voided ; quickbooks: open|paid|partially_paid
+    status: (
+        str  # hubspot: draft|open|paid|partially_paid|voided ; quickbooks: open|paid|partially_paid
+    )
     lines: tuple[DemoLine, ...]
     issue_date: dt.date
     due_date: dt.date
@@ -75,8 +177,15 @@ def people() -> list[DemoPerson]:
     for i, (first, last) in enumerate(zip(_FIRST, _LAST, strict=True)):
         company = _COMPANIES[i]
         domain = company.lower().replace(" & ", "").replace(" ", "") + ".example"
-        result.append(DemoPerson(first, last, f"{first.lower()}.{last.lower()}@{domain}", company,
-                                 f"+1 555 01{i:02d}"))
+        result.append(
+            DemoPerson(
+                first,
+                last,
+                f"{first.lower()}.{last.lower()}@{domain}",
+                company,
+                f"+1 555 01{i:02d}",
+            )
+        )
     return result
 
 
@@ -84,8 +193,9 @@ def invoices(today: dt.date | None = None) -> list[DemoInvoice]:
     """50 HubSpot-origin invoices in every state and 8 QBO-origin invoices, with payments."""
     today = today or dt.date(2026, 11, 1)
     rng = random.Random(20261101)
-    hs_states = (["draft"] * 8 + ["open"] * 22 + ["paid"] * 10 + ["partially_paid"] * 6
-                 + ["voided"] * 4)
+    hs_states = (
+        ["draft"] * 8 + ["open"] * 22 + ["paid"] * 10 + ["partially_paid"] * 6 + ["voided"] * 4
+    )
     result: list[DemoInvoice] = []
     for n, status in enumerate(hs_states):
         result.append(_invoice(rng, "hubspot", n, status, today))

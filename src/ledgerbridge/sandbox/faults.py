@@ -35,7 +35,9 @@ class DroppedConnection(Exception):
 class FaultPlan:
     error_rate: float = 0.0  # fraction of requests answered with a 5xx (before any write)
     rate_limit_rate: float = 0.0  # fraction answered with 429
-    commit_timeout_rate: float = 0.0  # fraction of writes (POST/PUT/PATCH/DELETE) committed, then dropped
+    commit_timeout_rate: float = (
+        0.0  # fraction of writes (POST/PUT/PATCH/DELETE) committed, then dropped
+    )
     latency_ms: int = 0  # added to every faultable request
     seed: int | None = None
     status_5xx: int = 503
@@ -55,7 +57,9 @@ class FaultPlan:
 
     @property
     def active(self) -> bool:
-        return bool(self.error_rate or self.rate_limit_rate or self.commit_timeout_rate or self.latency_ms)
+        return bool(
+            self.error_rate or self.rate_limit_rate or self.commit_timeout_rate or self.latency_ms
+        )
 
 
 ErrorBody = Callable[[int], tuple[dict[str, Any], dict[str, str]]]
@@ -142,7 +146,9 @@ class FaultInjector:
         await send({"type": "http.response.body", "body": b"{", "more_body": True})
         raise DroppedConnection("sandbox fault: committed, then dropped the connection")
 
-    async def _respond(self, send: Send, status: int, headers: dict[str, str] | None = None) -> None:
+    async def _respond(
+        self, send: Send, status: int, headers: dict[str, str] | None = None
+    ) -> None:
         body, extra = self.error_body(status)
         raw = json.dumps(body).encode()
         all_headers = {"content-type": "application/json", **extra, **(headers or {})}
@@ -169,11 +175,21 @@ class FaultInjector:
                 self.set_plan(FaultPlan.from_dict(json.loads(b"".join(chunks) or b"{}")))
             except (ValueError, TypeError) as exc:
                 raw = json.dumps({"error": str(exc)}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": raw})
                 return
         raw = json.dumps({"plan": self.plan.to_dict(), "counts": self.counts}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": raw})

@@ -39,8 +39,10 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "ledgerbridge_session"
 SESSION_MAX_AGE = 12 * 3600
 # Everything the pages load comes from the console itself: no CDN, no inline script.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 
 
 class SecurityHeaders:
@@ -74,8 +76,13 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
     `ledgerbridge.bootstrap.build_runtime` returns (or a ready `Console`, for tests).
     `secure_cookies`: send the session cookie over HTTPS only (behind a TLS proxy)."""
     console = runtime if isinstance(runtime, Console) else Console(runtime)
-    app = FastAPI(title="ledgerbridge console", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(guard)])
+    app = FastAPI(
+        title="ledgerbridge console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(guard)],
+    )
     app.state.console = console
     app.state.templates = make_templates()
 
@@ -87,22 +94,43 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.headers.get("accept", "").startswith("application/json"):
             return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
-        return render(request, "error.html", {"status": exc.status_code, "title": _title(exc.status_code),
-                                              "message": exc.detail}, status_code=exc.status_code)
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "title": _title(exc.status_code), "message": exc.detail},
+            status_code=exc.status_code,
+        )
 
     @app.exception_handler(NotConnected)
     async def not_connected(request: Request, exc: NotConnected) -> Response:
         starting = not console.runtime.ready
-        return render(request, "connect.html", {"starting": starting, "info": console.any_connection(),
-                                                "can_create": can_create(console)}, status_code=503)
+        return render(
+            request,
+            "connect.html",
+            {
+                "starting": starting,
+                "info": console.any_connection(),
+                "can_create": can_create(console),
+            },
+            status_code=503,
+        )
 
     @app.exception_handler(SyncError)
     async def upstream_error(request: Request, exc: SyncError) -> Response:
         # HubSpot or QuickBooks refused or could not be reached: say which, and what to do.
         log.warning("console request %s failed: %s", request.url.path, exc)
-        return render(request, "error.html", {"status": 502, "title": "The other system did not answer as expected",
-                                              "message": exc.message, "hint": exc.hint,
-                                              "category": exc.category}, status_code=502)
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 502,
+                "title": "The other system did not answer as expected",
+                "message": exc.message,
+                "hint": exc.hint,
+                "category": exc.category,
+            },
+            status_code=502,
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:
@@ -113,18 +141,35 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         return RedirectResponse("/invoices", status_code=303)
 
     # invoice_new before invoices: /invoices/new must not be taken for an invoice id.
-    for module in (auth, connections, invoice_new, invoices, payments, records, settings_sync, properties, reports):
+    for module in (
+        auth,
+        connections,
+        invoice_new,
+        invoices,
+        payments,
+        records,
+        settings_sync,
+        properties,
+        reports,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     # Without a configured secret, sessions are signed with a key made for this process: they
     # end on restart, which is safe, and the user simply logs in again.
-    app.add_middleware(SessionMiddleware, secret_key=console.session_secret or secrets.token_urlsafe(32),
-                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
-                       https_only=secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=console.session_secret or secrets.token_urlsafe(32),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=secure_cookies,
+    )
     app.add_middleware(SecurityHeaders)
     return app
 
 
 def _title(status: int) -> str:
-    return {403: "Not allowed", 404: "Not found", 400: "Check the form"}.get(status, "Something went wrong")
+    return {403: "Not allowed", 404: "Not found", 400: "Check the form"}.get(
+        status, "Something went wrong"
+    )

@@ -15,24 +15,43 @@ LOCALE = "en_US"
 
 INVOICE_STATUS_LABELS = {"draft": "Draft", "open": "Open", "paid": "Paid", "voided": "Voided"}
 PAYMENT_STATUS_LABELS = {
-    "unpaid": "Unpaid", "partially_paid": "Partially paid", "paid": "Paid",
+    "unpaid": "Unpaid",
+    "partially_paid": "Partially paid",
+    "paid": "Paid",
 }
 SYNC_STATUS_LABELS = {
-    "synced": "Synced", "failed": "Failed", "pending": "Pending", "excluded": "Excluded",
-    "blocked": "Waiting", "": "Not synced",
+    "synced": "Synced",
+    "failed": "Failed",
+    "pending": "Pending",
+    "excluded": "Excluded",
+    "blocked": "Waiting",
+    "": "Not synced",
 }
 PAYMENT_LATEST_STATUS = {
-    "succeeded": "Succeeded", "processing": "Processing", "failed": "Failed",
-    "partially_refunded": "Partially refunded", "refunded": "Refunded",
+    "succeeded": "Succeeded",
+    "processing": "Processing",
+    "failed": "Failed",
+    "partially_refunded": "Partially refunded",
+    "refunded": "Refunded",
     "processing_refund": "Refund processing",
 }
 PROCESSOR_LABELS = {
-    "quickbooks": "QuickBooks", "hs_payments": "HubSpot payments", "byo_stripe": "Stripe",
-    "none": "Manual", "xero": "Xero",
+    "quickbooks": "QuickBooks",
+    "hs_payments": "HubSpot payments",
+    "byo_stripe": "Stripe",
+    "none": "Manual",
+    "xero": "Xero",
 }
 METHOD_LABELS = {
-    "card": "Card", "ach": "ACH", "cash": "Cash", "check": "Check", "wire_transfer": "Wire transfer",
-    "other": "Other", "sepa": "SEPA", "bacs": "BACS", "pads": "PADs",
+    "card": "Card",
+    "ach": "ACH",
+    "cash": "Cash",
+    "check": "Check",
+    "wire_transfer": "Wire transfer",
+    "other": "Other",
+    "sepa": "SEPA",
+    "bacs": "BACS",
+    "pads": "PADs",
 }
 
 

@@ -19,8 +19,14 @@ from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy, SyncSettings
 from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 CHROMIUM = os.environ.get("LEDGERBRIDGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -35,7 +41,9 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
         page.wait_for_load_state("load")
         if full_page:
             # A sticky header is drawn where the page is scrolled to: start from the top.
-            page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+            page.evaluate(
+                "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)"
+            )
         path = out / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         written.append(path)
@@ -64,7 +72,9 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
 
         # A synced invoice with a payment from QuickBooks, in the right-hand panel.
         page.goto("/invoices?source=quickbooks&status=open")
-        page.locator("#invoice-table tbody tr", has_text="Partially paid").first.locator("a.invoice-number").click()
+        page.locator("#invoice-table tbody tr", has_text="Partially paid").first.locator(
+            "a.invoice-number"
+        ).click()
         page.wait_for_selector("#panel .invoice-panel")
         shot("invoice-panel")
         page.locator("#panel details.payment").first.locator("summary").click()
@@ -95,7 +105,9 @@ def _fill_invoice_form(page: Any) -> None:
     page.locator("#contact-results button", has_text="Ada").first.click()
     row = page.locator("#lines tbody tr").first
     labels = row.locator("select.line-product option").all_text_contents()
-    row.locator("select.line-product").select_option(label=next(t for t in labels if t.startswith("Consulting")))
+    row.locator("select.line-product").select_option(
+        label=next(t for t in labels if t.startswith("Consulting"))
+    )
     row.locator("input[name=line_qty]").fill("12")
     page.click("#add-line")
     row = page.locator("#lines tbody tr").nth(1)
@@ -115,14 +127,21 @@ def _fill_invoice_form(page: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"), help="Where to write the PNG files.")
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/screenshots"), help="Where to write the PNG files."
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as data_dir, console_stack(Path(data_dir)) as stack, \
-            sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        console_stack(Path(data_dir)) as stack,
+        sync_playwright() as playwright,
+    ):
         stack.wait_idle()
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             for path in take_screenshots(browser, stack, args.out):
                 print(path)

@@ -73,7 +73,10 @@ async def guard(request: Request) -> None:
         expected = request.session.get("csrf")
         submitted = await _submitted_token(request)
         if not expected or not submitted or not hmac.compare_digest(str(expected), submitted):
-            raise HTTPException(status_code=403, detail="Missing or invalid CSRF token. Reload the page and try again.")
+            raise HTTPException(
+                status_code=403,
+                detail="Missing or invalid CSRF token. Reload the page and try again.",
+            )
     if request.url.path not in PUBLIC_PATHS and current_user(request) is None:
         target = request.url.path
         if request.url.query:

@@ -110,29 +110,44 @@ class ConsoleStack:
 
     def set_sync_settings(self, settings: SyncSettings) -> None:
         """Replace the connection's sync settings (stored, and in the running engine)."""
+
         async def update() -> None:
             self.runtime.update_sync_settings(self.connection_id, settings)
 
         self.run(update())
 
     def hubspot_client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.hubspot_url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
-                            timeout=10)
+        return httpx.Client(
+            base_url=self.hubspot_url,
+            headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+            timeout=10,
+        )
 
     def qbo_client(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.qbo_url}/v3/company/{self.realm_id}",
-                            headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
-                            params={"minorversion": "75"}, timeout=10)
+        return httpx.Client(
+            base_url=f"{self.qbo_url}/v3/company/{self.realm_id}",
+            headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
+            params={"minorversion": "75"},
+            timeout=10,
+        )
 
 
 @contextlib.contextmanager
-def console_stack(data_dir: Path, *, poll_interval: float = 0.5,
-                  sync: SyncSettings | None = None) -> Iterator[ConsoleStack]:
+def console_stack(
+    data_dir: Path, *, poll_interval: float = 0.5, sync: SyncSettings | None = None
+) -> Iterator[ConsoleStack]:
     hs_sock, qb_sock, console_sock = _socket(), _socket(), _socket()
     console_url = _url(console_sock)
-    hs = hubspot_app(seed="demo", webhook_url=f"{console_url}/webhooks/hubspot", webhook_secret=SANDBOX_CLIENT_SECRET)
-    qb = quickbooks_app(seed="demo", webhook_url=f"{console_url}/webhooks/quickbooks",
-                        verifier_token=SANDBOX_VERIFIER_TOKEN)
+    hs = hubspot_app(
+        seed="demo",
+        webhook_url=f"{console_url}/webhooks/hubspot",
+        webhook_secret=SANDBOX_CLIENT_SECRET,
+    )
+    qb = quickbooks_app(
+        seed="demo",
+        webhook_url=f"{console_url}/webhooks/quickbooks",
+        verifier_token=SANDBOX_VERIFIER_TOKEN,
+    )
     hs_server, hs_thread = _serve_in_thread(hs, hs_sock)
     qb_server, qb_thread = _serve_in_thread(qb, qb_sock)
     ends = SandboxEndpoints(_url(hs_sock), _url(qb_sock), console_url)
@@ -142,16 +157,22 @@ def console_stack(data_dir: Path, *, poll_interval: float = 0.5,
 
     async def main() -> None:
         stop = asyncio.Event()
-        settings = Settings(data_dir=data_dir, admin_password=ADMIN_PASSWORD, poll_interval_seconds=poll_interval)
+        settings = Settings(
+            data_dir=data_dir, admin_password=ADMIN_PASSWORD, poll_interval_seconds=poll_interval
+        )
         runtime = await build_runtime(settings)
         try:
             ensure_admin(runtime)
             await connect_sandboxes(runtime, ends, sync=sync)
             runtime.ready = True
             app = front_app(runtime, create_app(runtime))
-            server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+            server = _Server(
+                uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+            )
             serving = asyncio.create_task(server.serve(sockets=[console_sock]))
-            worker = asyncio.create_task(run_worker(runtime, stop, poll_interval=poll_interval, rescan_seconds=1.0))
+            worker = asyncio.create_task(
+                run_worker(runtime, stop, poll_interval=poll_interval, rescan_seconds=1.0)
+            )
             while not server.started:
                 if serving.done():
                     serving.result()
@@ -184,10 +205,19 @@ def console_stack(data_dir: Path, *, poll_interval: float = 0.5,
         if not started.wait(60):
             raise RuntimeError("the console stack did not start within 60 s")
         if "error" in ready:
-            raise RuntimeError(f"the console stack failed to start: {ready['error']!r}") from ready["error"]
-        stack = ConsoleStack(console_url=console_url, hubspot_url=ends.hubspot_base, qbo_url=ends.qbo_base,
-                             realm_id=qb.state.sandbox.default_realm_id, hubspot=hs, quickbooks=qb, loop=loop,
-                             runtime=ready["runtime"])
+            raise RuntimeError(f"the console stack failed to start: {ready['error']!r}") from ready[
+                "error"
+            ]
+        stack = ConsoleStack(
+            console_url=console_url,
+            hubspot_url=ends.hubspot_base,
+            qbo_url=ends.qbo_base,
+            realm_id=qb.state.sandbox.default_realm_id,
+            hubspot=hs,
+            quickbooks=qb,
+            loop=loop,
+            runtime=ready["runtime"],
+        )
         yield stack
     finally:
         if "stop" in ready:

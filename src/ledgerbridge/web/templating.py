@@ -33,8 +33,9 @@ def flash(request: Request, message: str, kind: str = "success") -> None:
     request.session["flash"] = messages[-5:]
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200) -> Response:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> Response:
     templates: Jinja2Templates = request.app.state.templates
     values: dict[str, Any] = {
         "request": request,

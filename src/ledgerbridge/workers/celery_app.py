@@ -54,16 +54,22 @@ def sync_round(connection_id: int) -> dict[str, int]:
 def sync_all() -> dict[int, dict[str, int]]:
     loop, runtime = _runner()
     loop.run_until_complete(runtime.load_connections())
-    return {cid: loop.run_until_complete(_round(runtime, cid, runtime.settings.batch_size))
-            for cid in list(runtime.connections)}
+    return {
+        cid: loop.run_until_complete(_round(runtime, cid, runtime.settings.batch_size))
+        for cid in list(runtime.connections)
+    }
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings()
     broker = settings.broker_url or "redis://127.0.0.1:6379/0"
     app = Celery("ledgerbridge", broker=broker)
-    app.conf.update(task_acks_late=True, worker_prefetch_multiplier=1, task_ignore_result=True,
-                    broker_connection_retry_on_startup=True)
+    app.conf.update(
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+    )
     app.task(name="ledgerbridge.sync_round")(sync_round)
     app.task(name="ledgerbridge.sync_all")(sync_all)
     app.conf.beat_schedule = {

@@ -11,11 +11,19 @@ from ledgerbridge.bootstrap import Runtime
 log = logging.getLogger(__name__)
 
 
-async def run_worker(runtime: Runtime, stop: asyncio.Event, *, poll_interval: float | None = None,
-                     batch: int | None = None, rescan_seconds: float = 5.0) -> None:
+async def run_worker(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    *,
+    poll_interval: float | None = None,
+    batch: int | None = None,
+    rescan_seconds: float = 5.0,
+) -> None:
     """Run each connection's engine until `stop` is set. Connections added or rebuilt later
     (e.g. after a reconnect in the console) are picked up within `rescan_seconds`."""
-    interval = poll_interval if poll_interval is not None else runtime.settings.poll_interval_seconds
+    interval = (
+        poll_interval if poll_interval is not None else runtime.settings.poll_interval_seconds
+    )
     size = batch or runtime.settings.batch_size
     running: dict[int, tuple[object, asyncio.Task[None]]] = {}
     try:
@@ -26,8 +34,10 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, poll_interval: fl
                     continue
                 if current is not None:
                     current[1].cancel()
-                task = asyncio.create_task(conn.engine.run_forever(stop, poll_interval=interval, batch=size),
-                                           name=f"engine-{cid}")
+                task = asyncio.create_task(
+                    conn.engine.run_forever(stop, poll_interval=interval, batch=size),
+                    name=f"engine-{cid}",
+                )
                 running[cid] = (conn.engine, task)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=rescan_seconds)

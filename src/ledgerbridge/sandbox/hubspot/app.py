@@ -39,15 +39,29 @@ class _Faults:
         await self.injector(scope, receive, send)
 
 
-def create_app(*, seed: str = "empty", state_dir: Path | None = None, faults: FaultPlan | None = None,
-               rate_limits: bool = False, private_app_token: str = "pat-sandbox",
-               webhook_url: str | None = None, webhook_secret: str = "sandbox-client-secret",
-               time_scale: float = 1.0, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    *,
+    seed: str = "empty",
+    state_dir: Path | None = None,
+    faults: FaultPlan | None = None,
+    rate_limits: bool = False,
+    private_app_token: str = "pat-sandbox",
+    webhook_url: str | None = None,
+    webhook_secret: str = "sandbox-client-secret",
+    time_scale: float = 1.0,
+    clock: Clock | None = None,
+) -> FastAPI:
     """A HubSpot portal at the root of the app: `/crm/v3/...`, `/crm/v4/...`, `/oauth/...`, and
     admin endpoints under `/_sandbox/`. `app.state.sandbox` is the `HubSpotSandbox`."""
-    sandbox = HubSpotSandbox(seed=seed, state_dir=state_dir, private_app_token=private_app_token,
-                             client_secret=webhook_secret, rate_limits=rate_limits,
-                             time_scale=time_scale, clock=clock)
+    sandbox = HubSpotSandbox(
+        seed=seed,
+        state_dir=state_dir,
+        private_app_token=private_app_token,
+        client_secret=webhook_secret,
+        rate_limits=rate_limits,
+        time_scale=time_scale,
+        clock=clock,
+    )
     if webhook_url:
         sandbox.set_webhook(webhook_url, webhook_secret)
 
@@ -64,8 +78,13 @@ def create_app(*, seed: str = "empty", state_dir: Path | None = None, faults: Fa
             await asyncio.gather(*tasks, return_exceptions=True)
             sandbox.save()
 
-    app = FastAPI(title="HubSpot CRM API sandbox", lifespan=lifespan, docs_url="/_sandbox/docs",
-                  openapi_url="/_sandbox/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="HubSpot CRM API sandbox",
+        lifespan=lifespan,
+        docs_url="/_sandbox/docs",
+        openapi_url="/_sandbox/openapi.json",
+        redoc_url=None,
+    )
     app.state.sandbox = sandbox
 
     @app.exception_handler(ApiError)
@@ -76,12 +95,16 @@ def create_app(*, seed: str = "empty", state_dir: Path | None = None, faults: Fa
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         category = "OBJECT_NOT_FOUND" if exc.status_code == 404 else "VALIDATION_ERROR"
         message = "resource not found" if exc.status_code == 404 else str(exc.detail)
-        return JSONResponse(ApiError(exc.status_code, category, message).body(), status_code=exc.status_code)
+        return JSONResponse(
+            ApiError(exc.status_code, category, message).body(), status_code=exc.status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse(ApiError(400, "VALIDATION_ERROR", f"Invalid request: {exc.errors()}").body(),
-                            status_code=400)
+        return JSONResponse(
+            ApiError(400, "VALIDATION_ERROR", f"Invalid request: {exc.errors()}").body(),
+            status_code=400,
+        )
 
     app.include_router(oauth.router(sandbox.tokens))
     for prefix in ("/crm/v3/objects", "/crm/objects/2026-03"):
@@ -104,23 +127,35 @@ def _admin_router() -> Any:
     @r.get("/health")
     async def health(request: Request) -> dict[str, Any]:
         sb: HubSpotSandbox = request.app.state.sandbox
-        return {"status": "ok", "portalId": sb.portal_id, "seed": sb.seed,
-                "objects": {t: len(sb.store.live(t)) for t in sorted(sb.store.records)}}
+        return {
+            "status": "ok",
+            "portalId": sb.portal_id,
+            "seed": sb.seed,
+            "objects": {t: len(sb.store.live(t)) for t in sorted(sb.store.records)},
+        }
 
     @r.get("/webhooks")
     async def get_webhooks(request: Request) -> dict[str, Any]:
         sb: HubSpotSandbox = request.app.state.sandbox
         cfg = sb.webhooks.config
-        return {"url": cfg.url, "events": cfg.subscriptions, "pending": sb.webhooks.pending(),
-                "deliveries": sb.webhooks.delivered[-50:], "failed": len(sb.webhooks.failed)}
+        return {
+            "url": cfg.url,
+            "events": cfg.subscriptions,
+            "pending": sb.webhooks.pending(),
+            "deliveries": sb.webhooks.delivered[-50:],
+            "failed": len(sb.webhooks.failed),
+        }
 
     @r.put("/webhooks")
     async def put_webhooks(request: Request) -> dict[str, Any]:
         sb: HubSpotSandbox = request.app.state.sandbox
         body = await request.json()
         events = body.get("events")
-        sb.set_webhook(body.get("url"), body.get("secret"),
-                       list(events) if events is not None else list(DEFAULT_SUBSCRIPTIONS))
+        sb.set_webhook(
+            body.get("url"),
+            body.get("secret"),
+            list(events) if events is not None else list(DEFAULT_SUBSCRIPTIONS),
+        )
         return await get_webhooks(request)
 
     @r.post("/webhooks/flush")

@@ -44,8 +44,10 @@ class AssociationGraph:
         for t in self.types_between(from_type, to_type):
             if t.label is None and t.category == "HUBSPOT_DEFINED":
                 return t
-        raise validation(f"No association type exists between {from_type} and {to_type}",
-                         sub_category="crm.associations.INVALID_OBJECT_TYPE_COMBINATION")
+        raise validation(
+            f"No association type exists between {from_type} and {to_type}",
+            sub_category="crm.associations.INVALID_OBJECT_TYPE_COMBINATION",
+        )
 
     def _register(self, fwd: AssocType, rev: AssocType) -> None:
         self.types += [fwd, rev]
@@ -63,29 +65,48 @@ class AssociationGraph:
         return self._inverse[(t.from_type, t.to_type, t.type_id)]
 
     # --- labels (USER_DEFINED types) ----------------------------------------------------------------
-    def create_label(self, from_type: str, to_type: str, label: str, name: str | None,
-                     inverse_label: str | None) -> tuple[AssocType, AssocType]:
+    def create_label(
+        self, from_type: str, to_type: str, label: str, name: str | None, inverse_label: str | None
+    ) -> tuple[AssocType, AssocType]:
         if not label:
             raise validation("label is required")
         name = name or label.lower().replace(" ", "_")
-        if any(t.category == "USER_DEFINED" and t.name == name for t in self.types_between(from_type, to_type)):
+        if any(
+            t.category == "USER_DEFINED" and t.name == name
+            for t in self.types_between(from_type, to_type)
+        ):
             raise ApiError(409, "CONFLICT", f"An association label named '{name}' already exists")
         fwd = AssocType(from_type, to_type, self.next_user_type_id, "USER_DEFINED", label, name)
-        rev = AssocType(to_type, from_type, self.next_user_type_id + 1, "USER_DEFINED",
-                        inverse_label or label, name)
+        rev = AssocType(
+            to_type,
+            from_type,
+            self.next_user_type_id + 1,
+            "USER_DEFINED",
+            inverse_label or label,
+            name,
+        )
         self.next_user_type_id += 2
         self._register(fwd, rev)
         return fwd, rev
 
-    def update_label(self, from_type: str, to_type: str, type_id: int, label: str,
-                     inverse_label: str | None) -> None:
+    def update_label(
+        self, from_type: str, to_type: str, type_id: int, label: str, inverse_label: str | None
+    ) -> None:
         t = self.find_type(from_type, to_type, type_id)
         if t is None or t.category != "USER_DEFINED":
             raise ApiError(404, "OBJECT_NOT_FOUND", f"No user-defined association type {type_id}")
         inv = self._unregister(t)
-        self._register(AssocType(t.from_type, t.to_type, t.type_id, t.category, label, t.name),
-                       AssocType(inv.from_type, inv.to_type, inv.type_id, inv.category,
-                                 inverse_label or label, inv.name))
+        self._register(
+            AssocType(t.from_type, t.to_type, t.type_id, t.category, label, t.name),
+            AssocType(
+                inv.from_type,
+                inv.to_type,
+                inv.type_id,
+                inv.category,
+                inverse_label or label,
+                inv.name,
+            ),
+        )
 
     def delete_label(self, from_type: str, to_type: str, type_id: int) -> None:
         t = self.find_type(from_type, to_type, type_id)
@@ -101,7 +122,9 @@ class AssociationGraph:
                     ids.discard(inv.type_id)
 
     # --- links -------------------------------------------------------------------------------------
-    def add(self, from_type: str, from_id: str, to_type: str, to_id: str, t: AssocType) -> list[AssocType]:
+    def add(
+        self, from_type: str, from_id: str, to_type: str, to_id: str, t: AssocType
+    ) -> list[AssocType]:
         """Add a link of type `t` (and its inverse, and the default type if `t` is labelled).
         Returns the forward types newly added."""
         added: list[AssocType] = []
@@ -118,8 +141,14 @@ class AssociationGraph:
             added.append(w)
         return added
 
-    def remove(self, from_type: str, from_id: str, to_type: str, to_id: str,
-               type_ids: set[int] | None = None) -> list[AssocType]:
+    def remove(
+        self,
+        from_type: str,
+        from_id: str,
+        to_type: str,
+        to_id: str,
+        type_ids: set[int] | None = None,
+    ) -> list[AssocType]:
         """Remove the given types (None = every type) between the pair. Removing the pair's
         default type removes them all. Returns the forward types removed."""
         fwd = self.edges.get((from_type, from_id, to_type), {}).get(to_id)
@@ -159,17 +188,27 @@ class AssociationGraph:
 
     def spec(self, from_type: str, to_type: str, type_id: int) -> dict[str, Any]:
         t = self.find_type(from_type, to_type, type_id)
-        return {"category": t.category if t else "HUBSPOT_DEFINED", "typeId": type_id,
-                "label": t.label if t else None}
+        return {
+            "category": t.category if t else "HUBSPOT_DEFINED",
+            "typeId": type_id,
+            "label": t.label if t else None,
+        }
 
     # --- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "user_types": [[t.__dict__, self.inverse(t).__dict__] for t in self.types
-                           if t.category == "USER_DEFINED" and t.type_id % 2 == 0],
+            "user_types": [
+                [t.__dict__, self.inverse(t).__dict__]
+                for t in self.types
+                if t.category == "USER_DEFINED" and t.type_id % 2 == 0
+            ],
             "next_user_type_id": self.next_user_type_id,
-            "edges": [[k[0], k[1], k[2], to_id, sorted(ids)]
-                      for k, targets in self.edges.items() for to_id, ids in targets.items() if ids],
+            "edges": [
+                [k[0], k[1], k[2], to_id, sorted(ids)]
+                for k, targets in self.edges.items()
+                for to_id, ids in targets.items()
+                if ids
+            ],
         }
 
     @classmethod

@@ -17,8 +17,10 @@ PROTECTED_PREFIXES = ("/crm/",)
 
 async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
     raw = json.dumps(body).encode()
-    hdrs = [(b"content-type", b"application/json;charset=utf-8"),
-            (b"content-length", str(len(raw)).encode())]
+    hdrs = [
+        (b"content-type", b"application/json;charset=utf-8"),
+        (b"content-length", str(len(raw)).encode()),
+    ]
     hdrs += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": raw})
@@ -42,12 +44,15 @@ class Gateway:
         if not token or token != sb.private_app_token:
             state = sb.tokens.access_token_state(token) if token else "unknown"
             if state == "expired":
-                err = ApiError(401, "EXPIRED_AUTHENTICATION",
-                               "The OAuth token used to make this call expired.")
+                err = ApiError(
+                    401, "EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired."
+                )
                 await _send_json(send, 401, err.body(), {})
                 return
             if state != "valid":
-                await _send_json(send, 401, ApiError(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE).body(), {})
+                await _send_json(
+                    send, 401, ApiError(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE).body(), {}
+                )
                 return
             oauth = True
         is_search = scope.get("method") == "POST" and path.rstrip("/").endswith("/search")

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 CENT = Decimal("0.01")
 # Payment states whose money reached the merchant (net of refunds).
-COUNTED_PAYMENT_STATES = {"succeeded", "partially_refunded", "refunded", "processing_refund",
-                          "disputed_won"}
+COUNTED_PAYMENT_STATES = {
+    "succeeded",
+    "partially_refunded",
+    "refunded",
+    "processing_refund",
+    "disputed_won",
+}
 
 
 def dec(value: str | None) -> Decimal:
@@ -43,18 +48,23 @@ def line_item_computed(rec: Record) -> dict[str, str | None]:
         discount = gross * dec(p["hs_discount_percentage"]) / 100
     else:
         discount = qty * dec(p.get("discount"))
-    return {"amount": money(gross - discount), "hs_pre_discount_amount": money(gross),
-            "hs_total_discount": money(discount)}
+    return {
+        "amount": money(gross - discount),
+        "hs_pre_discount_amount": money(gross),
+        "hs_total_discount": money(discount),
+    }
 
 
 def payment_computed(state: SandboxState, rec: Record) -> dict[str, str | None]:
     p = rec.properties
     net = dec(p.get("hs_initial_amount")) - dec(p.get("hs_fees_amount"))
     invoices = state.linked(rec, "invoices")
-    return {"hs_net_amount": money(net),
-            "hs_net_amount_after_refunds": money(net - dec(p.get("hs_refunds_amount"))),
-            "hs_has_associated_invoice": "true" if invoices else "false",
-            "hs_number_of_associated_invoices": str(len(invoices))}
+    return {
+        "hs_net_amount": money(net),
+        "hs_net_amount_after_refunds": money(net - dec(p.get("hs_refunds_amount"))),
+        "hs_has_associated_invoice": "true" if invoices else "false",
+        "hs_number_of_associated_invoices": str(len(invoices)),
+    }
 
 
 def payment_counted(rec: Record) -> Decimal:
@@ -66,8 +76,9 @@ def payment_counted(rec: Record) -> Decimal:
 
 def _adjustments(state: SandboxState, inv: Record, kind: str, base: Decimal) -> Decimal:
     total = Decimal(0)
-    objs = sorted(state.linked(inv, kind),
-                  key=lambda r: (dec(r.properties.get("hs_sort_order")), int(r.id)))
+    objs = sorted(
+        state.linked(inv, kind), key=lambda r: (dec(r.properties.get("hs_sort_order")), int(r.id))
+    )
     for o in objs:
         value = dec(o.properties.get("hs_value"))
         if o.properties.get("hs_type", "FIXED") == "PERCENT":
@@ -78,15 +89,23 @@ def _adjustments(state: SandboxState, inv: Record, kind: str, base: Decimal) -> 
 
 
 def invoice_totals(state: SandboxState, inv: Record) -> dict[str, Decimal]:
-    subtotal = sum((dec(li.properties.get("amount")) for li in state.linked(inv, "line_items")),
-                   Decimal(0))
+    subtotal = sum(
+        (dec(li.properties.get("amount")) for li in state.linked(inv, "line_items")), Decimal(0)
+    )
     discount = _adjustments(state, inv, "discounts", subtotal)
     fees = _adjustments(state, inv, "fees", subtotal - discount)
     taxes = _adjustments(state, inv, "taxes", subtotal - discount + fees)
     billed = subtotal - discount + fees + taxes
     paid = sum((payment_counted(p) for p in state.linked(inv, "commerce_payments")), Decimal(0))
-    return {"subtotal": subtotal, "discount": discount, "fees": fees, "taxes": taxes,
-            "billed": billed, "paid": paid, "balance": billed - paid}
+    return {
+        "subtotal": subtotal,
+        "discount": discount,
+        "fees": fees,
+        "taxes": taxes,
+        "billed": billed,
+        "paid": paid,
+        "balance": billed - paid,
+    }
 
 
 def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
@@ -106,7 +125,10 @@ def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
         payment_status = "partially_paid"
     payment_date = p.get("hs_payment_date")
     if status == "paid" and not payment_date:
-        dates = [x.properties.get("hs_initiated_date") or "" for x in state.linked(inv, "commerce_payments")]
+        dates = [
+            x.properties.get("hs_initiated_date") or ""
+            for x in state.linked(inv, "commerce_payments")
+        ]
         payment_date = max(dates) if any(dates) else None
     elif status != "paid":
         payment_date = None
@@ -123,8 +145,12 @@ def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
         "hs_invoice_status": status,
         "hs_payment_status": payment_status,
         "hs_payment_date": payment_date,
-        "hs_invoice_latest_contact_email": contacts[0].properties.get("email") if contacts else None,
-        "hs_invoice_latest_company_name": companies[0].properties.get("name") if companies else None,
+        "hs_invoice_latest_contact_email": contacts[0].properties.get("email")
+        if contacts
+        else None,
+        "hs_invoice_latest_company_name": companies[0].properties.get("name")
+        if companies
+        else None,
     }
 
 
@@ -147,15 +173,23 @@ def check_status_change(state: SandboxState, inv: Record, new: str) -> None:
                 "To move an invoice to the Open status, one contact and at least one line item "
                 f"must be associated (invoice {inv.id} has {len(contacts)} contact(s) and "
                 f"{len(lines)} line item(s)).",
-                errors=[{"message": "Invoice is not ready to be finalized",
-                         "code": "INVOICE_NOT_FINALIZABLE",
-                         "context": {"contacts": [str(len(contacts))], "lineItems": [str(len(lines))]}}],
+                errors=[
+                    {
+                        "message": "Invoice is not ready to be finalized",
+                        "code": "INVOICE_NOT_FINALIZABLE",
+                        "context": {
+                            "contacts": [str(len(contacts))],
+                            "lineItems": [str(len(lines))],
+                        },
+                    }
+                ],
             )
     if new == "paid":
         t = invoice_totals(state, inv)
         if old == "draft" or t["billed"] <= 0 or t["balance"] > 0:
             raise validation(
                 "Recording payments manually is not possible via the API: associate a commerce "
-                "payment with the invoice; it becomes paid when its balance reaches zero.")
+                "payment with the invoice; it becomes paid when its balance reaches zero."
+            )
     if new == "voided" and old == "paid":
         raise validation(f"Invoice {inv.id} is paid and cannot be voided.")

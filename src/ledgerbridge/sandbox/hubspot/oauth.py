@@ -22,14 +22,25 @@ from .clock import Clock
 
 CLIENT_ID = "sandbox-client-id"
 ACCESS_TOKEN_TTL = 1800
-DEFAULT_SCOPES = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write",
-                  "crm.objects.companies.read", "crm.objects.companies.write",
-                  "crm.objects.deals.read", "crm.objects.deals.write",
-                  "crm.objects.line_items.read", "crm.objects.line_items.write",
-                  "crm.objects.products.read", "crm.objects.products.write",
-                  "crm.objects.invoices.read", "crm.objects.invoices.write",
-                  "crm.objects.commercepayments.read", "crm.objects.commercepayments.write",
-                  "crm.schemas.invoices.read", "crm.schemas.invoices.write"]
+DEFAULT_SCOPES = [
+    "oauth",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.objects.line_items.read",
+    "crm.objects.line_items.write",
+    "crm.objects.products.read",
+    "crm.objects.products.write",
+    "crm.objects.invoices.read",
+    "crm.objects.invoices.write",
+    "crm.objects.commercepayments.read",
+    "crm.objects.commercepayments.write",
+    "crm.schemas.invoices.read",
+    "crm.schemas.invoices.write",
+]
 
 
 @dataclass
@@ -51,11 +62,20 @@ class TokenStore:
 
     def issue(self, refresh_token: str, scopes: list[str]) -> dict[str, Any]:
         token = "CO" + secrets.token_urlsafe(48)
-        self.access[token] = {"expires_at": self.clock.now() + ACCESS_TOKEN_TTL, "scopes": scopes,
-                              "refresh_token": refresh_token}
-        return {"token_type": "bearer", "access_token": token, "refresh_token": refresh_token,
-                "expires_in": ACCESS_TOKEN_TTL, "hub_id": self.hub_id, "scopes": scopes,
-                "token_use": "access_token"}
+        self.access[token] = {
+            "expires_at": self.clock.now() + ACCESS_TOKEN_TTL,
+            "scopes": scopes,
+            "refresh_token": refresh_token,
+        }
+        return {
+            "token_type": "bearer",
+            "access_token": token,
+            "refresh_token": refresh_token,
+            "expires_in": ACCESS_TOKEN_TTL,
+            "hub_id": self.hub_id,
+            "scopes": scopes,
+            "token_use": "access_token",
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {"refresh": self.refresh}
@@ -65,8 +85,9 @@ class TokenStore:
 
 
 def _oauth_error(status: str, message: str, code: int = 400) -> JSONResponse:
-    return JSONResponse({"status": status, "message": message, "correlationId": str(uuid.uuid4())},
-                        status_code=code)
+    return JSONResponse(
+        {"status": status, "message": message, "correlationId": str(uuid.uuid4())}, status_code=code
+    )
 
 
 def router(tokens: TokenStore) -> APIRouter:
@@ -83,8 +104,11 @@ def router(tokens: TokenStore) -> APIRouter:
         scopes = (q.get("scope") or "oauth").split()
         code = secrets.token_urlsafe(24)
         with tokens.lock:
-            tokens.codes[code] = {"redirect_uri": redirect_uri, "scopes": scopes,
-                                  "expires_at": tokens.clock.now() + 600}
+            tokens.codes[code] = {
+                "redirect_uri": redirect_uri,
+                "scopes": scopes,
+                "expires_at": tokens.clock.now() + 600,
+            }
         params = {"code": code}
         if q.get("state") is not None:
             params["state"] = q["state"]
@@ -105,7 +129,9 @@ def router(tokens: TokenStore) -> APIRouter:
                 if info is None or info["expires_at"] < tokens.clock.now():
                     return _oauth_error("BAD_AUTH_CODE", "missing or unknown auth code")
                 if f.get("redirect_uri") != info["redirect_uri"]:
-                    return _oauth_error("BAD_REDIRECT_URI", "redirect_uri does not match the authorization request")
+                    return _oauth_error(
+                        "BAD_REDIRECT_URI", "redirect_uri does not match the authorization request"
+                    )
                 refresh = str(uuid.uuid4())
                 tokens.refresh[refresh] = {"scopes": info["scopes"]}
                 return JSONResponse(tokens.issue(refresh, info["scopes"]))
@@ -124,20 +150,38 @@ def router(tokens: TokenStore) -> APIRouter:
         info = tokens.access.get(token)
         if info is None or tokens.access_token_state(token) != "valid":
             return _oauth_error("BAD_ACCESS_TOKEN", "missing or unknown access token", 404)
-        return JSONResponse({"token": token, "user": "sandbox@example.com", "hub_domain": "sandbox.example",
-                             "scopes": info["scopes"], "scope_to_scope_group_pks": [],
-                             "hub_id": tokens.hub_id, "app_id": 1160452,
-                             "expires_in": int(info["expires_at"] - tokens.clock.now()),
-                             "user_id": 1, "token_type": "access"})
+        return JSONResponse(
+            {
+                "token": token,
+                "user": "sandbox@example.com",
+                "hub_domain": "sandbox.example",
+                "scopes": info["scopes"],
+                "scope_to_scope_group_pks": [],
+                "hub_id": tokens.hub_id,
+                "app_id": 1160452,
+                "expires_in": int(info["expires_at"] - tokens.clock.now()),
+                "user_id": 1,
+                "token_type": "access",
+            }
+        )
 
     @r.get("/oauth/v1/refresh-tokens/{token}")
     async def refresh_token_info(token: str) -> Response:
         info = tokens.refresh.get(token)
         if info is None:
             return _oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token", 404)
-        return JSONResponse({"token": token, "user": "sandbox@example.com", "hub_domain": "sandbox.example",
-                             "scopes": info["scopes"], "hub_id": tokens.hub_id, "client_id": CLIENT_ID,
-                             "user_id": 1, "token_type": "refresh"})
+        return JSONResponse(
+            {
+                "token": token,
+                "user": "sandbox@example.com",
+                "hub_domain": "sandbox.example",
+                "scopes": info["scopes"],
+                "hub_id": tokens.hub_id,
+                "client_id": CLIENT_ID,
+                "user_id": 1,
+                "token_type": "refresh",
+            }
+        )
 
     @r.delete("/oauth/v1/refresh-tokens/{token}")
     async def delete_refresh_token(token: str) -> Response:

@@ -15,13 +15,35 @@ from .errors import ApiError, validation
 from .schema import DEFAULT_PROPERTIES, OBJECT_TYPES, resolve_type
 
 TYPES = ("bool", "date", "datetime", "enumeration", "number", "phone_number", "string")
-FIELD_TYPES = ("booleancheckbox", "calculation_equation", "checkbox", "date", "file", "html",
-               "number", "phonenumber", "radio", "select", "text", "textarea")
+FIELD_TYPES = (
+    "booleancheckbox",
+    "calculation_equation",
+    "checkbox",
+    "date",
+    "file",
+    "html",
+    "number",
+    "phonenumber",
+    "radio",
+    "select",
+    "text",
+    "textarea",
+)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_OPTIONAL_FIELDS = ("description", "displayOrder", "hidden", "formField", "calculationFormula",
-                    "currencyPropertyName", "dataSensitivity", "externalOptions",
-                    "referencedObjectType", "numberDisplayHint", "textDisplayHint",
-                    "showCurrencySymbol")
+_OPTIONAL_FIELDS = (
+    "description",
+    "displayOrder",
+    "hidden",
+    "formField",
+    "calculationFormula",
+    "currencyPropertyName",
+    "dataSensitivity",
+    "externalOptions",
+    "referencedObjectType",
+    "numberDisplayHint",
+    "textDisplayHint",
+    "showCurrencySymbol",
+)
 
 
 def default_group(object_type: str) -> str:
@@ -29,8 +51,17 @@ def default_group(object_type: str) -> str:
     return f"{t.singular if t else object_type}information"
 
 
-def _definition(object_type: str, name: str, ptype: str, field_type: str, options: tuple[str, ...],
-                read_only: bool, now_iso: str, *, hubspot_defined: bool = True) -> dict[str, Any]:
+def _definition(
+    object_type: str,
+    name: str,
+    ptype: str,
+    field_type: str,
+    options: tuple[str, ...],
+    read_only: bool,
+    now_iso: str,
+    *,
+    hubspot_defined: bool = True,
+) -> dict[str, Any]:
     return {
         "name": name,
         "label": name.replace("hs_", "").replace("_", " ").capitalize(),
@@ -38,8 +69,15 @@ def _definition(object_type: str, name: str, ptype: str, field_type: str, option
         "fieldType": field_type,
         "description": "",
         "groupName": default_group(object_type),
-        "options": [{"label": o.replace("_", " ").capitalize(), "value": o, "displayOrder": i,
-                     "hidden": False} for i, o in enumerate(options)],
+        "options": [
+            {
+                "label": o.replace("_", " ").capitalize(),
+                "value": o,
+                "displayOrder": i,
+                "hidden": False,
+            }
+            for i, o in enumerate(options)
+        ],
         "displayOrder": -1,
         "calculated": read_only,
         "externalOptions": False,
@@ -48,8 +86,11 @@ def _definition(object_type: str, name: str, ptype: str, field_type: str, option
         "hubspotDefined": hubspot_defined,
         "formField": not read_only,
         "dataSensitivity": "non_sensitive",
-        "modificationMetadata": {"archivable": not hubspot_defined, "readOnlyDefinition": hubspot_defined,
-                                 "readOnlyValue": read_only},
+        "modificationMetadata": {
+            "archivable": not hubspot_defined,
+            "readOnlyDefinition": hubspot_defined,
+            "readOnlyValue": read_only,
+        },
         "createdAt": now_iso,
         "updatedAt": now_iso,
         "archived": False,
@@ -69,15 +110,23 @@ class PropertyRegistry:
         now = iso_ms(now_ms)
         for t in OBJECT_TYPES:
             group = default_group(t.name)
-            reg.groups[t.name] = {group: {"name": group, "label": f"{t.singular.replace('_', ' ').title()} information",
-                                          "displayOrder": -1, "archived": False}}
+            reg.groups[t.name] = {
+                group: {
+                    "name": group,
+                    "label": f"{t.singular.replace('_', ' ').title()} information",
+                    "displayOrder": -1,
+                    "archived": False,
+                }
+            }
             reg.defs[t.name] = {}
             for name, ptype, ftype, options, ro in DEFAULT_PROPERTIES[t.name]:
                 reg.defs[t.name][name] = _definition(t.name, name, ptype, ftype, options, ro, now)
         reg.defs["contacts"]["email"]["hasUniqueValue"] = True
         return reg
 
-    def get(self, object_type: str, name: str, *, include_archived: bool = False) -> dict[str, Any] | None:
+    def get(
+        self, object_type: str, name: str, *, include_archived: bool = False
+    ) -> dict[str, Any] | None:
         d = self.defs.get(object_type, {}).get(name)
         if d is None or (d["archived"] and not include_archived):
             return None
@@ -91,15 +140,23 @@ class PropertyRegistry:
 
     # --- Properties API writes -------------------------------------------------------------------
     def create(self, object_type: str, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        missing = [f for f in ("name", "label", "type", "fieldType", "groupName") if not body.get(f)]
+        missing = [
+            f for f in ("name", "label", "type", "fieldType", "groupName") if not body.get(f)
+        ]
         if missing:
-            raise validation(f"Missing required fields: {', '.join(missing)}",
-                             errors=[{"message": f"{m} is required", "code": "REQUIRED_FIELD",
-                                      "in": m} for m in missing])
+            raise validation(
+                f"Missing required fields: {', '.join(missing)}",
+                errors=[
+                    {"message": f"{m} is required", "code": "REQUIRED_FIELD", "in": m}
+                    for m in missing
+                ],
+            )
         name = str(body["name"])
         if not _NAME_RE.match(name):
-            raise validation(f"Property name '{name}' must be lowercase letters, digits and "
-                             "underscores, starting with a letter")
+            raise validation(
+                f"Property name '{name}' must be lowercase letters, digits and "
+                "underscores, starting with a letter"
+            )
         if body["type"] not in TYPES:
             raise validation(f"Invalid type '{body['type']}'; expected one of {list(TYPES)}")
         if body["fieldType"] not in FIELD_TYPES:
@@ -108,34 +165,68 @@ class PropertyRegistry:
             raise validation(f"Property group '{body['groupName']}' does not exist")
         existing = self.defs[object_type].get(name)
         if existing is not None and not existing["archived"]:
-            raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Property named '{name}' already exists.",
-                           context={"name": [name]})
-        if body["type"] == "enumeration" and not body.get("options") and body["fieldType"] != "booleancheckbox":
+            raise ApiError(
+                409,
+                "OBJECT_ALREADY_EXISTS",
+                f"Property named '{name}' already exists.",
+                context={"name": [name]},
+            )
+        if (
+            body["type"] == "enumeration"
+            and not body.get("options")
+            and body["fieldType"] != "booleancheckbox"
+        ):
             raise validation("Enumeration properties need at least one option")
-        d = _definition(object_type, name, body["type"], body["fieldType"], (), False,
-                        iso_ms(now_ms), hubspot_defined=False)
-        d.update({"label": body["label"], "groupName": body["groupName"],
-                  "hasUniqueValue": bool(body.get("hasUniqueValue", False)), "formField": False})
+        d = _definition(
+            object_type,
+            name,
+            body["type"],
+            body["fieldType"],
+            (),
+            False,
+            iso_ms(now_ms),
+            hubspot_defined=False,
+        )
+        d.update(
+            {
+                "label": body["label"],
+                "groupName": body["groupName"],
+                "hasUniqueValue": bool(body.get("hasUniqueValue", False)),
+                "formField": False,
+            }
+        )
         for key in _OPTIONAL_FIELDS:
             if key in body and body[key] is not None:
                 d[key] = body[key]
         d["options"] = [self._option(o, i) for i, o in enumerate(body.get("options") or [])]
         if body["type"] == "bool" and not d["options"]:
-            d["options"] = [self._option({"label": "Yes", "value": "true"}, 0),
-                            self._option({"label": "No", "value": "false"}, 1)]
+            d["options"] = [
+                self._option({"label": "Yes", "value": "true"}, 0),
+                self._option({"label": "No", "value": "false"}, 1),
+            ]
         self.defs[object_type][name] = d
         return d
 
     @staticmethod
     def _option(o: dict[str, Any], i: int) -> dict[str, Any]:
-        return {"label": o.get("label", o.get("value")), "value": str(o.get("value")),
-                "displayOrder": o.get("displayOrder", i), "hidden": bool(o.get("hidden", False)),
-                "description": o.get("description", "")}
+        return {
+            "label": o.get("label", o.get("value")),
+            "value": str(o.get("value")),
+            "displayOrder": o.get("displayOrder", i),
+            "hidden": bool(o.get("hidden", False)),
+            "description": o.get("description", ""),
+        }
 
-    def update(self, object_type: str, name: str, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    def update(
+        self, object_type: str, name: str, body: dict[str, Any], now_ms: int
+    ) -> dict[str, Any]:
         d = self.get(object_type, name)
         if d is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}")
+            raise ApiError(
+                404,
+                "OBJECT_NOT_FOUND",
+                f"Unable to find property {name} for object type {object_type}",
+            )
         if d["hubspotDefined"] and any(k in body for k in ("type", "fieldType", "hasUniqueValue")):
             raise validation(f"Property {name} is HubSpot-defined; its definition is read-only")
         if "hasUniqueValue" in body and bool(body["hasUniqueValue"]) != d["hasUniqueValue"]:
@@ -151,7 +242,11 @@ class PropertyRegistry:
     def archive(self, object_type: str, name: str, now_ms: int) -> None:
         d = self.get(object_type, name)
         if d is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}")
+            raise ApiError(
+                404,
+                "OBJECT_NOT_FOUND",
+                f"Unable to find property {name} for object type {object_type}",
+            )
         if d["hubspotDefined"]:
             raise validation(f"Property {name} is HubSpot-defined and cannot be archived")
         d["archived"] = True
@@ -185,7 +280,11 @@ class PropertyRegistry:
             allowed = {o["value"] for o in d.get("options") or []}
             if allowed and d["fieldType"] != "checkbox" and value not in allowed:
                 return None, "INVALID_OPTION"
-            if allowed and d["fieldType"] == "checkbox" and any(v not in allowed for v in value.split(";")):
+            if (
+                allowed
+                and d["fieldType"] == "checkbox"
+                and any(v not in allowed for v in value.split(";"))
+            ):
                 return None, "INVALID_OPTION"
             return value, None
         if ptype in ("date", "datetime"):

@@ -35,7 +35,9 @@ class RateLimiter:
             self._search.clear()
             self._daily_count = 0
 
-    def check(self, app_key: str, *, oauth: bool, search: bool) -> tuple[dict[str, str], str | None]:
+    def check(
+        self, app_key: str, *, oauth: bool, search: bool
+    ) -> tuple[dict[str, str], str | None]:
         """Count one request. Returns (headers to send, policy name if it must be refused)."""
         cfg = self.config
         if not cfg.enabled:
@@ -69,7 +71,9 @@ class RateLimiter:
             }
             if not oauth:  # HubSpot omits the daily headers on OAuth-authorized calls
                 headers["X-HubSpot-RateLimit-Daily"] = str(cfg.daily)
-                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(cfg.daily - self._daily_count, 0))
+                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(
+                    max(cfg.daily - self._daily_count, 0)
+                )
             # Retry-After only for the short windows: urllib3 (under the official SDK) sleeps on
             # it, and nobody should sleep until midnight on a DAILY refusal.
             wait = None

@@ -42,7 +42,9 @@ def int_param(request: Request, name: str, default: int, maximum: int | None = N
     except ValueError:
         raise validation(f"Invalid value for {name}: {raw!r}") from None
     if value < 1 or (maximum is not None and value > maximum):
-        raise validation(f"{name} must be between 1 and {maximum}" if maximum else f"{name} must be positive")
+        raise validation(
+            f"{name} must be between 1 and {maximum}" if maximum else f"{name} must be positive"
+        )
     return value
 
 
@@ -56,17 +58,29 @@ async def json_body(request: Request) -> Any:
         raise validation(f"Invalid input JSON on line 1: {exc}") from None
 
 
-def render(state: SandboxState, rec: Record, *, properties: list[str] | None = None,
-           history: list[str] | None = None, associations: list[str] | None = None,
-           default_props: bool = True) -> dict[str, Any]:
+def render(
+    state: SandboxState,
+    rec: Record,
+    *,
+    properties: list[str] | None = None,
+    history: list[str] | None = None,
+    associations: list[str] | None = None,
+    default_props: bool = True,
+) -> dict[str, Any]:
     t = resolve_type(rec.object_type)
     if properties is None:
         names = list(t.default_props) if (t and default_props) else []
     else:
         names = [p for p in properties if state.props.get(rec.object_type, p) is not None]
-        names += [n for n in (*ALWAYS, "hs_createdate" if "hs_createdate" in rec.properties else "createdate",
-                              "hs_lastmodifieddate" if rec.object_type != "contacts" else "lastmodifieddate")
-                  if n not in names]
+        names += [
+            n
+            for n in (
+                *ALWAYS,
+                "hs_createdate" if "hs_createdate" in rec.properties else "createdate",
+                "hs_lastmodifieddate" if rec.object_type != "contacts" else "lastmodifieddate",
+            )
+            if n not in names
+        ]
     out: dict[str, Any] = {
         "id": rec.id,
         "properties": {n: rec.properties.get(n) for n in names},
@@ -79,7 +93,8 @@ def render(state: SandboxState, rec: Record, *, properties: list[str] | None = N
     if history:
         out["propertiesWithHistory"] = {
             n: [{k: v for k, v in h.items() if v is not None} for h in rec.history.get(n, [])]
-            for n in history if state.props.get(rec.object_type, n) is not None
+            for n in history
+            if state.props.get(rec.object_type, n) is not None
         }
     if associations:
         assoc: dict[str, Any] = {}
@@ -88,8 +103,10 @@ def render(state: SandboxState, rec: Record, *, properties: list[str] | None = N
             if to is None:
                 continue
             results = []
-            for to_id, type_ids in sorted(state.graph.targets(rec.object_type, rec.id, to.name).items(),
-                                          key=lambda kv: int(kv[0])):
+            for to_id, type_ids in sorted(
+                state.graph.targets(rec.object_type, rec.id, to.name).items(),
+                key=lambda kv: int(kv[0]),
+            ):
                 if state.store.get(to.name, to_id) is None:
                     continue
                 for tid in sorted(type_ids):

@@ -25,18 +25,38 @@ def _labels_between(sb: HubSpotSandbox, ft: str, fid: str, tt: str, tid: str) ->
 
 
 def _pair(sb: HubSpotSandbox, ft: str, fid: str, tt: str, tid: str) -> dict[str, Any]:
-    return {"fromObjectTypeId": object_type(ft).type_id, "fromObjectId": int(fid),
-            "toObjectTypeId": object_type(tt).type_id, "toObjectId": int(tid),
-            "labels": _labels_between(sb, ft, fid, tt, tid)}
+    return {
+        "fromObjectTypeId": object_type(ft).type_id,
+        "fromObjectId": int(fid),
+        "toObjectTypeId": object_type(tt).type_id,
+        "toObjectId": int(tid),
+        "labels": _labels_between(sb, ft, fid, tt, tid),
+    }
 
 
-def _default_results(sb: HubSpotSandbox, ft: str, fid: str, tt: str, tid: str) -> list[dict[str, Any]]:
+def _default_results(
+    sb: HubSpotSandbox, ft: str, fid: str, tt: str, tid: str
+) -> list[dict[str, Any]]:
     fwd = sb.graph.default_type(ft, tt)
     rev = sb.graph.inverse(fwd)
-    return [{"from": {"id": fid}, "to": {"id": tid},
-             "associationSpec": {"associationCategory": fwd.category, "associationTypeId": fwd.type_id}},
-            {"from": {"id": tid}, "to": {"id": fid},
-             "associationSpec": {"associationCategory": rev.category, "associationTypeId": rev.type_id}}]
+    return [
+        {
+            "from": {"id": fid},
+            "to": {"id": tid},
+            "associationSpec": {
+                "associationCategory": fwd.category,
+                "associationTypeId": fwd.type_id,
+            },
+        },
+        {
+            "from": {"id": tid},
+            "to": {"id": fid},
+            "associationSpec": {
+                "associationCategory": rev.category,
+                "associationTypeId": rev.type_id,
+            },
+        },
+    ]
 
 
 def _to_list(sb: HubSpotSandbox, ft: str, fid: str, tt: str) -> list[dict[str, Any]]:
@@ -44,8 +64,12 @@ def _to_list(sb: HubSpotSandbox, ft: str, fid: str, tt: str) -> list[dict[str, A
     for to_id, ids in sorted(sb.graph.targets(ft, fid, tt).items(), key=lambda kv: int(kv[0])):
         if sb.store.get(tt, to_id) is None:
             continue
-        out.append({"toObjectId": int(to_id),
-                    "associationTypes": [sb.graph.spec(ft, tt, i) for i in sorted(ids)]})
+        out.append(
+            {
+                "toObjectId": int(to_id),
+                "associationTypes": [sb.graph.spec(ft, tt, i) for i in sorted(ids)],
+            }
+        )
     return out
 
 
@@ -57,13 +81,21 @@ def _type_ids(types: Any) -> list[tuple[str | None, int]]:
         try:
             out.append((t.get("associationCategory"), int(t["associationTypeId"])))
         except (KeyError, TypeError, ValueError):
-            raise validation("Each association type needs associationCategory and associationTypeId") from None
+            raise validation(
+                "Each association type needs associationCategory and associationTypeId"
+            ) from None
     return out
 
 
-def _batch_body(sb: HubSpotSandbox, results: list[Any], errors: list[Any], started: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso_ms(started),
-                            "completedAt": iso_ms(sb.now_ms())}
+def _batch_body(
+    sb: HubSpotSandbox, results: list[Any], errors: list[Any], started: int
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso_ms(started),
+        "completedAt": iso_ms(sb.now_ms()),
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
@@ -73,14 +105,20 @@ def _batch_body(sb: HubSpotSandbox, results: list[Any], errors: list[Any], start
 def router() -> APIRouter:
     r = APIRouter()
 
-    async def put_default(from_type: str, from_id: str, to_type: str, to_id: str, request: Request) -> Response:
+    async def put_default(
+        from_type: str, from_id: str, to_type: str, to_id: str, request: Request
+    ) -> Response:
         sb = _sb(request)
         ft, tt = object_type(from_type).name, object_type(to_type).name
         started = sb.now_ms()
         sb.associate(ft, from_id, tt, to_id)
-        return JSONResponse(_batch_body(sb, _default_results(sb, ft, from_id, tt, to_id), [], started))
+        return JSONResponse(
+            _batch_body(sb, _default_results(sb, ft, from_id, tt, to_id), [], started)
+        )
 
-    async def put_labelled(from_type: str, from_id: str, to_type: str, to_id: str, request: Request) -> Response:
+    async def put_labelled(
+        from_type: str, from_id: str, to_type: str, to_id: str, request: Request
+    ) -> Response:
         sb = _sb(request)
         ft, tt = object_type(from_type).name, object_type(to_type).name
         specs = _type_ids(await json_body(request))
@@ -98,37 +136,59 @@ def router() -> APIRouter:
             if sb.store.get(ft, from_id) is None:
                 raise not_found(f"{object_type(ft).label} {from_id} not found")
             items = _to_list(sb, ft, from_id, tt)
-        page = items[after:after + limit]
+        page = items[after : after + limit]
         body: dict[str, Any] = {"results": page}
         if after + limit < len(items):
             body["paging"] = {"next": {"after": str(after + limit), "link": None}}
         return JSONResponse(body)
 
-    async def delete_pair(from_type: str, from_id: str, to_type: str, to_id: str, request: Request) -> Response:
+    async def delete_pair(
+        from_type: str, from_id: str, to_type: str, to_id: str, request: Request
+    ) -> Response:
         _sb(request).unassociate(from_type, from_id, to_type, to_id)
         return Response(status_code=204)
 
     for prefix in ("/crm/v4/objects", "/crm/objects/2026-03"):
-        r.add_api_route(prefix + "/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
-                        put_default, methods=["PUT"])
-        r.add_api_route(prefix + "/{from_type}/{from_id}/associations/{to_type}/{to_id}",
-                        put_labelled, methods=["PUT"])
-        r.add_api_route(prefix + "/{from_type}/{from_id}/associations/{to_type}/{to_id}",
-                        delete_pair, methods=["DELETE"])
-    r.add_api_route("/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}", get_page, methods=["GET"])
+        r.add_api_route(
+            prefix + "/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
+            put_default,
+            methods=["PUT"],
+        )
+        r.add_api_route(
+            prefix + "/{from_type}/{from_id}/associations/{to_type}/{to_id}",
+            put_labelled,
+            methods=["PUT"],
+        )
+        r.add_api_route(
+            prefix + "/{from_type}/{from_id}/associations/{to_type}/{to_id}",
+            delete_pair,
+            methods=["DELETE"],
+        )
+    r.add_api_route(
+        "/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}", get_page, methods=["GET"]
+    )
 
     async def get_v3(from_type: str, from_id: str, to_type: str, request: Request) -> Response:
         """v3 shape: `{results: [{id, type}]}`."""
         sb = _sb(request)
         ft, tt = object_type(from_type).name, object_type(to_type).name
         with sb.lock:
-            results = [{"id": str(item["toObjectId"]),
-                        "type": (t.name if (t := sb.graph.find_type(ft, tt, spec["typeId"])) else "")}
-                       for item in _to_list(sb, ft, from_id, tt) for spec in item["associationTypes"]]
+            results = [
+                {
+                    "id": str(item["toObjectId"]),
+                    "type": (t.name if (t := sb.graph.find_type(ft, tt, spec["typeId"])) else ""),
+                }
+                for item in _to_list(sb, ft, from_id, tt)
+                for spec in item["associationTypes"]
+            ]
         return JSONResponse({"results": results})
 
-    r.add_api_route("/crm/v3/objects/{from_type}/{from_id}/associations/{to_type}", get_v3, methods=["GET"])
-    r.add_api_route("/crm/objects/2026-03/{from_type}/{from_id}/associations/{to_type}", get_v3, methods=["GET"])
+    r.add_api_route(
+        "/crm/v3/objects/{from_type}/{from_id}/associations/{to_type}", get_v3, methods=["GET"]
+    )
+    r.add_api_route(
+        "/crm/objects/2026-03/{from_type}/{from_id}/associations/{to_type}", get_v3, methods=["GET"]
+    )
 
     # --- batch --------------------------------------------------------------------------------------
     b = "/crm/v4/associations/{from_type}/{to_type}/batch"
@@ -165,7 +225,9 @@ def router() -> APIRouter:
                 results.append(_pair(sb, ft, fid, tt, tid))
             except ApiError as exc:
                 errors.append(exc.standard_error())
-        return JSONResponse(_batch_body(sb, results, errors, started), status_code=207 if errors else 201)
+        return JSONResponse(
+            _batch_body(sb, results, errors, started), status_code=207 if errors else 201
+        )
 
     @r.post(b + "/read")
     async def batch_read(from_type: str, to_type: str, request: Request) -> Response:
@@ -186,10 +248,18 @@ def router() -> APIRouter:
                 results.append({"from": {"id": fid}, "to": to})
         errors = []
         if missing:
-            errors.append(ApiError(404, "OBJECT_NOT_FOUND", f"No {tt} is associated with {ft} {', '.join(missing)}",
-                                   sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
-                                   context={"fromObjectId": missing}).standard_error())
-        return JSONResponse(_batch_body(sb, results, errors, started), status_code=207 if errors else 200)
+            errors.append(
+                ApiError(
+                    404,
+                    "OBJECT_NOT_FOUND",
+                    f"No {tt} is associated with {ft} {', '.join(missing)}",
+                    sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
+                    context={"fromObjectId": missing},
+                ).standard_error()
+            )
+        return JSONResponse(
+            _batch_body(sb, results, errors, started), status_code=207 if errors else 200
+        )
 
     @r.post(b + "/archive")
     async def batch_archive(from_type: str, to_type: str, request: Request) -> Response:
@@ -206,7 +276,9 @@ def router() -> APIRouter:
         with sb.batch():
             for item in (await json_body(request)).get("inputs") or []:
                 ids = {tid for _, tid in _type_ids(item.get("types"))}
-                sb.unassociate(from_type, str(item["from"]["id"]), to_type, str(item["to"]["id"]), ids)
+                sb.unassociate(
+                    from_type, str(item["from"]["id"]), to_type, str(item["to"]["id"]), ids
+                )
         return Response(status_code=204)
 
     # --- labels -------------------------------------------------------------------------------------
@@ -226,8 +298,13 @@ def router() -> APIRouter:
         sb = _sb(request)
         body = await json_body(request)
         with sb.batch():
-            fwd, rev = sb.graph.create_label(object_type(from_type).name, object_type(to_type).name,
-                                             body.get("label", ""), body.get("name"), body.get("inverseLabel"))
+            fwd, rev = sb.graph.create_label(
+                object_type(from_type).name,
+                object_type(to_type).name,
+                body.get("label", ""),
+                body.get("name"),
+                body.get("inverseLabel"),
+            )
         return JSONResponse({"results": [_spec(fwd), _spec(rev)]})
 
     @r.put(lp)
@@ -235,13 +312,19 @@ def router() -> APIRouter:
         sb = _sb(request)
         body = await json_body(request)
         with sb.batch():
-            sb.graph.update_label(object_type(from_type).name, object_type(to_type).name,
-                                  int(body.get("associationTypeId", 0)), body.get("label", ""),
-                                  body.get("inverseLabel"))
+            sb.graph.update_label(
+                object_type(from_type).name,
+                object_type(to_type).name,
+                int(body.get("associationTypeId", 0)),
+                body.get("label", ""),
+                body.get("inverseLabel"),
+            )
         return Response(status_code=204)
 
     @r.delete(lp + "/{type_id}")
-    async def delete_label(from_type: str, to_type: str, type_id: int, request: Request) -> Response:
+    async def delete_label(
+        from_type: str, to_type: str, type_id: int, request: Request
+    ) -> Response:
         sb = _sb(request)
         with sb.batch():
             sb.graph.delete_label(object_type(from_type).name, object_type(to_type).name, type_id)

@@ -26,15 +26,27 @@ def _inputs(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise validation("Invalid input JSON: `inputs` must be a list")
     if len(body["inputs"]) > BATCH_LIMIT:
-        raise validation(f"Batch input is limited to {BATCH_LIMIT} inputs; got {len(body['inputs'])}",
-                         sub_category="crm.batch.TOO_MANY_INPUTS")
+        raise validation(
+            f"Batch input is limited to {BATCH_LIMIT} inputs; got {len(body['inputs'])}",
+            sub_category="crm.batch.TOO_MANY_INPUTS",
+        )
     return body["inputs"]
 
 
-def _batch(sb: HubSpotSandbox, results: list[dict[str, Any]], errors: list[dict[str, Any]],
-           started: int, ok_status: int, extra: dict[str, Any] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso_ms(started),
-                            "completedAt": iso_ms(sb.now_ms())}
+def _batch(
+    sb: HubSpotSandbox,
+    results: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    started: int,
+    ok_status: int,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso_ms(started),
+        "completedAt": iso_ms(sb.now_ms()),
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
@@ -54,12 +66,25 @@ def router() -> APIRouter:
             raise validation(f"after must be a record id cursor: {after!r}")
         archived = bool_param(request, "archived")
         with sb.lock:
-            recs = sorted((x for x in sb.store.of(t.name).values()
-                           if x.archived == archived and int(x.id) > int(after)), key=lambda x: int(x.id))
+            recs = sorted(
+                (
+                    x
+                    for x in sb.store.of(t.name).values()
+                    if x.archived == archived and int(x.id) > int(after)
+                ),
+                key=lambda x: int(x.id),
+            )
             page = recs[:limit]
-            results = [render(sb, x, properties=list_param(request, "properties"),
-                              history=list_param(request, "propertiesWithHistory"),
-                              associations=list_param(request, "associations")) for x in page]
+            results = [
+                render(
+                    sb,
+                    x,
+                    properties=list_param(request, "properties"),
+                    history=list_param(request, "propertiesWithHistory"),
+                    associations=list_param(request, "associations"),
+                )
+                for x in page
+            ]
         body: dict[str, Any] = {"results": results}
         if len(recs) > limit:
             nxt = page[-1].id
@@ -70,32 +95,58 @@ def router() -> APIRouter:
     async def create(object_type_name: str, request: Request) -> Response:
         sb, t = _sb(request), object_type(object_type_name)
         body = await json_body(request)
-        new_id = sb.create_object(t.name, body.get("properties") or {}, body.get("associations") or [])
+        new_id = sb.create_object(
+            t.name, body.get("properties") or {}, body.get("associations") or []
+        )
         with sb.lock:
-            return JSONResponse(render(sb, sb.store.get(t.name, new_id), properties=None,  # type: ignore[arg-type]
-                                       default_props=False) | {"properties": _all_props(sb, t.name, new_id)},
-                                status_code=201)
+            return JSONResponse(
+                render(
+                    sb,
+                    sb.store.get(t.name, new_id),
+                    properties=None,  # type: ignore[arg-type]
+                    default_props=False,
+                )
+                | {"properties": _all_props(sb, t.name, new_id)},
+                status_code=201,
+            )
 
     @r.get("/{object_type_name}/{object_id}")
     async def read(object_type_name: str, object_id: str, request: Request) -> Response:
         sb, t = _sb(request), object_type(object_type_name)
-        rec = sb.get_object(t.name, object_id, id_property=request.query_params.get("idProperty"),
-                            archived=bool_param(request, "archived"))
+        rec = sb.get_object(
+            t.name,
+            object_id,
+            id_property=request.query_params.get("idProperty"),
+            archived=bool_param(request, "archived"),
+        )
         if rec is None:
             raise not_found("resource not found")
         with sb.lock:
-            return JSONResponse(render(sb, rec, properties=list_param(request, "properties"),
-                                       history=list_param(request, "propertiesWithHistory"),
-                                       associations=list_param(request, "associations")))
+            return JSONResponse(
+                render(
+                    sb,
+                    rec,
+                    properties=list_param(request, "properties"),
+                    history=list_param(request, "propertiesWithHistory"),
+                    associations=list_param(request, "associations"),
+                )
+            )
 
     @r.patch("/{object_type_name}/{object_id}")
     async def update(object_type_name: str, object_id: str, request: Request) -> Response:
         sb, t = _sb(request), object_type(object_type_name)
         body = await json_body(request)
-        rec = sb.update_object(t.name, object_id, body.get("properties") or {},
-                               id_property=request.query_params.get("idProperty"))
+        rec = sb.update_object(
+            t.name,
+            object_id,
+            body.get("properties") or {},
+            id_property=request.query_params.get("idProperty"),
+        )
         with sb.lock:
-            return JSONResponse(render(sb, rec, default_props=False) | {"properties": _all_props(sb, t.name, rec.id)})
+            return JSONResponse(
+                render(sb, rec, default_props=False)
+                | {"properties": _all_props(sb, t.name, rec.id)}
+            )
 
     @r.delete("/{object_type_name}/{object_id}")
     async def archive(object_type_name: str, object_id: str, request: Request) -> Response:
@@ -113,18 +164,32 @@ def router() -> APIRouter:
         results, missing = [], []
         with sb.lock:
             for item in inputs:
-                rec = sb.get_object(t.name, str(item.get("id")), id_property=body.get("idProperty"),
-                                    archived=archived)
+                rec = sb.get_object(
+                    t.name,
+                    str(item.get("id")),
+                    id_property=body.get("idProperty"),
+                    archived=archived,
+                )
                 if rec is None:
                     missing.append(str(item.get("id")))
                     continue
-                results.append(render(sb, rec, properties=body.get("properties") or None,
-                                      history=body.get("propertiesWithHistory") or None))
+                results.append(
+                    render(
+                        sb,
+                        rec,
+                        properties=body.get("properties") or None,
+                        history=body.get("propertiesWithHistory") or None,
+                    )
+                )
         errors = []
         if missing:
-            errors.append(not_found(f"Could not get some {t.label} objects, they may be deleted or "
-                                    "not exist. Check that ids are valid.",
-                                    context={"ids": missing}).standard_error())
+            errors.append(
+                not_found(
+                    f"Could not get some {t.label} objects, they may be deleted or "
+                    "not exist. Check that ids are valid.",
+                    context={"ids": missing},
+                ).standard_error()
+            )
         return _batch(sb, results, errors, started, 200)
 
     @r.post("/{object_type_name}/batch/create")
@@ -138,13 +203,17 @@ def router() -> APIRouter:
             created: list[str] = []
             for item in inputs:
                 try:
-                    new_id = sb.create_object(t.name, item.get("properties") or {},
-                                              item.get("associations") or [])
+                    new_id = sb.create_object(
+                        t.name, item.get("properties") or {}, item.get("associations") or []
+                    )
                 except ApiError as exc:
                     if not traced:
                         sb.discard_created(t.name, created)
                         raise
-                    exc.context = {**(exc.context or {}), "objectWriteTraceId": [item["objectWriteTraceId"]]}
+                    exc.context = {
+                        **(exc.context or {}),
+                        "objectWriteTraceId": [item["objectWriteTraceId"]],
+                    }
                     errors.append(exc.standard_error())
                     continue
                 created.append(new_id)
@@ -168,16 +237,27 @@ def router() -> APIRouter:
                 if rec is None:
                     missing.append(str(item.get("id")))
                     continue
-                props = {k: v for k, v in (item.get("properties") or {}).items() if k != "hs_invoice_status"}
+                props = {
+                    k: v
+                    for k, v in (item.get("properties") or {}).items()
+                    if k != "hs_invoice_status"
+                }
                 sb.validate_properties(t, props, rec)  # all inputs valid before any is written
                 todo.append((rec, item.get("properties") or {}))
             for rec, props in todo:
                 sb.update_object(t.name, rec.id, props)
-                results.append(render(sb, rec, default_props=False) | {"properties": _all_props(sb, t.name, rec.id)})
+                results.append(
+                    render(sb, rec, default_props=False)
+                    | {"properties": _all_props(sb, t.name, rec.id)}
+                )
         errors = []
         if missing:
-            errors.append(not_found(f"Could not update some {t.label} objects, they may be deleted "
-                                    "or not exist.", context={"ids": missing}).standard_error())
+            errors.append(
+                not_found(
+                    f"Could not update some {t.label} objects, they may be deleted or not exist.",
+                    context={"ids": missing},
+                ).standard_error()
+            )
         return _batch(sb, results, errors, started, 200)
 
     @r.post("/{object_type_name}/batch/upsert")
@@ -192,8 +272,12 @@ def router() -> APIRouter:
                 for item in inputs:
                     id_prop = item.get("idProperty") or "hs_object_id"
                     d = sb.props.get(t.name, id_prop)
-                    if id_prop != "hs_object_id" and (d is None or not (d.get("hasUniqueValue") or id_prop == "email")):
-                        raise validation(f"idProperty {id_prop} must be a unique-value property of {t.name}")
+                    if id_prop != "hs_object_id" and (
+                        d is None or not (d.get("hasUniqueValue") or id_prop == "email")
+                    ):
+                        raise validation(
+                            f"idProperty {id_prop} must be a unique-value property of {t.name}"
+                        )
                     rec = sb.get_object(t.name, str(item.get("id")), id_property=id_prop)
                     props = dict(item.get("properties") or {})
                     if rec is None:
@@ -221,11 +305,17 @@ def router() -> APIRouter:
         with sb.batch():
             ids = [str(i.get("id")) for i in inputs]
             if t.name == "invoices":
-                locked = [i for i in ids if (rec := sb.store.get("invoices", i)) is not None
-                          and rec.properties.get("hs_invoice_status") != "draft"]
+                locked = [
+                    i
+                    for i in ids
+                    if (rec := sb.store.get("invoices", i)) is not None
+                    and rec.properties.get("hs_invoice_status") != "draft"
+                ]
                 if locked:
-                    raise validation(f"Only draft invoices can be deleted; not drafts: {locked}",
-                                     context={"ids": locked})
+                    raise validation(
+                        f"Only draft invoices can be deleted; not drafts: {locked}",
+                        context={"ids": locked},
+                    )
             for i in ids:
                 sb.archive_object(t.name, i)
         return Response(status_code=204)

@@ -26,7 +26,9 @@ def router() -> APIRouter:
     async def get_all(object_type_name: str, request: Request) -> Response:
         sb, t = _sb(request), object_type(object_type_name)
         with sb.lock:
-            return JSONResponse({"results": sb.props.all(t.name, archived=bool_param(request, "archived"))})
+            return JSONResponse(
+                {"results": sb.props.all(t.name, archived=bool_param(request, "archived"))}
+            )
 
     @r.post("/{object_type_name}")
     async def create(object_type_name: str, request: Request) -> Response:
@@ -40,7 +42,9 @@ def router() -> APIRouter:
     @r.get("/{object_type_name}/groups")
     async def get_groups(object_type_name: str, request: Request) -> Response:
         sb, t = _sb(request), object_type(object_type_name)
-        return JSONResponse({"results": [g for g in sb.props.groups[t.name].values() if not g["archived"]]})
+        return JSONResponse(
+            {"results": [g for g in sb.props.groups[t.name].values() if not g["archived"]]}
+        )
 
     @r.post("/{object_type_name}/groups")
     async def create_group(object_type_name: str, request: Request) -> Response:
@@ -51,8 +55,15 @@ def router() -> APIRouter:
             raise validation("name and label are required")
         with sb.batch():
             if name in sb.props.groups[t.name] and not sb.props.groups[t.name][name]["archived"]:
-                raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Property group '{name}' already exists.")
-            g = {"name": name, "label": label, "displayOrder": body.get("displayOrder", -1), "archived": False}
+                raise ApiError(
+                    409, "OBJECT_ALREADY_EXISTS", f"Property group '{name}' already exists."
+                )
+            g = {
+                "name": name,
+                "label": label,
+                "displayOrder": body.get("displayOrder", -1),
+                "archived": False,
+            }
             sb.props.groups[t.name][name] = g
         return JSONResponse(g, status_code=201)
 
@@ -91,7 +102,9 @@ def router() -> APIRouter:
         body = await json_body(request)
         started = sb.now_ms()
         with sb.batch():
-            results = [sb.props.create(t.name, item, sb.now_ms()) for item in body.get("inputs") or []]
+            results = [
+                sb.props.create(t.name, item, sb.now_ms()) for item in body.get("inputs") or []
+            ]
         return JSONResponse(_batch(results, [], started, sb), status_code=201)
 
     @r.post("/{object_type_name}/batch/read")
@@ -101,13 +114,25 @@ def router() -> APIRouter:
         started = sb.now_ms()
         results, missing = [], []
         for item in body.get("inputs") or []:
-            d = sb.props.get(t.name, item.get("name", ""), include_archived=bool(body.get("archived")))
+            d = sb.props.get(
+                t.name, item.get("name", ""), include_archived=bool(body.get("archived"))
+            )
             if d is None:
                 missing.append(item.get("name"))
             else:
                 results.append(d)
-        errors = [not_found(f"Unable to find properties {missing}", context={"name": missing}).standard_error()] if missing else []
-        return JSONResponse(_batch(results, errors, started, sb), status_code=207 if errors else 200)
+        errors = (
+            [
+                not_found(
+                    f"Unable to find properties {missing}", context={"name": missing}
+                ).standard_error()
+            ]
+            if missing
+            else []
+        )
+        return JSONResponse(
+            _batch(results, errors, started, sb), status_code=207 if errors else 200
+        )
 
     @r.post("/{object_type_name}/batch/archive")
     async def batch_archive(object_type_name: str, request: Request) -> Response:
@@ -144,9 +169,15 @@ def router() -> APIRouter:
     return r
 
 
-def _batch(results: list[Any], errors: list[Any], started: int, sb: HubSpotSandbox) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso_ms(started),
-                            "completedAt": iso_ms(sb.now_ms())}
+def _batch(
+    results: list[Any], errors: list[Any], started: int, sb: HubSpotSandbox
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso_ms(started),
+        "completedAt": iso_ms(sb.now_ms()),
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors

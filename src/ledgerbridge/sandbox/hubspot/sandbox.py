@@ -27,9 +27,17 @@ SEEDS = ("empty", "demo")
 
 
 class HubSpotSandbox(SandboxState):
-    def __init__(self, *, seed: str = "empty", state_dir: Path | None = None,
-                 private_app_token: str = "pat-sandbox", client_secret: str = "sandbox-client-secret",
-                 rate_limits: bool = False, time_scale: float = 1.0, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: str = "empty",
+        state_dir: Path | None = None,
+        private_app_token: str = "pat-sandbox",
+        client_secret: str = "sandbox-client-secret",
+        rate_limits: bool = False,
+        time_scale: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
         if seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; expected one of {SEEDS}")
         super().__init__(clock=clock or Clock(time_scale))
@@ -38,8 +46,9 @@ class HubSpotSandbox(SandboxState):
         self.private_app_token = private_app_token
         self.tokens = TokenStore(self.clock, client_secret, self.portal_id)
         self.rate_limiter = RateLimiter(self.clock, RateLimitConfig(enabled=rate_limits))
-        self.webhooks = WebhookDispatcher(portal_id=self.portal_id, app_id=self.app_id,
-                                          time_scale=time_scale)
+        self.webhooks = WebhookDispatcher(
+            portal_id=self.portal_id, app_id=self.app_id, time_scale=time_scale
+        )
         self.webhooks.config.secret = client_secret
         self.on_events.append(self.webhooks.enqueue)
         self.faults: FaultInjector | None = None  # set when the app's middleware is built
@@ -75,8 +84,9 @@ class HubSpotSandbox(SandboxState):
         self.save()
 
     # --- webhooks ---------------------------------------------------------------------------------
-    def set_webhook(self, url: str | None, secret: str | None = None,
-                    events: list[str] | None = None) -> None:
+    def set_webhook(
+        self, url: str | None, secret: str | None = None, events: list[str] | None = None
+    ) -> None:
         """Set the subscription target URL (None turns delivery off), the signing secret and the
         subscribed event types ("invoice.creation", "object.propertyChange", ...)."""
         self.webhooks.set(url, secret, events)
@@ -95,8 +105,11 @@ class HubSpotSandbox(SandboxState):
                 "props": self.props.to_dict(),
                 "graph": self.graph.to_dict(),
                 "oauth": self.tokens.to_dict(),
-                "webhooks": {"url": self.webhooks.config.url, "secret": self.webhooks.config.secret,
-                             "subscriptions": self.webhooks.config.subscriptions},
+                "webhooks": {
+                    "url": self.webhooks.config.url,
+                    "secret": self.webhooks.config.secret,
+                    "subscriptions": self.webhooks.config.subscriptions,
+                },
             }
 
     def save(self) -> None:

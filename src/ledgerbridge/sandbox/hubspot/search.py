@@ -18,8 +18,21 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 200
 MAX_RESULTS = 10_000
-OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-             "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+OPERATORS = {
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+}
 
 
 def _as_number(v: str) -> Decimal | None:
@@ -63,8 +76,10 @@ def _matches(state: SandboxState, t: ObjectType, rec: Record, f: dict[str, Any])
         return not hit if op in ("NEQ", "NOT_IN") else hit
     d = state.props.get(t.name, prop)
     if d is None:
-        raise validation(f"There was a problem with the request: property {prop} does not exist",
-                         sub_category="crm.search.INVALID_PROPERTY")
+        raise validation(
+            f"There was a problem with the request: property {prop} does not exist",
+            sub_category="crm.search.INVALID_PROPERTY",
+        )
     raw = rec.properties.get(prop)
     if op == "HAS_PROPERTY":
         return raw not in (None, "")
@@ -91,7 +106,9 @@ def _matches(state: SandboxState, t: ObjectType, rec: Record, f: dict[str, Any])
         high = cmp.key(f.get("highValue", ""))
         return high is not None and want <= have <= high
     try:
-        return bool({"LT": have < want, "LTE": have <= want, "GT": have > want, "GTE": have >= want}[op])
+        return bool(
+            {"LT": have < want, "LTE": have <= want, "GT": have > want, "GTE": have >= want}[op]
+        )
     except TypeError:
         return False
 
@@ -99,21 +116,27 @@ def _matches(state: SandboxState, t: ObjectType, rec: Record, f: dict[str, Any])
 def _validate(body: dict[str, Any]) -> None:
     groups = body.get("filterGroups") or []
     if len(groups) > 5:
-        raise validation("There was a problem with the request: at most 5 filterGroups are allowed",
-                         sub_category="crm.search.TOO_MANY_FILTER_GROUPS")
+        raise validation(
+            "There was a problem with the request: at most 5 filterGroups are allowed",
+            sub_category="crm.search.TOO_MANY_FILTER_GROUPS",
+        )
     total = 0
     for g in groups:
         filters = g.get("filters") or []
         total += len(filters)
         if len(filters) > 6:
-            raise validation("There was a problem with the request: at most 6 filters per group",
-                             sub_category="crm.search.TOO_MANY_FILTERS")
+            raise validation(
+                "There was a problem with the request: at most 6 filters per group",
+                sub_category="crm.search.TOO_MANY_FILTERS",
+            )
         for f in filters:
             if f.get("operator", "EQ") not in OPERATORS:
                 raise validation(f"Invalid operator {f.get('operator')!r}")
     if total > 18:
-        raise validation("There was a problem with the request: at most 18 filters in total",
-                         sub_category="crm.search.TOO_MANY_FILTERS")
+        raise validation(
+            "There was a problem with the request: at most 18 filters in total",
+            sub_category="crm.search.TOO_MANY_FILTERS",
+        )
     if len(str(body.get("query") or "")) > 3000:
         raise validation("query is longer than 3000 characters")
 
@@ -123,10 +146,14 @@ def _sort_key(state: SandboxState, t: ObjectType, sort: Any) -> tuple[str, bool]
     a string may carry a leading '-' for descending."""
     if isinstance(sort, str):
         return (sort[1:], True) if sort.startswith("-") else (sort, False)
-    return str(sort.get("propertyName", "")), str(sort.get("direction", "ASCENDING")).upper().startswith("DESC")
+    return str(sort.get("propertyName", "")), str(
+        sort.get("direction", "ASCENDING")
+    ).upper().startswith("DESC")
 
 
-def search(state: SandboxState, t: ObjectType, body: dict[str, Any]) -> tuple[int, list[Record], int | None]:
+def search(
+    state: SandboxState, t: ObjectType, body: dict[str, Any]
+) -> tuple[int, list[Record], int | None]:
     """Returns (total, page, next after or None)."""
     _validate(body)
     limit = int(body.get("limit") or 10)
@@ -137,24 +164,31 @@ def search(state: SandboxState, t: ObjectType, body: dict[str, Any]) -> tuple[in
     except ValueError:
         raise validation(f"after must be an integer: {body.get('after')!r}") from None
     if after >= MAX_RESULTS:
-        raise validation(f"There was a problem with the request: paging past {MAX_RESULTS} "
-                         "results is not supported; narrow the query",
-                         sub_category="crm.search.TOO_MANY_RESULTS")
+        raise validation(
+            f"There was a problem with the request: paging past {MAX_RESULTS} "
+            "results is not supported; narrow the query",
+            sub_category="crm.search.TOO_MANY_RESULTS",
+        )
     groups = body.get("filterGroups") or []
     for g in groups:
         for f in g.get("filters") or []:
             prop = str(f.get("propertyName", ""))
             if not prop.startswith("associations.") and state.props.get(t.name, prop) is None:
-                raise validation(f"There was a problem with the request: property {prop} does not "
-                                 f"exist for {t.name}", sub_category="crm.search.INVALID_PROPERTY")
+                raise validation(
+                    f"There was a problem with the request: property {prop} does not "
+                    f"exist for {t.name}",
+                    sub_category="crm.search.INVALID_PROPERTY",
+                )
     query = str(body.get("query") or "").strip().lower()
     hits = []
     for rec in state.store.live(t.name):
-        if groups and not any(all(_matches(state, t, rec, f) for f in g.get("filters") or [])
-                              for g in groups):
+        if groups and not any(
+            all(_matches(state, t, rec, f) for f in g.get("filters") or []) for g in groups
+        ):
             continue
-        if query and not any(query in (rec.properties.get(p) or "").lower()
-                             for p in t.search_text_props):
+        if query and not any(
+            query in (rec.properties.get(p) or "").lower() for p in t.search_text_props
+        ):
             continue
         hits.append(rec)
     hits.sort(key=lambda r: int(r.id))
@@ -163,7 +197,11 @@ def search(state: SandboxState, t: ObjectType, body: dict[str, Any]) -> tuple[in
         prop, desc = _sort_key(state, t, sorts[0])
         d = state.props.get(t.name, prop)
         cmp = _Compare(d["type"] if d else "string")
-        present = [r for r in hits if r.properties.get(prop) not in (None, "") and cmp.key(r.properties[prop]) is not None]
+        present = [
+            r
+            for r in hits
+            if r.properties.get(prop) not in (None, "") and cmp.key(r.properties[prop]) is not None
+        ]
         present_ids = {r.id for r in present}
         missing = [r for r in hits if r.id not in present_ids]
         present.sort(key=lambda r: cmp.key(r.properties[prop]), reverse=desc)
@@ -171,5 +209,7 @@ def search(state: SandboxState, t: ObjectType, body: dict[str, Any]) -> tuple[in
     total = len(hits)
     end = min(after + limit, total, MAX_RESULTS)
     page = hits[after:end]
-    next_after = end if end < min(total, MAX_RESULTS) or (end == MAX_RESULTS and total > end) else None
+    next_after = (
+        end if end < min(total, MAX_RESULTS) or (end == MAX_RESULTS and total > end) else None
+    )
     return total, page, next_after

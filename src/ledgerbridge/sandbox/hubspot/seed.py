@@ -31,51 +31,109 @@ def seed_demo(sb: HubSpotSandbox) -> None:
         companies: list[str] = []
         for p in people:
             domain = p.email.split("@", 1)[1]
-            company = sb.create_object("companies", {"name": p.company, "domain": domain,
-                                                     "phone": p.phone}, source=SOURCE)
-            contact = sb.create_object("contacts", {"firstname": p.first_name, "lastname": p.last_name,
-                                                    "email": p.email, "phone": p.phone,
-                                                    "company": p.company, "lifecyclestage": "customer"},
-                                       source=SOURCE)
+            company = sb.create_object(
+                "companies", {"name": p.company, "domain": domain, "phone": p.phone}, source=SOURCE
+            )
+            contact = sb.create_object(
+                "contacts",
+                {
+                    "firstname": p.first_name,
+                    "lastname": p.last_name,
+                    "email": p.email,
+                    "phone": p.phone,
+                    "company": p.company,
+                    "lifecyclestage": "customer",
+                },
+                source=SOURCE,
+            )
             sb.associate("contacts", contact, "companies", company, 1, source=SOURCE)  # Primary
             contacts.append(contact)
             companies.append(company)
         products = {}
         for prod in demo_data.PRODUCTS:
             products[prod["sku"]] = sb.create_object(
-                "products", {"name": prod["name"], "hs_sku": prod["sku"], "price": prod["price"],
-                             "description": prod["description"]}, source=SOURCE)
+                "products",
+                {
+                    "name": prod["name"],
+                    "hs_sku": prod["sku"],
+                    "price": prod["price"],
+                    "description": prod["description"],
+                },
+                source=SOURCE,
+            )
         for inv in demo_data.invoices():
             if inv.origin != "hubspot":
                 continue
             _seed_invoice(sb, inv, contacts, companies, products, people)
 
 
-def _seed_invoice(sb: HubSpotSandbox, inv: demo_data.DemoInvoice, contacts: list[str],
-                  companies: list[str], products: dict[str, str],
-                  people: list[demo_data.DemoPerson]) -> None:
+def _seed_invoice(
+    sb: HubSpotSandbox,
+    inv: demo_data.DemoInvoice,
+    contacts: list[str],
+    companies: list[str],
+    products: dict[str, str],
+    people: list[demo_data.DemoPerson],
+) -> None:
     person = people[inv.person_index]
-    props = {"hs_currency": inv.currency, "hs_invoice_date": _iso(inv.issue_date),
-             "hs_due_date": _iso(inv.due_date), "hs_title": f"Services for {person.company}"}
+    props = {
+        "hs_currency": inv.currency,
+        "hs_invoice_date": _iso(inv.issue_date),
+        "hs_due_date": _iso(inv.due_date),
+        "hs_title": f"Services for {person.company}",
+    }
     if inv.po_number:
         props["hs_purchase_order_number"] = inv.po_number
-    invoice_id = sb.create_object("invoices", props, [
-        {"to": {"id": contacts[inv.person_index]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}]},
-        {"to": {"id": companies[inv.person_index]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 179}]},
-    ], source=SOURCE)
+    invoice_id = sb.create_object(
+        "invoices",
+        props,
+        [
+            {
+                "to": {"id": contacts[inv.person_index]},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 177}],
+            },
+            {
+                "to": {"id": companies[inv.person_index]},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 179}],
+            },
+        ],
+        source=SOURCE,
+    )
     for position, line in enumerate(inv.lines):
-        sb.create_object("line_items", {"hs_product_id": products[line.sku], "quantity": str(line.quantity),
-                                        "price": str(line.unit_price), "hs_position_on_quote": str(position),
-                                        "hs_line_item_currency_code": inv.currency},
-                         [{"to": {"id": invoice_id},
-                           "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}]}],
-                         source=SOURCE)
+        sb.create_object(
+            "line_items",
+            {
+                "hs_product_id": products[line.sku],
+                "quantity": str(line.quantity),
+                "price": str(line.unit_price),
+                "hs_position_on_quote": str(position),
+                "hs_line_item_currency_code": inv.currency,
+            },
+            [
+                {
+                    "to": {"id": invoice_id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}],
+                }
+            ],
+            source=SOURCE,
+        )
     if inv.discount_percent:
-        sb.create_object("discounts", {"hs_label": f"{inv.discount_percent}% discount", "hs_type": "PERCENT",
-                                       "hs_value": str(inv.discount_percent), "hs_sort_order": "1"},
-                         [{"to": {"id": invoice_id},
-                           "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 412}]}],
-                         source=SOURCE)
+        sb.create_object(
+            "discounts",
+            {
+                "hs_label": f"{inv.discount_percent}% discount",
+                "hs_type": "PERCENT",
+                "hs_value": str(inv.discount_percent),
+                "hs_sort_order": "1",
+            },
+            [
+                {
+                    "to": {"id": invoice_id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 412}],
+                }
+            ],
+            source=SOURCE,
+        )
     if inv.status == "draft":
         return
     sb.update_object("invoices", invoice_id, {"hs_invoice_status": "open"}, source=SOURCE)
@@ -91,13 +149,27 @@ def _seed_invoice(sb: HubSpotSandbox, inv: demo_data.DemoInvoice, contacts: list
         amounts = [balance]
     for n, amount in enumerate(amounts):
         paid_on = min(inv.issue_date + dt.timedelta(days=7 + n), inv.due_date)
-        sb.create_object("commerce_payments", {
-            "hs_initial_amount": str(amount), "hs_initiated_date": _iso(paid_on),
-            "hs_latest_status": "succeeded", "hs_currency_code": inv.currency,
-            "hs_customer_email": person.email, "hs_payment_method_type": "ach",
-            "hs_processor_type": "hs_payments", "hs_reference_number": f"PAY-{invoice_id}-{n + 1}",
-        }, [
-            {"to": {"id": invoice_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}]},
-            {"to": {"id": contacts[inv.person_index]},
-             "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 387}]},
-        ], source=SOURCE)
+        sb.create_object(
+            "commerce_payments",
+            {
+                "hs_initial_amount": str(amount),
+                "hs_initiated_date": _iso(paid_on),
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": inv.currency,
+                "hs_customer_email": person.email,
+                "hs_payment_method_type": "ach",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": f"PAY-{invoice_id}-{n + 1}",
+            },
+            [
+                {
+                    "to": {"id": invoice_id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 542}],
+                },
+                {
+                    "to": {"id": contacts[inv.person_index]},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 387}],
+                },
+            ],
+            source=SOURCE,
+        )

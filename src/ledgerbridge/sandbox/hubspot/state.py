@@ -41,8 +41,9 @@ class SandboxState:
     """One HubSpot portal. Object types may be given by any name HubSpot accepts ("contacts",
     "contact", "0-1")."""
 
-    def __init__(self, *, clock: Clock | None = None, portal_id: int = 62515,
-                 app_id: int = 1160452) -> None:
+    def __init__(
+        self, *, clock: Clock | None = None, portal_id: int = 62515, app_id: int = 1160452
+    ) -> None:
         self.clock = clock or Clock()
         self.portal_id = portal_id
         self.app_id = app_id
@@ -91,12 +92,25 @@ class SandboxState:
                     self._hard_delete(rec)
 
     def _emit(self, kind: str, rec_type: str, object_id: str, **fields: Any) -> None:
-        self._events.append({"kind": kind, "object_type": rec_type, "objectId": object_id,
-                             "occurredAt": self.now_ms(), **fields})
+        self._events.append(
+            {
+                "kind": kind,
+                "object_type": rec_type,
+                "objectId": object_id,
+                "occurredAt": self.now_ms(),
+                **fields,
+            }
+        )
 
     # --- reads ----------------------------------------------------------------------------------
-    def get_object(self, object_type_name: str, object_id: str, *, id_property: str | None = None,
-                   archived: bool = False) -> Record | None:
+    def get_object(
+        self,
+        object_type_name: str,
+        object_id: str,
+        *,
+        id_property: str | None = None,
+        archived: bool = False,
+    ) -> Record | None:
         """The record by id (or by the value of a unique `id_property`), or None."""
         t = object_type(object_type_name)
         with self.lock:
@@ -125,8 +139,9 @@ class SandboxState:
         return sorted(out, key=lambda r: int(r.id))
 
     # --- writes ---------------------------------------------------------------------------------
-    def validate_properties(self, t: ObjectType, props: dict[str, Any], rec: Record | None,
-                  *, trusted: bool = False) -> dict[str, str | None]:
+    def validate_properties(
+        self, t: ObjectType, props: dict[str, Any], rec: Record | None, *, trusted: bool = False
+    ) -> dict[str, str | None]:
         """Normalized values for a write, or an ApiError (400 with every problem, 409 on a
         unique-value collision). Writes nothing."""
         problems: list[dict[str, str]] = []
@@ -134,34 +149,60 @@ class SandboxState:
         for name, raw in props.items():
             d = self.props.get(t.name, name)
             if d is None:
-                problems.append({"name": name, "code": "PROPERTY_DOESNT_EXIST",
-                                 "message": f'Property "{name}" does not exist'})
+                problems.append(
+                    {
+                        "name": name,
+                        "code": "PROPERTY_DOESNT_EXIST",
+                        "message": f'Property "{name}" does not exist',
+                    }
+                )
                 continue
             if d["modificationMetadata"].get("readOnlyValue") and not trusted:
-                problems.append({"name": name, "code": "READ_ONLY_VALUE",
-                                 "message": f'"{name}" is a read only property; its value cannot be set.'})
+                problems.append(
+                    {
+                        "name": name,
+                        "code": "READ_ONLY_VALUE",
+                        "message": f'"{name}" is a read only property; its value cannot be set.',
+                    }
+                )
                 continue
             value, code = self.props.normalize(d, raw)
             if code:
-                problems.append({"name": name, "code": code,
-                                 "message": f"{raw!r} is not a valid value for {name} ({d['type']})"})
+                problems.append(
+                    {
+                        "name": name,
+                        "code": code,
+                        "message": f"{raw!r} is not a valid value for {name} ({d['type']})",
+                    }
+                )
                 continue
             out[name] = value
         if t.name == "invoices" and "hs_currency" in out:
             cur = out["hs_currency"]
             if cur is None or cur.upper() not in _CURRENCIES:
-                problems.append({"name": "hs_currency", "code": "INVALID_OPTION",
-                                 "message": f"{cur!r} is not a valid ISO 4217 currency code"})
+                problems.append(
+                    {
+                        "name": "hs_currency",
+                        "code": "INVALID_OPTION",
+                        "message": f"{cur!r} is not a valid ISO 4217 currency code",
+                    }
+                )
             else:
                 out["hs_currency"] = cur.upper()
         if t.name == "line_items" and out.get("price") and Decimal(out["price"] or 0) < 0:
-            problems.append({"name": "price", "code": "INVALID_DECIMAL",
-                             "message": "price cannot be negative"})
+            problems.append(
+                {"name": "price", "code": "INVALID_DECIMAL", "message": "price cannot be negative"}
+            )
         if rec is None:
             for req in t.required:
                 if out.get(req) in (None, ""):
-                    problems.append({"name": req, "code": "REQUIRED",
-                                     "message": f'Property "{req}" is required'})
+                    problems.append(
+                        {
+                            "name": req,
+                            "code": "REQUIRED",
+                            "message": f'Property "{req}" is required',
+                        }
+                    )
         if problems:
             raise invalid_property_values(problems)
         for name in self.props.unique_names(t.name):
@@ -170,15 +211,24 @@ class SandboxState:
                 continue
             other = self.store.find_by(t.name, name, value)
             if other is not None and (rec is None or other.id != rec.id):
-                raise ApiError(409, "CONFLICT",
-                               f"{t.singular.replace('_', ' ').capitalize()} already exists. "
-                               f"Existing ID: {other.id}",
-                               context={"id": [other.id], "propertyName": [name]})
+                raise ApiError(
+                    409,
+                    "CONFLICT",
+                    f"{t.singular.replace('_', ' ').capitalize()} already exists. "
+                    f"Existing ID: {other.id}",
+                    context={"id": [other.id], "propertyName": [name]},
+                )
         return out
 
-    def create_object(self, object_type_name: str, properties: dict[str, Any] | None = None,
-                      associations: list[dict[str, Any]] | None = None, *,
-                      source: str = "API", trusted: bool = False) -> str:
+    def create_object(
+        self,
+        object_type_name: str,
+        properties: dict[str, Any] | None = None,
+        associations: list[dict[str, Any]] | None = None,
+        *,
+        source: str = "API",
+        trusted: bool = False,
+    ) -> str:
         """Create a record; returns its id. `associations` use the API's shape
         `[{"to": {"id"}, "types": [{"associationCategory", "associationTypeId"}]}]`.
         `trusted=True` (seeding) may set read-only properties."""
@@ -212,20 +262,30 @@ class SandboxState:
                 raise
             return rec.id
 
-    def _create_defaults(self, t: ObjectType, values: dict[str, Any], rec_id: str,
-                         now: int) -> dict[str, str]:
+    def _create_defaults(
+        self, t: ObjectType, values: dict[str, Any], rec_id: str, now: int
+    ) -> dict[str, str]:
         if t.name == "invoices":
-            out = {"hs_invoice_status": "draft", "hs_invoice_date": iso_ms(now),
-                   "hs_due_date": iso_ms(now), "hs_invoice_source": "API",
-                   "hs_invoice_billable": "true", "hs_allow_partial_payments": "false"}
+            out = {
+                "hs_invoice_status": "draft",
+                "hs_invoice_date": iso_ms(now),
+                "hs_due_date": iso_ms(now),
+                "hs_invoice_source": "API",
+                "hs_invoice_billable": "true",
+                "hs_allow_partial_payments": "false",
+            }
             if not values.get("hs_number"):
                 self.store.sequences["invoice_number"] += 1
                 out["hs_number"] = f"INV-{self.store.sequences['invoice_number']}"
             return out
         if t.name == "commerce_payments":
-            return {"hs_latest_status": "processing", "hs_payment_creation_method": "OTHER",
-                    "hs_payment_id": rec_id, "hs_payment_type": "one_time_or_initial",
-                    "hs_currency_code": "USD"}
+            return {
+                "hs_latest_status": "processing",
+                "hs_payment_creation_method": "OTHER",
+                "hs_payment_id": rec_id,
+                "hs_payment_type": "one_time_or_initial",
+                "hs_currency_code": "USD",
+            }
         if t.name in ("discounts", "fees", "taxes"):
             return {"hs_type": "FIXED"}
         return {}
@@ -237,10 +297,20 @@ class SandboxState:
             return {}
         product = self.store.get("products", str(pid))
         if product is None:
-            raise invalid_property_values([{"name": "hs_product_id", "code": "INVALID_OBJECT_ID",
-                                            "message": f"Product {pid} does not exist"}])
-        return {k: product.properties.get(k) for k in ("name", "price", "description", "hs_sku")
-                if product.properties.get(k) is not None}
+            raise invalid_property_values(
+                [
+                    {
+                        "name": "hs_product_id",
+                        "code": "INVALID_OBJECT_ID",
+                        "message": f"Product {pid} does not exist",
+                    }
+                ]
+            )
+        return {
+            k: product.properties.get(k)
+            for k in ("name", "price", "description", "hs_sku")
+            if product.properties.get(k) is not None
+        }
 
     def _stamp_system(self, rec: Record, now: int, *, created: bool = False) -> None:
         rec.updated_ms = now
@@ -256,13 +326,26 @@ class SandboxState:
             self.store.reindex(rec)
             self._stamp_system(rec, now)
             for name in changed:
-                self._emit("propertyChange", rec.object_type, rec.id, propertyName=name,
-                           propertyValue=rec.properties.get(name, ""), changeSource=source)
+                self._emit(
+                    "propertyChange",
+                    rec.object_type,
+                    rec.id,
+                    propertyName=name,
+                    propertyValue=rec.properties.get(name, ""),
+                    changeSource=source,
+                )
         return changed
 
-    def update_object(self, object_type_name: str, object_id: str, properties: dict[str, Any], *,
-                      id_property: str | None = None, source: str = "API",
-                      trusted: bool = False) -> Record:
+    def update_object(
+        self,
+        object_type_name: str,
+        object_id: str,
+        properties: dict[str, Any],
+        *,
+        id_property: str | None = None,
+        source: str = "API",
+        trusted: bool = False,
+    ) -> Record:
         """Update properties (HubSpot's PATCH); returns the record."""
         t = object_type(object_type_name)
         with self._op():
@@ -288,8 +371,10 @@ class SandboxState:
             if rec is None:
                 return  # HubSpot answers 204 for an id that is already gone
             if t.name == "invoices" and rec.properties.get("hs_invoice_status") != "draft":
-                raise validation(f"Invoice {rec.id} is {rec.properties.get('hs_invoice_status')}; "
-                                 "only draft invoices can be deleted.")
+                raise validation(
+                    f"Invoice {rec.id} is {rec.properties.get('hs_invoice_status')}; "
+                    "only draft invoices can be deleted."
+                )
             rec.archived = True
             rec.archived_ms = self.store.stamp(self.now_ms())
             self.store.reindex(rec)
@@ -302,28 +387,46 @@ class SandboxState:
         self.graph.drop_object(rec.object_type, rec.id)
         self.store.of(rec.object_type).pop(rec.id, None)
         self.store.reindex(rec)
-        self._events = [e for e in self._events
-                        if rec.id not in (e["objectId"], e.get("fromObjectId"), e.get("toObjectId"))]
+        self._events = [
+            e
+            for e in self._events
+            if rec.id not in (e["objectId"], e.get("fromObjectId"), e.get("toObjectId"))
+        ]
 
     # --- associations ---------------------------------------------------------------------------
-    def _associate_from_spec(self, t: ObjectType, rec: Record, spec: dict[str, Any], source: str) -> None:
+    def _associate_from_spec(
+        self, t: ObjectType, rec: Record, spec: dict[str, Any], source: str
+    ) -> None:
         to_id = str((spec.get("to") or {}).get("id", ""))
         types = spec.get("types") or []
         if not to_id or not types:
             raise validation("Each association needs `to.id` and at least one type")
         for ty in types:
             type_id = int(ty.get("associationTypeId", 0))
-            candidates = [c for c in self.graph.types_with_id(t.name, type_id)
-                          if self.store.get(c.to_type, to_id) is not None]
+            candidates = [
+                c
+                for c in self.graph.types_with_id(t.name, type_id)
+                if self.store.get(c.to_type, to_id) is not None
+            ]
             if not candidates:
-                raise validation(f"{t.singular} association with typeId {type_id} to object "
-                                 f"{to_id} is not valid: no such type or no such object",
-                                 sub_category="crm.associations.INVALID_ASSOCIATION")
+                raise validation(
+                    f"{t.singular} association with typeId {type_id} to object "
+                    f"{to_id} is not valid: no such type or no such object",
+                    sub_category="crm.associations.INVALID_ASSOCIATION",
+                )
             self._link(t.name, rec.id, candidates[0].to_type, to_id, candidates[0], source)
 
-    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str,
-                  type_id: int | None = None, category: str | None = None, *,
-                  source: str = "API") -> list[AssocType]:
+    def associate(
+        self,
+        from_type: str,
+        from_id: str,
+        to_type: str,
+        to_id: str,
+        type_id: int | None = None,
+        category: str | None = None,
+        *,
+        source: str = "API",
+    ) -> list[AssocType]:
         """Link two records with the pair's default type, or with `type_id` (labelled types also
         add the default). Returns the types newly added."""
         ft, tt = object_type(from_type), object_type(to_type)
@@ -335,20 +438,35 @@ class SandboxState:
             else:
                 found = self.graph.find_type(ft.name, tt.name, int(type_id))
                 if found is None or (category and found.category != category):
-                    raise validation(f"{category or 'HUBSPOT_DEFINED'} association type {type_id} "
-                                     f"is not valid between {ft.name} and {tt.name}",
-                                     sub_category="crm.associations.INVALID_ASSOCIATION_TYPE")
+                    raise validation(
+                        f"{category or 'HUBSPOT_DEFINED'} association type {type_id} "
+                        f"is not valid between {ft.name} and {tt.name}",
+                        sub_category="crm.associations.INVALID_ASSOCIATION_TYPE",
+                    )
                 t = found
             return self._link(ft.name, a.id, tt.name, str(to_id), t, source)
 
-    def _link(self, ft: str, from_id: str, tt: str, to_id: str, t: AssocType, source: str) -> list[AssocType]:
-        if tt == "line_items" and ft in _LINE_ITEM_PARENTS or ft == "line_items" and tt in _LINE_ITEM_PARENTS:
-            li, parent_type, parent_id = (to_id, ft, from_id) if tt == "line_items" else (from_id, tt, to_id)
+    def _link(
+        self, ft: str, from_id: str, tt: str, to_id: str, t: AssocType, source: str
+    ) -> list[AssocType]:
+        if (
+            tt == "line_items"
+            and ft in _LINE_ITEM_PARENTS
+            or ft == "line_items"
+            and tt in _LINE_ITEM_PARENTS
+        ):
+            li, parent_type, parent_id = (
+                (to_id, ft, from_id) if tt == "line_items" else (from_id, tt, to_id)
+            )
             for other_type in _LINE_ITEM_PARENTS:
                 for pid in self.graph.targets("line_items", li, other_type):
-                    if (other_type, pid) != (parent_type, parent_id) and self.store.get(other_type, pid):
-                        raise validation(f"Line item {li} already belongs to {other_type} {pid}; "
-                                         "a line item has a single parent (copy it instead).")
+                    if (other_type, pid) != (parent_type, parent_id) and self.store.get(
+                        other_type, pid
+                    ):
+                        raise validation(
+                            f"Line item {li} already belongs to {other_type} {pid}; "
+                            "a line item has a single parent (copy it instead)."
+                        )
         added = self.graph.add(ft, from_id, tt, to_id, t)
         for a in added:
             self._emit_assoc(a, from_id, to_id, removed=False, source=source)
@@ -356,8 +474,16 @@ class SandboxState:
             self._recompute_pair(ft, from_id, tt, to_id)
         return added
 
-    def unassociate(self, from_type: str, from_id: str, to_type: str, to_id: str,
-                    type_ids: set[int] | None = None, *, source: str = "API") -> list[AssocType]:
+    def unassociate(
+        self,
+        from_type: str,
+        from_id: str,
+        to_type: str,
+        to_id: str,
+        type_ids: set[int] | None = None,
+        *,
+        source: str = "API",
+    ) -> list[AssocType]:
         """Remove the given types (default: all) between two records."""
         ft, tt = object_type(from_type), object_type(to_type)
         with self._op():
@@ -368,17 +494,27 @@ class SandboxState:
                 self._recompute_pair(ft.name, str(from_id), tt.name, str(to_id))
             return removed
 
-    def _emit_assoc(self, t: AssocType, from_id: str, to_id: str, *, removed: bool, source: str) -> None:
+    def _emit_assoc(
+        self, t: AssocType, from_id: str, to_id: str, *, removed: bool, source: str
+    ) -> None:
         inv = self.graph.inverse(t)
         for a, fid, tid in ((t, from_id, to_id), (inv, to_id, from_id)):
             fa, ta = resolve_type(a.from_type), resolve_type(a.to_type)
-            self._emit("associationChange", a.from_type, fid, changeSource=source,
-                       associationType=f"{fa.label}_TO_{ta.label}" if fa and ta else a.name.upper(),
-                       fromObjectId=fid, toObjectId=tid, associationRemoved=removed,
-                       isPrimaryAssociation=a.label == "Primary",
-                       fromObjectTypeId=fa.type_id if fa else None,
-                       toObjectTypeId=ta.type_id if ta else None,
-                       associationTypeId=a.type_id, associationCategory=a.category)
+            self._emit(
+                "associationChange",
+                a.from_type,
+                fid,
+                changeSource=source,
+                associationType=f"{fa.label}_TO_{ta.label}" if fa and ta else a.name.upper(),
+                fromObjectId=fid,
+                toObjectId=tid,
+                associationRemoved=removed,
+                isPrimaryAssociation=a.label == "Primary",
+                fromObjectTypeId=fa.type_id if fa else None,
+                toObjectTypeId=ta.type_id if ta else None,
+                associationTypeId=a.type_id,
+                associationCategory=a.category,
+            )
 
     def _recompute_pair(self, ft: str, from_id: str, tt: str, to_id: str) -> None:
         for typ, oid in ((ft, from_id), (tt, to_id)):
@@ -397,7 +533,14 @@ class SandboxState:
             self._write(rec, payment_computed(self, rec), "CALCULATED")
         elif typ == "invoices":
             self._write(rec, invoice_computed(self, rec), "CALCULATED")
-        if cascade and typ in ("line_items", "commerce_payments", "discounts", "fees", "taxes",
-                               "contacts", "companies"):
+        if cascade and typ in (
+            "line_items",
+            "commerce_payments",
+            "discounts",
+            "fees",
+            "taxes",
+            "contacts",
+            "companies",
+        ):
             for inv in self.linked(rec, "invoices"):
                 self._write(inv, invoice_computed(self, inv), "CALCULATED")

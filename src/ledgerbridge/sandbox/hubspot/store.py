@@ -30,15 +30,28 @@ class Record:
         else:
             self.properties[name] = value
         self.history.setdefault(name, []).insert(
-            0, {"value": value or "", "timestamp": iso_ms(now_ms), "sourceType": source,
-                "sourceId": "sandbox" if source != "API" else None})
+            0,
+            {
+                "value": value or "",
+                "timestamp": iso_ms(now_ms),
+                "sourceType": source,
+                "sourceId": "sandbox" if source != "API" else None,
+            },
+        )
         del self.history[name][20:]  # enough history for any client; bounded memory
         return True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "object_type": self.object_type, "created_ms": self.created_ms,
-                "updated_ms": self.updated_ms, "properties": self.properties,
-                "history": self.history, "archived": self.archived, "archived_ms": self.archived_ms}
+        return {
+            "id": self.id,
+            "object_type": self.object_type,
+            "created_ms": self.created_ms,
+            "updated_ms": self.updated_ms,
+            "properties": self.properties,
+            "history": self.history,
+            "archived": self.archived,
+            "archived_ms": self.archived_ms,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
@@ -112,8 +125,12 @@ class ObjectStore:
         return [r for r in self.of(object_type).values() if not r.archived]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"next_id": self.next_id, "last_ms": self.last_ms, "sequences": self.sequences,
-                "records": [r.to_dict() for recs in self.records.values() for r in recs.values()]}
+        return {
+            "next_id": self.next_id,
+            "last_ms": self.last_ms,
+            "sequences": self.sequences,
+            "records": [r.to_dict() for recs in self.records.values() for r in recs.values()],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObjectStore:

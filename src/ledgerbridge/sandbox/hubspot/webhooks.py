@@ -30,7 +30,15 @@ import httpx
 from .schema import resolve_type
 
 EVENT_KINDS = ("creation", "propertyChange", "deletion", "associationChange")
-WEBHOOK_TYPES = ("contact", "company", "deal", "product", "line_item", "invoice", "commerce_payment")
+WEBHOOK_TYPES = (
+    "contact",
+    "company",
+    "deal",
+    "product",
+    "line_item",
+    "invoice",
+    "commerce_payment",
+)
 DEFAULT_SUBSCRIPTIONS = tuple(f"{t}.{k}" for t in WEBHOOK_TYPES for k in EVENT_KINDS)
 # Derived bookkeeping fields change on every write; nobody subscribes to them.
 _QUIET_PROPS = {"hs_lastmodifieddate", "lastmodifieddate"}
@@ -82,7 +90,9 @@ class WebhookDispatcher:
         self.failed: list[Delivery] = []  # gave up after max_attempts
 
     # --- configuration --------------------------------------------------------------------------
-    def set(self, url: str | None, secret: str | None = None, subscriptions: list[str] | None = None) -> None:
+    def set(
+        self, url: str | None, secret: str | None = None, subscriptions: list[str] | None = None
+    ) -> None:
         with self._lock:
             self.config.url = url or None
             if secret:
@@ -126,10 +136,20 @@ class WebhookDispatcher:
                     "objectTypeId": t.type_id if t else None,
                     "changeSource": raw.get("changeSource", "API"),
                 }
-                for key in ("propertyName", "propertyValue", "changeFlag", "associationType",
-                            "fromObjectId", "toObjectId", "associationRemoved",
-                            "isPrimaryAssociation", "fromObjectTypeId", "toObjectTypeId",
-                            "associationTypeId", "associationCategory"):
+                for key in (
+                    "propertyName",
+                    "propertyValue",
+                    "changeFlag",
+                    "associationType",
+                    "fromObjectId",
+                    "toObjectId",
+                    "associationRemoved",
+                    "isPrimaryAssociation",
+                    "fromObjectTypeId",
+                    "toObjectTypeId",
+                    "associationTypeId",
+                    "associationCategory",
+                ):
                     if key in raw:
                         value = raw[key]
                         event[key] = int(value) if key in ("fromObjectId", "toObjectId") else value
@@ -144,8 +164,10 @@ class WebhookDispatcher:
         now = time.monotonic()
         with self._lock:
             ready = [e for at, e in self._queue if force or now - at >= self.batch_window]
-            self._queue = [(at, e) for at, e in self._queue if not (force or now - at >= self.batch_window)]
-            batches = [Delivery(ready[i:i + 100]) for i in range(0, len(ready), 100)]
+            self._queue = [
+                (at, e) for at, e in self._queue if not (force or now - at >= self.batch_window)
+            ]
+            batches = [Delivery(ready[i : i + 100]) for i in range(0, len(ready), 100)]
             due = [d for d in self._retries if force or d.due <= now]
             self._retries = [d for d in self._retries if d not in due]
         return batches + due
@@ -172,8 +194,9 @@ class WebhookDispatcher:
             status: int | str = resp.status_code
         except httpx.HTTPError as exc:
             ok, status = False, type(exc).__name__
-        self.delivered.append({"url": url, "attempt": d.attempt, "status": status, "ok": ok,
-                               "events": len(events)})
+        self.delivered.append(
+            {"url": url, "attempt": d.attempt, "status": status, "ok": ok, "events": len(events)}
+        )
         del self.delivered[:-200]
         return ok
 

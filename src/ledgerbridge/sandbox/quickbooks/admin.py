@@ -46,10 +46,15 @@ async def sandbox_state(request: Request) -> dict[str, Any]:
     state = _state(request)
     return {
         "default_realm_id": state.default_realm_id,
-        "realms": {realm: {name: len(table) for name, table in company.entities.items()}
-                   for realm, company in state.companies.items()},
-        "webhooks": {"url": state.webhooks.url, "format": state.webhooks.format,
-                     "pending": state.webhooks.pending},
+        "realms": {
+            realm: {name: len(table) for name, table in company.entities.items()}
+            for realm, company in state.companies.items()
+        },
+        "webhooks": {
+            "url": state.webhooks.url,
+            "format": state.webhooks.format,
+            "pending": state.webhooks.pending,
+        },
         "throttle": {"enabled": state.throttle.enabled, "rejected": state.throttle.rejected},
     }
 
@@ -69,8 +74,12 @@ async def reset(request: Request) -> dict[str, str]:
 @router.get("/_sandbox/webhooks")
 async def webhooks(request: Request) -> dict[str, Any]:
     hooks = _state(request).webhooks
-    return {"url": hooks.url, "format": hooks.format, "pending": hooks.pending,
-            "deliveries": hooks.deliveries[-50:]}
+    return {
+        "url": hooks.url,
+        "format": hooks.format,
+        "pending": hooks.pending,
+        "deliveries": hooks.deliveries[-50:],
+    }
 
 
 @router.put("/_sandbox/webhooks")
@@ -93,7 +102,9 @@ async def preferences(request: Request) -> dict[str, Any]:
     state = _state(request)
     body = await _json_body(request)
     realm = str(body.pop("realmId", state.default_realm_id))
-    patch: dict[str, Any] = {k: v for k, v in body.items() if k not in ("MultiCurrencyEnabled", "HomeCurrency")}
+    patch: dict[str, Any] = {
+        k: v for k, v in body.items() if k not in ("MultiCurrencyEnabled", "HomeCurrency")
+    }
     currency: dict[str, Any] = {}
     if "MultiCurrencyEnabled" in body:
         currency["MultiCurrencyEnabled"] = bool(body["MultiCurrencyEnabled"])
@@ -151,8 +162,9 @@ async def authorize(request: Request) -> Response:
             raise OAuthError(400, "unsupported_response_type")
         if realm not in state.companies:
             raise OAuthError(400, "invalid_request", "unknown realmId")
-        code = state.oauth.issue_code(q.get("client_id", ""), q.get("redirect_uri", ""),
-                                      q.get("scope", ""), realm)
+        code = state.oauth.issue_code(
+            q.get("client_id", ""), q.get("redirect_uri", ""), q.get("scope", ""), realm
+        )
     except OAuthError as exc:
         return _oauth_error(exc)
     state.mark_dirty()
@@ -194,11 +206,22 @@ async def revoke(request: Request) -> Response:
 async def userinfo(request: Request) -> Response:
     state = _state(request)
     header = request.headers.get("authorization", "")
-    realm, _ = state.oauth.check_access(header[7:].strip()) if header.lower().startswith("bearer ") else (None, "")
+    realm, _ = (
+        state.oauth.check_access(header[7:].strip())
+        if header.lower().startswith("bearer ")
+        else (None, "")
+    )
     if realm is None:
         return JSONResponse({"error": "invalid_token"}, status_code=401)
-    return JSONResponse({"sub": f"sandbox-user-{realm}", "email": "sandbox.user@example.com",
-                         "emailVerified": True, "givenName": "Sandbox", "familyName": "User"})
+    return JSONResponse(
+        {
+            "sub": f"sandbox-user-{realm}",
+            "email": "sandbox.user@example.com",
+            "emailVerified": True,
+            "givenName": "Sandbox",
+            "familyName": "User",
+        }
+    )
 
 
 @router.get("/op/v1/jwks")

@@ -59,25 +59,39 @@ def create_app(
     """Build the sandbox. `app.state.sandbox` is the SandboxState (see state.py for its API).
     `clock` (aware UTC datetimes) drives timestamps, token lifetimes and the CDC window; it is
     also the state's `clock` attribute, which tests may replace later."""
-    state = SandboxState(seed_name=seed, state_dir=state_dir, static_token=static_token,
-                         throttle=throttle, time_scale=time_scale, webhook_url=webhook_url,
-                         verifier_token=verifier_token, webhook_format=webhook_format,
-                         **({"clock": clock} if clock is not None else {}))
+    state = SandboxState(
+        seed_name=seed,
+        state_dir=state_dir,
+        static_token=static_token,
+        throttle=throttle,
+        time_scale=time_scale,
+        webhook_url=webhook_url,
+        verifier_token=verifier_token,
+        webhook_format=webhook_format,
+        **({"clock": clock} if clock is not None else {}),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         state._loop_running = True
-        tasks = [asyncio.create_task(state.webhooks.run(stop), name="qbo-webhooks"),
-                 asyncio.create_task(state.autosave(stop), name="qbo-autosave")]
+        tasks = [
+            asyncio.create_task(state.webhooks.run(stop), name="qbo-webhooks"),
+            asyncio.create_task(state.autosave(stop), name="qbo-autosave"),
+        ]
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    app = FastAPI(title="QuickBooks Online API sandbox", lifespan=lifespan, docs_url="/_sandbox/docs",
-                  redoc_url=None, openapi_url="/_sandbox/openapi.json")
+    app = FastAPI(
+        title="QuickBooks Online API sandbox",
+        lifespan=lifespan,
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
     app.state.sandbox = state
     app.include_router(admin.router)
     app.include_router(routes.router)

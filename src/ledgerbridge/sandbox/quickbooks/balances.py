@@ -58,7 +58,9 @@ def contribution(entity: str, record: dict[str, Any] | None) -> Decimal:
     return Decimal(0)
 
 
-def shift_customers(env: Env, entity: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+def shift_customers(
+    env: Env, entity: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> None:
     """Move customer balances by what this transaction change did to them."""
     deltas: dict[str, Decimal] = {}
     for record, sign in ((old, -1), (new, 1)):
@@ -78,7 +80,9 @@ def shift_customers(env: Env, entity: str, old: dict[str, Any] | None, new: dict
         customer["Balance"] = money((to_decimal(customer.get("Balance")) or Decimal(0)) + delta)
         node: dict[str, Any] | None = customer
         while node is not None:
-            node["BalanceWithJobs"] = money((to_decimal(node.get("BalanceWithJobs")) or Decimal(0)) + delta)
+            node["BalanceWithJobs"] = money(
+                (to_decimal(node.get("BalanceWithJobs")) or Decimal(0)) + delta
+            )
             _touch_quietly(env, node)
             parent_id = (node.get("ParentRef") or {}).get("value")
             node = table.get(parent_id) if parent_id else None
@@ -89,8 +93,9 @@ def _touch_quietly(env: Env, record: dict[str, Any]) -> None:
     record["_updated"] = env.now.isoformat()
 
 
-def set_application(env: Env, target_type: str, target_id: str, payment_id: str,
-                    amount: Decimal | None) -> None:
+def set_application(
+    env: Env, target_type: str, target_id: str, payment_id: str, amount: Decimal | None
+) -> None:
     """Apply (or with None, remove) one payment's amount on an invoice or credit memo."""
     target = env.company.entities.get(target_type, {}).get(target_id)
     if target is None:

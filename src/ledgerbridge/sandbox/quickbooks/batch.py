@@ -44,10 +44,15 @@ def _run_item(env: Env, item: dict[str, Any], created: set[tuple[str, str]]) -> 
         parsed = query.parse(str(item["Query"]), env.company)
         return "QueryResponse", query.run(parsed, env.company, env.tz)
     entity_keys = [k for k in item if k in schema.ENTITIES]
-    unknown = [k for k in item if k not in schema.ENTITIES and k not in ("bId", "operation", "optionsData")]
+    unknown = [
+        k for k in item if k not in schema.ENTITIES and k not in ("bId", "operation", "optionsData")
+    ]
     if unknown:
-        raise errors.unknown_property(unknown[0], "BatchItemRequest",
-                                      ["bId", "operation", "optionsData", "Query", *schema.ENTITIES])
+        raise errors.unknown_property(
+            unknown[0],
+            "BatchItemRequest",
+            ["bId", "operation", "optionsData", "Query", *schema.ENTITIES],
+        )
     if len(entity_keys) != 1:
         raise errors.required("BatchItemRequest entity")
     entity = entity_keys[0]

@@ -22,8 +22,13 @@ CAP = 1000
 NOT_COVERED = {"TaxCode", "TaxRate", "CompanyInfo"}
 
 
-def run(company: Company, entities_param: str | None, changed_since: str | None, now: dt.datetime,
-        tz: dt.tzinfo) -> list[dict[str, Any]]:
+def run(
+    company: Company,
+    entities_param: str | None,
+    changed_since: str | None,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+) -> list[dict[str, Any]]:
     from ledgerbridge.sandbox.quickbooks.operations import public
 
     if not entities_param:
@@ -35,7 +40,8 @@ def run(company: Company, entities_param: str | None, changed_since: str | None,
         raise errors.invalid_date("changedSince", changed_since)
     if since < now - WINDOW:
         raise errors.unsupported_operation(
-            f"cdc with changedSince date {changed_since} which is older than fixed days")
+            f"cdc with changedSince date {changed_since} which is older than fixed days"
+        )
     names = []
     for raw in entities_param.split(","):
         name = schema.BY_LOWER.get(raw.strip().lower())
@@ -53,8 +59,12 @@ def run(company: Company, entities_param: str | None, changed_since: str | None,
         for entity_id, stamp in company.tombstones.get(name, {}).items():
             when = dt.datetime.fromisoformat(stamp)
             if when >= since:
-                stub = {"domain": "QBO", "status": "Deleted", "Id": entity_id,
-                        "MetaData": {"LastUpdatedTime": meta_time(when, tz)}}
+                stub = {
+                    "domain": "QBO",
+                    "status": "Deleted",
+                    "Id": entity_id,
+                    "MetaData": {"LastUpdatedTime": meta_time(when, tz)},
+                }
                 changes.append((when, name, stub))
     changes.sort(key=lambda c: c[0])
     kept = changes[:CAP]

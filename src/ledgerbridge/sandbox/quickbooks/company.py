@@ -41,7 +41,9 @@ class Company:
         return self.entities.get(entity, {}).get(entity_id)
 
     def all(self, entity: str) -> list[dict[str, Any]]:
-        return [e for i, e in self.entities.get(entity, {}).items() if (entity, i) not in self.hidden]
+        return [
+            e for i, e in self.entities.get(entity, {}).items() if (entity, i) not in self.hidden
+        ]
 
     def iter_all(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, table in self.entities.items():

@@ -63,8 +63,12 @@ def stale(who: str = "Sandbox User") -> QboFault:
 
 
 def duplicate_name() -> QboFault:
-    return QboFault("6240", "Duplicate Name Exists Error", "The name supplied already exists. : null",
-                    element=None)
+    return QboFault(
+        "6240",
+        "Duplicate Name Exists Error",
+        "The name supplied already exists. : null",
+        element=None,
+    )
 
 
 def unknown_property(name: str, java_class: str, known: list[str]) -> QboFault:
@@ -89,17 +93,26 @@ def required(element: str) -> QboFault:
 
 
 def invalid_reference(element: str) -> QboFault:
-    return QboFault("2500", "Invalid Reference Id", f"Invalid Reference Id : {element}", element=element)
+    return QboFault(
+        "2500", "Invalid Reference Id", f"Invalid Reference Id : {element}", element=element
+    )
 
 
 def invalid_id(value: str) -> QboFault:
     # the recorded 2030 fault carries no `time`
-    return QboFault("2030", "Invalid ID", f"Id should be a valid number. Supplied value:{value}",
-                    element="Id", with_time=False)
+    return QboFault(
+        "2030",
+        "Invalid ID",
+        f"Id should be a valid number. Supplied value:{value}",
+        element="Id",
+        with_time=False,
+    )
 
 
 def invalid_number(element: str, value: Any) -> QboFault:
-    return QboFault("2040", "Invalid Number", f"Invalid Number : {element} {value}", element=element)
+    return QboFault(
+        "2040", "Invalid Number", f"Invalid Number : {element} {value}", element=element
+    )
 
 
 def invalid_date(element: str, value: Any) -> QboFault:
@@ -107,7 +120,9 @@ def invalid_date(element: str, value: Any) -> QboFault:
 
 
 def invalid_enum(element: str, value: Any) -> QboFault:
-    return QboFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {value}", element=element)
+    return QboFault(
+        "2170", "Invalid Enumeration", f"Invalid Enumeration : {value}", element=element
+    )
 
 
 def too_long(element: str, maximum: int, supplied: int) -> QboFault:
@@ -130,7 +145,9 @@ def unsupported_path(relative: str, full: str) -> QboFault:
 
 
 def unsupported_operation(detail: str) -> QboFault:
-    return QboFault("500", "Unsupported Operation", f"Operation {detail} is not supported.", element=None)
+    return QboFault(
+        "500", "Unsupported Operation", f"Operation {detail} is not supported.", element=None
+    )
 
 
 def business(detail: str, code: str = "6000") -> QboFault:
@@ -151,8 +168,11 @@ def duplicate_doc_number(doc: str, txn_type: str, txn_id: str) -> QboFault:
 
 
 def amount_mismatch(supplied: Any) -> QboFault:
-    return QboFault("6070", "Amount calculation incorrect",
-                    f"Amount is not equal to UnitPrice * Qty. Supplied value:{supplied}")
+    return QboFault(
+        "6070",
+        "Amount calculation incorrect",
+        f"Amount is not equal to UnitPrice * Qty. Supplied value:{supplied}",
+    )
 
 
 def cannot_link(detail: str) -> QboFault:
@@ -168,13 +188,19 @@ def query_invalid(detail: str) -> QboFault:
 
 
 def duplicate_request(request_id: str) -> QboFault:
-    return QboFault("600", "Duplicate Request ID",
-                    f"RequestId {request_id} already exists in the system, duplicate request is detected")
+    return QboFault(
+        "600",
+        "Duplicate Request ID",
+        f"RequestId {request_id} already exists in the system, duplicate request is detected",
+    )
 
 
 def batch_too_large(size: int, limit: int) -> QboFault:
-    return QboFault("1040", "Batch size exceeds allowed limit",
-                    f"Batch size {size} exceeds the maximum of {limit} items per batch request")
+    return QboFault(
+        "1040",
+        "Batch size exceeds allowed limit",
+        f"Batch size {size} exceeds the maximum of {limit} items per batch request",
+    )
 
 
 def system_error() -> QboFault:
@@ -190,11 +216,13 @@ def system_error() -> QboFault:
 
 def throttled(status: int = 429) -> dict[str, Any]:
     return {
-        "Error": [{
-            "Message": f"message=ThrottleExceeded; errorCode=003001; statusCode={status}",
-            "Detail": "The request limit was reached.  Try again later",
-            "code": "3001",
-        }],
+        "Error": [
+            {
+                "Message": f"message=ThrottleExceeded; errorCode=003001; statusCode={status}",
+                "Detail": "The request limit was reached.  Try again later",
+                "code": "3001",
+            }
+        ],
         "type": "SERVICE",
     }
 
@@ -205,12 +233,14 @@ def gateway_body(status: int, code: str, name: str, detail: str, fault_type: str
         "warnings": None,
         "intuitObject": None,
         "fault": {
-            "error": [{
-                "message": f"message={name}; errorCode={int(code):06d}; statusCode={status}",
-                "detail": detail,
-                "code": code,
-                "element": None,
-            }],
+            "error": [
+                {
+                    "message": f"message={name}; errorCode={int(code):06d}; statusCode={status}",
+                    "detail": detail,
+                    "code": code,
+                    "element": None,
+                }
+            ],
             "type": fault_type,
         },
         "report": None,

@@ -65,15 +65,21 @@ class PurchaseHandler(Handler):
                 raise errors.required("Line.Amount")
             detail = dict(raw.get(kind) or {})
             if kind == "AccountBasedExpenseLineDetail":
-                line_account = resolve_ref(env, "Account", detail.get("AccountRef"),
-                                           "Line.AccountBasedExpenseLineDetail.AccountRef")
+                line_account = resolve_ref(
+                    env,
+                    "Account",
+                    detail.get("AccountRef"),
+                    "Line.AccountBasedExpenseLineDetail.AccountRef",
+                )
                 if line_account is None:
                     raise errors.required("Line.AccountBasedExpenseLineDetail.AccountRef")
                 detail["AccountRef"] = ref_to("Account", line_account)
                 detail.setdefault("BillableStatus", "NotBillable")
                 detail.setdefault("TaxCodeRef", {"value": "NON"})
             else:
-                item = resolve_ref(env, "Item", detail.get("ItemRef"), "Line.ItemBasedExpenseLineDetail.ItemRef")
+                item = resolve_ref(
+                    env, "Item", detail.get("ItemRef"), "Line.ItemBasedExpenseLineDetail.ItemRef"
+                )
                 if item is None:
                     raise errors.required("Line.ItemBasedExpenseLineDetail.ItemRef")
                 detail["ItemRef"] = ref_to("Item", item)
@@ -82,13 +88,27 @@ class PurchaseHandler(Handler):
                 line["Description"] = raw["Description"]
             lines.append(line)
             total += money(amount)
-        record = passthrough(data, {"PaymentType", "AccountRef", "Line", "EntityRef", "CurrencyRef",
-                                    "ExchangeRate", "TxnDate", "Credit"}, self.read_only)
+        record = passthrough(
+            data,
+            {
+                "PaymentType",
+                "AccountRef",
+                "Line",
+                "EntityRef",
+                "CurrencyRef",
+                "ExchangeRate",
+                "TxnDate",
+                "Credit",
+            },
+            self.read_only,
+        )
         record["AccountRef"] = ref_to("Account", account)
         record["PaymentType"] = payment_type
         if payee is not None:
-            record["EntityRef"] = {**ref_to(entity_ref.get("type") or "Vendor", payee),
-                                   "type": entity_ref.get("type") or "Vendor"}
+            record["EntityRef"] = {
+                **ref_to(entity_ref.get("type") or "Vendor", payee),
+                "type": entity_ref.get("type") or "Vendor",
+            }
         record["Credit"] = bool(data.get("Credit", False))
         record["TotalAmt"] = money(total)
         txn_date = data.get("TxnDate") or env.today.isoformat()

@@ -49,7 +49,12 @@ def clean(value: Any, key: str | None = None, depth: int = 0) -> Any:
             cleaned = clean(v, k, depth + 1)
             if cleaned is None:
                 continue
-            if isinstance(cleaned, list) and not cleaned and depth > 0 and k in _NESTED_EMPTY_LISTS_DROP:
+            if (
+                isinstance(cleaned, list)
+                and not cleaned
+                and depth > 0
+                and k in _NESTED_EMPTY_LISTS_DROP
+            ):
                 continue
             out[k] = cleaned
         if key is not None and not out and key not in ("SubTotalLineDetail",):
@@ -119,9 +124,15 @@ class Handler:
         raise errors.unsupported_operation(f"void for {self.entity}")
 
 
-def passthrough(data: dict[str, Any], handled: set[str], read_only: frozenset[str]) -> dict[str, Any]:
+def passthrough(
+    data: dict[str, Any], handled: set[str], read_only: frozenset[str]
+) -> dict[str, Any]:
     """Writable fields the rules do not compute, copied as sent."""
-    return {k: v for k, v in data.items() if k not in handled and k not in read_only and not k.startswith("_")}
+    return {
+        k: v
+        for k, v in data.items()
+        if k not in handled and k not in read_only and not k.startswith("_")
+    }
 
 
 def check_enum(element: str, value: Any, allowed: tuple[str, ...]) -> None:

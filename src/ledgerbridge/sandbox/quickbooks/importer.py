@@ -19,14 +19,44 @@ from ledgerbridge.sandbox.quickbooks import schema
 from ledgerbridge.sandbox.quickbooks.names import DELETED
 from ledgerbridge.sandbox.quickbooks.state import SandboxState
 
-ORDER = ["Account", "Term", "PaymentMethod", "TaxRate", "TaxCode", "Item", "Customer", "Vendor",
-         "Employee", "Invoice", "CreditMemo", "SalesReceipt", "RefundReceipt", "Estimate", "Payment",
-         "Purchase"]
+ORDER = [
+    "Account",
+    "Term",
+    "PaymentMethod",
+    "TaxRate",
+    "TaxCode",
+    "Item",
+    "Customer",
+    "Vendor",
+    "Employee",
+    "Invoice",
+    "CreditMemo",
+    "SalesReceipt",
+    "RefundReceipt",
+    "Estimate",
+    "Payment",
+    "Purchase",
+]
 # derived defaults whose presence depends on company settings at the time a record was created
-DATA_DEFAULTS = ("BillAddr", "ShipAddr", "DefaultTaxCodeRef", "DueDate", "DepositToAccountRef",
-                 "TxnStatus", "LinkedTxn")
-ACCOUNT_REFS = ("DepositToAccountRef", "IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef",
-                "AccountRef", "ARAccountRef", "DiscountAccountRef", "ItemAccountRef")
+DATA_DEFAULTS = (
+    "BillAddr",
+    "ShipAddr",
+    "DefaultTaxCodeRef",
+    "DueDate",
+    "DepositToAccountRef",
+    "TxnStatus",
+    "LinkedTxn",
+)
+ACCOUNT_REFS = (
+    "DepositToAccountRef",
+    "IncomeAccountRef",
+    "ExpenseAccountRef",
+    "AssetAccountRef",
+    "AccountRef",
+    "ARAccountRef",
+    "DiscountAccountRef",
+    "ItemAccountRef",
+)
 STUB_INCOME_ACCOUNT = "9001"
 
 
@@ -83,23 +113,42 @@ def _stubs(records: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, st
                 rates[rate_id] = Decimal(str(detail.get("TaxPercent", 0)))
         for key, ref in _refs(record):
             value, name = str(ref["value"]), str(ref.get("name") or "")
-            target = {"ItemRef": "Item", "CustomerRef": "Customer", "PaymentMethodRef": "PaymentMethod",
-                      "TermRef": "Term", "SalesTermRef": "Term", "TxnTaxCodeRef": "TaxCode"}.get(key)
+            target = {
+                "ItemRef": "Item",
+                "CustomerRef": "Customer",
+                "PaymentMethodRef": "PaymentMethod",
+                "TermRef": "Term",
+                "SalesTermRef": "Term",
+                "TxnTaxCodeRef": "TaxCode",
+            }.get(key)
             if key in ACCOUNT_REFS:
                 target = "Account"
             if target is None or (target, value) in records or (target, value) in stubs:
                 continue
             if target == "Item":
-                body = {"Name": name or f"Item {value}", "Type": "Service",
-                        "IncomeAccountRef": {"value": STUB_INCOME_ACCOUNT}}
+                body = {
+                    "Name": name or f"Item {value}",
+                    "Type": "Service",
+                    "IncomeAccountRef": {"value": STUB_INCOME_ACCOUNT},
+                }
             elif target == "Customer":
                 body = {"DisplayName": name or f"Customer {value}"}
             elif target == "Account":
                 kind, sub_type = _account_kind(name or "Income")
-                body = {"Name": name or f"Account {value}", "AccountType": kind, "AccountSubType": sub_type}
+                body = {
+                    "Name": name or f"Account {value}",
+                    "AccountType": kind,
+                    "AccountSubType": sub_type,
+                }
             elif target == "TaxCode":
-                body = {"Name": f"Tax code {value}", "Taxable": True, "TaxGroup": True,
-                        "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": {"value": r}} for r in rates]}}
+                body = {
+                    "Name": f"Tax code {value}",
+                    "Taxable": True,
+                    "TaxGroup": True,
+                    "SalesTaxRateList": {
+                        "TaxRateDetail": [{"TaxRateRef": {"value": r}} for r in rates]
+                    },
+                }
             else:
                 body = {"Name": name or f"{target} {value}"}
             stubs[(target, value)] = body
@@ -107,12 +156,19 @@ def _stubs(records: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, st
         if ("TaxRate", rate_id) not in records:
             stubs[("TaxRate", rate_id)] = {"Name": f"Rate {rate_id}", "RateValue": percent}
     if any(k[0] == "Item" for k in stubs) and ("Account", STUB_INCOME_ACCOUNT) not in records:
-        stubs[("Account", STUB_INCOME_ACCOUNT)] = {"Name": "Imported income", "AccountType": "Income"}
+        stubs[("Account", STUB_INCOME_ACCOUNT)] = {
+            "Name": "Imported income",
+            "AccountType": "Income",
+        }
     return stubs
 
 
 def _importable(entity: str, record: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in record.items() if k not in ("Id", "SyncToken", "MetaData", "domain", "sparse")}
+    body = {
+        k: v
+        for k, v in record.items()
+        if k not in ("Id", "SyncToken", "MetaData", "domain", "sparse")
+    }
     if body.get("Active") is False:
         for key in ("DisplayName", "Name"):
             if isinstance(body.get(key), str) and body[key].endswith(DELETED):
@@ -122,13 +178,18 @@ def _importable(entity: str, record: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def import_records(state: SandboxState, realm_id: str, records: Iterable[tuple[str, dict[str, Any]]]) -> None:
+def import_records(
+    state: SandboxState, realm_id: str, records: Iterable[tuple[str, dict[str, Any]]]
+) -> None:
     """Create the records (first occurrence of each entity Id wins), with stubs for what they
     reference, in dependency order."""
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for entity, record in records:
         table.setdefault((entity, str(record["Id"])), record)
-    plan = {**{k: (v, False) for k, v in _stubs(table).items()}, **{k: (v, True) for k, v in table.items()}}
+    plan = {
+        **{k: (v, False) for k, v in _stubs(table).items()},
+        **{k: (v, True) for k, v in table.items()},
+    }
 
     def rank(key: tuple[str, str]) -> tuple[int, int, int]:
         entity, entity_id = key

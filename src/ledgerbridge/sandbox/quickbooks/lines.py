@@ -24,8 +24,13 @@ def _line_ids(previous: list[dict[str, Any]]) -> tuple[set[str], int]:
     return ids, top
 
 
-def build_lines(env: Env, raw_lines: list[dict[str, Any]], previous: list[dict[str, Any]], *,
-                after_discount: bool) -> tuple[list[dict[str, Any]], Decimal, Decimal, Decimal]:
+def build_lines(
+    env: Env,
+    raw_lines: list[dict[str, Any]],
+    previous: list[dict[str, Any]],
+    *,
+    after_discount: bool,
+) -> tuple[list[dict[str, Any]], Decimal, Decimal, Decimal]:
     """Returns (lines, subtotal, discount, taxable amount)."""
     known_ids, top = _line_ids(previous)
     used: set[str] = set()
@@ -63,7 +68,11 @@ def build_lines(env: Env, raw_lines: list[dict[str, Any]], previous: list[dict[s
             line = {"DetailType": "DescriptionOnly", "DescriptionLineDetail": detail}
         elif kind == "GroupLineDetail":
             amount = money(to_decimal(raw.get("Amount")) or 0)
-            line = {"Amount": amount, "DetailType": kind, "GroupLineDetail": raw.get("GroupLineDetail") or {}}
+            line = {
+                "Amount": amount,
+                "DetailType": kind,
+                "GroupLineDetail": raw.get("GroupLineDetail") or {},
+            }
             subtotal += amount
         else:
             raise errors.invalid_enum("Line.DetailType", kind)
@@ -82,7 +91,9 @@ def build_lines(env: Env, raw_lines: list[dict[str, Any]], previous: list[dict[s
         raise errors.business("The discount is larger than the subtotal of the transaction.")
     if after_discount and subtotal:
         taxable = money(taxable - discount_total * taxable / subtotal)
-    lines = body + [{"Amount": money(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
+    lines = body + [
+        {"Amount": money(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+    ]
     lines += discount_lines  # recorded: QBO gives the discount line neither Id nor LineNum
     number = 0
     for line in lines:
@@ -118,34 +129,55 @@ def _sales_item_line(env: Env, raw: dict[str, Any]) -> tuple[dict[str, Any], str
             price = base
     elif qty is not None and price is None and qty != 0:
         price = plain(amount / qty)
-    detail: dict[str, Any] = {k: v for k, v in detail_in.items()
-                              if k not in ("ItemRef", "Qty", "UnitPrice", "TaxCodeRef")}
+    detail: dict[str, Any] = {
+        k: v for k, v in detail_in.items() if k not in ("ItemRef", "Qty", "UnitPrice", "TaxCodeRef")
+    }
     detail["ItemRef"] = ref_to("Item", item)
     if price is not None:
         detail["UnitPrice"] = plain(price)
     if qty is not None:
         detail["Qty"] = plain(qty)
-    tax_code = (detail_in.get("TaxCodeRef") or {}).get("value") or ("TAX" if item.get("Taxable") else "NON")
+    tax_code = (detail_in.get("TaxCodeRef") or {}).get("value") or (
+        "TAX" if item.get("Taxable") else "NON"
+    )
     if tax_code not in ("TAX", "NON"):
-        raise errors.QboFault("6100", "Invalid Line TaxCode",
-                              "Valid Line TaxCodes for US should be TAX or NON", element="TaxCodeRef")
+        raise errors.QboFault(
+            "6100",
+            "Invalid Line TaxCode",
+            "Valid Line TaxCodes for US should be TAX or NON",
+            element="TaxCodeRef",
+        )
     detail["TaxCodeRef"] = {"value": tax_code}
-    return {"Amount": money(amount), "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": detail}, tax_code
+    return {
+        "Amount": money(amount),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": detail,
+    }, tax_code
 
 
-def _discount_line(env: Env, raw: dict[str, Any], subtotal: Decimal) -> tuple[dict[str, Any], Decimal]:
+def _discount_line(
+    env: Env, raw: dict[str, Any], subtotal: Decimal
+) -> tuple[dict[str, Any], Decimal]:
     detail_in = raw.get("DiscountLineDetail") or {}
     percent_based = bool(detail_in.get("PercentBased"))
     percent = to_decimal(detail_in.get("DiscountPercent"))
     amount = to_decimal(raw.get("Amount"))
     if percent_based:
         if percent is None:
-            raise errors.QboFault("6090", "Discount Line missing required info",
-                                  "Discount amount or percent should be provided", element="Line")
+            raise errors.QboFault(
+                "6090",
+                "Discount Line missing required info",
+                "Discount amount or percent should be provided",
+                element="Line",
+            )
         amount = money(subtotal * percent / 100)
     elif amount is None:
-        raise errors.QboFault("6090", "Discount Line missing required info",
-                              "Discount amount or percent should be provided", element="Line")
+        raise errors.QboFault(
+            "6090",
+            "Discount Line missing required info",
+            "Discount amount or percent should be provided",
+            element="Line",
+        )
     detail: dict[str, Any] = {"PercentBased": percent_based}
     if percent_based:
         detail["DiscountPercent"] = plain(percent or Decimal(0))
@@ -155,7 +187,11 @@ def _discount_line(env: Env, raw: dict[str, Any], subtotal: Decimal) -> tuple[di
         account = env.company.get("Account", str(default)) if default else None
     if account is not None:
         detail["DiscountAccountRef"] = ref_to("Account", account)
-    line = {"Amount": money(amount), "DetailType": "DiscountLineDetail", "DiscountLineDetail": detail}
+    line = {
+        "Amount": money(amount),
+        "DetailType": "DiscountLineDetail",
+        "DiscountLineDetail": detail,
+    }
     if raw.get("Description"):
         line["Description"] = raw["Description"]
     return line, money(amount)
@@ -177,12 +213,18 @@ def tax_detail(env: Env, requested: dict[str, Any], taxable: Decimal) -> dict[st
         percent = to_decimal(rate.get("RateValue")) or Decimal(0)
         amount = money(taxable * percent / 100)
         total += amount
-        tax_lines.append({
-            "Amount": amount,
-            "DetailType": "TaxLineDetail",
-            "TaxLineDetail": {"TaxRateRef": {"value": rate["Id"]}, "PercentBased": True,
-                              "TaxPercent": plain(percent), "NetAmountTaxable": money(taxable)},
-        })
+        tax_lines.append(
+            {
+                "Amount": amount,
+                "DetailType": "TaxLineDetail",
+                "TaxLineDetail": {
+                    "TaxRateRef": {"value": rate["Id"]},
+                    "PercentBased": True,
+                    "TaxPercent": plain(percent),
+                    "NetAmountTaxable": money(taxable),
+                },
+            }
+        )
     out: dict[str, Any] = {"TxnTaxCodeRef": {"value": code["Id"]}, "TotalTax": money(total)}
     if tax_lines:
         out["TaxLine"] = tax_lines

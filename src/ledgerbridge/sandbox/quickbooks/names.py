@@ -37,8 +37,9 @@ def _key(name: str) -> str:
     return " ".join(base_name(name).split()).casefold()
 
 
-def check_unique(company: Company, entities: tuple[str, ...], field: str, name: str,
-                 me: tuple[str, str | None]) -> None:
+def check_unique(
+    company: Company, entities: tuple[str, ...], field: str, name: str, me: tuple[str, str | None]
+) -> None:
     wanted = _key(name)
     for entity in entities:
         # includes objects a running batch has just created: the name is taken all the same
@@ -63,7 +64,9 @@ def _currency(w: Write, company: Company) -> dict[str, Any]:
     if w.existing is not None:
         before = w.existing.get("CurrencyRef", {}).get("value", home)
         if wanted != before:
-            raise errors.business("You can't change the currency of this name once it has been set.")
+            raise errors.business(
+                "You can't change the currency of this name once it has been set."
+            )
     if wanted != home and not company.multicurrency:
         raise errors.business(
             f"Multicurrency is not enabled for this company; {wanted} cannot be used "
@@ -75,8 +78,16 @@ def _currency(w: Write, company: Company) -> dict[str, Any]:
 class PersonHandler(Handler):
     """Customer, Vendor and Employee share DisplayName rules."""
 
-    read_only = COMMON_READ_ONLY | {"FullyQualifiedName", "Level", "Balance", "BalanceWithJobs",
-                                    "OverDueBalance", "TotalRevenue", "TotalExpense", "IsProject"}
+    read_only = COMMON_READ_ONLY | {
+        "FullyQualifiedName",
+        "Level",
+        "Balance",
+        "BalanceWithJobs",
+        "OverDueBalance",
+        "TotalRevenue",
+        "TotalExpense",
+        "IsProject",
+    }
     sticky = ("CurrencyRef",)
 
     def __init__(self, entity: str) -> None:
@@ -86,13 +97,19 @@ class PersonHandler(Handler):
         data = w.data
         display = str(data.get("DisplayName") or "").strip()
         if not display:
-            parts = [str(data.get(k) or "").strip() for k in
-                     ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
+            parts = [
+                str(data.get(k) or "").strip()
+                for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+            ]
             display = " ".join(p for p in parts if p) or str(data.get("CompanyName") or "").strip()
         if not display:
-            raise errors.QboFault("6080", "No Name Provided",
-                                  "Please provide at least one of: DisplayName, Title, GivenName, "
-                                  "MiddleName, FamilyName, Suffix.", element=None)
+            raise errors.QboFault(
+                "6080",
+                "No Name Provided",
+                "Please provide at least one of: DisplayName, Title, GivenName, "
+                "MiddleName, FamilyName, Suffix.",
+                element=None,
+            )
         if ":" in display:
             raise errors.invalid_enum("DisplayName", display)
         if len(display) > 500:
@@ -108,11 +125,13 @@ class PersonHandler(Handler):
         active = as_bool(data.get("Active"), True)
         if w.existing is not None and w.existing.get("Active", True) and not active:
             self._before_deactivate(w.existing)
-        record = passthrough(data, {"DisplayName", "Active", "CurrencyRef", "PrintOnCheckName"},
-                             self.read_only)
+        record = passthrough(
+            data, {"DisplayName", "Active", "CurrencyRef", "PrintOnCheckName"}, self.read_only
+        )
         default_print = (
             " ".join(str(data.get(k) or "") for k in ("GivenName", "FamilyName")).strip()
-            if self.entity == "Employee" else ""
+            if self.entity == "Employee"
+            else ""
         ) or base_name(display)
         record["DisplayName"] = _active_name(display, active)
         record["PrintOnCheckName"] = str(data.get("PrintOnCheckName") or default_print)
@@ -127,7 +146,11 @@ class PersonHandler(Handler):
         if self.entity != "Customer":
             return display
         parent_ref = w.data.get("ParentRef")
-        parent = w.env.company.get("Customer", str(parent_ref.get("value"))) if isinstance(parent_ref, dict) else None
+        parent = (
+            w.env.company.get("Customer", str(parent_ref.get("value")))
+            if isinstance(parent_ref, dict)
+            else None
+        )
         return base_name(parent["FullyQualifiedName"]) + ":" + display if parent else display
 
     def _extend(self, w: Write, record: dict[str, Any]) -> None:
@@ -203,11 +226,27 @@ def _address_ids(company: Company, record: dict[str, Any]) -> None:
         bill["Id"] = company.new_id("PhysicalAddress")
     if isinstance(ship, dict) and "Id" not in ship:
         same = isinstance(bill, dict) and {k: v for k, v in bill.items() if k != "Id"} == ship
-        ship["Id"] = bill["Id"] if same and isinstance(bill, dict) else company.new_id("PhysicalAddress")
+        ship["Id"] = (
+            bill["Id"] if same and isinstance(bill, dict) else company.new_id("PhysicalAddress")
+        )
 
 
-ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Group", "Category", "Bundle", "Discount",
-              "Tax", "Payment", "Subtotal", "Other Charge", "Assembly", "Fixed Asset", "Tax Group")
+ITEM_TYPES = (
+    "Service",
+    "NonInventory",
+    "Inventory",
+    "Group",
+    "Category",
+    "Bundle",
+    "Discount",
+    "Tax",
+    "Payment",
+    "Subtotal",
+    "Other Charge",
+    "Assembly",
+    "Fixed Asset",
+    "Tax Group",
+)
 
 
 class ItemHandler(Handler):
@@ -221,13 +260,27 @@ class ItemHandler(Handler):
             raise errors.required("Name")
         if len(name) > 100:
             raise errors.too_long("Name", 100, len(name))
-        check_unique(env.company, ("Item",), "Name", name, ("Item", w.existing["Id"] if w.existing else None))
+        check_unique(
+            env.company, ("Item",), "Name", name, ("Item", w.existing["Id"] if w.existing else None)
+        )
         item_type = data.get("Type") or "Service"
         check_enum("Type", item_type, ITEM_TYPES)
         active = as_bool(data.get("Active"), True)
-        record = passthrough(data, {"Name", "Type", "Active", "IncomeAccountRef", "ExpenseAccountRef",
-                                    "AssetAccountRef", "ParentRef", "UnitPrice", "PurchaseCost"},
-                             self.read_only)
+        record = passthrough(
+            data,
+            {
+                "Name",
+                "Type",
+                "Active",
+                "IncomeAccountRef",
+                "ExpenseAccountRef",
+                "AssetAccountRef",
+                "ParentRef",
+                "UnitPrice",
+                "PurchaseCost",
+            },
+            self.read_only,
+        )
         record["Name"] = _active_name(name, active)
         record["Active"] = active
         parent = resolve_ref(env, "Item", data.get("ParentRef"), "ParentRef")
@@ -235,16 +288,20 @@ class ItemHandler(Handler):
             record["ParentRef"] = ref_to("Item", parent)
             record["SubItem"] = True
             record["Level"] = int(parent.get("Level", 0)) + 1
-            record["FullyQualifiedName"] = base_name(parent["FullyQualifiedName"]) + ":" + record["Name"]
+            record["FullyQualifiedName"] = (
+                base_name(parent["FullyQualifiedName"]) + ":" + record["Name"]
+            )
         else:
             record.pop("SubItem", None)
             record["FullyQualifiedName"] = record["Name"]
         record["Taxable"] = as_bool(data.get("Taxable"), False)
         record["UnitPrice"] = to_decimal(data.get("UnitPrice")) or 0
         record["Type"] = item_type
-        for key, needed in (("IncomeAccountRef", item_type in ("Service", "NonInventory", "Inventory")),
-                            ("ExpenseAccountRef", False),
-                            ("AssetAccountRef", item_type == "Inventory")):
+        for key, needed in (
+            ("IncomeAccountRef", item_type in ("Service", "NonInventory", "Inventory")),
+            ("ExpenseAccountRef", False),
+            ("AssetAccountRef", item_type == "Inventory"),
+        ):
             account = resolve_ref(env, "Account", data.get(key), key)
             if account is None and needed:
                 raise errors.required(key)
@@ -256,23 +313,33 @@ class ItemHandler(Handler):
 
 
 CLASSIFICATION = {
-    "Bank": ("Asset", "Checking"), "Accounts Receivable": ("Asset", "AccountsReceivable"),
-    "Other Current Asset": ("Asset", "OtherCurrentAssets"), "Fixed Asset": ("Asset", "OtherFixedAssets"),
+    "Bank": ("Asset", "Checking"),
+    "Accounts Receivable": ("Asset", "AccountsReceivable"),
+    "Other Current Asset": ("Asset", "OtherCurrentAssets"),
+    "Fixed Asset": ("Asset", "OtherFixedAssets"),
     "Other Asset": ("Asset", "OtherLongTermAssets"),
-    "Accounts Payable": ("Liability", "AccountsPayable"), "Credit Card": ("Liability", "CreditCard"),
+    "Accounts Payable": ("Liability", "AccountsPayable"),
+    "Credit Card": ("Liability", "CreditCard"),
     "Other Current Liability": ("Liability", "OtherCurrentLiabilities"),
     "Long Term Liability": ("Liability", "OtherLongTermLiabilities"),
-    "Equity": ("Equity", "OpeningBalanceEquity"), "Income": ("Revenue", "ServiceFeeIncome"),
+    "Equity": ("Equity", "OpeningBalanceEquity"),
+    "Income": ("Revenue", "ServiceFeeIncome"),
     "Other Income": ("Revenue", "OtherMiscellaneousIncome"),
-    "Cost of Goods Sold": ("Expense", "SuppliesMaterialsCogs"), "Expense": ("Expense", "OtherMiscellaneousServiceCost"),
-    "Other Expense": ("Expense", "OtherMiscellaneousExpense"), "Non-Posting": ("Asset", "OtherCurrentAssets"),
+    "Cost of Goods Sold": ("Expense", "SuppliesMaterialsCogs"),
+    "Expense": ("Expense", "OtherMiscellaneousServiceCost"),
+    "Other Expense": ("Expense", "OtherMiscellaneousExpense"),
+    "Non-Posting": ("Asset", "OtherCurrentAssets"),
 }
 
 
 class AccountHandler(Handler):
     entity = "Account"
-    read_only = COMMON_READ_ONLY | {"FullyQualifiedName", "CurrentBalance", "CurrentBalanceWithSubAccounts",
-                                    "Classification"}
+    read_only = COMMON_READ_ONLY | {
+        "FullyQualifiedName",
+        "CurrentBalance",
+        "CurrentBalanceWithSubAccounts",
+        "Classification",
+    }
     sticky = ("CurrencyRef",)
 
     def build(self, w: Write) -> dict[str, Any]:
@@ -282,14 +349,31 @@ class AccountHandler(Handler):
         name = str(data.get("Name") or "").strip()
         if not name:
             raise errors.required("Name")
-        check_unique(env.company, ("Account",), "Name", name, ("Account", w.existing["Id"] if w.existing else None))
+        check_unique(
+            env.company,
+            ("Account",),
+            "Name",
+            name,
+            ("Account", w.existing["Id"] if w.existing else None),
+        )
         account_type = data.get("AccountType")
         if not account_type:
             raise errors.required("AccountType")
         check_enum("AccountType", account_type, tuple(CLASSIFICATION))
         active = as_bool(data.get("Active"), True)
-        record = passthrough(data, {"Name", "Active", "AccountType", "AccountSubType", "ParentRef",
-                                    "SubAccount", "CurrencyRef"}, self.read_only)
+        record = passthrough(
+            data,
+            {
+                "Name",
+                "Active",
+                "AccountType",
+                "AccountSubType",
+                "ParentRef",
+                "SubAccount",
+                "CurrencyRef",
+            },
+            self.read_only,
+        )
         record["Name"] = _active_name(name, active)
         parent = resolve_ref(env, "Account", data.get("ParentRef"), "ParentRef")
         record["SubAccount"] = parent is not None
@@ -321,8 +405,13 @@ class SimpleNameHandler(Handler):
         name = str(w.data.get("Name") or "").strip()
         if not name:
             raise errors.required("Name")
-        check_unique(w.env.company, (self.entity,), "Name", name,
-                     (self.entity, w.existing["Id"] if w.existing else None))
+        check_unique(
+            w.env.company,
+            (self.entity,),
+            "Name",
+            name,
+            (self.entity, w.existing["Id"] if w.existing else None),
+        )
         record = {**self.defaults, **passthrough(w.data, {"Name", "Active"}, self.read_only)}
         active = as_bool(w.data.get("Active"), True)
         record["Name"] = name

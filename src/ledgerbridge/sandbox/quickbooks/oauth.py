@@ -50,8 +50,15 @@ def discovery(base: str) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "email", "profile", "address", "phone", ACCOUNTING_SCOPE,
-                             "com.intuit.quickbooks.payment"],
+        "scopes_supported": [
+            "openid",
+            "email",
+            "profile",
+            "address",
+            "phone",
+            ACCOUNTING_SCOPE,
+            "com.intuit.quickbooks.payment",
+        ],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"],
     }
@@ -95,19 +102,39 @@ class OAuthStore:
         if not scope.strip():
             raise OAuthError(400, "invalid_scope", "scope is required")
         code = "AB" + secrets.token_urlsafe(24)
-        self.codes[code] = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
-                            "realm_id": realm_id, "expires": self._expiry(CODE_TTL)}
+        self.codes[code] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "realm_id": realm_id,
+            "expires": self._expiry(CODE_TTL),
+        }
         return code
 
     def _tokens(self, client_id: str, realm_id: str, scope: str, grant: str) -> dict[str, Any]:
         access = "eyJsYW5kYm94In0." + secrets.token_urlsafe(48)
         refresh = "RT1-" + secrets.token_urlsafe(36)
-        self.access[access] = {"client_id": client_id, "realm_id": realm_id, "grant": grant,
-                               "expires": self._expiry(ACCESS_TTL)}
-        self.refresh[refresh] = {"client_id": client_id, "realm_id": realm_id, "scope": scope,
-                                 "grant": grant, "status": "active", "expires": self._expiry(REFRESH_TTL)}
-        return {"token_type": "bearer", "access_token": access, "refresh_token": refresh,
-                "expires_in": ACCESS_TTL, "x_refresh_token_expires_in": REFRESH_TTL}
+        self.access[access] = {
+            "client_id": client_id,
+            "realm_id": realm_id,
+            "grant": grant,
+            "expires": self._expiry(ACCESS_TTL),
+        }
+        self.refresh[refresh] = {
+            "client_id": client_id,
+            "realm_id": realm_id,
+            "scope": scope,
+            "grant": grant,
+            "status": "active",
+            "expires": self._expiry(REFRESH_TTL),
+        }
+        return {
+            "token_type": "bearer",
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": ACCESS_TTL,
+            "x_refresh_token_expires_in": REFRESH_TTL,
+        }
 
     def exchange(self, client_id: str, form: dict[str, str]) -> dict[str, Any]:
         grant_type = form.get("grant_type")
@@ -121,8 +148,12 @@ class OAuthStore:
         if grant_type == "refresh_token":
             token = form.get("refresh_token", "")
             entry = self.refresh.get(token)
-            if (entry is None or entry["status"] != "active" or entry["client_id"] != client_id
-                    or self._expired(entry["expires"])):
+            if (
+                entry is None
+                or entry["status"] != "active"
+                or entry["client_id"] != client_id
+                or self._expired(entry["expires"])
+            ):
                 raise OAuthError(400, "invalid_grant")
             entry["status"] = "rotated"
             return self._tokens(client_id, entry["realm_id"], entry["scope"], entry["grant"])

@@ -110,8 +110,12 @@ def write(env: Env, entity: str, body: Any, params: dict[str, str]) -> dict[str,
     """POST /{entity}: create, update, delete or void, chosen as QBO chooses (Id, `operation`,
     `include`). Returns the stored record, or the deleted stub."""
     if not isinstance(body, dict):
-        raise errors.QboFault("2010", "Request has invalid or unsupported property",
-                              "Request body must be a JSON object", element=None)
+        raise errors.QboFault(
+            "2010",
+            "Request has invalid or unsupported property",
+            "Request body must be a JSON object",
+            element=None,
+        )
     schema.check_known(entity, body)
     operation = (params.get("operation") or "").lower()
     include = {x.strip().lower() for x in (params.get("include") or "").split(",") if x.strip()}
@@ -124,8 +128,14 @@ def write(env: Env, entity: str, body: Any, params: dict[str, str]) -> dict[str,
     return create(env, entity, body)
 
 
-def create(env: Env, entity: str, body: dict[str, Any], *, forced_id: str | None = None,
-           admin: bool = False) -> dict[str, Any]:
+def create(
+    env: Env,
+    entity: str,
+    body: dict[str, Any],
+    *,
+    forced_id: str | None = None,
+    admin: bool = False,
+) -> dict[str, Any]:
     handler = HANDLERS[entity]
     if not handler.creatable and not admin:
         raise errors.unsupported_operation(f"Create for {entity}")
@@ -138,9 +148,15 @@ def create(env: Env, entity: str, body: dict[str, Any], *, forced_id: str | None
     else:
         entity_id = company.new_id(entity)
     stamp = env.meta_now
-    stored = {"domain": "QBO", "sparse": False, "Id": entity_id, "SyncToken": "0",
-              "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}, **record,
-              "_updated": env.now.isoformat()}
+    stored = {
+        "domain": "QBO",
+        "sparse": False,
+        "Id": entity_id,
+        "SyncToken": "0",
+        "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
+        **record,
+        "_updated": env.now.isoformat(),
+    }
     company.put(entity, stored)
     handler.after_save(env, None, stored)
     env.emit(entity, entity_id, "Create", env.now)
@@ -168,8 +184,9 @@ def update(env: Env, entity: str, body: dict[str, Any]) -> dict[str, Any]:
     return _replace(env, handler, existing, record, "Update")
 
 
-def _replace(env: Env, handler: Handler, existing: dict[str, Any], record: dict[str, Any],
-             op: str) -> dict[str, Any]:
+def _replace(
+    env: Env, handler: Handler, existing: dict[str, Any], record: dict[str, Any], op: str
+) -> dict[str, Any]:
     current = {k: v for k, v in existing.items() if k not in _META_KEYS and k != "Id"}
     proposed = {k: v for k, v in record.items() if k not in _META_KEYS and k != "Id"}
     if current == proposed:
@@ -179,8 +196,10 @@ def _replace(env: Env, handler: Handler, existing: dict[str, Any], record: dict[
         "sparse": False,
         "Id": existing["Id"],
         "SyncToken": str(int(existing.get("SyncToken", "0")) + 1),
-        "MetaData": {"CreateTime": existing.get("MetaData", {}).get("CreateTime", env.meta_now),
-                     "LastUpdatedTime": env.meta_now},
+        "MetaData": {
+            "CreateTime": existing.get("MetaData", {}).get("CreateTime", env.meta_now),
+            "LastUpdatedTime": env.meta_now,
+        },
         **proposed,
         "_updated": env.now.isoformat(),
     }
@@ -194,7 +213,8 @@ def delete(env: Env, entity: str, body: dict[str, Any]) -> dict[str, Any]:
     handler = HANDLERS[entity]
     if not handler.deletable:
         raise errors.unsupported_operation(
-            f"Delete for {entity}; make a name list entity inactive instead (Active=false)")
+            f"Delete for {entity}; make a name list entity inactive instead (Active=false)"
+        )
     existing = _existing(env, entity, body)
     env.company.remove(entity, existing["Id"], env.now)
     handler.after_delete(env, existing)
@@ -214,4 +234,6 @@ def send_txn(env: Env, entity: str, entity_id: str, send_to: str | None) -> dict
     if entity not in schema.SALES_FORMS:
         raise errors.unsupported_operation(f"send for {entity}")
     existing = read(env, entity, entity_id)
-    return _replace(env, HANDLERS[entity], existing, send(env, entity, existing, send_to), "Emailed")
+    return _replace(
+        env, HANDLERS[entity], existing, send(env, entity, existing, send_to), "Emailed"
+    )

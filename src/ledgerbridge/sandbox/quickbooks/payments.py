@@ -83,27 +83,48 @@ class PaymentHandler(Handler):
                     raise errors.invalid_reference("Line.LinkedTxn.TxnId")
                 if (target.get("CustomerRef") or {}).get("value") != customer["Id"]:
                     raise errors.cannot_link(
-                        f"Txn ID Cannot Be Linked : {txn_type} {txn_id} belongs to another customer.")
+                        f"Txn ID Cannot Be Linked : {txn_type} {txn_id} belongs to another customer."
+                    )
                 open_before = (to_decimal(target.get("Balance")) or Decimal(0)) + previous.get(
-                    (txn_type, str(txn_id)), Decimal(0))
+                    (txn_type, str(txn_id)), Decimal(0)
+                )
                 if txn_type == "Invoice" and amount > open_before:
                     raise errors.business(
                         f"The amount applied to invoice {target.get('DocNumber', txn_id)} "
-                        f"({amount}) exceeds its open balance ({money(open_before)}).")
+                        f"({amount}) exceeds its open balance ({money(open_before)})."
+                    )
                 applied += amount if txn_type == "Invoice" else -amount
                 out_links.append({"TxnId": str(txn_id), "TxnType": txn_type})
-                line_ex += [_name_value("txnId", str(txn_id)),
-                            _name_value("txnOpenBalance", decimal_text(money(open_before))),
-                            _name_value("txnReferenceNumber", str(target.get("DocNumber", "")))]
+                line_ex += [
+                    _name_value("txnId", str(txn_id)),
+                    _name_value("txnOpenBalance", decimal_text(money(open_before))),
+                    _name_value("txnReferenceNumber", str(target.get("DocNumber", ""))),
+                ]
             lines.append({"Amount": amount, "LinkedTxn": out_links, "LineEx": {"any": line_ex}})
         if applied > total:
             raise errors.business(
-                f"The amounts applied ({money(applied)}) exceed the payment total ({total}).")
-        record = passthrough(data, {"CustomerRef", "TotalAmt", "Line", "CurrencyRef", "ExchangeRate",
-                                    "DepositToAccountRef", "PaymentMethodRef", "TxnDate",
-                                    "ProcessPayment", "ARAccountRef"}, self.read_only)
+                f"The amounts applied ({money(applied)}) exceed the payment total ({total})."
+            )
+        record = passthrough(
+            data,
+            {
+                "CustomerRef",
+                "TotalAmt",
+                "Line",
+                "CurrencyRef",
+                "ExchangeRate",
+                "DepositToAccountRef",
+                "PaymentMethodRef",
+                "TxnDate",
+                "ProcessPayment",
+                "ARAccountRef",
+            },
+            self.read_only,
+        )
         record["CustomerRef"] = ref_to("Customer", customer)
-        deposit = resolve_ref(env, "Account", data.get("DepositToAccountRef"), "DepositToAccountRef")
+        deposit = resolve_ref(
+            env, "Account", data.get("DepositToAccountRef"), "DepositToAccountRef"
+        )
         deposit = deposit or env.company.find_account("UndepositedFunds")
         if deposit is not None:
             record["DepositToAccountRef"] = ref_to("Account", deposit, with_name=False)
@@ -150,8 +171,12 @@ class PaymentHandler(Handler):
         return voided
 
 
-def _relink(env: Env, payment_id: str, before: dict[tuple[str, str], Decimal],
-            after: dict[tuple[str, str], Decimal]) -> None:
+def _relink(
+    env: Env,
+    payment_id: str,
+    before: dict[tuple[str, str], Decimal],
+    after: dict[tuple[str, str], Decimal],
+) -> None:
     for key in set(before) | set(after):
         if before.get(key) != after.get(key):
             balances.set_application(env, key[0], key[1], payment_id, after.get(key) or None)
@@ -167,14 +192,20 @@ def detach_payments(env: Env, entity: str, record: dict[str, Any]) -> None:
         before = copy.deepcopy(payment)
         kept = []
         for line in payment.get("Line", []):
-            links = [x for x in line.get("LinkedTxn", [])
-                     if not (x.get("TxnType") == entity and x.get("TxnId") == record["Id"])]
+            links = [
+                x
+                for x in line.get("LinkedTxn", [])
+                if not (x.get("TxnType") == entity and x.get("TxnId") == record["Id"])
+            ]
             if links:
                 kept.append({**line, "LinkedTxn": links})
         payment["Line"] = kept
-        applied = sum((v if k[0] == "Invoice" else -v for k, v in applications(payment).items()),
-                      Decimal(0))
-        payment["UnappliedAmt"] = money((to_decimal(payment.get("TotalAmt")) or Decimal(0)) - applied)
+        applied = sum(
+            (v if k[0] == "Invoice" else -v for k, v in applications(payment).items()), Decimal(0)
+        )
+        payment["UnappliedAmt"] = money(
+            (to_decimal(payment.get("TotalAmt")) or Decimal(0)) - applied
+        )
         balances.shift_customers(env, "Payment", before, payment)
         env.touch("Payment", payment, bump=False)
     record.pop("_applied", None)

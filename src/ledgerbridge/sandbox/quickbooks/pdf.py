@@ -9,8 +9,13 @@ from fpdf import FPDF
 
 from ledgerbridge.sandbox.quickbooks.wire import to_decimal
 
-TITLES = {"Invoice": "INVOICE", "SalesReceipt": "SALES RECEIPT", "CreditMemo": "CREDIT MEMO",
-          "RefundReceipt": "REFUND RECEIPT", "Estimate": "ESTIMATE"}
+TITLES = {
+    "Invoice": "INVOICE",
+    "SalesReceipt": "SALES RECEIPT",
+    "CreditMemo": "CREDIT MEMO",
+    "RefundReceipt": "REFUND RECEIPT",
+    "Estimate": "ESTIMATE",
+}
 
 
 def _text(value: Any) -> str:
@@ -27,8 +32,11 @@ def _address(addr: dict[str, Any] | None) -> list[str]:
     if not addr:
         return []
     lines = [addr.get(f"Line{i}") for i in range(1, 6)]
-    city = " ".join(str(x) for x in (addr.get("City"), addr.get("CountrySubDivisionCode"),
-                                     addr.get("PostalCode")) if x)
+    city = " ".join(
+        str(x)
+        for x in (addr.get("City"), addr.get("CountrySubDivisionCode"), addr.get("PostalCode"))
+        if x
+    )
     return [str(x) for x in [*lines, city, addr.get("Country")] if x]
 
 
@@ -50,8 +58,11 @@ def render(entity: str, record: dict[str, Any], company: dict[str, Any]) -> byte
         title += "  (VOID)"
     pdf.cell(0, 10, _text(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
-    facts = [("No.", record.get("DocNumber", record["Id"])), ("Date", record.get("TxnDate")),
-             ("Due date", record.get("DueDate"))]
+    facts = [
+        ("No.", record.get("DocNumber", record["Id"])),
+        ("Date", record.get("TxnDate")),
+        ("Due date", record.get("DueDate")),
+    ]
     for field in record.get("CustomField", []):
         if field.get("StringValue"):
             facts.append((field.get("Name"), field["StringValue"]))
@@ -88,8 +99,12 @@ def render(entity: str, record: dict[str, Any], company: dict[str, Any]) -> byte
         name = (detail.get("ItemRef") or {}).get("name") or line.get("Description") or ""
         if line.get("Description") and line.get("Description") != name:
             name = f"{name} - {line['Description']}"
-        cells = (name[:48], detail.get("Qty", ""), detail.get("UnitPrice", ""),
-                 _amount(line.get("Amount"), currency) if "Amount" in line else "")
+        cells = (
+            name[:48],
+            detail.get("Qty", ""),
+            detail.get("UnitPrice", ""),
+            _amount(line.get("Amount"), currency) if "Amount" in line else "",
+        )
         for value, width in zip(cells, widths, strict=True):
             pdf.cell(width, 6, _text(value), align="L" if width == 85 else "R")
         pdf.ln()
@@ -104,7 +119,9 @@ def render(entity: str, record: dict[str, Any], company: dict[str, Any]) -> byte
     for label, value in totals:
         pdf.set_font("Helvetica", "B" if label in ("Total", "Balance due") else "", 10)
         pdf.cell(sum(widths[:3]), 6, _text(label), align="R")
-        pdf.cell(widths[3], 6, _text(_amount(value, currency)), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            widths[3], 6, _text(_amount(value, currency)), align="R", new_x="LMARGIN", new_y="NEXT"
+        )
     memo = (record.get("CustomerMemo") or {}).get("value")
     if memo:
         pdf.ln(6)

@@ -56,7 +56,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             if text[pos:].strip() == "":
                 break
-            raise errors.query_parse(f'Lexical error at line 1, column {pos + 1}.  Encountered: "{text[pos]}"')
+            raise errors.query_parse(
+                f'Lexical error at line 1, column {pos + 1}.  Encountered: "{text[pos]}"'
+            )
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "str":
@@ -89,7 +91,9 @@ class _Parser:
     def expect_keyword(self, word: str) -> None:
         if not self.keyword(word):
             kind, value = self.peek()
-            raise errors.query_parse(f'Encountered " "{value or "<EOF>"}" " at line 1. Was expecting: "{word}"')
+            raise errors.query_parse(
+                f'Encountered " "{value or "<EOF>"}" " at line 1. Was expecting: "{word}"'
+            )
 
     def parse(self, company: Company) -> Query:
         self.expect_keyword("SELECT")
@@ -162,8 +166,10 @@ class _Parser:
         if kind == "word" and op.upper() in ("IN", "LIKE"):
             op = op.upper()
         elif kind != "op" or op in ("!=", "<>"):
-            raise errors.query_parse(f'Encountered "{op}" after {".".join(path)}; supported operators '
-                                     "are =, <, >, <=, >=, IN and LIKE")
+            raise errors.query_parse(
+                f'Encountered "{op}" after {".".join(path)}; supported operators '
+                "are =, <, >, <=, >=, IN and LIKE"
+            )
         if op == "IN":
             if self.take()[1] != "(":
                 raise errors.query_parse("IN expects a parenthesised list")
@@ -212,8 +218,14 @@ def _resolve_path(entity: str, dotted: str) -> list[str]:
     head = known.get(parts[0].lower())
     if head is None:
         raise errors.query_invalid(f"property '{parts[0]}' is not queryable")
-    rest = ["LastUpdatedTime" if p.lower() == "lastupdatedtime" else
-            "CreateTime" if p.lower() == "createtime" else p for p in parts[1:]]
+    rest = [
+        "LastUpdatedTime"
+        if p.lower() == "lastupdatedtime"
+        else "CreateTime"
+        if p.lower() == "createtime"
+        else p
+        for p in parts[1:]
+    ]
     return [head, *rest]
 
 
@@ -272,7 +284,9 @@ def _matches(record: dict[str, Any], cond: Condition, tz: dt.tzinfo) -> bool:
         right = rights[0]
         if right is None:
             return False
-        return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[cond.op]
+        return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[
+            cond.op
+        ]
     except TypeError:
         return False
 
@@ -280,12 +294,16 @@ def _matches(record: dict[str, Any], cond: Condition, tz: dt.tzinfo) -> bool:
 def _default_order(entity: str) -> Any:
     """Recorded QBO answers list names by name (ordinal: "PG&E" before "Pam Seitz"; a job right
     after its parent); the order of transactions is unspecified, here by Id."""
+
     def by_id(record: dict[str, Any]) -> Any:
         return int(record["Id"]) if str(record["Id"]).isdigit() else 0
 
     if schema.ENTITIES[entity].kind != "name":
         return by_id
-    return lambda r: (str(r.get("FullyQualifiedName") or r.get("DisplayName") or r.get("Name") or ""), by_id(r))
+    return lambda r: (
+        str(r.get("FullyQualifiedName") or r.get("DisplayName") or r.get("Name") or ""),
+        by_id(r),
+    )
 
 
 def parse(text: str, company: Company) -> Query:
@@ -299,7 +317,9 @@ def run(query: Query, company: Company, tz: dt.tzinfo) -> dict[str, Any]:
 
     rows = company.all(query.entity)
     conditions = list(query.conditions)
-    if schema.ENTITIES[query.entity].kind == "name" and not any(c.path == ["Active"] for c in conditions):
+    if schema.ENTITIES[query.entity].kind == "name" and not any(
+        c.path == ["Active"] for c in conditions
+    ):
         conditions.append(Condition(["Active"], "=", [True]))
     rows = [r for r in rows if all(_matches(r, c, tz) for c in conditions)]
     if query.count:
@@ -310,11 +330,14 @@ def run(query: Query, company: Company, tz: dt.tzinfo) -> dict[str, Any]:
         missing = [r for r in rows if _comparable(path, _extract(r, path), tz) is None]
         present.sort(key=lambda r, p=path: _comparable(p, _extract(r, p), tz), reverse=descending)
         rows = missing + present if not descending else present + missing
-    page = rows[query.start - 1: query.start - 1 + query.limit]
+    page = rows[query.start - 1 : query.start - 1 + query.limit]
     if not page:
         return {}
     out = [public(r) for r in page]
     if query.fields is not None:
         wanted = {f.split(".")[0].lower() for f in query.fields} | {"id"}
-        out = [{k: v for k, v in r.items() if k.lower() in wanted or k in ("domain", "sparse")} for r in out]
+        out = [
+            {k: v for k, v in r.items() if k.lower() in wanted or k in ("domain", "sparse")}
+            for r in out
+        ]
     return {query.entity: out, "startPosition": query.start, "maxResults": len(out)}

@@ -35,8 +35,12 @@ def _headers() -> dict[str, str]:
 
 
 def _json(status: int, body: Any, extra: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status_code=status, media_type=JSON_TYPE,
-                    headers={**_headers(), **(extra or {})})
+    return Response(
+        dumps(body),
+        status_code=status,
+        media_type=JSON_TYPE,
+        headers={**_headers(), **(extra or {})},
+    )
 
 
 def fault_response(state: SandboxState, fault: errors.QboFault) -> Response:
@@ -57,7 +61,9 @@ def _authenticate(state: SandboxState, request: Request, realm: str) -> Response
     else:
         token_realm, detail = None, "Authorization header is missing or not a Bearer token"
     if token_realm is None:
-        return _json(401, errors.unauthorized_body(detail), {"WWW-Authenticate": errors.WWW_AUTHENTICATE})
+        return _json(
+            401, errors.unauthorized_body(detail), {"WWW-Authenticate": errors.WWW_AUTHENTICATE}
+        )
     if token_realm != realm or state.company(realm) is None:
         return _json(403, errors.forbidden_body(f"Token is not authorized for company {realm}"))
     return None
@@ -86,14 +92,17 @@ async def accounting(realm: str, rest: str, request: Request) -> Response:
     replay_key = ""
     if request.method == "POST" and request_id and rest.strip("/").lower() != "query":
         if len(request_id) > REQUEST_ID_MAX:
-            return fault_response(state, errors.too_long("requestid", REQUEST_ID_MAX, len(request_id)))
+            return fault_response(
+                state, errors.too_long("requestid", REQUEST_ID_MAX, len(request_id))
+            )
         replay_key = _body_key(request.method, rest, params, raw)
         seen = company.request_log.get(request_id)
         if seen is not None:
             if seen["key"] != replay_key:
                 return fault_response(state, errors.duplicate_request(request_id))
-            return Response(seen["body"], status_code=seen["status"], media_type=JSON_TYPE,
-                            headers=_headers())
+            return Response(
+                seen["body"], status_code=seen["status"], media_type=JSON_TYPE, headers=_headers()
+            )
     try:
         response = await _dispatch(state, realm, rest, request, params, raw)
     except errors.QboFault as fault:
@@ -102,27 +111,42 @@ async def accounting(realm: str, rest: str, request: Request) -> Response:
         log.exception("QBO sandbox failed on %s %s", request.method, rest)
         return fault_response(state, errors.system_error())
     if replay_key:
-        company.remember_request(request_id, {"key": replay_key, "status": response.status_code,
-                                              "body": bytes(response.body).decode()})
+        company.remember_request(
+            request_id,
+            {
+                "key": replay_key,
+                "status": response.status_code,
+                "body": bytes(response.body).decode(),
+            },
+        )
         state.mark_dirty()
     return response
 
 
-async def _dispatch(state: SandboxState, realm: str, rest: str, request: Request,
-                    params: dict[str, str], raw: bytes) -> Response:
+async def _dispatch(
+    state: SandboxState, realm: str, rest: str, request: Request, params: dict[str, str], raw: bytes
+) -> Response:
     parts = [p for p in rest.split("/") if p]
     method = request.method
-    include = frozenset(x.strip().lower() for x in params.get("include", "").split(",") if x.strip())
+    include = frozenset(
+        x.strip().lower() for x in params.get("include", "").split(",") if x.strip()
+    )
     env = state.env(realm, include=include)
     now = response_time(env.now, state.tz)
     head = parts[0].lower() if parts else ""
 
     if head == "query" and len(parts) == 1:
-        text = raw.decode("utf-8", "replace") if method == "POST" and raw.strip() else params.get("query", "")
+        text = (
+            raw.decode("utf-8", "replace")
+            if method == "POST" and raw.strip()
+            else params.get("query", "")
+        )
         result = query.run(query.parse(text, env.company), env.company, state.tz)
         return _json(200, {"QueryResponse": result, "time": now})
     if head == "cdc" and len(parts) == 1 and method == "GET":
-        result = cdc.run(env.company, params.get("entities"), params.get("changedsince"), env.now, state.tz)
+        result = cdc.run(
+            env.company, params.get("entities"), params.get("changedsince"), env.now, state.tz
+        )
         return _json(200, {"CDCResponse": result, "time": now})
     if head == "batch" and len(parts) == 1 and method == "POST":
         body = _parse(raw)
@@ -137,14 +161,21 @@ async def _dispatch(state: SandboxState, realm: str, rest: str, request: Request
         record = operations.write(env, entity, _parse(raw), params)
         return _json(200, {entity: operations.public(record), "time": now})
     if len(parts) == 1 and method == "GET" and entity == "Preferences":
-        return _json(200, {entity: operations.public(operations.read(env, entity, "1")), "time": now})
+        return _json(
+            200, {entity: operations.public(operations.read(env, entity, "1")), "time": now}
+        )
     if len(parts) == 2 and method == "GET":
         entity_id = parts[1]
         if entity == "CompanyInfo" and entity_id in (realm, "1"):
             entity_id = "1"
         record = operations.read(env, entity, entity_id)
         return _json(200, {entity: operations.public(record), "time": now})
-    if len(parts) == 3 and parts[2].lower() == "pdf" and method == "GET" and entity in schema.SALES_FORMS:
+    if (
+        len(parts) == 3
+        and parts[2].lower() == "pdf"
+        and method == "GET"
+        and entity in schema.SALES_FORMS
+    ):
         record = operations.read(env, entity, parts[1])
         content = pdf.render(entity, record, env.company.info)
         return Response(content, media_type="application/pdf", headers=_headers())
@@ -158,10 +189,16 @@ def _parse(raw: bytes) -> Any:
     try:
         return loads(raw.decode("utf-8")) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.QboFault("2010", "Request has invalid or unsupported property",
-                              f"Request body could not be parsed as JSON: {exc}", element=None) from exc
+        raise errors.QboFault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"Request body could not be parsed as JSON: {exc}",
+            element=None,
+        ) from exc
 
 
 def _unsupported(request: Request, realm: str, rest: str) -> errors.QboFault:
     relative = f"/v3/company/{realm}/{rest}"
-    return errors.unsupported_path(relative, f"{request.base_url}qbo50{relative}".replace("//qbo50", "/qbo50"))
+    return errors.unsupported_path(
+        relative, f"{request.base_url}qbo50{relative}".replace("//qbo50", "/qbo50")
+    )

@@ -29,15 +29,44 @@ from ledgerbridge.sandbox.quickbooks.lines import build_lines, tax_detail
 from ledgerbridge.sandbox.quickbooks.money_rules import currency_ref, txn_currency
 from ledgerbridge.sandbox.quickbooks.wire import money, parse_date, to_decimal
 
-SEQUENCE = {"Invoice": "sales", "SalesReceipt": "sales", "CreditMemo": "sales",
-            "RefundReceipt": "sales", "Estimate": "Estimate"}
-UNIQUE_SEQUENCES = {"sales"}  # estimates may repeat numbers (recorded: four estimates numbered 1001)
+SEQUENCE = {
+    "Invoice": "sales",
+    "SalesReceipt": "sales",
+    "CreditMemo": "sales",
+    "RefundReceipt": "sales",
+    "Estimate": "Estimate",
+}
+UNIQUE_SEQUENCES = {
+    "sales"
+}  # estimates may repeat numbers (recorded: four estimates numbered 1001)
 DOC_MAX = 21
-_HANDLED = {"CustomerRef", "Line", "CurrencyRef", "ExchangeRate", "DocNumber", "AutoDocNumber",
-            "TxnDate", "DueDate", "TxnTaxDetail", "CustomField", "BillAddr", "ShipAddr", "LinkedTxn",
-            "DepositToAccountRef", "PaymentMethodRef", "SalesTermRef", "ApplyTaxAfterDiscount",
-            "PrintStatus", "EmailStatus", "Deposit", "TxnStatus", "AllowIPNPayment",
-            "AllowOnlinePayment", "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment"}
+_HANDLED = {
+    "CustomerRef",
+    "Line",
+    "CurrencyRef",
+    "ExchangeRate",
+    "DocNumber",
+    "AutoDocNumber",
+    "TxnDate",
+    "DueDate",
+    "TxnTaxDetail",
+    "CustomField",
+    "BillAddr",
+    "ShipAddr",
+    "LinkedTxn",
+    "DepositToAccountRef",
+    "PaymentMethodRef",
+    "SalesTermRef",
+    "ApplyTaxAfterDiscount",
+    "PrintStatus",
+    "EmailStatus",
+    "Deposit",
+    "TxnStatus",
+    "AllowIPNPayment",
+    "AllowOnlinePayment",
+    "AllowOnlineCreditCardPayment",
+    "AllowOnlineACHPayment",
+}
 
 
 def doc_index(company: Company) -> dict[str, dict[str, tuple[str, str]]]:
@@ -69,8 +98,11 @@ def next_doc_number(company: Company, seq: str) -> str:
 
 
 def _term_days(env: Env, data: dict[str, Any], customer: dict[str, Any] | None) -> int | None:
-    for ref in (data.get("SalesTermRef"), (customer or {}).get("SalesTermRef"),
-                env.company.preferences.get("SalesFormsPrefs", {}).get("DefaultTerms")):
+    for ref in (
+        data.get("SalesTermRef"),
+        (customer or {}).get("SalesTermRef"),
+        env.company.preferences.get("SalesFormsPrefs", {}).get("DefaultTerms"),
+    ):
         if isinstance(ref, dict) and ref.get("value"):
             term = env.company.get("Term", str(ref["value"]))
             if term is not None:
@@ -79,9 +111,17 @@ def _term_days(env: Env, data: dict[str, Any], customer: dict[str, Any] | None) 
 
 
 class SalesHandler(Handler):
-    read_only = COMMON_READ_ONLY | {"TotalAmt", "Balance", "HomeBalance", "HomeTotalAmt", "InvoiceLink",
-                                    "EInvoiceStatus", "RemainingCredit", "GlobalTaxCalculation",
-                                    "FreeFormAddress"}
+    read_only = COMMON_READ_ONLY | {
+        "TotalAmt",
+        "Balance",
+        "HomeBalance",
+        "HomeTotalAmt",
+        "InvoiceLink",
+        "EInvoiceStatus",
+        "RemainingCredit",
+        "GlobalTaxCalculation",
+        "FreeFormAddress",
+    }
     sticky = ("DocNumber", "TxnDate", "CurrencyRef", "ExchangeRate")
     deletable = True
     voidable = True
@@ -100,8 +140,11 @@ class SalesHandler(Handler):
             raise errors.required("Line")
         currency, rate = txn_currency(company, data, customer)
         lines, subtotal, discount, taxable = build_lines(
-            env, data["Line"], (w.existing or {}).get("Line", []),
-            after_discount=as_bool(data.get("ApplyTaxAfterDiscount"), False))
+            env,
+            data["Line"],
+            (w.existing or {}).get("Line", []),
+            after_discount=as_bool(data.get("ApplyTaxAfterDiscount"), False),
+        )
         taxes = tax_detail(env, data.get("TxnTaxDetail") or {}, taxable)
         total = money(subtotal - discount + taxes["TotalTax"])
         if total < 0:
@@ -167,12 +210,17 @@ class SalesHandler(Handler):
     def _custom_fields(self, w: Write) -> list[dict[str, Any]]:
         values: dict[str, str] = {}
         if w.sparse and w.existing is not None and "CustomField" in w.request:
-            values = {c["DefinitionId"]: c["StringValue"] for c in w.existing.get("CustomField", [])
-                      if "StringValue" in c}
+            values = {
+                c["DefinitionId"]: c["StringValue"]
+                for c in w.existing.get("CustomField", [])
+                if "StringValue" in c
+            }
         defs = w.env.company.custom_field_defs()
         by_name = {name.casefold(): slot for slot, name in defs}
         for field in w.data.get("CustomField") or []:
-            slot = str(field.get("DefinitionId") or by_name.get(str(field.get("Name", "")).casefold(), ""))
+            slot = str(
+                field.get("DefinitionId") or by_name.get(str(field.get("Name", "")).casefold(), "")
+            )
             if not slot:
                 continue
             value = field.get("StringValue")
@@ -188,8 +236,9 @@ class SalesHandler(Handler):
             out.append(entry)
         return out
 
-    def _dates_and_terms(self, w: Write, record: dict[str, Any], customer: dict[str, Any] | None,
-                         txn_date: dt.date) -> None:
+    def _dates_and_terms(
+        self, w: Write, record: dict[str, Any], customer: dict[str, Any] | None, txn_date: dt.date
+    ) -> None:
         data = w.data
         if data.get("SalesTermRef"):
             term = resolve_ref(w.env, "Term", data["SalesTermRef"], "SalesTermRef")
@@ -207,13 +256,18 @@ class SalesHandler(Handler):
             raise errors.invalid_date("DueDate", due)
         record["DueDate"] = due
 
-    def _kind_specific(self, w: Write, record: dict[str, Any], total: Decimal,
-                       rate: Decimal | None, currency: str) -> None:
+    def _kind_specific(
+        self, w: Write, record: dict[str, Any], total: Decimal, rate: Decimal | None, currency: str
+    ) -> None:
         env, data, entity = w.env, w.data, self.entity
         existing = w.existing or {}
         if entity == "Invoice":
-            for key in ("AllowIPNPayment", "AllowOnlinePayment", "AllowOnlineCreditCardPayment",
-                        "AllowOnlineACHPayment"):
+            for key in (
+                "AllowIPNPayment",
+                "AllowOnlinePayment",
+                "AllowOnlineCreditCardPayment",
+                "AllowOnlineACHPayment",
+            ):
                 record[key] = as_bool(data.get(key), False)
             deposit = to_decimal(data.get("Deposit"))
             if deposit:
@@ -223,8 +277,11 @@ class SalesHandler(Handler):
                 record["_applied"] = dict(existing["_applied"])
                 if balances.applied_total(record) > total:
                     raise errors.business(
-                        "The new total is less than the payments already applied to this transaction.")
-            estimate_links = [x for x in data.get("LinkedTxn") or [] if x.get("TxnType") != "Payment"]
+                        "The new total is less than the payments already applied to this transaction."
+                    )
+            estimate_links = [
+                x for x in data.get("LinkedTxn") or [] if x.get("TxnType") != "Payment"
+            ]
             record["LinkedTxn"] = estimate_links
             if rate is not None and currency != env.company.home_currency:
                 record["HomeBalance"] = Decimal(0)
@@ -233,7 +290,9 @@ class SalesHandler(Handler):
                 record.pop("LinkedTxn")
         elif entity in ("SalesReceipt", "RefundReceipt"):
             record["Balance"] = 0
-            account = resolve_ref(env, "Account", data.get("DepositToAccountRef"), "DepositToAccountRef")
+            account = resolve_ref(
+                env, "Account", data.get("DepositToAccountRef"), "DepositToAccountRef"
+            )
             if account is None and entity == "RefundReceipt":
                 raise errors.required("DepositToAccountRef")
             account = account or env.company.find_account("UndepositedFunds")
@@ -265,7 +324,10 @@ class SalesHandler(Handler):
     def after_delete(self, env: Env, record: dict[str, Any]) -> None:
         payments.detach_payments(env, self.entity, record)
         index = doc_index(env.company)[SEQUENCE[self.entity]]
-        if record.get("DocNumber") and index.get(record["DocNumber"]) == (self.entity, record["Id"]):
+        if record.get("DocNumber") and index.get(record["DocNumber"]) == (
+            self.entity,
+            record["Id"],
+        ):
             index.pop(record["DocNumber"])
         balances.shift_customers(env, self.entity, record, None)
 
@@ -282,7 +344,10 @@ class SalesHandler(Handler):
             if isinstance(detail, dict) and "Qty" in detail:
                 detail["Qty"] = 0
         taxes = voided.get("TxnTaxDetail", {})
-        voided["TxnTaxDetail"] = {**{k: v for k, v in taxes.items() if k == "TxnTaxCodeRef"}, "TotalTax": 0}
+        voided["TxnTaxDetail"] = {
+            **{k: v for k, v in taxes.items() if k == "TxnTaxCodeRef"},
+            "TotalTax": 0,
+        }
         voided["TotalAmt"] = 0
         for key in ("HomeTotalAmt", "Deposit"):
             if key in voided:
@@ -303,14 +368,24 @@ def send(env: Env, entity: str, record: dict[str, Any], send_to: str | None) -> 
     if not address:
         raise errors.business("An email address is required to send this transaction.")
     if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", address):
-        raise errors.QboFault("2210", "Email Address does not conform to the RFC 822 syntax rules",
-                              f"Email Address does not conform to the RFC 822 syntax rules: {address}",
-                              element="BillEmail.Address")
+        raise errors.QboFault(
+            "2210",
+            "Email Address does not conform to the RFC 822 syntax rules",
+            f"Email Address does not conform to the RFC 822 syntax rules: {address}",
+            element="BillEmail.Address",
+        )
     sent = copy.deepcopy(record)
     if send_to:
         sent["BillEmail"] = {"Address": send_to}
     sent["EmailStatus"] = "EmailSent"
     sent["DeliveryInfo"] = {"DeliveryType": "Email", "DeliveryTime": env.meta_now}
-    env.company.outbox.append({"entity": entity, "id": record["Id"], "to": address,
-                               "doc_number": record.get("DocNumber"), "time": env.meta_now})
+    env.company.outbox.append(
+        {
+            "entity": entity,
+            "id": record["Id"],
+            "to": address,
+            "doc_number": record.get("DocNumber"),
+            "time": env.meta_now,
+        }
+    )
     return sent

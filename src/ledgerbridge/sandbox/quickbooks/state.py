@@ -62,8 +62,13 @@ class SandboxState:
         self.tz = company_tz()
         self.oauth = OAuthStore(clock=lambda: self.clock())
         self.throttle = Throttle(enabled=throttle, time_scale=time_scale, monotonic=monotonic)
-        self.webhooks = WebhookDispatcher(url=None, verifier_token=verifier_token, fmt=webhook_format,
-                                          time_scale=time_scale, monotonic=monotonic)
+        self.webhooks = WebhookDispatcher(
+            url=None,
+            verifier_token=verifier_token,
+            fmt=webhook_format,
+            time_scale=time_scale,
+            monotonic=monotonic,
+        )
         self.companies: dict[str, Company] = {}
         self.default_realm: str = ""
         self.fault_injector: Any = None  # set by the app's FaultInjector middleware
@@ -82,7 +87,9 @@ class SandboxState:
     def company(self, realm_id: str) -> Company | None:
         return self.companies.get(realm_id)
 
-    def env(self, realm_id: str, *, include: frozenset[str] = frozenset(), quiet: bool = False) -> Env:
+    def env(
+        self, realm_id: str, *, include: frozenset[str] = frozenset(), quiet: bool = False
+    ) -> Env:
         company = self.companies[realm_id]
         emit = (lambda *a: None) if quiet else self._emitter(realm_id)
         return Env(company=company, now=self.clock(), tz=self.tz, emit=emit, include=include)
@@ -126,12 +133,21 @@ class SandboxState:
         return self.add_company(seed=seed_name or self.seed_name)
 
     # ---- entity API (Python) -------------------------------------------------------------------
-    def create_entity(self, realm_id: str, entity: str, body: dict[str, Any], *,
-                      entity_id: str | None = None, emit: bool = True) -> dict[str, Any]:
+    def create_entity(
+        self,
+        realm_id: str,
+        entity: str,
+        body: dict[str, Any],
+        *,
+        entity_id: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
         """Create through the same rules as `POST /v3/company/{realm}/{entity}`; `entity_id`
         forces the Id (seeding/import). Raises errors.QboFault like the API would answer."""
         env = self.env(realm_id, quiet=not emit)
-        record = operations.create(env, entity, copy.deepcopy(body), forced_id=entity_id, admin=True)
+        record = operations.create(
+            env, entity, copy.deepcopy(body), forced_id=entity_id, admin=True
+        )
         self.mark_dirty()
         return operations.public(record)
 
@@ -151,8 +167,9 @@ class SandboxState:
         company = self.companies[realm_id]
         return query.run(query.parse(text, company), company, self.tz)
 
-    def update_raw(self, realm_id: str, entity: str, entity_id: str,
-                   change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def update_raw(
+        self, realm_id: str, entity: str, entity_id: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         """Edit a stored record directly: no business rules, no SyncToken bump, no event.
         For seeding and for simulating edits made in QBO's UI."""
         record = self.companies[realm_id].entities[entity][entity_id]
@@ -174,8 +191,9 @@ class SandboxState:
         return operations.public(prefs)
 
     # ---- webhooks ------------------------------------------------------------------------------
-    def set_webhook(self, url: str | None, verifier_token: str | None = None,
-                    fmt: str | None = None) -> None:
+    def set_webhook(
+        self, url: str | None, verifier_token: str | None = None, fmt: str | None = None
+    ) -> None:
         """Where webhooks go (None stops them), the verifier token that signs them, and the
         format: "cloudevents" or "legacy"."""
         self.webhooks.configure(url, verifier_token, fmt)
@@ -200,9 +218,12 @@ class SandboxState:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": 1, "default_realm": self.default_realm,
-                "companies": [c.to_json() for c in self.companies.values()],
-                "oauth": self.oauth.to_json()}
+        data = {
+            "version": 1,
+            "default_realm": self.default_realm,
+            "companies": [c.to_json() for c in self.companies.values()],
+            "oauth": self.oauth.to_json(),
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(dumps(data), encoding="utf-8")
         os.replace(tmp, path)

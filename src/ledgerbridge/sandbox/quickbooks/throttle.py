@@ -36,8 +36,14 @@ class _RealmWindow:
 
 
 class Throttle:
-    def __init__(self, *, enabled: bool, time_scale: float = 1.0, limits: Limits | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        time_scale: float = 1.0,
+        limits: Limits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.enabled = enabled
         self.time_scale = time_scale
         self.limits = limits or Limits()
@@ -59,7 +65,10 @@ class Throttle:
         now = self.monotonic()
         self._trim(state.requests, now)
         self._trim(state.batches, now)
-        if state.in_flight >= self.limits.concurrent or len(state.requests) >= self.limits.per_minute:
+        if (
+            state.in_flight >= self.limits.concurrent
+            or len(state.requests) >= self.limits.per_minute
+        ):
             self.rejected += 1
             return False
         if is_batch and len(state.batches) >= self.limits.batch_per_minute:
@@ -105,8 +114,10 @@ class ThrottleMiddleware:
 
 async def _too_many(send: Send) -> None:
     body = dumps({"Fault": errors.throttled(), "time": _now()}).encode()
-    headers: list[Any] = [(b"content-type", b"application/json"),
-                          (b"content-length", str(len(body)).encode())]
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

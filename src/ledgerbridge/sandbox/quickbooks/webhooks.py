@@ -28,8 +28,14 @@ import httpx
 RETRY_SCHEDULE = (10, 20, 30, 300, 1200, 7200, 14400, 21600)
 MAX_EVENTS = 100
 FORMATS = ("cloudevents", "legacy")
-VERBS = {"Create": "created", "Update": "updated", "Delete": "deleted", "Merge": "merged",
-         "Void": "voided", "Emailed": "emailed"}
+VERBS = {
+    "Create": "created",
+    "Update": "updated",
+    "Delete": "deleted",
+    "Merge": "merged",
+    "Void": "voided",
+    "Emailed": "emailed",
+}
 
 
 def sign(body: bytes, verifier_token: str) -> str:
@@ -57,33 +63,55 @@ class _RealmQueue:
 
 
 def legacy_payload(events: list[Event]) -> dict[str, Any]:
-    return {"eventNotifications": [{
-        "realmId": events[0].realm_id,
-        "dataChangeEvent": {"entities": [
-            {"name": e.name, "id": e.entity_id, "operation": e.operation, "lastUpdated": e.last_updated}
-            for e in events
-        ]},
-    }]}
+    return {
+        "eventNotifications": [
+            {
+                "realmId": events[0].realm_id,
+                "dataChangeEvent": {
+                    "entities": [
+                        {
+                            "name": e.name,
+                            "id": e.entity_id,
+                            "operation": e.operation,
+                            "lastUpdated": e.last_updated,
+                        }
+                        for e in events
+                    ]
+                },
+            }
+        ]
+    }
 
 
 def cloudevents_payload(events: list[Event]) -> list[dict[str, Any]]:
-    return [{
-        "specversion": "1.0",
-        "id": e.event_id,
-        "source": "intuit.ledgerbridge-sandbox",
-        "type": f"qbo.{e.name.lower()}.{VERBS.get(e.operation, e.operation.lower())}.v1",
-        "datacontenttype": "application/json",
-        "time": e.time,
-        "intuitentityid": e.entity_id,
-        "intuitaccountid": e.realm_id,
-        "data": {},
-    } for e in events]
+    return [
+        {
+            "specversion": "1.0",
+            "id": e.event_id,
+            "source": "intuit.ledgerbridge-sandbox",
+            "type": f"qbo.{e.name.lower()}.{VERBS.get(e.operation, e.operation.lower())}.v1",
+            "datacontenttype": "application/json",
+            "time": e.time,
+            "intuitentityid": e.entity_id,
+            "intuitaccountid": e.realm_id,
+            "data": {},
+        }
+        for e in events
+    ]
 
 
 class WebhookDispatcher:
-    def __init__(self, *, url: str | None, verifier_token: str, fmt: str, time_scale: float = 1.0,
-                 batch_window: float = 0.2, monotonic: Callable[[], float] = time.monotonic,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        verifier_token: str,
+        fmt: str,
+        time_scale: float = 1.0,
+        batch_window: float = 0.2,
+        monotonic: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url
         self.verifier_token = verifier_token
         self.format = fmt
@@ -97,7 +125,9 @@ class WebhookDispatcher:
         if fmt not in FORMATS:
             raise ValueError(f"webhook format must be one of {FORMATS}")
 
-    def configure(self, url: str | None, verifier_token: str | None = None, fmt: str | None = None) -> None:
+    def configure(
+        self, url: str | None, verifier_token: str | None = None, fmt: str | None = None
+    ) -> None:
         if fmt is not None and fmt not in FORMATS:
             raise ValueError(f"webhook format must be one of {FORMATS}")
         self.url = url
@@ -106,14 +136,26 @@ class WebhookDispatcher:
         if fmt is not None:
             self.format = fmt
 
-    def enqueue(self, realm_id: str, name: str, entity_id: str, operation: str, when: dt.datetime,
-                tz: dt.tzinfo) -> None:
+    def enqueue(
+        self,
+        realm_id: str,
+        name: str,
+        entity_id: str,
+        operation: str,
+        when: dt.datetime,
+        tz: dt.tzinfo,
+    ) -> None:
         if not self.url:
             return
         local = when.astimezone(tz).replace(microsecond=0)
-        event = Event(realm_id, name, entity_id, operation,
-                      last_updated=local.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                      time=when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"))
+        event = Event(
+            realm_id,
+            name,
+            entity_id,
+            operation,
+            last_updated=local.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            time=when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        )
         queue = self.queues.setdefault(realm_id, _RealmQueue())
         if not queue.events:
             queue.first_pending = self.monotonic()
@@ -133,7 +175,10 @@ class WebhookDispatcher:
     async def _deliver(self, client: httpx.AsyncClient, realm_id: str, queue: _RealmQueue) -> bool:
         batch = list(queue.events)[:MAX_EVENTS]
         body, content_type = self.body_for(batch)
-        headers = {"content-type": content_type, "intuit-signature": sign(body, self.verifier_token)}
+        headers = {
+            "content-type": content_type,
+            "intuit-signature": sign(body, self.verifier_token),
+        }
         status: int | None = None
         error = None
         try:
@@ -142,8 +187,16 @@ class WebhookDispatcher:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         ok = status is not None and 200 <= status < 300
-        self.deliveries.append({"realm_id": realm_id, "events": len(batch), "status": status,
-                                "error": error, "attempt": queue.attempts + 1, "ok": ok})
+        self.deliveries.append(
+            {
+                "realm_id": realm_id,
+                "events": len(batch),
+                "status": status,
+                "error": error,
+                "attempt": queue.attempts + 1,
+                "ok": ok,
+            }
+        )
         del self.deliveries[:-500]
         if ok:
             for _ in batch:
@@ -194,8 +247,9 @@ class WebhookDispatcher:
                     self._wake.clear()
                     stop_wait = asyncio.ensure_future(stop.wait())
                     wake_wait = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait([stop_wait, wake_wait], timeout=wait,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        [stop_wait, wake_wait], timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                    )
                     for task in (stop_wait, wake_wait):
                         task.cancel()
         self._wake = None

@@ -22,15 +22,26 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, username: str = Form(""), password: str = Form(""),
-                next: str = Form("/invoices")) -> Response:
+async def login(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/invoices"),
+) -> Response:
     store = console_of(request).store
     # scrypt takes tens of milliseconds: off the event loop, so other users are not stalled.
     ok = await asyncio.to_thread(store.verify_password, username, password)
     if not ok:
-        return render(request, "login.html", {"next": safe_next(next), "username": username,
-                                              "error": "That user name and password do not match."},
-                      status_code=401)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "username": username,
+                "error": "That user name and password do not match.",
+            },
+            status_code=401,
+        )
     start_session(request, username.strip())
     return RedirectResponse(safe_next(next), status_code=303)
 

@@ -28,7 +28,11 @@ async def connect_page(request: Request) -> Response:
     info = console.any_connection()
     if info is not None and console.connected:
         return RedirectResponse("/settings/sync", status_code=303)
-    return render(request, "connect.html", {"starting": False, "info": info, "can_create": svc.can_create(console)})
+    return render(
+        request,
+        "connect.html",
+        {"starting": False, "info": info, "can_create": svc.can_create(console)},
+    )
 
 
 @router.post("/connect")
@@ -37,7 +41,9 @@ async def connect(request: Request) -> Response:
     console = console_of(request)
     try:
         info = svc.create_connection(console, _base(request))
-        url = svc.start_authorization(console, request.session, info, svc.missing_side(console, info) or "hubspot")
+        url = svc.start_authorization(
+            console, request.session, info, svc.missing_side(console, info) or "hubspot"
+        )
     except SyncError as exc:
         flash(request, f"{exc.message}. {exc.hint}", "error")
         return RedirectResponse("/connect", status_code=303)
@@ -55,11 +61,19 @@ async def reconnect_page(request: Request, side: str) -> Response:
         oauth = svc.client_for(console, info, side) is not None
     except SyncError:
         oauth = False
-    return render(request, "settings/reconnect.html", {
-        "side": side, "title": "HubSpot" if side == "hubspot" else "QuickBooks Online", "info": info,
-        "private_app": side == "hubspot" and info.hubspot_auth_kind == "private_app",
-        "sandbox": svc.is_sandbox(info), "oauth": oauth, "tab": "settings",
-    })
+    return render(
+        request,
+        "settings/reconnect.html",
+        {
+            "side": side,
+            "title": "HubSpot" if side == "hubspot" else "QuickBooks Online",
+            "info": info,
+            "private_app": side == "hubspot" and info.hubspot_auth_kind == "private_app",
+            "sandbox": svc.is_sandbox(info),
+            "oauth": oauth,
+            "tab": "settings",
+        },
+    )
 
 
 @router.get("/settings/connections/{side}/authorize")
@@ -82,13 +96,17 @@ async def callback(request: Request, side: str) -> Response:
     _check_side(side)
     console = console_of(request)
     try:
-        info = await svc.finish_authorization(console, request.session, side, dict(request.query_params))
+        info = await svc.finish_authorization(
+            console, request.session, side, dict(request.query_params)
+        )
     except SyncError as exc:
         flash(request, f"{exc.message}. {exc.hint}", "error")
         return RedirectResponse(f"/settings/connections/{side}/reconnect", status_code=303)
     missing = svc.missing_side(console, info)
     if missing is not None:
-        return RedirectResponse(svc.start_authorization(console, request.session, info, missing), status_code=303)
+        return RedirectResponse(
+            svc.start_authorization(console, request.session, info, missing), status_code=303
+        )
     flash(request, f"{'HubSpot' if side == 'hubspot' else 'QuickBooks'} is connected.")
     return RedirectResponse("/settings/sync", status_code=303)
 

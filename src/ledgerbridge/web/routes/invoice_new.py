@@ -21,10 +21,18 @@ async def _form_page(request: Request, form: svc.InvoiceForm, status_code: int =
     related: dict[str, list[dict[str, str]]] = {"companies": [], "deals": []}
     if form.contact_id.isdigit():
         related = await svc.contact_related(console, form.contact_id)
-    return render(request, "invoices/new.html", {
-        "form": form, "products": products, "custom_defs": custom_defs, "currencies": CURRENCIES,
-        "related": related,
-    }, status_code=status_code)
+    return render(
+        request,
+        "invoices/new.html",
+        {
+            "form": form,
+            "products": products,
+            "custom_defs": custom_defs,
+            "currencies": CURRENCIES,
+            "related": related,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/invoices/new")

@@ -22,11 +22,21 @@ async def index(request: Request) -> Response:
     failing = idx.failing_invoice_count(console.store, console.connection_id)
     open_id = request.query_params.get("open")
     panel = await load_invoice(console, open_id) if open_id and open_id.isdigit() else None
-    return render(request, "invoices/index.html", {
-        "query": query, "page": page, "failing": failing, "panel": panel,
-        "statuses": idx.STATUSES, "sync_filters": idx.SYNC_FILTERS, "currencies": idx.CURRENCIES,
-        "page_sizes": idx.PAGE_SIZES, "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
-    })
+    return render(
+        request,
+        "invoices/index.html",
+        {
+            "query": query,
+            "page": page,
+            "failing": failing,
+            "panel": panel,
+            "statuses": idx.STATUSES,
+            "sync_filters": idx.SYNC_FILTERS,
+            "currencies": idx.CURRENCIES,
+            "page_sizes": idx.PAGE_SIZES,
+            "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+        },
+    )
 
 
 @router.get("/invoices/{invoice_id}")
@@ -38,7 +48,11 @@ async def panel(request: Request, invoice_id: str, panel: int = 0) -> Response:
     if view is None:
         raise HTTPException(404, f"HubSpot has no invoice {invoice_id} (it may have been deleted).")
     template = "invoices/_panel.html" if panel else "invoices/detail.html"
-    return render(request, template, {"invoice": view, "here": f"/invoices/{invoice_id}", "in_panel": bool(panel)})
+    return render(
+        request,
+        template,
+        {"invoice": view, "here": f"/invoices/{invoice_id}", "in_panel": bool(panel)},
+    )
 
 
 @router.post("/invoices/{invoice_id}/retry")
@@ -64,7 +78,11 @@ async def pdf(request: Request, invoice_id: str) -> Response:
     if document is None:
         raise HTTPException(404, f"HubSpot has no invoice {invoice_id}.")
     content, filename, origin = document
-    return Response(content, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "X-Ledgerbridge-Pdf-Source": origin,
-    })
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Ledgerbridge-Pdf-Source": origin,
+        },
+    )

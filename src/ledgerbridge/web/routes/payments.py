@@ -17,10 +17,18 @@ router = APIRouter()
 
 
 @router.post("/payments/{payment_id}/refund")
-async def refund(request: Request, payment_id: str, amount: str = Form(""), reason: str = Form(""),
-                 invoice_id: str = Form(""), next: str = Form("")) -> Response:
+async def refund(
+    request: Request,
+    payment_id: str,
+    amount: str = Form(""),
+    reason: str = Form(""),
+    invoice_id: str = Form(""),
+    next: str = Form(""),
+) -> Response:
     try:
-        message = await refund_payment(console_of(request), payment_id, amount, reason, invoice_id or None)
+        message = await refund_payment(
+            console_of(request), payment_id, amount, reason, invoice_id or None
+        )
         flash(request, message)
     except PaymentActionError as exc:
         flash(request, str(exc), "error")
@@ -28,7 +36,9 @@ async def refund(request: Request, payment_id: str, amount: str = Form(""), reas
 
 
 @router.post("/payments/{payment_id}/delete")
-async def delete(request: Request, payment_id: str, invoice_id: str = Form(""), next: str = Form("")) -> Response:
+async def delete(
+    request: Request, payment_id: str, invoice_id: str = Form(""), next: str = Form("")
+) -> Response:
     try:
         message = await delete_payment(console_of(request), payment_id, invoice_id or None)
         flash(request, message)

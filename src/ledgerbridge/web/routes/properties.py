@@ -35,15 +35,27 @@ def internal_name(label: str) -> str:
     return name[:100]
 
 
-async def _page(request: Request, values: dict[str, str] | None = None, errors: list[str] | None = None,
-                status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    values: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
     console = console_of(request)
     definitions = await console.catalog.all("invoices")
-    return render(request, "settings/properties.html", {
-        "custom": [d for d in definitions if d.custom], "builtin": [d for d in definitions if not d.custom],
-        "field_types": FIELD_TYPES, "values": values or {"field_type": "text"}, "errors": errors or [],
-        "tab": "properties",
-    }, status_code=status_code)
+    return render(
+        request,
+        "settings/properties.html",
+        {
+            "custom": [d for d in definitions if d.custom],
+            "builtin": [d for d in definitions if not d.custom],
+            "field_types": FIELD_TYPES,
+            "values": values or {"field_type": "text"},
+            "errors": errors or [],
+            "tab": "properties",
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/settings/properties")
@@ -52,19 +64,32 @@ async def properties_page(request: Request) -> Response:
 
 
 @router.post("/settings/properties")
-async def create_property(request: Request, label: str = Form(""), name: str = Form(""),
-                          field_type: str = Form("text"), description: str = Form(""),
-                          options: str = Form("")) -> Response:
+async def create_property(
+    request: Request,
+    label: str = Form(""),
+    name: str = Form(""),
+    field_type: str = Form("text"),
+    description: str = Form(""),
+    options: str = Form(""),
+) -> Response:
     console = console_of(request)
-    values = {"label": label, "name": name, "field_type": field_type, "description": description, "options": options}
+    values = {
+        "label": label,
+        "name": name,
+        "field_type": field_type,
+        "description": description,
+        "options": options,
+    }
     errors: list[str] = []
     label = label.strip()
     name = name.strip() or internal_name(label)
     if not label:
         errors.append("Enter a label.")
     if not NAME_RE.match(name) or name.startswith("hs_"):
-        errors.append("The internal name uses lowercase letters, digits and underscores, starts with a letter, "
-                      "and cannot start with hs_.")
+        errors.append(
+            "The internal name uses lowercase letters, digits and underscores, starts with a letter, "
+            "and cannot start with hs_."
+        )
     if field_type not in FIELD_TYPES:
         errors.append("Choose a field type.")
     choices = [o.strip() for o in options.splitlines() if o.strip()]
@@ -76,18 +101,35 @@ async def create_property(request: Request, label: str = Form(""), name: str = F
     if errors:
         return await _page(request, values, errors, status_code=400)
     kind, html_type, _ = FIELD_TYPES[field_type]
-    definition = {"name": name, "label": label, "type": kind, "fieldType": html_type, "groupName": GROUP,
-                  "description": description.strip()[:500]}
+    definition = {
+        "name": name,
+        "label": label,
+        "type": kind,
+        "fieldType": html_type,
+        "groupName": GROUP,
+        "description": description.strip()[:500],
+    }
     if field_type == "select":
-        definition["options"] = [{"label": o, "value": internal_name(o) or f"option_{n}", "displayOrder": n,
-                                  "hidden": False} for n, o in enumerate(choices)]
+        definition["options"] = [
+            {
+                "label": o,
+                "value": internal_name(o) or f"option_{n}",
+                "displayOrder": n,
+                "hidden": False,
+            }
+            for n, o in enumerate(choices)
+        ]
     elif field_type == "checkbox":
-        definition["options"] = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
-                                 {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
+        definition["options"] = [
+            {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+            {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
+        ]
     try:
         await console.hubspot.create_property("invoices", definition)
     except SyncError as exc:
-        return await _page(request, values, [f"HubSpot refused the property: {exc.message}"], status_code=400)
+        return await _page(
+            request, values, [f"HubSpot refused the property: {exc.message}"], status_code=400
+        )
     console.catalog.forget("invoices")
     # The sync reads custom properties too: make it see the new one now, not in ten minutes.
     forget = getattr(console.bundle().crm, "forget_invoice_properties", None)

@@ -43,4 +43,8 @@ async def quickbooks(request: Request, kind: str, record_id: str) -> Response:
     if entity == "Invoice":
         link = console.store.get_link(console.connection_id, INVOICE, Side.QUICKBOOKS, record_id)
         hubspot_id = link.hubspot_id if link else None
-    return render(request, "records/quickbooks.html", {"entity": entity, "record": record, "hubspot_id": hubspot_id})
+    return render(
+        request,
+        "records/quickbooks.html",
+        {"entity": entity, "record": record, "hubspot_id": hubspot_id},
+    )

@@ -52,5 +52,8 @@ async def payments_export(request: Request) -> Response:
     date_from, date_to, _errors = _range(request)
     report = await payments_report(console_of(request).hubspot, date_from, date_to)
     filename = f"payments-{date_from.isoformat()}-to-{date_to.isoformat()}.csv"
-    return Response(payments_csv(report), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        payments_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -28,21 +28,45 @@ async def _qbo_field_names(request: Request) -> list[str]:
         return []
 
 
-async def _page(request: Request, settings: SyncSettings | None = None, *, errors: dict[str, list[str]] | None = None,
-                rule_rows: list[dict[str, str]] | None = None, status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    settings: SyncSettings | None = None,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    rule_rows: list[dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
     console = console_of(request)
     settings = settings or console.sync_settings()
     custom_props = await console.catalog.custom("invoices")
-    mappable = [d for d in await console.catalog.all("invoices")
-                if d.custom or d.name in ("hs_purchase_order_number", "hs_title", "hs_comments", "hs_tax_id")]
-    return render(request, "settings/sync.html", {
-        "settings": settings, "health": await connection_health(console), "errors": errors or {},
-        "objects": forms.OBJECTS, "rules": rule_rows if rule_rows is not None else forms.rule_rows(settings),
-        "filter_fields": forms.filter_fields(), "custom_props": custom_props, "ops": forms.OP_LABELS,
-        "directions": forms.DIRECTION_LABELS, "doc_numbers": forms.DOC_NUMBER_LABELS,
-        "product_policies": forms.PRODUCT_POLICY_LABELS, "match_keys": forms.MATCH_KEYS,
-        "mappable": mappable, "qbo_fields": await _qbo_field_names(request), "tab": "settings",
-    }, status_code=status_code)
+    mappable = [
+        d
+        for d in await console.catalog.all("invoices")
+        if d.custom
+        or d.name in ("hs_purchase_order_number", "hs_title", "hs_comments", "hs_tax_id")
+    ]
+    return render(
+        request,
+        "settings/sync.html",
+        {
+            "settings": settings,
+            "health": await connection_health(console),
+            "errors": errors or {},
+            "objects": forms.OBJECTS,
+            "rules": rule_rows if rule_rows is not None else forms.rule_rows(settings),
+            "filter_fields": forms.filter_fields(),
+            "custom_props": custom_props,
+            "ops": forms.OP_LABELS,
+            "directions": forms.DIRECTION_LABELS,
+            "doc_numbers": forms.DOC_NUMBER_LABELS,
+            "product_policies": forms.PRODUCT_POLICY_LABELS,
+            "match_keys": forms.MATCH_KEYS,
+            "mappable": mappable,
+            "qbo_fields": await _qbo_field_names(request),
+            "tab": "settings",
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/settings/sync")
@@ -65,16 +89,26 @@ async def save_objects(request: Request) -> Response:
 
 @router.post("/settings/sync/filters")
 async def save_filters(request: Request) -> Response:
-    result, rows = forms.filters_from_form(console_of(request).sync_settings(), await request.form())
+    result, rows = forms.filters_from_form(
+        console_of(request).sync_settings(), await request.form()
+    )
     if result.settings is None:
-        return await _page(request, errors={"filters": result.errors}, rule_rows=rows, status_code=400)
-    return _saved(request, result.settings, "Invoice filters saved. They apply to invoices from now on.", "filters")
+        return await _page(
+            request, errors={"filters": result.errors}, rule_rows=rows, status_code=400
+        )
+    return _saved(
+        request,
+        result.settings,
+        "Invoice filters saved. They apply to invoices from now on.",
+        "filters",
+    )
 
 
 @router.post("/settings/sync/mappings")
 async def save_mappings(request: Request) -> Response:
-    result = forms.mappings_from_form(console_of(request).sync_settings(), await request.form(),
-                                      await _qbo_field_names(request))
+    result = forms.mappings_from_form(
+        console_of(request).sync_settings(), await request.form(), await _qbo_field_names(request)
+    )
     if result.settings is None:
         return await _page(request, errors={"mappings": result.errors}, status_code=400)
     return _saved(request, result.settings, "Field mappings saved.", "mappings")
@@ -85,7 +119,12 @@ async def save_policies(request: Request) -> Response:
     result = forms.policies_from_form(console_of(request).sync_settings(), await request.form())
     if result.settings is None:
         return await _page(request, errors={"policies": result.errors}, status_code=400)
-    return _saved(request, result.settings, "Sync rules saved. Retry failing invoices to apply them.", "policies")
+    return _saved(
+        request,
+        result.settings,
+        "Sync rules saved. Retry failing invoices to apply them.",
+        "policies",
+    )
 
 
 # ---- Failing to sync ----------------------------------------------------------------------------
@@ -96,7 +135,9 @@ def _record_link(console: Any, state: Any) -> tuple[str | None, bool]:
     if key.object_type == INVOICE:
         if key.side is Side.HUBSPOT:
             return f"/invoices/{key.source_id}", False
-        link = console.store.get_link(console.connection_id, INVOICE, Side.QUICKBOOKS, key.source_id)
+        link = console.store.get_link(
+            console.connection_id, INVOICE, Side.QUICKBOOKS, key.source_id
+        )
         if link is not None and link.hubspot_id:
             return f"/invoices/{link.hubspot_id}", False
         url = qbo_url(connection, "invoice", key.source_id)
@@ -110,27 +151,45 @@ def _record_link(console: Any, state: Any) -> tuple[str | None, bool]:
 async def _record_names(console: Any, rows: Any) -> dict[str, str]:
     """Invoice numbers for failures recorded before the engine knew the record's label (an
     error raised mid-step), read in one batch from HubSpot."""
-    ids = [row.state.key.source_id for row in rows
-           if row.state.key.object_type == INVOICE and row.state.key.side is Side.HUBSPOT and not row.state.label]
+    ids = [
+        row.state.key.source_id
+        for row in rows
+        if row.state.key.object_type == INVOICE
+        and row.state.key.side is Side.HUBSPOT
+        and not row.state.label
+    ]
     if not ids:
         return {}
     try:
         records = await console.hubspot.batch_read("invoices", ids, ["hs_number"])
     except SyncError:
         return {}
-    return {i: f"Invoice {(r.get('properties') or {}).get('hs_number') or i}" for i, r in records.items()}
+    return {
+        i: f"Invoice {(r.get('properties') or {}).get('hs_number') or i}"
+        for i, r in records.items()
+    }
 
 
 @router.get("/settings/sync/failing")
 async def failing(request: Request, page: int = 1) -> Response:
     console = console_of(request)
     page = max(1, page)
-    result = console.store.list_failures(console.connection_id, limit=FAILING_PAGE, offset=(page - 1) * FAILING_PAGE)
+    result = console.store.list_failures(
+        console.connection_id, limit=FAILING_PAGE, offset=(page - 1) * FAILING_PAGE
+    )
     rows = [(row, *_record_link(console, row.state)) for row in result.rows]
-    return render(request, "settings/failing.html", {
-        "rows": rows, "total": result.total, "page": page, "names": await _record_names(console, result.rows),
-        "pages": max(1, (result.total + FAILING_PAGE - 1) // FAILING_PAGE), "tab": "failing",
-    })
+    return render(
+        request,
+        "settings/failing.html",
+        {
+            "rows": rows,
+            "total": result.total,
+            "page": page,
+            "names": await _record_names(console, result.rows),
+            "pages": max(1, (result.total + FAILING_PAGE - 1) // FAILING_PAGE),
+            "tab": "failing",
+        },
+    )
 
 
 @router.post("/settings/sync/failing/{state_id}/retry")

@@ -39,11 +39,16 @@ class PropertyDef:
             field_type=str(data.get("fieldType") or "text"),
             group=str(data.get("groupName") or ""),
             description=str(data.get("description") or ""),
-            options=tuple((str(o.get("value")), str(o.get("label") or o.get("value")))
-                          for o in data.get("options") or [] if not o.get("hidden")),
+            options=tuple(
+                (str(o.get("value")), str(o.get("label") or o.get("value")))
+                for o in data.get("options") or []
+                if not o.get("hidden")
+            ),
             read_only=bool(meta.get("readOnlyValue")),
-            custom=not name.startswith("hs_") and name not in tr.OWN_PROPERTIES
-            and str(data.get("groupName") or "") != OWN_GROUP and not bool(data.get("hubspotDefined")),
+            custom=not name.startswith("hs_")
+            and name not in tr.OWN_PROPERTIES
+            and str(data.get("groupName") or "") != OWN_GROUP
+            and not bool(data.get("hubspotDefined")),
             unique=bool(data.get("hasUniqueValue")),
         )
 
@@ -72,4 +77,3 @@ class PropertyCatalog:
 
     def forget(self, object_type: str = "invoices") -> None:
         self._cache.pop(object_type, None)
-

@@ -54,49 +54,77 @@ def create_connection(console: Console, base_url: str) -> ConnectionInfo:
     redirect URIs pointing back at this console."""
     settings = console.runtime.settings
     if not can_create(console):
-        raise ConfigError(message="The HubSpot and QuickBooks OAuth apps are not configured",
-                          hint="Set LEDGERBRIDGE_HUBSPOT_CLIENT_ID/_SECRET and LEDGERBRIDGE_QBO_CLIENT_ID/_SECRET.")
-    oauth = {"sandbox": False,
-             "hubspot": {"client_id": settings.hubspot_client_id, "redirect_uri": callback_url(base_url, "hubspot")},
-             "quickbooks": {"client_id": settings.qbo_client_id, "redirect_uri": callback_url(base_url, "quickbooks")}}
+        raise ConfigError(
+            message="The HubSpot and QuickBooks OAuth apps are not configured",
+            hint="Set LEDGERBRIDGE_HUBSPOT_CLIENT_ID/_SECRET and LEDGERBRIDGE_QBO_CLIENT_ID/_SECRET.",
+        )
+    oauth = {
+        "sandbox": False,
+        "hubspot": {
+            "client_id": settings.hubspot_client_id,
+            "redirect_uri": callback_url(base_url, "hubspot"),
+        },
+        "quickbooks": {
+            "client_id": settings.qbo_client_id,
+            "redirect_uri": callback_url(base_url, "quickbooks"),
+        },
+    }
     existing = console.store.get_connection_by_name(DEFAULT_NAME)
     if existing is not None:
         console.store.set_settings(existing.id, {**existing.settings, OAUTH_KEY: oauth})
         return console.store.get_connection(existing.id) or existing
     return console.store.create_connection(
-        DEFAULT_NAME, hubspot_auth_kind="oauth",
-        settings={OAUTH_KEY: oauth, SYNC_KEY: SyncSettings().model_dump(mode="json")})
+        DEFAULT_NAME,
+        hubspot_auth_kind="oauth",
+        settings={OAUTH_KEY: oauth, SYNC_KEY: SyncSettings().model_dump(mode="json")},
+    )
 
 
-def start_authorization(console: Console, session: dict[str, Any], info: ConnectionInfo, side: str) -> str:
+def start_authorization(
+    console: Console, session: dict[str, Any], info: ConnectionInfo, side: str
+) -> str:
     """The provider's consent URL; the state that must come back is kept in the session."""
     client = client_for(console, info, side)
     if client is None:
-        raise ConfigError(message=f"This connection has no {side} OAuth app",
-                          hint="Reconnect with a private app token, or configure the OAuth app.")
+        raise ConfigError(
+            message=f"This connection has no {side} OAuth app",
+            hint="Reconnect with a private app token, or configure the OAuth app.",
+        )
     state = secrets.token_urlsafe(24)
     session[STATE_KEY] = {"state": state, "side": side, "connection": info.id}
     return client.authorization_url(state)
 
 
-async def finish_authorization(console: Console, session: dict[str, Any], side: str,
-                               params: dict[str, str]) -> ConnectionInfo:
+async def finish_authorization(
+    console: Console, session: dict[str, Any], side: str, params: dict[str, str]
+) -> ConnectionInfo:
     """The provider sent the user back: turn the code into tokens and rebuild the connection."""
     expected = session.pop(STATE_KEY, None) or {}
     if params.get("error"):
-        raise Invalid(message=f"{side} did not grant access: {params.get('error_description') or params['error']}",
-                      hint="Try again, and approve the access on the consent page.")
-    if not expected or expected.get("side") != side or not secrets.compare_digest(
-            str(expected.get("state")), params.get("state", "")):
-        raise Invalid(message="This sign-in did not start here, or it expired",
-                      hint="Start the reconnection again from Settings → Sync.")
+        raise Invalid(
+            message=f"{side} did not grant access: {params.get('error_description') or params['error']}",
+            hint="Try again, and approve the access on the consent page.",
+        )
+    if (
+        not expected
+        or expected.get("side") != side
+        or not secrets.compare_digest(str(expected.get("state")), params.get("state", ""))
+    ):
+        raise Invalid(
+            message="This sign-in did not start here, or it expired",
+            hint="Start the reconnection again from Settings → Sync.",
+        )
     info = console.store.get_connection(int(expected["connection"]))
     if info is None or "code" not in params:
-        raise Invalid(message="The connection or the authorization code is missing", hint="Start again.")
+        raise Invalid(
+            message="The connection or the authorization code is missing", hint="Start again."
+        )
     client = client_for(console, info, side)
     assert client is not None  # it built the URL the user just came back from
     account = params.get("realmId") if side == "quickbooks" else info.hubspot_portal_id
-    tokens: TokenSet = await client.exchange_code(console.runtime.http, params["code"], account_id=account)
+    tokens: TokenSet = await client.exchange_code(
+        console.runtime.http, params["code"], account_id=account
+    )
     console.store.set_tokens(info.id, SIDES[side], to_stored(tokens))
     if side == "quickbooks" and params.get("realmId"):
         console.store.update_connection(info.id, qbo_realm_id=params["realmId"])
@@ -105,12 +133,16 @@ async def finish_authorization(console: Console, session: dict[str, Any], side: 
     return await _restart(console, info.id)
 
 
-async def save_private_app_token(console: Console, info: ConnectionInfo, token: str) -> ConnectionInfo:
+async def save_private_app_token(
+    console: Console, info: ConnectionInfo, token: str
+) -> ConnectionInfo:
     console.store.set_tokens(info.id, Side.HUBSPOT, to_stored(TokenSet(access_token=token)))
     return await _restart(console, info.id)
 
 
-async def reconnect_sandboxes(console: Console, info: ConnectionInfo, base_url: str) -> ConnectionInfo:
+async def reconnect_sandboxes(
+    console: Console, info: ConnectionInfo, base_url: str
+) -> ConnectionInfo:
     ends = SandboxEndpoints(info.hubspot_base_url, info.qbo_base_url, base_url.rstrip("/"))
     return await connect_sandboxes(console.runtime, ends, name=info.name)
 
@@ -134,7 +166,9 @@ async def _restart(console: Console, connection_id: int) -> ConnectionInfo:
     conn = await console.runtime.reload_connection(connection_id)
     if conn is None:
         info = console.store.get_connection(connection_id) or info
-        raise Invalid(message=f"The connection still cannot be used: {info.status_message or 'see the log'}",
-                      hint="Check the tokens and try again.")
+        raise Invalid(
+            message=f"The connection still cannot be used: {info.status_message or 'see the log'}",
+            hint="Check the tokens and try again.",
+        )
     await conn.crm.ensure_sync_properties()
     return conn.info

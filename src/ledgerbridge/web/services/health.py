@@ -42,12 +42,21 @@ async def connection_health(console: Console) -> Health:
     now = console.clock()
     sides: list[SideHealth] = []
     hubspot = SideHealth(
-        "hubspot", "HubSpot", f"Portal {info.hubspot_portal_id}" if info and info.hubspot_portal_id else "HubSpot portal",
-        info.hubspot_base_url if info else "", "Private app token" if info and info.hubspot_auth_kind == "private_app"
-        else "OAuth", ok=True)
+        "hubspot",
+        "HubSpot",
+        f"Portal {info.hubspot_portal_id}" if info and info.hubspot_portal_id else "HubSpot portal",
+        info.hubspot_base_url if info else "",
+        "Private app token" if info and info.hubspot_auth_kind == "private_app" else "OAuth",
+        ok=True,
+    )
     quickbooks = SideHealth(
-        "quickbooks", "QuickBooks Online", f"Company {info.qbo_realm_id}" if info and info.qbo_realm_id else "QuickBooks company",
-        info.qbo_base_url if info else "", "OAuth 2", ok=True)
+        "quickbooks",
+        "QuickBooks Online",
+        f"Company {info.qbo_realm_id}" if info and info.qbo_realm_id else "QuickBooks company",
+        info.qbo_base_url if info else "",
+        "OAuth 2",
+        ok=True,
+    )
     for health, side in ((hubspot, Side.HUBSPOT), (quickbooks, Side.QUICKBOOKS)):
         _token_facts(console, health, side, now)
     if info is not None and info.needs_reconnect:
@@ -70,8 +79,12 @@ async def connection_health(console: Console) -> Health:
     sides = [hubspot, quickbooks]
     counts = {s.value: n for s, n in console.store.count_states(console.connection_id).items()}
     counts.setdefault(SyncStatus.FAILED.value, 0)
-    return Health(sides, counts, console.store.count_dirty(console.connection_id),
-                  info.name if info else f"Connection {console.connection_id}")
+    return Health(
+        sides,
+        counts,
+        console.store.count_dirty(console.connection_id),
+        info.name if info else f"Connection {console.connection_id}",
+    )
 
 
 def _token_facts(console: Console, health: SideHealth, side: Side, now: dt.datetime) -> None:

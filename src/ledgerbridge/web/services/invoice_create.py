@@ -60,8 +60,11 @@ class InvoiceForm:
 
     @classmethod
     def blank(cls, today: dt.date) -> InvoiceForm:
-        return cls(invoice_date=today.isoformat(), due_date=(today + dt.timedelta(days=30)).isoformat(),
-                   lines=[FormLine()])
+        return cls(
+            invoice_date=today.isoformat(),
+            due_date=(today + dt.timedelta(days=30)).isoformat(),
+            lines=[FormLine()],
+        )
 
     @classmethod
     def from_form(cls, form: Any, custom_defs: list[PropertyDef]) -> InvoiceForm:
@@ -73,20 +76,38 @@ class InvoiceForm:
             return [str(v).strip() for v in form.getlist(name)][:MAX_LINES]
 
         out = cls(
-            contact_id=one("contact_id"), contact_label=one("contact_label"), company_id=one("company_id"),
-            deal_id=one("deal_id"), currency=one("currency").upper() or "USD", invoice_date=one("invoice_date"),
-            due_date=one("due_date"), po_number=one("po_number"), comments=one("comments"),
-            discount_type=one("discount_type").upper(), discount_value=one("discount_value"),
+            contact_id=one("contact_id"),
+            contact_label=one("contact_label"),
+            company_id=one("company_id"),
+            deal_id=one("deal_id"),
+            currency=one("currency").upper() or "USD",
+            invoice_date=one("invoice_date"),
+            due_date=one("due_date"),
+            po_number=one("po_number"),
+            comments=one("comments"),
+            discount_type=one("discount_type").upper(),
+            discount_value=one("discount_value"),
             action="finish" if one("action") == "finish" else "draft",
         )
-        products, names, qtys, prices = (many(n) for n in ("line_product", "line_name", "line_qty", "line_price"))
+        products, names, qtys, prices = (
+            many(n) for n in ("line_product", "line_name", "line_qty", "line_price")
+        )
         for n in range(max(len(products), len(names), len(qtys), len(prices))):
-            line = FormLine(*(values[n] if n < len(values) else "" for values in (products, names, qtys, prices)))
+            line = FormLine(
+                *(
+                    values[n] if n < len(values) else ""
+                    for values in (products, names, qtys, prices)
+                )
+            )
             if line.product_id or line.name or line.price:
                 out.lines.append(line)
-        kinds, labels, types, values = (many(n) for n in ("adj_kind", "adj_label", "adj_type", "adj_value"))
+        kinds, labels, types, values = (
+            many(n) for n in ("adj_kind", "adj_label", "adj_type", "adj_value")
+        )
         for n in range(max(len(kinds), len(labels), len(types), len(values))):
-            adj = FormAdjustment(*(v[n] if n < len(v) else "" for v in (kinds, labels, types, values)))
+            adj = FormAdjustment(
+                *(v[n] if n < len(v) else "" for v in (kinds, labels, types, values))
+            )
             if adj.value:
                 out.adjustments.append(adj)
         for d in custom_defs:
@@ -105,7 +126,9 @@ class Prepared:
     taxes: list[dict[str, str]]
 
 
-def _decimal(text: str, what: str, errors: list[str], *, minimum: Decimal | None = Decimal(0)) -> Decimal | None:
+def _decimal(
+    text: str, what: str, errors: list[str], *, minimum: Decimal | None = Decimal(0)
+) -> Decimal | None:
     try:
         value = Decimal(text.replace(",", ""))
     except InvalidOperation:
@@ -127,7 +150,9 @@ def _date(text: str, what: str, errors: list[str]) -> dt.date | None:
         return None
 
 
-def prepare(form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs: list[PropertyDef]) -> Prepared | None:
+def prepare(
+    form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs: list[PropertyDef]
+) -> Prepared | None:
     """Validate the form into HubSpot writes; None with `form.errors` filled when it is wrong."""
     errors = form.errors
     if form.currency not in CURRENCIES:
@@ -146,12 +171,21 @@ def prepare(form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs:
         if not name:
             errors.append(f"Line {n}: choose a product or type a name.")
             continue
-        quantity = _decimal(line.quantity or "1", f"Line {n} quantity", errors, minimum=Decimal("0.0001"))
-        price = _decimal(line.price or (product or {}).get("price") or "0", f"Line {n} unit price", errors)
+        quantity = _decimal(
+            line.quantity or "1", f"Line {n} quantity", errors, minimum=Decimal("0.0001")
+        )
+        price = _decimal(
+            line.price or (product or {}).get("price") or "0", f"Line {n} unit price", errors
+        )
         if quantity is None or price is None:
             continue
-        wire = {"name": name, "quantity": format(quantity.normalize(), "f"), "price": format(price, "f"),
-                "hs_line_item_currency_code": form.currency, "hs_position_on_quote": str(n - 1)}
+        wire = {
+            "name": name,
+            "quantity": format(quantity.normalize(), "f"),
+            "price": format(price, "f"),
+            "hs_line_item_currency_code": form.currency,
+            "hs_position_on_quote": str(n - 1),
+        }
         if product is not None:
             wire["hs_product_id"] = line.product_id
             if product.get("hs_sku"):
@@ -165,28 +199,49 @@ def prepare(form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs:
         if value is not None and form.discount_type == "PERCENT" and value > 100:
             errors.append("A percent discount cannot be over 100.")
         elif value is not None and value > 0:
-            label = f"{value.normalize():f}% discount" if form.discount_type == "PERCENT" else "Discount"
-            discount = {"hs_label": label, "hs_type": form.discount_type,
-                        "hs_value": format(value if form.discount_type == "PERCENT" else quantize(value, form.currency), "f"),
-                        "hs_sort_order": "0"}
+            label = (
+                f"{value.normalize():f}% discount"
+                if form.discount_type == "PERCENT"
+                else "Discount"
+            )
+            discount = {
+                "hs_label": label,
+                "hs_type": form.discount_type,
+                "hs_value": format(
+                    value if form.discount_type == "PERCENT" else quantize(value, form.currency),
+                    "f",
+                ),
+                "hs_sort_order": "0",
+            }
     fees: list[dict[str, str]] = []
     taxes: list[dict[str, str]] = []
     for n, adj in enumerate(form.adjustments, start=1):
         kind = "taxes" if adj.kind == "tax" else "fees"
-        value = _decimal(adj.value, f"{'Tax' if kind == 'taxes' else 'Fee'} {adj.label or n}", errors)
+        value = _decimal(
+            adj.value, f"{'Tax' if kind == 'taxes' else 'Fee'} {adj.label or n}", errors
+        )
         if value is None:
             continue
         target = taxes if kind == "taxes" else fees
-        target.append({"hs_label": adj.label or ("Tax" if kind == "taxes" else "Fee"),
-                       "hs_type": "PERCENT" if adj.type.upper() == "PERCENT" else "FIXED",
-                       "hs_value": format(value, "f"), "hs_sort_order": str(len(target))})
+        target.append(
+            {
+                "hs_label": adj.label or ("Tax" if kind == "taxes" else "Fee"),
+                "hs_type": "PERCENT" if adj.type.upper() == "PERCENT" else "FIXED",
+                "hs_value": format(value, "f"),
+                "hs_sort_order": str(len(target)),
+            }
+        )
     invoice_date = _date(form.invoice_date, "Invoice date", errors)
     due_date = _date(form.due_date, "Due date", errors)
     if invoice_date and due_date and due_date < invoice_date:
         errors.append("The due date is before the invoice date.")
     properties = {"hs_currency": form.currency}
-    for name, value in (("hs_invoice_date", tr.date_to_wire(invoice_date)), ("hs_due_date", tr.date_to_wire(due_date)),
-                        ("hs_purchase_order_number", form.po_number[:100]), ("hs_comments", form.comments[:2000])):
+    for name, value in (
+        ("hs_invoice_date", tr.date_to_wire(invoice_date)),
+        ("hs_due_date", tr.date_to_wire(due_date)),
+        ("hs_purchase_order_number", form.po_number[:100]),
+        ("hs_comments", form.comments[:2000]),
+    ):
         if value:
             properties[name] = value
     known = {d.name: d for d in custom_defs}
@@ -194,7 +249,10 @@ def prepare(form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs:
         definition = known.get(name)
         if definition is None or definition.read_only:
             continue
-        if definition.type == "number" and _decimal(value, definition.label, errors, minimum=None) is None:
+        if (
+            definition.type == "number"
+            and _decimal(value, definition.label, errors, minimum=None) is None
+        ):
             continue
         if definition.type in ("date", "datetime"):
             day = _date(value, definition.label, errors)
@@ -206,24 +264,39 @@ def prepare(form: InvoiceForm, products: dict[str, dict[str, str]], custom_defs:
 
 
 def _assoc(type_id: int, to_id: str) -> dict[str, Any]:
-    return {"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+    return {
+        "to": {"id": to_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
 
 
 async def create_invoice(console: Console, form: InvoiceForm, prepared: Prepared) -> str:
     """Creates everything in HubSpot; returns the invoice id. Finishing needs the contact and
     the lines to be in place first (HubSpot refuses to open an invoice without them)."""
     associations = []
-    for type_id, target in ((INVOICE_TO_CONTACT, form.contact_id), (INVOICE_TO_COMPANY, form.company_id),
-                            (INVOICE_TO_DEAL, form.deal_id)):
+    for type_id, target in (
+        (INVOICE_TO_CONTACT, form.contact_id),
+        (INVOICE_TO_COMPANY, form.company_id),
+        (INVOICE_TO_DEAL, form.deal_id),
+    ):
         if target and target.isdigit():
             associations.append(_assoc(type_id, target))
     created = await console.hubspot.create("invoices", prepared.properties, associations)
     invoice_id = str(created["id"])
-    for kind, objects in (("line_items", prepared.lines), ("discounts", [prepared.discount] if prepared.discount else []),
-                          ("fees", prepared.fees), ("taxes", prepared.taxes)):
+    for kind, objects in (
+        ("line_items", prepared.lines),
+        ("discounts", [prepared.discount] if prepared.discount else []),
+        ("fees", prepared.fees),
+        ("taxes", prepared.taxes),
+    ):
         if objects:
-            await console.hubspot.batch_create(kind, [
-                {"properties": o, "associations": [_assoc(TO_INVOICE[kind], invoice_id)]} for o in objects])
+            await console.hubspot.batch_create(
+                kind,
+                [
+                    {"properties": o, "associations": [_assoc(TO_INVOICE[kind], invoice_id)]}
+                    for o in objects
+                ],
+            )
     if form.action == "finish":
         await finish_invoice(console, invoice_id)
     return invoice_id
@@ -236,23 +309,41 @@ async def finish_invoice(console: Console, invoice_id: str) -> None:
 
 # ---- pickers -----------------------------------------------------------------------------------
 async def products(console: Console) -> dict[str, dict[str, str]]:
-    data = await console.hubspot.search("products", {
-        "properties": ["name", "price", "hs_sku", "description"],
-        "sorts": [{"propertyName": "name", "direction": "ASCENDING"}], "limit": 200})
-    return {str(r["id"]): {k: str(v) for k, v in (r.get("properties") or {}).items() if v is not None}
-            for r in data.get("results") or []}
+    data = await console.hubspot.search(
+        "products",
+        {
+            "properties": ["name", "price", "hs_sku", "description"],
+            "sorts": [{"propertyName": "name", "direction": "ASCENDING"}],
+            "limit": 200,
+        },
+    )
+    return {
+        str(r["id"]): {k: str(v) for k, v in (r.get("properties") or {}).items() if v is not None}
+        for r in data.get("results") or []
+    }
 
 
 def _contact_row(record: dict[str, Any]) -> dict[str, str]:
     p = record.get("properties") or {}
-    name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x) or p.get("email") or f"Contact {record['id']}"
-    return {"id": str(record["id"]), "name": name, "email": str(p.get("email") or ""),
-            "company": str(p.get("company") or "")}
+    name = (
+        " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x)
+        or p.get("email")
+        or f"Contact {record['id']}"
+    )
+    return {
+        "id": str(record["id"]),
+        "name": name,
+        "email": str(p.get("email") or ""),
+        "company": str(p.get("company") or ""),
+    }
 
 
 async def search_contacts(console: Console, text: str, limit: int = 10) -> list[dict[str, str]]:
-    body: dict[str, Any] = {"properties": ["firstname", "lastname", "email", "company"], "limit": limit,
-                            "sorts": [{"propertyName": "lastname", "direction": "ASCENDING"}]}
+    body: dict[str, Any] = {
+        "properties": ["firstname", "lastname", "email", "company"],
+        "limit": limit,
+        "sorts": [{"propertyName": "lastname", "direction": "ASCENDING"}],
+    }
     cleaned = re.sub(r"\s+", " ", text).strip()[:100]
     if cleaned:
         body["query"] = cleaned
@@ -263,11 +354,19 @@ async def search_contacts(console: Console, text: str, limit: int = 10) -> list[
 async def contact_related(console: Console, contact_id: str) -> dict[str, list[dict[str, str]]]:
     """The contact's companies and deals, for the optional company and deal pickers."""
     out: dict[str, list[dict[str, str]]] = {"companies": [], "deals": []}
-    for kind, props, label in (("companies", ["name", "domain"], "name"), ("deals", ["dealname", "dealstage", "amount"], "dealname")):
-        ids = (await console.hubspot.associations("contacts", kind, [contact_id])).get(contact_id, [])
+    for kind, props, label in (
+        ("companies", ["name", "domain"], "name"),
+        ("deals", ["dealname", "dealstage", "amount"], "dealname"),
+    ):
+        ids = (await console.hubspot.associations("contacts", kind, [contact_id])).get(
+            contact_id, []
+        )
         if not ids:
             continue
         records = await console.hubspot.batch_read(kind, ids[:50], props)
-        out[kind] = [{"id": i, "name": str((records[i].get("properties") or {}).get(label) or i)}
-                     for i in ids if i in records]
+        out[kind] = [
+            {"id": i, "name": str((records[i].get("properties") or {}).get(label) or i)}
+            for i in ids
+            if i in records
+        ]
     return out

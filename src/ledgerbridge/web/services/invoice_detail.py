@@ -18,8 +18,16 @@ from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
 from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
 
-ASSOCIATIONS = ("contacts", "companies", "deals", "line_items", "discounts", "fees", "taxes",
-                "commerce_payments")
+ASSOCIATIONS = (
+    "contacts",
+    "companies",
+    "deals",
+    "line_items",
+    "discounts",
+    "fees",
+    "taxes",
+    "commerce_payments",
+)
 RELATED_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email", "phone", "company"),
     "companies": ("name", "domain", "city", "country"),
@@ -32,9 +40,15 @@ RELATED_PROPERTIES = {
 }
 # Shown in the properties card, in this order, when set.
 STANDARD_PROPERTIES = (
-    ("hs_number", "Invoice number"), ("hs_title", "Title"), ("hs_invoice_date", "Invoice date"),
-    ("hs_due_date", "Due date"), ("hs_purchase_order_number", "PO number"), ("hs_currency", "Currency"),
-    ("hs_comments", "Comments"), ("hs_tax_id", "Tax id"), ("hs_invoice_source", "Source"),
+    ("hs_number", "Invoice number"),
+    ("hs_title", "Title"),
+    ("hs_invoice_date", "Invoice date"),
+    ("hs_due_date", "Due date"),
+    ("hs_purchase_order_number", "PO number"),
+    ("hs_currency", "Currency"),
+    ("hs_comments", "Comments"),
+    ("hs_tax_id", "Tax id"),
+    ("hs_invoice_source", "Source"),
     ("hs_createdate", "Created"),
 )
 DATE_PROPERTIES = {"hs_invoice_date", "hs_due_date", "hs_createdate"}
@@ -141,19 +155,30 @@ def _props(record: dict[str, Any] | None) -> dict[str, Any]:
     return dict((record or {}).get("properties") or {})
 
 
-async def load_invoice(console: Console, invoice_id: str, *, with_qbo: bool = True) -> InvoiceView | None:
+async def load_invoice(
+    console: Console, invoice_id: str, *, with_qbo: bool = True
+) -> InvoiceView | None:
     catalog = console.catalog
     definitions = await catalog.all("invoices")
     custom_defs = [d for d in definitions if d.custom]
-    names = list(dict.fromkeys([*tr.INVOICE_PROPERTIES, "hs_fee_amount", "hs_tax_amount",
-                                *(d.name for d in custom_defs)]))
+    names = list(
+        dict.fromkeys(
+            [
+                *tr.INVOICE_PROPERTIES,
+                "hs_fee_amount",
+                "hs_tax_amount",
+                *(d.name for d in custom_defs),
+            ]
+        )
+    )
     record = await console.hubspot.get("invoices", invoice_id, names, associations=ASSOCIATIONS)
     if record is None or record.get("archived"):
         return None
     related_ids = {kind: _ids(record, kind) for kind in ASSOCIATIONS}
     kinds = [k for k, ids in related_ids.items() if ids]
-    fetched = await asyncio.gather(*(console.hubspot.batch_read(k, related_ids[k], RELATED_PROPERTIES[k])
-                                     for k in kinds))
+    fetched = await asyncio.gather(
+        *(console.hubspot.batch_read(k, related_ids[k], RELATED_PROPERTIES[k]) for k in kinds)
+    )
     related = dict(zip(kinds, fetched, strict=True))
 
     def records(kind: str) -> list[dict[str, Any]]:
@@ -165,8 +190,11 @@ async def load_invoice(console: Console, invoice_id: str, *, with_qbo: bool = Tr
     lines = [_line(r, currency) for r in sorted(records("line_items"), key=_position)]
     subtotal = sum((line.amount for line in lines), Decimal(0))
     adjustments, discount, fees, taxes = _adjustments(records, subtotal, currency)
-    total = decimal_or_zero(p.get("hs_amount_billed")) if p.get("hs_amount_billed") not in (None, "") \
+    total = (
+        decimal_or_zero(p.get("hs_amount_billed"))
+        if p.get("hs_amount_billed") not in (None, "")
         else subtotal - discount + fees + taxes
+    )
     connection = console.connection()
     payments = [_payment(r, connection, console) for r in records("commerce_payments")]
     payments.sort(key=lambda x: (x.date or dt.date.min, x.id))
@@ -181,8 +209,11 @@ async def load_invoice(console: Console, invoice_id: str, *, with_qbo: bool = Tr
         status=str(p.get("hs_invoice_status") or "draft"),
         payment_status=str(p.get("hs_payment_status") or ""),
         currency=currency,
-        properties=[(label, str(p[name]), name in DATE_PROPERTIES) for name, label in STANDARD_PROPERTIES
-                    if p.get(name) not in (None, "")],
+        properties=[
+            (label, str(p[name]), name in DATE_PROPERTIES)
+            for name, label in STANDARD_PROPERTIES
+            if p.get(name) not in (None, "")
+        ],
         custom=[(d.name, d.label, str(p.get(d.name) or "")) for d in custom_defs],
         lines=lines,
         adjustments=adjustments,
@@ -192,7 +223,9 @@ async def load_invoice(console: Console, invoice_id: str, *, with_qbo: bool = Tr
         taxes=taxes,
         total=total,
         paid=decimal_or_zero(p.get("hs_amount_paid")),
-        balance=decimal_or_zero(p.get("hs_balance_due")) if p.get("hs_balance_due") not in (None, "") else total,
+        balance=decimal_or_zero(p.get("hs_balance_due"))
+        if p.get("hs_balance_due") not in (None, "")
+        else total,
         due_date=to_date(p.get("hs_due_date")),
         contact=first("contacts"),
         company=first("companies"),
@@ -219,13 +252,24 @@ def _line(record: dict[str, Any], currency: str) -> Line:
     p = _props(record)
     quantity = decimal_or_zero(p.get("quantity") or 1)
     price = decimal_or_zero(p.get("price"))
-    amount = decimal_or_zero(p.get("amount")) if p.get("amount") not in (None, "") \
+    amount = (
+        decimal_or_zero(p.get("amount"))
+        if p.get("amount") not in (None, "")
         else quantize(quantity * price, currency)
-    return Line(name=str(p.get("name") or "Line item"), sku=str(p.get("hs_sku") or ""),
-                quantity=quantity, unit_price=price, amount=amount, description=str(p.get("description") or ""))
+    )
+    return Line(
+        name=str(p.get("name") or "Line item"),
+        sku=str(p.get("hs_sku") or ""),
+        quantity=quantity,
+        unit_price=price,
+        amount=amount,
+        description=str(p.get("description") or ""),
+    )
 
 
-def _adjustments(records: Any, subtotal: Decimal, currency: str) -> tuple[list[Adjustment], Decimal, Decimal, Decimal]:
+def _adjustments(
+    records: Any, subtotal: Decimal, currency: str
+) -> tuple[list[Adjustment], Decimal, Decimal, Decimal]:
     """HubSpot's order: discounts apply to the subtotal, fees to what remains, taxes last."""
     out: list[Adjustment] = []
     running = subtotal
@@ -233,13 +277,20 @@ def _adjustments(records: Any, subtotal: Decimal, currency: str) -> tuple[list[A
     for kind, label in (("discounts", "discount"), ("fees", "fee"), ("taxes", "tax")):
         base = running
         total = Decimal(0)
-        for r in sorted(records(kind), key=lambda r: (decimal_or_zero(_props(r).get("hs_sort_order")), str(r.get("id")))):
+        for r in sorted(
+            records(kind),
+            key=lambda r: (decimal_or_zero(_props(r).get("hs_sort_order")), str(r.get("id"))),
+        ):
             p = _props(r)
             value = decimal_or_zero(p.get("hs_value"))
             kind_type = str(p.get("hs_type") or "FIXED").upper()
-            amount = quantize(base * value / Decimal(100), currency) if kind_type == "PERCENT" else value
+            amount = (
+                quantize(base * value / Decimal(100), currency) if kind_type == "PERCENT" else value
+            )
             total += amount
-            out.append(Adjustment(label, str(p.get("hs_label") or label.title()), kind_type, value, amount))
+            out.append(
+                Adjustment(label, str(p.get("hs_label") or label.title()), kind_type, value, amount)
+            )
         totals[label] = total
         running = running - total if label == "discount" else running + total
     return out, totals["discount"], totals["fee"], totals["tax"]
@@ -269,7 +320,9 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     )
 
 
-def invoice_state(console: Console, invoice_id: str) -> tuple[StoredSyncState | None, Link | None, RecordKey]:
+def invoice_state(
+    console: Console, invoice_id: str
+) -> tuple[StoredSyncState | None, Link | None, RecordKey]:
     """The stored state of a HubSpot invoice and the key it lives on: its HubSpot key, or, for
     an invoice that came from QuickBooks, its QuickBooks key (states live on the origin side)."""
     conn = console.connection_id
@@ -289,18 +342,32 @@ def invoice_state(console: Console, invoice_id: str) -> tuple[StoredSyncState | 
 def sync_view(console: Console, invoice_id: str, p: dict[str, Any], connection: Any) -> SyncView:
     state, link, _key = invoice_state(console, invoice_id)
     status = state.status.value if state else str(p.get(tr.SYNC_STATUS) or "")
-    qbo_id = (link.qbo_id if link else None) or p.get(tr.QBO_INVOICE_ID) or (state.counterpart_id if state else None)
-    number = ((link.extra.get("doc_number") if link else None) or p.get(tr.QBO_DOC_NUMBER)
-              or (state.counterpart_number if state else None))
-    view = SyncView(status=status, qbo_id=qbo_id or None, qbo_number=number or None,
-                    qbo_link=qbo_url(connection, "invoice", qbo_id),
-                    origin=str(link.extra.get("origin", "hubspot")) if link else "hubspot",
-                    tracked=state is not None)
+    qbo_id = (
+        (link.qbo_id if link else None)
+        or p.get(tr.QBO_INVOICE_ID)
+        or (state.counterpart_id if state else None)
+    )
+    number = (
+        (link.extra.get("doc_number") if link else None)
+        or p.get(tr.QBO_DOC_NUMBER)
+        or (state.counterpart_number if state else None)
+    )
+    view = SyncView(
+        status=status,
+        qbo_id=qbo_id or None,
+        qbo_number=number or None,
+        qbo_link=qbo_url(connection, "invoice", qbo_id),
+        origin=str(link.extra.get("origin", "hubspot")) if link else "hubspot",
+        tracked=state is not None,
+    )
     if state is not None:
         view.category, view.message, view.hint = state.category, state.message, state.hint
         view.attempts = state.attempts
         view.first_seen, view.last_attempt, view.next_attempt = (
-            state.first_seen_at, state.last_attempt_at, state.next_attempt_at)
+            state.first_seen_at,
+            state.last_attempt_at,
+            state.next_attempt_at,
+        )
     elif p.get(tr.SYNC_ERROR):
         view.message = str(p.get(tr.SYNC_ERROR))
     return view
@@ -318,9 +385,14 @@ async def _attach_qbo(console: Console, sync: SyncView) -> None:
         sync.qbo_error = "QuickBooks no longer has this invoice."
         return
     sync.qbo = {
-        "number": invoice.number, "total": invoice.total, "currency": invoice.currency,
-        "balance": invoice.balance_due if invoice.balance_due is not None else invoice.computed_balance,
-        "status": invoice.status.value, "due_date": invoice.due_date,
+        "number": invoice.number,
+        "total": invoice.total,
+        "currency": invoice.currency,
+        "balance": invoice.balance_due
+        if invoice.balance_due is not None
+        else invoice.computed_balance,
+        "status": invoice.status.value,
+        "due_date": invoice.due_date,
         "custom_fields": await _named_custom_fields(console, dict(invoice.custom_fields)),
     }
 

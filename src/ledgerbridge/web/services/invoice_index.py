@@ -26,20 +26,53 @@ PAGE_SIZES = (25, 50, 100)
 DATA_SYNC = "data_sync"  # hs_invoice_source of invoices the sync brought in from QuickBooks
 
 INDEX_PROPERTIES = (
-    "hs_number", "hs_title", "hs_currency", "hs_amount_billed", "hs_balance_due", "hs_amount_paid",
-    "hs_invoice_status", "hs_payment_status", "hs_due_date", "hs_invoice_date", "hs_invoice_source",
-    "hs_invoice_latest_contact_email", "hs_invoice_latest_company_name", "hs_createdate",
-    tr.SYNC_STATUS, tr.QBO_DOC_NUMBER, tr.QBO_INVOICE_ID,
+    "hs_number",
+    "hs_title",
+    "hs_currency",
+    "hs_amount_billed",
+    "hs_balance_due",
+    "hs_amount_paid",
+    "hs_invoice_status",
+    "hs_payment_status",
+    "hs_due_date",
+    "hs_invoice_date",
+    "hs_invoice_source",
+    "hs_invoice_latest_contact_email",
+    "hs_invoice_latest_company_name",
+    "hs_createdate",
+    tr.SYNC_STATUS,
+    tr.QBO_DOC_NUMBER,
+    tr.QBO_INVOICE_ID,
 )
 SORTS = {
-    "number": "hs_number", "customer": "hs_invoice_latest_company_name", "amount": "hs_amount_billed",
-    "balance": "hs_balance_due", "status": "hs_invoice_status", "due_date": "hs_due_date",
-    "invoice_date": "hs_invoice_date", "created": "hs_createdate", "sync": tr.SYNC_STATUS,
+    "number": "hs_number",
+    "customer": "hs_invoice_latest_company_name",
+    "amount": "hs_amount_billed",
+    "balance": "hs_balance_due",
+    "status": "hs_invoice_status",
+    "due_date": "hs_due_date",
+    "invoice_date": "hs_invoice_date",
+    "created": "hs_createdate",
+    "sync": tr.SYNC_STATUS,
 }
 STATUSES = ("draft", "open", "paid", "voided")
 SYNC_FILTERS = ("synced", "failed", "pending", "blocked", "excluded", "none")
 DATE_FIELDS = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
-CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "SEK", "NOK", "DKK", "MXN", "INR")
+CURRENCIES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "CAD",
+    "AUD",
+    "NZD",
+    "CHF",
+    "JPY",
+    "SEK",
+    "NOK",
+    "DKK",
+    "MXN",
+    "INR",
+)
 
 
 @dataclass
@@ -108,20 +141,31 @@ class InvoiceQuery:
     @property
     def advanced(self) -> bool:
         """True when a filter from the advanced panel is in use (the panel opens)."""
-        return bool(self.source or self.currency or self.date_from or self.date_to
-                    or self.amount_min is not None or self.amount_max is not None)
+        return bool(
+            self.source
+            or self.currency
+            or self.date_from
+            or self.date_to
+            or self.amount_min is not None
+            or self.amount_max is not None
+        )
 
     def params(self, **changes: Any) -> dict[str, str]:
         values: dict[str, Any] = {
-            "q": self.q, "status": self.status, "sync": self.sync, "source": self.source,
-            "currency": self.currency, "date_field": self.date_field if (self.date_from or self.date_to) else "",
+            "q": self.q,
+            "status": self.status,
+            "sync": self.sync,
+            "source": self.source,
+            "currency": self.currency,
+            "date_field": self.date_field if (self.date_from or self.date_to) else "",
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "amount_min": "" if self.amount_min is None else format(self.amount_min, "f"),
             "amount_max": "" if self.amount_max is None else format(self.amount_max, "f"),
             "sort": self.sort if self.sort != "created" else "",
             "dir": self.direction if self.direction != "desc" else "",
-            "limit": str(self.limit) if self.limit != 25 else "", "after": self.after,
+            "limit": str(self.limit) if self.limit != 25 else "",
+            "after": self.after,
         }
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
@@ -138,7 +182,9 @@ class InvoiceQuery:
     def filters(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.status:
-            out.append({"propertyName": "hs_invoice_status", "operator": "EQ", "value": self.status})
+            out.append(
+                {"propertyName": "hs_invoice_status", "operator": "EQ", "value": self.status}
+            )
         if self.sync == "none":
             out.append({"propertyName": tr.SYNC_STATUS, "operator": "NOT_HAS_PROPERTY"})
         elif self.sync:
@@ -150,21 +196,49 @@ class InvoiceQuery:
         if self.currency:
             out.append({"propertyName": "hs_currency", "operator": "EQ", "value": self.currency})
         if self.amount_min is not None:
-            out.append({"propertyName": "hs_amount_billed", "operator": "GTE", "value": format(self.amount_min, "f")})
+            out.append(
+                {
+                    "propertyName": "hs_amount_billed",
+                    "operator": "GTE",
+                    "value": format(self.amount_min, "f"),
+                }
+            )
         if self.amount_max is not None:
-            out.append({"propertyName": "hs_amount_billed", "operator": "LTE", "value": format(self.amount_max, "f")})
+            out.append(
+                {
+                    "propertyName": "hs_amount_billed",
+                    "operator": "LTE",
+                    "value": format(self.amount_max, "f"),
+                }
+            )
         prop = DATE_FIELDS[self.date_field]
         if self.date_from:
-            out.append({"propertyName": prop, "operator": "GTE", "value": f"{self.date_from.isoformat()}T00:00:00.000Z"})
+            out.append(
+                {
+                    "propertyName": prop,
+                    "operator": "GTE",
+                    "value": f"{self.date_from.isoformat()}T00:00:00.000Z",
+                }
+            )
         if self.date_to:
-            out.append({"propertyName": prop, "operator": "LTE", "value": f"{self.date_to.isoformat()}T23:59:59.999Z"})
+            out.append(
+                {
+                    "propertyName": prop,
+                    "operator": "LTE",
+                    "value": f"{self.date_to.isoformat()}T23:59:59.999Z",
+                }
+            )
         return out
 
     def search_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "properties": list(INDEX_PROPERTIES),
-            "sorts": [{"propertyName": SORTS[self.sort],
-                       "direction": "ASCENDING" if self.direction == "asc" else "DESCENDING"}],
+            "sorts": [
+                {
+                    "propertyName": SORTS[self.sort],
+                    "direction": "ASCENDING" if self.direction == "asc" else "DESCENDING",
+                }
+            ],
             "limit": self.limit,
         }
         filters = self.filters()
@@ -210,13 +284,19 @@ def _choice(value: Any, allowed: tuple[str, ...]) -> str:
     return text if text in allowed else ""
 
 
-def row_from_record(record: dict[str, Any], today: dt.date, customers: dict[str, str]) -> InvoiceRow:
+def row_from_record(
+    record: dict[str, Any], today: dt.date, customers: dict[str, str]
+) -> InvoiceRow:
     p = record.get("properties") or {}
     currency = str(p.get("hs_currency") or "USD")
     status = str(p.get("hs_invoice_status") or "draft")
     due = to_date(p.get("hs_due_date"))
-    customer = (p.get("hs_invoice_latest_company_name") or customers.get(str(record["id"]))
-                or p.get("hs_invoice_latest_contact_email") or "")
+    customer = (
+        p.get("hs_invoice_latest_company_name")
+        or customers.get(str(record["id"]))
+        or p.get("hs_invoice_latest_contact_email")
+        or ""
+    )
     return InvoiceRow(
         id=str(record["id"]),
         number=str(p.get("hs_number") or f"#{record['id']}"),
@@ -242,7 +322,9 @@ async def _customer_names(api: HubSpotApi, invoice_ids: list[str]) -> dict[str, 
     contact_ids = list(dict.fromkeys(c[0] for c in links.values() if c))
     if not contact_ids:
         return {}
-    contacts = await api.batch_read("contacts", contact_ids, ["firstname", "lastname", "email", "company"])
+    contacts = await api.batch_read(
+        "contacts", contact_ids, ["firstname", "lastname", "email", "company"]
+    )
     out: dict[str, str] = {}
     for invoice_id, ids in links.items():
         record = contacts.get(ids[0]) if ids else None
@@ -258,8 +340,11 @@ async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) 
     data = await api.search("invoices", query.search_body())
     results = list(data.get("results") or [])
     total = int(data.get("total") or 0)
-    missing = [str(r["id"]) for r in results
-               if not (r.get("properties") or {}).get("hs_invoice_latest_company_name")]
+    missing = [
+        str(r["id"])
+        for r in results
+        if not (r.get("properties") or {}).get("hs_invoice_latest_company_name")
+    ]
     customers = await _customer_names(api, missing)
     rows = [row_from_record(r, today, customers) for r in results]
     next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
@@ -269,10 +354,18 @@ async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) 
     prev_after = None
     if offset > 0:
         prev_after = str(max(0, offset - query.limit))
-    return InvoicePage(rows=rows, total=total, next_after=str(next_after) if next_after else None,
-                       prev_after=prev_after, capped=total > SEARCH_CAP,
-                       first=offset + 1 if rows else 0, last=offset + len(rows))
+    return InvoicePage(
+        rows=rows,
+        total=total,
+        next_after=str(next_after) if next_after else None,
+        prev_after=prev_after,
+        capped=total > SEARCH_CAP,
+        first=offset + 1 if rows else 0,
+        last=offset + len(rows),
+    )
 
 
 def failing_invoice_count(store: SqlStore, connection_id: int) -> int:
-    return store.find_states(connection_id, status=SyncStatus.FAILED, object_type=INVOICE, limit=1).total
+    return store.find_states(
+        connection_id, status=SyncStatus.FAILED, object_type=INVOICE, limit=1
+    ).total

@@ -24,8 +24,13 @@ REFUND_REASONS = {
     "service_not_provided": "Product or service not provided",
     "other": "Other",
 }
-PAYMENT_READ = ("hs_initial_amount", "hs_refunds_amount", "hs_latest_status", "hs_currency_code",
-                "hs_internal_comment")
+PAYMENT_READ = (
+    "hs_initial_amount",
+    "hs_refunds_amount",
+    "hs_latest_status",
+    "hs_currency_code",
+    "hs_internal_comment",
+)
 
 
 class PaymentActionError(Exception):
@@ -39,14 +44,17 @@ async def _payment(console: Console, payment_id: str) -> dict[str, str]:
     return dict(record.get("properties") or {})
 
 
-async def _tell_engine(console: Console, payment_id: str, reason: str, invoice_ids: list[str]) -> None:
+async def _tell_engine(
+    console: Console, payment_id: str, reason: str, invoice_ids: list[str]
+) -> None:
     console.store.mark_dirty(console.payment_key(payment_id), reason)
     for invoice_id in invoice_ids:
         console.mark_invoice_dirty(invoice_id, reason)
 
 
-async def refund_payment(console: Console, payment_id: str, amount_text: str, reason: str,
-                         invoice_id: str | None = None) -> str:
+async def refund_payment(
+    console: Console, payment_id: str, amount_text: str, reason: str, invoice_id: str | None = None
+) -> str:
     """Returns the confirmation shown to the user."""
     if reason not in REFUND_REASONS:
         raise PaymentActionError("Choose a reason for the refund.")
@@ -67,14 +75,20 @@ async def refund_payment(console: Console, payment_id: str, amount_text: str, re
     if amount > remaining:
         raise PaymentActionError(f"You can refund at most {money(remaining, currency)}.")
     total = refunded + amount
-    note = (f"Refunded {money(amount, currency)} on {console.clock().date().isoformat()}: "
-            f"{REFUND_REASONS[reason]}")
+    note = (
+        f"Refunded {money(amount, currency)} on {console.clock().date().isoformat()}: "
+        f"{REFUND_REASONS[reason]}"
+    )
     comment = "\n".join(x for x in (props.get("hs_internal_comment"), note) if x)
-    await console.hubspot.update("commerce_payments", payment_id, {
-        "hs_refunds_amount": format(total, "f"),
-        "hs_latest_status": "refunded" if total >= paid else "partially_refunded",
-        "hs_internal_comment": comment[-4000:],
-    })
+    await console.hubspot.update(
+        "commerce_payments",
+        payment_id,
+        {
+            "hs_refunds_amount": format(total, "f"),
+            "hs_latest_status": "refunded" if total >= paid else "partially_refunded",
+            "hs_internal_comment": comment[-4000:],
+        },
+    )
     invoices = await _invoices(console, payment_id, invoice_id)
     await _tell_engine(console, payment_id, "console: refund", invoices)
     return f"Refund of {money(amount, currency)} recorded."
@@ -92,7 +106,8 @@ async def delete_payment(console: Console, payment_id: str, invoice_id: str | No
 
 
 async def _invoices(console: Console, payment_id: str, invoice_id: str | None) -> list[str]:
-    linked = (await console.hubspot.associations("commerce_payments", "invoices", [payment_id])).get(payment_id, [])
+    linked = (
+        await console.hubspot.associations("commerce_payments", "invoices", [payment_id])
+    ).get(payment_id, [])
     ids = list(dict.fromkeys([*linked, *([invoice_id] if invoice_id else [])]))
     return [i for i in ids if i and i.isdigit()]
-

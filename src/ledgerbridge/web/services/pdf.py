@@ -40,8 +40,14 @@ async def invoice_pdf(console: Console, invoice_id: str) -> tuple[bytes, str, st
 
 def _latin1(text: object) -> str:
     """The PDF core fonts cover Latin-1 only; other characters become '?' rather than fail."""
-    return str(text).replace("\u2013", "-").replace("\u2014", "-").replace("\u20ac", "EUR ") \
-        .encode("latin-1", "replace").decode("latin-1")
+    return (
+        str(text)
+        .replace("\u2013", "-")
+        .replace("\u2014", "-")
+        .replace("\u20ac", "EUR ")
+        .encode("latin-1", "replace")
+        .decode("latin-1")
+    )
 
 
 def _amount(value: object, currency: str) -> str:
@@ -57,10 +63,13 @@ def render_pdf(view: InvoiceView) -> bytes:
     pdf.cell(0, 10, _latin1(f"Invoice {view.number}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     status = view.status.capitalize() + (" (draft, not sent)" if view.status == "draft" else "")
-    for label, value in (("Status", status), ("Invoice date", date(view.raw.get("hs_invoice_date"))),
-                         ("Due date", date(view.raw.get("hs_due_date"))),
-                         ("PO number", view.raw.get("hs_purchase_order_number") or ""),
-                         ("Currency", view.currency)):
+    for label, value in (
+        ("Status", status),
+        ("Invoice date", date(view.raw.get("hs_invoice_date"))),
+        ("Due date", date(view.raw.get("hs_due_date"))),
+        ("PO number", view.raw.get("hs_purchase_order_number") or ""),
+        ("Currency", view.currency),
+    ):
         if value:
             pdf.cell(35, 6, _latin1(label))
             pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
@@ -77,19 +86,27 @@ def render_pdf(view: InvoiceView) -> bytes:
     widths = (90, 22, 35, 39)
     pdf.set_font("Helvetica", "B", 10)
     pdf.set_fill_color(238, 241, 245)
-    for text, width, align in zip(("Item", "Qty", "Unit price", "Amount"), widths, "LRRR", strict=True):
+    for text, width, align in zip(
+        ("Item", "Qty", "Unit price", "Amount"), widths, "LRRR", strict=True
+    ):
         pdf.cell(width, 8, text, border="B", align=align, fill=True)
     pdf.ln()
     pdf.set_font("Helvetica", "", 10)
     for line in view.lines:
-        cells = (line.name[:60], format(line.quantity.normalize(), "f"),
-                 _amount(line.unit_price, view.currency), _amount(line.amount, view.currency))
+        cells = (
+            line.name[:60],
+            format(line.quantity.normalize(), "f"),
+            _amount(line.unit_price, view.currency),
+            _amount(line.amount, view.currency),
+        )
         for text, width, align in zip(cells, widths, "LRRR", strict=True):
             pdf.cell(width, 7, _latin1(text), align=align)
         pdf.ln()
     pdf.ln(3)
     totals = [("Subtotal", view.subtotal)]
-    totals += [(f"{a.label}", -a.amount if a.kind == "discount" else a.amount) for a in view.adjustments]
+    totals += [
+        (f"{a.label}", -a.amount if a.kind == "discount" else a.amount) for a in view.adjustments
+    ]
     totals += [("Total", view.total), ("Paid", view.paid), ("Balance due", view.balance)]
     for label, value in totals:
         bold = label in ("Total", "Balance due")

@@ -9,16 +9,45 @@ from typing import Any
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.services.invoice_index import InvoiceRow, row_from_record
 
-CONTACT_FIELDS = (("firstname", "First name"), ("lastname", "Last name"), ("email", "Email"),
-                  ("phone", "Phone"), ("company", "Company name"), ("jobtitle", "Job title"),
-                  ("lifecyclestage", "Lifecycle stage"), ("address", "Street address"), ("city", "City"),
-                  ("state", "State"), ("zip", "Postal code"), ("country", "Country"))
-COMPANY_FIELDS = (("name", "Name"), ("domain", "Domain"), ("phone", "Phone"), ("industry", "Industry"),
-                  ("address", "Street address"), ("city", "City"), ("state", "State"), ("zip", "Postal code"),
-                  ("country", "Country"))
-CARD_PROPERTIES = ("hs_number", "hs_currency", "hs_amount_billed", "hs_balance_due", "hs_invoice_status",
-                   "hs_payment_status", "hs_due_date", "hs_invoice_source", "ledgerbridge_sync_status",
-                   "qbo_doc_number", "hs_invoice_latest_company_name", "hs_invoice_latest_contact_email")
+CONTACT_FIELDS = (
+    ("firstname", "First name"),
+    ("lastname", "Last name"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("company", "Company name"),
+    ("jobtitle", "Job title"),
+    ("lifecyclestage", "Lifecycle stage"),
+    ("address", "Street address"),
+    ("city", "City"),
+    ("state", "State"),
+    ("zip", "Postal code"),
+    ("country", "Country"),
+)
+COMPANY_FIELDS = (
+    ("name", "Name"),
+    ("domain", "Domain"),
+    ("phone", "Phone"),
+    ("industry", "Industry"),
+    ("address", "Street address"),
+    ("city", "City"),
+    ("state", "State"),
+    ("zip", "Postal code"),
+    ("country", "Country"),
+)
+CARD_PROPERTIES = (
+    "hs_number",
+    "hs_currency",
+    "hs_amount_billed",
+    "hs_balance_due",
+    "hs_invoice_status",
+    "hs_payment_status",
+    "hs_due_date",
+    "hs_invoice_source",
+    "ledgerbridge_sync_status",
+    "qbo_doc_number",
+    "hs_invoice_latest_company_name",
+    "hs_invoice_latest_contact_email",
+)
 
 
 @dataclass
@@ -34,7 +63,9 @@ class RecordPage:
 
 
 async def _invoices(console: Console, from_type: str, record_id: str) -> list[InvoiceRow]:
-    ids = (await console.hubspot.associations(from_type, "invoices", [record_id])).get(record_id, [])
+    ids = (await console.hubspot.associations(from_type, "invoices", [record_id])).get(
+        record_id, []
+    )
     if not ids:
         return []
     records = await console.hubspot.batch_read("invoices", ids, CARD_PROPERTIES)
@@ -49,14 +80,38 @@ async def contact_page(console: Console, contact_id: str) -> RecordPage | None:
     if record is None or record.get("archived"):
         return None
     p = record.get("properties") or {}
-    company_ids = (await console.hubspot.associations("contacts", "companies", [contact_id])).get(contact_id, [])
-    companies = await console.hubspot.batch_read("companies", company_ids, ["name", "domain"]) if company_ids else {}
-    related = [(f"/companies/{i}", str((companies[i].get("properties") or {}).get("name") or i),
-                str((companies[i].get("properties") or {}).get("domain") or "")) for i in company_ids if i in companies]
-    name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x) or p.get("email") or f"Contact {contact_id}"
-    return RecordPage("contact", contact_id, str(name), str(p.get("email") or ""),
-                      [(label, str(p[f])) for f, label in CONTACT_FIELDS if p.get(f)], related, "Companies",
-                      await _invoices(console, "contacts", contact_id))
+    company_ids = (await console.hubspot.associations("contacts", "companies", [contact_id])).get(
+        contact_id, []
+    )
+    companies = (
+        await console.hubspot.batch_read("companies", company_ids, ["name", "domain"])
+        if company_ids
+        else {}
+    )
+    related = [
+        (
+            f"/companies/{i}",
+            str((companies[i].get("properties") or {}).get("name") or i),
+            str((companies[i].get("properties") or {}).get("domain") or ""),
+        )
+        for i in company_ids
+        if i in companies
+    ]
+    name = (
+        " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x)
+        or p.get("email")
+        or f"Contact {contact_id}"
+    )
+    return RecordPage(
+        "contact",
+        contact_id,
+        str(name),
+        str(p.get("email") or ""),
+        [(label, str(p[f])) for f, label in CONTACT_FIELDS if p.get(f)],
+        related,
+        "Companies",
+        await _invoices(console, "contacts", contact_id),
+    )
 
 
 async def company_page(console: Console, company_id: str) -> RecordPage | None:
@@ -64,19 +119,37 @@ async def company_page(console: Console, company_id: str) -> RecordPage | None:
     if record is None or record.get("archived"):
         return None
     p = record.get("properties") or {}
-    contact_ids = (await console.hubspot.associations("companies", "contacts", [company_id])).get(company_id, [])
-    contacts = await console.hubspot.batch_read("contacts", contact_ids[:100], ["firstname", "lastname", "email"]) \
-        if contact_ids else {}
+    contact_ids = (await console.hubspot.associations("companies", "contacts", [company_id])).get(
+        company_id, []
+    )
+    contacts = (
+        await console.hubspot.batch_read(
+            "contacts", contact_ids[:100], ["firstname", "lastname", "email"]
+        )
+        if contact_ids
+        else {}
+    )
     related = []
     for i in contact_ids:
         if i not in contacts:
             continue
         cp = contacts[i].get("properties") or {}
-        name = " ".join(x for x in (cp.get("firstname"), cp.get("lastname")) if x) or cp.get("email") or i
+        name = (
+            " ".join(x for x in (cp.get("firstname"), cp.get("lastname")) if x)
+            or cp.get("email")
+            or i
+        )
         related.append((f"/contacts/{i}", str(name), str(cp.get("email") or "")))
-    return RecordPage("company", company_id, str(p.get("name") or f"Company {company_id}"), str(p.get("domain") or ""),
-                      [(label, str(p[f])) for f, label in COMPANY_FIELDS if p.get(f)], related, "Contacts",
-                      await _invoices(console, "companies", company_id))
+    return RecordPage(
+        "company",
+        company_id,
+        str(p.get("name") or f"Company {company_id}"),
+        str(p.get("domain") or ""),
+        [(label, str(p[f])) for f, label in COMPANY_FIELDS if p.get(f)],
+        related,
+        "Contacts",
+        await _invoices(console, "companies", company_id),
+    )
 
 
 async def quickbooks_record(console: Console, entity: str, record_id: str) -> dict[str, Any] | None:

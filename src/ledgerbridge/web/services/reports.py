@@ -16,11 +16,28 @@ from ledgerbridge.web.formatting import decimal_or_zero, plain_amount, to_date
 
 PAGE = 200
 MAX_ROWS = 10_000  # the search API's cap per query
-PAYMENT_PROPS = ("hs_initial_amount", "hs_initiated_date", "hs_currency_code", "hs_fees_amount", "hs_platform_fee",
-                 "hs_refunds_amount", "hs_latest_status", "hs_processor_type", "hs_payment_method_type",
-                 "hs_reference_number", "hs_customer_email")
-INVOICE_PROPS = ("hs_number", "hs_currency", "hs_amount_billed", "hs_amount_paid", "hs_balance_due",
-                 "hs_invoice_status", "hs_invoice_date")
+PAYMENT_PROPS = (
+    "hs_initial_amount",
+    "hs_initiated_date",
+    "hs_currency_code",
+    "hs_fees_amount",
+    "hs_platform_fee",
+    "hs_refunds_amount",
+    "hs_latest_status",
+    "hs_processor_type",
+    "hs_payment_method_type",
+    "hs_reference_number",
+    "hs_customer_email",
+)
+INVOICE_PROPS = (
+    "hs_number",
+    "hs_currency",
+    "hs_amount_billed",
+    "hs_amount_paid",
+    "hs_balance_due",
+    "hs_invoice_status",
+    "hs_invoice_date",
+)
 # Payments whose money did not arrive are listed but not counted.
 NOT_RECEIVED = {"failed", "processing", "disputed_lost"}
 
@@ -79,13 +96,34 @@ class PaymentsReport:
     notes: list[str] = field(default_factory=list)
 
 
-async def _search_all(api: HubSpotApi, object_type: str, prop: str, date_from: dt.date, date_to: dt.date,
-                      properties: tuple[str, ...]) -> tuple[list[dict[str, Any]], bool]:
+async def _search_all(
+    api: HubSpotApi,
+    object_type: str,
+    prop: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    properties: tuple[str, ...],
+) -> tuple[list[dict[str, Any]], bool]:
     body: dict[str, Any] = {
-        "filterGroups": [{"filters": [
-            {"propertyName": prop, "operator": "GTE", "value": f"{date_from.isoformat()}T00:00:00.000Z"},
-            {"propertyName": prop, "operator": "LTE", "value": f"{date_to.isoformat()}T23:59:59.999Z"}]}],
-        "properties": list(properties), "sorts": [{"propertyName": prop, "direction": "ASCENDING"}], "limit": PAGE,
+        "filterGroups": [
+            {
+                "filters": [
+                    {
+                        "propertyName": prop,
+                        "operator": "GTE",
+                        "value": f"{date_from.isoformat()}T00:00:00.000Z",
+                    },
+                    {
+                        "propertyName": prop,
+                        "operator": "LTE",
+                        "value": f"{date_to.isoformat()}T23:59:59.999Z",
+                    },
+                ]
+            }
+        ],
+        "properties": list(properties),
+        "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+        "limit": PAGE,
     }
     out: list[dict[str, Any]] = []
     while True:
@@ -98,8 +136,12 @@ async def _search_all(api: HubSpotApi, object_type: str, prop: str, date_from: d
 
 
 async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date) -> PaymentsReport:
-    payments, capped_p = await _search_all(api, "commerce_payments", "hs_initiated_date", date_from, date_to, PAYMENT_PROPS)
-    invoices, capped_i = await _search_all(api, "invoices", "hs_invoice_date", date_from, date_to, INVOICE_PROPS)
+    payments, capped_p = await _search_all(
+        api, "commerce_payments", "hs_initiated_date", date_from, date_to, PAYMENT_PROPS
+    )
+    invoices, capped_i = await _search_all(
+        api, "invoices", "hs_invoice_date", date_from, date_to, INVOICE_PROPS
+    )
     ids = [str(p["id"]) for p in payments]
     links = await api.associations("commerce_payments", "invoices", ids) if ids else {}
     linked_ids = list(dict.fromkeys(i for v in links.values() for i in v))
@@ -108,16 +150,32 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
     for record in payments:
         p = record.get("properties") or {}
         invoice_ids = links.get(str(record["id"]), [])
-        lines.append(PaymentLine(
-            id=str(record["id"]), date=to_date(p.get("hs_initiated_date")),
-            invoices=[(i, str(((numbers.get(i) or {}).get("properties") or {}).get("hs_number") or f"#{i}"))
-                      for i in invoice_ids],
-            customer=str(p.get("hs_customer_email") or ""), processor=str(p.get("hs_processor_type") or ""),
-            method=str(p.get("hs_payment_method_type") or ""), status=str(p.get("hs_latest_status") or ""),
-            reference=str(p.get("hs_reference_number") or ""), currency=str(p.get("hs_currency_code") or "USD").upper(),
-            amount=decimal_or_zero(p.get("hs_initial_amount")), processing_fee=decimal_or_zero(p.get("hs_fees_amount")),
-            platform_fee=decimal_or_zero(p.get("hs_platform_fee")), refunds=decimal_or_zero(p.get("hs_refunds_amount")),
-        ))
+        lines.append(
+            PaymentLine(
+                id=str(record["id"]),
+                date=to_date(p.get("hs_initiated_date")),
+                invoices=[
+                    (
+                        i,
+                        str(
+                            ((numbers.get(i) or {}).get("properties") or {}).get("hs_number")
+                            or f"#{i}"
+                        ),
+                    )
+                    for i in invoice_ids
+                ],
+                customer=str(p.get("hs_customer_email") or ""),
+                processor=str(p.get("hs_processor_type") or ""),
+                method=str(p.get("hs_payment_method_type") or ""),
+                status=str(p.get("hs_latest_status") or ""),
+                reference=str(p.get("hs_reference_number") or ""),
+                currency=str(p.get("hs_currency_code") or "USD").upper(),
+                amount=decimal_or_zero(p.get("hs_initial_amount")),
+                processing_fee=decimal_or_zero(p.get("hs_fees_amount")),
+                platform_fee=decimal_or_zero(p.get("hs_platform_fee")),
+                refunds=decimal_or_zero(p.get("hs_refunds_amount")),
+            )
+        )
     totals: dict[str, CurrencyTotals] = {}
     for line in lines:
         if not line.counted:
@@ -134,32 +192,89 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
         if p.get("hs_invoice_status") in ("draft", "voided"):
             continue
         invoice_count += 1
-        t = totals.setdefault(str(p.get("hs_currency") or "USD").upper(), CurrencyTotals(str(p.get("hs_currency") or "USD").upper()))
+        t = totals.setdefault(
+            str(p.get("hs_currency") or "USD").upper(),
+            CurrencyTotals(str(p.get("hs_currency") or "USD").upper()),
+        )
         t.invoices += 1
         t.billed += decimal_or_zero(p.get("hs_amount_billed"))
         t.invoice_paid += decimal_or_zero(p.get("hs_amount_paid"))
         t.outstanding += decimal_or_zero(p.get("hs_balance_due"))
-    report = PaymentsReport(date_from, date_to, lines, sorted(totals.values(), key=lambda t: t.currency),
-                            invoice_count, truncated=capped_p or capped_i)
+    report = PaymentsReport(
+        date_from,
+        date_to,
+        lines,
+        sorted(totals.values(), key=lambda t: t.currency),
+        invoice_count,
+        truncated=capped_p or capped_i,
+    )
     if report.truncated:
-        report.notes.append("More than 10,000 records fall in this range; narrow the dates to see them all.")
+        report.notes.append(
+            "More than 10,000 records fall in this range; narrow the dates to see them all."
+        )
     return report
 
 
 def payments_csv(report: PaymentsReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["Payment id", "Date", "Invoice numbers", "Customer email", "Source", "Method", "Status",
-                     "Reference", "Currency", "Amount", "Processing fee", "Platform fee", "Refunded", "Net",
-                     "Counted"])
+    writer.writerow(
+        [
+            "Payment id",
+            "Date",
+            "Invoice numbers",
+            "Customer email",
+            "Source",
+            "Method",
+            "Status",
+            "Reference",
+            "Currency",
+            "Amount",
+            "Processing fee",
+            "Platform fee",
+            "Refunded",
+            "Net",
+            "Counted",
+        ]
+    )
     for line in report.payments:
-        writer.writerow([line.id, line.date.isoformat() if line.date else "", " ".join(n for _, n in line.invoices),
-                         line.customer, line.processor, line.method, line.status, line.reference, line.currency,
-                         plain_amount(line.amount, line.currency), plain_amount(line.processing_fee, line.currency),
-                         plain_amount(line.platform_fee, line.currency), plain_amount(line.refunds, line.currency),
-                         plain_amount(line.net, line.currency), "yes" if line.counted else "no"])
+        writer.writerow(
+            [
+                line.id,
+                line.date.isoformat() if line.date else "",
+                " ".join(n for _, n in line.invoices),
+                line.customer,
+                line.processor,
+                line.method,
+                line.status,
+                line.reference,
+                line.currency,
+                plain_amount(line.amount, line.currency),
+                plain_amount(line.processing_fee, line.currency),
+                plain_amount(line.platform_fee, line.currency),
+                plain_amount(line.refunds, line.currency),
+                plain_amount(line.net, line.currency),
+                "yes" if line.counted else "no",
+            ]
+        )
     for t in report.totals:
-        writer.writerow(["TOTAL", "", "", "", "", "", "", "", t.currency, plain_amount(t.received, t.currency),
-                         plain_amount(t.processing_fees, t.currency), plain_amount(t.platform_fees, t.currency),
-                         plain_amount(t.refunds, t.currency), plain_amount(t.net, t.currency), ""])
+        writer.writerow(
+            [
+                "TOTAL",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                t.currency,
+                plain_amount(t.received, t.currency),
+                plain_amount(t.processing_fees, t.currency),
+                plain_amount(t.platform_fees, t.currency),
+                plain_amount(t.refunds, t.currency),
+                plain_amount(t.net, t.currency),
+                "",
+            ]
+        )
     return out.getvalue()

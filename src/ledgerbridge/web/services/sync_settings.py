@@ -18,18 +18,32 @@ from ledgerbridge.engine.fieldmap import (
 )
 from ledgerbridge.engine.filters import BUILTIN_FIELDS, FilterOp, FilterRule, validate_rule
 
-OBJECTS = (("invoices", "Invoices"), ("payments", "Payments"), ("customers", "Contacts ⇄ customers"),
-           ("items", "Products ⇄ items"))
+OBJECTS = (
+    ("invoices", "Invoices"),
+    ("payments", "Payments"),
+    ("customers", "Contacts ⇄ customers"),
+    ("items", "Products ⇄ items"),
+)
 OP_LABELS = {
-    FilterOp.EQ: "is", FilterOp.NE: "is not", FilterOp.IN: "is any of", FilterOp.NOT_IN: "is none of",
-    FilterOp.GT: "is greater than", FilterOp.GTE: "is at least", FilterOp.LT: "is less than",
-    FilterOp.LTE: "is at most", FilterOp.BETWEEN: "is between", FilterOp.CONTAINS: "contains",
-    FilterOp.EXISTS: "is known", FilterOp.NOT_EXISTS: "is unknown",
+    FilterOp.EQ: "is",
+    FilterOp.NE: "is not",
+    FilterOp.IN: "is any of",
+    FilterOp.NOT_IN: "is none of",
+    FilterOp.GT: "is greater than",
+    FilterOp.GTE: "is at least",
+    FilterOp.LT: "is less than",
+    FilterOp.LTE: "is at most",
+    FilterOp.BETWEEN: "is between",
+    FilterOp.CONTAINS: "contains",
+    FilterOp.EXISTS: "is known",
+    FilterOp.NOT_EXISTS: "is unknown",
 }
 LIST_OPS = {FilterOp.IN, FilterOp.NOT_IN, FilterOp.BETWEEN}
 DIRECTION_LABELS = {
-    Direction.BOTH: "Two-way", Direction.HUBSPOT_TO_QBO: "HubSpot → QuickBooks",
-    Direction.QBO_TO_HUBSPOT: "QuickBooks → HubSpot", Direction.FROM_ORIGIN: "From the side it was created on",
+    Direction.BOTH: "Two-way",
+    Direction.HUBSPOT_TO_QBO: "HubSpot → QuickBooks",
+    Direction.QBO_TO_HUBSPOT: "QuickBooks → HubSpot",
+    Direction.FROM_ORIGIN: "From the side it was created on",
     Direction.NONE: "Don't sync",
 }
 DOC_NUMBER_LABELS = {
@@ -57,24 +71,36 @@ def _one(form: Any, name: str) -> str:
 
 
 def objects_from_form(current: SyncSettings, form: Any) -> SectionResult:
-    changes = {name: ObjectSync(hubspot_to_qbo=_one(form, f"{name}.hubspot_to_qbo") == "on",
-                                qbo_to_hubspot=_one(form, f"{name}.qbo_to_hubspot") == "on")
-               for name, _ in OBJECTS}
+    changes = {
+        name: ObjectSync(
+            hubspot_to_qbo=_one(form, f"{name}.hubspot_to_qbo") == "on",
+            qbo_to_hubspot=_one(form, f"{name}.qbo_to_hubspot") == "on",
+        )
+        for name, _ in OBJECTS
+    }
     return SectionResult(current.model_copy(update=changes))
 
 
-def filters_from_form(current: SyncSettings, form: Any) -> tuple[SectionResult, list[dict[str, str]]]:
+def filters_from_form(
+    current: SyncSettings, form: Any
+) -> tuple[SectionResult, list[dict[str, str]]]:
     """Also returns the rows as typed, to show them again when something is wrong."""
     fields, ops, values, applies, states, labels = (
-        [str(v) for v in form.getlist(n)] for n in ("rule_field", "rule_op", "rule_value", "rule_applies",
-                                                    "rule_state", "rule_label"))
+        [str(v) for v in form.getlist(n)]
+        for n in ("rule_field", "rule_op", "rule_value", "rule_applies", "rule_state", "rule_label")
+    )
     rows: list[dict[str, str]] = []
     rules: list[FilterRule] = []
     errors: list[str] = []
     for n in range(len(fields)):
-        row = {"field": fields[n].strip(), "op": ops[n] if n < len(ops) else "eq",
-               "value": values[n].strip() if n < len(values) else "", "applies": applies[n] if n < len(applies) else "hubspot",
-               "state": states[n] if n < len(states) else "on", "label": labels[n].strip() if n < len(labels) else ""}
+        row = {
+            "field": fields[n].strip(),
+            "op": ops[n] if n < len(ops) else "eq",
+            "value": values[n].strip() if n < len(values) else "",
+            "applies": applies[n] if n < len(applies) else "hubspot",
+            "state": states[n] if n < len(states) else "on",
+            "label": labels[n].strip() if n < len(labels) else "",
+        }
         if row["state"] == "remove" or (not row["field"] and not row["value"]):
             continue
         rows.append(row)
@@ -83,9 +109,16 @@ def filters_from_form(current: SyncSettings, form: Any) -> tuple[SectionResult, 
             value: str | list[str] | None = row["value"] or None
             if op in LIST_OPS and row["value"]:
                 value = [v.strip() for v in row["value"].split(",") if v.strip()]
-            rule = FilterRule(field=row["field"], op=op, value=value, label=row["label"] or None,
-                              enabled=row["state"] != "off",
-                              applies_to=row["applies"] if row["applies"] in ("hubspot", "quickbooks", "both") else "hubspot")
+            rule = FilterRule(
+                field=row["field"],
+                op=op,
+                value=value,
+                label=row["label"] or None,
+                enabled=row["state"] != "off",
+                applies_to=row["applies"]
+                if row["applies"] in ("hubspot", "quickbooks", "both")
+                else "hubspot",
+            )
         except (ValueError, ValidationError):
             errors.append(f"Rule {len(rows)}: choose a field and a condition.")
             continue
@@ -102,15 +135,25 @@ def rule_rows(settings: SyncSettings) -> list[dict[str, str]]:
     rows = []
     for rule in settings.filters:
         value = ", ".join(rule.value) if isinstance(rule.value, list) else (rule.value or "")
-        rows.append({"field": rule.field, "op": rule.op.value, "value": value, "applies": rule.applies_to,
-                     "state": "on" if rule.enabled else "off", "label": rule.label or "",
-                     "describe": rule.describe()})
+        rows.append(
+            {
+                "field": rule.field,
+                "op": rule.op.value,
+                "value": value,
+                "applies": rule.applies_to,
+                "state": "on" if rule.enabled else "off",
+                "label": rule.label or "",
+                "describe": rule.describe(),
+            }
+        )
     return rows
 
 
 def mappings_from_form(current: SyncSettings, form: Any, qbo_fields: list[str]) -> SectionResult:
-    props, targets, directions = ([str(v).strip() for v in form.getlist(n)]
-                                  for n in ("map_hubspot", "map_qbo", "map_direction"))
+    props, targets, directions = (
+        [str(v).strip() for v in form.getlist(n)]
+        for n in ("map_hubspot", "map_qbo", "map_direction")
+    )
     mappings: list[CustomFieldMapping] = []
     errors: list[str] = []
     seen: set[str] = set()
@@ -119,7 +162,9 @@ def mappings_from_form(current: SyncSettings, form: Any, qbo_fields: list[str]) 
         if not prop and not target:
             continue
         if not prop or not target:
-            errors.append(f"Mapping {n + 1}: choose both a HubSpot property and a QuickBooks custom field.")
+            errors.append(
+                f"Mapping {n + 1}: choose both a HubSpot property and a QuickBooks custom field."
+            )
             continue
         if prop in seen:
             errors.append(f"The HubSpot property {prop} is mapped twice.")
@@ -130,9 +175,13 @@ def mappings_from_form(current: SyncSettings, form: Any, qbo_fields: list[str]) 
         except ValueError:
             direction = Direction.BOTH
         if qbo_fields and target not in qbo_fields:
-            errors.append(f"QuickBooks has no custom field named '{target}' (it has: {', '.join(qbo_fields)}).")
+            errors.append(
+                f"QuickBooks has no custom field named '{target}' (it has: {', '.join(qbo_fields)})."
+            )
             continue
-        mappings.append(CustomFieldMapping(hubspot_property=prop, qbo_field=target, direction=direction))
+        mappings.append(
+            CustomFieldMapping(hubspot_property=prop, qbo_field=target, direction=direction)
+        )
     if errors:
         return SectionResult(None, errors)
     return SectionResult(current.model_copy(update={"custom_mappings": mappings}))
@@ -144,22 +193,33 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
         doc_number = DocNumberStrategy(_one(form, "doc_number"))
         policy = ProductNotFoundPolicy(_one(form, "product_not_found"))
     except ValueError:
-        return SectionResult(None, ["Choose a document number strategy and a product-not-found policy."])
+        return SectionResult(
+            None, ["Choose a document number strategy and a product-not-found policy."]
+        )
     prefix = _one(form, "doc_number_prefix")
     default_item = _one(form, "default_item_name") or current.default_item_name
     match_key = _one(form, "customer_match_key") or "email"
     if doc_number is DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER and not prefix:
         errors.append("Enter the prefix for document numbers.")
     if len(prefix) > 10:
-        errors.append("Keep the prefix to 10 characters (QuickBooks numbers are 21 characters at most).")
+        errors.append(
+            "Keep the prefix to 10 characters (QuickBooks numbers are 21 characters at most)."
+        )
     if match_key not in MATCH_KEYS:
         errors.append("Customers can only be matched by email address.")
     if errors:
         return SectionResult(None, errors)
-    return SectionResult(current.model_copy(update={
-        "doc_number": doc_number, "doc_number_prefix": prefix or current.doc_number_prefix,
-        "product_not_found": policy, "default_item_name": default_item[:100], "customer_match_key": match_key,
-    }))
+    return SectionResult(
+        current.model_copy(
+            update={
+                "doc_number": doc_number,
+                "doc_number_prefix": prefix or current.doc_number_prefix,
+                "product_not_found": policy,
+                "default_item_name": default_item[:100],
+                "customer_match_key": match_key,
+            }
+        )
+    )
 
 
 def filter_fields() -> list[tuple[str, str]]:
