@@ -279,6 +279,42 @@ class Runtime:
         self.store.close()
 
 
+class _Watched:
+    """A token provider that turns a rejected refresh (invalid_grant, a revoked private-app
+    token) into a connection-level state: "reconnect required", with the reason, shown in the
+    console and `ledgerbridge status`. Records keep their place in the queue meanwhile."""
+
+    def __init__(
+        self, inner: TokenProvider, store: SqlStore, connection_id: int, side: Side
+    ) -> None:
+        self._inner = inner
+        self._store = store
+        self._connection_id = connection_id
+        self._side = side
+
+    def _flag(self, exc: AuthExpired) -> None:
+        name = "HubSpot" if self._side is Side.HUBSPOT else "QuickBooks"
+        hint = f" {exc.hint}" if exc.hint else ""
+        log.warning("%s authorization for connection %s was rejected", name, self._connection_id)
+        self._store.set_connection_status(
+            self._connection_id, "reconnect_required", f"{name}: {exc.message}.{hint}"
+        )
+
+    async def get(self) -> str:
+        try:
+            return await self._inner.get()
+        except AuthExpired as exc:
+            self._flag(exc)
+            raise
+
+    async def refresh(self, stale: str | None = None) -> str:
+        try:
+            return await self._inner.refresh(stale)
+        except AuthExpired as exc:
+            self._flag(exc)
+            raise
+
+
 def _hubspot_tokens(
     settings: Settings,
     store: SqlStore,
@@ -336,6 +372,8 @@ def build_connection(
         raise ConfigError(
             message="QuickBooks company (realm id) is unknown", hint=qbo_auth.RECONNECT_HINT
         )
+    hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT)
+    qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS)
     crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url)
     ledger = QuickBooksConnector(http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url)
     sync = load_sync_settings(store, info.id)
