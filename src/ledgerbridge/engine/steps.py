@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine.apply import Applied, Applier
@@ -42,6 +43,37 @@ class StepResult:
     key: RecordKey  # the key the state was recorded on (the record's primary key)
     plan: Plan
     applied: Applied | None = None
+
+
+class SyncStateWrite(NamedTuple):
+    """The arguments of CrmPort.set_sync_state."""
+
+    invoice_id: str
+    status: SyncStatus
+    error: str | None
+    qbo_invoice_id: str | None
+    qbo_doc_number: str | None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A step's outcome, prepared and not yet recorded (see Stepper.prepare_finish)."""
+
+    key: RecordKey
+    plan: Plan
+    applied: Applied | None
+    before: Link | None  # the link as it was
+    link: Link | None  # the link to save
+    primary: RecordKey
+    previous: StoredSyncState | None
+    crm_write: SyncStateWrite | None
+
+    def our_version(self, version: str | None) -> str | None:
+        """The HubSpot version our sync-state write produced, remembered on the link so its
+        change event is recognised as an echo (only when the link is this invoice's)."""
+        if self.crm_write is None or self.link is None:
+            return None
+        return version if self.link.hubspot_id == self.crm_write.invoice_id else None
 
 
 @dataclass
@@ -131,6 +163,28 @@ class Stepper(StateBook):
     ) -> StepResult:
         """After the writes: link and bases, the HubSpot sync properties, the stored state, and
         the records that were waiting for this invoice."""
+        done = self.prepare_finish(key, plan, applied, hs, link)
+        hs_version: str | None = None
+        try:
+            if done.crm_write is not None:
+                result = await self.crm.set_sync_state(*done.crm_write)
+                hs_version = done.our_version(result.version)
+        except BaseException:
+            # The QBO write is done: its link is saved even if the HubSpot write failed.
+            self.save_finished_link(done, None)
+            raise
+        return self.commit_finish(done, hs_version)
+
+    def prepare_finish(
+        self,
+        key: RecordKey,
+        plan: Plan,
+        applied: Applied | None,
+        hs: Invoice | None,
+        link: Link | None,
+    ) -> Finish:
+        """What finishing a step will record, and the HubSpot sync-state write it needs (if
+        any). Reads only: batches prepare many, write HubSpot once, then commit them together."""
         if applied is None and link is None and plan.hubspot_id and plan.qbo_id:
             # A pair adopted by natural key with nothing to write: link it all the same.
             applied = Applied(
@@ -148,22 +202,29 @@ class Stepper(StateBook):
             link = self._refreshed_link(link, plan)
         primary = self._invoice_primary(key, plan, applied, link)
         previous = self.store.get_state(primary)
-        hs_version: str | None = None
-        try:
-            hs_version = await self._write_crm_state(plan, applied, hs, link, previous)
-        finally:
-            # One save for the link, bases and both versions (ours included, for echo
-            # suppression); saved even if the HubSpot write failed, the QBO write is done.
-            if link is not None and hs_version:
-                link = replace(link, hubspot_version=hs_version)
-            if link is not None and link != before:
-                self.store.save_link(link)
+        write = self._crm_state_write(plan, applied, hs, link, previous)
+        return Finish(key, plan, applied, before, link, primary, previous, write)
+
+    def save_finished_link(self, done: Finish, hs_version: str | None) -> Link | None:
+        # One save for the link, bases and both versions (ours included, for echo suppression).
+        link = done.link
+        if link is not None and hs_version:
+            link = replace(link, hubspot_version=hs_version)
+        if link is not None and link != done.before:
+            self.store.save_link(link)
+        return link
+
+    def commit_finish(self, done: Finish, hs_version: str | None) -> StepResult:
+        """Record a prepared finish: link, audit, state, unblocked records. Store writes only
+        (callers may group many in one unit of work)."""
+        plan, applied = done.plan, done.applied
+        link = self.save_finished_link(done, hs_version)
         if link is not None and plan.decision.status is SyncStatus.SYNCED:
             self.applier.audit(plan, INVOICE, link.hubspot_id or "")
-        self.record_state(primary, plan, applied, previous)
+        self.record_state(done.primary, plan, applied, done.previous)
         if plan.decision.status is SyncStatus.SYNCED:
             self._unblock(plan, applied, link)
-        return StepResult(primary, plan, applied)
+        return StepResult(done.primary, plan, applied)
 
     async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:
         """Read and plan without writing anything (dry runs)."""
@@ -228,16 +289,16 @@ class Stepper(StateBook):
             return key
         return RecordKey(self.connection_id, INVOICE, origin, source)
 
-    async def _write_crm_state(
+    def _crm_state_write(
         self,
         plan: Plan,
         applied: Applied | None,
         hs: Invoice | None,
         link: Link | None,
         previous: StoredSyncState | None,
-    ) -> str | None:
-        """Keep ledgerbridge_sync_status / _error / qbo_invoice_id / qbo_doc_number current.
-        Returns the invoice's new version when it was written."""
+    ) -> SyncStateWrite | None:
+        """The write that keeps ledgerbridge_sync_status / _error / qbo_invoice_id /
+        qbo_doc_number current, or None when HubSpot already shows it."""
         status = plan.decision.status
         hs_id = (
             (applied.hubspot_id if applied else None)
@@ -270,9 +331,7 @@ class Stepper(StateBook):
             and not sync_properties_differ(hs, status, qbo_id, number)
         ):
             return None
-        result = await self.crm.set_sync_state(hs_id, status, error, qbo_id, number)
-        # Our own write: its version is remembered so its change event is recognised as an echo.
-        return result.version if link is not None and link.hubspot_id == hs_id else None
+        return SyncStateWrite(hs_id, status, error, qbo_id, number)
 
     def _unblock(self, plan: Plan, applied: Applied | None, link: Link | None) -> None:
         ids = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, Table
@@ -41,6 +42,10 @@ class StoreBase:
         self._clock = clock
         self._lease = lease
         self._dialect = engine.dialect.name
+        # The session of the unit of work in progress in this thread / asyncio context, if any.
+        self._unit: ContextVar[Session | None] = ContextVar(
+            f"ledgerbridge_uow_{id(self)}", default=None
+        )
 
     @property
     def engine(self) -> Engine:
@@ -50,7 +55,38 @@ class StoreBase:
         return self._clock()
 
     @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Several store calls in ONE transaction (one commit, one fsync on SQLite): every read
+        and write made inside the block joins it, and all of it is durable when the block exits
+        without an error (rolled back otherwise). Nested blocks join the outer one.
+
+        The block must not span an ``await``: the transaction would stay open (holding SQLite's
+        write lock) while other tasks run. Build what to write first, then write it in one go.
+        """
+        if self._unit.get() is not None:
+            yield
+            return
+        with (
+            _translate_outages(),
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            token = self._unit.set(session)
+            try:
+                yield
+            finally:
+                self._unit.reset(token)
+
+    @property
+    def _in_unit(self) -> bool:
+        return self._unit.get() is not None
+
+    @contextmanager
     def _read(self) -> Iterator[Session]:
+        current = self._unit.get()
+        if current is not None:
+            yield current
+            return
         with (
             _translate_outages(),
             Session(self._engine, expire_on_commit=False) as session,
@@ -60,7 +96,12 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
+        Inside a unit of work, the unit's transaction."""
+        current = self._unit.get()
+        if current is not None:
+            yield current
+            return
         with (
             _translate_outages(),
             Session(self._writer, expire_on_commit=False) as session,

@@ -61,7 +61,12 @@ class LinkRepository(StoreBase):
         for attempt in range(3):
             try:
                 with self._write() as session:
-                    self._save_link(session, link)
+                    if self._in_unit:
+                        # A savepoint: a unique-constraint clash must not undo the whole unit.
+                        with session.begin_nested():
+                            self._save_link(session, link)
+                    else:
+                        self._save_link(session, link)
                 return
             except sa_exc.IntegrityError:
                 if attempt == 2:
