@@ -28,6 +28,7 @@ from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.sandbox.hubspot import create_app as create_hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as create_qbo_app
+from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 from ledgerbridge.store import SqlStore, TokenCipher
 
 HS_TOKEN = "pat-sandbox"
@@ -276,6 +277,13 @@ class QuickBooksSide:
 
     def count(self, entity: str) -> int:
         return len(self.all(entity))
+
+    def added_items(self) -> int:
+        """Items beyond the ones every new company starts with ("Services", "Hours")."""
+        return self.count("Item") - len(DEFAULT_ITEMS)
+
+    def item_named(self, name: str) -> str:
+        return next(str(i["Id"]) for i in self.all("Item") if i["Name"] == name)
 
 
 async def make_world(

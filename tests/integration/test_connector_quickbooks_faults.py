@@ -33,6 +33,7 @@ from ledgerbridge.engine.ports import InvoiceCreate
 from ledgerbridge.errors import SyncError, UnknownOutcome
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.sandbox.quickbooks import create_app
+from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 
 BASE = "http://quickbooks.test"
 
@@ -292,7 +293,7 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
         if method == "POST" and "requestid" in params:
             requestids[path].add(params["requestid"])
     assert counts["commit_timeout"] > 0 and counts["5xx"] > 0 and counts["429"] > 0
-    assert env.count("Customer") == 1 and env.count("Item") == 1
+    assert env.count("Customer") == 1 and env.count("Item") == len(DEFAULT_ITEMS) + 1
     assert env.count("Invoice") == 12 and env.count("Payment") == 12
     # One requestid per logical create, however many times each was sent.
     assert requestids[f"/v3/company/{env.realm}/invoice"] == {f"rq-{key}" for key in invoice_ids}

@@ -52,21 +52,23 @@ async def test_policy_create_item_matches_by_sku_then_name_and_creates_the_rest(
         and created["Name"] == "Onboarding package"
         and created["Sku"] == "ONB-STD"
     )
-    assert world.qbo.count("Item") == 3
+    assert world.qbo.added_items() == 3
 
     # A second invoice with the same products reuses the items (links), creates none.
     world.hs.invoice(contact, [(p3, "1", "1200.00")])
     await world.sync()
-    assert world.qbo.count("Item") == 3
+    assert world.qbo.added_items() == 3
 
 
-async def test_policy_default_item(world: World) -> None:
+async def test_policy_default_item_works_on_a_new_company(world: World) -> None:
+    """A new QBO company already has its "Services" item: the policy needs no setup there."""
     world.with_settings(
         SyncSettings(
             product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM, default_item_name="Services"
         )
     )
-    services = world.qbo.item("Services")
+    services = world.qbo.item_named("Services")
+    assert services == "1"  # the ItemRef Intuit's own examples use
     contact = world.hs.contact("nils@nimbus.example", first="Nils", company="Nimbus Cloud")
     product = world.hs.product("Hardware kit", "HW-KIT", "349.00")
     invoice_id = world.hs.invoice(
@@ -85,13 +87,14 @@ async def test_policy_default_item(world: World) -> None:
         if ln["DetailType"] == "SalesItemLineDetail"
     ]
     assert descriptions[0] is not None and "Hardware kit" in descriptions[0]
-    assert world.qbo.count("Item") == 1
+    assert world.qbo.added_items() == 0
 
 
 async def test_policy_default_item_missing_is_a_config_failure(world: World) -> None:
     world.with_settings(
         SyncSettings(
-            product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM, default_item_name="Services"
+            product_not_found=ProductNotFoundPolicy.USE_DEFAULT_ITEM,
+            default_item_name="Freight and handling",
         )
     )
     contact = world.hs.contact("olga@orchid.example", first="Olga", company="Orchid Florists")
@@ -100,7 +103,7 @@ async def test_policy_default_item_missing_is_a_config_failure(world: World) -> 
     await world.sync()
     state = world.invoice_state(invoice_id)
     assert state.status is FAILED and state.category == "config"
-    assert "Services" in (state.hint or "")
+    assert "Freight and handling" in (state.hint or "")
     assert world.qbo.count("Invoice") == 0
 
 
@@ -121,7 +124,7 @@ async def test_policy_fail_fails_the_invoice_alone_and_creates_nothing(world: Wo
     assert state.hint and "product not found" in state.hint
     assert world.invoice_state(good).status is SYNCED
     assert _sales_item_ids(world, good) == [known]
-    assert world.qbo.count("Item") == 1
+    assert world.qbo.added_items() == 1
     assert world.qbo.count("Invoice") == 1
     assert "Hardware kit" in world.hs.props("invoices", bad)["ledgerbridge_sync_error"]
 

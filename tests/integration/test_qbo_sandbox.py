@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from ledgerbridge.sandbox import demo_data
 from ledgerbridge.sandbox.quickbooks import create_app
+from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 from ledgerbridge.sandbox.quickbooks.webhooks import sign
 from ledgerbridge.sandbox.quickbooks.wire import dumps, loads
 
@@ -48,7 +49,9 @@ async def test_demo_seed_matches_the_shared_data_set(
     for person in demo_data.people():
         assert by_email[person.email]["DisplayName"] == person.company
     items = (await _query(client, base, "select *, Sku from Item maxresults 1000"))["Item"]
-    assert {i["Sku"]: Decimal(str(i["UnitPrice"])) for i in items} == {
+    seeded_items = [i for i in items if i["Name"] not in DEFAULT_ITEMS]
+    assert sorted(i["Name"] for i in items if i["Name"] in DEFAULT_ITEMS) == sorted(DEFAULT_ITEMS)
+    assert {i["Sku"]: Decimal(str(i["UnitPrice"])) for i in seeded_items} == {
         p["sku"]: Decimal(p["price"]) for p in demo_data.PRODUCTS
     }
     qbo_origin = [i for i in demo_data.invoices() if i.origin == "quickbooks"]

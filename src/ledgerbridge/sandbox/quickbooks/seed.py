@@ -1,7 +1,8 @@
 """Seeds: what a brand-new QBO company already holds (`empty`), and the demo data set (`demo`).
 
 A new company has a chart of accounts (income, discounts, A/R, undeposited funds, bank, A/P,
-equity, expense accounts), a default sales tax code, standard terms and payment methods,
+equity, expense accounts), the two default service items "Services" (Id 1, the ItemRef Intuit's
+own examples use) and "Hours", a default sales tax code, standard terms and payment methods,
 CompanyInfo, and Preferences with USD home currency, multicurrency off and three sales-form
 custom fields ("PO Number", "Sales Rep", "Project").
 """
@@ -37,6 +38,9 @@ ACCOUNTS = [
     ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
 ]
 TERMS = [("Due on receipt", 0), ("Net 15", 15), ("Net 30", 30), ("Net 60", 60)]
+# Every new QBO company starts with these service items, both booked to the "Services" income
+# account; tests count items relative to DEFAULT_ITEMS, never absolutely.
+DEFAULT_ITEMS = ("Services", "Hours")
 METHODS = [
     ("Cash", "NON_CREDIT_CARD"),
     ("Check", "NON_CREDIT_CARD"),
@@ -185,6 +189,17 @@ def seed_empty(env: Env, number: int) -> None:
     for name, account_type, sub_type in ACCOUNTS:
         operations.create(
             env, "Account", {"Name": name, "AccountType": account_type, "AccountSubType": sub_type}
+        )
+    for name in DEFAULT_ITEMS:
+        operations.create(
+            env,
+            "Item",
+            {
+                "Name": name,
+                "Type": "Service",
+                "Taxable": False,
+                "IncomeAccountRef": {"value": "1", "name": "Services"},
+            },
         )
     operations.create(
         env,
