@@ -10,6 +10,7 @@ the store; it reports what would be created, updated and matched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 BACKFILL_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 HUBSPOT_BATCH = 100
+READ_AHEAD = 2  # HubSpot pages read ahead of the one being written
 
 
 @dataclass
@@ -91,23 +93,25 @@ class Backfill:
         qbo_invoices = list(qbo_pages["Invoice"].ids) if "Invoice" in qbo_pages else []
         qbo_payments = list(qbo_pages["Payment"].ids) if "Payment" in qbo_pages else []
 
-        cursor: str | None = None
-        seen: set[str] = set()
         hs_payment_ids: list[str] = []
-        while True:
-            page = await engine.crm.changed_invoices(cursor, self.batch)
-            # Our own writes move records to the end of the modification-ordered feed: each
-            # record is handled once per backfill.
-            ids = [str(i) for i in page.ids if str(i) not in seen]
-            seen.update(ids)
-            if ids:
-                invoices = await engine.crm.get_invoices(ids)
+        fast = not self.dry_run and supports_batch(engine.ledger)
+        if fast:
+            prefetch = getattr(engine.ledger, "prefetch_display_names", None)
+            if callable(prefetch):
+                await prefetch()  # new customers' names are checked in memory
+        # HubSpot pages are read ahead while the previous page is being written.
+        pages: asyncio.Queue[list[Invoice] | BaseException | None] = asyncio.Queue(READ_AHEAD)
+        reader = asyncio.create_task(self._read_invoices(pages))
+        try:
+            while (invoices := await pages.get()) is not None:
+                if isinstance(invoices, BaseException):
+                    raise invoices
                 wanted = [inv for inv in invoices if self._in_range(inv) and inv.id]
                 keys = [
                     RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "")
                     for inv in wanted
                 ]
-                if not self.dry_run and supports_batch(engine.ledger):
+                if fast:
                     report = RunReport()
                     left = set(await BatchCreator(stepper, engine.concurrency).run(wanted, report))
                     self._tally(report)
@@ -118,9 +122,13 @@ class Backfill:
                     stepper.prefetched[inv.id or ""] = inv
                 await self._process(stepper, resolver, keys)
                 yield self._progress("hubspot invoices", None)
-            cursor = page.cursor if page.cursor is not None else cursor
-            if page.done or not page.ids:
-                break
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            forget = getattr(engine.ledger, "forget_display_names", None)
+            if callable(forget):
+                forget()
 
         keys = [
             RecordKey(engine.connection_id, INVOICE, Side.QUICKBOOKS, str(i)) for i in qbo_invoices
@@ -153,6 +161,30 @@ class Backfill:
             self.report.items_to_create = resolver.stats.items_created
             self.report.items_matched = resolver.stats.items_matched
         yield self._progress("done", self.done)
+
+    async def _read_invoices(
+        self, pages: asyncio.Queue[list[Invoice] | BaseException | None]
+    ) -> None:
+        """Producer: HubSpot invoices from the change feed, 100 per read; None at the end."""
+        crm = self.engine.crm
+        cursor: str | None = None
+        seen: set[str] = set()
+        try:
+            while True:
+                page = await crm.changed_invoices(cursor, self.batch)
+                # Our own writes move records to the end of the modification-ordered feed: each
+                # record is handled once per backfill.
+                ids = [str(i) for i in page.ids if str(i) not in seen]
+                seen.update(ids)
+                if ids:
+                    await pages.put(await crm.get_invoices(ids))
+                cursor = page.cursor if page.cursor is not None else cursor
+                if page.done or not page.ids:
+                    break
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            await pages.put(exc)
+            return
+        await pages.put(None)
 
     def _in_range(self, invoice: Invoice) -> bool:
         if self.since is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
@@ -19,7 +20,7 @@ from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, RecordKey, WriteResult
-from ledgerbridge.engine.steps import RunReport, Stepper
+from ledgerbridge.engine.steps import Finish, RunReport, Stepper
 from ledgerbridge.errors import SyncError, Transient
 
 
@@ -47,19 +48,20 @@ class BatchCreator:
         leftover: list[RecordKey] = []
         pending: list[_Pending] = []
         finished: list[tuple[RecordKey, Plan, Invoice]] = []
-        for invoice in invoices:
-            key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
-            if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(
-                invoice, Side.HUBSPOT
-            ):
-                leftover.append(key)
-                continue
-            plan = plan_invoice(InvoiceInput(key, invoice, None, None, stepper.settings, info))
-            create = next((op for op in plan.ops if isinstance(op, CreateLedgerInvoice)), None)
-            if create is None:
-                finished.append((key, plan, invoice))  # excluded, failed validation, draft...
-            else:
-                pending.append(_Pending(key, invoice, plan, create))
+        with unit_of_work(store):  # the link lookups share one read transaction
+            for invoice in invoices:
+                key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
+                if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(
+                    invoice, Side.HUBSPOT
+                ):
+                    leftover.append(key)
+                    continue
+                plan = plan_invoice(InvoiceInput(key, invoice, None, None, stepper.settings, info))
+                create = next((op for op in plan.ops if isinstance(op, CreateLedgerInvoice)), None)
+                if create is None:
+                    finished.append((key, plan, invoice))  # excluded, failed validation, draft...
+                else:
+                    pending.append(_Pending(key, invoice, plan, create))
         gate = asyncio.Semaphore(self.concurrency)
 
         async def finish(key: RecordKey, plan: Plan, invoice: Invoice) -> None:
@@ -93,21 +95,24 @@ class BatchCreator:
     def _begin(
         self, ready: list[_Pending], leftover: list[RecordKey]
     ) -> list[tuple[_Pending, str]]:
+        """Commit the write intents of the whole batch, in one transaction, before any of it
+        is sent (the idempotency guarantee: a crash after this replays with the same keys)."""
         store = self.stepper.store
         conn = self.stepper.connection_id
         batch: list[tuple[_Pending, str]] = []
-        for item in ready:
-            key = intent_key(conn, INVOICE, item.key.source_id)
-            if store.pending_intent(key):
-                leftover.append(item.key)  # an earlier attempt's outcome is unknown: look it up
-                continue
-            if (
-                store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
-                is not None
-            ):
-                leftover.append(item.key)  # already created: the step links it
-                continue
-            batch.append((item, key))
+        with unit_of_work(store):
+            for item in ready:
+                key = intent_key(conn, INVOICE, item.key.source_id)
+                if store.pending_intent(key):
+                    leftover.append(item.key)  # an earlier attempt's outcome is unknown: look up
+                    continue
+                if (
+                    store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
+                    is not None
+                ):
+                    leftover.append(item.key)  # already created: the step links it
+                    continue
+                batch.append((item, key))
         return batch
 
     async def _send(
@@ -118,6 +123,7 @@ class BatchCreator:
         leftover: list[RecordKey],
     ) -> None:
         stepper = self.stepper
+        store = stepper.store
         requests = [
             InvoiceCreate(
                 item.create.invoice,
@@ -130,24 +136,50 @@ class BatchCreator:
             for item, key in batch
         ]
         results = await stepper.ledger.batch_create_invoices(requests)  # type: ignore[attr-defined]
+        created: list[tuple[_Pending, str, WriteResult]] = []
+        failed: list[tuple[_Pending, SyncError]] = []
+        for (item, key), result in zip(batch, results, strict=True):
+            if isinstance(result, Transient):
+                leftover.append(item.key)  # intent stays pending: looked up before a resend
+            elif isinstance(result, SyncError):
+                failed.append((item, result))
+            else:
+                created.append((item, key, result))
+        # What QBO created is remembered at once, before anything else can fail.
+        with unit_of_work(store):
+            for _, key, result in created:
+                store.complete_intent(key, result.id)
 
-        async def finish(item: _Pending, key: str, result: WriteResult | SyncError) -> None:
+        async def fail(item: _Pending, error: SyncError) -> None:
             async with gate:
-                if isinstance(result, Transient):
-                    leftover.append(item.key)  # intent stays pending: looked up before a resend
-                    return
-                if isinstance(result, SyncError):
-                    await stepper.fail(
-                        item.key,
-                        SyncStatus.FAILED,
-                        result.category,
-                        result.message,
-                        result.hint or None,
-                        None,
-                    )
-                    report.failed += 1
-                    return
-                stepper.store.complete_intent(key, result.id)
+                await stepper.fail(
+                    item.key,
+                    SyncStatus.FAILED,
+                    error.category,
+                    error.message,
+                    error.hint or None,
+                    None,
+                )
+                report.failed += 1
+
+        await asyncio.gather(*(fail(item, error) for item, error in failed))
+        if created:
+            await self._finish_created(created, report, gate, leftover)
+
+    async def _finish_created(
+        self,
+        created: list[tuple[_Pending, str, WriteResult]],
+        report: RunReport,
+        gate: asyncio.Semaphore,
+        leftover: list[RecordKey],
+    ) -> None:
+        """Links, HubSpot sync properties and states of the invoices just created: the sync
+        properties in batch updates, the store writes in one transaction."""
+        stepper = self.stepper
+        store = stepper.store
+        prepared: list[Finish] = []
+        with unit_of_work(store):
+            for item, _, result in created:
                 applied = Applied(
                     hubspot_id=item.key.source_id,
                     qbo_id=result.id,
@@ -158,15 +190,55 @@ class BatchCreator:
                     created=[f"quickbooks invoice {result.id}"] if result.created else [],
                     matched=[] if result.created else [f"quickbooks invoice {result.id}"],
                 )
-                step = await stepper.finish_invoice(
-                    item.key, item.plan, applied, item.invoice, None
-                )
-                report.results.append(step)
-                report.count(item.plan.decision.status)
+                plan = self._checked(item, result)
+                prepared.append(stepper.prepare_finish(item.key, plan, applied, item.invoice, None))
+        try:
+            versions = await self._write_crm_states(prepared, gate)
+        except SyncError:
+            # The QBO invoices exist and their intents are complete: save their links, and let
+            # the ordinary step set the HubSpot properties (and record the state) again.
+            with unit_of_work(store):
+                for done in prepared:
+                    stepper.save_finished_link(done, None)
+            leftover.extend(done.key for done in prepared)
+            return
+        with unit_of_work(store):
+            for done, version in zip(prepared, versions, strict=True):
+                report.results.append(stepper.commit_finish(done, version))
+                report.count(done.plan.decision.status)
 
-        await asyncio.gather(
-            *(finish(item, key, result) for (item, key), result in zip(batch, results, strict=True))
-        )
+    def _checked(self, item: _Pending, result: WriteResult) -> Plan:
+        return item.plan
+
+    async def _write_crm_states(
+        self, prepared: list[Finish], gate: asyncio.Semaphore
+    ) -> list[str | None]:
+        """The HubSpot versions our sync-state writes produced (None where nothing was written
+        or the version is not ours to remember)."""
+        crm = self.stepper.crm
+        wanted = [(n, done) for n, done in enumerate(prepared) if done.crm_write is not None]
+        versions: list[str | None] = [None] * len(prepared)
+        if not wanted:
+            return versions
+        batch_write = getattr(crm, "batch_set_sync_state", None)
+        if callable(batch_write):
+            results = await batch_write([done.crm_write for _, done in wanted])
+        else:
+
+            async def one(done: Finish) -> WriteResult:
+                async with gate:
+                    return await crm.set_sync_state(*done.crm_write)  # type: ignore[misc]
+
+            results = await asyncio.gather(*(one(done) for _, done in wanted))
+        for (n, done), result in zip(wanted, results, strict=True):
+            versions[n] = done.our_version(result.version) if result is not None else None
+        return versions
+
+
+def unit_of_work(store: object) -> AbstractContextManager[None]:
+    """The store's unit of work (one transaction for many calls), if it has one."""
+    unit = getattr(store, "unit_of_work", None)
+    return unit() if callable(unit) else nullcontext()
 
 
 def supports_batch(ledger: object) -> bool:

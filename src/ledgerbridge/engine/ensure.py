@@ -84,6 +84,7 @@ class Resolver:
         self._default_item: str | None = None
         self._planned: set[str] = set()  # dry run: what would be created, counted once
         self._matched: set[str] = set()  # what was matched, counted once
+        self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
 
     # ---- customers -------------------------------------------------------------------------
     async def customer_id(self, customer: Customer) -> str | None:
@@ -275,7 +276,15 @@ class Resolver:
     def _link(self, object_type: str, hubspot_id: str | None) -> Link | None:
         if not hubspot_id:
             return None
-        return self.store.get_link(self.connection_id, object_type, Side.HUBSPOT, hubspot_id)
+        known = self._links.get((object_type, hubspot_id))
+        if known is not None:
+            return known
+        link = self.store.get_link(self.connection_id, object_type, Side.HUBSPOT, hubspot_id)
+        if link is not None and link.qbo_id:
+            # Customer and item links only ever gain a QBO id: a resolver (one run, one
+            # backfill) remembers them instead of reading the same link for every invoice.
+            self._links[(object_type, hubspot_id)] = link
+        return link
 
     def _save(
         self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]
@@ -285,7 +294,9 @@ class Resolver:
         existing = self.store.get_link(self.connection_id, object_type, Side.QUICKBOOKS, qbo_id)
         if existing is not None and existing.hubspot_id not in (None, hubspot_id):
             return  # another HubSpot record already maps to this QBO record: keep that link
-        self.store.save_link(Link(self.connection_id, object_type, hubspot_id, qbo_id, extra=extra))
+        link = Link(self.connection_id, object_type, hubspot_id, qbo_id, extra=extra)
+        self.store.save_link(link)
+        self._links[(object_type, hubspot_id)] = link
 
 
 def _person(customer: Customer) -> str:

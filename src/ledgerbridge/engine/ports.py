@@ -219,6 +219,18 @@ class InvoiceCreate:
     custom_fields: Mapping[str, str] = field(default_factory=dict)
 
 
+class BatchCrmPort(CrmPort, Protocol):
+    """Optional: a CRM that sets the sync properties of many invoices in one request (HubSpot
+    batch update, 100 per call). Backfills use it when the connector has it."""
+
+    async def batch_set_sync_state(
+        self,
+        updates: Sequence[tuple[str, SyncStatus, str | None, str | None, str | None]],
+    ) -> list[WriteResult | None]:
+        """set_sync_state(*update) for each update; one result per update, in order (None for
+        an invoice that no longer exists)."""
+
+
 class BatchLedgerPort(LedgerPort, Protocol):
     """Optional: a ledger that creates invoices in batches (QBO /batch, 30 per call). The engine
     uses it for backfills when the connector has it, and create_invoice otherwise."""

@@ -156,6 +156,24 @@ class HubSpotApi:
         )
         return response.data
 
+    async def batch_update(
+        self, object_type: str, inputs: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> dict[str, dict[str, Any]]:
+        """Set properties on many records (100 per call): {record id: updated record}. Records
+        that no longer exist are left out. Absolute values: safe to resend."""
+        out: dict[str, dict[str, Any]] = {}
+        for part in chunks(list(inputs), BATCH_MAX):
+            body = {"inputs": [{"id": str(i), "properties": dict(p)} for i, p in part]}
+            response = await self.transport.request(
+                "POST",
+                f"/crm/v3/objects/{object_type}/batch/update",
+                json_body=body,
+                idempotent=True,
+            )
+            for row in (response.data or {}).get("results") or []:
+                out[str(row.get("id"))] = row
+        return out
+
     async def batch_upsert(
         self, object_type: str, id_property: str, inputs: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[dict[str, Any]]:

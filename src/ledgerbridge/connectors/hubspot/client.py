@@ -317,11 +317,7 @@ class HubSpotConnector:
         qbo_invoice_id: str | None = None,
         qbo_doc_number: str | None = None,
     ) -> WriteResult:
-        properties = {tr.SYNC_STATUS: status.value, tr.SYNC_ERROR: (error or "")[:SYNC_ERROR_MAX]}
-        if qbo_invoice_id is not None:
-            properties[tr.QBO_INVOICE_ID] = qbo_invoice_id
-        if qbo_doc_number is not None:
-            properties[tr.QBO_DOC_NUMBER] = qbo_doc_number
+        properties = _sync_properties(status, error, qbo_invoice_id, qbo_doc_number)
         updated = await self.api.update("invoices", invoice_id, properties)
         return WriteResult(
             id=invoice_id,
@@ -329,6 +325,30 @@ class HubSpotConnector:
             number=qbo_doc_number,
             created=False,
         )
+
+    async def batch_set_sync_state(
+        self,
+        updates: Sequence[tuple[str, SyncStatus, str | None, str | None, str | None]],
+    ) -> list[WriteResult | None]:
+        """set_sync_state for many invoices through batch update (100 per request). One result
+        per update, in order; None for an invoice that no longer exists."""
+        rows = await self.api.batch_update(
+            "invoices", [(u[0], _sync_properties(*u[1:])) for u in updates]
+        )
+        out: list[WriteResult | None] = []
+        for invoice_id, _status, _error, _qbo_id, number in updates:
+            row = rows.get(str(invoice_id))
+            out.append(
+                None
+                if row is None
+                else WriteResult(
+                    id=str(invoice_id),
+                    version=(row.get("properties") or {}).get("hs_lastmodifieddate"),
+                    number=number,
+                    created=False,
+                )
+            )
+        return out
 
     # -----------------------------------------------------------------------------------------
     # Payments
@@ -387,3 +407,14 @@ class HubSpotConnector:
             version=(upserted.get("properties") or {}).get("hs_lastmodifieddate"),
             created=bool(upserted.get("new")),
         )
+
+
+def _sync_properties(
+    status: SyncStatus, error: str | None, qbo_invoice_id: str | None, qbo_doc_number: str | None
+) -> dict[str, str]:
+    properties = {tr.SYNC_STATUS: status.value, tr.SYNC_ERROR: (error or "")[:SYNC_ERROR_MAX]}
+    if qbo_invoice_id is not None:
+        properties[tr.QBO_INVOICE_ID] = qbo_invoice_id
+    if qbo_doc_number is not None:
+        properties[tr.QBO_DOC_NUMBER] = qbo_doc_number
+    return properties

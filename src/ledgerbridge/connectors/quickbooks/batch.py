@@ -8,6 +8,7 @@ them), takes the ones that exist, and sends only the missing ones again, in a ne
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -49,8 +50,13 @@ async def batch_create(
             results[index] = body
         else:
             todo.append((index, item, body))
-    for start in range(0, len(todo), BATCH_MAX):
-        await _run_chunk(api, markers, todo[start : start + BATCH_MAX], results)
+    # The chunks go out together: the transport keeps the realm's in-flight limit.
+    await asyncio.gather(
+        *(
+            _run_chunk(api, markers, todo[start : start + BATCH_MAX], results)
+            for start in range(0, len(todo), BATCH_MAX)
+        )
+    )
     return [
         r if r is not None else UnknownOutcome(message="batch item got no answer") for r in results
     ]
