@@ -62,6 +62,11 @@ def allocate_payment(
     return applied, remaining
 
 
+def amounts_match(a: Decimal, b: Decimal, currency: str = "USD") -> bool:
+    """Two amounts agree once rounded to the currency's minor unit."""
+    return quantize(a, currency) == quantize(b, currency)
+
+
 def totals_match(a: Invoice, b: Invoice) -> bool:
     """Both sides agree on the invoice total to the minor unit (the rounding parity check)."""
-    return quantize(a.total, a.currency) == quantize(b.total, b.currency)
+    return a.currency == b.currency and amounts_match(a.total, b.total, a.currency)

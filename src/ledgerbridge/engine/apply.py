@@ -16,6 +16,7 @@ from typing import Any
 from ledgerbridge.domain import Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
+from ledgerbridge.engine.parity import ledger_total
 from ledgerbridge.engine.plan import (
     Audit,
     CreateLedgerInvoice,
@@ -52,6 +53,7 @@ class Applied:
     hubspot_version: str | None = None
     qbo_version: str | None = None
     customer_qbo_id: str | None = None
+    qbo_total: Decimal | None = None  # the total QBO computed for the invoice it wrote
     created: list[str] = field(default_factory=list)  # e.g. "quickbooks invoice 145"
     matched: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -106,6 +108,7 @@ class Applier:
                 )
                 done.qbo_version = result.version
                 done.qbo_number = result.number or done.qbo_number
+                done.qbo_total = result.total
                 done.customer_qbo_id = customer_id or done.customer_qbo_id
                 done.updated.append(f"quickbooks invoice {op.qbo_id}: {', '.join(op.fields)}")
             elif isinstance(op, VoidLedgerInvoice):
@@ -149,7 +152,7 @@ class Applier:
         async def lookup() -> WriteResult | None:
             found = await self.ledger.find_invoice(doc_number, op.external_key)
             return (
-                WriteResult(found.id or "", found.version, found.number, created=False)
+                WriteResult(found.id or "", found.version, found.number, False, ledger_total(found))
                 if found and found.id
                 else None
             )
@@ -158,7 +161,7 @@ class Applier:
             found = await self.ledger.get_invoice(result_id)
             if found is None:
                 return WriteResult(result_id, created=False)
-            return WriteResult(result_id, found.version, found.number, created=False)
+            return WriteResult(result_id, found.version, found.number, False, ledger_total(found))
 
         result = await create_once(
             self.store,
@@ -176,6 +179,7 @@ class Applier:
         done.qbo_id = result.id
         done.qbo_version = result.version
         done.qbo_number = result.number
+        done.qbo_total = result.total
         (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
 
     async def _fit_to_balances(self, payment: Payment) -> tuple[Payment, str | None, list[str]]:

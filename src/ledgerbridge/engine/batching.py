@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied
 from ledgerbridge.engine.identity import counterpart_hint
 from ledgerbridge.engine.intents import intent_key
@@ -208,7 +209,14 @@ class BatchCreator:
                 report.count(done.plan.decision.status)
 
     def _checked(self, item: _Pending, result: WriteResult) -> Plan:
-        return item.plan
+        stepper = self.stepper
+        return parity.check(
+            item.plan,
+            result.total,
+            item.invoice,
+            None,
+            parity.auditor(stepper.store, stepper.connection_id),
+        )
 
     async def _write_crm_states(
         self, prepared: list[Finish], gate: asyncio.Semaphore

@@ -81,7 +81,7 @@ async def create_once(
 
 
 def _matched(found: WriteResult) -> WriteResult:
-    return WriteResult(found.id, found.version, found.number, created=False)
+    return WriteResult(found.id, found.version, found.number, created=False, total=found.total)
 
 
 class KeyedLocks:

@@ -24,6 +24,9 @@ CUSTOMER = "customer"
 ITEM = "item"
 INVOICE = "invoice"
 PAYMENT = "payment"
+# Invoice.context key where a ledger connector reports the total the ledger itself computed
+# (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
+LEDGER_TOTAL = "ledger.total"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class WriteResult:
     version: str | None = None  # new SyncToken / hs_lastmodifieddate, for echo suppression
     number: str | None = None  # QBO DocNumber / HubSpot hs_number
     created: bool = True  # False when an existing record was found instead (replay, natural key)
+    # The total the target computed itself (QBO TotalAmt), for the rounding parity check.
+    total: Decimal | None = None
 
 
 @dataclass(frozen=True)

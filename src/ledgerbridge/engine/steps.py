@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
@@ -151,6 +152,13 @@ class Stepper(StateBook):
             applied: Applied | None = None
             if plan.writes:
                 applied = await self.applier.apply(plan, link)
+            plan = parity.check(
+                plan,
+                applied.qbo_total if applied else None,
+                hs,
+                qbo,
+                parity.auditor(self.store, conn),
+            )
             return await self.finish_invoice(key, plan, applied, hs, link)
 
     async def finish_invoice(

@@ -16,6 +16,7 @@ from typing import Any
 from ledgerbridge.connectors.quickbooks.api import BATCH_MAX, QboApi
 from ledgerbridge.connectors.quickbooks.errors import error_from_fault, parse_fault
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
+from ledgerbridge.connectors.quickbooks.results import write_result
 from ledgerbridge.engine.ports import InvoiceCreate, WriteResult
 from ledgerbridge.errors import SyncError, UnknownOutcome
 
@@ -32,12 +33,7 @@ def batch_request_id(request_ids: Sequence[str], attempt: int) -> str:
 
 
 def _result(row: Mapping[str, Any], created: bool) -> WriteResult:
-    return WriteResult(
-        id=str(row["Id"]),
-        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
-        number=row.get("DocNumber") or None,
-        created=created,
-    )
+    return write_result(row, created)  # TotalAmt included: the engine's parity check needs it
 
 
 async def batch_create(

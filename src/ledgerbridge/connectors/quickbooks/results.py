@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.engine.ports import WriteResult
@@ -27,4 +28,6 @@ def write_result(row: Mapping[str, Any], created: bool = True) -> WriteResult:
         version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
         number=row.get("DocNumber") or None,
         created=created,
+        # QBO's own total, so the engine can check it against the total it sent (parity check).
+        total=Decimal(str(row["TotalAmt"])) if row.get("TotalAmt") is not None else None,
     )

@@ -31,6 +31,7 @@ from ledgerbridge.domain import (
     quantize,
     to_decimal,
 )
+from ledgerbridge.engine.ports import LEDGER_TOTAL
 
 MARKER_PREFIX = "ledgerbridge:"
 _MARKER_RE = re.compile(r"ledgerbridge:(\S+)")
@@ -249,6 +250,8 @@ def invoice_from_wire(data: Mapping[str, Any], home_currency: str) -> Invoice:
     context: dict[str, str] = {}
     if key:
         context["ledgerbridge.key"] = key
+    # QBO's own total (tax and its rounding included): the engine's rounding parity check.
+    context[LEDGER_TOTAL] = str(quantize(total, currency))
     memo = (data.get("CustomerMemo") or {}).get("value")
     return Invoice(
         currency=currency,

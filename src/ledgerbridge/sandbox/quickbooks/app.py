@@ -55,10 +55,13 @@ def create_app(
     verifier_token: str = "sandbox-verifier-token",
     webhook_format: str = "cloudevents",
     clock: Callable[[], dt.datetime] | None = None,
+    rounding: str = "half_up",
 ) -> FastAPI:
     """Build the sandbox. `app.state.sandbox` is the SandboxState (see state.py for its API).
     `clock` (aware UTC datetimes) drives timestamps, token lifetimes and the CDC window; it is
-    also the state's `clock` attribute, which tests may replace later."""
+    also the state's `clock` attribute, which tests may replace later. `rounding` ("half_up" or
+    "half_even") is how the company rounds amounts it computes (Qty x UnitPrice, percent
+    discounts, tax): QBO does not document it, see docs/sandboxes.md."""
     state = SandboxState(
         seed_name=seed,
         state_dir=state_dir,
@@ -68,6 +71,7 @@ def create_app(
         webhook_url=webhook_url,
         verifier_token=verifier_token,
         webhook_format=webhook_format,
+        rounding=rounding,
         **({"clock": clock} if clock is not None else {}),
     )
 

@@ -12,10 +12,11 @@ import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ledgerbridge.sandbox.quickbooks import errors
-from ledgerbridge.sandbox.quickbooks.wire import meta_time
+from ledgerbridge.sandbox.quickbooks.wire import CENT, meta_time
 
 REQUEST_LOG_LIMIT = 20000
 
@@ -146,6 +147,13 @@ class Env:
     tz: dt.tzinfo
     emit: Emit
     include: frozenset[str] = frozenset()
+    # How QBO rounds the amounts it computes itself (Qty x UnitPrice, percent discounts, tax):
+    # decimal.ROUND_HALF_UP by default; unconfirmed, so it is a knob (see docs/sandboxes.md).
+    rounding: str = ROUND_HALF_UP
+
+    def money(self, value: Decimal | int) -> Decimal:
+        """Round an amount this company computes, at the cent, with its rounding mode."""
+        return Decimal(value).quantize(CENT, rounding=self.rounding)
 
     @property
     def meta_now(self) -> str:

@@ -4,6 +4,8 @@ Line rules: Amount must equal Qty × UnitPrice when both are given (6070); `Qty:
 (python-quickbooks defaults) mean "unset"; a line keeps its Id when it names an existing line,
 otherwise it is new; QBO's own SubTotalLineDetail lines sent back by a client are dropped and
 recomputed; a percent discount is computed from the subtotal; US line tax codes are TAX or NON.
+Amounts the company computes itself (Qty x UnitPrice, percent discounts, tax) are rounded with
+`env.money`, i.e. the sandbox's configurable rounding mode; amounts a client sends are kept.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def build_lines(
     if discount_total > subtotal:
         raise errors.business("The discount is larger than the subtotal of the transaction.")
     if after_discount and subtotal:
-        taxable = money(taxable - discount_total * taxable / subtotal)
+        taxable = env.money(taxable - discount_total * taxable / subtotal)
     lines = body + [
         {"Amount": money(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
     ]
@@ -118,13 +120,13 @@ def _sales_item_line(env: Env, raw: dict[str, Any]) -> tuple[dict[str, Any], str
     if qty == 0 and price == 0:
         qty = price = None  # python-quickbooks defaults: unset
     if qty is not None and price is not None:
-        expected = money(qty * price)
+        expected = env.money(qty * price)
         if amount is not None and amount != 0 and money(amount) != expected:
             raise errors.amount_mismatch(amount)
         amount = expected
     elif amount is None:
         base = price if price is not None else to_decimal(item.get("UnitPrice")) or Decimal(0)
-        amount = money(base * (qty if qty is not None else 1))
+        amount = env.money(base * (qty if qty is not None else 1))
         if price is None and qty is not None:
             price = base
     elif qty is not None and price is None and qty != 0:
@@ -170,7 +172,7 @@ def _discount_line(
                 "Discount amount or percent should be provided",
                 element="Line",
             )
-        amount = money(subtotal * percent / 100)
+        amount = env.money(subtotal * percent / 100)
     elif amount is None:
         raise errors.QboFault(
             "6090",
@@ -211,7 +213,7 @@ def tax_detail(env: Env, requested: dict[str, Any], taxable: Decimal) -> dict[st
         if rate is None:
             continue
         percent = to_decimal(rate.get("RateValue")) or Decimal(0)
-        amount = money(taxable * percent / 100)
+        amount = env.money(taxable * percent / 100)
         total += amount
         tax_lines.append(
             {

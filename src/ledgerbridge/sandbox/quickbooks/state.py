@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from ledgerbridge.sandbox.quickbooks.wire import company_tz, dumps, loads
 
 REALM_BASE = 9130357000000000
 SNAPSHOT = "quickbooks-sandbox.json"
+# Rounding modes the sandbox can compute amounts with (QBO's own is not documented).
+ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
 def _utc_now() -> dt.datetime:
@@ -52,9 +55,14 @@ class SandboxState:
         webhook_format: str = "cloudevents",
         clock: Callable[[], dt.datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        rounding: str = "half_up",
     ) -> None:
         if seed_name not in ("empty", "demo"):
             raise ValueError("seed must be 'empty' or 'demo'")
+        if rounding not in ROUNDING:
+            raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}")
+        # How amounts the company computes are rounded; tests may change it later.
+        self.rounding = rounding
         self.seed_name = seed_name
         self.state_dir = Path(state_dir) if state_dir else None
         self.static_token = static_token
@@ -92,7 +100,14 @@ class SandboxState:
     ) -> Env:
         company = self.companies[realm_id]
         emit = (lambda *a: None) if quiet else self._emitter(realm_id)
-        return Env(company=company, now=self.clock(), tz=self.tz, emit=emit, include=include)
+        return Env(
+            company=company,
+            now=self.clock(),
+            tz=self.tz,
+            emit=emit,
+            include=include,
+            rounding=ROUNDING[self.rounding],
+        )
 
     def _emitter(self, realm_id: str) -> Callable[[str, str, str, dt.datetime], None]:
         def emit(entity: str, entity_id: str, op: str, when: dt.datetime) -> None:
