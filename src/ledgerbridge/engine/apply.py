@@ -128,7 +128,11 @@ class Applier:
                 done.updated.append(f"hubspot invoice {op.hubspot_id}: {', '.join(op.fields)}")
             elif isinstance(op, UpsertCrmPayment):
                 result = await self.crm.upsert_payment_from_ledger(
-                    op.payment, op.hubspot_invoice_id, op.amount, op.external_key
+                    op.payment,
+                    op.hubspot_invoice_id,
+                    op.amount,
+                    op.external_key,
+                    keep_refund=op.keep_refund,
                 )
                 (done.created if result.created else done.matched).append(
                     f"hubspot payment {result.id}"

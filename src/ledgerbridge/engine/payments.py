@@ -4,6 +4,8 @@
   share (processor "quickbooks"), upserted on a unique key so replays never duplicate.
 - A HubSpot payment from another processor becomes a QBO Payment applied to the invoice.
 - A payment whose invoice has not synced yet is `blocked` on that invoice, and wakes it up.
+- HubSpot owns the refund and delete state of the payments copied from QBO (see ownership.py):
+  a share deleted in HubSpot is not re-created, a refund recorded there is not reverted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +44,9 @@ class PaymentInput:
     invoice_links: Mapping[str, Link | None]  # application invoice id (payment's side) -> link
     excluded_invoices: frozenset[str]  # application invoice ids whose invoice is excluded
     settings: SyncSettings
+    # QBO invoice id -> "deleted" | "refunded" | "partially_refunded": what HubSpot did to the
+    # payment copied for that share (ownership.hubspot_states).
+    hubspot_states: Mapping[str, str] = field(default_factory=dict)
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -103,6 +108,7 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         )
     ops: list[Op] = []
     shares: dict[str, str] = {}
+    owned: list[tuple[str, str, str]] = []  # (field, QBO's value, HubSpot's value kept)
     for app in payment.applications:
         if app.invoice_id in inp.excluded_invoices:
             continue
@@ -117,15 +123,50 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
                 qbo_id=pid,
                 **labels,
             )
+        state = inp.hubspot_states.get(app.invoice_id)
+        shares[app.invoice_id] = inv_link.hubspot_id
+        if state == "deleted":
+            owned.append(
+                (
+                    f"archived (hubspot invoice {inv_link.hubspot_id})",
+                    f"recorded from QuickBooks payment {pid}",
+                    "deleted in HubSpot: not re-created",
+                )
+            )
+            continue
+        keep = state in ("refunded", "partially_refunded") and payment.status not in (
+            "deleted",
+            "refunded",
+        )
+        if keep:
+            owned.append(
+                (
+                    f"hs_latest_status (hubspot invoice {inv_link.hubspot_id})",
+                    payment.status,
+                    f"{state} in HubSpot: kept",
+                )
+            )
         ops.append(
             UpsertCrmPayment(
                 payment,
                 inv_link.hubspot_id,
                 quantize(app.amount, payment.currency),
                 share_key(pid, app.invoice_id),
+                keep_refund=keep,
             )
         )
-        shares[app.invoice_id] = inv_link.hubspot_id
+    if not ops and owned:
+        # Every share was deleted in HubSpot: remember this version, write nothing.
+        return Plan(
+            key,
+            Decision(SyncStatus.SYNCED),
+            summary="deleted in HubSpot: not re-created",
+            origin=Side.QUICKBOOKS,
+            qbo_id=pid,
+            qbo_version=payment.version,
+            extra={"qbo_hash": digest, "hubspot_owned": tuple(owned)},
+            **labels,
+        )
     if not ops:
         message = (
             "The payment's invoices are excluded from sync"
@@ -148,7 +189,7 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
         qbo_version=payment.version,
-        extra={"shares": shares, "qbo_hash": digest},
+        extra={"shares": shares, "qbo_hash": digest, "hubspot_owned": tuple(owned)},
         **labels,
     )
 

@@ -80,6 +80,7 @@ class UpsertCrmPayment:
     hubspot_invoice_id: str
     amount: Decimal  # this invoice's share
     external_key: str
+    keep_refund: bool = False  # HubSpot recorded a refund on it: leave status/refund alone
 
 
 @dataclass(frozen=True)

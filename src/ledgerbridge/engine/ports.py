@@ -129,11 +129,21 @@ class CrmPort(Protocol):
     async def get_payment(self, payment_id: str) -> Payment | None: ...
 
     async def upsert_payment_from_ledger(
-        self, payment: Payment, invoice_id: str, amount: Decimal, external_key: str
+        self,
+        payment: Payment,
+        invoice_id: str,
+        amount: Decimal,
+        external_key: str,
+        keep_refund: bool = False,
     ) -> WriteResult:
         """Create or update a commerce payment (hs_processor_type=quickbooks) for the share
         `amount` of a QBO payment applied to `invoice_id`, idempotently on `external_key` (a
-        unique property), and associate it with the invoice."""
+        unique property), and associate it with the invoice. `keep_refund`: leave the payment's
+        status and refunded amount as HubSpot has them (a refund recorded in HubSpot)."""
+
+    async def find_ledger_payments(self, external_keys: Sequence[str]) -> dict[str, Payment]:
+        """The live (not archived) payments written by upsert_payment_from_ledger, by their
+        external key; keys with no live payment are absent."""
 
     async def changed_payments(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
-from ledgerbridge.engine import parity
+from ledgerbridge.engine import ownership, parity
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
@@ -379,6 +379,7 @@ class Stepper(StateBook):
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
             self.record_state(key, plan, applied)
+            ownership.audit(self.store, conn, plan)
             return StepResult(key, plan, applied)
 
     async def _plan_payment(self, key: RecordKey) -> Plan:
@@ -397,6 +398,14 @@ class Stepper(StateBook):
             state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
             if state is not None and state.status is SyncStatus.EXCLUDED:
                 excluded.add(app.invoice_id)
+        # HubSpot owns refunds and deletes of the payments copied from QBO: read what it did.
+        owned = (
+            await ownership.hubspot_states(self.crm, link, payment, key.source_id)
+            if key.side is Side.QUICKBOOKS
+            else {}
+        )
         return plan_payment(
-            PaymentInput(key, payment, link, invoice_links, frozenset(excluded), self.settings)
+            PaymentInput(
+                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned
+            )
         )

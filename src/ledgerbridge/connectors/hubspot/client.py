@@ -372,6 +372,16 @@ class HubSpotConnector:
             if p in records
         ]
 
+    async def find_ledger_payments(self, external_keys: Sequence[str]) -> dict[str, Payment]:
+        if not external_keys:
+            return {}
+        # Read by the unique key: archived payments are not returned (HubSpot's batch read
+        # leaves them out unless asked), which is how a payment deleted in HubSpot shows.
+        records = await self.api.batch_read(
+            "commerce_payments", external_keys, tr.PAYMENT_PROPERTIES, id_property=tr.PAYMENT_KEY
+        )
+        return {key: payments_tr.payment_from_wire(record, []) for key, record in records.items()}
+
     async def get_payment(self, payment_id: str) -> Payment | None:
         record = await self.api.get(
             "commerce_payments", payment_id, tr.PAYMENT_PROPERTIES, associations=["invoices"]
@@ -385,9 +395,18 @@ class HubSpotConnector:
         return payments_tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
 
     async def upsert_payment_from_ledger(
-        self, payment: Payment, invoice_id: str, amount: Decimal, external_key: str
+        self,
+        payment: Payment,
+        invoice_id: str,
+        amount: Decimal,
+        external_key: str,
+        keep_refund: bool = False,
     ) -> WriteResult:
         properties = payments_tr.payment_to_wire(payment, amount, external_key)
+        if keep_refund:
+            # HubSpot owns a refund recorded on the payment: never write it back to "succeeded".
+            for name in payments_tr.REFUND_PROPERTIES:
+                properties.pop(name, None)
         upserted = (
             await self.api.batch_upsert(
                 "commerce_payments", tr.PAYMENT_KEY, [(external_key, properties)]

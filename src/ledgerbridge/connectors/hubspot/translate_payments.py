@@ -38,6 +38,8 @@ METHOD_FROM_WIRE = {
     "pads": "pads",
     "other": "other",
 }
+# What a refund recorded in HubSpot changes on a commerce payment.
+REFUND_PROPERTIES = ("hs_latest_status", "hs_refunds_amount")
 STATUS_FROM_WIRE = {
     "refunded": "refunded",
     "partially_refunded": "partially_refunded",
