@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import parity
@@ -20,8 +21,8 @@ from ledgerbridge.engine.identity import counterpart_hint
 from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
-from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, RecordKey, WriteResult
-from ledgerbridge.engine.steps import Finish, RunReport, Stepper
+from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, Link, RecordKey, WriteResult
+from ledgerbridge.engine.steps import Finish, RunReport, Stepper, StepResult
 from ledgerbridge.errors import SyncError, Transient
 
 
@@ -101,6 +102,23 @@ class BatchCreator:
         store = self.stepper.store
         conn = self.stepper.connection_id
         batch: list[tuple[_Pending, str]] = []
+        begin_many = getattr(store, "begin_intents", None)
+        if callable(begin_many):
+            keys = [intent_key(conn, INVOICE, item.key.source_id) for item in ready]
+            # Intents begun before (pending: unknown outcome; done: already created) go to the
+            # ordinary step, which looks them up or links them.
+            earlier = begin_many(
+                [
+                    (key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
+                    for key, item in zip(keys, ready, strict=True)
+                ]
+            )
+            for key, item in zip(keys, ready, strict=True):
+                if key in earlier:
+                    leftover.append(item.key)
+                else:
+                    batch.append((item, key))
+            return batch
         with unit_of_work(store):
             for item in ready:
                 key = intent_key(conn, INVOICE, item.key.source_id)
@@ -147,9 +165,13 @@ class BatchCreator:
             else:
                 created.append((item, key, result))
         # What QBO created is remembered at once, before anything else can fail.
-        with unit_of_work(store):
-            for _, key, result in created:
-                store.complete_intent(key, result.id)
+        complete_many = getattr(store, "complete_intents", None)
+        if callable(complete_many):
+            complete_many([(key, result.id) for _, key, result in created])
+        else:
+            with unit_of_work(store):
+                for _, key, result in created:
+                    store.complete_intent(key, result.id)
 
         async def fail(item: _Pending, error: SyncError) -> None:
             async with gate:
@@ -179,7 +201,9 @@ class BatchCreator:
         stepper = self.stepper
         store = stepper.store
         prepared: list[Finish] = []
+        get_states = getattr(store, "get_states", None)
         with unit_of_work(store):
+            states = get_states([item.key for item, _, _ in created]) if get_states else None
             for item, _, result in created:
                 applied = Applied(
                     hubspot_id=item.key.source_id,
@@ -192,7 +216,9 @@ class BatchCreator:
                     matched=[] if result.created else [f"quickbooks invoice {result.id}"],
                 )
                 plan = self._checked(item, result)
-                prepared.append(stepper.prepare_finish(item.key, plan, applied, item.invoice, None))
+                prepared.append(
+                    stepper.prepare_finish(item.key, plan, applied, item.invoice, None, states)
+                )
         try:
             versions = await self._write_crm_states(prepared, gate)
         except SyncError:
@@ -204,9 +230,9 @@ class BatchCreator:
             leftover.extend(done.key for done in prepared)
             return
         with unit_of_work(store):
-            for done, version in zip(prepared, versions, strict=True):
-                report.results.append(stepper.commit_finish(done, version))
-                report.count(done.plan.decision.status)
+            for step in commit_finishes(stepper, prepared, versions):
+                report.results.append(step)
+                report.count(step.plan.decision.status)
 
     def _checked(self, item: _Pending, result: WriteResult) -> Plan:
         stepper = self.stepper
@@ -241,6 +267,43 @@ class BatchCreator:
         for (n, done), result in zip(wanted, results, strict=True):
             versions[n] = done.our_version(result.version) if result is not None else None
         return versions
+
+
+def commit_finishes(
+    stepper: Stepper, prepared: Sequence[Finish], versions: Sequence[str | None]
+) -> list[StepResult]:
+    """Stepper.commit_finish for many, with the store's set-wise writes when it has them."""
+    store: Any = stepper.store
+    if not all(
+        callable(getattr(store, name, None))
+        for name in ("save_links", "set_states", "blocked_on_many")
+    ):
+        return [stepper.commit_finish(d, v) for d, v in zip(prepared, versions, strict=True)]
+    links: list[Link | None] = []
+    for done, version in zip(prepared, versions, strict=True):
+        link = done.link
+        if link is not None and version:
+            link = replace(link, hubspot_version=version)
+        links.append(link)
+    store.save_links(
+        [link for done, link in zip(prepared, links, strict=True) if link and link != done.before]
+    )
+    states = []
+    dependencies: list[RecordKey] = []
+    for done, link in zip(prepared, links, strict=True):
+        synced = done.plan.decision.status is SyncStatus.SYNCED
+        if link is not None and synced:
+            stepper.applier.audit(done.plan, INVOICE, link.hubspot_id or "")
+        state = stepper.build_state(done.primary, done.plan, done.applied, done.previous)
+        if state is not None:
+            states.append(state)
+        if synced:
+            dependencies.extend(stepper.dependencies_done(done.plan, done.applied, link))
+    store.set_states(states)
+    for waiting in store.blocked_on_many(dependencies).values():
+        for key in waiting:
+            store.mark_dirty(key, "dependency synced")
+    return [StepResult(done.primary, done.plan, done.applied) for done in prepared]
 
 
 def unit_of_work(store: object) -> AbstractContextManager[None]:

@@ -33,11 +33,25 @@ class StateBook:
         previous: StoredSyncState | None = None,
     ) -> None:
         """`previous`: the stored state when the caller already read it."""
-        decision = plan.decision
-        if decision.status is None:
+        if plan.decision.status is None:
             return
         if previous is None:
             previous = self.store.get_state(key)
+        state = self.build_state(key, plan, applied, previous)
+        if state is not None:
+            self.store.set_state(state)
+
+    def build_state(
+        self,
+        key: RecordKey,
+        plan: Plan,
+        applied: Applied | None,
+        previous: StoredSyncState | None,
+    ) -> StoredSyncState | None:
+        """The state a step's outcome records (None when it records nothing)."""
+        decision = plan.decision
+        if decision.status is None:
+            return None
         attempts = (
             0
             if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)
@@ -53,22 +67,20 @@ class StateBook:
         if counterpart is None:
             counterpart = plan.qbo_id if key.side is Side.HUBSPOT else plan.hubspot_id
         number = applied.qbo_number if applied else None
-        self.store.set_state(
-            StoredSyncState(
-                key=key,
-                status=decision.status,
-                category=decision.category,
-                message=decision.message,
-                hint=decision.hint,
-                attempts=attempts,
-                last_attempt_at=self.clock(),
-                blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
-                counterpart_id=counterpart or (previous.counterpart_id if previous else None),
-                counterpart_number=number or (previous.counterpart_number if previous else None),
-                label=plan.label,
-                amount=plan.amount,
-                currency=plan.currency,
-            )
+        return StoredSyncState(
+            key=key,
+            status=decision.status,
+            category=decision.category,
+            message=decision.message,
+            hint=decision.hint,
+            attempts=attempts,
+            last_attempt_at=self.clock(),
+            blocked_on=decision.blocked_on.as_text() if decision.blocked_on else None,
+            counterpart_id=counterpart or (previous.counterpart_id if previous else None),
+            counterpart_number=number or (previous.counterpart_number if previous else None),
+            label=plan.label,
+            amount=plan.amount,
+            currency=plan.currency,
         )
 
     def record_error(

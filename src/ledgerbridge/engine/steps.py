@@ -8,7 +8,7 @@ excluded, blocked, or failed validation.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -190,9 +190,11 @@ class Stepper(StateBook):
         applied: Applied | None,
         hs: Invoice | None,
         link: Link | None,
+        states: Mapping[RecordKey, StoredSyncState] | None = None,
     ) -> Finish:
         """What finishing a step will record, and the HubSpot sync-state write it needs (if
-        any). Reads only: batches prepare many, write HubSpot once, then commit them together."""
+        any). Reads only: batches prepare many, write HubSpot once, then commit them together.
+        `states`: the stored states, when the caller read them all at once."""
         if applied is None and link is None and plan.hubspot_id and plan.qbo_id:
             # A pair adopted by natural key with nothing to write: link it all the same.
             applied = Applied(
@@ -209,7 +211,7 @@ class Stepper(StateBook):
         elif link is not None and plan.decision.status is SyncStatus.SYNCED:
             link = self._refreshed_link(link, plan)
         primary = self._invoice_primary(key, plan, applied, link)
-        previous = self.store.get_state(primary)
+        previous = states.get(primary) if states is not None else self.store.get_state(primary)
         write = self._crm_state_write(plan, applied, hs, link, previous)
         return Finish(key, plan, applied, before, link, primary, previous, write)
 
@@ -342,6 +344,15 @@ class Stepper(StateBook):
         return SyncStateWrite(hs_id, status, error, qbo_id, number)
 
     def _unblock(self, plan: Plan, applied: Applied | None, link: Link | None) -> None:
+        for dependency in self.dependencies_done(plan, applied, link):
+            for waiting in self.store.blocked_on(dependency):
+                self.store.mark_dirty(waiting, "dependency synced")
+
+    def dependencies_done(
+        self, plan: Plan, applied: Applied | None, link: Link | None
+    ) -> list[RecordKey]:
+        """The keys other records may be blocked on, now that this invoice synced."""
+        out: list[RecordKey] = []
         ids = {
             Side.HUBSPOT: (applied.hubspot_id if applied else None)
             or (link.hubspot_id if link else None),
@@ -353,9 +364,8 @@ class Stepper(StateBook):
         for side, source in ids.items():
             if not source:
                 continue
-            dependency = RecordKey(self.connection_id, INVOICE, side, source)
-            for waiting in self.store.blocked_on(dependency):
-                self.store.mark_dirty(waiting, "dependency synced")
+            out.append(RecordKey(self.connection_id, INVOICE, side, source))
+        return out
 
     # ---- payments --------------------------------------------------------------------------
     async def payment(self, key: RecordKey) -> StepResult:

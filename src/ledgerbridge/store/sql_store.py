@@ -9,12 +9,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from ledgerbridge.store.base import Clock, utcnow
+from ledgerbridge.store.bulk import BulkRepository
 from ledgerbridge.store.connections import ConnectionRepository
 from ledgerbridge.store.crypto import TokenCipher, load_cipher
 from ledgerbridge.store.db import make_engine
-from ledgerbridge.store.links import LinkRepository
 from ledgerbridge.store.migrate import migrate
-from ledgerbridge.store.states import StateRepository
 from ledgerbridge.store.users import UserRepository
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 
 
-class SqlStore(StateRepository, LinkRepository, ConnectionRepository, UserRepository):
+class SqlStore(BulkRepository, ConnectionRepository, UserRepository):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).
 
