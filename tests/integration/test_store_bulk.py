@@ -121,3 +121,12 @@ def test_save_links_inserts_new_links_and_merges_like_save_link(
     old = store.get_link(conn_id, INVOICE, Side.QUICKBOOKS, "q-old")
     assert old is not None and old.hubspot_id == "hs-old" and old.qbo_version == "3"
     assert store.get_link(conn_id, INVOICE, Side.HUBSPOT, "hs-old") == old
+
+
+def test_get_links_finds_linked_ids_of_one_side(store: SqlStore, conn_id: int) -> None:
+    store.save_link(Link(conn_id, INVOICE, "hs-g1", "q-g1", extra={"doc_number": "7"}))
+    store.save_link(Link(conn_id, INVOICE, "hs-g2", None))
+    found = store.get_links(conn_id, INVOICE, Side.HUBSPOT, ["hs-g1", "hs-g2", "hs-none"])
+    assert set(found) == {"hs-g1", "hs-g2"}
+    assert found["hs-g1"] == store.get_link(conn_id, INVOICE, Side.HUBSPOT, "hs-g1")
+    assert set(store.get_links(conn_id, INVOICE, Side.QUICKBOOKS, ["q-g1", "hs-g1"])) == {"q-g1"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,9 +49,37 @@ def loads(raw: bytes | str) -> Any:
     return json.loads(raw, parse_float=Decimal)
 
 
+# A Decimal goes through the C encoder as a marked string, then the marks are cut away so it
+# lands as a bare number: the same output as _encode, many times faster on big bodies.
+_DECIMAL_MARK = "\x00\x01lbdec:"
+_ESCAPED_MARK = "\\u0000\\u0001lbdec:"
+_MARKED = re.compile(r'"\\u0000\\u0001lbdec:(-?[0-9.]+)\\u0000"')
+
+
 def dumps(value: Any) -> bytes:
     """Serialize to JSON, writing Decimal as an exact JSON number."""
-    return _encode(value).encode("utf-8")
+    marked = 0
+
+    def mark(item: Any) -> Any:
+        nonlocal marked
+        if isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"cannot encode {item!r} as JSON")
+            marked += 1
+            return f"{_DECIMAL_MARK}{format(item, 'f')}\x00"
+        if isinstance(item, Mapping):
+            return dict(item)
+        raise TypeError(f"cannot encode {type(item).__name__} as JSON")
+
+    try:
+        text = json.dumps(value, default=mark, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _encode(value).encode("utf-8")  # the exact path decides (and explains)
+    if marked or _ESCAPED_MARK in text:
+        text, cut = _MARKED.subn(r"\1", text)
+        if cut != marked or _ESCAPED_MARK in text:
+            text = _encode(value)  # a string that looks like a mark: trust nothing, go slow
+    return text.encode("utf-8")
 
 
 def _encode(value: Any) -> str:

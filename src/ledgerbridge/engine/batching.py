@@ -50,12 +50,21 @@ class BatchCreator:
         leftover: list[RecordKey] = []
         pending: list[_Pending] = []
         finished: list[tuple[RecordKey, Plan, Invoice]] = []
+        get_links = getattr(store, "get_links", None)
         with unit_of_work(store):  # the link lookups share one read transaction
+            linked = (
+                get_links(conn, INVOICE, Side.HUBSPOT, [inv.id or "" for inv in invoices])
+                if callable(get_links)
+                else None
+            )
             for invoice in invoices:
                 key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
-                if store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id) or counterpart_hint(
-                    invoice, Side.HUBSPOT
-                ):
+                link = (
+                    linked.get(key.source_id)
+                    if linked is not None
+                    else store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id)
+                )
+                if link or counterpart_hint(invoice, Side.HUBSPOT):
                     leftover.append(key)
                     continue
                 plan = plan_invoice(InvoiceInput(key, invoice, None, None, stepper.settings, info))

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select, update
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import Link, RecordKey, StoredSyncState
 from ledgerbridge.errors import NotFound
-from ledgerbridge.store.links import INTENT_DONE, INTENT_PENDING, LinkRepository
+from ledgerbridge.store.links import INTENT_DONE, INTENT_PENDING, LinkRepository, _to_link
 from ledgerbridge.store.models import RecordLinkRow, SyncStateRow, WriteIntentRow
 from ledgerbridge.store.queue import row_key
 from ledgerbridge.store.states import _KEEP_IF_NONE, _STATE_COLUMNS, StateRepository, _to_state
@@ -182,6 +182,27 @@ class BulkRepository(StateRepository, LinkRepository):
         return out
 
     # ---- links ---------------------------------------------------------------------------------
+    def get_links(
+        self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
+    ) -> dict[str, Link]:
+        """get_link for many ids of one side: {source id: link} for the linked ones."""
+        column = RecordLinkRow.hubspot_id if Side(side) is Side.HUBSPOT else RecordLinkRow.qbo_id
+        out: dict[str, Link] = {}
+        with self._read() as session:
+            for part in _chunks(list(source_ids)):
+                rows = session.scalars(
+                    select(RecordLinkRow).where(
+                        RecordLinkRow.connection_id == connection_id,
+                        RecordLinkRow.object_type == object_type,
+                        column.in_(part),
+                    )
+                )
+                for row in rows:
+                    link = _to_link(row)
+                    source = link.hubspot_id if Side(side) is Side.HUBSPOT else link.qbo_id
+                    out[source or ""] = link
+        return out
+
     def save_links(self, links: Sequence[Link]) -> None:
         """save_link for many. Links whose ids are all new are inserted in one statement; the
         others (an existing row to update or merge) go through save_link's rules."""
