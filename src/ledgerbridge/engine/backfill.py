@@ -116,8 +116,9 @@ class Backfill:
                 while len(writing) >= limit:
                     writing = await _first_done(writing)
                     yield self._progress("hubspot invoices", None)
-                page = self._invoice_page(stepper, resolver, invoices, fast)
-                writing.add(asyncio.create_task(page))
+                writing.add(
+                    asyncio.create_task(self._invoice_page(stepper, resolver, invoices, fast))
+                )
             while writing:
                 writing = await _first_done(writing)
                 yield self._progress("hubspot invoices", None)
