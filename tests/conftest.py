@@ -116,6 +116,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
+def pg_db_url(pg_schemas: _PgSchemas, pg_base_url: str) -> str:
+    """A PostgreSQL schema migrated to head, shared by the session (PostgreSQL-only tests)."""
+    url = _schema_url(pg_base_url, pg_schemas.create())
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
 def sqlite_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('db')}/ledgerbridge.db"
     migrate(url)

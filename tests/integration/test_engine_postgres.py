@@ -30,16 +30,6 @@ from test_engine_payments import (  # noqa: F401
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def pg_db_url(pg_schemas, pg_base_url) -> str:  # type: ignore[no-untyped-def]
-    from conftest import _schema_url
-    from ledgerbridge.store import migrate
-
-    url = _schema_url(pg_base_url, pg_schemas.create())
-    migrate(url)
-    return url
-
-
 @pytest.fixture
 async def world(pg_db_url: str) -> AsyncIterator[World]:
     w = await make_world(pg_db_url, f"engine-pg-{uuid.uuid4().hex[:8]}")
