@@ -315,12 +315,30 @@ class _Watched:
             raise
 
 
-def _hubspot_tokens(
-    settings: Settings,
+def _oauth_tokens(
     store: SqlStore,
     http: httpx.AsyncClient,
     info: ConnectionInfo,
-    client: OAuthClient | None,
+    side: Side,
+    stored: StoredTokens,
+    client: OAuthClient,
+) -> TokenProvider:
+    """Stored tokens as a refreshing provider; refreshed tokens are stored again, encrypted."""
+    account = info.hubspot_portal_id if side is Side.HUBSPOT else info.qbo_realm_id
+
+    def save(tokens: TokenSet) -> None:
+        store.set_tokens(info.id, side, to_stored(tokens))
+
+    return OAuthTokenProvider(
+        to_token_set(stored, account),
+        client.refresher(http, account),
+        on_tokens=save,
+        clock=client.clock,
+    )
+
+
+def _hubspot_tokens(
+    store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo, client: OAuthClient | None
 ) -> TokenProvider:
     stored = store.get_tokens(info.id, Side.HUBSPOT)
     if stored is None:
@@ -332,16 +350,7 @@ def _hubspot_tokens(
             message="HubSpot OAuth client is not configured for this connection",
             hint=hubspot_auth.RECONNECT_HINT,
         )
-
-    def save(tokens: TokenSet) -> None:
-        store.set_tokens(info.id, Side.HUBSPOT, to_stored(tokens))
-
-    return OAuthTokenProvider(
-        to_token_set(stored, info.hubspot_portal_id),
-        client.refresher(http, info.hubspot_portal_id),
-        on_tokens=save,
-        clock=client.clock,
-    )
+    return _oauth_tokens(store, http, info, Side.HUBSPOT, stored, client)
 
 
 def _qbo_tokens(
@@ -350,23 +359,14 @@ def _qbo_tokens(
     stored = store.get_tokens(info.id, Side.QUICKBOOKS)
     if stored is None or client is None:
         raise AuthExpired(message="QuickBooks is not connected", hint=qbo_auth.RECONNECT_HINT)
-
-    def save(tokens: TokenSet) -> None:
-        store.set_tokens(info.id, Side.QUICKBOOKS, to_stored(tokens))
-
-    return OAuthTokenProvider(
-        to_token_set(stored, info.qbo_realm_id),
-        client.refresher(http, info.qbo_realm_id),
-        on_tokens=save,
-        clock=client.clock,
-    )
+    return _oauth_tokens(store, http, info, Side.QUICKBOOKS, stored, client)
 
 
 def build_connection(
     settings: Settings, store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo
 ) -> ConnectionRuntime:
     hs_client, qb_client = oauth_clients(settings, info)
-    hs_tokens = _hubspot_tokens(settings, store, http, info, hs_client)
+    hs_tokens = _hubspot_tokens(store, http, info, hs_client)
     qb_tokens = _qbo_tokens(store, http, info, qb_client)
     if not info.qbo_realm_id:
         raise ConfigError(

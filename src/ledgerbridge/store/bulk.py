@@ -20,7 +20,13 @@ from ledgerbridge.errors import NotFound
 from ledgerbridge.store.links import INTENT_DONE, INTENT_PENDING, LinkRepository, _to_link
 from ledgerbridge.store.models import RecordLinkRow, SyncStateRow, WriteIntentRow
 from ledgerbridge.store.queue import row_key
-from ledgerbridge.store.states import _KEEP_IF_NONE, _STATE_COLUMNS, StateRepository, _to_state
+from ledgerbridge.store.states import (
+    _KEEP_IF_NONE,
+    _STATE_COLUMNS,
+    StateRepository,
+    _to_state,
+    state_values,
+)
 
 IntentSpec = tuple[str, int, str, Side, str]  # key, connection id, object type, target, source id
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
@@ -135,7 +141,7 @@ class BulkRepository(StateRepository, LinkRepository):
         now = self._now()
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for state in states:
-            values = self._state_values(state, now)
+            values = state_values(state, now)
             kept = tuple(
                 name
                 for name in _KEEP_IF_NONE
@@ -261,28 +267,3 @@ class BulkRepository(StateRepository, LinkRepository):
                 session.execute(RecordLinkRow.__table__.insert(), new_rows)
         for link in later:
             self.save_link(link)
-
-    # ---- helpers -------------------------------------------------------------------------------
-    def _state_values(self, state: StoredSyncState, now: Any) -> dict[str, Any]:
-        key = state.key
-        return {
-            "connection_id": key.connection_id,
-            "object_type": key.object_type,
-            "side": Side(key.side).value,
-            "source_id": key.source_id,
-            "status": SyncStatus(state.status).value,
-            "category": state.category,
-            "message": state.message,
-            "hint": state.hint,
-            "attempts": state.attempts,
-            "first_seen_at": state.first_seen_at or now,
-            "last_attempt_at": state.last_attempt_at,
-            "next_attempt_at": state.next_attempt_at,
-            "blocked_on": state.blocked_on,
-            "counterpart_id": state.counterpart_id,
-            "counterpart_number": state.counterpart_number,
-            "label": state.label[:300] if state.label else state.label,
-            "amount": str(state.amount) if state.amount is not None else None,
-            "currency": state.currency,
-            "updated_at": now,
-        }

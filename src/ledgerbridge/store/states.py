@@ -30,6 +30,32 @@ _STATE_COLUMNS = (
 _KEEP_IF_NONE = ("first_seen_at", "label", "amount", "currency")
 
 
+def state_values(state: StoredSyncState, now: Any) -> dict[str, Any]:
+    """A sync state as a row's column values (one place for single and set-wise writes)."""
+    key = state.key
+    return {
+        "connection_id": key.connection_id,
+        "object_type": key.object_type,
+        "side": Side(key.side).value,
+        "source_id": key.source_id,
+        "status": SyncStatus(state.status).value,
+        "category": state.category,
+        "message": state.message,
+        "hint": state.hint,
+        "attempts": state.attempts,
+        "first_seen_at": state.first_seen_at or now,
+        "last_attempt_at": state.last_attempt_at,
+        "next_attempt_at": state.next_attempt_at,
+        "blocked_on": state.blocked_on,
+        "counterpart_id": state.counterpart_id,
+        "counterpart_number": state.counterpart_number,
+        "label": state.label[:300] if state.label else state.label,
+        "amount": str(state.amount) if state.amount is not None else None,
+        "currency": state.currency,
+        "updated_at": now,
+    }
+
+
 def _to_state(row: SyncStateRow) -> StoredSyncState:
     return StoredSyncState(
         key=row_key(row),
@@ -66,28 +92,7 @@ class StateRepository(DirtyQueue):
         """Upsert. first_seen_at, label, amount and currency left None keep what is stored
         (first_seen_at defaults to now for a new record)."""
         now = self._now()
-        key = state.key
-        values: dict[str, Any] = {
-            "connection_id": key.connection_id,
-            "object_type": key.object_type,
-            "side": Side(key.side).value,
-            "source_id": key.source_id,
-            "status": SyncStatus(state.status).value,
-            "category": state.category,
-            "message": state.message,
-            "hint": state.hint,
-            "attempts": state.attempts,
-            "first_seen_at": state.first_seen_at or now,
-            "last_attempt_at": state.last_attempt_at,
-            "next_attempt_at": state.next_attempt_at,
-            "blocked_on": state.blocked_on,
-            "counterpart_id": state.counterpart_id,
-            "counterpart_number": state.counterpart_number,
-            "label": state.label[:300] if state.label else state.label,
-            "amount": str(state.amount) if state.amount is not None else None,
-            "currency": state.currency,
-            "updated_at": now,
-        }
+        values = state_values(state, now)
         stmt = self._insert(SyncStateRow).values(**values)
         new = stmt.excluded
         assignments = {name: new[name] for name in (*_STATE_COLUMNS, "updated_at")}
