@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from ledgerbridge.connectors.auth import OAuthClient, OAuthTokenProvider, TokenProvider, TokenSet
+from ledgerbridge.connectors.auth import OAuthClient, TokenProvider, TokenSet
 from ledgerbridge.connectors.hubspot import auth as hubspot_auth
 from ledgerbridge.connectors.hubspot import webhooks as hubspot_webhooks
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
@@ -329,12 +329,7 @@ def _oauth_tokens(
     def save(tokens: TokenSet) -> None:
         store.set_tokens(info.id, side, to_stored(tokens))
 
-    return OAuthTokenProvider(
-        to_token_set(stored, account),
-        client.refresher(http, account),
-        on_tokens=save,
-        clock=client.clock,
-    )
+    return client.token_provider(http, to_token_set(stored, account), on_tokens=save)
 
 
 def _hubspot_tokens(

@@ -159,20 +159,3 @@ async def connect_sandboxes(
         raise Invalid(message="the new connection could not be started", hint="See the log.")
     await conn.crm.ensure_sync_properties()
     return conn.info
-
-
-def connect_private_app(
-    runtime: Runtime, name: str, token: str, hubspot_base: str, qbo_base: str
-) -> ConnectionInfo:
-    """Create a connection whose HubSpot side uses a private-app token (QuickBooks still
-    needs OAuth: finish it with the console's Connect QuickBooks button)."""
-    store = runtime.store
-    info = store.get_connection_by_name(name) or store.create_connection(
-        name,
-        hubspot_auth_kind="private_app",
-        hubspot_base_url=hubspot_base,
-        qbo_base_url=qbo_base,
-        settings={SYNC_KEY: SyncSettings().model_dump(mode="json")},
-    )
-    store.set_tokens(info.id, Side.HUBSPOT, to_stored(TokenSet(access_token=token)))
-    return info

@@ -38,20 +38,12 @@ class SyncError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    @property
-    def retryable(self) -> bool:
-        return False
-
 
 @dataclass
 class Transient(SyncError):
     """Network error, 5xx, timeout, unknown outcome: retry with backoff."""
 
     category: str = TRANSIENT
-
-    @property
-    def retryable(self) -> bool:
-        return True
 
 
 @dataclass
@@ -75,10 +67,6 @@ class Conflict(SyncError):
     """Stale version (QBO 5010, HubSpot 409): re-read and re-merge."""
 
     category: str = CONFLICT
-
-    @property
-    def retryable(self) -> bool:
-        return True
 
 
 @dataclass

@@ -438,7 +438,7 @@ async def test_oauth_connect_rotate_and_invalid_grant(company: Company):
     assert callback.state == "st-9" and callback.realm_id == company.realm
     tokens = await client.exchange_code(company.http, callback.code, account_id=callback.realm_id)
     saved = []
-    provider = qbo_auth.oauth_provider(client, company.http, tokens, on_tokens=saved.append)
+    provider = client.token_provider(company.http, tokens, on_tokens=saved.append)
     qbo = make_connector(company.http, callback.realm_id, tokens=provider)
     assert await qbo.company_currency() == ("USD", False)
     # Expire the access token server-side: one 401, one refresh, a new refresh token persisted.

@@ -30,7 +30,7 @@ from ledgerbridge.domain import (
     Product,
 )
 from ledgerbridge.engine.ports import InvoiceCreate
-from ledgerbridge.errors import SyncError, UnknownOutcome
+from ledgerbridge.errors import Conflict, SyncError, Transient, UnknownOutcome
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.sandbox.quickbooks import create_app
 from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
@@ -231,7 +231,7 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
                 if found is not None:
                     return found
             except SyncError as error:
-                assert error.retryable, error
+                assert isinstance(error, Transient | Conflict), error
         raise AssertionError("never converged")
 
     async def customer() -> str:

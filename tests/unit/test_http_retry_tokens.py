@@ -127,7 +127,7 @@ async def test_qbo_token_endpoint_uses_basic_auth_and_rotates():
         assert server.auth_headers[0] == "Basic " + base64.b64encode(b"cid:secret").decode()
         assert "client_secret" not in server.bodies[0]
         saved: list[TokenSet] = []
-        provider = qbo_auth.oauth_provider(client, http, tokens, on_tokens=saved.append)
+        provider = client.token_provider(http, tokens, on_tokens=saved.append)
         assert await provider.refresh(stale=tokens.access_token) == "a2"
         assert saved[0].refresh_token == "r2" and saved[0].account_id == "realm-9"
         # Reusing the rotated-out refresh token is invalid_grant → reconnect.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -246,6 +245,15 @@ class OAuthClient:
 
         return run
 
+    def token_provider(
+        self, http: httpx.AsyncClient, tokens: TokenSet, on_tokens: OnTokens | None = None
+    ) -> OAuthTokenProvider:
+        """Stored tokens as a provider that refreshes itself (single-flight) through this
+        client; `on_tokens` receives every new token set, to store it again."""
+        return OAuthTokenProvider(
+            tokens, self.refresher(http, tokens.account_id), on_tokens=on_tokens, clock=self.clock
+        )
+
     async def revoke(self, http: httpx.AsyncClient, token: str) -> None:
         if not self.revoke_url:
             return
@@ -336,9 +344,3 @@ def _token_error(api: str, status: int, error: str, detail: str, hint: str) -> S
         code=error or None,
         status=status,
     )
-
-
-def expires_at_text(tokens: TokenSet) -> str | None:
-    if tokens.expires_at is None:
-        return None
-    return dt.datetime.fromtimestamp(tokens.expires_at, tz=dt.UTC).isoformat()

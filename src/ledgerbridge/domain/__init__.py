@@ -13,7 +13,6 @@ from ledgerbridge.domain.models import (
     Product,
     Refund,
     Side,
-    SyncState,
     SyncStatus,
 )
 from ledgerbridge.domain.money import Money, quantize, to_decimal
@@ -32,7 +31,6 @@ __all__ = [
     "Product",
     "Refund",
     "Side",
-    "SyncState",
     "SyncStatus",
     "quantize",
     "to_decimal",

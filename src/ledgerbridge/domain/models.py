@@ -204,14 +204,3 @@ class Refund:
     date: dt.date
     reason: str | None = None
     id: str | None = None
-
-
-@dataclass(frozen=True)
-class SyncState:
-    status: SyncStatus
-    category: str | None = None
-    message: str | None = None
-    hint: str | None = None
-    attempts: int = 0
-    first_failed_at: dt.datetime | None = None
-    last_attempt_at: dt.datetime | None = None

@@ -24,10 +24,9 @@ from ledgerbridge.errors import Transient, UnknownOutcome
 QBO_REQUEST_ID_MAX = 36  # 50 for single requests, 36 inside /batch: fit both
 
 
-def intent_key(connection_id: int, object_type: str, source_id: str, generation: int = 0) -> str:
-    digest = hashlib.sha256(
-        f"{connection_id}|{object_type}|{source_id}|{generation}".encode()
-    ).hexdigest()
+def intent_key(connection_id: int, object_type: str, source_id: str) -> str:
+    """The deterministic write-intent key of a create (also QBO's `requestid`)."""
+    digest = hashlib.sha256(f"{connection_id}|{object_type}|{source_id}|0".encode()).hexdigest()
     key = f"lb{connection_id}-{object_type[:3]}-{digest[:24]}"
     return key[:QBO_REQUEST_ID_MAX]
 

@@ -22,10 +22,6 @@ SQLITE_BEGIN = "ledgerbridge_sqlite_begin"
 BUSY_TIMEOUT_MS = 30_000
 
 
-def is_sqlite(url: str | URL) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An Engine for `url`. `postgresql://` URLs use psycopg 3."""
     parsed = make_url(url)

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
-
 from ledgerbridge.connectors.auth import (
     OAuthClient,
-    OAuthTokenProvider,
-    OnTokens,
     StaticTokenProvider,
-    TokenSet,
 )
 
 AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
@@ -72,15 +67,4 @@ def oauth_client(
         client_auth="body",
         api_name="HubSpot",
         reconnect_hint=RECONNECT_HINT,
-    )
-
-
-def oauth_provider(
-    client: OAuthClient,
-    http: httpx.AsyncClient,
-    tokens: TokenSet,
-    on_tokens: OnTokens | None = None,
-) -> OAuthTokenProvider:
-    return OAuthTokenProvider(
-        tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens, clock=client.clock
     )

@@ -172,10 +172,6 @@ def date_to_wire(value: dt.date | None) -> str | None:
     return f"{value.isoformat()}T00:00:00.000Z" if value else None
 
 
-def money_to_wire(value: Decimal | None) -> str | None:
-    return format(value, "f") if value is not None else None
-
-
 # --------------------------------------------------------------------------------------------
 # Invoice read
 # --------------------------------------------------------------------------------------------

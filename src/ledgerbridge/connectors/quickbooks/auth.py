@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from ledgerbridge.connectors.auth import OAuthClient, OAuthTokenProvider, OnTokens, TokenSet
+from ledgerbridge.connectors.auth import OAuthClient
 from ledgerbridge.connectors.http import loads
 from ledgerbridge.errors import ConfigError, Invalid, Transient
 
@@ -113,14 +113,3 @@ def parse_callback(url_or_params: str | Mapping[str, str]) -> Callback:
             hint="Try connecting QuickBooks again.",
         )
     return Callback(code=params["code"], state=params.get("state"), realm_id=params["realmId"])
-
-
-def oauth_provider(
-    client: OAuthClient,
-    http: httpx.AsyncClient,
-    tokens: TokenSet,
-    on_tokens: OnTokens | None = None,
-) -> OAuthTokenProvider:
-    return OAuthTokenProvider(
-        tokens, client.refresher(http, tokens.account_id), on_tokens=on_tokens, clock=client.clock
-    )
