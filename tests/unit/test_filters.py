@@ -40,7 +40,7 @@ def test_currency_rule_excludes_with_readable_reason() -> None:
     result = evaluate([rule], invoice(currency="EUR"))
     assert not result.eligible
     assert result.rule == rule
-    assert result.reason == "Currency is one of USD, CAD (this invoice: EUR)"
+    assert result.reason == "Currency is any of USD, CAD (this invoice: EUR)"
     assert evaluate([rule], invoice(currency="usd")).eligible
 
 

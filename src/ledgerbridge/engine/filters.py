@@ -2,7 +2,7 @@
 
 A filter is a list of rules; an invoice is eligible when every enabled rule that applies to its
 origin matches. The first rule that does not match is the one reported as having excluded it,
-with a sentence a finance person can read ("Currency is one of USD, CAD (this invoice: EUR)").
+with a sentence a finance person can read ("Currency is any of USD, CAD (this invoice: EUR)").
 
 Rules are pydantic models so the console can edit them and the store can keep them as JSON.
 Values are strings (or lists of strings) on the wire; they are parsed per field type here:
@@ -56,10 +56,12 @@ _DECIMAL_FIELDS = {"amount", "subtotal"}
 _DATE_FIELDS = {"issue_date", "due_date"}
 _CONTEXT_PREFIXES = ("contact.", "company.", "deal.")
 
-_OP_TEXT: dict[FilterOp, str] = {
+# The words for each operator, HubSpot's own ("is any of", "is known"): the console shows
+# these in the filter editor and the engine in the reason an invoice was excluded.
+OP_TEXT: dict[FilterOp, str] = {
     FilterOp.EQ: "is",
     FilterOp.NE: "is not",
-    FilterOp.IN: "is one of",
+    FilterOp.IN: "is any of",
     FilterOp.NOT_IN: "is none of",
     FilterOp.GT: "is greater than",
     FilterOp.GTE: "is at least",
@@ -67,8 +69,8 @@ _OP_TEXT: dict[FilterOp, str] = {
     FilterOp.LTE: "is at most",
     FilterOp.BETWEEN: "is between",
     FilterOp.CONTAINS: "contains",
-    FilterOp.EXISTS: "is set",
-    FilterOp.NOT_EXISTS: "is not set",
+    FilterOp.EXISTS: "is known",
+    FilterOp.NOT_EXISTS: "is unknown",
 }
 
 
@@ -90,7 +92,7 @@ class FilterRule(BaseModel):
         if self.label:
             return self.label
         name = field_label(self.field)
-        verb = _OP_TEXT[self.op]
+        verb = OP_TEXT[self.op]
         if self.op in (FilterOp.EXISTS, FilterOp.NOT_EXISTS):
             return f"{name} {verb}"
         if self.op is FilterOp.BETWEEN and len(_values(self.value)) == 2:

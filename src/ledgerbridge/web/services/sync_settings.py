@@ -16,7 +16,7 @@ from ledgerbridge.engine.fieldmap import (
     ProductNotFoundPolicy,
     SyncSettings,
 )
-from ledgerbridge.engine.filters import BUILTIN_FIELDS, FilterOp, FilterRule, validate_rule
+from ledgerbridge.engine.filters import BUILTIN_FIELDS, OP_TEXT, FilterOp, FilterRule, validate_rule
 
 OBJECTS = (
     ("invoices", "Invoices"),
@@ -24,20 +24,7 @@ OBJECTS = (
     ("customers", "Contacts ⇄ customers"),
     ("items", "Products ⇄ items"),
 )
-OP_LABELS = {
-    FilterOp.EQ: "is",
-    FilterOp.NE: "is not",
-    FilterOp.IN: "is any of",
-    FilterOp.NOT_IN: "is none of",
-    FilterOp.GT: "is greater than",
-    FilterOp.GTE: "is at least",
-    FilterOp.LT: "is less than",
-    FilterOp.LTE: "is at most",
-    FilterOp.BETWEEN: "is between",
-    FilterOp.CONTAINS: "contains",
-    FilterOp.EXISTS: "is known",
-    FilterOp.NOT_EXISTS: "is unknown",
-}
+OP_LABELS = OP_TEXT
 LIST_OPS = {FilterOp.IN, FilterOp.NOT_IN, FilterOp.BETWEEN}
 DIRECTION_LABELS = {
     Direction.BOTH: "Two-way",
