@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx
 import pytest
 from engine_world import World, make_world
 
@@ -24,6 +25,7 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.sandbox.faults import FaultPlan
 
 N_INVOICES = 200
+KILL_AFTER_WRITES = 60
 CHAOS = FaultPlan(
     error_rate=0.1, rate_limit_rate=0.05, commit_timeout_rate=0.1, retry_after=0, seed=2026
 )
@@ -87,12 +89,25 @@ async def test_chaos_converges_without_duplicates_and_to_the_cent(world: World) 
     await _faults(world, CHAOS)
     engine = world.engine
     engine.clock = lambda: now[0]
-    # First worker: killed in the middle of a run.
+    # First worker: killed right after its KILL_AFTER_WRITES-th QBO write was answered, i.e.
+    # with QBO holding writes the engine has not recorded yet (deterministic, not a timer; the
+    # few requests already in flight still complete, as they would for a real killed worker).
+    qbo_writes: list[str] = []
     task = asyncio.create_task(_rounds(engine, now, 50))
-    await asyncio.sleep(0.3)
-    task.cancel()
+
+    async def kill_after_kth_write(response: httpx.Response) -> None:
+        if response.request.method == "POST" and "/query" not in response.request.url.path:
+            qbo_writes.append(response.request.url.path)
+            if len(qbo_writes) == KILL_AFTER_WRITES:
+                task.cancel()
+
+    world.clients[1].event_hooks["response"].append(kill_after_kth_write)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    world.clients[1].event_hooks["response"].remove(kill_after_kth_write)
+    assert len(qbo_writes) >= KILL_AFTER_WRITES, "the worker was not killed mid-run"
+    killed_with = len(world.qbo.all("Invoice"))
+    assert 0 < killed_with < N_INVOICES, killed_with
 
     # A new worker on the same store; claimed keys of the dead one come back after their lease.
     engine = world.with_settings(engine.settings)
