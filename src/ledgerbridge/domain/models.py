@@ -16,6 +16,8 @@ from ledgerbridge.domain.money import quantize
 
 
 class Side(StrEnum):
+    """Which system a record or an id lives in."""
+
     HUBSPOT = "hubspot"
     QUICKBOOKS = "quickbooks"
 
@@ -25,6 +27,8 @@ class Side(StrEnum):
 
 
 class InvoiceStatus(StrEnum):
+    """An invoice's life: draft (HubSpot only), open, paid, voided."""
+
     DRAFT = "draft"
     OPEN = "open"
     PAID = "paid"
@@ -32,12 +36,18 @@ class InvoiceStatus(StrEnum):
 
 
 class LineKind(StrEnum):
+    """What an invoice line stands for: a product, a fee or a tax (HubSpot keeps fees and taxes as
+    their own objects).
+    """
+
     PRODUCT = "product"
     FEE = "fee"
     TAX = "tax"
 
 
 class SyncStatus(StrEnum):
+    """Where a record stands in the sync; shown in the console and written onto HubSpot."""
+
     PENDING = "pending"
     SYNCED = "synced"
     FAILED = "failed"
@@ -47,6 +57,8 @@ class SyncStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Address:
+    """A postal address, as both systems hold a billing address."""
+
     line1: str | None = None
     city: str | None = None
     state: str | None = None
@@ -63,6 +75,8 @@ def normalize_email(email: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Customer:
+    """A HubSpot contact (with its company) or a QBO customer; matched across by email."""
+
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -89,6 +103,8 @@ class Customer:
 
 @dataclass(frozen=True)
 class Product:
+    """A HubSpot product or a QBO item; matched across by SKU, then name."""
+
     name: str
     sku: str | None = None
     description: str | None = None
@@ -98,6 +114,8 @@ class Product:
 
 @dataclass(frozen=True)
 class LineItem:
+    """One invoice line: its amount is quantity x unit price, rounded once to the minor unit."""
+
     name: str
     quantity: Decimal
     unit_price: Decimal
@@ -174,12 +192,16 @@ class Invoice:
 
 @dataclass(frozen=True)
 class PaymentApplication:
+    """The share of a payment applied to one invoice."""
+
     invoice_id: str  # on the payment's own side
     amount: Decimal
 
 
 @dataclass(frozen=True)
 class Payment:
+    """Money received, applied to one or more invoices on the payment's own side."""
+
     amount: Decimal
     currency: str
     date: dt.date
@@ -198,6 +220,8 @@ class Payment:
 
 @dataclass(frozen=True)
 class Refund:
+    """Money given back on a payment."""
+
     payment_id: str
     amount: Decimal
     currency: str

@@ -73,6 +73,8 @@ def quantize(amount: Decimal, currency: str = "USD") -> Decimal:
 
 @dataclass(frozen=True, order=True)
 class Money:
+    """An exact amount (Decimal) in a currency; arithmetic refuses to mix currencies."""
+
     amount: Decimal
     currency: str = "USD"
 

@@ -61,6 +61,10 @@ class Applied:
 
 
 class Applier:
+    """Carries out a plan's writes, idempotently: creates behind write intents, updates with
+    version checks.
+    """
+
     def __init__(
         self,
         connection_id: int,

@@ -54,6 +54,8 @@ class DryRunReport:
 
 @dataclass
 class BackfillProgress:
+    """What a running backfill reports to its progress bar."""
+
     phase: str  # "hubspot invoices" | "quickbooks invoices" | "payments" | "done"
     done: int
     total: int | None
@@ -66,6 +68,8 @@ class BackfillProgress:
 
 
 class Backfill:
+    """Syncs every existing record once, page by page, in batches (or only plans it, in a dry run)."""
+
     def __init__(
         self, engine: SyncEngine, *, since: dt.date | None, dry_run: bool, batch: int
     ) -> None:

@@ -37,6 +37,10 @@ class _Pending:
 
 
 class BatchCreator:
+    """Creates a page of new QBO invoices through /batch, falling back to single steps for anything
+    unusual.
+    """
+
     def __init__(self, stepper: Stepper, concurrency: int) -> None:
         self.stepper = stepper
         self.concurrency = max(1, concurrency)

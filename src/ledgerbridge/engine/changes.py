@@ -53,12 +53,20 @@ class ChangeEvent:
 
 @dataclass
 class PollStats:
+    """What one polling round saw: records marked dirty, echoes of our own writes dropped, pages
+    read.
+    """
+
     marked: int = 0
     echoes: int = 0
     pages: int = 0
 
 
 class ChangeTracker:
+    """Reads both change feeds (HubSpot search, QBO CDC) from stored cursors and marks changed
+    records dirty.
+    """
+
     def __init__(
         self,
         connection_id: int,

@@ -28,6 +28,8 @@ QBO_NAME_MAX = 100  # display names and item names
 
 @dataclass
 class EnsureStats:
+    """Customers and items a run matched or created in QBO."""
+
     customers_created: int = 0
     customers_matched: int = 0
     items_created: int = 0

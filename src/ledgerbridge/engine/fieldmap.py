@@ -40,6 +40,8 @@ SYNC_PROPERTIES = (
 
 
 class Direction(StrEnum):
+    """Which way a field may flow between the two systems."""
+
     BOTH = "both"
     HUBSPOT_TO_QBO = "hubspot_to_qbo"
     QBO_TO_HUBSPOT = "qbo_to_hubspot"
@@ -59,6 +61,8 @@ class Direction(StrEnum):
 
 
 class Owner(StrEnum):
+    """Whose value wins when a field changed on both sides."""
+
     ORIGIN = "origin"  # the side the invoice was created on
     HUBSPOT = "hubspot"
     QUICKBOOKS = "quickbooks"
@@ -72,6 +76,8 @@ class Owner(StrEnum):
 
 
 class FieldMapping(BaseModel):
+    """One synced field: its canonical name, where it lives on each side, direction and owner."""
+
     model_config = ConfigDict(frozen=True)
 
     field: str  # canonical name (F_*)
@@ -147,12 +153,16 @@ class CustomFieldMapping(BaseModel):
 
 
 class DocNumberStrategy(StrEnum):
+    """How a QBO invoice created from HubSpot gets its DocNumber."""
+
     QBO_ASSIGNS = "qbo_assigns"
     HUBSPOT_NUMBER = "hubspot_number"
     PREFIXED_HUBSPOT_NUMBER = "prefixed_hubspot_number"
 
 
 class ProductNotFoundPolicy(StrEnum):
+    """What to do with a HubSpot line whose product has no QBO item."""
+
     CREATE_ITEM = "create_item"
     USE_DEFAULT_ITEM = "use_default_item"
     FAIL = "fail"

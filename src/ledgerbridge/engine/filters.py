@@ -24,6 +24,8 @@ from ledgerbridge.domain import Invoice, Side
 
 
 class FilterOp(StrEnum):
+    """A sync-filter comparison."""
+
     EQ = "eq"
     NE = "ne"
     IN = "in"
@@ -105,6 +107,8 @@ class FilterRule(BaseModel):
 
 
 class SyncFilters(BaseModel):
+    """The rules an invoice must pass to start syncing (all must hold)."""
+
     model_config = ConfigDict(frozen=True)
 
     rules: list[FilterRule] = Field(default_factory=list)
@@ -112,6 +116,8 @@ class SyncFilters(BaseModel):
 
 @dataclass(frozen=True)
 class FilterResult:
+    """Whether an invoice may sync and, if not, the rule and the reason in words."""
+
     eligible: bool
     rule: FilterRule | None = None  # the rule that excluded the invoice
     reason: str | None = None  # human-readable, e.g. "Currency is USD (this invoice: EUR)"

@@ -27,6 +27,8 @@ Equivalent = Callable[[str, Any, Any], bool]
 
 @dataclass(frozen=True)
 class FieldRule:
+    """How one field merges: its direction and its owner."""
+
     name: str
     direction: Direction = Direction.BOTH
     owner: Owner = Owner.ORIGIN
@@ -47,6 +49,8 @@ class FieldConflict:
 
 @dataclass(frozen=True)
 class MergeResult:
+    """What a three-way merge decided: fields to copy each way, conflicts and who changed what."""
+
     to_hubspot: tuple[str, ...] = ()  # fields to write onto HubSpot (values from QBO)
     to_quickbooks: tuple[str, ...] = ()  # fields to write onto QBO (values from HubSpot)
     conflicts: tuple[FieldConflict, ...] = ()

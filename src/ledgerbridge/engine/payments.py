@@ -38,6 +38,8 @@ _UNSETTLED = {"processing", "failed", "pending", "deleted"}
 
 @dataclass(frozen=True)
 class PaymentInput:
+    """Everything the payment planner needs about one payment, read beforehand."""
+
     key: RecordKey
     payment: Payment | None
     link: Link | None  # the payment's own link

@@ -38,6 +38,8 @@ class EnsureCustomer:
 
 @dataclass(frozen=True)
 class CreateLedgerInvoice:
+    """Create this invoice in QBO (behind a write intent)."""
+
     invoice: Invoice  # number set per the DocNumber strategy (None: QBO assigns)
     custom_fields: Mapping[str, str]
     source_id: str  # the HubSpot invoice id
@@ -46,6 +48,8 @@ class CreateLedgerInvoice:
 
 @dataclass(frozen=True)
 class UpdateLedgerInvoice:
+    """Update these fields of a QBO invoice at this SyncToken."""
+
     qbo_id: str
     version: str
     invoice: Invoice  # the complete invoice as QBO should hold it after the update
@@ -57,18 +61,24 @@ class UpdateLedgerInvoice:
 
 @dataclass(frozen=True)
 class VoidLedgerInvoice:
+    """Void a QBO invoice at this SyncToken."""
+
     qbo_id: str
     version: str
 
 
 @dataclass(frozen=True)
 class UpsertCrmInvoice:
+    """Create (or find, by its unique QBO id) this invoice in HubSpot."""
+
     invoice: Invoice  # custom_fields keyed by HubSpot property
     qbo_id: str
 
 
 @dataclass(frozen=True)
 class UpdateCrmInvoice:
+    """Update these fields of a HubSpot invoice."""
+
     hubspot_id: str
     invoice: Invoice
     fields: tuple[str, ...]  # CrmPort field names: customer, lines, discount, status, ...
@@ -76,6 +86,8 @@ class UpdateCrmInvoice:
 
 @dataclass(frozen=True)
 class UpsertCrmPayment:
+    """Record one invoice's share of a QBO payment in HubSpot (upsert on a unique key)."""
+
     payment: Payment  # the QBO payment
     hubspot_invoice_id: str
     amount: Decimal  # this invoice's share
@@ -85,6 +97,8 @@ class UpsertCrmPayment:
 
 @dataclass(frozen=True)
 class CreateLedgerPayment:
+    """Record a HubSpot payment in QBO (behind a write intent)."""
+
     payment: Payment  # applications already refer to QBO invoice ids
     customer_id: str | None  # None: take it from the first applied QBO invoice
     source_id: str  # the HubSpot payment id
@@ -93,6 +107,8 @@ class CreateLedgerPayment:
 
 @dataclass(frozen=True)
 class Audit:
+    """Write an overwritten value to the audit log."""
+
     conflict: FieldConflict
 
 
@@ -129,6 +145,8 @@ class Decision:
 
 @dataclass(frozen=True)
 class Plan:
+    """A step's decision about one record and the writes that carry it out."""
+
     key: RecordKey
     decision: Decision
     ops: tuple[Op, ...] = ()

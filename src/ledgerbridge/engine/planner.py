@@ -62,6 +62,10 @@ class LedgerInfo:
 
 @dataclass(frozen=True)
 class InvoiceInput:
+    """Everything the invoice planner needs about one invoice, read beforehand (both sides, link,
+    bases).
+    """
+
     key: RecordKey
     hubspot: Invoice | None
     quickbooks: Invoice | None

@@ -31,6 +31,8 @@ LEDGER_TOTAL = "ledger.total"
 
 @dataclass(frozen=True)
 class RecordKey:
+    """Names one record of one connection: object type, the side its id lives on, and the id."""
+
     connection_id: int
     object_type: str  # CUSTOMER | ITEM | INVOICE | PAYMENT
     side: Side  # the side `source_id` lives on
@@ -62,6 +64,8 @@ class ChangePage:
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What a write returned: the id, the new version marker and what the other system computed."""
+
     id: str
     version: str | None = None  # new SyncToken / hs_lastmodifieddate, for echo suppression
     number: str | None = None  # QBO DocNumber / HubSpot hs_number
@@ -82,6 +86,10 @@ class CustomFieldDef:
 # HubSpot side
 # --------------------------------------------------------------------------------------------
 class CrmPort(Protocol):
+    """What the engine needs from the CRM (HubSpot): read, write and watch invoices, payments and
+    their sync properties.
+    """
+
     side: Side  # Side.HUBSPOT
 
     async def ensure_sync_properties(self) -> None:
@@ -152,6 +160,10 @@ class CrmPort(Protocol):
 # QuickBooks side
 # --------------------------------------------------------------------------------------------
 class LedgerPort(Protocol):
+    """What the engine needs from the ledger (QBO): read, write and watch invoices, payments,
+    customers and items.
+    """
+
     side: Side  # Side.QUICKBOOKS
 
     async def company_currency(self) -> tuple[str, bool]:
@@ -262,6 +274,8 @@ class BatchLedgerPort(LedgerPort, Protocol):
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Link:
+    """The two ids of one record, with the base snapshots and version markers of its last sync."""
+
     connection_id: int
     object_type: str
     hubspot_id: str | None
@@ -276,6 +290,8 @@ class Link:
 
 @dataclass(frozen=True)
 class StoredSyncState:
+    """A record's sync state as stored and shown: status, category, message, fix hint, attempts."""
+
     key: RecordKey
     status: SyncStatus
     category: str | None = None
@@ -297,12 +313,18 @@ class StoredSyncState:
 
 @dataclass(frozen=True)
 class DirtyKey:
+    """A record waiting for a sync step, and why."""
+
     key: RecordKey
     reason: str
     not_before: dt.datetime | None = None
 
 
 class StorePort(Protocol):
+    """What the engine needs from the store: the dirty-key queue, links, states, intents, cursors,
+    audit.
+    """
+
     # dirty keys (durable queue; marking twice is one entry)
     def mark_dirty(
         self, key: RecordKey, reason: str, not_before: dt.datetime | None = None

@@ -45,6 +45,8 @@ def utcnow() -> dt.datetime:
 
 
 class SyncEngine:
+    """One connection's sync: polls the change feeds, claims dirty keys and runs a step for each."""
+
     def __init__(
         self,
         connection_id: int,

@@ -41,6 +41,8 @@ from ledgerbridge.engine.states import StateBook, error_text
 
 @dataclass(frozen=True)
 class StepResult:
+    """What one step did: the plan and what was applied."""
+
     key: RecordKey  # the key the state was recorded on (the record's primary key)
     plan: Plan
     applied: Applied | None = None
@@ -79,6 +81,8 @@ class Finish:
 
 @dataclass
 class RunReport:
+    """Counts of a round of steps by outcome."""
+
     claimed: int = 0
     synced: int = 0
     failed: int = 0
@@ -102,6 +106,8 @@ class RunReport:
 
 
 class Stepper(StateBook):
+    """Runs one record's sync step: read both sides, plan, apply, record link, base and state."""
+
     def __init__(
         self,
         connection_id: int,
