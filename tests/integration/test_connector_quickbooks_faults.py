@@ -222,7 +222,7 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
     qbo = env.qbo
     requestids: dict[str, set[str]] = defaultdict(set)
 
-    async def until_done(make, find):  # noqa: ANN001, ANN202
+    async def until_done(make, find):
         for _ in range(10):
             try:
                 return await make()
@@ -235,14 +235,14 @@ async def test_chaos_creates_each_record_once_with_exact_totals(env: Env):
         raise AssertionError("never converged")
 
     async def customer() -> str:
-        async def make():  # noqa: ANN202
+        async def make():
             return (
                 await qbo.create_customer(
                     Customer(email="zed@z.example", display_name="Zed Co"), "rq-cust"
                 )
             ).id
 
-        async def find():  # noqa: ANN202
+        async def find():
             c = await qbo.find_customer_by_email("zed@z.example")
             return c.id if c else None
 

@@ -74,7 +74,7 @@ async def test_lost_link_after_a_crash_is_recovered_by_natural_key(world: World)
 
     from ledgerbridge.store.models import RecordLinkRow
 
-    with world.store._write() as session:  # noqa: SLF001 - a test reaching into the store on purpose
+    with world.store._write() as session:
         session.execute(
             delete(RecordLinkRow).where(
                 RecordLinkRow.connection_id == world.connection_id,

@@ -27,7 +27,7 @@ def merge(
     rules: list[FieldRule] = RULES,
     base_hs: dict[str, Any] | None = BASE,
     base_qbo: dict[str, Any] | None = BASE,
-):  # noqa: ANN201
+):
     return three_way_merge(rules, origin, hs, qbo, base_hs, base_qbo, equivalent)
 
 

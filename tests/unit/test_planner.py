@@ -118,7 +118,7 @@ def plan(
     settings: SyncSettings | None = None,
     info: LedgerInfo = USD_ONLY,
     key: RecordKey = HS_KEY,
-):  # noqa: ANN201
+):
     return plan_invoice(InvoiceInput(key, hs, qbo, link, settings or SyncSettings(), info))
 
 

@@ -125,4 +125,4 @@ async def test_keyed_locks_serialise_the_same_key_only() -> None:
     first, second = ("a", "b") if a < b else ("b", "a")
     assert order.index(f"{first}-") < order.index(f"{second}+")
     assert order.index("c+") < order.index("c-")
-    assert not locks._locks and not locks._users  # noqa: SLF001 - nothing leaks
+    assert not locks._locks and not locks._users

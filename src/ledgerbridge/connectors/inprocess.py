@@ -24,7 +24,7 @@ class InProcessTransport(httpx.AsyncBaseTransport):
             return await self._inner.handle_async_request(request)
         except httpx.HTTPError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any app failure is a dropped connection to a client
+        except Exception as exc:  # any app failure is a dropped connection to a client
             raise httpx.RemoteProtocolError(
                 f"connection dropped by the server ({exc})", request=request
             ) from exc

@@ -219,7 +219,7 @@ class SyncEngine:
                 key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None, None
             )
             report.failed += 1
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other records
+        except Exception as exc:  # a bug must not stop the other records
             log.exception("sync step for %s crashed", key.as_text())
             retry_at = await self._transient(
                 stepper,
@@ -302,7 +302,7 @@ class SyncEngine:
                 busy = report.claimed >= batch
             except SyncError as exc:
                 log.warning("sync round failed: %s", exc)
-            except Exception:  # noqa: BLE001 - keep the worker alive
+            except Exception:  # keep the worker alive
                 log.exception("sync round crashed")
             if busy:
                 continue

@@ -123,7 +123,7 @@ def error_from_body(status: int, data: Any, headers: httpx.Headers | None = None
     # A unique-value clash on a write is a duplicate, not a generic validation error.
     lowered = message.lower()
     if rule.error is Invalid and (
-        "already has that value" in lowered or "unique" in lowered and "exists" in lowered
+        "already has that value" in lowered or ("unique" in lowered and "exists" in lowered)
     ):
         rule = CATEGORY_TABLE["OBJECT_ALREADY_EXISTS"]
     kwargs: dict[str, Any] = {

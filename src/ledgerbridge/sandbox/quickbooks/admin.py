@@ -130,7 +130,7 @@ async def throttle(request: Request) -> dict[str, Any]:
 
 
 @router.get("/_sandbox/outbox")
-async def outbox(request: Request, realmId: str | None = None) -> list[dict[str, Any]]:  # noqa: N803
+async def outbox(request: Request, realmId: str | None = None) -> list[dict[str, Any]]:
     state = _state(request)
     return state.companies[realmId or state.default_realm_id].outbox
 

@@ -25,7 +25,7 @@ from ledgerbridge.sandbox.quickbooks.throttle import ThrottleMiddleware
 from ledgerbridge.sandbox.quickbooks.wire import response_time
 
 
-def _fault_body(state: SandboxState):  # noqa: ANN202 - returns the FaultInjector callback
+def _fault_body(state: SandboxState):  # returns the FaultInjector callback
     def body(status: int) -> tuple[dict[str, Any], dict[str, str]]:
         now = response_time(dt.datetime.now(dt.UTC), state.tz)
         if status == 429:
