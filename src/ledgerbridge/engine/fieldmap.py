@@ -189,6 +189,10 @@ class SyncSettings(BaseModel):
     doc_number_prefix: str = "HS-"
     product_not_found: ProductNotFoundPolicy = ProductNotFoundPolicy.CREATE_ITEM
     default_item_name: str = "Services"
+    # Tax lines (HubSpot tax objects) are booked to this QBO item, whose income account is the
+    # liability account below: tax collected is owed, never income.
+    tax_item_name: str = "Sales Tax Collected"
+    tax_account_name: str = "Sales Tax Payable"
     customer_match_key: str = "email"  # the only key supported: normalized email
     invoices: ObjectSync = Field(default_factory=ObjectSync)
     payments: ObjectSync = Field(default_factory=ObjectSync)

@@ -172,6 +172,11 @@ class LedgerPort(Protocol):
 
     async def create_item(self, product: Product, request_id: str) -> WriteResult: ...
 
+    async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
+        """The item HubSpot tax lines are booked to: found by name, else created with its
+        income account set to the liability account `account_name` (created if missing).
+        Raises ConfigError when an item of that name books to anything but a liability."""
+
     async def get_invoice(self, invoice_id: str) -> Invoice | None: ...
 
     async def find_invoice(

@@ -187,6 +187,9 @@ class QuickBooksConnector:
     def forget_items(self) -> None:
         self.items.forget()
 
+    async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
+        return await self.items.tax_item(name, account_name, request_id)
+
     # -----------------------------------------------------------------------------------------
     # Invoices
     # -----------------------------------------------------------------------------------------
