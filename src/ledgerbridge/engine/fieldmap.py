@@ -170,6 +170,18 @@ class ObjectSync(BaseModel):
         return self.hubspot_to_qbo if source is Side.HUBSPOT else self.qbo_to_hubspot
 
 
+class FeeSettings(BaseModel):
+    """Processing and platform fees of HubSpot payments, booked in QBO as an expense (Purchase)
+    paid from `paid_from_account` to `expense_account`, with the processor as the payee."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    expense_account: str = "Payment Processing Fees"
+    paid_from_account: str = "Checking"
+    vendor_name: str = ""  # empty: the payment's processor ("Stripe", "HubSpot Payments")
+
+
 QBO_DOC_NUMBER_MAX = 21
 
 
@@ -198,6 +210,7 @@ class SyncSettings(BaseModel):
     payments: ObjectSync = Field(default_factory=ObjectSync)
     customers: ObjectSync = Field(default_factory=ObjectSync)
     items: ObjectSync = Field(default_factory=ObjectSync)
+    fees: FeeSettings = Field(default_factory=FeeSettings)
     # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.
     max_attempts: int = 10
     backoff_base_seconds: float = 2.0

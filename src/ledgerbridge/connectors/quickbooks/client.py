@@ -20,11 +20,12 @@ from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
 from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
+from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
-from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, WriteResult
+from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, FeeExpense, WriteResult
 from ledgerbridge.errors import Invalid, NotFound, SyncError
 
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
@@ -79,6 +80,7 @@ class QuickBooksConnector:
             cache_seconds=item_cache_seconds,
             monotonic=monotonic,
         )
+        self.fees = FeeBooks(self.api, self.markers, self._currency_ref)
         self._prefs: dict[str, Any] | None = None
         self._method_ids: dict[str, str | None] = {}
         # Every DisplayName in the realm, while a backfill holds them (prefetch_display_names).
@@ -380,6 +382,17 @@ class QuickBooksConnector:
             return None
         home, _ = await self.company_currency()
         return tp.payment_from_wire(row, home)
+
+    # -----------------------------------------------------------------------------------------
+    # Processing fees (expenses.py)
+    # -----------------------------------------------------------------------------------------
+    async def create_fee_expense(
+        self, fee: FeeExpense, request_id: str, external_key: str
+    ) -> WriteResult:
+        return await self.fees.create(fee, request_id, external_key)
+
+    async def find_fee_expense(self, external_key: str) -> WriteResult | None:
+        return await self.fees.find(external_key)
 
     # -----------------------------------------------------------------------------------------
     # Change feed

@@ -12,6 +12,7 @@ from ledgerbridge.engine.fieldmap import (
     CustomFieldMapping,
     Direction,
     DocNumberStrategy,
+    FeeSettings,
     ObjectSync,
     ProductNotFoundPolicy,
     SyncSettings,
@@ -207,6 +208,16 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                 "default_item_name": default_item[:100],
                 "tax_item_name": tax_item[:100],
                 "tax_account_name": tax_account[:100],
+                "fees": FeeSettings(
+                    enabled=_one(form, "fees_enabled") == "on",
+                    expense_account=(
+                        _one(form, "fees_expense_account") or current.fees.expense_account
+                    )[:100],
+                    paid_from_account=(
+                        _one(form, "fees_paid_from_account") or current.fees.paid_from_account
+                    )[:100],
+                    vendor_name=_one(form, "fees_vendor_name")[:100],
+                ),
                 "customer_match_key": match_key,
             }
         )
