@@ -112,6 +112,11 @@ DEFAULT_MAPPINGS: tuple[FieldMapping, ...] = (
 )
 
 
+# Standard QBO invoice fields a custom mapping can target besides sales-form custom fields (the
+# QBO connector writes, reads and validates them; see connectors/quickbooks/standard_fields.py).
+QBO_STANDARD_FIELDS = ("TrackingNum", "ShipDate", "ShipMethodRef", "ShipAddr", "SalesTermRef")
+
+
 class CustomFieldMapping(BaseModel):
     """A HubSpot invoice property <-> a QBO sales-form custom field (by name or DefinitionId)."""
 
