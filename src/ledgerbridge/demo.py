@@ -24,6 +24,7 @@ from ledgerbridge.bootstrap import (
     build_runtime,
 )
 from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
+from ledgerbridge.engine.fieldmap import FeeSettings, SyncSettings
 from ledgerbridge.ingress import front_app
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.servers import Served, port_free, serve_all
@@ -177,7 +178,8 @@ async def run_demo(
     connected = asyncio.Event()
 
     async def started() -> None:
-        await connect_sandboxes(runtime, ends)
+        # The demo books processing fees as expenses (off by default for real connections).
+        await connect_sandboxes(runtime, ends, sync=SyncSettings(fees=FeeSettings(enabled=True)))
         runtime.ready = True
         connected.set()
         if not options.quiet:

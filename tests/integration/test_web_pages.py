@@ -286,12 +286,23 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
             "doc_number_prefix": "HS-",
             "product_not_found": "fail",
             "customer_match_key": "email",
+            "tax_item_name": "Tax Collected",
+            "tax_account_name": "Sales Tax Owed",
+            "fees_enabled": "on",
+            "fees_expense_account": "Stripe fees",
+            "fees_paid_from_account": "Savings",
+            "fees_vendor_name": "Stripe",
         },
     )
-    assert (
-        load_sync_settings(client.runtime.store, conn.id).product_not_found
-        is ProductNotFoundPolicy.FAIL
-    )
+    saved = load_sync_settings(client.runtime.store, conn.id)
+    assert saved.product_not_found is ProductNotFoundPolicy.FAIL
+    assert (saved.tax_item_name, saved.tax_account_name) == ("Tax Collected", "Sales Tax Owed")
+    assert saved.fees.enabled
+    assert (saved.fees.expense_account, saved.fees.paid_from_account) == ("Stripe fees", "Savings")
+    assert saved.fees.vendor_name == "Stripe"
+    page = await client.get("/settings/sync")
+    assert 'name="fees_enabled" value="on" checked' in page.text
+    assert 'value="Sales Tax Owed"' in page.text
 
     wrong = await client.post(
         "/settings/sync/mappings",

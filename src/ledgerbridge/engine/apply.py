@@ -17,8 +17,10 @@ from ledgerbridge.domain import Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.parity import ledger_total
+from ledgerbridge.engine.payments import FEE_EXPENSE_ID
 from ledgerbridge.engine.plan import (
     Audit,
+    CreateLedgerFeeExpense,
     CreateLedgerInvoice,
     CreateLedgerPayment,
     EnsureCustomer,
@@ -31,6 +33,7 @@ from ledgerbridge.engine.plan import (
     VoidLedgerInvoice,
 )
 from ledgerbridge.engine.ports import (
+    FEE,
     INVOICE,
     PAYMENT,
     CrmPort,
@@ -58,6 +61,7 @@ class Applied:
     matched: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # adjustments worth an audit entry
+    fee_expense_id: str | None = None  # the QBO Purchase booking a payment's fees
 
 
 class Applier:
@@ -143,6 +147,8 @@ class Applier:
                 )
             elif isinstance(op, CreateLedgerPayment):
                 await self._create_payment(op, done)
+            elif isinstance(op, CreateLedgerFeeExpense):
+                await self._create_fee_expense(op, done)
             elif isinstance(op, Audit):
                 continue  # written once the writes succeeded (see record)
         return done
@@ -247,6 +253,27 @@ class Applier:
         done.qbo_version = result.version
         (done.created if result.created else done.matched).append(f"quickbooks payment {result.id}")
 
+    async def _create_fee_expense(self, op: CreateLedgerFeeExpense, done: Applied) -> None:
+        async def lookup() -> WriteResult | None:
+            return await self.ledger.find_fee_expense(op.external_key)
+
+        result = await create_once(
+            self.store,
+            key=intent_key(self.connection_id, FEE, op.source_id),
+            connection_id=self.connection_id,
+            object_type=FEE,
+            target=Side.QUICKBOOKS,
+            source_id=op.source_id,
+            lookup=lookup,
+            create=lambda request_id: self.ledger.create_fee_expense(
+                op.fee, request_id, op.external_key
+            ),
+        )
+        done.fee_expense_id = result.id
+        (done.created if result.created else done.matched).append(
+            f"quickbooks expense {result.id} (fees {op.fee.total})"
+        )
+
     # ---- bookkeeping -----------------------------------------------------------------------
     def invoice_link(self, plan: Plan, done: Applied, link: Link | None) -> Link | None:
         """The invoice link with its new bases and versions (the caller saves it)."""
@@ -303,14 +330,18 @@ class Applier:
                     note,
                     "quickbooks (invoice balance)",
                 )
+            extra = dict(link.extra) if link else {}
+            extra["origin"] = Side.HUBSPOT.value
+            if done.fee_expense_id:
+                extra[FEE_EXPENSE_ID] = done.fee_expense_id
             self.store.save_link(
                 Link(
                     self.connection_id,
                     PAYMENT,
                     plan.hubspot_id,
                     done.qbo_id,
-                    qbo_version=done.qbo_version,
-                    extra={"origin": Side.HUBSPOT.value},
+                    qbo_version=done.qbo_version or (link.qbo_version if link else None),
+                    extra=extra,
                 )
             )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ledgerbridge.domain import Customer, LineItem, Product, Side
+from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
 from ledgerbridge.engine.ports import CUSTOMER, ITEM, LedgerPort, Link, StorePort, WriteResult
@@ -73,6 +73,7 @@ class Resolver:
         dry_run: bool = False,
         create_customers: bool = True,
         create_items: bool = True,
+        tax_item: tuple[str, str] = ("Sales Tax Collected", "Sales Tax Payable"),
     ) -> None:
         self.connection_id = connection_id
         self.ledger = ledger
@@ -84,6 +85,8 @@ class Resolver:
         self.create_items = create_items
         self.stats = EnsureStats()
         self._default_item: str | None = None
+        self._tax_item_name, self._tax_account_name = tax_item
+        self._tax_item: str | None = None
         self._planned: set[str] = set()  # dry run: what would be created, counted once
         self._matched: set[str] = set()  # what was matched, counted once
         self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
@@ -174,6 +177,9 @@ class Resolver:
         resolved: list[str | None] = []
         missing: list[int] = []
         for index, line in enumerate(lines):
+            if line.kind is LineKind.TAX:
+                resolved.append(await self._tax_item_id())
+                continue
             link = self._link(ITEM, item_source_id(line))
             if link is not None and link.qbo_id:
                 resolved.append(link.qbo_id)
@@ -210,6 +216,27 @@ class Resolver:
             else:
                 resolved[index] = await self._create_item(lines[index])
         return resolved
+
+    async def _tax_item_id(self) -> str | None:
+        """Every tax line books to one item whose income account is a liability account."""
+        if self._tax_item is not None:
+            return self._tax_item
+        name = self._tax_item_name
+        async with self.locks.hold(f"{self.connection_id}:item:tax:{name.lower()}"):
+            if self._tax_item is not None:
+                return self._tax_item
+            if self.dry_run:
+                found = await self.ledger.find_item(None, name)
+                if found is None and f"item:tax:{name}" not in self._planned:
+                    self._planned.add(f"item:tax:{name}")
+                    self.stats.items_created += 1
+                return found.id if found is not None else None
+            key = intent_key(self.connection_id, ITEM, f"tax:{name.lower()}")
+            result = await self.ledger.tax_item(name, self._tax_account_name, key)
+            if result.created:
+                self.stats.items_created += 1
+            self._tax_item = result.id
+            return result.id
 
     async def _default_item_id(self, name: str) -> str:
         if self._default_item is None:

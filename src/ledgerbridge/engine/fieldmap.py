@@ -118,6 +118,11 @@ DEFAULT_MAPPINGS: tuple[FieldMapping, ...] = (
 )
 
 
+# Standard QBO invoice fields a custom mapping can target besides sales-form custom fields (the
+# QBO connector writes, reads and validates them; see connectors/quickbooks/standard_fields.py).
+QBO_STANDARD_FIELDS = ("TrackingNum", "ShipDate", "ShipMethodRef", "ShipAddr", "SalesTermRef")
+
+
 class CustomFieldMapping(BaseModel):
     """A HubSpot invoice property <-> a QBO sales-form custom field (by name or DefinitionId)."""
 
@@ -180,6 +185,18 @@ class ObjectSync(BaseModel):
         return self.hubspot_to_qbo if source is Side.HUBSPOT else self.qbo_to_hubspot
 
 
+class FeeSettings(BaseModel):
+    """Processing and platform fees of HubSpot payments, booked in QBO as an expense (Purchase)
+    paid from `paid_from_account` to `expense_account`, with the processor as the payee."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    expense_account: str = "Payment Processing Fees"
+    paid_from_account: str = "Checking"
+    vendor_name: str = ""  # empty: the payment's processor ("Stripe", "HubSpot Payments")
+
+
 QBO_DOC_NUMBER_MAX = 21
 
 
@@ -199,11 +216,16 @@ class SyncSettings(BaseModel):
     doc_number_prefix: str = "HS-"
     product_not_found: ProductNotFoundPolicy = ProductNotFoundPolicy.CREATE_ITEM
     default_item_name: str = "Services"
+    # Tax lines (HubSpot tax objects) are booked to this QBO item, whose income account is the
+    # liability account below: tax collected is owed, never income.
+    tax_item_name: str = "Sales Tax Collected"
+    tax_account_name: str = "Sales Tax Payable"
     customer_match_key: str = "email"  # the only key supported: normalized email
     invoices: ObjectSync = Field(default_factory=ObjectSync)
     payments: ObjectSync = Field(default_factory=ObjectSync)
     customers: ObjectSync = Field(default_factory=ObjectSync)
     items: ObjectSync = Field(default_factory=ObjectSync)
+    fees: FeeSettings = Field(default_factory=FeeSettings)
     # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.
     max_attempts: int = 10
     backoff_base_seconds: float = 2.0

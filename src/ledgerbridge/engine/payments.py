@@ -22,6 +22,7 @@ from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.amounts import split_pro_rata
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
+    CreateLedgerFeeExpense,
     CreateLedgerPayment,
     Decision,
     Op,
@@ -30,7 +31,7 @@ from ledgerbridge.engine.plan import (
     blocked,
     skipped,
 )
-from ledgerbridge.engine.ports import INVOICE, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, FeeExpense, Link, RecordKey
 
 # HubSpot payments still in flight: recorded in QBO once they settle.
 _UNSETTLED = {"processing", "failed", "pending", "deleted"}
@@ -57,6 +58,47 @@ def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
 
 def ledger_payment_key(hubspot_payment_id: str) -> str:
     return f"hubspot-payment:{hubspot_payment_id}"
+
+
+def fee_expense_key(hubspot_payment_id: str) -> str:
+    return f"hubspot-fee:{hubspot_payment_id}"
+
+
+FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO Purchase id
+
+
+def _fee_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerFeeExpense | None:
+    """The fee expense still to book for a HubSpot payment, if fees are on and it has any."""
+    fees = inp.settings.fees
+    if not fees.enabled or inp.settings.payments.hubspot_to_qbo is False:
+        return None
+    if payment.processing_fee + payment.platform_fee <= 0:
+        return None
+    if inp.link is not None and inp.link.extra.get(FEE_EXPENSE_ID):
+        return None
+    processor = (payment.processor or "").strip()
+    vendor = fees.vendor_name.strip() or _PROCESSOR_NAMES.get(processor.lower(), "")
+    vendor = vendor or (processor.replace("_", " ").title() if processor else "Payment processor")
+    reference = f" ({payment.reference})" if payment.reference else ""
+    fee = FeeExpense(
+        date=payment.date,
+        currency=payment.currency,
+        processing_fee=quantize(payment.processing_fee, payment.currency),
+        platform_fee=quantize(payment.platform_fee, payment.currency),
+        vendor_name=vendor,
+        expense_account=fees.expense_account,
+        paid_from_account=fees.paid_from_account,
+        memo=f"Fees on HubSpot payment {pid}{reference}",
+    )
+    return CreateLedgerFeeExpense(fee, pid, fee_expense_key(pid))
+
+
+_PROCESSOR_NAMES = {
+    "stripe": "Stripe",
+    "hubspot": "HubSpot Payments",
+    "hs_payments": "HubSpot Payments",
+    "paypal": "PayPal",
+}
 
 
 def payment_hash(payment: Payment) -> str:
@@ -208,11 +250,14 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         return skipped(key, f"payment is {payment.status}: recorded once it succeeds")
     pid = payment.id or key.source_id
     labels = _labels(payment)
+    fee_op = _fee_op(inp, payment, pid)
     if link is not None and link.qbo_id:
         return Plan(
             key,
             Decision(SyncStatus.SYNCED),
-            summary="in sync",
+            (fee_op,) if fee_op else (),
+            action="create" if fee_op else "none",
+            summary="record the processing fees" if fee_op else "in sync",
             origin=Side.HUBSPOT,
             hubspot_id=pid,
             qbo_id=link.qbo_id,
@@ -260,7 +305,7 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     return Plan(
         key,
         Decision(SyncStatus.SYNCED),
-        (op,),
+        (op, fee_op) if fee_op else (op,),
         action="create",
         summary="record the QuickBooks payment",
         origin=Side.HUBSPOT,

@@ -15,7 +15,7 @@ from typing import Any
 from ledgerbridge.domain import Customer, Invoice, LineItem, Payment, Side, SyncStatus
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.merge import FieldConflict
-from ledgerbridge.engine.ports import RecordKey
+from ledgerbridge.engine.ports import FeeExpense, RecordKey
 from ledgerbridge.errors import SyncError
 
 
@@ -106,6 +106,15 @@ class CreateLedgerPayment:
 
 
 @dataclass(frozen=True)
+class CreateLedgerFeeExpense:
+    """Book a HubSpot payment's processing/platform fees as a QBO expense (behind an intent)."""
+
+    fee: FeeExpense
+    source_id: str  # the HubSpot payment id
+    external_key: str
+
+
+@dataclass(frozen=True)
 class Audit:
     """Write an overwritten value to the audit log."""
 
@@ -122,6 +131,7 @@ Op = (
     | UpdateCrmInvoice
     | UpsertCrmPayment
     | CreateLedgerPayment
+    | CreateLedgerFeeExpense
     | Audit
 )
 

@@ -24,6 +24,7 @@ CUSTOMER = "customer"
 ITEM = "item"
 INVOICE = "invoice"
 PAYMENT = "payment"
+FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
@@ -184,6 +185,11 @@ class LedgerPort(Protocol):
 
     async def create_item(self, product: Product, request_id: str) -> WriteResult: ...
 
+    async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
+        """The item HubSpot tax lines are booked to: found by name, else created with its
+        income account set to the liability account `account_name` (created if missing).
+        Raises ConfigError when an item of that name books to anything but a liability."""
+
     async def get_invoice(self, invoice_id: str) -> Invoice | None: ...
 
     async def find_invoice(
@@ -227,11 +233,37 @@ class LedgerPort(Protocol):
 
     async def find_payment(self, external_key: str) -> Payment | None: ...
 
+    async def create_fee_expense(
+        self, fee: FeeExpense, request_id: str, external_key: str
+    ) -> WriteResult:
+        """An expense (QBO Purchase) for a payment's processing and platform fees, carrying
+        external_key so find_fee_expense can find it after an unknown outcome."""
+
+    async def find_fee_expense(self, external_key: str) -> WriteResult | None: ...
+
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
         the 1000-object cap is hit or the window is over 30 days."""
 
     async def invoice_pdf(self, invoice_id: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class FeeExpense:
+    """What a payment processor kept of a payment, to book as an expense in QBO."""
+
+    date: dt.date
+    currency: str
+    processing_fee: Decimal
+    platform_fee: Decimal
+    vendor_name: str  # the processor, as the payee
+    expense_account: str  # account names, as chosen in the sync settings
+    paid_from_account: str
+    memo: str
+
+    @property
+    def total(self) -> Decimal:
+        return self.processing_fee + self.platform_fee
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ class SyncEngine:
             dry_run=dry_run,
             create_customers=self.settings.customers.hubspot_to_qbo,
             create_items=self.settings.items.hubspot_to_qbo,
+            tax_item=(self.settings.tax_item_name, self.settings.tax_account_name),
         )
         applier = Applier(
             self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock

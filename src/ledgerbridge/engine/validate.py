@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ledgerbridge.domain import Invoice
-from ledgerbridge.engine.fieldmap import QBO_DOC_NUMBER_MAX, SyncSettings
+from ledgerbridge.engine.fieldmap import QBO_DOC_NUMBER_MAX, QBO_STANDARD_FIELDS, SyncSettings
 from ledgerbridge.errors import ConfigError, Invalid
 
 QBO_CUSTOM_FIELD_MAX = 31  # legacy sales-form custom fields hold 31 characters
@@ -90,7 +90,11 @@ def check_custom_fields(values: Mapping[str, str], known: Mapping[str, str]) -> 
     company's definitions are unknown: names are passed through for the connector to resolve.
     """
     resolved: dict[str, str] = {}
+    standard = {name.lower(): name for name in QBO_STANDARD_FIELDS}
     for ref, value in values.items():
+        if ref.lower() in standard:  # a standard invoice field: its own rules, in the connector
+            resolved[standard[ref.lower()]] = value
+            continue
         if len(value) > QBO_CUSTOM_FIELD_MAX:
             raise Invalid(
                 f"'{value}' is too long for the QuickBooks custom field '{ref}' "

@@ -125,6 +125,7 @@ PAYMENT_PROPERTIES = (
     "hs_currency_code",
     "hs_customer_email",
     "hs_fees_amount",
+    "hs_platform_fee",
     "hs_latest_status",
     "hs_payment_method_type",
     "hs_processor_type",

@@ -71,6 +71,7 @@ def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> 
         ),
         customer=Customer(email=p.get("hs_customer_email")) if p.get("hs_customer_email") else None,
         processing_fee=dec(p.get("hs_fees_amount"), Decimal(0)) or Decimal(0),
+        platform_fee=dec(p.get("hs_platform_fee"), Decimal(0)) or Decimal(0),
         id=str(record.get("id")),
         version=p.get("hs_lastmodifieddate") or None,
         origin=Side.QUICKBOOKS if p.get("hs_processor_type") == "quickbooks" else Side.HUBSPOT,

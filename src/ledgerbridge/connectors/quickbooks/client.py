@@ -13,18 +13,19 @@ import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.http import RetryPolicy
-from ledgerbridge.connectors.quickbooks import settings
+from ledgerbridge.connectors.quickbooks import settings, standard_fields
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
 from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
+from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
-from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, WriteResult
+from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, FeeExpense, WriteResult
 from ledgerbridge.errors import Invalid, NotFound, SyncError
 
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
@@ -79,7 +80,9 @@ class QuickBooksConnector:
             cache_seconds=item_cache_seconds,
             monotonic=monotonic,
         )
+        self.fees = FeeBooks(self.api, self.markers, self._currency_ref)
         self._prefs: dict[str, Any] | None = None
+        self._terms: dict[str, str] | None = None  # payment term id -> name
         self._method_ids: dict[str, str | None] = {}
         # Every DisplayName in the realm, while a backfill holds them (prefetch_display_names).
         self._display_names: set[str] | None = None
@@ -99,6 +102,23 @@ class QuickBooksConnector:
     def invalidate_settings(self) -> None:
         """Forget cached preferences (e.g. after the user enabled a custom field)."""
         self._prefs = None
+        self._terms = None
+
+    async def _term_names(self) -> dict[str, str]:
+        """Payment terms by id (for SalesTermRef mappings); forgotten with the settings."""
+        if self._terms is None:
+            rows, _ = await self.api.query_pages("Term", "Active = true", "Id")
+            self._terms = {str(r["Id"]): str(r.get("Name") or "") for r in rows}
+        return self._terms
+
+    async def _from_wire(self, row: dict[str, Any], home: str) -> Invoice:
+        """An invoice read from QBO, with the standard fields that mappings can target."""
+        invoice = tr.invoice_from_wire(row, home)
+        term_names = await self._term_names() if row.get("SalesTermRef") else {}
+        standard = standard_fields.from_wire(row, term_names)
+        if not standard:
+            return invoice
+        return replace(invoice, custom_fields={**invoice.custom_fields, **standard})
 
     async def company_currency(self) -> tuple[str, bool]:
         return settings.currency_from_preferences(await self._preferences())
@@ -187,6 +207,9 @@ class QuickBooksConnector:
     def forget_items(self) -> None:
         self.items.forget()
 
+    async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
+        return await self.items.tax_item(name, account_name, request_id)
+
     # -----------------------------------------------------------------------------------------
     # Invoices
     # -----------------------------------------------------------------------------------------
@@ -196,7 +219,7 @@ class QuickBooksConnector:
             return None
         self.markers.remember("Invoice", row)
         home, _ = await self.company_currency()
-        return await self._with_customer(tr.invoice_from_wire(row, home))
+        return await self._with_customer(await self._from_wire(row, home))
 
     async def _with_customer(self, invoice: Invoice) -> Invoice:
         """An invoice made through the API (or a bookkeeper who cleared "Bill to email") has no
@@ -223,11 +246,11 @@ class QuickBooksConnector:
                 key = tr.extract_marker(row.get("PrivateNote"))
                 # A match carrying another record's key is a different invoice (a number clash).
                 if external_key is None or key == external_key:
-                    return tr.invoice_from_wire(row, home)
+                    return await self._from_wire(row, home)
         if external_key:
             row = await self.markers.find("Invoice", external_key)
             if row is not None:
-                return tr.invoice_from_wire(row, home)
+                return await self._from_wire(row, home)
         return None
 
     async def _resolve_custom_fields(
@@ -253,10 +276,16 @@ class QuickBooksConnector:
                 code="2050",
             )
         currency = await self._currency_ref(invoice.currency)
-        fields = await self._resolve_custom_fields(custom_fields)
-        return tr.invoice_to_wire(
+        standard, custom = standard_fields.split(custom_fields)
+        fields = await self._resolve_custom_fields(custom)
+        body = tr.invoice_to_wire(
             invoice, customer_id, item_ids, fields, external_key=external_key, currency=currency
         )
+        if standard:
+            terms = await self._term_names() if "SalesTermRef" in standard else {}
+            term_ids = {name.lower(): term_id for term_id, name in terms.items()}
+            body.update(standard_fields.to_wire(standard, term_ids))
+        return body
 
     async def create_invoice(
         self,
@@ -377,6 +406,17 @@ class QuickBooksConnector:
             return None
         home, _ = await self.company_currency()
         return tp.payment_from_wire(row, home)
+
+    # -----------------------------------------------------------------------------------------
+    # Processing fees (expenses.py)
+    # -----------------------------------------------------------------------------------------
+    async def create_fee_expense(
+        self, fee: FeeExpense, request_id: str, external_key: str
+    ) -> WriteResult:
+        return await self.fees.create(fee, request_id, external_key)
+
+    async def find_fee_expense(self, external_key: str) -> WriteResult | None:
+        return await self.fees.find(external_key)
 
     # -----------------------------------------------------------------------------------------
     # Change feed

@@ -110,3 +110,77 @@ class ItemCatalog:
         row = await self.api.create("Item", body, request_id, recover=lookup)
         self._cache[(product.sku, product.name)] = (self.monotonic(), tr.item_from_wire(row))
         return write_result(row, created=not lookup.found)
+
+    # ---- tax collected ---------------------------------------------------------------------
+    async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
+        """The item that books tax collected on HubSpot invoices: found by name, else created
+        with its income account set to the liability account `account_name` (found by name,
+        else created as an Other Current Liability). Tax collected is owed to the tax
+        authority, never revenue, so an existing item of that name that books to any other
+        kind of account is refused with a fix, not used."""
+        row = await self._one_item(f"Name = {tr.quote(tr.safe_name(name, tr.ITEM_NAME_MAX))}")
+        if row is not None:
+            await self._require_liability(row, name)
+            return write_result(row, created=False)
+        account_id = await self._liability_account(account_name, request_id)
+        body = tr.item_to_wire(
+            Product(name=name, description="Sales tax collected (from HubSpot tax lines)"),
+            account_id,
+            "Service",
+        )
+
+        async def recover() -> dict[str, Any] | None:
+            return await self._one_item(f"Name = {tr.quote(body['Name'])}")
+
+        lookup = Recovery(recover)
+        created = await self.api.create("Item", body, request_id, recover=lookup)
+        return write_result(created, created=not lookup.found)
+
+    async def _require_liability(self, item: dict[str, Any], name: str) -> None:
+        ref = str((item.get("IncomeAccountRef") or {}).get("value") or "")
+        account = await self.api.read("Account", ref) if ref else None
+        if account is None or account.get("Classification") != "Liability":
+            shown = (account or {}).get("Name") or "no account"
+            raise ConfigError(
+                message=(
+                    f"The QuickBooks item '{name}' books to '{shown}', not to a liability "
+                    "account: tax collected on it would be counted as income"
+                ),
+                hint=(
+                    "In QuickBooks, set the item's income account to Sales Tax Payable (or "
+                    "another Other Current Liability account), or choose another tax item in "
+                    "Settings → Sync, then retry"
+                ),
+                code="tax_item_not_liability",
+            )
+
+    async def _liability_account(self, name: str, request_id: str) -> str:
+        page = await self.api.query(
+            f"SELECT * FROM Account WHERE Name = {tr.quote(name)} AND Active = true"
+        )
+        for row in page.rows:
+            if row.get("Classification") == "Liability":
+                return str(row["Id"])
+        if page.rows:
+            raise ConfigError(
+                message=f"The QuickBooks account '{name}' is not a liability account",
+                hint="Choose a liability account (e.g. Sales Tax Payable) for tax collected in "
+                "Settings → Sync, then retry",
+                code="tax_account_not_liability",
+            )
+        body = {
+            "Name": name,
+            "AccountType": "Other Current Liability",
+            "AccountSubType": "OtherCurrentLiabilities",
+        }
+
+        async def recover() -> dict[str, Any] | None:
+            again = await self.api.query(
+                f"SELECT * FROM Account WHERE Name = {tr.quote(name)} AND Active = true"
+            )
+            return again.rows[0] if again.rows else None
+
+        row = await self.api.create(
+            "Account", body, f"{request_id[:32]}-acct", recover=Recovery(recover)
+        )
+        return str(row["Id"])

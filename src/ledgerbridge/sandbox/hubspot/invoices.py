@@ -57,7 +57,8 @@ def line_item_computed(rec: Record) -> dict[str, str | None]:
 
 def payment_computed(state: SandboxState, rec: Record) -> dict[str, str | None]:
     p = rec.properties
-    net = dec(p.get("hs_initial_amount")) - dec(p.get("hs_fees_amount"))
+    fees = dec(p.get("hs_fees_amount")) + dec(p.get("hs_platform_fee"))
+    net = dec(p.get("hs_initial_amount")) - fees
     invoices = state.linked(rec, "invoices")
     return {
         "hs_net_amount": money(net),

@@ -339,6 +339,7 @@ DEFAULT_PROPERTIES: dict[str, list[P]] = {
         _s("hs_currency_code"),
         _s("hs_customer_email"),
         _n("hs_fees_amount"),
+        _n("hs_platform_fee"),
         _s("hs_internal_comment"),
         _e("hs_latest_status", *PAYMENT_STATUSES),
         _s("hs_payment_method_bank_or_issuer"),

@@ -9,6 +9,7 @@ origin invoices are not seeded here: they live in QBO until a sync brings them o
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .. import demo_data
@@ -160,6 +161,10 @@ def _seed_invoice(
                 "hs_payment_method_type": "ach",
                 "hs_processor_type": "hs_payments",
                 "hs_reference_number": f"PAY-{invoice_id}-{n + 1}",
+                # What the processor kept: ACH at 0.8 %, capped at 5.00.
+                "hs_fees_amount": str(
+                    min(Decimal(amount) * Decimal("0.008"), Decimal(5)).quantize(Decimal("0.01"))
+                ),
             },
             [
                 {

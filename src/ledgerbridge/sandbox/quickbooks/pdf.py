@@ -112,7 +112,9 @@ def render(entity: str, record: dict[str, Any], company: dict[str, Any]) -> byte
     totals = [("Subtotal", subtotal)]
     if discount:
         totals.append(("Discount", -discount))
-    totals.append(("Tax", (record.get("TxnTaxDetail") or {}).get("TotalTax", 0)))
+    tax = (record.get("TxnTaxDetail") or {}).get("TotalTax", 0)
+    if tax:  # no "Tax 0.00" under an invoice whose tax is a line of its own
+        totals.append(("Tax", tax))
     totals.append(("Total", record.get("TotalAmt", 0)))
     if "Balance" in record:
         totals.append(("Balance due", record.get("Balance", 0)))

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ledgerbridge.connectors.quickbooks.standard_fields import STANDARD_FIELDS
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT
@@ -22,10 +23,13 @@ FAILING_PAGE = 50
 
 
 async def _qbo_field_names(request: Request) -> list[str]:
+    """The sales-form custom fields QBO has, then the standard invoice fields a mapping can
+    target (TrackingNum, ShipDate, ShipMethodRef, ShipAddr, SalesTermRef)."""
     try:
-        return [f.name for f in await console_of(request).ledger.custom_field_definitions()]
+        custom = [f.name for f in await console_of(request).ledger.custom_field_definitions()]
     except SyncError:
         return []
+    return custom + [name for name in STANDARD_FIELDS if name not in custom]
 
 
 async def _page(

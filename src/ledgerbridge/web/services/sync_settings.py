@@ -12,6 +12,7 @@ from ledgerbridge.engine.fieldmap import (
     CustomFieldMapping,
     Direction,
     DocNumberStrategy,
+    FeeSettings,
     ObjectSync,
     ProductNotFoundPolicy,
     SyncSettings,
@@ -185,6 +186,8 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
         )
     prefix = _one(form, "doc_number_prefix")
     default_item = _one(form, "default_item_name") or current.default_item_name
+    tax_item = _one(form, "tax_item_name") or current.tax_item_name
+    tax_account = _one(form, "tax_account_name") or current.tax_account_name
     match_key = _one(form, "customer_match_key") or "email"
     if doc_number is DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER and not prefix:
         errors.append("Enter the prefix for document numbers.")
@@ -203,6 +206,18 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                 "doc_number_prefix": prefix or current.doc_number_prefix,
                 "product_not_found": policy,
                 "default_item_name": default_item[:100],
+                "tax_item_name": tax_item[:100],
+                "tax_account_name": tax_account[:100],
+                "fees": FeeSettings(
+                    enabled=_one(form, "fees_enabled") == "on",
+                    expense_account=(
+                        _one(form, "fees_expense_account") or current.fees.expense_account
+                    )[:100],
+                    paid_from_account=(
+                        _one(form, "fees_paid_from_account") or current.fees.paid_from_account
+                    )[:100],
+                    vendor_name=_one(form, "fees_vendor_name")[:100],
+                ),
                 "customer_match_key": match_key,
             }
         )
