@@ -146,6 +146,8 @@ class SyncStateRow(Base):
     label: Mapped[str | None] = mapped_column(String(300))
     amount: Mapped[str | None] = mapped_column(String(40))  # Decimal as text, never float
     currency: Mapped[str | None] = mapped_column(String(3))
+    # Status diverged: JSON list of FieldDifference objects (engine/ports.py); else None.
+    differences: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime]
 
 
