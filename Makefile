@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench lint venv browser clean
+.PHONY: demo test test-fast bench bench-reconcile lint venv browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.backfill
+
+bench-reconcile: $(STAMP)
+	$(PY) -m bench.reconcile $(N)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -438,6 +438,11 @@ def retry(
     _with_runtime(data_dir, run)
 
 
+from ledgerbridge.cli_reconcile import register as _register_reconcile  # noqa: E402
+
+_register_reconcile(app, console, _with_runtime)
+
+
 def main() -> None:  # pragma: no cover - console_scripts entry
     app()
 
