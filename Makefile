@@ -33,6 +33,12 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser" tests/unit tests/integration
 
+# The model-based convergence test run long (tests/model/soak.py): SOAK_OPERATIONS operations
+# over successive seeds, every rule enabled; prints operations/s and findings.
+SOAK_OPERATIONS ?= 10000
+soak: $(STAMP)
+	SOAK_OPERATIONS=$(SOAK_OPERATIONS) $(PY) tests/model/soak.py
+
 bench: $(STAMP)
 	$(PY) -m bench.backfill
 
