@@ -14,7 +14,8 @@ from decimal import Decimal
 import pytest
 from engine_world import World, make_world
 
-from ledgerbridge.domain import SyncStatus
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.ports import INVOICE
 
 
 @pytest.fixture
@@ -72,3 +73,58 @@ async def test_qbo_payment_deleted_after_it_was_copied_settles_and_refunds_the_c
     ]
     assert [p["hs_latest_status"] for p in copies] == ["refunded"]
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 7 drift case 2, found again by the model test (rule qbo_edit_invoice, field "
+        "memo_and_po): a QBO edit of CustomerMemo together with the PO Number custom field "
+        "updates the PO in HubSpot but not hs_comments (HubSpot keeps 'old memo'), and the "
+        "invoice is synced"
+    ),
+)
+async def test_qbo_edit_of_memo_and_po_together_reaches_hubspot(world: World) -> None:
+    customer = world.qbo.customer("Memo Co", "memo-po@example.com")
+    slot = next(
+        s
+        for s, name in world.qbo.state.companies[world.qbo.realm].custom_field_defs()
+        if name == "PO Number"
+    )
+    created = world.qbo.invoice(
+        customer,
+        [("1", "1", "19.95")],
+        CustomerMemo={"value": "old memo"},
+        CustomField=[
+            {"DefinitionId": slot, "Name": "PO Number", "Type": "StringType", "StringValue": "PO-1"}
+        ],
+    )
+    await world.sync()
+    current = world.qbo.get("Invoice", str(created["Id"]))
+    assert current is not None
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/invoice",
+        params={"minorversion": "75"},
+        json={
+            "Id": current["Id"],
+            "SyncToken": current["SyncToken"],
+            "sparse": True,
+            "CustomerMemo": {"value": "new memo"},
+            "CustomField": [
+                {
+                    "DefinitionId": slot,
+                    "Name": "PO Number",
+                    "Type": "StringType",
+                    "StringValue": "PO-2",
+                }
+            ],
+        },
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    await world.sync()
+
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, str(created["Id"]))
+    assert link is not None and link.hubspot_id
+    props = world.hs.props("invoices", link.hubspot_id)
+    assert (props.get("hs_purchase_order_number"), props.get("hs_comments")) == ("PO-2", "new memo")

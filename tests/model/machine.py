@@ -50,6 +50,10 @@ KNOWN_BUG_RULES: frozenset[str] = frozenset(
         # answers "the QuickBooks payment no longer exists" and it is marked dirty again by every
         # poll) and HubSpot keeps counting the payment (issue 7, drift case 3).
         "qbo_delete_payment",
+        # A QBO edit of the memo together with the PO custom field: the memo never reaches
+        # HubSpot and the invoice is synced (drift case 2). Switches off only that variant of
+        # qbo_edit_invoice.
+        "qbo_memo_and_po",
     }
 )
 
