@@ -82,8 +82,8 @@ async def reconcile_connection(
 
 def due_scope(runtime: Runtime, connection_id: int, now: dt.datetime) -> str | None:
     """What the schedule runs now for a connection: FULL once a day at the configured hour
-    (or when no full sweep ran for 36 hours), INCREMENTAL when the interval has passed since the
-    last run, else None."""
+    (unless one started in the last two hours, e.g. by hand) or when no full sweep ran for 36
+    hours; INCREMENTAL when the interval has passed since the last run; else None."""
     interval = runtime.settings.reconcile_interval_seconds
     if interval <= 0:
         return None
@@ -92,13 +92,11 @@ def due_scope(runtime: Runtime, connection_id: int, now: dt.datetime) -> str | N
     last_full = store.last_reconcile_run(connection_id, scope=FULL)
     full_age = now - last_full.started_at if last_full else None
     at_hour = now.hour == runtime.settings.reconcile_full_hour
-    full_due_now = at_hour and (full_age is None or full_age > dt.timedelta(hours=20))
+    full_due_now = at_hour and (full_age is None or full_age > dt.timedelta(hours=2))
     recent = last is not None and now - last.started_at < dt.timedelta(seconds=interval)
     if recent and not full_due_now:
         return None
-    if full_age is None or full_age > dt.timedelta(hours=36):
-        return FULL
-    if at_hour and full_age > dt.timedelta(hours=20):
+    if full_due_now or full_age is None or full_age > dt.timedelta(hours=36):
         return FULL
     return INCREMENTAL
 

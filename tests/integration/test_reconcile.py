@@ -209,3 +209,109 @@ async def test_run_is_stored_with_figures_and_findings(world: World) -> None:
     last = world.store.last_reconcile_run(world.connection_id)
     assert last is not None and last.id == run_id
     assert world.state(INVOICE, Side.HUBSPOT, hs_id) is not None
+
+
+async def _qbo_payment_copied(world: World, email: str) -> tuple[str, dict, str]:  # type: ignore[type-arg]
+    """A synced 300.00 HubSpot invoice with a 100.00 QBO payment copied to HubSpot."""
+    hs_id, qbo_id = await synced_invoice(world, email)
+    qbo_invoice = world.qbo.get("Invoice", qbo_id)
+    assert qbo_invoice is not None
+    payment = world.qbo.payment(
+        qbo_invoice["CustomerRef"]["value"], [(qbo_id, "100.00")], PaymentRefNum="CHK-1"
+    )
+    await world.sync()
+    copies = [
+        r
+        for r in world.hs.sb.linked(world.hs.sb.store.get("invoices", hs_id), "commerce_payments")
+        if r.properties.get("hs_processor_type") == "quickbooks"
+    ]
+    assert len(copies) == 1
+    return hs_id, payment, str(copies[0].id)
+
+
+async def test_payment_copy_edited_in_hubspot_is_recopied_from_quickbooks(world: World) -> None:
+    hs_id, payment, copy_id = await _qbo_payment_copied(world, "pay@example.com")
+    # A silent edit of the copy's reference (no webhook, not via the engine).
+    record = world.hs.sb.store.get("commerce_payments", copy_id)
+    record.properties["hs_reference_number"] = "TYPO"
+
+    report = await reconciler(world).run()
+
+    [finding] = [f for f in report.findings if f.field.startswith("reference")]
+    assert (finding.outcome, finding.hubspot, finding.quickbooks) == (REPAIRED, "TYPO", "CHK-1")
+    assert world.hs.props("commerce_payments", copy_id)["hs_reference_number"] == "CHK-1"
+    assert report.diverged == 0
+
+
+async def test_refund_recorded_in_hubspot_is_a_documented_difference(world: World) -> None:
+    hs_id, payment, copy_id = await _qbo_payment_copied(world, "refund@example.com")
+    await world.crm.api.update(
+        "commerce_payments",
+        copy_id,
+        {"hs_refunds_amount": "100.00", "hs_latest_status": "refunded"},
+    )
+    await world.sync()
+    props = world.hs.props("invoices", hs_id)
+    qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(hs_id))
+    assert qbo_invoice is not None
+    # HubSpot no longer counts the refunded 100; QBO still does (HubSpot owns refunds).
+    assert props["hs_balance_due"] != str(qbo_invoice["Balance"])
+
+    report = await reconciler(world).run()
+
+    assert (report.checked, report.in_sync, report.diverged, report.repaired) == (2, 2, 0, 0)
+
+
+async def test_choosing_the_quickbooks_value_writes_it_to_hubspot(world: World) -> None:
+    from ledgerbridge.engine.resolve import resolution_link
+
+    hs_id, qbo_id = await synced_invoice(world)
+    silent_qbo_edit(world, qbo_id, DueDate="2027-01-31")
+    await reconciler(world).run(repair=False)
+    assert world.invoice_state(hs_id).status is SyncStatus.DIVERGED
+
+    # The person keeps QuickBooks' date, although HubSpot owns the invoice's fields.
+    link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, hs_id)
+    assert link is not None
+    hs = await world.crm.get_invoice(hs_id)
+    qbo = await world.ledger.get_invoice(qbo_id)
+    assert hs is not None and qbo is not None
+    world.store.save_link(
+        resolution_link(link, hs, qbo, "due_date", Side.QUICKBOOKS, SyncSettings())
+    )
+    world.store.mark_dirty(world.invoice_state(hs_id).key, "test: use QuickBooks' due date")
+    await world.sync()
+
+    assert world.hs.props("invoices", hs_id)["hs_due_date"].startswith("2027-01-31")
+    assert world.qbo.get("Invoice", qbo_id)["DueDate"] == "2027-01-31"
+    after = await reconciler(world).run(repair=False)
+    assert (after.in_sync, after.diverged) == (1, 0)
+    assert world.invoice_state(hs_id).status is SYNCED
+
+
+def test_schedule_runs_incremental_hourly_and_a_full_sweep_nightly(world: World) -> None:
+    from types import SimpleNamespace
+
+    from ledgerbridge.engine.reconcile import FULL, INCREMENTAL, ReconcileReport
+    from ledgerbridge.reconciliation import due_scope
+    from ledgerbridge.settings import Settings
+
+    settings = Settings(reconcile_interval_seconds=3600, reconcile_full_hour=2)
+    runtime = SimpleNamespace(settings=settings, store=world.store)
+    cid = world.connection_id
+    day = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+
+    def ran(scope: str, at: dt.datetime) -> None:
+        world.store.save_reconcile_run(cid, ReconcileReport(scope, None, at, at))
+
+    assert due_scope(runtime, cid, day) == FULL  # never swept
+    ran(FULL, day)
+    assert due_scope(runtime, cid, day + dt.timedelta(minutes=30)) is None
+    assert due_scope(runtime, cid, day + dt.timedelta(minutes=61)) == INCREMENTAL
+    ran(INCREMENTAL, day + dt.timedelta(minutes=61))
+    assert due_scope(runtime, cid, day + dt.timedelta(minutes=90)) is None
+    nightly = dt.datetime(2026, 12, 2, 2, 5, tzinfo=dt.UTC)
+    ran(INCREMENTAL, nightly - dt.timedelta(minutes=10))
+    assert due_scope(runtime, cid, nightly) == FULL  # at the hour, even within the interval
+    off = SimpleNamespace(settings=Settings(reconcile_interval_seconds=0), store=world.store)
+    assert due_scope(off, cid, nightly) is None
