@@ -41,6 +41,7 @@ from ledgerbridge.engine.ports import (
     RecordKey,
     StoredSyncState,
     StorePort,
+    differences_text,
 )
 from ledgerbridge.engine.reconcile_read import (
     BulkReader,
@@ -246,8 +247,7 @@ class Reconciler:
             return
         key = self._key(object_type, pair.link)
         current = self.store.get_state(key) or StoredSyncState(key, SyncStatus.PENDING)
-        names = ", ".join(d.field for d in pair.diffs)
-        message = f"QuickBooks and HubSpot differ: {names}"
+        message = differences_text(pair.diffs)
         self.store.set_state(
             replace(
                 current,
