@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench lint venv browser clean
+.PHONY: demo test test-fast bench bench-reconcile lint venv browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser" tests/unit tests/integration
 
+# The model-based convergence test run long (tests/model/soak.py): SOAK_OPERATIONS operations
+# over successive seeds, every rule enabled; prints operations/s and findings.
+SOAK_OPERATIONS ?= 10000
+soak: $(STAMP)
+	SOAK_OPERATIONS=$(SOAK_OPERATIONS) $(PY) tests/model/soak.py
+
 bench: $(STAMP)
 	$(PY) -m bench.backfill
+
+bench-reconcile: $(STAMP)
+	$(PY) -m bench.reconcile $(N)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

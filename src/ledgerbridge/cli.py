@@ -324,6 +324,7 @@ def status(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
             "failed",
             "excluded",
             "blocked",
+            "diverged",
             "queued",
         ):
             table.add_column(col)
@@ -349,6 +350,7 @@ def _statuses():
         SyncStatus.FAILED,
         SyncStatus.EXCLUDED,
         SyncStatus.BLOCKED,
+        SyncStatus.DIVERGED,
     )
 
 
@@ -357,11 +359,17 @@ def failures(
     limit: int = typer.Option(50, help="How many to show."),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
 ) -> None:
-    """Every record failing to sync: category, message and how to fix it."""
+    """Every record failing to sync: category, message and how to fix it; and every record
+    whose two sides disagree (diverged): each field with both values."""
     from rich.table import Table
+
+    from ledgerbridge.domain import SyncStatus
 
     async def run(runtime):
         page = runtime.store.list_failures(limit=limit)
+        diverged = runtime.store.find_states(status=SyncStatus.DIVERGED, limit=limit)
+        if diverged.rows:
+            _print_diverged(diverged)
         if not page.rows:
             console.print("[green]Nothing is failing to sync.[/]")
             return
@@ -385,6 +393,28 @@ def failures(
     _with_runtime(data_dir, run)
 
 
+def _print_diverged(page) -> None:
+    """Records whose two sides disagree after a sync: each differing field with both values."""
+    from rich.table import Table
+
+    table = Table(title=f"Out of sync ({page.total})")
+    for col in ("id", "record", "field", "HubSpot", "QuickBooks", "note"):
+        table.add_column(col, overflow="fold")
+    for row in page.rows:
+        st = row.state
+        label = st.label or f"{st.key.object_type} {st.key.side.value}:{st.key.source_id}"
+        for n, diff in enumerate(st.differences or ()):
+            table.add_row(
+                str(row.id) if n == 0 else "",
+                label if n == 0 else "",
+                diff.field,
+                diff.hubspot if diff.hubspot is not None else "(none)",
+                diff.quickbooks if diff.quickbooks is not None else "(none)",
+                diff.note or "",
+            )
+    console.print(table)
+
+
 @app.command()
 def retry(
     state_id: int | None = typer.Argument(None, help="The id shown by `ledgerbridge failures`."),
@@ -406,6 +436,11 @@ def retry(
         console.print(f"queued {key.object_type} {key.side.value}:{key.source_id} for retry")
 
     _with_runtime(data_dir, run)
+
+
+from ledgerbridge.cli_reconcile import register as _register_reconcile  # noqa: E402
+
+_register_reconcile(app, console, _with_runtime)
 
 
 def main() -> None:  # pragma: no cover - console_scripts entry

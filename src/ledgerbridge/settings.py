@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=50, gt=0)
     lease_seconds: float = Field(default=300.0, gt=0)
+    # Reconciliation (docs/operations.md): an incremental run over records changed since the
+    # last run every `reconcile_interval_seconds`, a full sweep once a day at
+    # `reconcile_full_hour` (UTC). 0 turns the scheduled runs off.
+    reconcile_interval_seconds: float = Field(default=3600.0, ge=0)
+    reconcile_full_hour: int = Field(default=2, ge=0, le=23)
 
     # Optional scale-out worker (Celery); empty: the in-process worker runs.
     broker_url: str | None = None

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from ledgerbridge.domain import Side, SyncStatus
-from ledgerbridge.engine.ports import INVOICE, Link, RecordKey, StoredSyncState
+from ledgerbridge.engine.ports import INVOICE, FieldDifference, Link, RecordKey, StoredSyncState
 from ledgerbridge.errors import NotFound
 from ledgerbridge.store import SqlStore
 
@@ -92,6 +92,11 @@ def test_set_states_and_get_states_match_the_one_record_calls(
     assert states[a].amount == Decimal("9.99")
     assert states[a].counterpart_id == "77"
     assert states[b].label == "INV-2"
+    # Differences of a diverged record go through the set-wise path too.
+    diff = FieldDifference("memo", "new memo", "old memo")
+    store.set_states([StoredSyncState(c, SyncStatus.DIVERGED, differences=(diff,))])
+    assert store.get_states([c])[c].differences == (diff,)
+    assert store.get_states([c])[c] == store.get_state(c)
 
 
 def test_blocked_on_many(store: SqlStore, conn_id: int) -> None:

@@ -19,6 +19,8 @@ TABLES = {
     "cursors",
     "audit_log",
     "users",
+    "reconcile_runs",
+    "reconcile_findings",
 }
 
 

@@ -10,7 +10,14 @@ from decimal import Decimal
 import pytest
 
 from ledgerbridge.domain import Side, SyncStatus
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, Link, RecordKey, StoredSyncState
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    INVOICE,
+    FieldDifference,
+    Link,
+    RecordKey,
+    StoredSyncState,
+)
 from ledgerbridge.errors import NotFound
 from ledgerbridge.store import SqlStore
 
@@ -202,6 +209,7 @@ def test_list_and_count_states(store: SqlStore, conn_id: int) -> None:
         SyncStatus.FAILED: 2,
         SyncStatus.EXCLUDED: 1,
         SyncStatus.BLOCKED: 0,
+        SyncStatus.DIVERGED: 0,
     }
     failed = store.list_states(conn_id, SyncStatus.FAILED)
     assert {s.key.source_id for s in failed} == {"3", "4"}
@@ -297,3 +305,29 @@ def test_retry_one_and_retry_all(store: SqlStore, conn_id: int) -> None:
     claimed = store.claim_dirty(conn_id, 10, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     assert {d.key.source_id for d in claimed} == {"0", "1", "2"}
     assert {d.reason for d in claimed} == {"retry requested"}
+
+
+def test_a_diverged_state_keeps_its_differences_until_it_is_synced_or_retried(
+    store: SqlStore, conn_id: int
+) -> None:
+    diffs = (
+        FieldDifference("due_date", "2026-04-30", "2026-03-31"),
+        FieldDifference("amount_paid", "0.00", "12.50", note="refund owned by HubSpot"),
+    )
+    key = state_key(conn_id, "hs-div")
+    store.set_state(StoredSyncState(key, SyncStatus.DIVERGED, message="differ", differences=diffs))
+    got = store.get_state(key)
+    assert got is not None
+    assert got.status is SyncStatus.DIVERGED
+    assert got.differences == diffs
+    assert store.count_states(conn_id)[SyncStatus.DIVERGED] == 1
+    assert [
+        row.state.key for row in store.find_states(conn_id, status=SyncStatus.DIVERGED).rows
+    ] == [key]
+    # A later synced state carries no differences: they are overwritten, not kept.
+    store.set_state(StoredSyncState(key, SyncStatus.SYNCED))
+    assert store.get_state(key).differences == ()  # type: ignore[union-attr]
+    store.set_state(StoredSyncState(key, SyncStatus.DIVERGED, differences=diffs[:1]))
+    assert store.retry(key)
+    after = store.get_state(key)
+    assert after is not None and after.status is SyncStatus.PENDING and after.differences == ()

@@ -53,6 +53,9 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
     EXCLUDED = "excluded"
     BLOCKED = "blocked"
+    # Written by a step (or a reconciliation) whose read-back found the two sides disagreeing on
+    # a field the sync matrix says must agree; the state carries the differing fields.
+    DIVERGED = "diverged"
 
 
 @dataclass(frozen=True)

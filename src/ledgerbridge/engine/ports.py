@@ -321,6 +321,49 @@ class Link:
 
 
 @dataclass(frozen=True)
+class FieldDifference:
+    """One field on which HubSpot and QuickBooks disagree after a step or a reconciliation.
+
+    Shape (also the JSON stored in sync_states.differences, a list of these as objects):
+    `field` is a sync-matrix name ("due_date", "memo", "lines[2].amount", "custom:PO", ...);
+    `hubspot` and `quickbooks` are the two values rendered as text (money as exact decimal
+    text such as "12.50", dates as ISO "2026-01-31", None when the side has no value);
+    `note` names a documented, allowed difference (e.g. "refund owned by HubSpot") or says why
+    the values differ when known. A state with status DIVERGED carries at least one of these.
+    """
+
+    field: str
+    hubspot: str | None
+    quickbooks: str | None
+    note: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "field": self.field,
+            "hubspot": self.hubspot,
+            "quickbooks": self.quickbooks,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FieldDifference:
+        return cls(
+            field=str(data["field"]),
+            hubspot=data.get("hubspot"),
+            quickbooks=data.get("quickbooks"),
+            note=data.get("note"),
+        )
+
+
+def differences_text(differences: Sequence[FieldDifference], limit: int = 3) -> str:
+    """A short text naming the differing fields (HubSpot's ledgerbridge_sync_error, logs)."""
+    names = [d.field for d in differences]
+    shown = ", ".join(names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"HubSpot and QuickBooks differ on {shown}{more}"
+
+
+@dataclass(frozen=True)
 class StoredSyncState:
     """A record's sync state as stored and shown: status, category, message, fix hint, attempts."""
 
@@ -341,6 +384,8 @@ class StoredSyncState:
     label: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
+    # Status DIVERGED: the fields that differ, with both values. Empty for every other status.
+    differences: tuple[FieldDifference, ...] = ()
 
 
 @dataclass(frozen=True)

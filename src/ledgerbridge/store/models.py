@@ -149,6 +149,8 @@ class SyncStateRow(Base):
     label: Mapped[str | None] = mapped_column(String(300))
     amount: Mapped[str | None] = mapped_column(String(40))  # Decimal as text, never float
     currency: Mapped[str | None] = mapped_column(String(3))
+    # Status diverged: JSON list of FieldDifference objects (engine/ports.py); else None.
+    differences: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime]
 
 
@@ -236,3 +238,46 @@ class UserRow(Base):
 
     def __repr__(self) -> str:
         return f"UserRow(id={self.id!r}, username={self.username!r})"
+
+
+class ReconcileRunRow(Base):
+    """One reconciliation run of a connection, with its figures (see engine/reconcile.py)."""
+
+    __tablename__ = "reconcile_runs"
+    __table_args__ = (Index("ix_reconcile_runs_connection_started", "connection_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(_connection_fk())
+    scope: Mapped[str] = mapped_column(String(16))  # full | incremental
+    since: Mapped[dt.datetime | None]
+    dry_run: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    checked: Mapped[int] = mapped_column(Integer)
+    in_sync: Mapped[int] = mapped_column(Integer)
+    repaired: Mapped[int] = mapped_column(Integer)
+    diverged: Mapped[int] = mapped_column(Integer)
+    orphans: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    api_calls: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconcileFindingRow(Base):
+    """A differing field, orphan or duplicate found by a run, with both values."""
+
+    __tablename__ = "reconcile_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("reconcile_runs.id", ondelete="CASCADE"), index=True
+    )
+    object_type: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    hubspot_id: Mapped[str | None] = mapped_column(String(400))
+    qbo_id: Mapped[str | None] = mapped_column(String(400))
+    field: Mapped[str] = mapped_column(String(200))
+    hubspot_value: Mapped[str | None] = mapped_column(Text)
+    qbo_value: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)

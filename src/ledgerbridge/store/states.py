@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
 from ledgerbridge.domain import Side, SyncStatus
-from ledgerbridge.engine.ports import RecordKey, StoredSyncState
+from ledgerbridge.engine.ports import FieldDifference, RecordKey, StoredSyncState
 from ledgerbridge.store.models import SyncStateRow
 from ledgerbridge.store.queue import DirtyQueue, key_filter, row_key
 from ledgerbridge.store.records import StatePage, StateRow
@@ -25,6 +26,7 @@ _STATE_COLUMNS = (
     "blocked_on",
     "counterpart_id",
     "counterpart_number",
+    "differences",
 )
 # Columns kept when the new state leaves them None (set once, shown by the console).
 _KEEP_IF_NONE = ("first_seen_at", "label", "amount", "currency")
@@ -52,6 +54,7 @@ def state_values(state: StoredSyncState, now: Any) -> dict[str, Any]:
         "label": state.label[:300] if state.label else state.label,
         "amount": str(state.amount) if state.amount is not None else None,
         "currency": state.currency,
+        "differences": _differences_json(state.differences),
         "updated_at": now,
     }
 
@@ -73,7 +76,20 @@ def _to_state(row: SyncStateRow) -> StoredSyncState:
         label=row.label,
         amount=Decimal(row.amount) if row.amount is not None else None,
         currency=row.currency,
+        differences=_differences_from_json(row.differences),
     )
+
+
+def _differences_json(differences: tuple[FieldDifference, ...]) -> str | None:
+    if not differences:
+        return None
+    return json.dumps([d.as_json() for d in differences])
+
+
+def _differences_from_json(text: str | None) -> tuple[FieldDifference, ...]:
+    if not text:
+        return ()
+    return tuple(FieldDifference.from_json(item) for item in json.loads(text))
 
 
 def _to_row(row: SyncStateRow) -> StateRow:
@@ -255,6 +271,7 @@ class StateRepository(DirtyQueue):
                     attempts=0,
                     next_attempt_at=None,
                     blocked_on=None,
+                    differences=None,
                     updated_at=self._now(),
                 )
             )

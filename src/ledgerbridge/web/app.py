@@ -26,6 +26,7 @@ from ledgerbridge.web.routes import (
     invoices,
     payments,
     properties,
+    reconcile,
     records,
     reports,
     settings_sync,
@@ -151,6 +152,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         settings_sync,
         properties,
         reports,
+        reconcile,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

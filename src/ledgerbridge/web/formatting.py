@@ -25,6 +25,7 @@ SYNC_STATUS_LABELS = {
     "pending": "Pending",
     "excluded": "Excluded",
     "blocked": "Waiting",
+    "diverged": "Out of sync",
     "": "Not synced",
 }
 PAYMENT_LATEST_STATUS = {

@@ -26,6 +26,9 @@ async def run_worker(
     )
     size = batch or runtime.settings.batch_size
     running: dict[int, tuple[object, asyncio.Task[None]]] = {}
+    from ledgerbridge.reconciliation import run_schedule
+
+    schedule = asyncio.create_task(run_schedule(runtime, stop), name="reconcile-schedule")
     try:
         while not stop.is_set():
             for cid, conn in list(runtime.connections.items()):
@@ -42,6 +45,7 @@ async def run_worker(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=rescan_seconds)
     finally:
+        schedule.cancel()
         tasks = [t for _, t in running.values()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=10)

@@ -294,3 +294,13 @@ class HubSpotApi:
             )
         except (Conflict, Duplicate):
             return  # created by an earlier attempt or another worker
+
+    async def update_property(
+        self, object_type: str, name: str, changes: Mapping[str, Any]
+    ) -> None:
+        await self.transport.request(
+            "PATCH",
+            f"/crm/v3/properties/{object_type}/{name}",
+            json_body=dict(changes),
+            idempotent=True,
+        )

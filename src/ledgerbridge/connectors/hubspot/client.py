@@ -128,7 +128,9 @@ class HubSpotConnector:
             ("commerce_payments", PAYMENT_SYNC_PROPERTIES),
             ("contacts", CONTACT_SYNC_PROPERTIES),
         ):
-            existing = {p.get("name") for p in await self.api.properties(object_type)}
+            defined = {p.get("name"): p for p in await self.api.properties(object_type)}
+            existing = set(defined)
+            await self._add_missing_options(object_type, wanted, defined)
             missing = [p for p in wanted if p["name"] not in existing]
             if not missing:
                 continue
@@ -136,6 +138,24 @@ class HubSpotConnector:
             for definition in missing:
                 await self.api.create_property(object_type, definition)
         self._invoice_props = None
+
+    async def _add_missing_options(
+        self,
+        object_type: str,
+        wanted: list[dict[str, Any]],
+        defined: Mapping[Any, Mapping[str, Any]],
+    ) -> None:
+        """A portal set up by an earlier version lacks newer options (e.g. `diverged` on the sync
+        status): writing one would be refused, so the definition gets the whole option list."""
+        for definition in wanted:
+            current = defined.get(definition["name"])
+            if current is None or "options" not in definition:
+                continue
+            have = {o.get("value") for o in current.get("options") or []}
+            if any(o["value"] not in have for o in definition["options"]):
+                await self.api.update_property(
+                    object_type, definition["name"], {"options": definition["options"]}
+                )
 
     def forget_invoice_properties(self) -> None:
         """Drop the cached list of invoice properties (a property was just created, e.g. in the

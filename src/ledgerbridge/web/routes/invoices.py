@@ -20,6 +20,7 @@ async def index(request: Request) -> Response:
     query = idx.InvoiceQuery.from_params(request.query_params)
     page = await idx.search_invoices(console.hubspot, query, console.clock().date())
     failing = idx.failing_invoice_count(console.store, console.connection_id)
+    diverged = idx.diverged_invoice_count(console.store, console.connection_id)
     open_id = request.query_params.get("open")
     panel = await load_invoice(console, open_id) if open_id and open_id.isdigit() else None
     return render(
@@ -29,6 +30,7 @@ async def index(request: Request) -> Response:
             "query": query,
             "page": page,
             "failing": failing,
+            "diverged": diverged,
             "panel": panel,
             "statuses": idx.STATUSES,
             "sync_filters": idx.SYNC_FILTERS,

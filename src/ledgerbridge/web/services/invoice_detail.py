@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
-from ledgerbridge.domain import Side, quantize
+from ledgerbridge.domain import Side, SyncStatus, quantize
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey, StoredSyncState
 from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console
@@ -116,6 +116,8 @@ class SyncView:
     tracked: bool = False  # the store has a state for it (Retry); else only "Sync now"
     qbo: dict[str, Any] | None = None  # the invoice as QuickBooks holds it, when readable
     qbo_error: str | None = None
+    # A diverged invoice: each differing field with both values (web/services/reconcile.py).
+    differences: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -363,6 +365,10 @@ def sync_view(console: Console, invoice_id: str, p: dict[str, Any], connection: 
     if state is not None:
         view.category, view.message, view.hint = state.category, state.message, state.hint
         view.attempts = state.attempts
+        if state.status is SyncStatus.DIVERGED:
+            from ledgerbridge.web.services.reconcile import difference_rows
+
+            view.differences = difference_rows(state.differences)
         view.first_seen, view.last_attempt, view.next_attempt = (
             state.first_seen_at,
             state.last_attempt_at,

@@ -369,3 +369,9 @@ def failing_invoice_count(store: SqlStore, connection_id: int) -> int:
     return store.find_states(
         connection_id, status=SyncStatus.FAILED, object_type=INVOICE, limit=1
     ).total
+
+
+def diverged_invoice_count(store: SqlStore, connection_id: int) -> int:
+    return store.find_states(
+        connection_id, status=SyncStatus.DIVERGED, object_type=INVOICE, limit=1
+    ).total

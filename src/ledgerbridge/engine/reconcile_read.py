@@ -1,0 +1,156 @@
+"""Reading both sides of linked records in bulk and comparing them (for reconciliation).
+
+`BulkReader` is what reconciliation needs from the connectors: many records per request on
+each side (connectors/bulk_reads.py implements it over the paced transports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Protocol
+
+from ledgerbridge.domain import Invoice, Payment, Side
+from ledgerbridge.engine.compare import (
+    F_AMOUNT_PAID,
+    F_BALANCE,
+    compare_invoice,
+    compare_payment,
+)
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.payments import share_key
+from ledgerbridge.engine.ports import FieldDifference, Link
+
+
+class BulkReader(Protocol):
+    """Both sides, read many records per request. Implemented over the connectors."""
+
+    async def hubspot_invoices(self, ids: Sequence[str]) -> dict[str, Invoice]: ...
+    async def ledger_invoices(self, ids: Sequence[str]) -> dict[str, Invoice]: ...
+    async def ledger_payments(self, ids: Sequence[str]) -> dict[str, Payment]: ...
+    async def hubspot_payments(self, ids: Sequence[str]) -> dict[str, Payment]: ...
+    async def hubspot_payment_copies(self, keys: Sequence[str]) -> dict[str, Payment]: ...
+    async def hubspot_changed_invoice_ids(self, since: dt.datetime | None) -> list[str]: ...
+    async def ledger_changed_ids(self, since: dt.datetime) -> dict[str, list[str]]: ...
+    async def all_ledger_invoices(self) -> list[Invoice]: ...
+    async def all_ledger_payments(self) -> list[Payment]: ...
+    def api_calls(self) -> int: ...
+
+
+@dataclass
+class Pair:
+    """A linked record and the fields on which its two sides disagree."""
+
+    link: Link
+    diffs: list[FieldDifference] = field(default_factory=list)
+
+
+async def compare_invoice_links(
+    reader: BulkReader,
+    settings: SyncSettings,
+    links: Sequence[Link],
+    payment_links: Sequence[Link],
+) -> list[Pair]:
+    """Each linked invoice read on both sides (in bulk) and compared."""
+    if not links:
+        return []
+    hs = await reader.hubspot_invoices([lk.hubspot_id or "" for lk in links])
+    qbo = await reader.ledger_invoices([lk.qbo_id or "" for lk in links])
+    pairs: list[Pair] = []
+    for link in links:
+        a, b = hs.get(link.hubspot_id or ""), qbo.get(link.qbo_id or "")
+        if a is None or b is None:
+            missing = "hubspot" if a is None else "quickbooks"
+            diff = FieldDifference(
+                "exists",
+                None if a is None else "present",
+                None if b is None else "present",
+                f"deleted or archived in {missing}",
+            )
+            pairs.append(Pair(link, [diff]))
+            continue
+        diffs = compare_invoice(a, b, settings=settings)
+        if any(d.field in (F_AMOUNT_PAID, F_BALANCE) for d in diffs):
+            owned = await hubspot_owned(reader, link, b, a, payment_links)
+            if owned:
+                diffs = compare_invoice(a, b, settings=settings, hubspot_owned_refunds=owned)
+        pairs.append(Pair(link, diffs))
+    return pairs
+
+
+async def hubspot_owned(
+    reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
+) -> Decimal:
+    """What HubSpot no longer counts as paid by its own refunds and deletes of payments
+    QBO still counts (the sync matrix: HubSpot owns those)."""
+    shares: dict[str, Decimal] = {}
+    for plink in payment_links:
+        if plink.extra.get("origin") != Side.QUICKBOOKS.value or not plink.qbo_id:
+            continue
+        if link.qbo_id in (plink.extra.get("shares") or {}):
+            shares[share_key(plink.qbo_id, link.qbo_id or "")] = Decimal(0)
+    if not shares:
+        return Decimal(0)
+    payments = await reader.ledger_payments([k.split(":")[1] for k in shares])
+    for key in shares:
+        payment = payments.get(key.split(":")[1])
+        if payment is not None and payment.status != "deleted":
+            shares[key] = sum(
+                (a.amount for a in payment.applications if a.invoice_id == link.qbo_id),
+                Decimal(0),
+            )
+    copies = await reader.hubspot_payment_copies(list(shares))
+    exact, partial = Decimal(0), Decimal(0)
+    for key, amount in shares.items():
+        copy = copies.get(key)
+        if copy is None or copy.status == "refunded":
+            exact += amount  # archived in HubSpot, or refunded in full there
+        elif copy.status == "partially_refunded":
+            partial += amount
+    gap = qbo.amount_paid - hs.amount_paid
+    return exact + min(max(gap - exact, Decimal(0)), partial)
+
+
+async def compare_payment_links(reader: BulkReader, links: Sequence[Link]) -> list[Pair]:
+    """Each linked payment: QBO's, and HubSpot's copies (or original), compared."""
+    if not links:
+        return []
+    qbo = await reader.ledger_payments([lk.qbo_id or "" for lk in links])
+    from_ledger = [lk for lk in links if lk.extra.get("origin") != Side.HUBSPOT.value]
+    from_crm = [lk for lk in links if lk.extra.get("origin") == Side.HUBSPOT.value]
+    keys = [
+        share_key(lk.qbo_id or "", inv)
+        for lk in from_ledger
+        for inv in (lk.extra.get("shares") or {})
+    ]
+    copies = await reader.hubspot_payment_copies(keys)
+    originals = await reader.hubspot_payments([lk.hubspot_id or "" for lk in from_crm])
+    pairs: list[Pair] = []
+    for link in from_ledger:
+        payment = qbo.get(link.qbo_id or "")
+        diffs: list[FieldDifference] = []
+        for invoice_id in link.extra.get("shares") or {}:
+            copy = copies.get(share_key(link.qbo_id or "", invoice_id))
+            if payment is None:
+                if copy is not None and copy.status not in ("refunded", "deleted"):
+                    diffs.append(FieldDifference("status", copy.status, "deleted", None))
+                continue
+            if copy is None:
+                continue  # archived in HubSpot: HubSpot owns it (the sync matrix)
+            diffs.extend(_named(compare_payment(copy, payment, invoice_id=invoice_id), invoice_id))
+        pairs.append(Pair(link, diffs))
+    for link in from_crm:
+        original = originals.get(link.hubspot_id or "")
+        payment = qbo.get(link.qbo_id or "")
+        if original is None or payment is None:
+            continue  # a HubSpot refund or delete is not sent to QBO (the sync matrix)
+        invoice_id = payment.applications[0].invoice_id if payment.applications else None
+        pairs.append(Pair(link, compare_payment(original, payment, invoice_id=invoice_id)))
+    return pairs
+
+
+def _named(diffs: Sequence[FieldDifference], invoice_id: str) -> list[FieldDifference]:
+    """A QBO payment split over several invoices: say which share differs."""
+    return [replace(d, field=f"{d.field} (invoice {invoice_id})") for d in diffs]

@@ -1,0 +1,130 @@
+"""Bugs found by the model-based convergence test (tests/model), each as a plain regression test.
+
+A test marked xfail(strict=True) reproduces a bug not fixed yet: it turns red the moment the bug
+is fixed, and then the xfail mark comes off and the rule that found it goes back into the bounded
+model run (tests/model/machine.py, KNOWN_BUG_RULES).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from engine_world import World, make_world
+
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.ports import INVOICE
+
+
+@pytest.fixture
+async def world(sqlite_db_url: str) -> AsyncIterator[World]:
+    w = await make_world(sqlite_db_url, f"model-findings-{uuid.uuid4().hex[:8]}")
+    yield w
+    await w.close()
+
+
+async def _qbo_delete(world: World, entity: str, entity_id: str) -> None:
+    """Delete through QBO's API, as a bookkeeper's app would."""
+    current = world.qbo.get(entity, entity_id)
+    assert current is not None
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/{entity.lower()}",
+        params={"operation": "delete", "minorversion": "75"},
+        json={"Id": entity_id, "SyncToken": current["SyncToken"]},
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 7 drift case 3, found by the model test (rule qbo_delete_payment): a QBO payment "
+        "deleted after it was copied to HubSpot never settles (its key is marked dirty again by "
+        "every QBO poll and the step answers 'the QuickBooks payment no longer exists'), and the "
+        "HubSpot copy stays succeeded, so HubSpot's balance stays 60.00 while QBO's is 100.00"
+    ),
+)
+async def test_qbo_payment_deleted_after_it_was_copied_settles_and_refunds_the_copy(
+    world: World,
+) -> None:
+    contact = world.hs.contact("deleted-payment@example.com")
+    product = world.hs.product("Consulting", "SKU-DEL", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    qbo_id = world.qbo_id_of(invoice)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    payment = world.qbo.payment(qbo["CustomerRef"]["value"], [(qbo_id, "40.00")])
+    await world.sync()
+    assert Decimal(world.hs.props("invoices", invoice)["hs_balance_due"]) == Decimal("60.00")
+
+    await _qbo_delete(world, "Payment", str(payment["Id"]))
+    await world.sync()  # raises "the engine did not settle" while the bug is there
+
+    qbo_after = world.qbo.get("Invoice", qbo_id)
+    assert qbo_after is not None and Decimal(str(qbo_after["Balance"])) == Decimal("100.00")
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(props["hs_balance_due"]) == Decimal("100.00")
+    copies = [
+        p for p in world.hs.payments_of(invoice) if p.get("hs_processor_type") == "quickbooks"
+    ]
+    assert [p["hs_latest_status"] for p in copies] == ["refunded"]
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 7 drift case 2, found again by the model test (rule qbo_edit_invoice, field "
+        "memo_and_po): a QBO edit of CustomerMemo together with the PO Number custom field "
+        "updates the PO in HubSpot but not hs_comments (HubSpot keeps 'old memo'), and the "
+        "invoice is synced"
+    ),
+)
+async def test_qbo_edit_of_memo_and_po_together_reaches_hubspot(world: World) -> None:
+    customer = world.qbo.customer("Memo Co", "memo-po@example.com")
+    slot = next(
+        s
+        for s, name in world.qbo.state.companies[world.qbo.realm].custom_field_defs()
+        if name == "PO Number"
+    )
+    created = world.qbo.invoice(
+        customer,
+        [("1", "1", "19.95")],
+        CustomerMemo={"value": "old memo"},
+        CustomField=[
+            {"DefinitionId": slot, "Name": "PO Number", "Type": "StringType", "StringValue": "PO-1"}
+        ],
+    )
+    await world.sync()
+    current = world.qbo.get("Invoice", str(created["Id"]))
+    assert current is not None
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/invoice",
+        params={"minorversion": "75"},
+        json={
+            "Id": current["Id"],
+            "SyncToken": current["SyncToken"],
+            "sparse": True,
+            "CustomerMemo": {"value": "new memo"},
+            "CustomField": [
+                {
+                    "DefinitionId": slot,
+                    "Name": "PO Number",
+                    "Type": "StringType",
+                    "StringValue": "PO-2",
+                }
+            ],
+        },
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    await world.sync()
+
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, str(created["Id"]))
+    assert link is not None and link.hubspot_id
+    props = world.hs.props("invoices", link.hubspot_id)
+    assert (props.get("hs_purchase_order_number"), props.get("hs_comments")) == ("PO-2", "new memo")

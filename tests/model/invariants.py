@@ -1,0 +1,148 @@
+"""What the model test knows about the books, and the invariants checked after quiescing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from actors import HubSpotUser, QboUser
+from engine_world import World
+from oracle import differences, hubspot_invoice, qbo_invoice
+
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.ports import INVOICE, RecordKey
+
+
+@dataclass
+class Books:
+    contacts: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    hs_invoices: list[str] = field(default_factory=list)  # created by the HubSpot user
+    qbo_customers: list[str] = field(default_factory=list)
+    qbo_items: list[str] = field(default_factory=list)
+    qbo_invoices: list[str] = field(default_factory=list)  # created by the bookkeeper
+    qbo_payments: list[str] = field(default_factory=list)  # live ones
+    # Refunds and deletes recorded in HubSpot, per HubSpot invoice: HubSpot owns them, so QBO
+    # may count up to this much more as paid (docs/sync-matrix.md, Payments).
+    hubspot_owned: dict[str, Decimal] = field(default_factory=dict)
+
+    def hs_copies(self, world: World) -> list[str]:
+        """HubSpot ids of the bookkeeper's invoices the engine has linked."""
+        links = world.store.get_links(
+            world.connection_id, INVOICE, Side.QUICKBOOKS, self.qbo_invoices
+        )
+        return [link.hubspot_id for link in links.values() if link.hubspot_id]
+
+    def qbo_copies(self, world: World) -> list[str]:
+        links = world.store.get_links(world.connection_id, INVOICE, Side.HUBSPOT, self.hs_invoices)
+        return [link.qbo_id for link in links.values() if link.qbo_id]
+
+
+async def _all_hubspot_invoices(hs: HubSpotUser) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    after: str | None = None
+    while True:
+        params = {"limit": "100", "properties": "hs_invoice_status"}
+        if after:
+            params["after"] = after
+        r = await hs.http.get("/crm/v3/objects/invoices", params=params, headers=hs.headers)
+        r.raise_for_status()
+        body = r.json()
+        for record in body["results"]:
+            found[str(record["id"])] = record["properties"]
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return found
+
+
+def _state(world: World, hs_id: str, qbo_id: str | None) -> Any:
+    for side, source in ((Side.HUBSPOT, hs_id), (Side.QUICKBOOKS, qbo_id)):
+        if source:
+            state = world.store.get_state(RecordKey(world.connection_id, INVOICE, side, source))
+            if state is not None:
+                return state
+    return None
+
+
+def _names_a_field(state: Any) -> bool:
+    """A failed or diverged state says what is wrong: differences, or an error message."""
+    return bool(getattr(state, "differences", None) or state.message)
+
+
+async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> None:
+    problems: list[str] = []
+    hubspot = await _all_hubspot_invoices(hs)
+    quickbooks = {str(r["Id"]): r for r in await qbo.query("select * from Invoice maxresults 1000")}
+    hs_links = world.store.get_links(world.connection_id, INVOICE, Side.HUBSPOT, list(hubspot))
+    qbo_links = world.store.get_links(
+        world.connection_id, INVOICE, Side.QUICKBOOKS, list(quickbooks)
+    )
+
+    # Every QBO invoice is linked, to a HubSpot invoice that exists, and no two to the same one.
+    for qbo_id in quickbooks:
+        link = qbo_links.get(qbo_id)
+        voided = str(quickbooks[qbo_id].get("PrivateNote") or "").startswith("Voided")
+        if link is None and voided:
+            continue  # voided before it ever synced: not eligible (as in HubSpot)
+        if link is None or link.hubspot_id not in hubspot:
+            problems.append(f"QBO invoice {qbo_id} has no HubSpot counterpart (link: {link})")
+    twins = Counter(link.hubspot_id for link in qbo_links.values())
+    problems += [
+        f"HubSpot invoice {h} linked to {n} QBO invoices" for h, n in twins.items() if n > 1
+    ]
+
+    for hs_id, props in sorted(hubspot.items(), key=lambda kv: int(kv[0])):
+        status = props.get("hs_invoice_status")
+        link = hs_links.get(hs_id)
+        qbo_id = link.qbo_id if link else None
+        state = _state(world, hs_id, qbo_id)
+        if status == "draft":
+            if qbo_id:
+                problems.append(f"HubSpot draft {hs_id} is in QBO as {qbo_id}")
+            continue
+        if not qbo_id or qbo_id not in quickbooks:
+            # Eligible but not in QBO: allowed only when the engine says why (e.g. the invoice
+            # lost its contact before it could sync) or it was voided before it ever synced.
+            if status != "voided" and not (
+                state is not None and state.status is SyncStatus.FAILED and _names_a_field(state)
+            ):
+                problems.append(
+                    f"HubSpot invoice {hs_id} ({status}) is not in QBO; state "
+                    f"{state.status if state else None}"
+                )
+            continue
+        _, hs_side = await hubspot_invoice(hs, hs_id)
+        qbo_side = await qbo_invoice(qbo, quickbooks[qbo_id], hs_side.lines)
+        diff = differences(
+            hs_side, qbo_side, hubspot_owned_refunds=books.hubspot_owned.get(hs_id, Decimal(0))
+        )
+        label = f"invoice HubSpot {hs_id} / QBO {qbo_id}"
+        if state is None:
+            problems.append(f"{label}: linked but has no sync state")
+        elif diff and state.status is SyncStatus.SYNCED:
+            problems.append(f"{label}: synced while the sides differ: {diff}")
+        elif diff and not _names_a_field(state):
+            problems.append(f"{label}: {state.status} without saying why; differs: {diff}")
+        elif not diff and state.status not in (SyncStatus.SYNCED,) and status != "voided":
+            problems.append(
+                f"{label}: sides agree but the state is {state.status} ({state.message})"
+            )
+        elif state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
+            problems.append(f"{label}: still {state.status} after quiescing")
+
+    # No duplicate payments: every copy of a QBO payment share exists once in HubSpot.
+    r = await hs.http.get(
+        "/crm/v3/objects/commerce_payments",
+        params={"limit": "100", "properties": "ledgerbridge_payment_key,hs_processor_type"},
+        headers=hs.headers,
+    )
+    r.raise_for_status()
+    keys = Counter(
+        p["properties"].get("ledgerbridge_payment_key")
+        for p in r.json()["results"]
+        if p["properties"].get("ledgerbridge_payment_key")
+    )
+    problems += [f"HubSpot holds {n} copies of payment share {k}" for k, n in keys.items() if n > 1]
+    assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)

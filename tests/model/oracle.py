@@ -1,0 +1,164 @@
+"""What the two books hold, read through the public APIs, and whether they agree.
+
+This is the model test's own oracle, independent of the engine's canonical model: it reads raw
+HubSpot objects and raw QBO entities and compares the fields docs/sync-matrix.md says must agree
+(customer, lines, discount, due date, PO number, memo, voided, total, amount paid, balance), to
+the cent. Fees and taxes are HubSpot objects but plain lines in QBO, so the lines check is: the
+HubSpot line items (quantity, price) are QBO's sales lines, and QBO's remaining lines add up to
+HubSpot's fees plus taxes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from actors import HubSpotUser, QboUser
+
+INVOICE_PROPS = (
+    "hs_invoice_status,hs_due_date,hs_purchase_order_number,hs_comments,hs_amount_billed,"
+    "hs_amount_paid,hs_balance_due,hs_discount_amount,hs_fee_amount,hs_tax_amount,"
+    "qbo_invoice_id,ledgerbridge_sync_status"
+)
+CENT = Decimal("0.01")
+
+
+def dec(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(CENT) if value not in (None, "") else Decimal(0)
+
+
+def text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def day(value: Any) -> str | None:
+    """HubSpot dates come as ISO text or epoch milliseconds; QBO's as YYYY-MM-DD."""
+    if value in (None, ""):
+        return None
+    raw = str(value)
+    if raw.isdigit():
+        return dt.datetime.fromtimestamp(int(raw) / 1000, dt.UTC).date().isoformat()
+    return raw[:10]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One invoice on one side, reduced to the compared fields."""
+
+    customer: str | None
+    lines: tuple[tuple[Decimal, Decimal], ...]  # (quantity, unit price) of item lines, sorted
+    other_lines: Decimal  # HubSpot: fees + taxes; QBO: lines beyond the HubSpot item lines
+    discount: Decimal
+    due_date: str | None
+    po: str | None
+    memo: str | None
+    voided: bool
+    total: Decimal
+    paid: Decimal
+    balance: Decimal
+
+
+async def hubspot_invoice(hs: HubSpotUser, invoice_id: str) -> tuple[dict[str, Any], Side]:
+    r = await hs.http.get(
+        f"/crm/v3/objects/invoices/{invoice_id}",
+        params={"properties": INVOICE_PROPS, "associations": "contacts,line_items"},
+        headers=hs.headers,
+    )
+    r.raise_for_status()
+    record = r.json()
+    p = record["properties"]
+    assoc = record.get("associations") or {}
+    contact_ids = [x["id"] for x in assoc.get("contacts", {}).get("results", [])]
+    email = None
+    if contact_ids:
+        contact = await hs.get("contacts", contact_ids[0])
+        email = (contact["properties"].get("email") or "").strip().lower() or None
+    lines = []
+    for line in assoc.get("line_items", {}).get("results", []):
+        lp = (await hs.get("line_items", line["id"]))["properties"]
+        lines.append((Decimal(str(lp.get("quantity") or "1")), dec(lp.get("price"))))
+    side = Side(
+        customer=email,
+        lines=tuple(sorted(lines)),
+        other_lines=dec(p.get("hs_fee_amount")) + dec(p.get("hs_tax_amount")),
+        discount=dec(p.get("hs_discount_amount")),
+        due_date=day(p.get("hs_due_date")),
+        po=text(p.get("hs_purchase_order_number")),
+        memo=text(p.get("hs_comments")),
+        voided=p.get("hs_invoice_status") == "voided",
+        total=dec(p.get("hs_amount_billed")),
+        paid=dec(p.get("hs_amount_paid")),
+        balance=dec(p.get("hs_balance_due")),
+    )
+    return record, side
+
+
+async def qbo_invoice(
+    qbo: QboUser, record: dict[str, Any], hubspot_lines: tuple[tuple[Decimal, Decimal], ...]
+) -> Side:
+    email = (record.get("BillEmail") or {}).get("Address")
+    if not email:
+        customer = await qbo.read("Customer", record["CustomerRef"]["value"])
+        email = (customer.get("PrimaryEmailAddr") or {}).get("Address")
+    sales: Counter[tuple[Decimal, Decimal]] = Counter()
+    discount = Decimal(0)
+    for line in record.get("Line", []):
+        if line.get("DetailType") == "SalesItemLineDetail":
+            detail = line["SalesItemLineDetail"]
+            sales[(Decimal(str(detail.get("Qty", 1))), dec(detail.get("UnitPrice")))] += 1
+        elif line.get("DetailType") == "DiscountLineDetail":
+            discount += dec(line.get("Amount"))
+    # The HubSpot item lines found in QBO; a remaining line of quantity 1 stands for a fee or a
+    # tax (they are written as one unit of their amount), anything else is a line HubSpot lacks.
+    matched = Counter(hubspot_lines) & sales
+    rest = list((sales - matched).elements())
+    lines = tuple(sorted(matched.elements())) + tuple(sorted(k for k in rest if k[0] != 1))
+    other = sum((k[1] for k in rest if k[0] == 1), Decimal(0))
+    custom = {
+        c.get("Name"): c.get("StringValue") for c in record.get("CustomField", []) if c.get("Name")
+    }
+    total = dec(record.get("TotalAmt"))
+    balance = dec(record.get("Balance"))
+    return Side(
+        customer=(email or "").strip().lower() or None,
+        lines=lines,
+        other_lines=other,
+        discount=discount,
+        due_date=day(record.get("DueDate")),
+        po=text(custom.get("PO Number")),
+        memo=text((record.get("CustomerMemo") or {}).get("value")),
+        voided=str(record.get("PrivateNote") or "").startswith("Voided"),
+        total=total,
+        paid=total - balance,
+        balance=balance,
+    )
+
+
+def differences(
+    hs: Side, qbo: Side, *, hubspot_owned_refunds: Decimal = Decimal(0)
+) -> dict[str, tuple[Any, Any]]:
+    """{field: (HubSpot value, QBO value)} for every field that disagrees.
+
+    A voided invoice compares only `voided` (QBO zeroes a voided invoice's amounts). Amount paid
+    and balance may differ by refunds and deletes recorded in HubSpot on payments QBO still
+    counts (the sync matrix: HubSpot owns them), never by more.
+    """
+    if hs.voided or qbo.voided:
+        return {} if hs.voided == qbo.voided else {"voided": (hs.voided, qbo.voided)}
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in ("customer", "lines", "other_lines", "discount", "due_date", "po", "memo"):
+        a, b = getattr(hs, name), getattr(qbo, name)
+        if a != b:
+            out[name] = (a, b)
+    if hs.total != qbo.total:
+        out["total"] = (hs.total, qbo.total)
+    gap = hs.balance - qbo.balance
+    if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
+        out["balance"] = (hs.balance, qbo.balance)
+    gap = qbo.paid - hs.paid
+    if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
+        out["amount_paid"] = (hs.paid, qbo.paid)
+    return out
