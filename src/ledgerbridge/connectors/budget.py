@@ -130,7 +130,9 @@ def hubspot_limits(
 
 @dataclass
 class BudgetStats:
-    admitted: int = 0
+    admitted: int = 0  # HTTP calls
+    metered: int = 0  # what the API meters: a /batch counts its items
+    batches: int = 0
     waited_seconds: float = 0.0
     throttled: int = 0  # 429s the API still sent
 
@@ -257,6 +259,8 @@ class LocalBudget:
                 ticket.entries.append(entry)
         self._in_flight += 1
         self.stats.admitted += 1
+        self.stats.metered += items
+        self.stats.batches += kind == "batch"
         self.stats.waited_seconds += now - started
         return ticket
 

@@ -168,6 +168,8 @@ class RedisBudget:
                 break
             await asyncio.sleep(self.poll_seconds if wait < 0 else wait)
         self.stats.admitted += 1
+        self.stats.metered += items
+        self.stats.batches += kind == "batch"
         self.stats.waited_seconds += loop.time() - started
         return Ticket(token=f"{token} {' '.join(names)}")
 
