@@ -281,7 +281,7 @@ def backfill(
                 async for step in conn.engine.backfill(since_date, dry_run=dry_run):
                     progress.update(
                         task,
-                        description=f"{conn.info.name}: {step.phase}",
+                        description=f"{conn.info.name}: {step.phase}{_pace(step)}",
                         completed=step.done,
                         total=step.total,
                     )
@@ -294,8 +294,28 @@ def backfill(
             )
             if dry_run and final.report is not None:
                 _print_dry_run(final.report)
+                console.print(
+                    "the real run would take about "
+                    f"{_duration(final.report.estimated_seconds)} under QuickBooks' rate limits"
+                )
 
     _with_runtime(data_dir, run)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return (f"{hours} h " if hours else "") + f"{rest // 60} min {rest % 60:02d} s"
+
+
+def _pace(step) -> str:
+    """ " · 8.1/s · 12 min 30 s left" (resumed runs say so)."""
+    parts = [" (resumed)"] if step.resumed else []
+    if step.rate:
+        parts.append(f" · {step.rate:.1f}/s")
+    if step.eta_seconds is not None:
+        parts.append(f" · {_duration(step.eta_seconds)} left")
+    return "".join(parts)
 
 
 def _print_dry_run(report) -> None:
