@@ -33,6 +33,7 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.errors import AuthExpired, ConfigError, Invalid
+from ledgerbridge.pacing import connection_budgets
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionInfo, SqlStore, StoredTokens
 
@@ -369,8 +370,11 @@ def build_connection(
         )
     hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT)
     qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS)
-    crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url)
-    ledger = QuickBooksConnector(http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url)
+    hs_budget, qb_budget = connection_budgets(settings, info.qbo_realm_id, info.hubspot_portal_id)
+    crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url, budget=hs_budget)
+    ledger = QuickBooksConnector(
+        http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url, budget=qb_budget
+    )
     sync = load_sync_settings(store, info.id)
     engine = SyncEngine(info.id, crm, ledger, store, sync)
     return ConnectionRuntime(

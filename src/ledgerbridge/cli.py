@@ -42,6 +42,15 @@ def sandbox(
     time_scale: float = typer.Option(
         1.0, help="Compress rate-limit windows (60 = a minute lasts a second)."
     ),
+    qbo_batch_per_minute: int = typer.Option(
+        120, help="QBO /batch calls per minute per realm: 120 (current) or 40 (older guidance)."
+    ),
+    qbo_sandbox_per_second: bool = typer.Option(
+        False, help="Also enforce QBO's 10 requests per second for sandbox companies."
+    ),
+    hubspot_burst: int = typer.Option(
+        190, help="HubSpot requests per 10 s per app: 100 (free/starter) to 190 (pro/enterprise)."
+    ),
     error_rate: float = typer.Option(0.0, help="Fraction of API calls answered with a 5xx."),
     rate_limit_rate: float = typer.Option(0.0, help="Fraction of API calls answered with a 429."),
     commit_timeout_rate: float = typer.Option(
@@ -82,6 +91,11 @@ def sandbox(
         time_scale=time_scale,
         webhook_url=quickbooks_webhook_url,
     )
+
+    limits = qb.state.sandbox.throttle.limits
+    limits.batch_per_minute = qbo_batch_per_minute
+    limits.per_second = 10 if qbo_sandbox_per_second else None
+    hs.state.sandbox.rate_limiter.config.per_interval = hubspot_burst
 
     def started() -> None:
         realm = qb.state.sandbox.default_realm_id
@@ -267,7 +281,7 @@ def backfill(
                 async for step in conn.engine.backfill(since_date, dry_run=dry_run):
                     progress.update(
                         task,
-                        description=f"{conn.info.name}: {step.phase}",
+                        description=f"{conn.info.name}: {step.phase}{_pace(step)}",
                         completed=step.done,
                         total=step.total,
                     )
@@ -280,8 +294,28 @@ def backfill(
             )
             if dry_run and final.report is not None:
                 _print_dry_run(final.report)
+                console.print(
+                    "the real run would take about "
+                    f"{_duration(final.report.estimated_seconds)} under QuickBooks' rate limits"
+                )
 
     _with_runtime(data_dir, run)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return (f"{hours} h " if hours else "") + f"{rest // 60} min {rest % 60:02d} s"
+
+
+def _pace(step) -> str:
+    """ " · 8.1/s · 12 min 30 s left" (resumed runs say so)."""
+    parts = [" (resumed)"] if step.resumed else []
+    if step.rate:
+        parts.append(f" · {step.rate:.1f}/s")
+    if step.eta_seconds is not None:
+        parts.append(f" · {_duration(step.eta_seconds)} left")
+    return "".join(parts)
 
 
 def _print_dry_run(report) -> None:

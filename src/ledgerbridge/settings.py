@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     # Optional scale-out worker (Celery); empty: the in-process worker runs.
     broker_url: str | None = None
 
+    # Rate budgets: every request to a QBO realm / HubSpot portal is paced to the API's limits
+    # before it is sent (docs/architecture.md, "Rate budgets"). /batch calls per minute: 120
+    # (Intuit's current limit) or 40 (older guidance); 10 requests/s for sandbox companies.
+    rate_budget: bool = True
+    qbo_batch_per_minute: int = Field(default=120, gt=0)
+    qbo_sandbox_per_second: bool = False
+    hubspot_burst_per_10s: int = Field(default=190, gt=0)  # 100 (free/starter) .. 190
+    hubspot_daily_limit: int = Field(default=1_000_000, gt=0)
+    # Sandboxes run with --time-scale S compress a minute to 60/S seconds; match it here.
+    rate_time_scale: float = Field(default=1.0, gt=0)
+    # Several workers serving one realm share its budget through Redis (empty: in process).
+    budget_redis_url: str | None = None
+
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:
         if not self.database_url:

@@ -160,6 +160,7 @@ def test_demo_command_and_the_operator_commands(tmp_path: Path) -> None:
         assert "demo:" in once and "failed" in once
         preview = _cli("backfill", "--dry-run", "--data-dir", data)
         assert "dry run: nothing was written" in preview and "Backfill preview" in preview
+        assert "under QuickBooks' rate limits" in preview
     finally:
         code = _stop(proc, signal.SIGTERM)
     assert code == 0, log.read_text()[-3000:]

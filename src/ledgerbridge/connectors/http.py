@@ -7,6 +7,8 @@
 - `ApiTransport` sends one logical request: it holds the per-account concurrency limit only
   while a request is in flight, refreshes the token once on a 401, maps error responses through
   the API's own error table, and turns a transport failure on a write into `UnknownOutcome`.
+- Every send first draws from the account's rate budget (`budget.py`) when one is given, and
+  a 429 pauses that budget; retries after a 429 then wait in the budget, not in the policy.
 - Idempotency keys (QBO `requestid`) are part of the request built *before* the retry loop, so
   every attempt carries the same key (as stripe-python does).
 - JSON is decoded with Decimal for every non-integer number and encoded from Decimal without
@@ -27,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from ledgerbridge.connectors.budget import Budget, Kind, spend
 from ledgerbridge.errors import (
     RateLimited,
     SyncError,
@@ -126,6 +129,9 @@ class RetryPolicy:
     max_delay: float = 20.0
     max_total_wait: float = 60.0
     jitter: float = 0.25  # up to +25% on each backoff, so parallel workers do not stampede
+    # With a rate budget, a 429 pauses the budget and the next attempt waits there: such
+    # retries cost no sleep here and get this many attempts before the engine re-queues.
+    paced_attempts: int = 12
     sleep: Sleep = _real_sleep
     clock: Clock = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
@@ -153,6 +159,7 @@ class RetryPolicy:
         *,
         retry_unknown: bool = True,
         before_retry: Callable[[SyncError], Awaitable[T | None]] | None = None,
+        paced: bool = False,
     ) -> T:
         """Call `attempt_fn(attempt)` until it succeeds or the error is final.
 
@@ -172,12 +179,17 @@ class RetryPolicy:
                 if isinstance(error, UnknownOutcome):
                     unknown = error
                 retryable = self.should_retry(error, retry_unknown)
-                delay = self.delay_for(error, attempt) if retryable else 0.0
-                give_up = (
-                    not retryable
-                    or attempt >= self.max_attempts
-                    or waited + delay > self.max_total_wait
-                )
+                if paced and isinstance(error, RateLimited):
+                    # The budget has paused itself for this account: wait there, not here.
+                    delay = 0.0
+                    give_up = attempt >= max(self.paced_attempts, self.max_attempts)
+                else:
+                    delay = self.delay_for(error, attempt) if retryable else 0.0
+                    give_up = (
+                        not retryable
+                        or attempt >= self.max_attempts
+                        or waited + delay > self.max_total_wait
+                    )
                 if give_up:
                     if (
                         unknown is not None
@@ -258,7 +270,9 @@ class ApiTransport:
         max_in_flight: int = 10,
         default_headers: Mapping[str, str] | None = None,
         timeout: float | None = 30.0,
+        budget: Budget | None = None,
     ) -> None:
+        self.budget = budget  # the account's rate budget, drawn from before every send
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -283,6 +297,8 @@ class ApiTransport:
         idempotent: bool | None = None,
         recover: Callable[[], Awaitable[Any]] | None = None,
         parse_json: bool = True,
+        kind: Kind = "call",
+        cost: int = 1,
     ) -> ApiResponse:
         """One logical request.
 
@@ -292,6 +308,7 @@ class ApiTransport:
           idempotency key, upserts, PATCHes of absolute values). Defaults to `not write`.
         recover: for a non-idempotent write, a lookup run before resending after an unknown
           outcome; a non-None result ends the loop and is returned as ApiResponse.data.
+        kind, cost: what the rate budget meters ("batch" with its item count, "search").
         """
         method = method.upper()
         is_write = (method in WRITE_METHODS) if write is None else write
@@ -308,7 +325,7 @@ class ApiTransport:
 
         async def attempt(_: int) -> ApiResponse:
             return await self._send_with_auth(
-                method, url, params, body, all_headers, is_write, parse_json
+                method, url, params, body, all_headers, is_write, parse_json, kind, cost
             )
 
         before_retry = None
@@ -331,7 +348,10 @@ class ApiTransport:
                 return ApiResponse(status=200, data=found, content=b"", headers=httpx.Headers())
 
         return await self.retry.run(
-            attempt, retry_unknown=can_resend or recover is not None, before_retry=before_retry
+            attempt,
+            retry_unknown=can_resend or recover is not None,
+            before_retry=before_retry,
+            paced=self.budget is not None,
         )
 
     async def _send_with_auth(
@@ -343,14 +363,25 @@ class ApiTransport:
         headers: dict[str, str],
         is_write: bool,
         parse_json: bool,
+        kind: Kind = "call",
+        cost: int = 1,
     ) -> ApiResponse:
         token = await self.tokens.get()
-        response = await self._send_once(method, url, params, body, headers, token, is_write)
+        send = (method, url, params, body, headers)
+        response = await self._send_once(*send, token, is_write, kind, cost)
         if response.status_code == 401:
             # Refresh once (single-flight inside the provider) and resend. A second 401 means
             # the grant itself is gone.
             token = await self.tokens.refresh(stale=token)
-            response = await self._send_once(method, url, params, body, headers, token, is_write)
+            response = await self._send_once(*send, token, is_write, kind, cost)
+        budget = self.budget
+        if budget is not None:
+            if response.status_code == 429:
+                # Over the limit after all (another app, another worker without the shared
+                # budget, a limit lower than configured): the whole account slows down.
+                await budget.throttled(retry_after_seconds(response.headers))
+            elif response.status_code < 400:
+                await budget.succeeded()
         return self._finish(response, is_write, parse_json)
 
     async def _send_once(
@@ -362,9 +393,11 @@ class ApiTransport:
         headers: dict[str, str],
         token: str,
         is_write: bool,
+        kind: Kind = "call",
+        cost: int = 1,
     ) -> httpx.Response:
         request_headers = {**headers, "Authorization": f"Bearer {token}"}
-        async with self.limiter:
+        async with spend(self.budget, kind, cost), self.limiter:
             self.requests_sent += 1
             try:
                 response = await self.http.request(

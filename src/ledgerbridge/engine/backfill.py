@@ -4,19 +4,38 @@ HubSpot invoices are listed through the change feed from the beginning and read 
 100 (`get_invoices`), QuickBooks invoices and payments come from CDC (the connector falls back
 to the query API past 30 days). Invoices go first, payments after them, so payments rarely
 block. A dry run reads and plans everything and writes nothing: not to either system, not to
-the store; it reports what would be created, updated and matched.
+the store; it reports what would be created, updated and matched, and how long the real run
+takes under the realm's rate limits.
+
+Everything here runs in the budget's bulk lane: live changes go ahead of it. Progress is
+checkpointed by page (checkpoint.py), so a killed backfill resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine.batching import BatchCreator, supports_batch
+from ledgerbridge.engine.checkpoint import (
+    Checkpoint,
+    CostModel,
+    budget_base,
+    budget_limits,
+    bulk_context,
+    count_invoices,
+    dry_run_seconds,
+    in_context,
+    ledger_budget,
+    persist,
+    unlinked,
+)
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
@@ -26,13 +45,18 @@ from ledgerbridge.errors import SyncError
 if TYPE_CHECKING:
     from ledgerbridge.engine.runner import SyncEngine
 
-# A page of HubSpot invoices being read, an error of the feed, or None at its end.
-_Page = asyncio.Future[list[Invoice]] | BaseException | None
+# A page of HubSpot invoices being read (None: nothing left to read in it) with the feed cursor
+# after it, an error of the feed, or None at its end.
+_Page = tuple[asyncio.Future[list[Invoice]] | None, str | None] | BaseException | None
+
+T = TypeVar("T")
 
 BACKFILL_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 HUBSPOT_BATCH = 100
 READ_AHEAD = 2  # HubSpot pages read ahead of the ones being written
-PAGES_IN_FLIGHT = 1  # pages written at once (more measured no faster: CPU is the limit)
+# Pages written at once (more measured no faster: CPU is the limit). The checkpoint relies on
+# pages finishing in order: keep it at 1.
+PAGES_IN_FLIGHT = 1
 
 
 @dataclass
@@ -50,6 +74,7 @@ class DryRunReport:
     customers_matched: int = 0
     items_to_create: int = 0
     items_matched: int = 0
+    estimated_seconds: float = 0.0  # the real run's duration under the realm's rate limits
 
 
 @dataclass
@@ -65,6 +90,9 @@ class BackfillProgress:
     blocked: int = 0
     dry_run: bool = False
     report: DryRunReport | None = None  # the dry-run report, on the final progress
+    rate: float | None = None  # records per second in this run
+    eta_seconds: float | None = None  # what the rest costs under the realm's rate budget
+    resumed: bool = False
 
 
 class Backfill:
@@ -80,6 +108,13 @@ class Backfill:
         self.report = DryRunReport()
         self.done = 0
         self._would_create: set[str] = set()  # dry run: keys of invoices that would be created
+        self.checkpoint = Checkpoint()
+        self.resuming = False
+        self._started = time.monotonic()
+        self._done_at_start = 0
+        self._cost = CostModel()
+        self._budget = ledger_budget(engine.ledger)
+        self._budget_base = budget_base(self._budget)
         self.counts = {
             SyncStatus.SYNCED: 0,
             SyncStatus.FAILED: 0,
@@ -89,6 +124,10 @@ class Backfill:
 
     async def run(self) -> AsyncIterator[BackfillProgress]:
         engine = self.engine
+        self._start_checkpoint()
+        cp = self.checkpoint
+        # Every request of the backfill goes in the bulk lane: live changes go first.
+        bulk = bulk_context()
         stepper = engine._stepper(dry_run=self.dry_run)
         resolver = stepper.applier.resolver
         since_time = (
@@ -96,78 +135,158 @@ class Backfill:
             if self.since
             else BACKFILL_EPOCH
         )
-        qbo_pages = await engine.ledger.changes(since_time, ["Invoice", "Payment"])
+        qbo_pages = await in_context(
+            bulk,
+            persist(
+                "listing QuickBooks changes",
+                lambda: engine.ledger.changes(since_time, ["Invoice", "Payment"]),
+            ),
+        )
         qbo_invoices = list(qbo_pages["Invoice"].ids) if "Invoice" in qbo_pages else []
         qbo_payments = list(qbo_pages["Payment"].ids) if "Payment" in qbo_pages else []
+        total = await in_context(bulk, count_invoices(engine.crm))
 
         hs_payment_ids: list[str] = []
         fast = not self.dry_run and supports_batch(engine.ledger)
-        if fast:
-            prefetch = getattr(engine.ledger, "prefetch_display_names", None)
-            if callable(prefetch):
-                await prefetch()  # new customers' names are checked in memory
-        # HubSpot pages are read ahead while earlier pages are being written; on the batch path
-        # a few pages are written at once, so one page's round trips overlap another's work.
-        pages: asyncio.Queue[_Page] = asyncio.Queue(READ_AHEAD)
-        reader = asyncio.create_task(self._read_invoices(pages))
-        limit = PAGES_IN_FLIGHT if fast else 1
-        writing: set[asyncio.Task[None]] = set()
-        try:
-            while (item := await pages.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                invoices = await item
-                while len(writing) >= limit:
+        if cp.phase == "hubspot invoices":
+            if fast:
+                prefetch = getattr(engine.ledger, "prefetch_display_names", None)
+                if callable(prefetch):
+                    await in_context(bulk, prefetch())  # new customers' names are checked in memory
+            # HubSpot pages are read ahead while earlier pages are being written.
+            pages: asyncio.Queue[_Page] = asyncio.Queue(READ_AHEAD)
+            reader = asyncio.create_task(self._read_invoices(pages), context=bulk)
+            limit = PAGES_IN_FLIGHT if fast else 1
+            writing: set[asyncio.Task[None]] = set()
+            try:
+                while (item := await pages.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    read, after = item
+                    invoices = await read if read is not None else []
+                    while len(writing) >= limit:
+                        writing = await _first_done(writing)
+                        yield self._progress("hubspot invoices", total)
+                    writing.add(
+                        asyncio.create_task(
+                            self._page(stepper, resolver, invoices, fast, after), context=bulk
+                        )
+                    )
+                while writing:
                     writing = await _first_done(writing)
-                    yield self._progress("hubspot invoices", None)
-                writing.add(
-                    asyncio.create_task(self._invoice_page(stepper, resolver, invoices, fast))
-                )
-            while writing:
-                writing = await _first_done(writing)
-                yield self._progress("hubspot invoices", None)
-        finally:
-            while not pages.empty():  # reads started ahead and never used
-                if isinstance(left := pages.get_nowait(), asyncio.Future):
-                    writing.add(left)  # type: ignore[arg-type]
-            for task in (reader, *writing):
-                task.cancel()
-            await asyncio.gather(reader, *writing, return_exceptions=True)
-            forget = getattr(engine.ledger, "forget_display_names", None)
-            if callable(forget):
-                forget()
+                    yield self._progress("hubspot invoices", total)
+            finally:
+                while not pages.empty():  # reads started ahead and never used
+                    left = pages.get_nowait()
+                    if isinstance(left, tuple) and left[0] is not None:
+                        writing.add(left[0])  # type: ignore[arg-type]
+                for task in (reader, *writing):
+                    task.cancel()
+                await asyncio.gather(reader, *writing, return_exceptions=True)
+                forget = getattr(engine.ledger, "forget_display_names", None)
+                if callable(forget):
+                    forget()
+            self._save("quickbooks invoices")
 
-        keys = [
-            RecordKey(engine.connection_id, INVOICE, Side.QUICKBOOKS, str(i)) for i in qbo_invoices
-        ]
-        for chunk in _chunks(keys, self.batch):
-            await self._process(stepper, resolver, chunk)
-            yield self._progress("quickbooks invoices", None)
+        if cp.phase == "quickbooks invoices":
+            keys = [
+                RecordKey(engine.connection_id, INVOICE, Side.QUICKBOOKS, str(i))
+                for i in self._not_done(INVOICE, Side.QUICKBOOKS, [str(i) for i in qbo_invoices])
+            ]
+            phase_total = self.done + len(keys)
+            for chunk in _chunks(keys, self.batch):
+                await in_context(bulk, self._process(stepper, resolver, chunk))
+                yield self._progress("quickbooks invoices", phase_total)
+            self._save("payments")
 
         pay_cursor: str | None = None
         seen_payments: set[str] = set()
         while True:
-            page = await engine.crm.changed_payments(pay_cursor, self.batch)
+            page = await in_context(
+                bulk,
+                persist(
+                    "listing HubSpot payments",
+                    partial(engine.crm.changed_payments, pay_cursor, self.batch),
+                ),
+            )
             hs_payment_ids.extend(str(i) for i in page.ids if str(i) not in seen_payments)
             seen_payments.update(str(i) for i in page.ids)
             pay_cursor = page.cursor if page.cursor is not None else pay_cursor
             if page.done or not page.ids:
                 break
         payment_keys = [
-            RecordKey(engine.connection_id, PAYMENT, Side.HUBSPOT, i) for i in hs_payment_ids
+            RecordKey(engine.connection_id, PAYMENT, Side.HUBSPOT, i)
+            for i in self._not_done(PAYMENT, Side.HUBSPOT, hs_payment_ids)
         ]
         payment_keys += [
-            RecordKey(engine.connection_id, PAYMENT, Side.QUICKBOOKS, str(i)) for i in qbo_payments
+            RecordKey(engine.connection_id, PAYMENT, Side.QUICKBOOKS, str(i))
+            for i in self._not_done(PAYMENT, Side.QUICKBOOKS, [str(i) for i in qbo_payments])
         ]
+        phase_total = self.done + len(payment_keys)
         for chunk in _chunks(payment_keys, self.batch):
-            await self._process(stepper, resolver, chunk)
-            yield self._progress("payments", None)
+            await in_context(bulk, self._process(stepper, resolver, chunk))
+            yield self._progress("payments", phase_total)
         if self.dry_run:
-            self.report.customers_to_create = resolver.stats.customers_created
-            self.report.customers_matched = resolver.stats.customers_matched
-            self.report.items_to_create = resolver.stats.items_created
-            self.report.items_matched = resolver.stats.items_matched
+            report = self.report
+            report.customers_to_create = resolver.stats.customers_created
+            report.customers_matched = resolver.stats.customers_matched
+            report.items_to_create = resolver.stats.items_created
+            report.items_matched = resolver.stats.items_matched
+            report.estimated_seconds = dry_run_seconds(
+                budget_limits(engine.ledger),
+                len(report.create),
+                len(report.update),
+                report.customers_to_create,
+                report.items_to_create,
+            )
+        self.checkpoint.finished = True
+        self._save("done")
         yield self._progress("done", self.done)
+
+    def _start_checkpoint(self) -> None:
+        """Resume an unfinished backfill over the same range, or start a new one."""
+        if self.dry_run:
+            return  # a dry run writes nothing, not even a checkpoint
+        store = self.engine.store
+        found = Checkpoint.load(store, self.engine.connection_id)
+        if found is not None and found.resumes(self.since):
+            self.checkpoint, self.resuming = found, True
+            self.done = self._done_at_start = found.done
+            return
+        self.checkpoint = Checkpoint(
+            since=self.since.isoformat() if self.since else None,
+            started_at=dt.datetime.now(dt.UTC).isoformat(),
+        )
+        self._save(self.checkpoint.phase)
+
+    def _save(self, phase: str) -> None:
+        self.checkpoint.phase = phase
+        self.checkpoint.done = self.done
+        if not self.dry_run:
+            self.checkpoint.save(self.engine.store, self.engine.connection_id)
+
+    def _not_done(self, object_type: str, side: Side, ids: list[str]) -> list[str]:
+        """On a resumed run, the records an earlier run already linked are done: skip them
+        before reading them."""
+        if not self.resuming:
+            return ids
+        return unlinked(self.engine.store, self.engine.connection_id, object_type, side, ids)
+
+    async def _page(
+        self,
+        stepper: Stepper,
+        resolver: Resolver,
+        invoices: list[Invoice],
+        fast: bool,
+        after: str | None,
+    ) -> None:
+        """One page, retried whole on a transient failure (every step is idempotent), then
+        checkpointed: the next run starts after it."""
+        await persist(
+            "a page of invoices", lambda: self._invoice_page(stepper, resolver, invoices, fast)
+        )
+        self.checkpoint.cursor = after
+        self._save("hubspot invoices")
 
     async def _invoice_page(
         self, stepper: Stepper, resolver: Resolver, invoices: list[Invoice], fast: bool
@@ -191,20 +310,32 @@ class Backfill:
     async def _read_invoices(self, pages: asyncio.Queue[_Page]) -> None:
         """Producer: HubSpot invoices from the change feed, 100 per read; None at the end.
         Each page's read starts at once (the queue bounds how many run ahead) while the feed
-        is searched for the next page."""
+        is searched for the next page. A resumed run starts at the checkpoint's cursor."""
         crm = self.engine.crm
-        cursor: str | None = None
+        cursor: str | None = self.checkpoint.cursor if self.resuming else None
         seen: set[str] = set()
         try:
             while True:
-                page = await crm.changed_invoices(cursor, self.batch)
+                page = await persist(
+                    "listing HubSpot invoices",
+                    partial(crm.changed_invoices, cursor, self.batch),
+                )
                 # Our own writes move records to the end of the modification-ordered feed: each
                 # record is handled once per backfill.
                 ids = [str(i) for i in page.ids if str(i) not in seen]
                 seen.update(ids)
-                if ids:
-                    await pages.put(asyncio.ensure_future(crm.get_invoices(ids)))
+                ids = self._not_done(INVOICE, Side.HUBSPOT, ids)
                 cursor = page.cursor if page.cursor is not None else cursor
+                read = None
+                if ids:
+                    read = asyncio.ensure_future(
+                        persist(
+                            "reading HubSpot invoices",
+                            partial(crm.get_invoices, ids),
+                        )
+                    )
+                if ids or page.ids:
+                    await pages.put((read, cursor))
                 if page.done or not page.ids:
                     break
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -307,6 +438,13 @@ class Backfill:
         return False
 
     def _progress(self, phase: str, total: int | None) -> BackfillProgress:
+        done_here = self.done - self._done_at_start
+        elapsed = time.monotonic() - self._started
+        rate = done_here / elapsed if elapsed > 0 and done_here > 0 else None
+        eta = None
+        if total is not None and not self.dry_run:
+            self._cost.observe(self._budget, done_here, self._budget_base)
+            eta = self._cost.eta(budget_limits(self.engine.ledger), total - self.done)
         return BackfillProgress(
             phase=phase,
             done=self.done,
@@ -317,6 +455,9 @@ class Backfill:
             blocked=self.counts[SyncStatus.BLOCKED],
             dry_run=self.dry_run,
             report=self.report if self.dry_run and phase == "done" else None,
+            rate=rate,
+            eta_seconds=eta,
+            resumed=self.resuming,
         )
 
 

@@ -69,6 +69,8 @@ class FaultInjector:
     """ASGI middleware. `error_body(status)` returns (json body, extra headers) in the emulated
     API's own error shape, so clients see faults exactly as the real API would send them."""
 
+    retry_after_header = True  # QBO's 429s carry none (its sandbox turns this off)
+
     def __init__(
         self,
         app: ASGIApp,
@@ -117,7 +119,9 @@ class FaultInjector:
             return
         if roll < plan.error_rate + plan.rate_limit_rate:
             self.counts["429"] += 1
-            await self._respond(send, 429, {"Retry-After": str(plan.retry_after)})
+            await self._respond(
+                send, 429, {"Retry-After": str(plan.retry_after)} if self.retry_after_header else {}
+            )
             return
         is_write = scope.get("method") in ("POST", "PUT", "PATCH", "DELETE")
         if is_write and roll < plan.error_rate + plan.rate_limit_rate + plan.commit_timeout_rate:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
+from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import ApiTransport, Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot.errors import map_response
 from ledgerbridge.errors import Conflict, Duplicate, Invalid, NotFound
@@ -37,6 +38,7 @@ class HubSpotApi:
         max_in_flight: int = 10,
         search_pacer: Pacer | None = None,
         timeout: float | None = 30.0,
+        budget: Budget | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.transport = ApiTransport(
@@ -50,6 +52,7 @@ class HubSpotApi:
             max_in_flight=max_in_flight,
             default_headers={"Accept": "application/json"},
             timeout=timeout,
+            budget=budget,
         )
         self.search_pacer = search_pacer or Pacer(
             5.0, clock=self.retry.clock, sleep=self.retry.sleep
@@ -218,7 +221,11 @@ class HubSpotApi:
     async def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         await self.search_pacer.wait()
         response = await self.transport.request(
-            "POST", f"/crm/v3/objects/{object_type}/search", json_body=dict(body), write=False
+            "POST",
+            f"/crm/v3/objects/{object_type}/search",
+            json_body=dict(body),
+            write=False,
+            kind="search",
         )
         return response.data or {}
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
+from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
@@ -93,6 +94,7 @@ class HubSpotConnector:
         limiter: asyncio.Semaphore | None = None,
         max_in_flight: int = 10,
         search_pacer: Pacer | None = None,
+        budget: Budget | None = None,
         settle_ms: int = 0,
         clock: Callable[[], float] = time.time,
         context_properties: Mapping[str, Sequence[str]] | None = None,
@@ -105,6 +107,7 @@ class HubSpotConnector:
             limiter=limiter,
             max_in_flight=max_in_flight,
             search_pacer=search_pacer,
+            budget=budget,
         )
         self.reader = InvoiceReader(self.api, context_properties)
         self.writer = Writer(self.api)

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
+from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import ApiTransport, RetryPolicy
 from ledgerbridge.connectors.quickbooks.errors import map_response
 from ledgerbridge.errors import Invalid, NotFound, SyncError
@@ -56,6 +57,7 @@ class QboApi:
         max_in_flight: int = 10,
         minor_version: str = MINOR_VERSION,
         timeout: float | None = 30.0,
+        budget: Budget | None = None,
     ) -> None:
         self.realm_id = str(realm_id)
         self.minor_version = minor_version
@@ -70,6 +72,7 @@ class QboApi:
             max_in_flight=max_in_flight,
             default_headers={"Accept": "application/json"},
             timeout=timeout,
+            budget=budget,
         )
 
     @property
@@ -247,6 +250,8 @@ class QboApi:
             self.path("batch"),
             params=self.params(requestid=request_id[:BATCH_REQUEST_ID_MAX] if request_id else None),
             json_body={"BatchItemRequest": list(items)},
+            kind="batch",
+            cost=len(items),  # QBO meters every item like a call of its own
             # Never resent blindly after a lost answer, even with a requestid: the caller looks
             # the items up and resends only the missing ones (batch.py).
             idempotent=False,

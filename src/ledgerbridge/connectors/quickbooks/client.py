@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from ledgerbridge.connectors.auth import TokenProvider
+from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.connectors.quickbooks import settings, standard_fields
 from ledgerbridge.connectors.quickbooks import translate as tr
@@ -51,6 +52,7 @@ class QuickBooksConnector:
         retry: RetryPolicy | None = None,
         limiter: asyncio.Semaphore | None = None,
         max_in_flight: int = 10,
+        budget: Budget | None = None,
         income_account_id: str | None = None,
         item_type: str = "Service",
         customer_refresh_interval: float = 5.0,
@@ -67,6 +69,7 @@ class QuickBooksConnector:
             retry=retry,
             limiter=limiter,
             max_in_flight=max_in_flight,
+            budget=budget,
         )
         self.customers = CustomerIndex(
             self.api, refresh_interval=customer_refresh_interval, clock=monotonic

@@ -7,7 +7,7 @@ endpoints on the sandbox's own host.
 - `GET|PUT /_sandbox/webhooks`   `{"url", "verifier_token", "format": "cloudevents"|"legacy"}`
 - `POST /_sandbox/webhooks/flush` deliver pending events now
 - `PUT  /_sandbox/preferences`   `{"realmId"?, "MultiCurrencyEnabled"?, ...Preferences patch}`
-- `PUT  /_sandbox/throttle`      `{"enabled", "time_scale", "per_minute", "concurrent", "batch_per_minute"}`
+- `PUT  /_sandbox/throttle`      `{"enabled", "time_scale", "per_minute", "concurrent", "batch_per_minute", "per_second"}`
 - `GET  /_sandbox/outbox`        emails "sent" by `/send`
 - `GET|PUT /_sandbox/faults`     the shared fault plan (handled by FaultInjector)
 """
@@ -123,9 +123,10 @@ async def throttle(request: Request) -> dict[str, Any]:
         limiter.enabled = bool(body["enabled"])
     if "time_scale" in body:
         limiter.time_scale = float(body["time_scale"])
-    for key in ("per_minute", "concurrent", "batch_per_minute"):
+    for key in ("per_minute", "concurrent", "batch_per_minute", "per_second"):
         if key in body:
-            setattr(limiter.limits, key, int(body[key]))
+            value = body[key]
+            setattr(limiter.limits, key, None if value is None else int(value))
     return {"enabled": limiter.enabled, "time_scale": limiter.time_scale, **vars(limiter.limits)}
 
 

@@ -36,6 +36,7 @@ def _fault_body(state: SandboxState):  # returns the FaultInjector callback
 
 
 class _QboFaults(FaultInjector):
+    retry_after_header = False  # QBO answers 429 without Retry-After
     """FaultInjector that registers itself on the sandbox state, so tests can read its counts."""
 
     def __init__(self, app: ASGIApp, *, sandbox: SandboxState, plan: FaultPlan | None) -> None:

@@ -1,6 +1,8 @@
 """QBO throttling, per realm: 500 requests per minute, 10 concurrent requests, 120 batch calls
-per minute; each batch item also counts toward the 500. Going over answers HTTP 429 with the
-ThrottleExceeded fault (code 3001). `time_scale` compresses the minute (60 → one second) so a
+per minute (40 in Intuit's older guidance: `batch_per_minute`); each batch item also counts
+toward the 500. Sandbox companies also get at most 10 requests per second (`per_second`, off
+unless set). Going over answers HTTP 429 with the ThrottleExceeded fault (code 3001) and, like
+QBO, no Retry-After header. `time_scale` compresses the minute (60 → one second) so a
 benchmark can meet the limits quickly. Off unless enabled.
 """
 
@@ -26,12 +28,14 @@ class Limits:
     per_minute: int = 500
     concurrent: int = 10
     batch_per_minute: int = 120
+    per_second: int | None = None  # the sandbox-company rule (10), counted per HTTP request
 
 
 @dataclass
 class _RealmWindow:
     requests: deque[float] = field(default_factory=deque)
     batches: deque[float] = field(default_factory=deque)
+    second: deque[float] = field(default_factory=deque)
     in_flight: int = 0
 
 
@@ -65,6 +69,13 @@ class Throttle:
         now = self.monotonic()
         self._trim(state.requests, now)
         self._trim(state.batches, now)
+        per_second = self.limits.per_second
+        if per_second is not None:
+            while state.second and state.second[0] <= now - 1.0 / self.time_scale:
+                state.second.popleft()
+            if len(state.second) >= per_second:
+                self.rejected += 1
+                return False
         if (
             state.in_flight >= self.limits.concurrent
             or len(state.requests) >= self.limits.per_minute
@@ -75,6 +86,8 @@ class Throttle:
             self.rejected += 1
             return False
         state.requests.append(now)
+        if per_second is not None:
+            state.second.append(now)
         if is_batch:
             state.batches.append(now)
         state.in_flight += 1

@@ -1,0 +1,206 @@
+"""Backfill under QuickBooks' real limits (time-scaled: a QBO minute lasts one second): killed
+mid-run it resumes from its checkpoint without duplicates and without reading or sending the
+finished pages again; a storm of Retry-After-less 429s slows it down but never stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from engine_world import World, make_world
+
+from ledgerbridge.connectors.auth import StaticTokenProvider
+from ledgerbridge.connectors.budget import LocalBudget, qbo_limits
+from ledgerbridge.connectors.hubspot.client import HubSpotConnector
+from ledgerbridge.connectors.hubspot.translate import QBO_INVOICE_ID
+from ledgerbridge.connectors.inprocess import InProcessTransport
+from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.checkpoint import Checkpoint
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.runner import SyncEngine
+from ledgerbridge.sandbox.faults import FaultPlan
+
+SCALE = 60.0
+
+
+class Recorder(InProcessTransport):
+    """Counts what reaches a sandbox: HubSpot invoice reads by id, QBO requests and items."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.hubspot_reads: list[str] = []
+        self.qbo_invoice_creates = 0
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/objects/invoices/batch/read"):
+            body = json.loads(request.content or b"{}")
+            self.hubspot_reads += [str(i["id"]) for i in body.get("inputs", [])]
+        if path.endswith("/batch") and "/v3/company/" in path:
+            body = json.loads(request.content or b"{}")
+            items = body.get("BatchItemRequest", [])
+            self.qbo_invoice_creates += sum(
+                1 for i in items if "Invoice" in i and i.get("operation") == "create"
+            )
+        elif path.endswith("/invoice") and request.method == "POST":
+            self.qbo_invoice_creates += 1
+        response = await super().handle_async_request(request)
+        if "/v3/company/" in path:
+            self.statuses.append(response.status_code)
+        return response
+
+
+class Limited:
+    """The world's engine rebuilt on connectors that pace QBO by a realm budget."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        sandbox = world.qbo_app.state.sandbox
+        sandbox.throttle.enabled = True
+        sandbox.throttle.time_scale = SCALE
+        self.qbo_rec = Recorder(world.qbo_app)
+        self.hs_rec = Recorder(world.hubspot_app)
+        self.budget = LocalBudget(qbo_limits(time_scale=SCALE))
+        self.http = [
+            httpx.AsyncClient(transport=self.hs_rec, base_url="http://hubspot.test"),
+            httpx.AsyncClient(transport=self.qbo_rec, base_url="http://qbo.test"),
+        ]
+
+    def engine(self) -> SyncEngine:
+        """A fresh engine, as a restarted process would build it (the budget is the realm's)."""
+        crm = HubSpotConnector(
+            self.http[0], StaticTokenProvider("pat-sandbox"), base_url="http://hubspot.test"
+        )
+        ledger = QuickBooksConnector(
+            self.http[1],
+            StaticTokenProvider("qbo-sandbox-token"),
+            self.world.qbo_app.state.sandbox.default_realm_id,
+            base_url="http://qbo.test",
+            budget=self.budget,
+        )
+        return SyncEngine(self.world.connection_id, crm, ledger, self.world.store, SyncSettings())
+
+    async def close(self) -> None:
+        for client in self.http:
+            await client.aclose()
+
+
+@pytest.fixture
+async def world(sqlite_db_url: str) -> AsyncIterator[World]:
+    w = await make_world(sqlite_db_url, f"bf-limits-{uuid.uuid4().hex[:8]}")
+    yield w
+    await w.close()
+
+
+def _invoices(world: World, count: int) -> dict[str, Decimal]:
+    contacts = [
+        world.hs.contact(f"c{n}@limits.example", first=f"C{n}", company=f"Limits {n}")
+        for n in range(5)
+    ]
+    products = [world.hs.product(f"Thing {n}", f"TH-{n}", "10.00") for n in range(2)]
+    totals: dict[str, Decimal] = {}
+    for n in range(count):
+        quantity = n % 4 + 1
+        invoice = world.hs.invoice(
+            contacts[n % 5], [(products[n % 2], str(quantity), "12.50")], po=f"PO-{n}"
+        )
+        totals[invoice] = Decimal("12.50") * quantity
+    return totals
+
+
+def _check_exactly_once(world: World, totals: dict[str, Decimal]) -> None:
+    qbo_invoices = world.qbo.all("Invoice")
+    assert len(qbo_invoices) == len(totals)
+    by_id = {str(i["Id"]): i for i in qbo_invoices}
+    linked = {hs: world.qbo_id_of(hs) for hs in totals}
+    assert len(set(linked.values())) == len(totals)  # every invoice exactly once
+    for hs_id, total in totals.items():
+        assert Decimal(str(by_id[linked[hs_id]]["TotalAmt"])) == total
+        assert world.hs.props("invoices", hs_id).get(QBO_INVOICE_ID) == linked[hs_id]
+
+
+async def test_killed_backfill_resumes_without_duplicates_or_resent_pages(world: World) -> None:
+    totals = _invoices(world, 240)  # three pages of HubSpot invoices
+    limited = Limited(world)
+    try:
+        first = asyncio.create_task(_drain(limited.engine()))
+        # Kill it in the middle of the second page: after the first page's checkpoint, with
+        # part of the second page created in QBO.
+        while True:
+            await asyncio.sleep(0.005)
+            saved = Checkpoint.load(world.store, world.connection_id)
+            if saved is not None and saved.done >= 100 and world.qbo.count("Invoice") >= 130:
+                break
+            assert not first.done(), "the backfill ended before it could be killed"
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        checkpoint = Checkpoint.load(world.store, world.connection_id)
+        assert checkpoint is not None and not checkpoint.finished
+        assert checkpoint.phase == "hubspot invoices" and checkpoint.cursor
+        linked_before = {
+            hs
+            for hs in totals
+            if world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, hs)
+        }
+        created_before = limited.qbo_rec.qbo_invoice_creates
+        reads_before = len(limited.hs_rec.hubspot_reads)
+        assert 100 <= len(linked_before) < 240
+
+        progress = await _drain(limited.engine())
+
+        assert progress[-1].phase == "done" and progress[-1].resumed
+        assert progress[-1].failed == 0
+        _check_exactly_once(world, totals)
+        # Nothing finished was read or sent again.
+        read_again = set(limited.hs_rec.hubspot_reads[reads_before:]) & linked_before
+        assert read_again == set()
+        created_after = limited.qbo_rec.qbo_invoice_creates - created_before
+        assert created_after <= 240 - len(linked_before)
+        # Paced: QBO never had to refuse a request.
+        assert 429 not in limited.qbo_rec.statuses
+        assert Checkpoint.load(world.store, world.connection_id).finished  # type: ignore[union-attr]
+    finally:
+        await limited.close()
+
+
+async def test_a_429_storm_slows_the_backfill_but_never_stops_it(world: World) -> None:
+    totals = _invoices(world, 120)
+    limited = Limited(world)
+    try:
+        faults = FaultPlan(rate_limit_rate=0.3, seed=4).to_dict()
+        assert (await limited.http[1].put("/_sandbox/faults", json=faults)).status_code == 200
+        progress = await _drain(limited.engine())
+        assert progress[-1].phase == "done"
+        assert progress[-1].synced == 120 and progress[-1].failed == 0
+        assert limited.qbo_rec.statuses.count(429) >= 10  # it was a storm
+        assert limited.budget.stats.throttled == limited.qbo_rec.statuses.count(429)
+        await limited.http[1].put("/_sandbox/faults", json=FaultPlan().to_dict())
+        _check_exactly_once(world, totals)
+    finally:
+        await limited.close()
+
+
+async def test_progress_shows_total_rate_and_eta(world: World) -> None:
+    _invoices(world, 150)
+    limited = Limited(world)
+    try:
+        progress = await _drain(limited.engine())
+        invoices = [p for p in progress if p.phase == "hubspot invoices"]
+        assert invoices[0].total == 150
+        assert invoices[0].eta_seconds is not None and invoices[0].eta_seconds > 0
+        assert invoices[-1].eta_seconds == 0 and invoices[-1].rate
+    finally:
+        await limited.close()
+
+
+async def _drain(engine: SyncEngine) -> list[Any]:
+    return [p async for p in engine.backfill()]

@@ -1,0 +1,180 @@
+"""Rate budgets: sliding windows with batch items counted, concurrency, the live lane ahead of
+the bulk lane, a pause after a 429; in process and shared through Redis by two clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from ledgerbridge.connectors.budget import (
+    Budget,
+    Limits,
+    LocalBudget,
+    Window,
+    bulk_lane,
+    qbo_limits,
+    spend,
+)
+
+
+def _max_in_window(stamps: list[tuple[float, int]], seconds: float) -> int:
+    """The most cost any `seconds`-long window saw (stamps: (time, cost))."""
+    stamps = sorted(stamps)
+    best = 0
+    for i, (start, _) in enumerate(stamps):
+        best = max(best, sum(c for t, c in stamps[i:] if t < start + seconds))
+    return best
+
+
+async def _drive(budget: Budget, calls: list[tuple[str, int]], log: list[tuple[float, int]]):
+    for kind, items in calls:
+        async with spend(budget, kind, items):  # type: ignore[arg-type]
+            log.append((time.monotonic(), items))
+            await asyncio.sleep(0.001)
+
+
+def test_qbo_limits_count_batch_items_and_batch_calls() -> None:
+    limits = qbo_limits(batch_per_minute=40)
+    requests, batches = limits.windows
+    assert requests.cost("batch", 30) == 30 and requests.cost("call", 1) == 1
+    assert batches.cost("batch", 30) == 1 and batches.cost("call", 1) == 0
+    assert batches.limit == 40
+    assert len(qbo_limits(sandbox_per_second=True).windows) == 3
+    # 1,500 metered requests in 50 batches: the 500/min window decides, at the bulk share.
+    assert limits.eta(1500, 50, 50) == pytest.approx(1500 / 470 * 60)
+
+
+async def test_local_budget_never_exceeds_a_window() -> None:
+    limits = Limits((Window("requests", 40, 0.5),), concurrency=10, reserve=0.0)
+    budget = LocalBudget(limits)
+    log: list[tuple[float, int]] = []
+    calls = [("batch", 10), ("call", 1), ("call", 1)] * 10
+    started = time.monotonic()
+    await asyncio.gather(*(_drive(budget, calls, log) for _ in range(3)))
+    assert _max_in_window(log, 0.5) <= 40
+    total = sum(c for _, c in log)
+    assert total == 360
+    # Paced, not stalled: 360 units at 40 per 0.5 s take about 4 s.
+    assert time.monotonic() - started < 6.5
+
+
+async def test_concurrency_is_capped() -> None:
+    budget = LocalBudget(Limits((Window("requests", 1000, 1.0),), concurrency=3))
+    in_flight = peak = 0
+
+    async def one() -> None:
+        nonlocal in_flight, peak
+        async with spend(budget, "call"):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    assert peak == 3
+
+
+async def test_live_requests_go_ahead_of_the_bulk_lane() -> None:
+    budget = LocalBudget(Limits((Window("requests", 20, 1.0),), concurrency=10, reserve=0.1))
+    done: list[str] = []
+
+    async def bulk() -> None:
+        with bulk_lane():
+            for _ in range(40):
+                async with spend(budget, "call"):
+                    done.append("bulk")
+
+    async def live() -> None:
+        await asyncio.sleep(0.3)  # the bulk lane has used its share by now
+        started = time.monotonic()
+        for _ in range(2):
+            async with spend(budget, "call"):
+                done.append("live")
+        assert time.monotonic() - started < 0.1  # the reserved share served it at once
+
+    await asyncio.gather(bulk(), live())
+    # The bulk lane stopped at its share (18 of 20) and the live calls went into the reserve.
+    assert done[:18] == ["bulk"] * 18 and done[18:20] == ["live", "live"]
+
+
+async def test_a_429_pauses_the_budget_and_doubles_without_retry_after() -> None:
+    budget = LocalBudget(qbo_limits(time_scale=100))  # penalty 0.05 s
+    assert await budget.throttled(None) == pytest.approx(0.05)
+    assert await budget.throttled(None) == pytest.approx(0.1)
+    started = time.monotonic()
+    async with spend(budget, "call"):
+        pass
+    assert time.monotonic() - started >= 0.09
+    await budget.succeeded()
+    assert await budget.throttled(2.0) == 2.0  # a Retry-After is taken as said
+    assert budget.stats.throttled == 3
+
+
+@pytest.fixture
+async def redis_client():
+    redis = pytest.importorskip("redis.asyncio")
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no Redis at 127.0.0.1:6379 ({exc})")
+    yield client
+    await client.aclose()
+
+
+async def test_two_redis_budgets_share_one_realm(redis_client) -> None:
+    from ledgerbridge.connectors.budget_redis import RedisBudget
+
+    realm = f"test-{uuid.uuid4().hex}"
+    limits = Limits(
+        (Window("requests", 30, 0.5), Window("batch", 4, 0.5, False, frozenset({"batch"}))),
+        concurrency=4,
+        reserve=0.0,
+    )
+    # Two workers, two clients, one realm.
+    first = RedisBudget(redis_client, realm, limits, poll_seconds=0.005)
+    other_client = type(redis_client)(host="127.0.0.1", port=6379)
+    second = RedisBudget(other_client, realm, limits, poll_seconds=0.005)
+    log: list[tuple[float, int]] = []
+    batches: list[tuple[float, int]] = []
+    in_flight = peak = 0
+
+    async def worker(budget: RedisBudget) -> None:
+        nonlocal in_flight, peak
+        for n in range(12):
+            kind, items = ("batch", 5) if n % 3 == 0 else ("call", 1)
+            async with spend(budget, kind, items):  # type: ignore[arg-type]
+                in_flight += 1
+                peak = max(peak, in_flight)
+                log.append((time.monotonic(), items))
+                if kind == "batch":
+                    batches.append((time.monotonic(), 1))
+                await asyncio.sleep(0.01)
+                in_flight -= 1
+
+    try:
+        await asyncio.gather(*(worker(b) for b in (first, second, first, second)))
+    finally:
+        await other_client.aclose()
+    assert sum(c for _, c in log) == 4 * (4 * 5 + 8)
+    # Together they never went over either window (a small allowance for the local clock).
+    assert _max_in_window(log, 0.49) <= 30
+    assert _max_in_window(batches, 0.49) <= 4
+    assert peak <= 4
+
+
+async def test_redis_budget_pause_is_shared(redis_client) -> None:
+    from ledgerbridge.connectors.budget_redis import RedisBudget
+
+    realm = f"test-{uuid.uuid4().hex}"
+    limits = qbo_limits(time_scale=50)  # penalty 0.1 s
+    first = RedisBudget(redis_client, realm, limits)
+    second = RedisBudget(redis_client, realm, limits)
+    await first.throttled(None)
+    started = time.monotonic()
+    async with spend(second, "call"):
+        pass
+    assert time.monotonic() - started >= 0.08
