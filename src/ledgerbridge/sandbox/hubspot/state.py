@@ -323,8 +323,8 @@ class SandboxState:
         now = self.store.stamp(self.now_ms())
         changed = [name for name, value in values.items() if rec.set(name, value, now, source)]
         if changed:
-            self.store.reindex(rec)
             self._stamp_system(rec, now)
+            self.store.reindex(rec)
             for name in changed:
                 self._emit(
                     "propertyChange",

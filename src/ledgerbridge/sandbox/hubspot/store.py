@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import iso_ms
+from .index import EqIndex, SortedIndex, key_of
 
 
 @dataclass
@@ -66,6 +67,11 @@ class ObjectStore:
         self.sequences: dict[str, int] = {"invoice_number": 1000}
         # Lookup indexes for find_by, built on first use: (type, prop) -> (value -> id, id -> value).
         self._index: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {}
+        # Search indexes: (type, prop, property type) -> index (see index.py).
+        self._eq: dict[tuple[str, str, str], EqIndex] = {}
+        self._sorted: dict[tuple[str, str, str], SortedIndex] = {}
+        # (type, id) of records written since persistence last looked (see sandbox.py).
+        self.dirty: set[tuple[str, str]] = set()
 
     def new_id(self) -> str:
         """One id sequence across object types, so an id of the wrong type never resolves."""
@@ -106,8 +112,40 @@ class ObjectStore:
         rid = self._index[key][0].get(self._fold(prop, value))
         return self.get(object_type, rid) if rid is not None else None
 
+    def eq_index(self, object_type: str, prop: str, ptype: str) -> EqIndex:
+        key = (object_type, prop, ptype)
+        if key not in self._eq:
+            idx = EqIndex(prop, key_of(ptype))
+            for rec in self.of(object_type).values():
+                if not rec.archived:
+                    idx.put(rec.id, rec.properties)
+            self._eq[key] = idx
+        return self._eq[key]
+
+    def sorted_index(self, object_type: str, prop: str, ptype: str) -> SortedIndex:
+        key = (object_type, prop, ptype)
+        if key not in self._sorted:
+            idx = SortedIndex(prop, key_of(ptype))
+            live = [r for r in self.of(object_type).values() if not r.archived]
+            for rec in live:
+                raw = rec.properties.get(prop)
+                k = idx.key(raw) if raw not in (None, "") else None
+                if k is None:
+                    idx.absent.add(rec.id)
+                else:
+                    idx.by_id[rec.id] = k
+            idx.entries = sorted((k, int(i)) for i, k in idx.by_id.items())
+            self._sorted[key] = idx
+        return self._sorted[key]
+
     def reindex(self, rec: Record) -> None:
-        """Keep find_by's indexes true after `rec` was written, archived or removed."""
+        """Keep the indexes true after `rec` was written, archived or removed."""
+        self.dirty.add((rec.object_type, rec.id))
+        live_rec = not rec.archived and self.of(rec.object_type).get(rec.id) is rec
+        for idx_map in (self._eq, self._sorted):
+            for (object_type, _, _), idx in idx_map.items():
+                if object_type == rec.object_type:
+                    idx.put(rec.id, rec.properties if live_rec else None)
         for (object_type, prop), (by_value, by_id) in self._index.items():
             if object_type != rec.object_type:
                 continue
