@@ -189,6 +189,7 @@ class SandboxState:
         For seeding and for simulating edits made in QBO's UI."""
         record = self.companies[realm_id].entities[entity][entity_id]
         change(record)
+        self.companies[realm_id].note(entity, entity_id)
         self.mark_dirty()
         return operations.public(record)
 
@@ -202,6 +203,7 @@ class SandboxState:
         prefs["SyncToken"] = str(int(prefs.get("SyncToken", "0")) + 1)
         prefs["MetaData"]["LastUpdatedTime"] = env.meta_now
         prefs["_updated"] = env.now.isoformat()
+        company.note("Preferences", "1")
         self.mark_dirty()
         return operations.public(prefs)
 
