@@ -39,6 +39,7 @@ class Company:
     changed: set[tuple[str, str]] = field(default_factory=set)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     _indexes: Indexes | None = None
+    new_requests: list[str] = field(default_factory=list)  # logged since the last save
 
     def note(self, entity: str, entity_id: str) -> None:
         """A record was created, changed or removed (indexes and the journal follow)."""
@@ -148,6 +149,7 @@ class Company:
 
     def remember_request(self, request_id: str, entry: dict[str, Any]) -> None:
         self.request_log[request_id] = entry
+        self.new_requests.append(request_id)
         while len(self.request_log) > REQUEST_LOG_LIMIT:
             self.request_log.popitem(last=False)
 
