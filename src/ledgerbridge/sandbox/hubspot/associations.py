@@ -26,6 +26,7 @@ class AssociationGraph:
         self.next_user_type_id = 1000
         # (from_type, from_id, to_type) -> {to_id: {type_id, ...}}
         self.edges: dict[EdgeKey, dict[str, set[int]]] = defaultdict(dict)
+        self.dirty: set[EdgeKey] = set()  # edge keys changed since persistence last looked
 
     # --- type lookup ------------------------------------------------------------------------------
     def types_between(self, from_type: str, to_type: str) -> list[AssocType]:
@@ -131,6 +132,7 @@ class AssociationGraph:
         wanted = [t]
         if t.label is not None:
             wanted.insert(0, self.default_type(from_type, to_type))
+        self.dirty.update(((from_type, from_id, to_type), (to_type, to_id, from_type)))
         for w in wanted:
             fwd = self.edges[(from_type, from_id, to_type)].setdefault(to_id, set())
             if w.type_id in fwd:
@@ -155,6 +157,7 @@ class AssociationGraph:
         if not fwd:
             return []
         default = self.default_type(from_type, to_type).type_id
+        self.dirty.update(((from_type, from_id, to_type), (to_type, to_id, from_type)))
         if type_ids is None or default in type_ids:
             type_ids = set(fwd)
         removed: list[AssocType] = []
@@ -195,7 +198,7 @@ class AssociationGraph:
         }
 
     # --- persistence -----------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, edges: bool = True) -> dict[str, Any]:
         return {
             "user_types": [
                 [t.__dict__, self.inverse(t).__dict__]
@@ -205,7 +208,7 @@ class AssociationGraph:
             "next_user_type_id": self.next_user_type_id,
             "edges": [
                 [k[0], k[1], k[2], to_id, sorted(ids)]
-                for k, targets in self.edges.items()
+                for k, targets in (self.edges.items() if edges else ())
                 for to_id, ids in targets.items()
                 if ids
             ],

@@ -4,6 +4,7 @@ tests can inject a `FakeClock` and benchmarks can compress time with `time_scale
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 
 
@@ -33,6 +34,7 @@ class FakeClock(Clock):
         self._now += seconds
 
 
+@functools.lru_cache(maxsize=4096)  # writes stamp many values with the same instant
 def iso_ms(epoch_ms: int) -> str:
     """HubSpot's timestamp format: ISO 8601, UTC, milliseconds, `Z`."""
     d = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)

@@ -10,7 +10,7 @@ from fastapi import Request
 from .clock import iso_ms
 from .errors import validation
 from .schema import resolve_type
-from .store import Record
+from .store import Record, history_entry
 
 if TYPE_CHECKING:
     from .state import SandboxState
@@ -92,7 +92,7 @@ def render(
         out["archivedAt"] = iso_ms(rec.archived_ms)
     if history:
         out["propertiesWithHistory"] = {
-            n: [{k: v for k, v in h.items() if v is not None} for h in rec.history.get(n, [])]
+            n: [history_entry(h) for h in rec.history_of(n)]
             for n in history
             if state.props.get(rec.object_type, n) is not None
         }

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..faults import FaultInjector
+from ..journal import Journal
+from . import persist
 from .associations import AssociationGraph
 from .clock import Clock
 from .oauth import TokenStore
@@ -53,6 +52,9 @@ class HubSpotSandbox(SandboxState):
         self.on_events.append(self.webhooks.enqueue)
         self.faults: FaultInjector | None = None  # set when the app's middleware is built
         self._saved_version = -1
+        self._journal: Journal | None = None
+        self._last_meta: str | None = None
+        self._compact_next = False  # after a reset: the journal cannot express one
         if not (self.state_dir and self.load()):
             self._apply_seed(seed)
             self.save()
@@ -81,6 +83,7 @@ class HubSpotSandbox(SandboxState):
             self.rate_limiter.reset()
             self._apply_seed(seed)
             self.version += 1
+            self._compact_next = True
         self.save()
 
     # --- webhooks ---------------------------------------------------------------------------------
@@ -112,24 +115,35 @@ class HubSpotSandbox(SandboxState):
                 },
             }
 
-    def save(self) -> None:
-        """Write the snapshot (atomically) if there is a state dir and something changed."""
-        if self.state_dir is None or self._saved_version == self.version:
+    def save(self, *, compact: bool = False) -> None:
+        """Persist what changed since the last save (if there is a state dir): one journal line,
+        or a full snapshot when none exists yet, the journal has outgrown it, or `compact`."""
+        if self.state_dir is None or (self._saved_version == self.version and not compact):
             return
-        version = self.version
-        data = json.dumps(self.snapshot(), separators=(",", ":"))
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".hubspot-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(data)
-        os.replace(tmp, self.state_dir / SNAPSHOT_NAME)
+        if self._journal is None:
+            self._journal = Journal(self.state_dir, SNAPSHOT_NAME.removesuffix(".json"))
+        journal = self._journal
+        with self.lock:
+            version = self.version
+            entry, self._last_meta = persist.changes(self, self._last_meta)
+            if compact or self._compact_next or not journal.exists:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                journal.compact(self.snapshot())
+                self._compact_next = False
+            elif entry:
+                journal.append(entry)
+                if journal.due():
+                    journal.compact(self.snapshot())
         self._saved_version = version
 
     def load(self) -> bool:
-        path = self.state_dir / SNAPSHOT_NAME if self.state_dir else None
-        if path is None or not path.exists():
+        if self.state_dir is None:
             return False
-        data = json.loads(path.read_text())
+        journal = Journal(self.state_dir, SNAPSHOT_NAME.removesuffix(".json"))
+        found = journal.load()
+        if found is None:
+            return False
+        data, entries = found
         with self.lock:
             self.store = ObjectStore.from_dict(data["store"])
             self.props = PropertyRegistry.from_dict(data["props"])
@@ -137,6 +151,10 @@ class HubSpotSandbox(SandboxState):
             self.tokens.load(data.get("oauth", {}))
             wh = data.get("webhooks") or {}
             self.webhooks.set(wh.get("url"), wh.get("secret"), wh.get("subscriptions"))
+            for entry in entries:
+                persist.apply(self, entry)
+            self._journal = journal
+            self._last_meta = persist.changes(self, None)[1]
             self._saved_version = self.version
         return True
 
@@ -148,4 +166,4 @@ class HubSpotSandbox(SandboxState):
                     await asyncio.wait_for(stop.wait(), timeout=interval)
                 await asyncio.to_thread(self.save)
         finally:
-            self.save()
+            self.save(compact=True)

@@ -5,11 +5,11 @@ paging with an integer `after`, and the caps (200 per page, 10,000 results per q
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from .clock import parse_instant
+from . import plan
 from .errors import validation
+from .index import key_of
 from .schema import ObjectType, resolve_type
 from .store import Record
 
@@ -35,28 +35,12 @@ OPERATORS = {
 }
 
 
-def _as_number(v: str) -> Decimal | None:
-    try:
-        return Decimal(v)
-    except (InvalidOperation, TypeError):
-        return None
-
-
 class _Compare:
     """Compares a stored value with filter values according to the property's type."""
 
     def __init__(self, ptype: str) -> None:
         self.ptype = ptype
-
-    def key(self, v: Any) -> Any:
-        s = str(v)
-        if self.ptype == "number":
-            return _as_number(s)
-        if self.ptype in ("date", "datetime"):
-            return parse_instant(s)
-        if self.ptype == "enumeration":
-            return s  # enumeration filters are case-sensitive
-        return s.lower()
+        self.key = key_of(ptype)  # the same keys the indexes hold
 
 
 def _token_match(value: str, pattern: str) -> bool:
@@ -152,9 +136,10 @@ def _sort_key(state: SandboxState, t: ObjectType, sort: Any) -> tuple[str, bool]
 
 
 def search(
-    state: SandboxState, t: ObjectType, body: dict[str, Any]
+    state: SandboxState, t: ObjectType, body: dict[str, Any], *, use_index: bool = True
 ) -> tuple[int, list[Record], int | None]:
-    """Returns (total, page, next after or None)."""
+    """Returns (total, page, next after or None). `use_index=False` scans every record (the
+    reference the indexed answers are tested against)."""
     _validate(body)
     limit = int(body.get("limit") or 10)
     if limit < 1 or limit > MAX_PAGE:
@@ -180,8 +165,16 @@ def search(
                     sub_category="crm.search.INVALID_PROPERTY",
                 )
     query = str(body.get("query") or "").strip().lower()
+    sorts = body.get("sorts") or []
+    sort = _sort_key(state, t, sorts[0]) if sorts else ("hs_object_id", False)
+    if use_index and not query:
+        fast = plan.ordered_page(state, t, groups, sort, after, limit)
+        if fast is not None:
+            return _paged(*fast, after, limit)
+    pool = plan.candidates(state, t, groups) if use_index else None
+    records = state.store.live(t.name) if pool is None else pool
     hits = []
-    for rec in state.store.live(t.name):
+    for rec in records:
         if groups and not any(
             all(_matches(state, t, rec, f) for f in g.get("filters") or []) for g in groups
         ):
@@ -192,9 +185,8 @@ def search(
             continue
         hits.append(rec)
     hits.sort(key=lambda r: int(r.id))
-    sorts = body.get("sorts") or []
     if sorts:
-        prop, desc = _sort_key(state, t, sorts[0])
+        prop, desc = sort
         d = state.props.get(t.name, prop)
         cmp = _Compare(d["type"] if d else "string")
         present = [
@@ -208,7 +200,13 @@ def search(
         hits = present + missing
     total = len(hits)
     end = min(after + limit, total, MAX_RESULTS)
-    page = hits[after:end]
+    return _paged(total, hits[after:end], after, limit)
+
+
+def _paged(
+    total: int, page: list[Record], after: int, limit: int
+) -> tuple[int, list[Record], int | None]:
+    end = min(after + limit, total, MAX_RESULTS)
     next_after = (
         end if end < min(total, MAX_RESULTS) or (end == MAX_RESULTS and total > end) else None
     )

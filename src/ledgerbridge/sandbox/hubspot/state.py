@@ -323,8 +323,8 @@ class SandboxState:
         now = self.store.stamp(self.now_ms())
         changed = [name for name, value in values.items() if rec.set(name, value, now, source)]
         if changed:
-            self.store.reindex(rec)
             self._stamp_system(rec, now)
+            self.store.reindex(rec)
             for name in changed:
                 self._emit(
                     "propertyChange",
@@ -517,10 +517,13 @@ class SandboxState:
             )
 
     def _recompute_pair(self, ft: str, from_id: str, tt: str, to_id: str) -> None:
+        # A new link changes the two records' derived fields, and through a line item or a
+        # payment its invoices'; a contact's or company's other invoices read only its own
+        # properties, which a link leaves as they were (and there may be thousands of them).
         for typ, oid in ((ft, from_id), (tt, to_id)):
             rec = self.store.get(typ, oid)
             if rec is not None:
-                self._recompute(rec, "CALCULATED")
+                self._recompute(rec, "CALCULATED", cascade=typ not in ("contacts", "companies"))
 
     # --- derived fields -------------------------------------------------------------------------
     def _recompute(self, rec: Record, source: str, *, cascade: bool = True) -> None:

@@ -91,6 +91,7 @@ def shift_customers(
 def _touch_quietly(env: Env, record: dict[str, Any]) -> None:
     record.setdefault("MetaData", {})["LastUpdatedTime"] = env.meta_now
     record["_updated"] = env.now.isoformat()
+    env.company.note("Customer", record["Id"])
 
 
 def set_application(
@@ -108,6 +109,7 @@ def set_application(
     if not applied:
         target.pop("_applied")
     refresh_open_item(target_type, target)
+    env.company.note(target_type, target_id)
     if _public(before) != _public(target):
         shift_customers(env, target_type, before, target)
         env.touch(target_type, target, bump=False)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ledgerbridge.sandbox.quickbooks import errors, schema
 from ledgerbridge.sandbox.quickbooks.company import Company
+from ledgerbridge.sandbox.quickbooks.index import UPDATED, Indexes
 from ledgerbridge.sandbox.quickbooks.wire import meta_time, parse_time
 
 WINDOW = dt.timedelta(days=30)
@@ -28,7 +29,11 @@ def run(
     changed_since: str | None,
     now: dt.datetime,
     tz: dt.tzinfo,
+    *,
+    use_index: bool = True,
+    cap: int = CAP,
 ) -> list[dict[str, Any]]:
+    """`use_index=False` scans every record (the reference for the indexed answer)."""
     from ledgerbridge.sandbox.quickbooks.operations import public
 
     if not entities_param:
@@ -51,8 +56,10 @@ def run(
             names.append(name)
 
     changes: list[tuple[dt.datetime, str, dict[str, Any]]] = []
+    idx = company.indexes() if use_index else None
     for name in names:
-        for record in company.all(name):
+        rows = company.all(name) if idx is None else _oldest(idx, name, since, cap)
+        for record in rows:
             when = dt.datetime.fromisoformat(record["_updated"])
             if when >= since:
                 changes.append((when, name, public(record)))
@@ -67,7 +74,7 @@ def run(
                 }
                 changes.append((when, name, stub))
     changes.sort(key=lambda c: c[0])
-    kept = changes[:CAP]
+    kept = changes[:cap]
     responses = []
     for name in names:
         objects = [obj for _, n, obj in kept if n == name]
@@ -76,3 +83,22 @@ def run(
         else:
             responses.append({})
     return [{"QueryResponse": responses}]
+
+
+def _updated(record: dict[str, Any]) -> dt.datetime | None:
+    stamp = record.get("_updated")
+    return dt.datetime.fromisoformat(stamp) if stamp else None
+
+
+def _oldest(idx: Indexes, name: str, since: dt.datetime, cap: int) -> list[dict[str, Any]]:
+    """The entity's records changed since `since` that can make the cap: its CAP oldest
+    changes (`cap`) and any tied with the last of them, in table order as a scan sees them."""
+    times = idx.by_time(name, UPDATED, _updated)
+    ids = times.since(since)
+    if len(ids) > cap:
+        last = times.by_id[ids[cap - 1]]
+        end = cap
+        while end < len(ids) and times.by_id[ids[end]] == last:
+            end += 1
+        ids = ids[:end]
+    return idx.order(name, ids)

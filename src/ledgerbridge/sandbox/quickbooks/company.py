@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ledgerbridge.sandbox.quickbooks import errors
+from ledgerbridge.sandbox.quickbooks.index import Indexes
 from ledgerbridge.sandbox.quickbooks.wire import CENT, meta_time
 
 REQUEST_LOG_LIMIT = 20000
@@ -34,6 +35,21 @@ class Company:
     hidden: set[tuple[str, str]] = field(default_factory=set)
     # DocNumber index per numbering sequence, derived from entities (rebuilt after a load)
     doc_index: dict[str, dict[str, tuple[str, str]]] | None = None
+    # (entity, id) written since the query indexes last looked, and since persistence did
+    changed: set[tuple[str, str]] = field(default_factory=set)
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    _indexes: Indexes | None = None
+    new_requests: list[str] = field(default_factory=list)  # logged since the last save
+
+    def note(self, entity: str, entity_id: str) -> None:
+        """A record was created, changed or removed (indexes and the journal follow)."""
+        self.changed.add((entity, entity_id))
+        self.dirty.add((entity, entity_id))
+
+    def indexes(self) -> Indexes:
+        if self._indexes is None:
+            self._indexes = Indexes(self)
+        return self._indexes
 
     # ---- entity store --------------------------------------------------------------------
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
@@ -53,10 +69,12 @@ class Company:
 
     def put(self, entity: str, record: dict[str, Any]) -> None:
         self.entities.setdefault(entity, {})[record["Id"]] = record
+        self.note(entity, record["Id"])
 
     def remove(self, entity: str, entity_id: str, when: dt.datetime) -> None:
         self.entities.get(entity, {}).pop(entity_id, None)
         self.tombstones.setdefault(entity, {})[entity_id] = when.isoformat()
+        self.note(entity, entity_id)
 
     def new_id(self, entity: str) -> str:
         nxt = self.next_ids.get(entity, 1)
@@ -131,6 +149,7 @@ class Company:
 
     def remember_request(self, request_id: str, entry: dict[str, Any]) -> None:
         self.request_log[request_id] = entry
+        self.new_requests.append(request_id)
         while len(self.request_log) > REQUEST_LOG_LIMIT:
             self.request_log.popitem(last=False)
 
@@ -170,6 +189,7 @@ class Env:
             record["SyncToken"] = str(int(record.get("SyncToken", "0")) + 1)
         record.setdefault("MetaData", {})["LastUpdatedTime"] = self.meta_now
         record["_updated"] = self.now.isoformat()
+        self.company.note(entity, record["Id"])
         self.emit(entity, record["Id"], op, self.now)
 
 

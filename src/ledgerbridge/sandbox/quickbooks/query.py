@@ -312,15 +312,60 @@ def parse(text: str, company: Company) -> Query:
     return _Parser(text).parse(company)
 
 
-def run(query: Query, company: Company, tz: dt.tzinfo) -> dict[str, Any]:
+def _variants(path: list[str], literal: Any, tz: dt.tzinfo) -> set[Any]:
+    """Every key `_literal` can turn a literal into (it depends on the row's value type)."""
+    if isinstance(literal, bool):
+        return {literal}
+    out = {str(literal).lower() == "true", to_decimal(literal), str(literal).casefold()}
+    return {k for k in out if k is not None}
+
+
+def _indexed(query: Query, company: Company, tz: dt.tzinfo, conditions: list[Condition]) -> Any:
+    """The rows one condition selects through an index (the most selective), in table order;
+    None when no condition can use one."""
+    idx = company.indexes()
+    best: set[str] | None = None
+    for c in conditions:
+        path = tuple(c.path)
+
+        def key(r: dict[str, Any], p: list[str] = c.path) -> Any:
+            return _comparable(p, _extract(r, p), tz)
+
+        if c.op in ("=", "IN") and not c.path[-1].endswith("Time") and c.path != ["Active"]:
+            eq = idx.equal(query.entity, path, key)
+            ids: set[str] = set()
+            for v in c.values:
+                for k in _variants(c.path, v, tz):
+                    ids |= eq.by_key.get(k, set())
+        elif c.op in (">", ">=", "<", "<=") and c.path[-1].endswith("Time"):
+            right = None if isinstance(c.values[0], bool) else parse_time(str(c.values[0]), tz)
+            if right is None:
+                ids = set()
+            else:
+                times = idx.by_time(query.entity, path, key)
+                if c.op.startswith(">"):
+                    ids = set(times.since(right, strict=c.op == ">"))
+                else:
+                    ids = set(times.until(right, strict=c.op == "<"))
+        else:
+            continue
+        if best is None or len(ids) < len(best):
+            best = ids
+    return None if best is None else idx.order(query.entity, best)
+
+
+def run(query: Query, company: Company, tz: dt.tzinfo, *, use_index: bool = True) -> dict[str, Any]:
+    """`use_index=False` scans every row (the reference indexed answers are tested against)."""
     from ledgerbridge.sandbox.quickbooks.operations import public
 
-    rows = company.all(query.entity)
     conditions = list(query.conditions)
     if schema.ENTITIES[query.entity].kind == "name" and not any(
         c.path == ["Active"] for c in conditions
     ):
         conditions.append(Condition(["Active"], "=", [True]))
+    rows = _indexed(query, company, tz, conditions) if use_index else None
+    if rows is None:
+        rows = company.all(query.entity)
     rows = [r for r in rows if all(_matches(r, c, tz) for c in conditions)]
     if query.count:
         return {"totalCount": len(rows)}

@@ -16,14 +16,14 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
-import os
 import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
 from typing import Any
 
-from ledgerbridge.sandbox.quickbooks import operations, query
+from ledgerbridge.sandbox.journal import Journal
+from ledgerbridge.sandbox.quickbooks import operations, persist, query
 from ledgerbridge.sandbox.quickbooks import seed as seeding
 from ledgerbridge.sandbox.quickbooks.company import Company, Env
 from ledgerbridge.sandbox.quickbooks.oauth import OAuthStore
@@ -83,6 +83,11 @@ class SandboxState:
         self.autosave_interval = 1.0
         self._dirty = False
         self._loop_running = False
+        self._journal: Journal | None = None
+        self._last_meta: str | None = None
+        self._compact_next = False  # after a reset: the journal cannot express one
+        self._new_realms: set[str] = set()  # companies added since the last save
+        self._outbox_saved: dict[str, int] = {}  # per realm, mail already in the journal
         if not self._load():
             self.add_company(seed=seed_name)
         self.webhooks.configure(webhook_url, verifier_token, webhook_format)
@@ -125,6 +130,7 @@ class SandboxState:
             number += 1
             realm_id = str(REALM_BASE + number)
         self.companies[realm_id] = Company(realm_id=realm_id)
+        self._new_realms.add(realm_id)
         env = self.env(realm_id, quiet=True)
         if seed == "bare":  # CompanyInfo and Preferences only: a base for importer.import_records
             seeding.seed_config(env, number)
@@ -145,6 +151,7 @@ class SandboxState:
         self.oauth.access.clear()
         self.oauth.refresh.clear()
         self.webhooks.queues.clear()
+        self._compact_next = True
         return self.add_company(seed=seed_name or self.seed_name)
 
     # ---- entity API (Python) -------------------------------------------------------------------
@@ -189,6 +196,7 @@ class SandboxState:
         For seeding and for simulating edits made in QBO's UI."""
         record = self.companies[realm_id].entities[entity][entity_id]
         change(record)
+        self.companies[realm_id].note(entity, entity_id)
         self.mark_dirty()
         return operations.public(record)
 
@@ -202,6 +210,7 @@ class SandboxState:
         prefs["SyncToken"] = str(int(prefs.get("SyncToken", "0")) + 1)
         prefs["MetaData"]["LastUpdatedTime"] = env.meta_now
         prefs["_updated"] = env.now.isoformat()
+        company.note("Preferences", "1")
         self.mark_dirty()
         return operations.public(prefs)
 
@@ -227,30 +236,48 @@ class SandboxState:
         if not self._loop_running:
             self.save()
 
-    def save(self) -> None:
-        path = self.snapshot_path
+    def save(self, *, compact: bool = False) -> None:
+        """Persist what changed since the last save: one journal line, or a full snapshot when
+        none exists yet, after a reset, when the journal has outgrown it, or when `compact`."""
         self._dirty = False
-        if path is None:
+        if self.state_dir is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self._journal is None:
+            self._journal = Journal(self.state_dir, SNAPSHOT.removesuffix(".json"), dumps, loads)
+        journal = self._journal
+        entry, self._last_meta = persist.changes(self, self._last_meta)
+        if compact or self._compact_next or not journal.exists:
+            journal.compact(self._snapshot())
+            self._compact_next = False
+        elif entry:
+            journal.append(entry)
+            if journal.due():
+                journal.compact(self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
             "version": 1,
             "default_realm": self.default_realm,
             "companies": [c.to_json() for c in self.companies.values()],
             "oauth": self.oauth.to_json(),
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
 
     def _load(self) -> bool:
-        path = self.snapshot_path
-        if path is None or not path.exists():
+        if self.state_dir is None:
             return False
-        data = loads(path.read_text(encoding="utf-8"))
+        journal = Journal(self.state_dir, SNAPSHOT.removesuffix(".json"), dumps, loads)
+        found = journal.load()
+        if found is None:
+            return False
+        data, entries = found
         self.companies = {c["realm_id"]: Company.from_json(c) for c in data["companies"]}
         self.default_realm = data["default_realm"]
         self.oauth.load(data.get("oauth", {}))
+        for entry in entries:
+            persist.apply(self, entry)
+        self._journal = journal
+        self._last_meta = persist.changes(self, None)[1]
         return bool(self.companies)
 
     async def autosave(self, stop: asyncio.Event) -> None:
@@ -263,8 +290,7 @@ class SandboxState:
                     self.save()
         finally:
             self._loop_running = False
-            if self._dirty:
-                self.save()
+            self.save(compact=True)
 
 
 def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
