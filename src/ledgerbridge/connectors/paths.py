@@ -27,7 +27,7 @@ def segment(value: object) -> str:
 
 def record_id(value: object, api: str) -> str:
     """A record id as issued by HubSpot or QuickBooks (digits), ready for a URL path."""
-    text = str(value).strip()
+    text = str(value)
     if not _DIGITS.fullmatch(text):
         shown = text if len(text) <= 40 else text[:40] + "…"
         raise Invalid(
