@@ -41,7 +41,9 @@ def parse_amount(text: str, *, locale: str = LOCALE, decimals: int = 2) -> Decim
     try:
         value = parse_decimal(raw, locale=locale, strict=True)
     except NumberFormatError as exc:
-        meant = f" Did you mean {exc.suggestions[0]!r}?" if getattr(exc, "suggestions", None) else ""
+        meant = (
+            f" Did you mean {exc.suggestions[0]!r}?" if getattr(exc, "suggestions", None) else ""
+        )
         raise AmountError(f"{raw!r} is ambiguous: check the separators.{meant}") from None
     if not value.is_finite():
         raise AmountError(f"{raw!r} is not an amount.")
