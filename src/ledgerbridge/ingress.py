@@ -11,14 +11,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ledgerbridge.body_limit import BodyLimit
 from ledgerbridge.bootstrap import Runtime
-from ledgerbridge.errors import Invalid
+from ledgerbridge.errors import ConfigError, Invalid
 
 
 def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
     """The process's public ASGI app: /healthz, /webhooks/*, and the console mounted at /."""
     app = FastAPI(title="ledgerbridge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    # Outermost: caps every body, the console's forms included, before anything reads it.
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -32,10 +35,12 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
             marked = runtime.handle_hubspot_webhook(
                 request.method, str(request.url), body, dict(request.headers)
             )
+        except ConfigError as exc:
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=403)
         except Invalid as exc:
-            return JSONResponse({"error": exc.message}, status_code=401)
-        except ValueError:
-            return JSONResponse({"error": "malformed webhook body"}, status_code=400)
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=401)
+        except ValueError as exc:
+            return JSONResponse({"error": f"malformed webhook body: {exc}"}, status_code=400)
         return JSONResponse({"marked": marked})
 
     @app.post("/webhooks/quickbooks")
@@ -43,10 +48,12 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
         body = await request.body()
         try:
             marked = runtime.handle_qbo_webhook(body, request.headers.get("intuit-signature"))
+        except ConfigError as exc:
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=403)
         except Invalid as exc:
-            return JSONResponse({"error": exc.message}, status_code=401)
-        except ValueError:
-            return JSONResponse({"error": "malformed webhook body"}, status_code=400)
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=401)
+        except ValueError as exc:
+            return JSONResponse({"error": f"malformed webhook body: {exc}"}, status_code=400)
         return JSONResponse({"marked": marked})
 
     if console is not None:

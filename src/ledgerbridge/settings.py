@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     qbo_client_id: str | None = None
     qbo_client_secret: SecretStr | None = None
     qbo_webhook_verifier_token: SecretStr | None = None
+    # HubSpot v1/v2 webhook signatures carry no timestamp; accepted only when this is on, and
+    # then a repeat of the same signed request within the window is refused as a replay.
+    hubspot_webhook_legacy_signatures: bool = False
+    # Largest request body any route reads (webhooks, console forms); larger ones get 413.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    hubspot_webhook_replay_window_seconds: float = Field(default=24 * 3600.0, gt=0)
 
     # Worker: how often polling feeds run, how many records one pass takes, and how long a
     # claimed record stays reserved for the worker that claimed it.

@@ -193,8 +193,25 @@ def test_hubspot_v3_accepts_decoded_uri_form():
 def test_hubspot_legacy_versions_match_sdk(version):
     sdk = Signature.get_signature(SECRET, BODY, version, http_uri=URI, http_method="POST")
     headers = {"X-HubSpot-Signature": sdk, "X-HubSpot-Signature-Version": version}
-    assert hs.verify(SECRET, method="POST", uri=URI, body=BODY, headers=headers)
-    assert not hs.verify("other-secret", method="POST", uri=URI, body=BODY, headers=headers)
+    guard = hs.LegacyReplayGuard(window_ms=60_000)
+    assert not hs.verify(
+        "other-secret", method="POST", uri=URI, body=BODY, headers=headers, legacy=guard
+    )
+    assert hs.verify(SECRET, method="POST", uri=URI, body=BODY, headers=headers, legacy=guard)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_hubspot_legacy_versions_refused_unless_enabled_and_never_replayed(version):
+    sdk = Signature.get_signature(SECRET, BODY, version, http_uri=URI, http_method="POST")
+    headers = {"X-HubSpot-Signature": sdk, "X-HubSpot-Signature-Version": version}
+    # Not configured: a correct v1/v2 signature is not enough (it has no timestamp).
+    assert not hs.verify(SECRET, method="POST", uri=URI, body=BODY, headers=headers)
+    guard = hs.LegacyReplayGuard(window_ms=60_000)
+    now = 1_700_000_000_000
+    ok = {"method": "POST", "uri": URI, "body": BODY, "headers": headers, "legacy": guard}
+    assert hs.verify(SECRET, now_ms=now, **ok)
+    assert not hs.verify(SECRET, now_ms=now + 1, **ok)  # the same request again: a replay
+    assert not hs.verify(SECRET, now_ms=now + 59_999, **ok)
 
 
 def test_hubspot_without_signature_is_rejected():

@@ -42,8 +42,8 @@ def display_name_candidates(customer: Customer, limit: int = MAX_NAME_CANDIDATES
     email = customer.match_email
     names = [base]
     if email:
-        names.append(_clean_name(f"{base} ({email})"))
-    names.extend(_clean_name(f"{base} ({n})") for n in range(2, limit + 1))
+        names.append(_with_suffix(base, _clean_name(f"({email})")))
+    names.extend(_with_suffix(base, f"({n})") for n in range(2, limit + 1))
     unique: list[str] = []
     for name in names:
         if name not in unique:
@@ -330,6 +330,15 @@ class Resolver:
 
 def _person(customer: Customer) -> str:
     return " ".join(p for p in (customer.first_name, customer.last_name) if p).strip()
+
+
+def _with_suffix(base: str, suffix: str) -> str:
+    """`base suffix` within QBO's name limit: the base is cut before the suffix is added, so
+    two long names sharing their first 100 characters still get distinct candidates."""
+    room = QBO_NAME_MAX - len(suffix) - 1
+    if room < 1:
+        return base  # a suffix this long cannot help; the plain name is already a candidate
+    return f"{base[:room].rstrip()} {suffix}"
 
 
 def _clean_name(name: str) -> str:

@@ -14,6 +14,7 @@ from ledgerbridge.errors import ConfigError, Invalid
 
 QBO_CUSTOM_FIELD_MAX = 31  # legacy sales-form custom fields hold 31 characters
 QBO_MEMO_MAX = 1000
+QBO_LINE_DESCRIPTION_MAX = 4000  # a line's Description (QBO answers 2050 past it)
 
 
 def check_currency(invoice: Invoice, home_currency: str, multicurrency: bool) -> None:
@@ -52,6 +53,7 @@ def check_invoice_for_ledger(
             code="missing_email",
         )
     _check_lines(invoice, "HubSpot")
+    _check_line_text(invoice)
     if doc_number is not None and len(doc_number) > QBO_DOC_NUMBER_MAX:
         raise Invalid(
             f"Invoice number '{doc_number}' is {len(doc_number)} characters; QuickBooks allows "
@@ -65,6 +67,21 @@ def check_invoice_for_ledger(
             hint="Shorten the comments on the invoice in HubSpot, then retry",
             code="memo_too_long",
         )
+
+
+def _check_line_text(invoice: Invoice) -> None:
+    # The QBO line description is the HubSpot description, else its name (see translate).
+    # Cutting it silently would put a shortened text in QuickBooks that the next merge could
+    # carry back to HubSpot; failing the invoice with the line named keeps both sides whole.
+    for n, line in enumerate(invoice.lines, start=1):
+        text = line.description or line.name
+        if len(text) > QBO_LINE_DESCRIPTION_MAX:
+            raise Invalid(
+                f"Line {n} ({line.name[:40]}) has a description of {len(text):,} characters; "
+                f"QuickBooks allows {QBO_LINE_DESCRIPTION_MAX:,}",
+                hint="Shorten the line item's description in HubSpot, then retry",
+                code="line_description_too_long",
+            )
 
 
 def check_invoice_for_crm(invoice: Invoice) -> None:

@@ -14,6 +14,7 @@ from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import ApiTransport, Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot.errors import map_response
+from ledgerbridge.connectors.paths import record_id, segment
 from ledgerbridge.errors import Conflict, Duplicate, Invalid, NotFound
 
 API_BASE = "https://api.hubapi.com"
@@ -80,7 +81,8 @@ class HubSpotApi:
         try:
             response = await self.transport.request(
                 "GET",
-                f"/crm/v3/objects/{object_type}/{object_id}",
+                f"/crm/v3/objects/{segment(object_type)}/"
+                + (segment(object_id) if id_property else record_id(object_id, "HubSpot")),
                 params=httpx.QueryParams(params),
             )
         except NotFound:
@@ -105,7 +107,10 @@ class HubSpotApi:
             if id_property:
                 body["idProperty"] = id_property
             response = await self.transport.request(
-                "POST", f"/crm/v3/objects/{object_type}/batch/read", json_body=body, write=False
+                "POST",
+                f"/crm/v3/objects/{segment(object_type)}/batch/read",
+                json_body=body,
+                write=False,
             )
             for record in (response.data or {}).get("results") or []:
                 key = str(record.get("id"))
@@ -124,7 +129,7 @@ class HubSpotApi:
         if associations:
             body["associations"] = list(associations)
         response = await self.transport.request(
-            "POST", f"/crm/v3/objects/{object_type}", json_body=body
+            "POST", f"/crm/v3/objects/{segment(object_type)}", json_body=body
         )
         return response.data
 
@@ -135,7 +140,7 @@ class HubSpotApi:
         for part in chunks(list(inputs), BATCH_MAX):
             response = await self.transport.request(
                 "POST",
-                f"/crm/v3/objects/{object_type}/batch/create",
+                f"/crm/v3/objects/{segment(object_type)}/batch/create",
                 json_body={"inputs": list(part)},
             )
             results.extend((response.data or {}).get("results") or [])
@@ -152,7 +157,7 @@ class HubSpotApi:
         params = {"idProperty": id_property} if id_property else None
         response = await self.transport.request(
             "PATCH",
-            f"/crm/v3/objects/{object_type}/{object_id}",
+            f"/crm/v3/objects/{segment(object_type)}/{record_id(object_id, 'HubSpot')}",
             params=params,
             json_body={"properties": dict(properties)},
             idempotent=True,
@@ -169,7 +174,7 @@ class HubSpotApi:
             body = {"inputs": [{"id": str(i), "properties": dict(p)} for i, p in part]}
             response = await self.transport.request(
                 "POST",
-                f"/crm/v3/objects/{object_type}/batch/update",
+                f"/crm/v3/objects/{segment(object_type)}/batch/update",
                 json_body=body,
                 idempotent=True,
             )
@@ -190,7 +195,7 @@ class HubSpotApi:
             }
             response = await self.transport.request(
                 "POST",
-                f"/crm/v3/objects/{object_type}/batch/upsert",
+                f"/crm/v3/objects/{segment(object_type)}/batch/upsert",
                 json_body=body,
                 idempotent=True,
             )
@@ -201,7 +206,7 @@ class HubSpotApi:
         for part in chunks(list(ids), BATCH_MAX):
             await self.transport.request(
                 "POST",
-                f"/crm/v3/objects/{object_type}/batch/archive",
+                f"/crm/v3/objects/{segment(object_type)}/batch/archive",
                 json_body={"inputs": [{"id": str(i)} for i in part]},
                 idempotent=True,
                 parse_json=False,
@@ -211,7 +216,7 @@ class HubSpotApi:
         try:
             await self.transport.request(
                 "DELETE",
-                f"/crm/v3/objects/{object_type}/{object_id}",
+                f"/crm/v3/objects/{segment(object_type)}/{record_id(object_id, 'HubSpot')}",
                 idempotent=True,
                 parse_json=False,
             )
@@ -222,7 +227,7 @@ class HubSpotApi:
         await self.search_pacer.wait()
         response = await self.transport.request(
             "POST",
-            f"/crm/v3/objects/{object_type}/search",
+            f"/crm/v3/objects/{segment(object_type)}/search",
             json_body=dict(body),
             write=False,
             kind="search",
@@ -241,7 +246,7 @@ class HubSpotApi:
         for part in chunks(unique, ASSOC_READ_MAX):
             response = await self.transport.request(
                 "POST",
-                f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                f"/crm/v4/associations/{segment(from_type)}/{segment(to_type)}/batch/read",
                 json_body={"inputs": [{"id": i} for i in part]},
                 write=False,
             )
@@ -255,7 +260,7 @@ class HubSpotApi:
         """The default (unlabelled) association; PUT is idempotent."""
         await self.transport.request(
             "PUT",
-            f"/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
+            f"/crm/v4/objects/{segment(from_type)}/{record_id(from_id, 'HubSpot')}/associations/default/{segment(to_type)}/{record_id(to_id, 'HubSpot')}",
             idempotent=True,
         )
 
@@ -263,7 +268,7 @@ class HubSpotApi:
         try:
             await self.transport.request(
                 "DELETE",
-                f"/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}/{to_id}",
+                f"/crm/v4/objects/{segment(from_type)}/{record_id(from_id, 'HubSpot')}/associations/{segment(to_type)}/{record_id(to_id, 'HubSpot')}",
                 idempotent=True,
                 parse_json=False,
             )
@@ -274,14 +279,14 @@ class HubSpotApi:
     # Properties
     # ---------------------------------------------------------------------------------------
     async def properties(self, object_type: str) -> list[dict[str, Any]]:
-        response = await self.transport.request("GET", f"/crm/v3/properties/{object_type}")
+        response = await self.transport.request("GET", f"/crm/v3/properties/{segment(object_type)}")
         return list((response.data or {}).get("results") or [])
 
     async def create_property_group(self, object_type: str, name: str, label: str) -> None:
         try:
             await self.transport.request(
                 "POST",
-                f"/crm/v3/properties/{object_type}/groups",
+                f"/crm/v3/properties/{segment(object_type)}/groups",
                 json_body={"name": name, "label": label, "displayOrder": -1},
                 idempotent=True,
             )
@@ -295,7 +300,7 @@ class HubSpotApi:
         try:
             await self.transport.request(
                 "POST",
-                f"/crm/v3/properties/{object_type}",
+                f"/crm/v3/properties/{segment(object_type)}",
                 json_body=dict(definition),
                 idempotent=True,
             )

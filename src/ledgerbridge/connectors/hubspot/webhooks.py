@@ -14,12 +14,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+
+from pydantic import TypeAdapter
 
 from ledgerbridge.connectors.webhook_event import WebhookEvent
+from ledgerbridge.connectors.webhook_shapes import (
+    Digits,
+    Loose,
+    MalformedWebhook,
+    Name,
+    load,
+    validate,
+)
 from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 
 MAX_AGE_MS = 5 * 60 * 1000
@@ -92,9 +101,12 @@ def verify(
     body: bytes | str,
     headers: Mapping[str, str],
     now_ms: int | None = None,
+    legacy: LegacyReplayGuard | None = None,
 ) -> bool:
     """True when the request carries a valid HubSpot signature. `uri` is the full URL HubSpot
-    called (scheme, host, path and query)."""
+    called (scheme, host, path and query). v3 only, unless `legacy` is given: v1/v2 carry no
+    timestamp, so a captured request would verify forever; the guard refuses a repeat within
+    its window."""
     h = {k.lower(): v for k, v in headers.items()}
     v3 = h.get("x-hubspot-signature-v3")
     if v3:
@@ -109,8 +121,8 @@ def verify(
             hmac.compare_digest(signature_v3(secret, method, u, body, timestamp), v3)
             for u in candidates
         )
-    legacy = h.get("x-hubspot-signature")
-    if not legacy:
+    signed = h.get("x-hubspot-signature")
+    if not signed or legacy is None:
         return False
     version = h.get("x-hubspot-signature-version", "v1").lower()
     if version == "v2":
@@ -119,43 +131,85 @@ def verify(
         expected = signature_v1(secret, body)
     else:
         return False
-    return hmac.compare_digest(expected, legacy.lower())
+    if not hmac.compare_digest(expected, signed.lower()):
+        return False
+    return legacy.first_time(expected, now_ms)
 
 
-def _event(
-    raw: Mapping[str, Any], object_type: str, object_id: Any, operation: str | None
-) -> WebhookEvent:
+class LegacyReplayGuard:
+    """Remembers v1/v2 signatures seen in the last `window_ms` (at most `limit` of them): the
+    same signed request twice in that window is a replay. HubSpot retries a failed delivery
+    with a new attempt number in the body, hence a new signature, so retries still pass."""
+
+    def __init__(self, window_ms: int = 24 * 3600 * 1000, limit: int = 100_000) -> None:
+        self.window_ms = window_ms
+        self.limit = limit
+        self._seen: OrderedDict[str, int] = OrderedDict()
+
+    def first_time(self, signature: str, now_ms: int | None = None) -> bool:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        while self._seen and (
+            len(self._seen) >= self.limit or next(iter(self._seen.values())) < now - self.window_ms
+        ):
+            self._seen.popitem(last=False)
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now
+        return True
+
+
+class _Event(Loose):
+    subscriptionType: Name = ""
+    objectTypeId: Name | None = None
+    objectId: Digits | None = None
+    fromObjectTypeId: Name | None = None
+    fromObjectId: Digits | None = None
+    toObjectTypeId: Name | None = None
+    toObjectId: Digits | None = None
+    portalId: Digits | None = None
+    occurredAt: int | Name | None = None
+    eventId: int | Name | None = None
+    propertyName: Name | None = None
+
+
+_EVENTS = TypeAdapter(list[_Event])
+
+
+def _event(raw: _Event, object_type: str, object_id: str, operation: str | None) -> WebhookEvent:
     return WebhookEvent(
         object_type=object_type,
-        object_id=str(object_id),
-        account_id=str(raw["portalId"]) if raw.get("portalId") is not None else None,
+        object_id=object_id,
+        account_id=raw.portalId,
         operation=operation,
-        occurred_at=str(raw["occurredAt"]) if raw.get("occurredAt") is not None else None,
-        event_id=str(raw["eventId"]) if raw.get("eventId") is not None else None,
-        property_name=raw.get("propertyName"),
+        occurred_at=str(raw.occurredAt) if raw.occurredAt is not None else None,
+        event_id=str(raw.eventId) if raw.eventId is not None else None,
+        property_name=raw.propertyName,
     )
 
 
 def parse_events(body: bytes | str) -> list[WebhookEvent]:
-    """HubSpot POSTs a JSON array of up to 100 events."""
-    payload = json.loads(_text(body))
+    """HubSpot POSTs a JSON array of up to 100 events; MalformedWebhook (400) for any other
+    shape or a non-digit id."""
+    payload = load(body)
     if isinstance(payload, Mapping):
         payload = [payload]
+    if not isinstance(payload, list):
+        raise MalformedWebhook("HubSpot webhook body must be a JSON array of events")
     events: list[WebhookEvent] = []
-    for raw in payload if isinstance(payload, list) else []:
-        if not isinstance(raw, Mapping):
-            continue
-        subscription = str(raw.get("subscriptionType") or "")
-        prefix, _, operation = subscription.partition(".")
+    for raw in validate(_EVENTS, payload, "HubSpot"):
+        prefix, _, operation = raw.subscriptionType.partition(".")
         if operation == "associationChange":
-            for side in ("from", "to"):
-                kind = OBJECT_TYPE_IDS.get(str(raw.get(f"{side}ObjectTypeId")))
-                if kind and raw.get(f"{side}ObjectId") is not None:
-                    events.append(_event(raw, kind, raw[f"{side}ObjectId"], operation))
+            for kind_id, object_id in (
+                (raw.fromObjectTypeId, raw.fromObjectId),
+                (raw.toObjectTypeId, raw.toObjectId),
+            ):
+                kind = OBJECT_TYPE_IDS.get(str(kind_id))
+                if kind and object_id is not None:
+                    events.append(_event(raw, kind, object_id, operation))
             continue
-        type_id = raw.get("objectTypeId")
-        kind = OBJECT_TYPE_IDS.get(str(type_id)) if type_id else SUBSCRIPTION_OBJECTS.get(prefix)
-        if kind is None or raw.get("objectId") is None:
+        type_id = raw.objectTypeId
+        kind = OBJECT_TYPE_IDS.get(type_id) if type_id else SUBSCRIPTION_OBJECTS.get(prefix)
+        if kind is None or raw.objectId is None:
             continue
-        events.append(_event(raw, kind, raw["objectId"], operation or None))
+        events.append(_event(raw, kind, raw.objectId, operation or None))
     return events

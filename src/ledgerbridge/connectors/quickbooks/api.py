@@ -15,6 +15,7 @@ import httpx
 from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import ApiTransport, RetryPolicy
+from ledgerbridge.connectors.paths import record_id, segment
 from ledgerbridge.connectors.quickbooks.errors import map_response
 from ledgerbridge.errors import Invalid, NotFound, SyncError
 
@@ -80,7 +81,7 @@ class QboApi:
         return self.transport.requests_sent
 
     def path(self, suffix: str) -> str:
-        return f"/v3/company/{self.realm_id}/{suffix.lstrip('/')}"
+        return f"/v3/company/{segment(self.realm_id)}/{suffix.lstrip('/')}"
 
     def params(self, **extra: str | None) -> dict[str, str]:
         out = {"minorversion": self.minor_version}
@@ -93,7 +94,9 @@ class QboApi:
     async def read(self, entity: str, entity_id: str) -> dict[str, Any] | None:
         try:
             response = await self.transport.request(
-                "GET", self.path(f"{entity.lower()}/{entity_id}"), params=self.params()
+                "GET",
+                self.path(f"{segment(entity.lower())}/{record_id(entity_id, 'QuickBooks')}"),
+                params=self.params(),
             )
         except NotFound:
             return None
@@ -143,7 +146,7 @@ class QboApi:
     async def pdf(self, entity: str, entity_id: str) -> bytes:
         response = await self.transport.request(
             "GET",
-            self.path(f"{entity.lower()}/{entity_id}/pdf"),
+            self.path(f"{segment(entity.lower())}/{record_id(entity_id, 'QuickBooks')}/pdf"),
             params=self.params(),
             headers={"Accept": "application/pdf"},
             parse_json=False,

@@ -57,8 +57,10 @@ def extract_marker(note: str | None) -> str | None:
 
 
 def quote(value: str) -> str:
-    """A string literal for the QBO query language: single quotes, `'` escaped as `\\'`."""
-    return "'" + value.replace("'", "\\'") + "'"
+    """A string literal for the QBO query language: single quotes, `'` escaped as `\\'` and,
+    first, `\\` as `\\\\` (a name ending in a backslash would otherwise escape the closing
+    quote). `%` is literal in `=` comparisons; queries here never use LIKE with user text."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def safe_name(name: str, limit: int = DISPLAY_NAME_MAX) -> str:

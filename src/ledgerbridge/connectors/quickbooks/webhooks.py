@@ -10,11 +10,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from collections.abc import Mapping
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from ledgerbridge.connectors.webhook_event import WebhookEvent
+from ledgerbridge.connectors.webhook_shapes import (
+    Digits,
+    Loose,
+    MalformedWebhook,
+    Name,
+    load,
+    validate,
+)
 from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 
 ENTITY_TYPES = {"invoice": INVOICE, "payment": PAYMENT, "customer": CUSTOMER, "item": ITEM}
@@ -37,56 +45,87 @@ def _kind(entity: str) -> str:
     return ENTITY_TYPES.get(entity.lower(), entity.lower())
 
 
+class _Entity(Loose):
+    name: Name
+    id: Digits
+    operation: Name | None = None
+    lastUpdated: Name | None = None
+    deletedId: Digits | None = None
+
+
+class _DataChange(Loose):
+    entities: list[_Entity] = []
+
+
+class _Notification(Loose):
+    realmId: Digits | None = None
+    dataChangeEvent: _DataChange | None = None
+
+
+class _Legacy(Loose):
+    eventNotifications: list[_Notification] = []
+
+
+class _CloudData(Loose):
+    deletedid: Digits | None = None
+
+
+class _CloudEvent(Loose):
+    id: Name | None = None
+    type: Name = ""
+    time: Name | None = None
+    intuitentityid: Digits | None = None
+    intuitaccountid: Digits | None = None
+    data: _CloudData | None = None
+
+
+_CLOUD = TypeAdapter(list[_CloudEvent])
+_LEGACY = TypeAdapter(_Legacy)
+
+
 def parse_events(body: bytes | str) -> list[WebhookEvent]:
-    payload: Any = json.loads(body.decode() if isinstance(body, bytes) else body)
+    """Events in either format; MalformedWebhook (400) for any other shape or a non-digit id."""
+    payload: Any = load(body)
     events: list[WebhookEvent] = []
     if isinstance(payload, list):  # CloudEvents
-        for raw in payload:
-            if not isinstance(raw, Mapping) or not raw.get("intuitentityid"):
+        for raw in validate(_CLOUD, payload, "QuickBooks"):
+            if not raw.intuitentityid:
                 continue
-            parts = str(raw.get("type") or "").split(".")  # qbo.invoice.created.v1
+            parts = raw.type.split(".")  # qbo.invoice.created.v1
             entity = parts[1] if len(parts) >= 3 else ""
             operation = parts[2] if len(parts) >= 3 else None
             common = {
-                "account_id": str(raw.get("intuitaccountid") or "") or None,
+                "account_id": raw.intuitaccountid or None,
                 "operation": operation,
-                "occurred_at": raw.get("time"),
-                "event_id": raw.get("id"),
+                "occurred_at": raw.time,
+                "event_id": raw.id,
             }
             events.append(
-                WebhookEvent(
-                    object_type=_kind(entity), object_id=str(raw["intuitentityid"]), **common
-                )
+                WebhookEvent(object_type=_kind(entity), object_id=raw.intuitentityid, **common)
             )
-            data = raw.get("data") or {}
-            if isinstance(data, Mapping) and data.get("deletedid"):  # a merge removes this one
+            if raw.data is not None and raw.data.deletedid:  # a merge removes this one
                 events.append(
-                    WebhookEvent(
-                        object_type=_kind(entity), object_id=str(data["deletedid"]), **common
-                    )
+                    WebhookEvent(object_type=_kind(entity), object_id=raw.data.deletedid, **common)
                 )
         return events
-    for notification in (payload or {}).get("eventNotifications") or []:
-        realm = notification.get("realmId")
-        for entity in (notification.get("dataChangeEvent") or {}).get("entities") or []:
-            if entity.get("id") is None or not entity.get("name"):
-                continue
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("QuickBooks webhook body must be a JSON object or array")
+    for notification in validate(_LEGACY, payload, "QuickBooks").eventNotifications:
+        realm = notification.realmId
+        entities = notification.dataChangeEvent.entities if notification.dataChangeEvent else []
+        for entity in entities:
             common = {
-                "account_id": str(realm) if realm is not None else None,
-                "operation": entity.get("operation"),
-                "occurred_at": entity.get("lastUpdated"),
+                "account_id": realm,
+                "operation": entity.operation,
+                "occurred_at": entity.lastUpdated,
             }
             events.append(
-                WebhookEvent(
-                    object_type=_kind(entity["name"]), object_id=str(entity["id"]), **common
-                )
+                WebhookEvent(object_type=_kind(entity.name), object_id=entity.id, **common)
             )
-            if entity.get("deletedId"):
+            if entity.deletedId:
                 events.append(
                     WebhookEvent(
-                        object_type=_kind(entity["name"]),
-                        object_id=str(entity["deletedId"]),
-                        **common,
+                        object_type=_kind(entity.name), object_id=entity.deletedId, **common
                     )
                 )
     return events

@@ -25,6 +25,7 @@ from ledgerbridge.sandbox.quickbooks.handler import (
     check_enum,
     passthrough,
 )
+from ledgerbridge.sandbox.quickbooks.limits import check_sales_limits
 from ledgerbridge.sandbox.quickbooks.lines import build_lines, tax_detail
 from ledgerbridge.sandbox.quickbooks.money_rules import currency_ref, txn_currency
 from ledgerbridge.sandbox.quickbooks.wire import money, parse_date, to_decimal
@@ -138,6 +139,7 @@ class SalesHandler(Handler):
             raise errors.required("CustomerRef")
         if not data.get("Line"):
             raise errors.required("Line")
+        check_sales_limits(data)
         currency, rate = txn_currency(company, data, customer)
         lines, subtotal, discount, taxable = build_lines(
             env,

@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.domain import quantize
+from ledgerbridge.web.amounts import AmountError, parse_amount
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.services.catalog import PropertyDef
 from ledgerbridge.web.services.invoice_index import CURRENCIES
@@ -130,9 +131,10 @@ def _decimal(
     text: str, what: str, errors: list[str], *, minimum: Decimal | None = Decimal(0)
 ) -> Decimal | None:
     try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation:
-        errors.append(f"{what}: '{text}' is not a number.")
+        # Locale-aware and strict: "5,00.00" is ambiguous, not 500 (see web/amounts.py).
+        value = parse_amount(text, decimals=6)
+    except AmountError as exc:
+        errors.append(f"{what}: {exc}")
         return None
     if not value.is_finite() or (minimum is not None and value < minimum):
         errors.append(f"{what} must be {minimum} or more.")

@@ -10,10 +10,11 @@ Then the engine is told: the payment and its invoices are marked dirty.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ledgerbridge.domain import quantize
 from ledgerbridge.errors import Invalid
+from ledgerbridge.web.amounts import AmountError, parse_amount
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, money
 
@@ -59,9 +60,9 @@ async def refund_payment(
     if reason not in REFUND_REASONS:
         raise PaymentActionError("Choose a reason for the refund.")
     try:
-        amount = Decimal(amount_text.replace(",", "").strip())
-    except InvalidOperation:
-        raise PaymentActionError("Enter the amount to refund, for example 25.00.") from None
+        amount = parse_amount(amount_text)
+    except AmountError as exc:
+        raise PaymentActionError(f"Refund not recorded: {exc}") from None
     props = await _payment(console, payment_id)
     currency = str(props.get("hs_currency_code") or "USD")
     if props.get("hs_latest_status") not in ("succeeded", "partially_refunded"):

@@ -215,6 +215,19 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
     return report
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) sends the
+# user's data away; @SUM... runs in older Excel). Text from HubSpot/QBO (payment references,
+# emails, invoice numbers) is prefixed with an apostrophe, which shows the text as typed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str | None) -> str:
+    """A text cell that a spreadsheet shows as text, never evaluates. Amounts (which may be
+    negative) are written by plain_amount and do not pass through here."""
+    value = text or ""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def payments_csv(report: PaymentsReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -240,15 +253,15 @@ def payments_csv(report: PaymentsReport) -> str:
     for line in report.payments:
         writer.writerow(
             [
-                line.id,
+                safe_cell(line.id),
                 line.date.isoformat() if line.date else "",
-                " ".join(n for _, n in line.invoices),
-                line.customer,
-                line.processor,
-                line.method,
-                line.status,
-                line.reference,
-                line.currency,
+                safe_cell(" ".join(n for _, n in line.invoices)),
+                safe_cell(line.customer),
+                safe_cell(line.processor),
+                safe_cell(line.method),
+                safe_cell(line.status),
+                safe_cell(line.reference),
+                safe_cell(line.currency),
                 plain_amount(line.amount, line.currency),
                 plain_amount(line.processing_fee, line.currency),
                 plain_amount(line.platform_fee, line.currency),
@@ -268,7 +281,7 @@ def payments_csv(report: PaymentsReport) -> str:
                 "",
                 "",
                 "",
-                t.currency,
+                safe_cell(t.currency),
                 plain_amount(t.received, t.currency),
                 plain_amount(t.processing_fees, t.currency),
                 plain_amount(t.platform_fees, t.currency),
