@@ -19,6 +19,10 @@ TABLES = {
     "cursors",
     "audit_log",
     "users",
+    "user_sessions",
+    "user_invites",
+    "login_throttle",
+    "console_events",
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
+from ledgerbridge.store.access import AccessRepository
 from ledgerbridge.store.base import Clock, utcnow
 from ledgerbridge.store.bulk import BulkRepository
 from ledgerbridge.store.connections import ConnectionRepository
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 
 
-class SqlStore(BulkRepository, ConnectionRepository, UserRepository):
+class SqlStore(BulkRepository, ConnectionRepository, UserRepository, AccessRepository):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).
 
