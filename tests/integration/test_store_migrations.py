@@ -23,6 +23,7 @@ TABLES = {
     "user_invites",
     "login_throttle",
     "console_events",
+    "sync_steps",
 }
 
 

@@ -276,6 +276,30 @@ class LoginThrottleRow(Base):
     blocked_until: Mapped[dt.datetime | None]
 
 
+class SyncStepRow(Base):
+    """Each sync step's outcome for a record, kept for the console's History (the sync state
+    holds only the latest)."""
+
+    __tablename__ = "sync_steps"
+    __table_args__ = (
+        Index("ix_sync_steps_record", "connection_id", "object_type", "source_id"),
+        Index("ix_sync_steps_connection_at", "connection_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(Integer)
+    object_type: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    counterpart_id: Mapped[str | None] = mapped_column(String(200))
+    counterpart_number: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime]
+
+
 class ConsoleEventRow(Base):
     """Who did what in the console: every action, login, invitation and password change."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import RecordKey, StoredSyncState
-from ledgerbridge.store.models import SyncStateRow
+from ledgerbridge.store.models import SyncStateRow, SyncStepRow
 from ledgerbridge.store.queue import DirtyQueue, key_filter, row_key
 from ledgerbridge.store.records import StatePage, StateRow
 
@@ -53,6 +53,23 @@ def state_values(state: StoredSyncState, now: Any) -> dict[str, Any]:
         "amount": str(state.amount) if state.amount is not None else None,
         "currency": state.currency,
         "updated_at": now,
+    }
+
+
+def step_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The History entry (sync_steps row) for a state being written."""
+    return {
+        "connection_id": values["connection_id"],
+        "object_type": values["object_type"],
+        "side": values["side"],
+        "source_id": values["source_id"],
+        "status": values["status"],
+        "category": values["category"],
+        "message": values["message"],
+        "attempts": values["attempts"],
+        "counterpart_id": values["counterpart_id"],
+        "counterpart_number": values["counterpart_number"],
+        "at": values["updated_at"],
     }
 
 
@@ -107,6 +124,7 @@ class StateRepository(DirtyQueue):
         )
         with self._write() as session:
             session.execute(stmt)
+            session.execute(insert(SyncStepRow), [step_values(values)])
 
     def list_states(
         self,

@@ -21,6 +21,7 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web.audit import ActionAudit
 from ledgerbridge.web.context import Console, NotConnected
 from ledgerbridge.web.routes import (
+    activity,
     auth,
     connections,
     invoice_new,
@@ -154,6 +155,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         properties,
         reports,
         users,
+        activity,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

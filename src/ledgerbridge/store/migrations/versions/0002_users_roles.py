@@ -71,10 +71,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_events")),
     )
     op.create_index("ix_console_events_at", "console_events", ["at"])
+    op.create_table(
+        "sync_steps",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("object_type", sa.String(length=32), nullable=False),
+        sa.Column("side", sa.String(length=16), nullable=False),
+        sa.Column("source_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=True),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("counterpart_id", sa.String(length=200), nullable=True),
+        sa.Column("counterpart_number", sa.String(length=64), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_steps")),
+    )
+    op.create_index(
+        "ix_sync_steps_record", "sync_steps", ["connection_id", "object_type", "source_id"]
+    )
+    op.create_index("ix_sync_steps_connection_at", "sync_steps", ["connection_id", "at"])
     op.create_index("ix_console_events_record", "console_events", ["object_type", "record"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sync_steps_connection_at", table_name="sync_steps")
+    op.drop_index("ix_sync_steps_record", table_name="sync_steps")
+    op.drop_table("sync_steps")
     op.drop_index("ix_console_events_record", table_name="console_events")
     op.drop_index("ix_console_events_at", table_name="console_events")
     op.drop_table("console_events")
