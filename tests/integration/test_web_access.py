@@ -309,3 +309,10 @@ async def test_invitation_link_works_once(site: Site) -> None:
     assert (await again.get(path)).status_code == 404
     assert site.store.list_events(action="Invited a user")[0].username == "admin"
     assert site.store.list_events(action="Accepted an invitation")[0].username == "nina"
+
+
+async def test_dashboard_is_the_landing_page(site: Site) -> None:
+    client = site.client()
+    response = await _try_login(client, "victor", PASSWORD)
+    assert response.headers["location"] == "/dashboard"
+    assert (await client.get("/")).headers["location"] == "/dashboard"

@@ -150,7 +150,7 @@ async def test_login_never_redirects_off_site(
         "/login",
         data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": target},
     )
-    assert response.headers["location"] == "/invoices"
+    assert response.headers["location"] == "/dashboard"
 
 
 async def test_wrong_password_is_refused(console: tuple[httpx.AsyncClient, list[APIRoute]]) -> None:

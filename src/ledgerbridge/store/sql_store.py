@@ -14,7 +14,7 @@ from ledgerbridge.store.bulk import BulkRepository
 from ledgerbridge.store.connections import ConnectionRepository
 from ledgerbridge.store.crypto import TokenCipher, load_cipher
 from ledgerbridge.store.db import make_engine
-from ledgerbridge.store.history import HistoryRepository
+from ledgerbridge.store.history import DashboardRepository, HistoryRepository
 from ledgerbridge.store.migrate import migrate
 from ledgerbridge.store.users import UserRepository
 
@@ -25,7 +25,12 @@ DEFAULT_LEASE = dt.timedelta(minutes=5)
 
 
 class SqlStore(
-    BulkRepository, ConnectionRepository, UserRepository, AccessRepository, HistoryRepository
+    BulkRepository,
+    ConnectionRepository,
+    UserRepository,
+    AccessRepository,
+    HistoryRepository,
+    DashboardRepository,
 ):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).

@@ -24,6 +24,7 @@ from ledgerbridge.web.routes import (
     activity,
     auth,
     connections,
+    dashboard,
     invoice_new,
     invoices,
     payments,
@@ -141,7 +142,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
-        return RedirectResponse("/invoices", status_code=303)
+        return RedirectResponse("/dashboard", status_code=303)
 
     # invoice_new before invoices: /invoices/new must not be taken for an invoice id.
     for module in (
@@ -156,6 +157,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         reports,
         users,
         activity,
+        dashboard,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

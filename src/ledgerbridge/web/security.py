@@ -132,7 +132,7 @@ async def guard(request: Request) -> None:
         raise HTTPException(status_code=403, detail=refused)
 
 
-def safe_next(value: str | None, default: str = "/invoices") -> str:
+def safe_next(value: str | None, default: str = "/dashboard") -> str:
     """Only local paths: a login link cannot send the user to another site."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default

@@ -51,7 +51,7 @@ async def login(
     request: Request,
     username: str = Form(""),
     password: str = Form(""),
-    next: str = Form("/invoices"),
+    next: str = Form("/dashboard"),
 ) -> Response:
     console = console_of(request)
     store = console.store
