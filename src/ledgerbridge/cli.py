@@ -195,7 +195,7 @@ def serve(
                 f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
             )
         runtime.ready = True
-        front = front_app(runtime, console_app(runtime))
+        front = front_app(runtime, console_app(runtime, serving=True))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []
         try:
             await serve_all(

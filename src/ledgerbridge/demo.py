@@ -70,10 +70,12 @@ def ensure_admin(runtime: Runtime) -> str | None:
     return password
 
 
-def console_app(runtime: Runtime) -> Any:
+def console_app(runtime: Runtime, *, serving: bool = False) -> Any:
+    """`serving`: under `ledgerbridge serve`, where the cookie is Secure unless set otherwise."""
     from ledgerbridge.web import create_app
 
-    return create_app(runtime)
+    configured = runtime.settings.secure_cookies
+    return create_app(runtime, secure_cookies=serving if configured is None else configured)
 
 
 def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     # Signs console session cookies; unset: derived per run (sessions end on restart).
     session_secret: SecretStr | None = None
+    # Send the console's session cookie over HTTPS only. Unset: on under `serve` (which is meant
+    # to run behind HTTPS), off in `demo` (plain http://127.0.0.1). Set false only for a plain
+    # HTTP deployment on a trusted network.
+    secure_cookies: bool | None = None
     log_level: str = "INFO"
 
     host: str = "127.0.0.1"

@@ -14,6 +14,8 @@ def test_download_pdf_from_contact_invoices_card(page: Page, ui: Any, stack: Con
     synced_id = ui.create_invoice(page, contact="Farid", products=[("Hardware kit", "2")])
     ui.expect_sync_status(page, "Synced")
     qbo_number = page.locator("#panel [data-qbo-number]").inner_text()
+    synced_number = page.locator("#panel .invoice-title").inner_text().removeprefix("Invoice ")
+    expect(page.locator("#panel [data-qbo-title]")).to_have_text(f"QBO {qbo_number}")
     draft_id = ui.create_invoice(
         page, contact="Farid", products=[("API add-on", "1")], finish=False
     )
@@ -32,7 +34,9 @@ def test_download_pdf_from_contact_invoices_card(page: Page, ui: Any, stack: Con
     with page.expect_download() as info:
         synced_row.locator("a.invoice-number").click()
     download = info.value
-    assert download.suggested_filename == f"Invoice-{qbo_number}.pdf"
+    # Named after the number the customer sees (HubSpot's), not QuickBooks' own number.
+    assert download.suggested_filename == f"Invoice-{synced_number}.pdf"
+    assert qbo_number != synced_number
     content = Path(download.path()).read_bytes()
     assert content.startswith(b"%PDF")
     assert b"QuickBooks Online sandbox" in content  # the sandbox's creator tag

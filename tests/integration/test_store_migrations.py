@@ -21,6 +21,11 @@ TABLES = {
     "users",
     "reconcile_runs",
     "reconcile_findings",
+    "user_sessions",
+    "user_invites",
+    "login_throttle",
+    "console_events",
+    "sync_steps",
 }
 
 

@@ -12,13 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import Link, RecordKey, StoredSyncState
 from ledgerbridge.errors import NotFound
 from ledgerbridge.store.links import INTENT_DONE, INTENT_PENDING, LinkRepository, _to_link
-from ledgerbridge.store.models import RecordLinkRow, SyncStateRow, WriteIntentRow
+from ledgerbridge.store.models import RecordLinkRow, SyncStateRow, SyncStepRow, WriteIntentRow
 from ledgerbridge.store.queue import row_key
 from ledgerbridge.store.states import (
     _KEEP_IF_NONE,
@@ -26,6 +26,7 @@ from ledgerbridge.store.states import (
     StateRepository,
     _to_state,
     state_values,
+    step_values,
 )
 
 IntentSpec = tuple[str, int, str, Side, str]  # key, connection id, object type, target, source id
@@ -162,6 +163,9 @@ class BulkRepository(StateRepository, LinkRepository):
                     set_=assignments,
                 )
                 session.execute(stmt, rows)
+            steps = [step_values(v) for rows in shapes.values() for v in rows]
+            if steps:
+                session.execute(insert(SyncStepRow), steps)
 
     def blocked_on_many(
         self, dependencies: Sequence[RecordKey]

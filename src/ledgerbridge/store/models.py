@@ -235,6 +235,8 @@ class UserRow(Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime]
+    # admin | accountant | viewer (web/roles.py says what each may do).
+    role: Mapped[str] = mapped_column(String(16), server_default="admin")
 
     def __repr__(self) -> str:
         return f"UserRow(id={self.id!r}, username={self.username!r})"
@@ -281,3 +283,87 @@ class ReconcileFindingRow(Base):
     hubspot_value: Mapped[str | None] = mapped_column(Text)
     qbo_value: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class UserSessionRow(Base):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database cannot be turned into a session. Logout and a password change delete
+    rows, which ends those sessions at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+
+
+class UserInviteRow(Base):
+    """A one-time invitation link (only the token's SHA-256 is kept)."""
+
+    __tablename__ = "user_invites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class LoginThrottleRow(Base):
+    """Failed logins per key (`account:<name>` or `address:<ip>`) and the lockout they earned."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime]
+    blocked_until: Mapped[dt.datetime | None]
+
+
+class SyncStepRow(Base):
+    """Each sync step's outcome for a record, kept for the console's History (the sync state
+    holds only the latest)."""
+
+    __tablename__ = "sync_steps"
+    __table_args__ = (
+        Index("ix_sync_steps_record", "connection_id", "object_type", "source_id"),
+        Index("ix_sync_steps_connection_at", "connection_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(Integer)
+    object_type: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    counterpart_id: Mapped[str | None] = mapped_column(String(200))
+    counterpart_number: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime]
+
+
+class ConsoleEventRow(Base):
+    """Who did what in the console: every action, login, invitation and password change."""
+
+    __tablename__ = "console_events"
+    __table_args__ = (
+        Index("ix_console_events_at", "at"),
+        Index("ix_console_events_record", "object_type", "record"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime]
+    username: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    connection_id: Mapped[int | None] = mapped_column(Integer)
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    record: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(100))

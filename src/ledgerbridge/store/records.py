@@ -110,3 +110,20 @@ class UserInfo:
     id: int
     username: str
     created_at: dt.datetime
+    role: str = "admin"
+
+
+@dataclass(frozen=True)
+class ConsoleEvent:
+    """One thing a person did in the console (or tried to: `outcome` says how it went)."""
+
+    id: int
+    at: dt.datetime
+    username: str | None
+    action: str
+    connection_id: int | None
+    object_type: str | None
+    record: str | None
+    outcome: str
+    detail: str | None
+    client: str | None

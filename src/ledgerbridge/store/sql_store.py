@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
+from ledgerbridge.store.access import AccessRepository
 from ledgerbridge.store.base import Clock, utcnow
 from ledgerbridge.store.bulk import BulkRepository
 from ledgerbridge.store.connections import ConnectionRepository
 from ledgerbridge.store.crypto import TokenCipher, load_cipher
 from ledgerbridge.store.db import make_engine
+from ledgerbridge.store.history import DashboardRepository, HistoryRepository
 from ledgerbridge.store.migrate import migrate
 from ledgerbridge.store.reconcile import ReconcileRepository
 from ledgerbridge.store.users import UserRepository
@@ -23,7 +25,15 @@ if TYPE_CHECKING:
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 
 
-class SqlStore(BulkRepository, ConnectionRepository, UserRepository, ReconcileRepository):
+class SqlStore(
+    BulkRepository,
+    ConnectionRepository,
+    UserRepository,
+    AccessRepository,
+    HistoryRepository,
+    DashboardRepository,
+    ReconcileRepository,
+):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).
 

@@ -6,11 +6,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import FieldDifference, RecordKey, StoredSyncState
-from ledgerbridge.store.models import SyncStateRow
+from ledgerbridge.store.models import SyncStateRow, SyncStepRow
 from ledgerbridge.store.queue import DirtyQueue, key_filter, row_key
 from ledgerbridge.store.records import StatePage, StateRow
 
@@ -56,6 +56,23 @@ def state_values(state: StoredSyncState, now: Any) -> dict[str, Any]:
         "currency": state.currency,
         "differences": _differences_json(state.differences),
         "updated_at": now,
+    }
+
+
+def step_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The History entry (sync_steps row) for a state being written."""
+    return {
+        "connection_id": values["connection_id"],
+        "object_type": values["object_type"],
+        "side": values["side"],
+        "source_id": values["source_id"],
+        "status": values["status"],
+        "category": values["category"],
+        "message": values["message"],
+        "attempts": values["attempts"],
+        "counterpart_id": values["counterpart_id"],
+        "counterpart_number": values["counterpart_number"],
+        "at": values["updated_at"],
     }
 
 
@@ -123,6 +140,7 @@ class StateRepository(DirtyQueue):
         )
         with self._write() as session:
             session.execute(stmt)
+            session.execute(insert(SyncStepRow), [step_values(values)])
 
     def list_states(
         self,

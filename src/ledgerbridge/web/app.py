@@ -18,10 +18,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerbridge.errors import SyncError
+from ledgerbridge.web.audit import ActionAudit
 from ledgerbridge.web.context import Console, NotConnected
 from ledgerbridge.web.routes import (
+    activity,
     auth,
     connections,
+    dashboard,
     invoice_new,
     invoices,
     payments,
@@ -30,15 +33,16 @@ from ledgerbridge.web.routes import (
     records,
     reports,
     settings_sync,
+    users,
 )
-from ledgerbridge.web.security import LoginRequired, guard, login_url
+from ledgerbridge.web.security import SESSION_TTL, LoginRequired, guard, login_url
 from ledgerbridge.web.services.connections import can_create
 from ledgerbridge.web.templating import STATIC_DIR, make_templates, render
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "ledgerbridge_session"
-SESSION_MAX_AGE = 12 * 3600
+SESSION_MAX_AGE = int(SESSION_TTL.total_seconds())
 # Everything the pages load comes from the console itself: no CDN, no inline script.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -139,7 +143,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
-        return RedirectResponse("/invoices", status_code=303)
+        return RedirectResponse("/dashboard", status_code=303)
 
     # invoice_new before invoices: /invoices/new must not be taken for an invoice id.
     for module in (
@@ -153,12 +157,16 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         properties,
         reports,
         reconcile,
+        users,
+        activity,
+        dashboard,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     # Without a configured secret, sessions are signed with a key made for this process: they
     # end on restart, which is safe, and the user simply logs in again.
+    app.add_middleware(ActionAudit, console=console)
     app.add_middleware(
         SessionMiddleware,
         secret_key=console.session_secret or secrets.token_urlsafe(32),

@@ -16,3 +16,9 @@ def console_of(request: Request) -> Console:
 def back(next_path: str | None, default: str) -> RedirectResponse:
     """303 to where the form came from (a local path only)."""
     return RedirectResponse(safe_next(next_path, default), status_code=303)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (behind a proxy: the proxy's, unless uvicorn's --proxy-headers
+    trusts it and rewrites the client)."""
+    return request.client.host if request.client else "unknown"

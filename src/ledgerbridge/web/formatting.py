@@ -13,7 +13,14 @@ from ledgerbridge.domain import quantize, to_decimal
 
 LOCALE = "en_US"
 
-INVOICE_STATUS_LABELS = {"draft": "Draft", "open": "Open", "paid": "Paid", "voided": "Voided"}
+INVOICE_STATUS_LABELS = {
+    "draft": "Draft",
+    "open": "Open",
+    "overdue": "Overdue",
+    "partially_paid": "Partially paid",
+    "paid": "Paid",
+    "voided": "Voided",
+}
 PAYMENT_STATUS_LABELS = {
     "unpaid": "Unpaid",
     "partially_paid": "Partially paid",

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from ledgerbridge.web import formatting
-from ledgerbridge.web.security import csrf_token, current_user
+from ledgerbridge.web.security import console_user, csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -37,10 +37,12 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> Response:
     templates: Jinja2Templates = request.app.state.templates
+    who = console_user(request)
     values: dict[str, Any] = {
         "request": request,
         "csrf_token": csrf_token(request),
-        "user": current_user(request),
+        "user": who.username if who else None,
+        "role": who.role if who else None,
         "flashes": request.session.pop("flash", []) or [],
         "nav": request.url.path.split("/")[1] if request.url.path != "/" else "",
     }

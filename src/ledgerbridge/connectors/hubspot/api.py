@@ -73,8 +73,11 @@ class HubSpotApi:
         properties: Sequence[str] = (),
         associations: Sequence[str] = (),
         id_property: str | None = None,
+        history: Sequence[str] = (),
     ) -> dict[str, Any] | None:
+        """`history`: properties to return with their change history (propertiesWithHistory)."""
         params: list[tuple[str, str]] = [("properties", p) for p in properties]
+        params += [("propertiesWithHistory", h) for h in history]
         params += [("associations", a) for a in associations]
         if id_property:
             params.append(("idProperty", id_property))

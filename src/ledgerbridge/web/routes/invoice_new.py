@@ -9,12 +9,18 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web.deps import console_of
 from ledgerbridge.web.services import invoice_create as svc
 from ledgerbridge.web.services.invoice_index import CURRENCIES
+from ledgerbridge.web.services.invoice_warnings import warnings as invoice_warnings
 from ledgerbridge.web.templating import flash, render
 
 router = APIRouter()
 
 
-async def _form_page(request: Request, form: svc.InvoiceForm, status_code: int = 200) -> Response:
+async def _form_page(
+    request: Request,
+    form: svc.InvoiceForm,
+    status_code: int = 200,
+    warnings: list[str] | None = None,
+) -> Response:
     console = console_of(request)
     products = await svc.products(console)
     custom_defs = [d for d in await console.catalog.custom("invoices") if not d.read_only]
@@ -30,6 +36,7 @@ async def _form_page(request: Request, form: svc.InvoiceForm, status_code: int =
             "custom_defs": custom_defs,
             "currencies": CURRENCIES,
             "related": related,
+            "warnings": warnings or [],
         },
         status_code=status_code,
     )
@@ -45,10 +52,14 @@ async def new_invoice(request: Request) -> Response:
 async def create(request: Request) -> Response:
     console = console_of(request)
     custom_defs = [d for d in await console.catalog.custom("invoices") if not d.read_only]
-    form = svc.InvoiceForm.from_form(await request.form(), custom_defs)
+    submitted = await request.form()
+    form = svc.InvoiceForm.from_form(submitted, custom_defs)
     prepared = svc.prepare(form, await svc.products(console), custom_defs)
     if prepared is None:
         return await _form_page(request, form, status_code=400)
+    doubts = invoice_warnings(form, prepared, console.clock().date())
+    if doubts and submitted.get("confirm_warnings") != "1":
+        return await _form_page(request, form, status_code=400, warnings=doubts)
     try:
         invoice_id = await svc.create_invoice(console, form, prepared)
     except SyncError as exc:

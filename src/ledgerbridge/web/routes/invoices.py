@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from ledgerbridge.web.deps import back, console_of
 from ledgerbridge.web.services import invoice_index as idx
+from ledgerbridge.web.services.history import invoice_history
 from ledgerbridge.web.services.invoice_detail import invoice_state, load_invoice
 from ledgerbridge.web.services.pdf import invoice_pdf
 from ledgerbridge.web.templating import flash, render
@@ -23,6 +24,7 @@ async def index(request: Request) -> Response:
     diverged = idx.diverged_invoice_count(console.store, console.connection_id)
     open_id = request.query_params.get("open")
     panel = await load_invoice(console, open_id) if open_id and open_id.isdigit() else None
+    history = await invoice_history(console, panel.id) if panel else []
     return render(
         request,
         "invoices/index.html",
@@ -32,6 +34,7 @@ async def index(request: Request) -> Response:
             "failing": failing,
             "diverged": diverged,
             "panel": panel,
+            "history": history,
             "statuses": idx.STATUSES,
             "sync_filters": idx.SYNC_FILTERS,
             "currencies": idx.CURRENCIES,
@@ -53,7 +56,12 @@ async def panel(request: Request, invoice_id: str, panel: int = 0) -> Response:
     return render(
         request,
         template,
-        {"invoice": view, "here": f"/invoices/{invoice_id}", "in_panel": bool(panel)},
+        {
+            "invoice": view,
+            "here": f"/invoices/{invoice_id}",
+            "in_panel": bool(panel),
+            "history": await invoice_history(console, invoice_id),
+        },
     )
 
 

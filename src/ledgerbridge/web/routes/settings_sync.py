@@ -63,6 +63,7 @@ async def _page(
             "ops": forms.OP_LABELS,
             "directions": forms.DIRECTION_LABELS,
             "doc_numbers": forms.DOC_NUMBER_LABELS,
+            "doc_number_meanings": forms.DOC_NUMBER_MEANINGS,
             "product_policies": forms.PRODUCT_POLICY_LABELS,
             "match_keys": forms.MATCH_KEYS,
             "mappable": mappable,

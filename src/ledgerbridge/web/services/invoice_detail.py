@@ -52,6 +52,12 @@ STANDARD_PROPERTIES = (
     ("hs_createdate", "Created"),
 )
 DATE_PROPERTIES = {"hs_invoice_date", "hs_due_date", "hs_createdate"}
+# hs_invoice_source's codes, as people say them.
+SOURCE_WORDS = {
+    "API": "Created through the HubSpot API (an app or integration)",
+    "data_sync": "Brought in from QuickBooks by the sync",
+    "CRM_UI": "Created in HubSpot",
+}
 REFUNDABLE = {"succeeded", "partially_refunded"}
 
 
@@ -212,7 +218,13 @@ async def load_invoice(
         payment_status=str(p.get("hs_payment_status") or ""),
         currency=currency,
         properties=[
-            (label, str(p[name]), name in DATE_PROPERTIES)
+            (
+                label,
+                SOURCE_WORDS.get(str(p[name]), str(p[name]))
+                if name == "hs_invoice_source"
+                else str(p[name]),
+                name in DATE_PROPERTIES,
+            )
             for name, label in STANDARD_PROPERTIES
             if p.get(name) not in (None, "")
         ],

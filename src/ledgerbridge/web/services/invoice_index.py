@@ -8,6 +8,7 @@ stops at 10,000 results; the page says so and asks for narrower filters beyond t
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -55,7 +56,12 @@ SORTS = {
     "created": "hs_createdate",
     "sync": tr.SYNC_STATUS,
 }
-STATUSES = ("draft", "open", "paid", "voided")
+STATUSES = ("draft", "open", "overdue", "partially_paid", "paid", "voided")
+# A text search matches number, title and PO (HubSpot's `query`) and, by filters, the company
+# name, the contact's email and the QuickBooks number. Search cannot OR `query` with filters,
+# so each side is looked up first (ids only, newest first, up to this many each) and the page
+# is then one search over those ids with the other filters, sort and paging.
+TEXT_MATCH_CAP = 100
 SYNC_FILTERS = ("synced", "failed", "pending", "blocked", "excluded", "none")
 DATE_FIELDS = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
 CURRENCIES = (
@@ -99,11 +105,16 @@ class InvoiceQuery:
     def from_params(cls, params: Any) -> InvoiceQuery:
         query = cls()
         query.q = str(params.get("q") or "").strip()[:200]
-        query.status = _choice(params.get("status"), STATUSES)
-        query.sync = _choice(params.get("sync"), SYNC_FILTERS)
-        query.source = _choice(params.get("source"), ("hubspot", "quickbooks"))
-        query.currency = _choice(str(params.get("currency") or "").upper(), CURRENCIES)
-        query.date_field = _choice(params.get("date_field"), tuple(DATE_FIELDS)) or "invoice_date"
+        query.status = query._pick(params.get("status"), STATUSES, "Status")
+        query.sync = query._pick(params.get("sync"), SYNC_FILTERS, "Sync status")
+        query.source = query._pick(params.get("source"), ("hubspot", "quickbooks"), "Source")
+        query.currency = query._pick(
+            str(params.get("currency") or "").upper(), CURRENCIES, "Currency"
+        )
+        query.date_field = (
+            query._pick(params.get("date_field"), tuple(DATE_FIELDS), "Date field")
+            or "invoice_date"
+        )
         query.date_from = query._date(params.get("date_from"), "From date")
         query.date_to = query._date(params.get("date_to"), "To date")
         query.amount_min = query._amount(params.get("amount_min"), "Minimum amount")
@@ -118,6 +129,17 @@ class InvoiceQuery:
             limit = 25
         query.limit = limit if limit in PAGE_SIZES else 25
         return query
+
+    def _pick(self, raw: Any, allowed: tuple[str, ...], name: str) -> str:
+        """The value if allowed; otherwise a problem shown on the page (never silently ignored:
+        a list that looks filtered but is not would mislead)."""
+        text = str(raw or "")
+        if text and text not in allowed:
+            self.problems.append(
+                f"{name} {text!r} is not one of: {', '.join(allowed)}. The filter was not applied."
+            )
+            return ""
+        return text
 
     def _date(self, raw: Any, name: str) -> dt.date | None:
         if not raw:
@@ -179,9 +201,19 @@ class InvoiceQuery:
         return self.url(sort=key, dir=direction, after="")
 
     # ---- HubSpot search body -----------------------------------------------------------------
-    def filters(self) -> list[dict[str, Any]]:
+    def filters(self, today: dt.date | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        if self.status:
+        if self.status == "overdue":  # open with a due date before today, as the rows show it
+            day = (today or dt.date.today()).isoformat()
+            out.append({"propertyName": "hs_invoice_status", "operator": "EQ", "value": "open"})
+            out.append(
+                {"propertyName": "hs_due_date", "operator": "LT", "value": f"{day}T00:00:00.000Z"}
+            )
+        elif self.status == "partially_paid":
+            out.append(
+                {"propertyName": "hs_payment_status", "operator": "EQ", "value": "partially_paid"}
+            )
+        elif self.status:
             out.append(
                 {"propertyName": "hs_invoice_status", "operator": "EQ", "value": self.status}
             )
@@ -230,7 +262,9 @@ class InvoiceQuery:
             )
         return out
 
-    def search_body(self) -> dict[str, Any]:
+    def search_body(
+        self, today: dt.date | None = None, ids: list[str] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "properties": list(INDEX_PROPERTIES),
             "sorts": [
@@ -241,10 +275,12 @@ class InvoiceQuery:
             ],
             "limit": self.limit,
         }
-        filters = self.filters()
+        filters = self.filters(today)
+        if ids is not None:  # the text search's matches (see TEXT_MATCH_CAP)
+            filters.append({"propertyName": "hs_object_id", "operator": "IN", "values": ids})
         if filters:
             body["filterGroups"] = [{"filters": filters}]
-        if self.q:
+        if self.q and ids is None:
             body["query"] = self.q
         if self.after:
             body["after"] = self.after
@@ -336,8 +372,66 @@ async def _customer_names(api: HubSpotApi, invoice_ids: list[str]) -> dict[str, 
     return out
 
 
+def _text_groups(q: str) -> list[dict[str, Any]]:
+    """Filter groups (ORed) for what `query` does not search: company name, contact email, and
+    the QuickBooks number (exactly: "1047" is QBO 1047, not every number containing 1047)."""
+    token = q.replace("*", "")
+    groups = [
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_invoice_latest_company_name",
+                    "operator": "CONTAINS_TOKEN",
+                    "value": f"*{token}*",
+                }
+            ]
+        },
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_invoice_latest_contact_email",
+                    "operator": "CONTAINS_TOKEN",
+                    "value": f"*{token}*",
+                }
+            ]
+        },
+    ]
+    if " " not in q:
+        groups.append(
+            {"filters": [{"propertyName": tr.QBO_DOC_NUMBER, "operator": "EQ", "value": q}]}
+        )
+    return groups
+
+
+async def text_matches(api: HubSpotApi, q: str) -> tuple[list[str], bool]:
+    """Ids of invoices the text matches anywhere (newest first), and whether either lookup had
+    more than TEXT_MATCH_CAP matches."""
+    newest = [{"propertyName": "hs_createdate", "direction": "DESCENDING"}]
+    base = {"properties": ["hs_number"], "sorts": newest, "limit": TEXT_MATCH_CAP}
+    by_query, by_fields = await asyncio.gather(
+        api.search("invoices", {**base, "query": q}),
+        api.search("invoices", {**base, "filterGroups": _text_groups(q)}),
+    )
+    ids: dict[str, None] = {}
+    capped = False
+    for data in (by_query, by_fields):
+        ids.update((str(r["id"]), None) for r in data.get("results") or [])
+        capped = capped or int(data.get("total") or 0) > TEXT_MATCH_CAP
+    return list(ids), capped
+
+
 async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) -> InvoicePage:
-    data = await api.search("invoices", query.search_body())
+    ids: list[str] | None = None
+    if query.q:
+        ids, capped = await text_matches(api, query.q)
+        if capped:
+            query.problems.append(
+                f"More than {TEXT_MATCH_CAP} invoices match {query.q!r}; the newest are shown. "
+                "Type more of the name or number, or add filters."
+            )
+        if not ids:
+            return InvoicePage([], 0, None, None, False, 0, 0)
+    data = await api.search("invoices", query.search_body(today, ids))
     results = list(data.get("results") or [])
     total = int(data.get("total") or 0)
     missing = [

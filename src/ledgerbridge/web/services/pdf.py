@@ -31,11 +31,19 @@ async def invoice_pdf(console: Console, invoice_id: str) -> tuple[bytes, str, st
         try:
             content = await console.ledger.invoice_pdf(sync.qbo_id)
             if content.startswith(b"%PDF"):
-                return content, _filename(sync.qbo_number or view.number), "quickbooks"
+                return content, _filename(customer_number(view)), "quickbooks"
         except SyncError as exc:
             # The invoice is still downloadable: rendered here instead.
             log.warning("QuickBooks PDF of invoice %s unavailable: %s", sync.qbo_id, exc)
-    return render_pdf(view), _filename(view.number), "local"
+    return render_pdf(view), _filename(customer_number(view)), "local"
+
+
+def customer_number(view: InvoiceView) -> str:
+    """The number on the document the customer holds: the number of the system the invoice
+    was issued from (HubSpot's for a HubSpot invoice, QuickBooks' for one made there)."""
+    if view.sync.origin == "quickbooks" and view.sync.qbo_number:
+        return view.sync.qbo_number
+    return view.number
 
 
 def _latin1(text: object) -> str:

@@ -34,6 +34,15 @@ DIRECTION_LABELS = {
     Direction.FROM_ORIGIN: "From the side it was created on",
     Direction.NONE: "Don't sync",
 }
+# What each choice means for the people who read the invoices (shown in the settings).
+DOC_NUMBER_MEANINGS = {
+    DocNumberStrategy.QBO_ASSIGNS: "Each invoice has two numbers: HubSpot's (the one your "
+    "customer sees on invoices sent from HubSpot) and QuickBooks' own next number. The console "
+    "shows both.",
+    DocNumberStrategy.HUBSPOT_NUMBER: "QuickBooks uses the HubSpot number: one number everywhere.",
+    DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER: "QuickBooks uses the HubSpot number with your "
+    "prefix in front, so invoices from HubSpot stand out in QuickBooks.",
+}
 DOC_NUMBER_LABELS = {
     DocNumberStrategy.QBO_ASSIGNS: "QuickBooks assigns the next number",
     DocNumberStrategy.HUBSPOT_NUMBER: "Use the HubSpot invoice number",

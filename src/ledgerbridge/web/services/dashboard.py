@@ -1,0 +1,185 @@
+"""The dashboard: sync health at a glance.
+
+- counts per sync status (synced, failed, diverged, pending ...);
+- sync lag: for each step that synced a record, the time since the sync first took it up (its
+  earliest step since its previous sync, or when it was first seen); shown per hour over the
+  last 24 h and per day over 30 days (median and worst);
+- failures by category per day; invoices and payments synced per day;
+- each connection's last reconcile ("never" when none is recorded).
+All from the store (sync_states, sync_steps): no call to HubSpot or QuickBooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.engine.ports import INVOICE, PAYMENT
+from ledgerbridge.web.formatting import SYNC_STATUS_LABELS
+
+STATUS_ORDER = ("synced", "failed", "diverged", "pending", "blocked", "excluded")
+
+
+@dataclass
+class Series:
+    """One chart: x labels, named data sets, and the same as a table (the fallback that reads
+    without colour or script)."""
+
+    title: str
+    labels: list[str]
+    datasets: list[dict[str, Any]]
+    unit: str = ""
+    kind: str = "bar"  # bar | line
+
+    def table(self) -> list[list[str]]:
+        rows = []
+        for index, label in enumerate(self.labels):
+            rows.append([label] + [_cell(d["data"][index]) for d in self.datasets])
+        return rows
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+@dataclass
+class Dashboard:
+    counts: list[tuple[str, str, int]]  # (status, words, count)
+    lag_24h: Series
+    lag_30d: Series
+    failures: Series
+    synced: Series
+    reconciles: list[tuple[str, dt.datetime | None]] = field(default_factory=list)
+    lag_now: float | None = None  # median lag over the last 24 h, seconds
+
+
+def _lags(points: list[Any]) -> list[tuple[dt.datetime, float]]:
+    """(when synced, seconds it took) per synced step."""
+    started: dict[str, dt.datetime] = {}
+    out: list[tuple[dt.datetime, float]] = []
+    for p in points:
+        if p.status == "synced":
+            begin = started.pop(p.record, None) or p.first_seen_at
+            if begin is not None and begin <= p.at:
+                out.append((p.at, (p.at - begin).total_seconds()))
+        else:
+            started.setdefault(p.record, p.at)
+    return out
+
+
+def _lag_series(
+    lags: list[tuple[dt.datetime, float]], buckets: list[dt.datetime], step: dt.timedelta, fmt: str
+) -> Series:
+    grouped: dict[dt.datetime, list[float]] = defaultdict(list)
+    for at, seconds in lags:
+        for start in buckets:
+            if start <= at < start + step:
+                grouped[start].append(seconds)
+                break
+    median = [round(statistics.median(grouped[b]), 1) if grouped[b] else None for b in buckets]
+    worst = [round(max(grouped[b]), 1) if grouped[b] else None for b in buckets]
+    return Series(
+        title="",
+        labels=[b.strftime(fmt) for b in buckets],
+        datasets=[
+            {"label": "Median lag (s)", "data": median},
+            {"label": "Worst lag (s)", "data": worst},
+        ],
+        unit="seconds",
+        kind="line",
+    )
+
+
+def build(console: Any, now: dt.datetime) -> Dashboard:
+    store = console.store
+    conn = console.connection_id
+    counts = {
+        str(k.value if hasattr(k, "value") else k): v for k, v in store.count_states(conn).items()
+    }
+    statuses = [
+        s for s in STATUS_ORDER if s in counts or s in ("synced", "failed", "diverged", "pending")
+    ]
+    statuses += [s for s in counts if s not in statuses]
+    count_rows = [
+        (s, SYNC_STATUS_LABELS.get(s, s.replace("_", " ").capitalize()), counts.get(s, 0))
+        for s in statuses
+    ]
+
+    day0 = (now - dt.timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    points = store.step_points(conn, day0)
+    lags = _lags(points)
+    hour0 = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    hours = [hour0 + dt.timedelta(hours=i) for i in range(24)]
+    days = [day0 + dt.timedelta(days=i) for i in range(30)]
+    lag_24h = _lag_series(lags, hours, dt.timedelta(hours=1), "%H:00")
+    lag_24h.title = "Sync lag, last 24 hours (per hour)"
+    lag_30d = _lag_series(lags, days, dt.timedelta(days=1), "%b %d")
+    lag_30d.title = "Sync lag, last 30 days (per day)"
+    recent = [s for at, s in lags if at >= now - dt.timedelta(hours=24)]
+
+    day_index = {d.date(): i for i, d in enumerate(days)}
+    by_category: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
+    invoices = [0] * len(days)
+    payments = [0] * len(days)
+    for p in points:
+        i = day_index.get(p.at.date())
+        if i is None:
+            continue
+        if p.status == "failed":
+            by_category[p.category or "other"][i] += 1
+        elif p.status == "synced" and p.object_type == INVOICE:
+            invoices[i] += 1
+        elif p.status == "synced" and p.object_type == PAYMENT:
+            payments[i] += 1
+    labels = [d.strftime("%b %d") for d in days]
+    failures = Series(
+        title="Failures by category, last 30 days",
+        labels=labels,
+        datasets=[{"label": c, "data": v} for c, v in sorted(by_category.items())]
+        or [{"label": "failures", "data": [0] * len(days)}],
+        unit="failed steps",
+    )
+    synced = Series(
+        title="Synced per day, last 30 days",
+        labels=labels,
+        datasets=[
+            {"label": "Invoices", "data": invoices},
+            {"label": "Payments", "data": payments},
+        ],
+        unit="records",
+    )
+    reconciles = [(c.name, store.last_reconcile(c.id)) for c in store.list_connections()]
+    return Dashboard(
+        counts=count_rows,
+        lag_24h=lag_24h,
+        lag_30d=lag_30d,
+        failures=failures,
+        synced=synced,
+        reconciles=reconciles,
+        lag_now=round(statistics.median(recent), 1) if recent else None,
+    )
+
+
+def chart_data(board: Dashboard) -> dict[str, Any]:
+    def one(series: Series) -> dict[str, Any]:
+        return {
+            "title": series.title,
+            "labels": series.labels,
+            "datasets": series.datasets,
+            "unit": series.unit,
+            "kind": series.kind,
+        }
+
+    return {
+        "lag24": one(board.lag_24h),
+        "lag30": one(board.lag_30d),
+        "failures": one(board.failures),
+        "synced": one(board.synced),
+    }
