@@ -9,6 +9,7 @@ balance cannot be made inactive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -43,14 +44,20 @@ def check_unique(
     wanted = _key(name)
     for entity in entities:
         # includes objects a running batch has just created: the name is taken all the same
-        for record in company.entities.get(entity, {}).values():
-            if (entity, record["Id"]) == me:
-                continue
-            # a sub-customer's name only has to be unique under its parent (recorded: two
-            # customers "Jack Doe", one of them a job of "Doe, Jack")
-            held = record.get("FullyQualifiedName") if entity == "Customer" else record.get(field)
-            if _key(str(held or "")) == wanted:
-                raise errors.duplicate_name()
+        # (the index covers every stored record, hidden or not)
+        holders = company.indexes().equal(entity, ("<name>", field), _name_key(entity, field))
+        if any((entity, rid) != me for rid in holders.by_key.get(wanted, ())):
+            raise errors.duplicate_name()
+
+
+def _name_key(entity: str, field: str) -> Callable[[dict[str, Any]], str]:
+    def key(record: dict[str, Any]) -> str:
+        # a sub-customer's name only has to be unique under its parent (recorded: two
+        # customers "Jack Doe", one of them a job of "Doe, Jack")
+        held = record.get("FullyQualifiedName") if entity == "Customer" else record.get(field)
+        return _key(str(held or ""))
+
+    return key
 
 
 def _active_name(name: str, active: bool) -> str:
