@@ -226,6 +226,8 @@ class SyncSettings(BaseModel):
     customers: ObjectSync = Field(default_factory=ObjectSync)
     items: ObjectSync = Field(default_factory=ObjectSync)
     fees: FeeSettings = Field(default_factory=FeeSettings)
+    # Keep deal properties current from the deal's invoices (engine/deals.py).
+    deal_rollups: bool = True
     # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.
     max_attempts: int = 10
     backoff_base_seconds: float = 2.0

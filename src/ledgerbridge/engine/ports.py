@@ -14,10 +14,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side, SyncStatus
 from ledgerbridge.errors import SyncError
+
+if TYPE_CHECKING:
+    from ledgerbridge.engine.deals import DealRollup
 
 # Object types used in record keys, links and sync states.
 CUSTOMER = "customer"
@@ -155,6 +158,19 @@ class CrmPort(Protocol):
         external key; keys with no live payment are absent."""
 
     async def changed_payments(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+    async def related_invoice_ids(self, object_type: str, object_ids: Sequence[str]) -> list[str]:
+        """Invoices that child records ('line_item', 'discount', 'fee', 'tax', 'payment')
+        belong to."""
+
+    async def invoice_deals(self, invoice_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Deals each invoice is associated with."""
+
+    async def deal_invoice_ids(self, deal_id: str) -> list[str]:
+        """Every invoice associated with the deal."""
+
+    async def set_deal_rollup(self, deal_id: str, rollup: DealRollup) -> None:
+        """Write the roll-up onto the deal's ledgerbridge properties."""
 
 
 # --------------------------------------------------------------------------------------------

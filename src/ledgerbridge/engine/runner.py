@@ -18,11 +18,12 @@ from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.apply import Applier
 from ledgerbridge.engine.backfill import Backfill, BackfillProgress
 from ledgerbridge.engine.changes import ChangeEvent, ChangeTracker, PollStats
+from ledgerbridge.engine.deals import refresh_deals
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.planner import LedgerInfo
-from ledgerbridge.engine.ports import CrmPort, LedgerPort, RecordKey, StorePort
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, CrmPort, LedgerPort, RecordKey, StorePort
 from ledgerbridge.engine.steps import RunReport, Stepper, StepResult
 from ledgerbridge.errors import (
     AuthExpired,
@@ -176,7 +177,28 @@ class SyncEngine:
                 await self._run_key(stepper, key, report)
 
         await asyncio.gather(*(one(dirty.key) for dirty in claimed))
+        if self.settings.deal_rollups:
+            await self._refresh_deals(report)
         return report
+
+    async def _refresh_deals(self, report: RunReport) -> None:
+        """Deals of the HubSpot invoices this round touched (directly, or through a payment)."""
+        invoices = [
+            r.plan.hubspot_id
+            for r in report.results
+            if r.key.object_type == INVOICE and r.plan.hubspot_id
+        ]
+        payments = [
+            r.plan.hubspot_id
+            for r in report.results
+            if r.key.object_type == PAYMENT and r.plan.hubspot_id and r.plan.ops
+        ]
+        try:
+            if payments:
+                invoices += await self.crm.related_invoice_ids("payment", payments)
+        except SyncError as exc:
+            log.warning("deal roll-ups: payments' invoices not read: %s", exc.message)
+        await refresh_deals(self.crm, invoices)
 
     async def sync_key(self, key: RecordKey) -> StepResult | None:
         """Run one record's step now (console "sync now", tests); errors are recorded as usual."""

@@ -17,10 +17,12 @@ from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
 from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
+from ledgerbridge.connectors.hubspot.deals import DEAL_ROLLUP_PROPERTIES, deal_properties
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
 from ledgerbridge.connectors.hubspot.writes import QBO_CUSTOMER_ID, Writer
 from ledgerbridge.domain import Invoice, InvoiceStatus, Payment, Side, SyncStatus
+from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.ports import ChangePage, WriteResult
 
 GROUP = "ledgerbridge"
@@ -74,6 +76,8 @@ PAYMENT_SYNC_PROPERTIES = [
         unique=True,
     )
 ]
+
+
 CONTACT_SYNC_PROPERTIES = [
     _text(
         QBO_CUSTOMER_ID, "QuickBooks customer id", "The customer's Id in QuickBooks.", unique=True
@@ -130,6 +134,7 @@ class HubSpotConnector:
             ("invoices", INVOICE_SYNC_PROPERTIES),
             ("commerce_payments", PAYMENT_SYNC_PROPERTIES),
             ("contacts", CONTACT_SYNC_PROPERTIES),
+            ("deals", DEAL_ROLLUP_PROPERTIES),
         ):
             defined = {p.get("name"): p for p in await self.api.properties(object_type)}
             existing = set(defined)
@@ -201,6 +206,15 @@ class HubSpotConnector:
             return []
         links = await self.api.associations(kind, "invoices", object_ids)
         return list(dict.fromkeys(i for ids in links.values() for i in ids))
+
+    async def invoice_deals(self, invoice_ids: Sequence[str]) -> dict[str, list[str]]:
+        return await self.api.associations("invoices", "deals", invoice_ids)
+
+    async def deal_invoice_ids(self, deal_id: str) -> list[str]:
+        return (await self.api.associations("deals", "invoices", [deal_id])).get(deal_id, [])
+
+    async def set_deal_rollup(self, deal_id: str, rollup: DealRollup) -> None:
+        await self.api.update("deals", deal_id, deal_properties(rollup))
 
     async def get_invoices(self, invoice_ids: Sequence[str]) -> list[Invoice]:
         bundles = await self.reader.bundles(invoice_ids, await self._invoice_property_names())
