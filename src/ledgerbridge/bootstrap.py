@@ -44,6 +44,9 @@ SANDBOX_VERIFIER_TOKEN = "sandbox-verifier-token"
 SYNC_KEY = "sync"
 OAUTH_KEY = "oauth"
 OBJECT_TYPES = {INVOICE, PAYMENT, CUSTOMER, ITEM}
+# HubSpot records that belong to an invoice: a change to one is a change to its invoice.
+CHILD_TYPES = ("line_item", "discount", "fee", "tax")
+_DELETIONS = ("deletion", "delete", "deleted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +229,7 @@ class Runtime:
             conn.crm.forget_invoice_properties()
 
     # ---- webhooks (entry points are thin routes; the logic is here) ------------------------
-    def handle_hubspot_webhook(
+    async def handle_hubspot_webhook(
         self, method: str, uri: str, body: bytes, headers: Mapping[str, str]
     ) -> int:
         secret = _secret(self.settings.hubspot_client_secret) or SANDBOX_CLIENT_SECRET
@@ -235,7 +238,28 @@ class Runtime:
                 message="HubSpot webhook signature did not verify",
                 hint="Check LEDGERBRIDGE_HUBSPOT_CLIENT_SECRET matches the HubSpot app.",
             )
-        return self._mark(Side.HUBSPOT, hubspot_webhooks.parse_events(body))
+        events = hubspot_webhooks.parse_events(body)
+        return self._mark(Side.HUBSPOT, events) + await self._mark_parents(events)
+
+    async def _mark_parents(self, events: list[WebhookEvent]) -> int:
+        """A line item, discount, fee or tax edited on its own does not change its invoice's
+        modification date, so neither the invoice feed nor an invoice event sees it: mark the
+        invoices those records belong to (one association read per kind)."""
+        children: dict[tuple[str, str | None], list[str]] = {}
+        for e in events:
+            if e.object_type in CHILD_TYPES and (e.operation or "").lower() not in _DELETIONS:
+                children.setdefault((e.object_type, e.account_id), []).append(e.object_id)
+        marked = 0
+        for conn in self.connections.values():
+            account = conn.info.hubspot_portal_id
+            for (kind, event_account), ids in children.items():
+                other = event_account is not None and account is not None
+                if other and str(event_account) != str(account):
+                    continue
+                invoice_ids = await conn.crm.related_invoice_ids(kind, list(dict.fromkeys(ids)))
+                changes = [ChangeEvent(Side.HUBSPOT, INVOICE, i) for i in invoice_ids]
+                marked += conn.engine.handle_events(changes).marked
+        return marked
 
     def handle_qbo_webhook(self, body: bytes, signature: str | None) -> int:
         token = _secret(self.settings.qbo_webhook_verifier_token) or SANDBOX_VERIFIER_TOKEN
@@ -265,7 +289,7 @@ class Runtime:
                     side=side,
                     object_type=e.object_type,
                     source_id=e.object_id,
-                    deleted=(e.operation or "").lower() in ("deletion", "delete", "deleted"),
+                    deleted=(e.operation or "").lower() in _DELETIONS,
                 )
                 for e in mine
             ]

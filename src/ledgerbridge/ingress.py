@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ledgerbridge.bootstrap import Runtime
-from ledgerbridge.errors import Invalid
+from ledgerbridge.errors import Invalid, SyncError
 
 
 def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
@@ -29,11 +29,14 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
     async def hubspot_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            marked = runtime.handle_hubspot_webhook(
+            marked = await runtime.handle_hubspot_webhook(
                 request.method, str(request.url), body, dict(request.headers)
             )
         except Invalid as exc:
             return JSONResponse({"error": exc.message}, status_code=401)
+        except SyncError as exc:
+            # Reading which invoices changed failed (HubSpot busy): HubSpot resends on a 5xx.
+            return JSONResponse({"error": exc.message}, status_code=503)
         except ValueError:
             return JSONResponse({"error": "malformed webhook body"}, status_code=400)
         return JSONResponse({"marked": marked})
