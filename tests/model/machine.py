@@ -72,6 +72,7 @@ FAULTS = {
 QBO_PO_MAX = 31  # QBO keeps custom field values up to 31 characters; longer is refused
 PRICES = ["19.95", "75.00", "0.33", "249.50", "1200.00", "12.345"]
 TEXT = st.text(alphabet="abcdefgh XYZ-0123", min_size=1, max_size=20)
+ROUNDS_TO_SETTLE = 16
 STATS = {"operations": 0, "runs": 0}  # operations: rule steps over all runs
 _DB: list[str] = []
 
@@ -451,11 +452,11 @@ class ConvergenceMachine(RuleBasedStateMachine):
         engine = self.world.engine
         idle = 0
         last: list[str] = []
-        for round_ in range(40):
-            if round_ >= 3:
+        for round_ in range(ROUNDS_TO_SETTLE):
+            if round_ == ROUNDS_TO_SETTLE // 2:
                 # QBO's change feed has one-second resolution, so a deletion stub is read again
-                # until the wall clock has moved past its second; let it move.
-                await asyncio.sleep(0.4)
+                # until the wall clock has moved past its second; let it move once.
+                await asyncio.sleep(1.1)
             polled = await engine.poll_once()
             report = await engine.run_once(500)
             self.now += dt.timedelta(hours=1)
@@ -467,5 +468,6 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 for r in report.results
             ] + [f"poll marked {polled.marked}"]
         raise AssertionError(
-            "the engine did not settle after 40 rounds; the last round ran: " + "; ".join(last)
+            f"the engine did not settle after {ROUNDS_TO_SETTLE} rounds; the last round ran: "
+            + "; ".join(last)
         )
