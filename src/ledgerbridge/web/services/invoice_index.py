@@ -56,7 +56,7 @@ SORTS = {
     "sync": tr.SYNC_STATUS,
 }
 STATUSES = ("draft", "open", "paid", "voided")
-SYNC_FILTERS = ("synced", "failed", "pending", "blocked", "excluded", "none")
+SYNC_FILTERS = ("synced", "failed", "diverged", "pending", "blocked", "excluded", "none")
 DATE_FIELDS = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
 CURRENCIES = (
     "USD",
