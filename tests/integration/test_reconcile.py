@@ -351,3 +351,21 @@ async def test_scheduled_run_sweeps_and_stores_its_figures(world: World) -> None
     first = world.store.list_reconcile_runs(world.connection_id)[-1]  # oldest
     assert (first.scope, first.checked, first.repaired) == ("full", 1, 1)
     assert world.qbo.get("Invoice", qbo_id)["DueDate"] == "2026-12-01"
+
+
+async def test_a_failing_record_keeps_its_failure_and_is_still_reported(world: World) -> None:
+    from dataclasses import replace
+
+    hs_id, qbo_id = await synced_invoice(world)
+    state = world.invoice_state(hs_id)
+    failed = replace(
+        state, status=SyncStatus.FAILED, category="validation", message="PO too long", hint="x"
+    )
+    world.store.set_state(failed)
+    silent_qbo_edit(world, qbo_id, DueDate="2027-01-31")
+
+    report = await reconciler(world).run(repair=False)
+
+    assert [(f.outcome, f.field) for f in report.findings] == [(DIVERGED, "due_date")]
+    kept = world.invoice_state(hs_id)
+    assert (kept.status, kept.message) == (SyncStatus.FAILED, "PO too long")

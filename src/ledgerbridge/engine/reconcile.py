@@ -55,6 +55,9 @@ INCREMENTAL = "incremental"
 # Fields a re-sync can bring into agreement (the merged ones); totals and balances follow.
 _REPAIRABLE = ("customer", "lines", "discount", "issue_date", "due_date", "memo", "voided")
 
+# States a reconciliation reports on but does not overwrite: they already name a cause.
+_KEEP_STATES = (SyncStatus.FAILED, SyncStatus.BLOCKED)
+
 REPAIRED = "repaired"
 DIVERGED = "diverged"
 WOULD_REPAIR = "would repair"  # dry run
@@ -247,6 +250,8 @@ class Reconciler:
             return
         key = self._key(object_type, pair.link)
         current = self.store.get_state(key) or StoredSyncState(key, SyncStatus.PENDING)
+        if current.status in _KEEP_STATES:
+            return  # already shown as failing or waiting, with its own cause and fix: kept
         message = differences_text(pair.diffs)
         self.store.set_state(
             replace(
