@@ -401,6 +401,11 @@ class Stepper(StateBook):
             if plan.writes:
                 applied = await self.applier.apply(plan, link)
                 self.applier.record_payment(plan, applied, link)
+                # Synced only if both sides now hold the same payment (verify.py).
+                plan = await self.verifier.payment(plan, applied.qbo_id)
+                audit_divergence(
+                    self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
+                )
             elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
                 # Remember the version seen, so change feeds recognise it as already synced.
                 fresh = replace(

@@ -10,7 +10,9 @@ After a step's writes, each side's invoice is taken as it now is and compared fi
   sync-status properties are not compared), else one read (a HubSpot write is several calls, none
   of which answers with the whole invoice).
 
-A step that writes nothing compares what it read, at no cost. Any difference left makes the
+A step that writes nothing compares what it read, at no cost. A payment step that wrote reads
+what it wrote once: the HubSpot copies of a QBO payment's shares (one batch read for all of
+them), or the QBO payment made from a HubSpot payment (one read). Any difference left makes the
 record `diverged` instead of `synced`, carrying the fields and both values; the HubSpot property
 `ledgerbridge_sync_status` says so and the audit log gets one entry per field.
 
@@ -25,15 +27,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ledgerbridge.domain import Invoice, SyncStatus
-from ledgerbridge.engine.compare import F_AMOUNT_PAID, F_BALANCE, compare_invoice
+from ledgerbridge.engine.compare import (
+    F_AMOUNT_PAID,
+    F_BALANCE,
+    compare_invoice,
+    compare_payment,
+)
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
     CreateLedgerInvoice,
+    CreateLedgerPayment,
     Decision,
     Plan,
     UpdateCrmInvoice,
     UpdateLedgerInvoice,
     UpsertCrmInvoice,
+    UpsertCrmPayment,
     VoidLedgerInvoice,
 )
 from ledgerbridge.engine.ports import (
@@ -134,8 +143,57 @@ class Verifier:
         differences = step_differences(after_hs, after_qbo, self.settings)
         return diverged(plan, differences) if differences else plan
 
+    async def payment(self, plan: Plan, qbo_payment_id: str | None) -> Plan:
+        """A payment step that wrote: each HubSpot copy of a QBO payment's share (one batch
+        read for all of them), or the QBO payment made from a HubSpot payment (one read),
+        compared with what the other side holds."""
+        if plan.decision.status is not SyncStatus.SYNCED:
+            return plan
+        upserts = [op for op in plan.ops if isinstance(op, UpsertCrmPayment)]
+        creates = [op for op in plan.ops if isinstance(op, CreateLedgerPayment)]
+        differences: list[FieldDifference] = []
+        if upserts:
+            self.reads += 1
+            copies = await self.crm.find_ledger_payments([op.external_key for op in upserts])
+            for op in upserts:
+                invoice_id = op.external_key.rsplit(":", 1)[-1]
+                copy = copies.get(op.external_key)
+                if copy is None:
+                    differences.append(
+                        FieldDifference(
+                            f"payment share (invoice {invoice_id})",
+                            None,
+                            format(op.amount, "f"),
+                            note="the HubSpot payment written for this share is not there",
+                        )
+                    )
+                    continue
+                differences.extend(
+                    _named(
+                        compare_payment(copy, op.payment, invoice_id=invoice_id),
+                        f"invoice {invoice_id}",
+                    )
+                )
+        if creates and qbo_payment_id:
+            self.reads += 1
+            written = await self.ledger.get_payment(qbo_payment_id)
+            for create in creates:
+                if written is None:
+                    differences.append(
+                        FieldDifference("payment", format(create.payment.amount, "f"), None)
+                    )
+                else:
+                    differences.extend(compare_payment(create.payment, written))
+        return diverged(plan, differences) if differences else plan
 
-def audit_divergence(store: StorePort, connection_id: int, plan: Plan, record: str) -> None:
+
+def _named(differences: list[FieldDifference], share: str) -> list[FieldDifference]:
+    return [replace(d, field=f"{d.field} ({share})") for d in differences]
+
+
+def audit_divergence(
+    store: StorePort, connection_id: int, plan: Plan, record: str, object_type: str = INVOICE
+) -> None:
     """One audit entry per differing field: HubSpot's value, then QuickBooks'."""
     for d in plan_differences(plan):
-        store.audit(connection_id, INVOICE, record, d.field, d.hubspot, d.quickbooks, WINNER)
+        store.audit(connection_id, object_type, record, d.field, d.hubspot, d.quickbooks, WINNER)
