@@ -150,6 +150,21 @@ async def run(n: int) -> None:
         print(
             f"wall time here (in-process, no limits): {wall:.2f} s ({wall * per_k:.1f} s per 1,000)"
         )
+        # The hourly run: ten invoices edited in HubSpot since the sweep (their events lost).
+        sb = hs_app.state.sandbox
+        for link in linked[:10]:
+            sb.update_object("invoices", link.hubspot_id, {"hs_comments": "edited"})
+        hs0, qb0 = crm.requests_sent, ledger.requests_sent
+        started = time.perf_counter()
+        inc = await Reconciler(cid, reader, store, SyncSettings()).run(
+            since=report.started_at, repair=False
+        )
+        wall = time.perf_counter() - started
+        print(
+            f"incremental run, 10 invoices edited: {inc.checked} checked, {inc.diverged} "
+            f"differing; requests: HubSpot {crm.requests_sent - hs0}, "
+            f"QuickBooks {ledger.requests_sent - qb0}; {wall:.2f} s"
+        )
         store.close()
     await hs_http.aclose()
     await qb_http.aclose()
