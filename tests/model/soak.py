@@ -49,7 +49,8 @@ def main() -> int:
             run_state_machine_as_test(seed(current)(Machine), settings=config)
         except Exception as exc:  # a finding: Hypothesis has printed the shrunk operations
             traceback.print_exc()
-            findings.append((current, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            findings.append((current, f"{type(exc).__name__}: {' / '.join(lines[:3])}"))
             print(f"soak: FINDING with seed {current}", flush=True)
         current += 1
     elapsed = time.monotonic() - started
