@@ -7,6 +7,7 @@ mean the two books agree (docs/sync-matrix.md, "What agree means").
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -17,6 +18,8 @@ import httpx
 import pytest
 from stack import DemoStack, HubSpotRest, QboRest, wait_for
 
+from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
+from ledgerbridge.connectors.hubspot.webhooks import signature_v3
 from ledgerbridge.domain import SyncStatus
 
 PROPS = [
@@ -346,6 +349,62 @@ def test_line_item_edit_that_keeps_the_total_reaches_quickbooks(
     q = wait_for(in_qbo, BUDGET, what="4 x 20.00 in QBO")
     props = _until(hs, invoice, "synced")
     assert Decimal(str(q["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("80")
+
+
+def _signed_webhook(stack: DemoStack, events: list[dict[str, Any]]) -> httpx.Response:
+    """POST events to ledgerbridge the way HubSpot does (v3 signature)."""
+    url = f"{stack.console_url}/webhooks/hubspot"
+    body = json.dumps(events)
+    timestamp = str(int(time.time() * 1000))
+    signature = signature_v3(SANDBOX_CLIENT_SECRET, "POST", url, body, timestamp)
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": signature,
+        "X-HubSpot-Request-Timestamp": timestamp,
+    }
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def test_discount_webhook_marks_its_invoice(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    contact = hs.contact(f"k.{uid}@drift.example", "Kai", "Drift", company=f"Drift3 {uid}")
+    product = hs.product(f"Gadget {uid}", f"GAD-{uid}", "100.00")
+    invoice = hs.invoice(contact, [(product, "2", "100.00")], discount_percent="10")
+    qbo_id = _until(hs, invoice, "synced")["qbo_invoice_id"]
+    assert Decimal(str(qbo.get("Invoice", qbo_id)["TotalAmt"])) == Decimal("180")
+    discount = hs.get("invoices", invoice, [], associations=["discounts"])["associations"][
+        "discounts"
+    ]["results"][0]["id"]
+    hs.update("discounts", discount, {"hs_value": "25"})
+    # HubSpot reports the discount's change as an event about the discount (objectTypeId 0-84).
+    r = _signed_webhook(
+        stack,
+        [
+            {
+                "eventId": 9_000_001,
+                "subscriptionId": 1,
+                "portalId": int(stack.connection.info.hubspot_portal_id or 0) or None,
+                "occurredAt": int(time.time() * 1000),
+                "subscriptionType": "object.propertyChange",
+                "objectTypeId": "0-84",
+                "objectId": int(discount),
+                "propertyName": "hs_value",
+                "propertyValue": "25",
+                "attemptNumber": 0,
+            }
+        ],
+    )
+    assert r.status_code == 200 and r.json()["marked"] >= 1, r.text
+
+    def in_qbo() -> dict[str, Any] | None:
+        q = qbo.get("Invoice", qbo_id)
+        return q if Decimal(str(q["TotalAmt"])) == Decimal("150") else None
+
+    q = wait_for(in_qbo, BUDGET, what="the 25% discount in QBO")
+    props = _until(hs, invoice, "synced")
+    assert Decimal(props["hs_amount_billed"]) == Decimal(str(q["TotalAmt"]))
 
 
 # ---- verified state --------------------------------------------------------------------------
