@@ -6,6 +6,9 @@ side; from those counts the time the sweep needs under the real limits follows: 
 allows 500 requests a minute per realm, HubSpot (private app, Professional) 190 per 10 seconds.
 The wall time measured here is without any limits (what ledgerbridge itself costs).
 
+Every other invoice also has a QBO payment copied to HubSpot, so the sweep compares N invoices
+and N/2 payments; figures are per 1,000 linked invoices (with their 500 payments).
+
 Usage: python -m bench.reconcile [N]   (env BENCH_RECONCILE_N sets the default, 200)
 """
 
@@ -25,7 +28,7 @@ from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.inprocess import in_process_client
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.ports import INVOICE, PAYMENT
 from ledgerbridge.engine.reconcile import Reconciler
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
@@ -97,6 +100,29 @@ async def run(n: int) -> None:
                 break
         linked = [lk for lk in store.list_links(cid, INVOICE) if lk.qbo_id and lk.hubspot_id]
         print(f"{len(linked)} invoices linked", flush=True)
+        # Every other invoice gets a QBO payment, copied to HubSpot by the engine.
+        qbo_state = qb_app.state.sandbox
+        for link in linked[::2]:
+            invoice = qbo_state.get_entity(realm, "Invoice", link.qbo_id)
+            qbo_state.create_entity(
+                realm,
+                "Payment",
+                {
+                    "CustomerRef": invoice["CustomerRef"],
+                    "TotalAmt": "100.00",
+                    "Line": [
+                        {
+                            "Amount": "100.00",
+                            "LinkedTxn": [{"TxnId": link.qbo_id, "TxnType": "Invoice"}],
+                        }
+                    ],
+                },
+            )
+        for _ in range(50):
+            await engine.poll_once()
+            if (await engine.run_once(500)).claimed == 0:
+                break
+        print(f"{len(store.list_links(cid, PAYMENT))} payments linked", flush=True)
 
         reader = ConnectorBulkReader(crm, ledger)
         hs0, qb0 = crm.requests_sent, ledger.requests_sent
@@ -104,11 +130,11 @@ async def run(n: int) -> None:
         report = await Reconciler(cid, reader, store, SyncSettings()).run(repair=False)
         wall = time.perf_counter() - started
         hs_calls, qb_calls = crm.requests_sent - hs0, ledger.requests_sent - qb0
-        per_k = 1000 / max(1, report.checked)
+        per_k = 1000 / max(1, len(linked))
         qbo_minutes = qb_calls / QBO_PER_MINUTE
         hs_minutes = hs_calls / (HUBSPOT_PER_10S * 6)
         print(
-            f"full sweep: {report.checked} checked, {report.in_sync} in sync, "
+            f"full sweep: {report.checked} records checked ({len(linked)} invoices), {report.in_sync} in sync, "
             f"{report.diverged} diverged, {report.orphans} orphans, {report.duplicates} dups"
         )
         print(f"requests: HubSpot {hs_calls}, QuickBooks {qb_calls}, total {hs_calls + qb_calls}")
@@ -123,6 +149,21 @@ async def run(n: int) -> None:
         )
         print(
             f"wall time here (in-process, no limits): {wall:.2f} s ({wall * per_k:.1f} s per 1,000)"
+        )
+        # The hourly run: ten invoices edited in HubSpot since the sweep (their events lost).
+        sb = hs_app.state.sandbox
+        for link in linked[:10]:
+            sb.update_object("invoices", link.hubspot_id, {"hs_comments": "edited"})
+        hs0, qb0 = crm.requests_sent, ledger.requests_sent
+        started = time.perf_counter()
+        inc = await Reconciler(cid, reader, store, SyncSettings()).run(
+            since=report.started_at, repair=False
+        )
+        wall = time.perf_counter() - started
+        print(
+            f"incremental run, 10 invoices edited: {inc.checked} checked, {inc.diverged} "
+            f"differing; requests: HubSpot {crm.requests_sent - hs0}, "
+            f"QuickBooks {ledger.requests_sent - qb0}; {wall:.2f} s"
         )
         store.close()
     await hs_http.aclose()

@@ -44,6 +44,9 @@ SANDBOX_VERIFIER_TOKEN = "sandbox-verifier-token"
 SYNC_KEY = "sync"
 OAUTH_KEY = "oauth"
 OBJECT_TYPES = {INVOICE, PAYMENT, CUSTOMER, ITEM}
+# HubSpot records that belong to an invoice: a change to one is a change to its invoice.
+CHILD_TYPES = ("line_item", "discount", "fee", "tax")
+_DELETIONS = ("deletion", "delete", "deleted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,11 +231,37 @@ class Runtime:
             conn.crm.forget_invoice_properties()
 
     # ---- webhooks (entry points are thin routes; the logic is here) ------------------------
-    def handle_hubspot_webhook(
+    async def handle_hubspot_webhook(
         self, method: str, uri: str, body: bytes, headers: Mapping[str, str]
     ) -> int:
         events, allowed = webhook_intake.hubspot(self, method, uri, body, headers)
-        return self._mark(Side.HUBSPOT, events, allowed)
+        return self._mark(Side.HUBSPOT, events, allowed) + await self._mark_parents(
+            events, allowed
+        )
+
+    async def _mark_parents(
+        self, events: list[WebhookEvent], allowed: frozenset[int] | None = None
+    ) -> int:
+        """A line item, discount, fee or tax edited on its own does not change its invoice's
+        modification date, so neither the invoice feed nor an invoice event sees it: mark the
+        invoices those records belong to (one association read per kind)."""
+        children: dict[tuple[str, str | None], list[str]] = {}
+        for e in events:
+            if e.object_type in CHILD_TYPES and (e.operation or "").lower() not in _DELETIONS:
+                children.setdefault((e.object_type, e.account_id), []).append(e.object_id)
+        marked = 0
+        for conn in self.connections.values():
+            if allowed is not None and conn.id not in allowed:
+                continue
+            account = conn.info.hubspot_portal_id
+            for (kind, event_account), ids in children.items():
+                other = event_account is not None and account is not None
+                if other and str(event_account) != str(account):
+                    continue
+                invoice_ids = await conn.crm.related_invoice_ids(kind, list(dict.fromkeys(ids)))
+                changes = [ChangeEvent(Side.HUBSPOT, INVOICE, i) for i in invoice_ids]
+                marked += conn.engine.handle_events(changes).marked
+        return marked
 
     def handle_qbo_webhook(self, body: bytes, signature: str | None) -> int:
         events, allowed = webhook_intake.quickbooks(self, body, signature)
@@ -261,7 +290,7 @@ class Runtime:
                     side=side,
                     object_type=e.object_type,
                     source_id=e.object_id,
-                    deleted=(e.operation or "").lower() in ("deletion", "delete", "deleted"),
+                    deleted=(e.operation or "").lower() in _DELETIONS,
                 )
                 for e in mine
             ]

@@ -402,10 +402,10 @@ def failures(
     async def run(runtime):
         page = runtime.store.list_failures(limit=limit)
         diverged = runtime.store.find_states(status=SyncStatus.DIVERGED, limit=limit)
-        if diverged.rows:
-            _print_diverged(diverged)
         if not page.rows:
             console.print("[green]Nothing is failing to sync.[/]")
+            if diverged.rows:
+                _print_diverged(diverged)
             return
         table = Table(title=f"Failing to sync ({page.total})")
         for col in ("id", "record", "category", "message", "fix", "attempts", "last attempt"):
@@ -422,7 +422,10 @@ def failures(
                 str(st.attempts),
                 st.last_attempt_at.strftime("%Y-%m-%d %H:%M") if st.last_attempt_at else "",
             )
+        # Failing first (the ids `ledgerbridge retry` takes), then what is out of sync.
         console.print(table)
+        if diverged.rows:
+            _print_diverged(diverged)
 
     _with_runtime(data_dir, run)
 

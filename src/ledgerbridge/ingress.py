@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from ledgerbridge.body_limit import BodyLimit
 from ledgerbridge.bootstrap import Runtime
-from ledgerbridge.errors import ConfigError, Invalid
+from ledgerbridge.errors import ConfigError, Invalid, SyncError
 
 
 def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
@@ -32,7 +32,7 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
     async def hubspot_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            marked = runtime.handle_hubspot_webhook(
+            marked = await runtime.handle_hubspot_webhook(
                 request.method, str(request.url), body, dict(request.headers)
             )
         except ConfigError as exc:
@@ -41,6 +41,9 @@ def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
             return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=401)
         except ValueError as exc:
             return JSONResponse({"error": f"malformed webhook body: {exc}"}, status_code=400)
+        except SyncError as exc:
+            # Reading which invoices changed failed (HubSpot busy): HubSpot resends on a 5xx.
+            return JSONResponse({"error": exc.message}, status_code=503)
         return JSONResponse({"marked": marked})
 
     @app.post("/webhooks/quickbooks")

@@ -84,3 +84,34 @@ def test_run_now_repairs_what_the_matrix_allows(page: Page, ui: Any, stack: Cons
     expect(row).to_be_visible()
     expect(row.locator("[data-side='quickbooks']")).to_have_text("2032-02-20")
     assert _qbo_due_date(stack, qbo_id) == hubspot_due
+
+
+def test_diverged_invoice_shows_everywhere_and_the_panel_resolves_it(
+    page: Page, ui: Any, stack: ConsoleStack
+) -> None:
+    invoice_id = ui.create_invoice(page, contact="Ada", products=[("Support plan", "1")])
+    ui.expect_sync_status(page, "Synced")
+    qbo_id = _qbo_id(stack, invoice_id)
+    hubspot_due = _qbo_due_date(stack, qbo_id)
+    _silent_qbo_edit(stack, qbo_id, DueDate="2031-03-10")
+    page.goto("/reconciliation")
+    page.uncheck("#repair")
+    page.locator("#run-now button[type=submit]").click()
+    expect(page.locator(".flash")).to_contain_text("Reconciliation done")
+
+    # Shown where failures show: the index banner and the Out of sync tab.
+    page.goto("/invoices")
+    expect(page.locator("#diverged-banner")).to_be_visible()
+    page.locator("#diverged-banner a").click()
+    expect(page.locator("#out-of-sync-table")).to_contain_text("2031-03-10")
+
+    # The panel: both values side by side, and the choice.
+    ui.open_invoice(page, invoice_id)
+    ui.expect_sync_status(page, "Out of sync")
+    diff = page.locator("#panel [data-differences] tr[data-field='due_date']")
+    expect(diff.locator("[data-side='hubspot']")).to_have_text(hubspot_due)
+    expect(diff.locator("[data-side='quickbooks']")).to_have_text("2031-03-10")
+    diff.locator("button[value='hubspot']").click()
+    expect(page.locator(".flash")).to_contain_text("HubSpot's value is now on both sides")
+    ui.expect_sync_status(page, "Synced")
+    assert _qbo_due_date(stack, qbo_id) == hubspot_due

@@ -167,8 +167,23 @@ async def test_sync_properties_exist_and_ensure_is_idempotent(portal: Portal):
         "failed",
         "excluded",
         "blocked",
+        "diverged",
     ]
     assert props["qbo_invoice_id"]["hasUniqueValue"] is True
+
+
+async def test_ensure_adds_the_diverged_option_to_a_portal_set_up_before_it(portal: Portal):
+    # A portal set up by an earlier version has the property without `diverged`.
+    old = [o for o in (await _status_options(portal)) if o["value"] != "diverged"]
+    await portal.hs.api.update_property("invoices", "ledgerbridge_sync_status", {"options": old})
+    assert "diverged" not in [o["value"] for o in await _status_options(portal)]
+    await portal.hs.ensure_sync_properties()
+    assert "diverged" in [o["value"] for o in await _status_options(portal)]
+
+
+async def _status_options(portal: Portal) -> list[dict]:
+    props = {p["name"]: p for p in await portal.hs.api.properties("invoices")}
+    return list(props["ledgerbridge_sync_status"]["options"])
     assert "qbo_doc_number" in props and "ledgerbridge_sync_error" in props
     pay_props = {p["name"]: p for p in await portal.hs.api.properties("commerce_payments")}
     assert pay_props["ledgerbridge_payment_key"]["hasUniqueValue"] is True

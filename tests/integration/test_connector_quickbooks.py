@@ -396,6 +396,44 @@ async def test_cdc_cap_of_1000_falls_back_to_query(company: Company):
     assert qbo.feed.fallbacks == 1
 
 
+async def test_cdc_cap_across_entities_loses_no_payment(company: Company):
+    """CDC's 1000 objects are per response, not per entity: 900 invoices and 200 payments
+    changed at once must all come back (the payments were the ones cut off)."""
+    qbo = company.qbo
+    customer_id, items = await setup_customer_and_items(company)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    body = {
+        "CustomerRef": {"value": customer_id},
+        "Line": [
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": 10,
+                "SalesItemLineDetail": {"ItemRef": {"value": items[0]}},
+            }
+        ],
+    }
+    invoices = [
+        company.sandbox.create_entity(company.realm, "Invoice", body, emit=False)["Id"]
+        for _ in range(900)
+    ]
+    payments = [
+        company.sandbox.create_entity(
+            company.realm,
+            "Payment",
+            {
+                "CustomerRef": {"value": customer_id},
+                "TotalAmt": 1,
+                "Line": [{"Amount": 1, "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]}],
+            },
+            emit=False,
+        )["Id"]
+        for i in invoices[:200]
+    ]
+    pages = await qbo.changes(start, ["Invoice", "Payment"])
+    assert set(pages["Payment"].ids) == set(payments)
+    assert set(pages["Invoice"].ids) >= set(invoices)
+
+
 async def test_batch_create_invoices(company: Company):
     qbo = company.qbo
     customer_id, items = await setup_customer_and_items(company)

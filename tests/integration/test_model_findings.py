@@ -15,6 +15,7 @@ import pytest
 from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.changes import ChangeEvent
 from ledgerbridge.engine.ports import INVOICE
 
 
@@ -128,3 +129,42 @@ async def test_qbo_edit_of_memo_and_po_together_reaches_hubspot(world: World) ->
     assert link is not None and link.hubspot_id
     props = world.hs.props("invoices", link.hubspot_id)
     assert (props.get("hs_purchase_order_number"), props.get("hs_comments")) == ("PO-2", "new memo")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 7 drift case 1, found again by the model test (rules hs_refused_po and "
+        "hs_delete_contact, with the webhook HubSpot sends for the engine's own status write): "
+        "a PATCH of a 43-character PO with a new hs_due_date fails; after the echo webhook and "
+        "the PO fix, QBO keeps the old DueDate while the invoice is synced"
+    ),
+)
+async def test_edits_made_with_a_refused_value_reach_qbo_once_it_is_fixed(world: World) -> None:
+    contact = world.hs.contact("refused-po@example.com")
+    product = world.hs.product("Widget", "SKU-PO", "50.00")
+    invoice = world.hs.invoice(
+        contact, [(product, "1", "50.00")], po="PO-1", hs_due_date="2026-11-20"
+    )
+    await world.sync()
+    qbo_id = world.qbo_id_of(invoice)
+
+    echo = ChangeEvent(Side.HUBSPOT, INVOICE, invoice)
+    world.hs.sb.update_object(
+        "invoices", invoice, {"hs_purchase_order_number": "P" * 43, "hs_due_date": "2026-12-24"}
+    )
+    world.engine.handle_events([echo])
+    await world.sync()
+    assert world.invoice_state(invoice).status is SyncStatus.FAILED
+    world.engine.handle_events([echo])  # HubSpot's webhook for the engine's own status write
+    await world.sync()
+
+    world.hs.sb.update_object("invoices", invoice, {"hs_purchase_order_number": "PO-2"})
+    world.engine.handle_events([echo])
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    po = next(c.get("StringValue") for c in qbo["CustomField"] if c.get("Name") == "PO Number")
+    assert (po, qbo["DueDate"]) == ("PO-2", "2026-12-24")
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED

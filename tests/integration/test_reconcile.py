@@ -315,3 +315,57 @@ def test_schedule_runs_incremental_hourly_and_a_full_sweep_nightly(world: World)
     assert due_scope(runtime, cid, nightly) == FULL  # at the hour, even within the interval
     off = SimpleNamespace(settings=Settings(reconcile_interval_seconds=0), store=world.store)
     assert due_scope(off, cid, nightly) is None
+
+
+async def test_scheduled_run_sweeps_and_stores_its_figures(world: World) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from ledgerbridge.reconciliation import run_schedule
+    from ledgerbridge.settings import Settings
+
+    hs_id, qbo_id = await synced_invoice(world)
+    silent_qbo_edit(world, qbo_id, DueDate="2027-01-31")
+    conn = SimpleNamespace(
+        id=world.connection_id,
+        info=SimpleNamespace(name="scheduled"),
+        crm=world.crm,
+        ledger=world.ledger,
+        engine=world.engine,
+        sync_settings=SyncSettings(),
+    )
+    runtime = SimpleNamespace(
+        settings=Settings(reconcile_interval_seconds=0.2),
+        store=world.store,
+        connections={world.connection_id: conn},
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_schedule(runtime, stop, check_seconds=0.05))  # type: ignore[arg-type]
+    for _ in range(200):
+        if world.store.list_reconcile_runs(world.connection_id):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    first = world.store.list_reconcile_runs(world.connection_id)[-1]  # oldest
+    assert (first.scope, first.checked, first.repaired) == ("full", 1, 1)
+    assert world.qbo.get("Invoice", qbo_id)["DueDate"] == "2026-12-01"
+
+
+async def test_a_failing_record_keeps_its_failure_and_is_still_reported(world: World) -> None:
+    from dataclasses import replace
+
+    hs_id, qbo_id = await synced_invoice(world)
+    state = world.invoice_state(hs_id)
+    failed = replace(
+        state, status=SyncStatus.FAILED, category="validation", message="PO too long", hint="x"
+    )
+    world.store.set_state(failed)
+    silent_qbo_edit(world, qbo_id, DueDate="2027-01-31")
+
+    report = await reconciler(world).run(repair=False)
+
+    assert [(f.outcome, f.field) for f in report.findings] == [(DIVERGED, "due_date")]
+    kept = world.invoice_state(hs_id)
+    assert (kept.status, kept.message) == (SyncStatus.FAILED, "PO too long")

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from actors import HubSpotUser, QboUser, Refused
 from engine_world import World, make_world
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from invariants import Books, check
 
 from ledgerbridge.connectors.inprocess import in_process_client
@@ -54,6 +54,12 @@ KNOWN_BUG_RULES: frozenset[str] = frozenset(
         # HubSpot and the invoice is synced (drift case 2). Switches off only that variant of
         # qbo_edit_invoice.
         "qbo_memo_and_po",
+        # A HubSpot edit that fails (a PO QBO refuses, or an invoice whose contact was deleted)
+        # together with another change: the webhook of the engine's own failed-status write
+        # makes the next step see "no change", so after the fix the other change (e.g. the due
+        # date) never reaches QBO, under synced (drift case 1).
+        "hs_refused_po",
+        "hs_delete_contact",
     }
 )
 
@@ -72,6 +78,7 @@ FAULTS = {
 QBO_PO_MAX = 31  # QBO keeps custom field values up to 31 characters; longer is refused
 PRICES = ["19.95", "75.00", "0.33", "249.50", "1200.00", "12.345"]
 TEXT = st.text(alphabet="abcdefgh XYZ-0123", min_size=1, max_size=20)
+ROUNDS_TO_SETTLE = 16
 STATS = {"operations": 0, "runs": 0}  # operations: rule steps over all runs
 _DB: list[str] = []
 
@@ -132,10 +139,11 @@ class ConvergenceMachine(RuleBasedStateMachine):
             return None
         return True if result is None else result  # type: ignore[return-value]
 
-    @invariant()
-    def count_operation(self) -> None:
-        """Runs after every step: counts operations for `make soak`'s figures."""
+    def check_invariants(self, *args: Any, **kwargs: Any) -> None:
+        """Hypothesis calls this after every step: count operations for `make soak`'s figures
+        (an @invariant would print itself between the steps of every failing case)."""
         STATS["operations"] += 1
+        super().check_invariants(*args, **kwargs)
 
     # ---- setup -------------------------------------------------------------------------------
     @initialize()
@@ -426,10 +434,28 @@ class ConvergenceMachine(RuleBasedStateMachine):
                     # a poll under faults fails like any call; the next one catches up
                     with contextlib.suppress(SyncError):
                         self.run(self.world.engine.poll_once())
-                self.run(self.world.engine.run_once(200))
+                report = self.run(self.world.engine.run_once(200))
+                self.echo_webhooks(report.results)
                 self.now += dt.timedelta(minutes=30)  # every backoff is due by the next round
         finally:
             self.run(self.set_faults(FaultPlan(), seed))
+
+    def echo_webhooks(self, results: list[Any]) -> None:
+        """Both APIs send webhooks for the engine's own writes too (e.g. its sync-status write
+        in HubSpot): queue an event for both sides of every record a step touched."""
+        for result in results:
+            key = result.key
+            link = self.world.store.get_link(
+                key.connection_id, key.object_type, key.side, key.source_id
+            )
+            self.webhook(key.side, key.object_type, key.source_id)
+            if link and link.hubspot_id and link.qbo_id:
+                other = link.qbo_id if key.side is Side.HUBSPOT else link.hubspot_id
+                self.webhook(
+                    Side.QUICKBOOKS if key.side is Side.HUBSPOT else Side.HUBSPOT,
+                    key.object_type,
+                    other,
+                )
 
     async def set_faults(self, plan: FaultPlan, seed: int) -> None:
         for client in self.world.clients[:2]:
@@ -451,11 +477,11 @@ class ConvergenceMachine(RuleBasedStateMachine):
         engine = self.world.engine
         idle = 0
         last: list[str] = []
-        for round_ in range(40):
-            if round_ >= 3:
+        for round_ in range(ROUNDS_TO_SETTLE):
+            if round_ == ROUNDS_TO_SETTLE // 2:
                 # QBO's change feed has one-second resolution, so a deletion stub is read again
-                # until the wall clock has moved past its second; let it move.
-                await asyncio.sleep(0.4)
+                # until the wall clock has moved past its second; let it move once.
+                await asyncio.sleep(1.1)
             polled = await engine.poll_once()
             report = await engine.run_once(500)
             self.now += dt.timedelta(hours=1)
@@ -467,5 +493,6 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 for r in report.results
             ] + [f"poll marked {polled.marked}"]
         raise AssertionError(
-            "the engine did not settle after 40 rounds; the last round ran: " + "; ".join(last)
+            f"the engine did not settle after {ROUNDS_TO_SETTLE} rounds; the last round ran: "
+            + "; ".join(last)
         )

@@ -19,7 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "integration")]
-os.environ["MODEL_ALL_RULES"] = "1"  # the known-bug rules too (see machine.KNOWN_BUG_RULES)
+# The known-bug rules too (machine.KNOWN_BUG_RULES); MODEL_ALL_RULES=0 hunts only for new bugs.
+os.environ.setdefault("MODEL_ALL_RULES", "1")
 
 from hypothesis import HealthCheck, seed, settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
@@ -44,12 +45,18 @@ def main() -> int:
     started = time.monotonic()
     current = first
     while STATS["operations"] < budget:
-        print(f"soak: seed {current} ({STATS['operations']}/{budget} operations)", flush=True)
+        elapsed = time.monotonic() - started
+        print(
+            f"soak: seed {current} ({STATS['operations']}/{budget} operations, {elapsed:.0f} s, "
+            f"{len(findings)} finding(s) so far)",
+            flush=True,
+        )
         try:
             run_state_machine_as_test(seed(current)(Machine), settings=config)
         except Exception as exc:  # a finding: Hypothesis has printed the shrunk operations
             traceback.print_exc()
-            findings.append((current, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            findings.append((current, f"{type(exc).__name__}: {' / '.join(lines[:3])}"))
             print(f"soak: FINDING with seed {current}", flush=True)
         current += 1
     elapsed = time.monotonic() - started

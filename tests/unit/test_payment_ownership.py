@@ -104,3 +104,45 @@ async def test_hubspot_states_reads_only_changed_copied_payments() -> None:
     assert await ownership.hubspot_states(crm, unchanged, _payment(), "p-1") == {}  # type: ignore[arg-type]
     assert await ownership.hubspot_states(crm, None, _payment(), "p-1") == {}  # type: ignore[arg-type]
     assert len(crm.asked) == 1
+
+
+def _copy(amount: str, status: str = "succeeded") -> Payment:
+    return Payment(
+        amount=Decimal(amount),
+        currency="USD",
+        date=dt.date(2026, 11, 2),
+        processor="quickbooks",
+        status=status,
+        id=f"hs-{amount}",
+        origin=Side.QUICKBOOKS,
+    )
+
+
+def _deleted_plan(copies: dict[str, Payment]):  # type: ignore[no-untyped-def]
+    inp = PaymentInput(KEY, None, _link(), INVOICES, frozenset(), SyncSettings(), {}, copies)
+    return plan_payment(inp)
+
+
+def test_a_payment_deleted_in_qbo_refunds_each_hubspot_copy_in_full() -> None:
+    plan = _deleted_plan({"q-1": _copy("100.00"), "q-2": _copy("200.00")})
+    assert plan.decision.status is SyncStatus.SYNCED
+    ups = [op for op in plan.ops if isinstance(op, UpsertCrmPayment)]
+    assert [(op.hubspot_invoice_id, op.amount, op.external_key) for op in ups] == [
+        ("h-1", Decimal("100.00"), share_key("p-1", "q-1")),
+        ("h-2", Decimal("200.00"), share_key("p-1", "q-2")),
+    ]
+    # Written as gone: the HubSpot copy becomes refunded in full (payment_to_wire).
+    assert all(op.payment.status == "deleted" and not op.keep_refund for op in ups)
+    assert plan.extra["qbo_hash"] == "deleted"
+
+
+def test_a_deleted_qbo_payment_leaves_archived_and_refunded_copies_alone() -> None:
+    # q-1's copy was archived in HubSpot (absent), q-2's is already refunded in full.
+    plan = _deleted_plan({"q-2": _copy("200.00", status="refunded")})
+    assert plan.decision.status is SyncStatus.SYNCED
+    assert not plan.writes
+
+
+def test_a_qbo_payment_never_copied_and_now_gone_is_skipped() -> None:
+    inp = PaymentInput(KEY, None, None, INVOICES, frozenset(), SyncSettings())
+    assert plan_payment(inp).decision.status is None

@@ -305,6 +305,25 @@ def test_echo_of_our_own_write_is_not_a_change() -> None:
     assert not plan(hs, qbo, link).ops
 
 
+def test_line_item_edit_under_the_same_invoice_version_is_still_a_change() -> None:
+    """HubSpot keeps line items and discounts in records of their own: editing them leaves the
+    invoice's version as it was, so the stored base, not the version, decides."""
+    settings = SyncSettings()
+    hs = hs_invoice()
+    qbo = qbo_from(hs)
+    link = link_for(hs, qbo, settings)
+    edited = replace(
+        hs,
+        lines=(replace(hs.lines[0], quantity=Decimal("12")), hs.lines[1]),
+        discount=Discount("percent", Decimal("15")),
+    )  # same version "v1"
+    p = plan(edited, qbo, link)
+    update = next(op for op in p.ops if isinstance(op, UpdateLedgerInvoice))
+    assert set(update.fields) == {"lines", "discount"}
+    # A plain property under the same version stays an echo (our own write read back).
+    assert not plan(replace(hs, memo="read back differently"), qbo, link).ops
+
+
 def test_both_changed_origin_wins_and_is_audited() -> None:
     settings = SyncSettings()
     hs = hs_invoice()

@@ -261,6 +261,20 @@ def test_invoice_properties_for_fields():
     }
 
 
+def test_a_named_field_wins_over_the_stale_custom_value_read_with_the_rest():
+    # A QBO edit of the memo and a custom field together: the custom fields still hold the
+    # HubSpot memo as read (hs_comments is mappable); the new memo must be what is written.
+    invoice = Invoice(
+        currency="USD",
+        memo="memo from QBO",
+        po_number="PO-2",
+        custom_fields={"hs_comments": "old memo", "hs_purchase_order_number": "PO-2"},
+    )
+    props = tw.invoice_properties(invoice, ["memo", "po_number", "custom_fields"])
+    assert props["hs_comments"] == "memo from QBO"
+    assert props["hs_purchase_order_number"] == "PO-2"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

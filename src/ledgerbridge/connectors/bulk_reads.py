@@ -76,14 +76,15 @@ class ConnectorBulkReader:
             out.update(await self.crm.find_ledger_payments(part))
         return out
 
-    async def hubspot_changed_invoice_ids(self, since: dt.datetime | None) -> list[str]:
+    async def hubspot_changed_invoices(self, since: dt.datetime | None) -> dict[str, str | None]:
         cursor = encode_cursor(int(since.timestamp() * 1000), 0) if since else None
-        ids: list[str] = []
+        out: dict[str, str | None] = {}
         while True:
             page = await self.crm.changed_invoices(cursor, 100)
-            ids.extend(str(i) for i in page.ids)
+            for i in page.ids:
+                out[str(i)] = page.versions.get(str(i))
             if page.done or page.cursor in (None, cursor):
-                return list(dict.fromkeys(ids))
+                return out
             cursor = page.cursor
 
     # ---- QuickBooks ------------------------------------------------------------------------
@@ -125,12 +126,14 @@ class ConnectorBulkReader:
                 out[payment.id] = payment
         return out
 
-    async def ledger_changed_ids(self, since: dt.datetime) -> dict[str, list[str]]:
+    async def ledger_changed(self, since: dt.datetime) -> dict[str, dict[str, str | None]]:
         pages = await self.ledger.changes(since, ["Invoice", "Payment"])
-        return {
-            entity: [str(i) for i in [*page.ids, *page.deleted_ids]]
-            for entity, page in pages.items()
-        }
+        out: dict[str, dict[str, str | None]] = {}
+        for entity, page in pages.items():
+            versions: dict[str, str | None] = {str(i): page.versions.get(str(i)) for i in page.ids}
+            versions.update({str(i): None for i in page.deleted_ids})
+            out[entity] = versions
+        return out
 
     async def all_ledger_invoices(self) -> list[Invoice]:
         home, _ = await self.ledger.company_currency()

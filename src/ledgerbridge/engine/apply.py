@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.domain import Payment, PaymentApplication, Side
+from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.parity import ledger_total
@@ -57,6 +57,7 @@ class Applied:
     qbo_version: str | None = None
     customer_qbo_id: str | None = None
     qbo_total: Decimal | None = None  # the total QBO computed for the invoice it wrote
+    qbo_record: Invoice | None = None  # the invoice as QBO answered the last write (verify.py)
     created: list[str] = field(default_factory=list)  # e.g. "quickbooks invoice 145"
     matched: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -117,11 +118,13 @@ class Applier:
                 done.qbo_version = result.version
                 done.qbo_number = result.number or done.qbo_number
                 done.qbo_total = result.total
+                done.qbo_record = result.record
                 done.customer_qbo_id = customer_id or done.customer_qbo_id
                 done.updated.append(f"quickbooks invoice {op.qbo_id}: {', '.join(op.fields)}")
             elif isinstance(op, VoidLedgerInvoice):
                 result = await self.ledger.void_invoice(op.qbo_id, op.version)
                 done.qbo_version = result.version
+                done.qbo_record = result.record
                 done.updated.append(f"quickbooks invoice {op.qbo_id}: voided")
             elif isinstance(op, UpsertCrmInvoice):
                 result = await self.crm.upsert_invoice_from_ledger(op.invoice, op.qbo_id)
@@ -194,6 +197,7 @@ class Applier:
         done.qbo_version = result.version
         done.qbo_number = result.number
         done.qbo_total = result.total
+        done.qbo_record = result.record
         (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
 
     async def _fit_to_balances(self, payment: Payment) -> tuple[Payment, str | None, list[str]]:

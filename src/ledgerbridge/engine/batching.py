@@ -22,7 +22,8 @@ from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, Link, RecordKey, WriteResult
-from ledgerbridge.engine.steps import Finish, RunReport, Stepper, StepResult
+from ledgerbridge.engine.steps import SETTLED, Finish, RunReport, Stepper, StepResult
+from ledgerbridge.engine.verify import audit_divergence
 from ledgerbridge.errors import SyncError, Transient
 
 
@@ -215,9 +216,11 @@ class BatchCreator:
         store = stepper.store
         prepared: list[Finish] = []
         get_states = getattr(store, "get_states", None)
+        # Verified from what /batch answered (the whole invoice): no read per invoice.
+        plans = [await self._verified(item, result) for item, _, result in created]
         with unit_of_work(store):
             states = get_states([item.key for item, _, _ in created]) if get_states else None
-            for item, _, result in created:
+            for (item, _, result), plan in zip(created, plans, strict=True):
                 applied = Applied(
                     hubspot_id=item.key.source_id,
                     qbo_id=result.id,
@@ -228,7 +231,6 @@ class BatchCreator:
                     created=[f"quickbooks invoice {result.id}"] if result.created else [],
                     matched=[] if result.created else [f"quickbooks invoice {result.id}"],
                 )
-                plan = self._checked(item, result)
                 prepared.append(
                     stepper.prepare_finish(item.key, plan, applied, item.invoice, None, states)
                 )
@@ -247,14 +249,17 @@ class BatchCreator:
                 report.results.append(step)
                 report.count(step.plan.decision.status)
 
-    def _checked(self, item: _Pending, result: WriteResult) -> Plan:
+    async def _verified(self, item: _Pending, result: WriteResult) -> Plan:
         stepper = self.stepper
-        return parity.check(
+        plan = parity.check(
             item.plan,
             result.total,
             item.invoice,
             None,
             parity.auditor(stepper.store, stepper.connection_id),
+        )
+        return await stepper.verifier.invoice(
+            plan, result.record, item.invoice, None, item.key.source_id, result.id
         )
 
     async def _write_crm_states(
@@ -304,9 +309,10 @@ def commit_finishes(
     states = []
     dependencies: list[RecordKey] = []
     for done, link in zip(prepared, links, strict=True):
-        synced = done.plan.decision.status is SyncStatus.SYNCED
+        synced = done.plan.decision.status in SETTLED
         if link is not None and synced:
             stepper.applier.audit(done.plan, INVOICE, link.hubspot_id or "")
+            audit_divergence(store, stepper.connection_id, done.plan, link.hubspot_id or "")
         state = stepper.build_state(done.primary, done.plan, done.applied, done.previous)
         if state is not None:
             states.append(state)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ledgerbridge.domain import Payment
-from ledgerbridge.engine.payments import payment_hash, share_key
+from ledgerbridge.engine.payments import DELETED_HASH, payment_hash, share_key
 from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.ports import PAYMENT, CrmPort, Link, StorePort
 
@@ -63,3 +63,17 @@ def audit(store: StorePort, connection_id: int, plan: Plan) -> None:
             hubspot_value,
             WINNER,
         )
+
+
+async def hubspot_copies(crm: CrmPort, link: Link | None, payment_id: str) -> dict[str, Payment]:
+    """{QBO invoice id: HubSpot copy} of a copied QBO payment that QBO no longer has (one batch
+    read, and only once: a payment link marked deleted needs nothing more)."""
+    if link is None or link.qbo_hash == DELETED_HASH:
+        return {}
+    shares: Mapping[str, str] = link.extra.get("shares") or {}
+    if not shares:
+        return {}
+    pid = link.qbo_id or payment_id
+    keys = {share_key(pid, invoice_id): invoice_id for invoice_id in shares}
+    found = await crm.find_ledger_payments(list(keys))
+    return {keys[k]: copy for k, copy in found.items() if k in keys}

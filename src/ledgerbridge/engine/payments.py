@@ -50,6 +50,9 @@ class PaymentInput:
     # QBO invoice id -> "deleted" | "refunded" | "partially_refunded": what HubSpot did to the
     # payment copied for that share (ownership.hubspot_states).
     hubspot_states: Mapping[str, str] = field(default_factory=dict)
+    # A QBO payment that is gone (deleted in QBO): QBO invoice id -> the HubSpot copy of that
+    # share as HubSpot holds it (ownership.hubspot_copies); copies HubSpot archived are absent.
+    hubspot_copies: Mapping[str, Payment] = field(default_factory=dict)
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -128,6 +131,8 @@ def _labels(payment: Payment) -> dict[str, Any]:
 
 def _plan_from_ledger(inp: PaymentInput) -> Plan:
     payment, link, key = inp.payment, inp.link, inp.key
+    if payment is None and link is not None and link.extra.get("shares"):
+        return _plan_deleted_in_ledger(inp, link)
     if payment is None:
         return skipped(key, "the QuickBooks payment no longer exists")
     if (
@@ -235,6 +240,55 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         qbo_version=payment.version,
         extra={"shares": shares, "qbo_hash": digest, "hubspot_owned": tuple(owned)},
         **labels,
+    )
+
+
+DELETED_HASH = "deleted"  # the payment link's qbo_hash once its QBO payment is gone
+
+
+def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
+    """A copied QBO payment deleted in QBO: each HubSpot copy becomes refunded in full, so
+    HubSpot stops counting it and both invoices owe the same again (docs/sync-matrix.md). A copy
+    HubSpot archived stays archived; one already refunded in full needs nothing."""
+    key = inp.key
+    pid = link.qbo_id or key.source_id
+    shares: Mapping[str, str] = link.extra.get("shares") or {}
+    ops: list[Op] = []
+    amount = Decimal(0)
+    currency: str | None = None
+    for invoice_id, hubspot_invoice_id in shares.items():
+        copy = inp.hubspot_copies.get(invoice_id)
+        if copy is None:
+            continue  # archived in HubSpot (HubSpot owns it): nothing counts it any more
+        amount += copy.amount
+        currency = copy.currency
+        if copy.status == "refunded":
+            continue
+        gone = replace(copy, status="deleted", applications=())
+        ops.append(
+            UpsertCrmPayment(
+                gone,
+                hubspot_invoice_id,
+                quantize(copy.amount, copy.currency),
+                share_key(pid, invoice_id),
+            )
+        )
+    return Plan(
+        key,
+        Decision(SyncStatus.SYNCED),
+        tuple(ops),
+        action="update" if ops else "none",
+        summary=(
+            f"deleted in QuickBooks: refund {len(ops)} HubSpot payment(s) in full"
+            if ops
+            else "deleted in QuickBooks: HubSpot no longer counts it"
+        ),
+        origin=Side.QUICKBOOKS,
+        qbo_id=pid,
+        extra={"shares": dict(shares), "qbo_hash": DELETED_HASH},
+        label=f"payment {pid}",
+        amount=amount,
+        currency=currency,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
 from ledgerbridge.engine.fieldmap import (
     F_CUSTOMER,
+    F_DISCOUNT,
     F_LINES,
     F_VOIDED,
     PO_PROPERTY,
@@ -46,6 +47,8 @@ from ledgerbridge.engine.validate import (
 )
 from ledgerbridge.errors import SyncError
 
+# Fields HubSpot keeps in records of their own (not covered by the invoice's version).
+HUBSPOT_CHILD_FIELDS = (F_LINES, F_DISCOUNT, F_CUSTOMER)
 # CrmPort.update_invoice field names for canonical merge fields.
 _CRM_FIELDS = {F_VOIDED: "status"}
 
@@ -225,7 +228,11 @@ def _plan_linked(
     # Echo suppression: a side whose version is the one we last wrote or saw has not changed,
     # whatever its translation looks like; its current reading becomes its base.
     if link is not None and link.hubspot_version and hs.version == link.hubspot_version:
-        base_hs = snap_hs
+        # Except what HubSpot keeps in other records (line items, discounts, fees, taxes, the
+        # contact): editing those leaves the invoice's version as it was, so the stored base
+        # still decides whether they changed.
+        kept = {f: base_hs[f] for f in HUBSPOT_CHILD_FIELDS if base_hs and f in base_hs}
+        base_hs = {**snap_hs, **kept}
     if link is not None and link.qbo_version and qbo.version == link.qbo_version:
         base_qbo = snap_qbo
     merge = three_way_merge(

@@ -76,6 +76,10 @@ class WriteResult:
     created: bool = True  # False when an existing record was found instead (replay, natural key)
     # The total the target computed itself (QBO TotalAmt), for the rounding parity check.
     total: Decimal | None = None
+    # The whole invoice as the target now holds it, when the write's answer carries all of it
+    # (QBO returns the full entity from create, update, void and /batch): the engine verifies
+    # the step against it instead of reading the record again.
+    record: Invoice | None = None
 
 
 @dataclass(frozen=True)

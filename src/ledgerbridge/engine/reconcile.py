@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -54,6 +54,9 @@ FULL = "full"
 INCREMENTAL = "incremental"
 # Fields a re-sync can bring into agreement (the merged ones); totals and balances follow.
 _REPAIRABLE = ("customer", "lines", "discount", "issue_date", "due_date", "memo", "voided")
+
+# States a reconciliation reports on but does not overwrite: they already name a cause.
+_KEEP_STATES = (SyncStatus.FAILED, SyncStatus.BLOCKED)
 
 REPAIRED = "repaired"
 DIVERGED = "diverged"
@@ -193,10 +196,12 @@ class Reconciler:
         payments = [link for link in self.store.list_links(cid, PAYMENT) if link.qbo_id]
         if since is None:
             return invoices, payments
-        hs_changed = set(await self.reader.hubspot_changed_invoice_ids(since))
-        qbo_changed = await self.reader.ledger_changed_ids(since)
-        qbo_invoices = set(qbo_changed.get("Invoice", ()))
-        qbo_payments = set(qbo_changed.get("Payment", ()))
+        # A change whose version is the one the link holds was synced (and verified) by the
+        # engine since: only the others, plus what the engine wrote since and what is diverged.
+        hs_changed = await self.reader.hubspot_changed_invoices(since)
+        qbo_changed = await self.reader.ledger_changed(since)
+        qbo_invoices = qbo_changed.get("Invoice", {})
+        qbo_payments = qbo_changed.get("Payment", {})
         touched = {link.qbo_id for link in self.store.list_links(cid, INVOICE, since)}
         touched_payments = {link.qbo_id for link in self.store.list_links(cid, PAYMENT, since)}
         diverged = {
@@ -205,8 +210,8 @@ class Reconciler:
         invoices = [
             link
             for link in invoices
-            if link.hubspot_id in hs_changed
-            or link.qbo_id in qbo_invoices
+            if _moved(hs_changed, link.hubspot_id, link.hubspot_version)
+            or _moved(qbo_invoices, link.qbo_id, link.qbo_version)
             or link.qbo_id in touched
             or link.hubspot_id in diverged
             or link.qbo_id in diverged
@@ -214,7 +219,7 @@ class Reconciler:
         payments = [
             link
             for link in payments
-            if link.qbo_id in qbo_payments
+            if _moved(qbo_payments, link.qbo_id, link.qbo_version)
             or link.qbo_id in touched_payments
             or link.qbo_id in diverged
             or link.hubspot_id in diverged
@@ -247,6 +252,8 @@ class Reconciler:
             return
         key = self._key(object_type, pair.link)
         current = self.store.get_state(key) or StoredSyncState(key, SyncStatus.PENDING)
+        if current.status in _KEEP_STATES:
+            return  # already shown as failing or waiting, with its own cause and fix: kept
         message = differences_text(pair.diffs)
         self.store.set_state(
             replace(
@@ -396,6 +403,13 @@ def _repairable(object_type: str, diffs: Iterable[FieldDifference]) -> bool:
     if object_type == PAYMENT:
         return True
     return any(d.field in _REPAIRABLE or d.field.startswith(CUSTOM_PREFIX) for d in diffs)
+
+
+def _moved(versions: Mapping[str, str | None], source: str | None, known: str | None) -> bool:
+    """In a change feed, at a version other than the one the link last synced."""
+    if source is None or source not in versions:
+        return False
+    return versions[source] is None or versions[source] != known
 
 
 def _ident(object_type: str, link: Link) -> tuple[str, str]:

@@ -128,7 +128,7 @@ async def scan(
             )
 
     # ---- HubSpot invoices ----
-    all_hs = await reader.hubspot_changed_invoice_ids(None)
+    all_hs = list(await reader.hubspot_changed_invoices(None))
     unlinked_hs = [i for i in all_hs if i not in linked_hs]
     if unlinked_hs:
         invoices = await reader.hubspot_invoices(unlinked_hs)

@@ -36,7 +36,9 @@ from ledgerbridge.errors import (
 log = logging.getLogger(__name__)
 
 CONFLICT_RETRIES = 3
-LEDGER_INFO_TTL = dt.timedelta(minutes=10)
+# QBO company facts are reused this long; a user's retry reads them at once (USER_RETRY).
+LEDGER_INFO_TTL = dt.timedelta(minutes=1)
+USER_RETRY = "retry requested"  # the dirty-key reason of a retry from the console or the CLI
 BLOCKED_SAFETY_RETRY = dt.timedelta(minutes=10)  # a blocked record looks again even unwoken
 AUTH_RETRY = dt.timedelta(minutes=5)
 
@@ -135,6 +137,14 @@ class SyncEngine:
             self.clock,
         )
 
+    def forget_ledger_info(self) -> None:
+        """Read the QBO company's preferences and custom fields again at the next step (the
+        connector's own cache included)."""
+        self._ledger_info = None
+        invalidate = getattr(self.ledger, "invalidate_settings", None)
+        if callable(invalidate):
+            invalidate()
+
     async def ledger_info(self) -> LedgerInfo:
         now = self.clock()
         if (
@@ -169,6 +179,9 @@ class SyncEngine:
         report.claimed = len(claimed)
         if not claimed:
             return report
+        if any(dirty.reason == USER_RETRY for dirty in claimed):
+            # A retry follows a fix hint, often "change this in QuickBooks": read it again.
+            self.forget_ledger_info()
         stepper = self._stepper()
         gate = asyncio.Semaphore(self.concurrency)
 

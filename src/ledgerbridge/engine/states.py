@@ -14,6 +14,7 @@ from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.apply import Applied
 from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.ports import INVOICE, CrmPort, RecordKey, StoredSyncState, StorePort
+from ledgerbridge.engine.verify import plan_differences
 from ledgerbridge.errors import SyncError
 
 
@@ -54,7 +55,7 @@ class StateBook:
             return None
         attempts = (
             0
-            if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED)
+            if decision.status in (SyncStatus.SYNCED, SyncStatus.EXCLUDED, SyncStatus.DIVERGED)
             else ((previous.attempts if previous else 0) + 1)
         )
         counterpart = (
@@ -81,6 +82,7 @@ class StateBook:
             label=plan.label,
             amount=plan.amount,
             currency=plan.currency,
+            differences=plan_differences(plan),
         )
 
     def record_error(

@@ -37,6 +37,10 @@ from ledgerbridge.engine.ports import (
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
 from ledgerbridge.engine.states import StateBook, error_text
+from ledgerbridge.engine.verify import Verifier, audit_divergence
+
+# Outcomes after which the link's bases are both sides as they now are.
+SETTLED = (SyncStatus.SYNCED, SyncStatus.DIVERGED)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class Finish:
         change event is recognised as an echo (only when the link is this invoice's)."""
         if self.crm_write is None or self.link is None:
             return None
+        # Only a step whose bases are what HubSpot now holds (synced, or diverged with both
+        # sides compared) may call this version "seen". After a failed step the bases are the
+        # old ones: remembering the version of our failed-status write would make the next step
+        # take HubSpot's unsynced edits as its base and drop them (they would never reach QBO).
+        if self.plan.decision.status not in SETTLED:
+            return None
         return version if self.link.hubspot_id == self.crm_write.invoice_id else None
 
 
@@ -88,6 +98,7 @@ class RunReport:
     failed: int = 0
     excluded: int = 0
     blocked: int = 0
+    diverged: int = 0
     retrying: int = 0
     skipped: int = 0
     results: list[StepResult] = field(default_factory=list)
@@ -101,6 +112,8 @@ class RunReport:
             self.excluded += 1
         elif status is SyncStatus.BLOCKED:
             self.blocked += 1
+        elif status is SyncStatus.DIVERGED:
+            self.diverged += 1
         else:
             self.skipped += 1
 
@@ -131,6 +144,7 @@ class Stepper(StateBook):
         self.clock = clock
         # HubSpot invoices already read in a batch (backfill): used once instead of a re-read.
         self.prefetched: dict[str, Invoice] = {}
+        self.verifier = Verifier(crm, ledger, settings)
 
     async def run(self, key: RecordKey) -> StepResult | None:
         if key.object_type == INVOICE:
@@ -164,6 +178,15 @@ class Stepper(StateBook):
                 hs,
                 qbo,
                 parity.auditor(self.store, conn),
+            )
+            # Synced only if the two books now agree (verify.py).
+            plan = await self.verifier.invoice(
+                plan,
+                applied.qbo_record if applied else None,
+                hs,
+                qbo,
+                (applied.hubspot_id if applied else None) or plan.hubspot_id,
+                (applied.qbo_id if applied else None) or plan.qbo_id,
             )
             return await self.finish_invoice(key, plan, applied, hs, link)
 
@@ -214,7 +237,7 @@ class Stepper(StateBook):
         before = link
         if applied is not None:
             link = self.applier.invoice_link(plan, applied, link)
-        elif link is not None and plan.decision.status is SyncStatus.SYNCED:
+        elif link is not None and plan.decision.status in SETTLED:
             link = self._refreshed_link(link, plan)
         primary = self._invoice_primary(key, plan, applied, link)
         previous = states.get(primary) if states is not None else self.store.get_state(primary)
@@ -235,10 +258,11 @@ class Stepper(StateBook):
         (callers may group many in one unit of work)."""
         plan, applied = done.plan, done.applied
         link = self.save_finished_link(done, hs_version)
-        if link is not None and plan.decision.status is SyncStatus.SYNCED:
+        if link is not None and plan.decision.status in SETTLED:
             self.applier.audit(plan, INVOICE, link.hubspot_id or "")
+            audit_divergence(self.store, self.connection_id, plan, link.hubspot_id or "")
         self.record_state(done.primary, plan, applied, done.previous)
-        if plan.decision.status is SyncStatus.SYNCED:
+        if plan.decision.status in SETTLED:
             self._unblock(plan, applied, link)
         return StepResult(done.primary, plan, applied)
 
@@ -383,6 +407,11 @@ class Stepper(StateBook):
             if plan.writes:
                 applied = await self.applier.apply(plan, link)
                 self.applier.record_payment(plan, applied, link)
+                # Synced only if both sides now hold the same payment (verify.py).
+                plan = await self.verifier.payment(plan, applied.qbo_id)
+                audit_divergence(
+                    self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
+                )
             elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
                 # Remember the version seen, so change feeds recognise it as already synced.
                 fresh = replace(
@@ -420,8 +449,14 @@ class Stepper(StateBook):
             if key.side is Side.QUICKBOOKS
             else {}
         )
+        # A copied QBO payment deleted in QBO: what HubSpot holds of it, to refund it there.
+        copies = (
+            await ownership.hubspot_copies(self.crm, link, key.source_id)
+            if key.side is Side.QUICKBOOKS and payment is None
+            else {}
+        )
         return plan_payment(
             PaymentInput(
-                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned
+                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned, copies
             )
         )

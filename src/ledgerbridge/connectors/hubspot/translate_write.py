@@ -118,6 +118,15 @@ def invoice_properties(invoice: Invoice, fields: Sequence[str]) -> dict[str, str
     for name in fields:
         for prop in INVOICE_FIELD_PROPERTIES.get(name, ()):
             out[prop] = values[prop] if values[prop] not in (None, "") else ""
-        if name == "custom_fields":
-            out.update({k: v for k, v in invoice.custom_fields.items() if k not in OWN_PROPERTIES})
+    if "custom_fields" in fields:
+        # The custom fields hold every mappable property as read (hs_comments among them):
+        # a property written for a named field (memo -> hs_comments) keeps that field's new
+        # value, never the stale one read with the rest.
+        out.update(
+            {
+                k: v
+                for k, v in invoice.custom_fields.items()
+                if k not in OWN_PROPERTIES and k not in out
+            }
+        )
     return out

@@ -16,7 +16,7 @@ from typing import Any
 from ledgerbridge.connectors.quickbooks.api import BATCH_MAX, QboApi
 from ledgerbridge.connectors.quickbooks.errors import error_from_fault, parse_fault
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
-from ledgerbridge.connectors.quickbooks.results import write_result
+from ledgerbridge.connectors.quickbooks.results import with_invoice, write_result
 from ledgerbridge.engine.ports import InvoiceCreate, WriteResult
 from ledgerbridge.errors import SyncError, UnknownOutcome
 
@@ -32,12 +32,14 @@ def batch_request_id(request_ids: Sequence[str], attempt: int) -> str:
     return digest[:36]
 
 
-def _result(row: Mapping[str, Any], created: bool) -> WriteResult:
-    return write_result(row, created)  # TotalAmt included: the engine's parity check needs it
+def _result(row: Mapping[str, Any], created: bool, home: str | None) -> WriteResult:
+    # TotalAmt included: the engine's parity check needs it; and the whole invoice, which the
+    # engine verifies the step against (no read after the write).
+    return with_invoice(write_result(row, created), row, home)
 
 
 async def batch_create(
-    api: QboApi, markers: MarkerIndex, prepared: Sequence[Prepared]
+    api: QboApi, markers: MarkerIndex, prepared: Sequence[Prepared], home: str | None = None
 ) -> list[WriteResult | SyncError]:
     results: list[WriteResult | SyncError | None] = [None] * len(prepared)
     todo: list[tuple[int, BatchCreate, dict[str, Any]]] = []
@@ -49,7 +51,7 @@ async def batch_create(
     # The chunks go out together: the transport keeps the realm's in-flight limit.
     await asyncio.gather(
         *(
-            _run_chunk(api, markers, todo[start : start + BATCH_MAX], results)
+            _run_chunk(api, markers, todo[start : start + BATCH_MAX], results, home)
             for start in range(0, len(todo), BATCH_MAX)
         )
     )
@@ -63,6 +65,7 @@ async def _run_chunk(
     markers: MarkerIndex,
     chunk: list[tuple[int, BatchCreate, dict[str, Any]]],
     results: list[WriteResult | SyncError | None],
+    home: str | None,
     attempt: int = 0,
 ) -> None:
     # bId is at most 10 characters when the batch carries a requestid.
@@ -79,11 +82,11 @@ async def _run_chunk(
         for index, item, body in chunk:
             row = found.get(item.external_key)
             if row is not None:
-                results[index] = _result(row, created=False)
+                results[index] = _result(row, False, home)
             else:
                 missing.append((index, item, body))
         if missing and attempt == 0:
-            await _run_chunk(api, markers, missing, results, attempt + 1)
+            await _run_chunk(api, markers, missing, results, home, attempt + 1)
         else:
             for index, _, _ in missing:
                 results[index] = lost
@@ -96,6 +99,6 @@ async def _run_chunk(
             )
         elif isinstance(answer.get("Invoice"), Mapping):
             markers.remember("Invoice", answer["Invoice"])
-            results[index] = _result(answer["Invoice"], created=True)
+            results[index] = _result(answer["Invoice"], True, home)
         else:
             results[index] = error_from_fault(parse_fault(answer), status=None)

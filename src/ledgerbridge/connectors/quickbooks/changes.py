@@ -60,9 +60,12 @@ class ChangeFeed:
             return result
         by_entity, server_time = await self.api.cdc(list(entities), qbo_time(since))
         cursor = server_time or qbo_time(self.clock())
+        # The cap is on the whole response, across entities (the oldest changes are kept): a
+        # full response may have cut any entity short, even one with few rows in it.
+        capped = sum(len(by_entity.get(e, [])) for e in entities) >= CDC_CAP
         for entity in entities:
             rows = by_entity.get(entity, [])
-            if len(rows) >= CDC_CAP:
+            if capped:
                 result[entity] = await self._query(entity, since)
                 continue
             result[entity] = _page(rows, cursor)

@@ -24,7 +24,7 @@ from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
-from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
+from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, FeeExpense, WriteResult
 from ledgerbridge.errors import Invalid, NotFound, SyncError
@@ -37,6 +37,10 @@ METHOD_NAMES = {
     "ach": ("ACH", "Bank Transfer", "EFT"),
     "wire_transfer": ("Wire", "Wire Transfer"),
 }
+
+
+# Seconds company preferences are reused before they are read again (see _preferences).
+PREFERENCES_TTL = 60.0
 
 
 class QuickBooksConnector:
@@ -84,7 +88,12 @@ class QuickBooksConnector:
             monotonic=monotonic,
         )
         self.fees = FeeBooks(self.api, self.markers, self._currency_ref)
+        # Company preferences (currency, multicurrency, custom field definitions): read again
+        # after PREFERENCES_TTL seconds, or at once after invalidate_settings (a retry, the
+        # settings page), so "fix it in QuickBooks, then retry" works without a restart.
         self._prefs: dict[str, Any] | None = None
+        self._prefs_at = 0.0
+        self._monotonic = monotonic
         self._terms: dict[str, str] | None = None  # payment term id -> name
         self._method_ids: dict[str, str | None] = {}
         # Every DisplayName in the realm, while a backfill holds them (prefetch_display_names).
@@ -98,14 +107,19 @@ class QuickBooksConnector:
     # Company settings
     # -----------------------------------------------------------------------------------------
     async def _preferences(self) -> dict[str, Any]:
-        if self._prefs is None:
+        now = self._monotonic()
+        if self._prefs is None or now - self._prefs_at > PREFERENCES_TTL:
             self._prefs = await self.api.preferences()
+            self._prefs_at = now
         return self._prefs
 
     def invalidate_settings(self) -> None:
-        """Forget cached preferences (e.g. after the user enabled a custom field)."""
+        """Forget cached preferences (e.g. after the user enabled a custom field or turned on
+        multicurrency) and look at changed customers again (a fix hint may have the user set up
+        a customer): the engine calls this before a retry the user asked for."""
         self._prefs = None
         self._terms = None
+        self.customers.expire()
 
     async def _term_names(self) -> dict[str, str]:
         """Payment terms by id (for SalesTermRef mappings); forgotten with the settings."""
@@ -311,7 +325,11 @@ class QuickBooksConnector:
             self.forget_items()  # an item it used may have been made inactive
             raise
         self.markers.remember("Invoice", row)
-        return write_result(row, created=not lookup.found)
+        return await self._invoice_result(row, created=not lookup.found)
+
+    async def _invoice_result(self, row: Mapping[str, Any], created: bool = True) -> WriteResult:
+        home, _ = await self.company_currency()
+        return with_invoice(write_result(row, created=created), row, home)
 
     async def batch_create_invoices(
         self, items: Sequence[BatchCreate]
@@ -331,7 +349,8 @@ class QuickBooksConnector:
                 prepared.append((item, error))
             else:
                 prepared.append((item, body))
-        return await batch_create(self.api, self.markers, prepared)
+        home, _ = await self.company_currency()
+        return await batch_create(self.api, self.markers, prepared, home)
 
     async def update_invoice(
         self,
@@ -346,13 +365,13 @@ class QuickBooksConnector:
         # Sparse: only what we send changes; PrivateNote (our marker) is left alone. The Line
         # array always replaces every line, so it is sent complete.
         body.update({"Id": str(invoice_id), "SyncToken": str(version), "sparse": True})
-        return write_result(await self.api.update("Invoice", body))
+        return await self._invoice_result(await self.api.update("Invoice", body))
 
     async def void_invoice(self, invoice_id: str, version: str) -> WriteResult:
         row = await self.api.update(
             "Invoice", {"Id": str(invoice_id), "SyncToken": str(version)}, operation="void"
         )
-        return write_result(row)
+        return await self._invoice_result(row)
 
     async def invoice_pdf(self, invoice_id: str) -> bytes:
         return await self.api.pdf("Invoice", invoice_id)

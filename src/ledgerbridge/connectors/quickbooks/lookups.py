@@ -68,6 +68,10 @@ class CustomerIndex:
             # Only what matching needs: a big realm's customer list stays small in memory.
             self._by_email[email] = {k: customer[k] for k in _KEEP if k in customer}
 
+    def expire(self) -> None:
+        """The next lookup reads the customers changed since the last one (one query)."""
+        self._refreshed_at = None
+
     async def refresh(self, force: bool = False) -> None:
         async with self._lock:
             now = self.clock()

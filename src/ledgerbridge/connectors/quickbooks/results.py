@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,3 +32,13 @@ def write_result(row: Mapping[str, Any], created: bool = True) -> WriteResult:
         # QBO's own total, so the engine can check it against the total it sent (parity check).
         total=Decimal(str(row["TotalAmt"])) if row.get("TotalAmt") is not None else None,
     )
+
+
+def with_invoice(result: WriteResult, row: Mapping[str, Any], home: str | None) -> WriteResult:
+    """The result carrying the invoice as QBO answered it (`home`: the company's currency; None
+    leaves the record out)."""
+    if home is None or not isinstance(row.get("Line"), list):
+        return result
+    from ledgerbridge.connectors.quickbooks.translate import invoice_from_wire
+
+    return replace(result, record=invoice_from_wire(row, home))

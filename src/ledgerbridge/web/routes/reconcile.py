@@ -3,6 +3,10 @@ per-field choice on a diverged invoice."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 
@@ -20,9 +24,11 @@ from ledgerbridge.web.services.reconcile import (
 from ledgerbridge.web.templating import flash, render
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 RUNS_SHOWN = 20
 FINDINGS_SHOWN = 500
 OUT_OF_SYNC_PAGE = 25
+RUN_WAIT = 20.0  # seconds "Run now" waits for the sweep before answering
 
 
 @router.get("/reconciliation")
@@ -71,14 +77,31 @@ async def export(request: Request, run_id: int) -> Response:
     )
 
 
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reconciliation from the console failed", exc_info=task.exception())
+
+
 @router.post("/reconciliation/run")
 async def run_now(request: Request, repair: str = Form("")) -> Response:
-    """A full sweep now. It runs within the request: the page comes back with its figures."""
+    """A full sweep now. The page waits for it up to RUN_WAIT seconds; a longer sweep goes on
+    in the background and its figures appear here when it is done."""
     console = console_of(request)
+    running: asyncio.Task[Any] | None = getattr(request.app.state, "reconcile_task", None)
+    if running is not None and not running.done():
+        flash(request, "A reconciliation is already running; its figures appear here when done.")
+        return back(None, "/reconciliation")
+    task = asyncio.create_task(
+        reconcile_connection(console.runtime, console.bundle(), repair=repair == "on")
+    )
+    request.app.state.reconcile_task = task  # kept: a sweep outlives a slow request
+    task.add_done_callback(_log_failure)
+    done, _ = await asyncio.wait({task}, timeout=RUN_WAIT)
+    if not done:
+        flash(request, "The reconciliation is running; reload this page to see its figures.")
+        return back(None, "/reconciliation")
     try:
-        run_id, report = await reconcile_connection(
-            console.runtime, console.bundle(), repair=repair == "on"
-        )
+        run_id, report = task.result()
     except SyncError as exc:
         flash(request, f"Reconciliation stopped: {exc.message}", "error")
         return back(None, "/reconciliation")

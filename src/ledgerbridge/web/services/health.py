@@ -69,6 +69,11 @@ async def connection_health(console: Console) -> Health:
     except SyncError as exc:
         hubspot.ok, hubspot.problem, hubspot.hint = False, exc.message, exc.hint or None
     try:
+        # A live check: what QuickBooks says now (after the user changed a preference there),
+        # not what the connector read earlier.
+        invalidate = getattr(console.ledger, "invalidate_settings", None)
+        if callable(invalidate):
+            invalidate()
         home, multi = await console.ledger.company_currency()
         quickbooks.details.append(("Home currency", home))
         quickbooks.details.append(("Multicurrency", "On" if multi else "Off"))

@@ -62,7 +62,7 @@ STATUSES = ("draft", "open", "overdue", "partially_paid", "paid", "voided")
 # so each side is looked up first (ids only, newest first, up to this many each) and the page
 # is then one search over those ids with the other filters, sort and paging.
 TEXT_MATCH_CAP = 100
-SYNC_FILTERS = ("synced", "failed", "pending", "blocked", "excluded", "none")
+SYNC_FILTERS = ("synced", "failed", "diverged", "pending", "blocked", "excluded", "none")
 DATE_FIELDS = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
 CURRENCIES = (
     "USD",

@@ -1,0 +1,415 @@
+"""Drift found from outside, each over real sockets: the demo stack (both sandboxes, signed
+webhooks, the worker, the console) driven through the REST APIs as users' tools would.
+
+Each test ends comparing the values on both sides, never the sync status alone: "synced" must
+mean the two books agree (docs/sync-matrix.md, "What agree means").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from stack import DemoStack, HubSpotRest, QboRest, wait_for
+
+from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
+from ledgerbridge.connectors.hubspot.webhooks import signature_v3
+from ledgerbridge.domain import SyncStatus
+
+PROPS = [
+    "ledgerbridge_sync_status",
+    "ledgerbridge_sync_error",
+    "qbo_invoice_id",
+    "hs_due_date",
+    "hs_purchase_order_number",
+    "hs_comments",
+    "hs_amount_billed",
+    "hs_amount_paid",
+    "hs_balance_due",
+    "hs_invoice_status",
+]
+BUDGET = 15.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    s = DemoStack(tmp_path_factory.mktemp("e2e-drift"), seed="empty", poll_interval=60.0).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def hs(stack: DemoStack) -> HubSpotRest:
+    return stack.hubspot()
+
+
+@pytest.fixture(scope="module")
+def qbo(stack: DemoStack) -> QboRest:
+    return stack.qbo()
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def _props(hs: HubSpotRest, invoice_id: str) -> dict[str, Any]:
+    return hs.get("invoices", invoice_id, PROPS)["properties"]
+
+
+def _until(hs: HubSpotRest, invoice_id: str, status: str, **expected: str) -> dict[str, Any]:
+    """Wait for the HubSpot invoice to show `status` and the expected property values."""
+
+    def check() -> dict[str, Any] | None:
+        props = _props(hs, invoice_id)
+        ok = props.get("ledgerbridge_sync_status") == status and all(
+            props.get(k) == v for k, v in expected.items()
+        )
+        return props if ok else None
+
+    return wait_for(check, BUDGET, what=f"invoice {invoice_id} {status} with {expected}")
+
+
+def _synced_invoice(hs: HubSpotRest, uid: str, **props: Any) -> tuple[str, str]:
+    contact = hs.contact(f"d.{uid}@drift.example", "Dana", "Drift", company=f"Drift {uid}")
+    product = hs.product(f"Widget {uid}", f"WID-{uid}", "40.00")
+    invoice = hs.invoice(contact, [(product, "2", "40.00")], **props)
+    qbo_id = _until(hs, invoice, "synced")["qbo_invoice_id"]
+    return invoice, qbo_id
+
+
+def _state(stack: DemoStack, hubspot_id: str) -> Any:
+    rows = stack.runtime.store.find_states(search=hubspot_id, limit=50).rows
+    return next(r.state for r in rows if r.state.key.source_id == hubspot_id)
+
+
+def _po(qbo_invoice: dict[str, Any]) -> str | None:
+    for f in qbo_invoice.get("CustomField", []):
+        if f.get("Name") == "PO Number":
+            return f.get("StringValue")
+    return None
+
+
+def _memo(qbo_invoice: dict[str, Any]) -> str | None:
+    return (qbo_invoice.get("CustomerMemo") or {}).get("value")
+
+
+# ---- (1) a failed update must not drop the HubSpot edits -------------------------------------
+def test_edits_from_a_failed_update_reach_quickbooks_once_fixed(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid, hs_purchase_order_number=f"PO-{uid}")
+    too_long = "P" * 43
+    hs.update(
+        "invoices", invoice, {"hs_purchase_order_number": too_long, "hs_due_date": "2027-03-31"}
+    )
+    _until(hs, invoice, "failed")
+    # The failure holds: the step after our own failed-status write must not call it synced.
+    time.sleep(3.0)
+    props = _props(hs, invoice)
+    assert props["ledgerbridge_sync_status"] == "failed", props
+    assert qbo.get("Invoice", qbo_id)["DueDate"] != "2027-03-31"
+    # "Sync now" re-runs the step (and fails again, honestly: the PO is still too long).
+    key = _state(stack, invoice).key
+    assert stack.runtime.store.retry(key)
+    _until(hs, invoice, "failed")
+    # Fix the PO: both edits reach QBO, and only then is it synced.
+    hs.update("invoices", invoice, {"hs_purchase_order_number": f"PO-{uid}-B"})
+    props = _until(hs, invoice, "synced")
+    q = qbo.get("Invoice", qbo_id)
+    assert q["DueDate"] == "2027-03-31" == props["hs_due_date"][:10]
+    assert _po(q) == f"PO-{uid}-B" == props["hs_purchase_order_number"]
+
+
+def test_edit_after_the_contact_was_deleted_stays_failed_and_syncs_once_fixed(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid, hs_purchase_order_number=f"PO-{uid}")
+    contact = hs.get("invoices", invoice, [], associations=["contacts"])["associations"][
+        "contacts"
+    ]["results"][0]["id"]
+    r = hs.http.delete(f"/crm/v3/objects/contacts/{contact}")
+    assert r.status_code == 204, r.text
+    hs.update("invoices", invoice, {"hs_purchase_order_number": f"PO-{uid}-C"})
+    _until(hs, invoice, "failed")
+    time.sleep(3.0)
+    assert _props(hs, invoice)["ledgerbridge_sync_status"] == "failed"
+    assert _po(qbo.get("Invoice", qbo_id)) == f"PO-{uid}"
+    # A new contact on the invoice: the PO edit made meanwhile reaches QBO.
+    other = hs.contact(f"e.{uid}@drift.example", "Eli", "Drift", company=f"Drift2 {uid}")
+    r = hs.http.put(f"/crm/v4/objects/invoices/{invoice}/associations/default/contacts/{other}")
+    assert r.status_code in (200, 201), r.text
+    hs.update("invoices", invoice, {"hs_comments": f"new contact {uid}"})
+    props = _until(hs, invoice, "synced")
+    q = qbo.get("Invoice", qbo_id)
+    assert _po(q) == f"PO-{uid}-C" == props["hs_purchase_order_number"]
+    assert _memo(q) == f"new contact {uid}" == props["hs_comments"]
+
+
+# ---- (2) a QBO edit of the memo together with a custom field -----------------------------------
+def test_quickbooks_memo_and_custom_field_edit_reach_hubspot_together(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(
+        hs, uid, hs_purchase_order_number=f"PO-{uid}", hs_comments="first memo"
+    )
+    q = qbo.get("Invoice", qbo_id)
+    fields = [dict(f) for f in q.get("CustomField", [])]
+    for f in fields:
+        if f.get("Name") == "PO Number":
+            f["StringValue"] = f"PO-{uid}-Q"
+    r = qbo.http.post(
+        "/invoice",
+        json={
+            "Id": qbo_id,
+            "SyncToken": q["SyncToken"],
+            "sparse": True,
+            "CustomerMemo": {"value": f"memo from QBO {uid}"},
+            "CustomField": fields,
+        },
+    )
+    assert r.status_code == 200, r.text
+
+    def both() -> dict[str, Any] | None:
+        props = _props(hs, invoice)
+        done = props.get("hs_purchase_order_number") == f"PO-{uid}-Q"
+        return props if done and props.get("hs_comments") == f"memo from QBO {uid}" else None
+
+    props = wait_for(both, BUDGET, what="memo and PO in HubSpot")
+    assert props["ledgerbridge_sync_status"] == "synced"
+    q = qbo.get("Invoice", qbo_id)
+    assert _memo(q) == props["hs_comments"] and _po(q) == props["hs_purchase_order_number"]
+
+
+# ---- (3) a payment deleted in QBO ------------------------------------------------------------
+def test_payment_deleted_in_quickbooks_stops_counting_in_hubspot(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid)
+    q = qbo.get("Invoice", qbo_id)
+    payment = qbo.create(
+        "Payment",
+        {
+            "CustomerRef": q["CustomerRef"],
+            "TotalAmt": 30,
+            "Line": [{"Amount": 30, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
+        },
+    )
+
+    def balance(expected: str) -> dict[str, Any] | None:
+        props = _props(hs, invoice)
+        found = Decimal(props.get("hs_balance_due") or "-1")
+        return props if found == Decimal(expected) else None
+
+    wait_for(lambda: balance("50.00"), BUDGET, what="the payment in HubSpot")
+    r = qbo.http.post(
+        "/payment",
+        params={"operation": "delete"},
+        json={"Id": payment["Id"], "SyncToken": payment["SyncToken"]},
+    )
+    assert r.status_code == 200, r.text
+    props = wait_for(lambda: balance("80.00"), BUDGET, what="the delete in HubSpot")
+    q = qbo.get("Invoice", qbo_id)
+    assert Decimal(str(q["Balance"])) == Decimal("80") == Decimal(props["hs_balance_due"])
+    assert Decimal(props.get("hs_amount_paid") or "0") == Decimal("0")
+    copies = hs.search(
+        "commerce_payments",
+        [
+            {
+                "propertyName": "ledgerbridge_payment_key",
+                "operator": "EQ",
+                "value": f"qbo-payment:{payment['Id']}:{qbo_id}",
+            }
+        ],
+        ["hs_latest_status", "hs_refunds_amount", "hs_initial_amount"],
+    )
+    assert len(copies) == 1
+    assert copies[0]["properties"]["hs_latest_status"] == "refunded"
+    assert Decimal(copies[0]["properties"]["hs_refunds_amount"]) == Decimal("30")
+
+
+# ---- (4) fix it in QuickBooks, then retry --------------------------------------------------
+def _settings_page(stack: DemoStack) -> str:
+    with httpx.Client(base_url=stack.console_url, timeout=30) as web:
+        page = web.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        r = web.post(
+            "/login",
+            data={
+                "username": "admin",
+                "password": "correct-horse",
+                "next": "/settings/sync",
+                "csrf_token": token.group(1),
+            },
+            follow_redirects=True,
+        )
+        assert r.status_code == 200, r.text[:500]
+        return r.text
+
+
+def _multicurrency_shown(html: str) -> str:
+    found = re.search(r"Multicurrency</[^>]+>\s*<[^>]+>\s*(On|Off)", html)
+    assert found, "the settings page shows multicurrency"
+    return found.group(1)
+
+
+def test_retry_reads_quickbooks_settings_again(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    contact = hs.contact(f"m.{uid}@euro.example", "Mia", "Euro", company=f"Euro {uid}")
+    product = hs.product(f"Seminar {uid}", f"SEM-{uid}", "500.00")
+    assert _multicurrency_shown(_settings_page(stack)) == "Off"
+    invoice = hs.invoice(contact, [(product, "1", "500.00")], currency="EUR")
+    props = _until(hs, invoice, "failed")
+    assert "multicurrency" in (props["ledgerbridge_sync_error"] or "").lower()
+    r = httpx.put(
+        f"{stack.qbo_url}/_sandbox/preferences", json={"MultiCurrencyEnabled": True}, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    try:
+        # The settings page shows what QuickBooks says now.
+        assert _multicurrency_shown(_settings_page(stack)) == "On"
+        # A QBO customer holds one currency: the bookkeeper sets up the euro customer too.
+        qbo.create(
+            "Customer",
+            {
+                "DisplayName": f"Euro {uid} (EUR)",
+                "PrimaryEmailAddr": {"Address": f"m.{uid}@euro.example"},
+                "CurrencyRef": {"value": "EUR"},
+            },
+        )
+        assert stack.runtime.store.retry_all() >= 1
+        try:
+            props = _until(hs, invoice, "synced")
+        except AssertionError:
+            print("STATE", _state(stack, invoice))
+            raise
+        q = qbo.get("Invoice", props["qbo_invoice_id"])
+        assert q["CurrencyRef"]["value"] == "EUR"
+        assert Decimal(str(q["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("500")
+    finally:
+        httpx.put(
+            f"{stack.qbo_url}/_sandbox/preferences",
+            json={"MultiCurrencyEnabled": False},
+            timeout=10,
+        )
+
+
+# ---- (5) a line item edited on its own --------------------------------------------------------
+def test_line_item_edit_alone_reaches_quickbooks(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid)
+    line = hs.get("invoices", invoice, [], associations=["line_items"])["associations"][
+        "line_items"
+    ]["results"][0]["id"]
+    hs.update("line_items", line, {"quantity": "3"})
+
+    def in_qbo() -> dict[str, Any] | None:
+        q = qbo.get("Invoice", qbo_id)
+        return q if Decimal(str(q["TotalAmt"])) == Decimal("120") else None
+
+    q = wait_for(in_qbo, BUDGET, what="the new quantity in QBO")
+    props = _until(hs, invoice, "synced")
+    assert Decimal(props["hs_amount_billed"]) == Decimal(str(q["TotalAmt"]))
+
+
+def test_line_item_edit_that_keeps_the_total_reaches_quickbooks(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    # 2 x 40.00 becomes 4 x 20.00: nothing on the invoice itself changes (not even its total),
+    # only the line item's webhook says something happened.
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid)
+    line = hs.get("invoices", invoice, [], associations=["line_items"])["associations"][
+        "line_items"
+    ]["results"][0]["id"]
+    hs.update("line_items", line, {"quantity": "4", "price": "20.00"})
+
+    def in_qbo() -> dict[str, Any] | None:
+        q = qbo.get("Invoice", qbo_id)
+        details = [ln["SalesItemLineDetail"] for ln in q["Line"] if "SalesItemLineDetail" in ln]
+        ok = [(Decimal(str(d["Qty"])), Decimal(str(d["UnitPrice"]))) for d in details] == [
+            (Decimal("4"), Decimal("20"))
+        ]
+        return q if ok else None
+
+    q = wait_for(in_qbo, BUDGET, what="4 x 20.00 in QBO")
+    props = _until(hs, invoice, "synced")
+    assert Decimal(str(q["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("80")
+
+
+def _signed_webhook(stack: DemoStack, events: list[dict[str, Any]]) -> httpx.Response:
+    """POST events to ledgerbridge the way HubSpot does (v3 signature)."""
+    url = f"{stack.console_url}/webhooks/hubspot"
+    body = json.dumps(events)
+    timestamp = str(int(time.time() * 1000))
+    signature = signature_v3(SANDBOX_CLIENT_SECRET, "POST", url, body, timestamp)
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": signature,
+        "X-HubSpot-Request-Timestamp": timestamp,
+    }
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def test_discount_webhook_marks_its_invoice(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    contact = hs.contact(f"k.{uid}@drift.example", "Kai", "Drift", company=f"Drift3 {uid}")
+    product = hs.product(f"Gadget {uid}", f"GAD-{uid}", "100.00")
+    invoice = hs.invoice(contact, [(product, "2", "100.00")], discount_percent="10")
+    qbo_id = _until(hs, invoice, "synced")["qbo_invoice_id"]
+    assert Decimal(str(qbo.get("Invoice", qbo_id)["TotalAmt"])) == Decimal("180")
+    discount = hs.get("invoices", invoice, [], associations=["discounts"])["associations"][
+        "discounts"
+    ]["results"][0]["id"]
+    hs.update("discounts", discount, {"hs_value": "25"})
+    # HubSpot reports the discount's change as an event about the discount (objectTypeId 0-84).
+    r = _signed_webhook(
+        stack,
+        [
+            {
+                "eventId": 9_000_001,
+                "subscriptionId": 1,
+                "portalId": int(stack.connection.info.hubspot_portal_id or 0) or None,
+                "occurredAt": int(time.time() * 1000),
+                "subscriptionType": "object.propertyChange",
+                "objectTypeId": "0-84",
+                "objectId": int(discount),
+                "propertyName": "hs_value",
+                "propertyValue": "25",
+                "attemptNumber": 0,
+            }
+        ],
+    )
+    assert r.status_code == 200 and r.json()["marked"] >= 1, r.text
+
+    def in_qbo() -> dict[str, Any] | None:
+        q = qbo.get("Invoice", qbo_id)
+        return q if Decimal(str(q["TotalAmt"])) == Decimal("150") else None
+
+    q = wait_for(in_qbo, BUDGET, what="the 25% discount in QBO")
+    props = _until(hs, invoice, "synced")
+    assert Decimal(props["hs_amount_billed"]) == Decimal(str(q["TotalAmt"]))
+
+
+# ---- verified state --------------------------------------------------------------------------
+def test_a_synced_invoice_agrees_field_by_field(stack: DemoStack, hs: HubSpotRest) -> None:
+    uid = _uid()
+    invoice, _ = _synced_invoice(hs, uid, hs_comments="agree", hs_due_date="2027-01-15")
+    state = _state(stack, invoice)
+    assert state.status is SyncStatus.SYNCED and state.differences == ()

@@ -1,0 +1,71 @@
+"""The model test's oracle flags every compared field, and only the documented exceptions."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+from oracle import Side, day, differences
+
+pytestmark = pytest.mark.model
+
+BASE = Side(
+    customer="ada@example.com",
+    lines=((Decimal(2), Decimal("19.95")),),
+    other_lines=Decimal("5.00"),
+    discount=Decimal("3.99"),
+    due_date="2026-12-01",
+    po="PO-1",
+    memo="thanks",
+    voided=False,
+    total=Decimal("40.96"),
+    paid=Decimal("10.00"),
+    balance=Decimal("30.96"),
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer", "bob@example.com"),
+        ("lines", ((Decimal(3), Decimal("19.95")),)),
+        ("other_lines", Decimal("0.00")),
+        ("discount", Decimal("4.00")),
+        ("due_date", "2026-12-02"),
+        ("po", None),
+        ("memo", "other"),
+        ("total", Decimal("40.97")),
+    ],
+)
+def test_each_field_that_differs_is_named(field: str, value: object) -> None:
+    other = dataclasses.replace(BASE, **{field: value})
+    assert set(differences(BASE, other)) == {field}
+    assert differences(BASE, BASE) == {}
+
+
+def test_paid_and_balance_differ_only_by_refunds_hubspot_owns() -> None:
+    qbo = dataclasses.replace(BASE, paid=Decimal("20.00"), balance=Decimal("20.96"))
+    assert set(differences(BASE, qbo)) == {"amount_paid", "balance"}
+    assert differences(BASE, qbo, hubspot_owned_refunds=Decimal("10.00")) == {}
+    assert set(differences(BASE, qbo, hubspot_owned_refunds=Decimal("9.99"))) == {
+        "amount_paid",
+        "balance",
+    }
+    # QBO counting less than HubSpot is never a HubSpot-owned refund.
+    assert set(differences(qbo, BASE, hubspot_owned_refunds=Decimal("10.00"))) == {
+        "amount_paid",
+        "balance",
+    }
+
+
+def test_a_voided_invoice_compares_only_voided() -> None:
+    voided = dataclasses.replace(BASE, voided=True, total=Decimal(0), balance=Decimal(0))
+    assert differences(voided, dataclasses.replace(voided, memo="x")) == {}
+    assert set(differences(BASE, voided)) == {"voided"}
+
+
+def test_dates_from_either_side_compare_as_days() -> None:
+    assert day("2026-12-01T00:00:00Z") == day("2026-12-01") == "2026-12-01"
+    assert day("1796083200000") == "2026-12-01"
+    assert day("") is None
