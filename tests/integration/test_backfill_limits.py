@@ -16,7 +16,7 @@ import pytest
 from engine_world import World, make_world
 
 from ledgerbridge.connectors.auth import StaticTokenProvider
-from ledgerbridge.connectors.budget import LocalBudget, qbo_limits
+from ledgerbridge.connectors.budget import LocalBudget, bulk_lane, qbo_limits
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.hubspot.translate import QBO_INVOICE_ID
 from ledgerbridge.connectors.inprocess import InProcessTransport
@@ -24,7 +24,7 @@ from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.checkpoint import Checkpoint
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.ports import INVOICE, RecordKey
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.sandbox.faults import FaultPlan
 
@@ -204,3 +204,51 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
 
 async def _drain(engine: SyncEngine) -> list[Any]:
     return [p async for p in engine.backfill()]
+
+
+async def test_live_changes_go_ahead_of_a_running_backfill(world: World) -> None:
+    totals = _invoices(world, 90)
+    limited = Limited(world)
+    # A tight realm (200 requests per QBO minute of two seconds) kept full by a backfill and a
+    # reconcile-like reader, so bulk requests are always queued at the budget.
+    sandbox = world.qbo_app.state.sandbox
+    sandbox.throttle.time_scale = 30.0
+    sandbox.throttle.limits.per_minute = 200
+    limited.budget = LocalBudget(qbo_limits(time_scale=30.0, per_minute=200))
+    contact = world.hs.contact("live@limits.example", first="Live", company="Live Co")
+    product = world.hs.product("Live thing", "LIVE-1", "99.00")
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        backfill = asyncio.create_task(_drain(limited.engine()))
+        reader = limited.engine().ledger
+
+        async def reconcile() -> None:
+            with bulk_lane():
+                query = "select * from Item maxresults 1"
+                await asyncio.gather(*(reader.api.query(query) for _ in range(350)))  # type: ignore[attr-defined]
+
+        bulk_reads = asyncio.create_task(reconcile())
+        live = limited.engine()
+        latencies: list[float] = []
+        for n in range(3):
+            await asyncio.sleep(0.8)
+            assert not backfill.done() or not bulk_reads.done()
+            invoice = world.hs.invoice(contact, [(product, "1", "99.00")], po=f"LIVE-{n}")
+            totals[invoice] = Decimal("99.00")
+            began = loop.time()
+            await live.sync_key(RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice))
+            latencies.append(loop.time() - began)
+            assert world.hs.props("invoices", invoice).get(QBO_INVOICE_ID)
+        progress = await backfill
+        await bulk_reads
+        took = loop.time() - started
+        assert progress[-1].phase == "done" and progress[-1].failed == 0
+        # The bulk work needed several paced windows; every live change went through in a
+        # fraction of one, ahead of the bulk lane's queued requests.
+        assert took > 3.0
+        assert max(latencies) < 0.5, latencies
+        assert 429 not in limited.qbo_rec.statuses
+        _check_exactly_once(world, totals)
+    finally:
+        await limited.close()
