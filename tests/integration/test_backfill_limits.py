@@ -21,7 +21,7 @@ from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.hubspot.translate import QBO_INVOICE_ID
 from ledgerbridge.connectors.inprocess import InProcessTransport
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
-from ledgerbridge.domain import Side
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.checkpoint import Checkpoint
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE, RecordKey
@@ -75,7 +75,7 @@ class Limited:
             httpx.AsyncClient(transport=self.qbo_rec, base_url="http://qbo.test"),
         ]
 
-    def engine(self) -> SyncEngine:
+    def engine(self, settings: SyncSettings | None = None) -> SyncEngine:
         """A fresh engine, as a restarted process would build it (the budget is the realm's)."""
         crm = HubSpotConnector(
             self.http[0], StaticTokenProvider("pat-sandbox"), base_url="http://hubspot.test"
@@ -87,7 +87,9 @@ class Limited:
             base_url="http://qbo.test",
             budget=self.budget,
         )
-        return SyncEngine(self.world.connection_id, crm, ledger, self.world.store, SyncSettings())
+        return SyncEngine(
+            self.world.connection_id, crm, ledger, self.world.store, settings or SyncSettings()
+        )
 
     async def close(self) -> None:
         for client in self.http:
@@ -249,6 +251,29 @@ async def test_live_changes_go_ahead_of_a_running_backfill(world: World) -> None
         assert took > 3.0
         assert max(latencies) < 0.5, latencies
         assert 429 not in limited.qbo_rec.statuses
+        _check_exactly_once(world, totals)
+    finally:
+        await limited.close()
+
+
+async def test_a_step_that_stays_rate_limited_is_requeued_never_failed(world: World) -> None:
+    totals = _invoices(world, 1)
+    invoice = next(iter(totals))
+    limited = Limited(world)
+    limited.budget = LocalBudget(qbo_limits(time_scale=2000.0))  # 429 pauses of a few ms
+    engine = limited.engine(SyncSettings(max_attempts=2))
+    key = RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice)
+    try:
+        always = FaultPlan(rate_limit_rate=1.0).to_dict()
+        assert (await limited.http[1].put("/_sandbox/faults", json=always)).status_code == 200
+        for _ in range(3):  # past max_attempts
+            await engine.sync_key(key)
+            state = world.invoice_state(invoice)
+            assert state.status is SyncStatus.PENDING and state.next_attempt_at is not None
+        assert limited.budget.stats.throttled >= 3 * 12
+        await limited.http[1].put("/_sandbox/faults", json=FaultPlan().to_dict())
+        await engine.sync_key(key)
+        assert world.invoice_state(invoice).status is SyncStatus.SYNCED
         _check_exactly_once(world, totals)
     finally:
         await limited.close()
