@@ -277,3 +277,24 @@ async def test_a_step_that_stays_rate_limited_is_requeued_never_failed(world: Wo
         _check_exactly_once(world, totals)
     finally:
         await limited.close()
+
+
+async def test_dry_run_writes_nothing_and_says_how_long_the_real_run_takes(world: World) -> None:
+    _invoices(world, 120)
+    limited = Limited(world)
+    try:
+        progress = await _drain_dry(limited.engine())
+        report = progress[-1].report
+        assert report is not None and len(report.create) == 120
+        assert report.customers_to_create == 5 and report.items_to_create == 2
+        # 127 creates in 4 batches + 7 calls, at 470 per QBO minute of one second.
+        assert report.estimated_seconds == pytest.approx(127 / 470, rel=0.01)
+        assert limited.qbo_rec.qbo_invoice_creates == 0 and world.qbo.count("Invoice") == 0
+        assert world.qbo.count("Customer") == 0
+        assert Checkpoint.load(world.store, world.connection_id) is None  # nothing stored
+    finally:
+        await limited.close()
+
+
+async def _drain_dry(engine: SyncEngine) -> list[Any]:
+    return [p async for p in engine.backfill(dry_run=True)]
