@@ -39,8 +39,9 @@ SOAK_OPERATIONS ?= 10000
 soak: $(STAMP)
 	SOAK_OPERATIONS=$(SOAK_OPERATIONS) $(PY) tests/model/soak.py
 
+# Real QBO speed by default (a few minutes); BENCH_FAST=1: the time-scaled run.
 bench: $(STAMP)
-	$(PY) -m bench.backfill
+	BENCH_FAST=$(BENCH_FAST) $(PY) -m bench.backfill
 
 bench-reconcile: $(STAMP)
 	$(PY) -m bench.reconcile $(N)

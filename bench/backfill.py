@@ -1,15 +1,22 @@
-"""`make bench`: backfill N HubSpot invoices into an empty QuickBooks company whose rate limits
-are on, and print throughput, how close it comes to what QuickBooks' limits allow, requests per
-invoice, ledgerbridge's own CPU cost and peak memory.
+"""`make bench`: backfill N HubSpot invoices into an empty QuickBooks company under QuickBooks'
+real rate limits, while live changes are made, and print how close the run comes to what the
+limits allow, the 429s received, ledgerbridge's own CPU per invoice, its memory, and the
+latency of the live changes.
 
 The sandboxes run in their own process (`ledgerbridge sandbox --rate-limits --time-scale S`),
 as the real APIs would, so the figures for ledgerbridge are its own. The QBO sandbox enforces the
-real limits (500 requests/min and 10 concurrent per realm; /batch 120 calls/min of 30
-operations) with a time scale: one QBO minute lasts 60/S seconds. Time-dependent figures are
-printed per real second and per QBO minute.
+real limits per realm: 500 requests per minute with every /batch item counted, 10 in flight,
+/batch 120 calls per minute. The ceiling is therefore (invoices + customers + items created) /
+500 per minute. By default the run is at real speed (time scale 1; 1,500 invoices take a few
+minutes); `--fast` (make bench BENCH_FAST=1) runs time-scaled (a QBO minute lasts 60/S seconds),
+and `--limits-off` measures CPU and wall time with no limits at all.
 
-Usage: python -m bench.backfill [N] [--time-scale S] [--customers C] [--products P]
-(env BENCH_N and BENCH_TIME_SCALE set the defaults).
+Live changes: every few seconds during the backfill an invoice is created and finished in
+HubSpot and handed to a second engine, as a webhook would; its latency runs from the finish to
+the QBO id written back on the HubSpot invoice.
+
+Usage: python -m bench.backfill [N] [--fast] [--limits-off] [--time-scale S] [--live L]
+(env BENCH_N, BENCH_TIME_SCALE, BENCH_FAST set the defaults).
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,16 +38,17 @@ from typing import Any
 import httpx
 
 from ledgerbridge.connectors.auth import StaticTokenProvider
+from ledgerbridge.connectors.budget import LocalBudget, hubspot_limits, qbo_limits
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
+from ledgerbridge.connectors.hubspot.translate import QBO_INVOICE_ID
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
-from ledgerbridge.domain import SyncStatus
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.ports import INVOICE, RecordKey
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.servers import port_free
 from ledgerbridge.store import SqlStore, TokenCipher, migrate
 
-QBO_BATCH_PER_MIN = 120
-QBO_BATCH_OPS = 30
 QBO_REQUESTS_PER_MIN = 500
 HS = {"Authorization": "Bearer pat-sandbox"}
 
@@ -54,7 +61,9 @@ def _ports() -> int:
     raise RuntimeError("no free ports")
 
 
-def start_sandboxes(time_scale: float) -> tuple[subprocess.Popen[str], str, str, str]:
+def start_sandboxes(
+    time_scale: float, limits: bool = True
+) -> tuple[subprocess.Popen[str], str, str, str]:
     port = _ports()
     proc = subprocess.Popen(
         [
@@ -68,7 +77,7 @@ def start_sandboxes(time_scale: float) -> tuple[subprocess.Popen[str], str, str,
             str(port),
             "--quickbooks-port",
             str(port + 1),
-            "--rate-limits",
+            *(["--rate-limits"] if limits else []),
             "--time-scale",
             str(time_scale),
         ],
@@ -132,7 +141,9 @@ def _batch_update(
     return out
 
 
-def seed_hubspot(base: str, n: int, customers: int, products: int) -> Decimal:
+def seed_hubspot(
+    base: str, n: int, customers: int, products: int
+) -> tuple[Decimal, tuple[str, str]]:
     """Create the portal's data through HubSpot's batch APIs, as an import would."""
     rng = random.Random(5000)
     http = httpx.Client(base_url=base, headers=HS, timeout=60)
@@ -204,7 +215,7 @@ def seed_hubspot(base: str, n: int, customers: int, products: int) -> Decimal:
             Decimal(0),
         )
     assert len(opened) == n
-    return total
+    return total, (contact_ids[0], product_ids[0])  # what the live changes use
 
 
 def qbo_totals(base: str, realm: str) -> tuple[int, Decimal]:
@@ -231,92 +242,284 @@ def qbo_totals(base: str, realm: str) -> tuple[int, Decimal]:
         start += 1000
 
 
-async def backfill(hs_url: str, qbo_url: str, realm: str) -> dict[str, Any]:
+class LiveChanges:
+    """Invoices created and finished in HubSpot during the backfill, each handed at once to a
+    second engine (as a webhook would); latency: finish → QBO id back on the HubSpot invoice."""
+
+    def __init__(self, hs_url: str, engine: SyncEngine, contact: str, product: str) -> None:
+        self.http = httpx.AsyncClient(base_url=hs_url, headers=HS, timeout=60)
+        self.engine = engine
+        self.contact = contact
+        self.product = product
+        self.latencies: list[float] = []
+        self.totals: dict[str, Decimal] = {}
+
+    async def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        while True:
+            r = await self.http.request(method, path, json=body)
+            if r.status_code == 429:
+                await asyncio.sleep(float(r.headers.get("Retry-After", "0.2")))
+                continue
+            assert r.status_code in (200, 201), r.text
+            return r.json()
+
+    async def one(self, n: int) -> None:
+        invoice = await self._call(
+            "POST",
+            "/crm/v3/objects/invoices",
+            {"properties": {"hs_currency": "USD"}, "associations": _assoc(self.contact, 177)},
+        )
+        invoice_id = str(invoice["id"])
+        await self._call(
+            "POST",
+            "/crm/v3/objects/line_items",
+            {
+                "properties": {"hs_product_id": self.product, "quantity": str(n % 5 + 1)},
+                "associations": _assoc(invoice_id, 410),
+            },
+        )
+        await self._call(
+            "PATCH",
+            f"/crm/v3/objects/invoices/{invoice_id}",
+            {"properties": {"hs_invoice_status": "open"}},  # the user finishes it
+        )
+        finished = time.perf_counter()
+        key = RecordKey(self.engine.connection_id, INVOICE, Side.HUBSPOT, invoice_id)
+        await self.engine.sync_key(key)  # the step ends after the QBO id is written back
+        self.latencies.append(time.perf_counter() - finished)
+        self.totals[invoice_id] = Decimal(0)
+
+    async def run(self, count: int, every: float, stop: asyncio.Event) -> None:
+        for n in range(count):
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+                return
+            except TimeoutError:
+                pass
+            await self.one(n)
+
+    async def check(self) -> tuple[int, Decimal]:
+        """How many live invoices carry their QBO id on the HubSpot side, and their total."""
+        done, total = 0, Decimal(0)
+        for invoice_id in self.totals:
+            r = await self.http.get(
+                f"/crm/v3/objects/invoices/{invoice_id}",
+                params={"properties": f"{QBO_INVOICE_ID},hs_amount_billed"},
+            )
+            props = r.json()["properties"]
+            done += bool(props.get(QBO_INVOICE_ID))
+            total += Decimal(props.get("hs_amount_billed") or "0")
+        return done, total
+
+
+def _connectors(
+    http: httpx.AsyncClient,
+    hs_url: str,
+    qbo_url: str,
+    realm: str,
+    budgets: tuple[LocalBudget, LocalBudget] | None,
+) -> tuple[HubSpotConnector, QuickBooksConnector]:
+    crm = HubSpotConnector(
+        http,
+        StaticTokenProvider("pat-sandbox"),
+        base_url=hs_url,
+        budget=budgets[0] if budgets else None,
+    )
+    ledger = QuickBooksConnector(
+        http,
+        StaticTokenProvider("qbo-sandbox-token"),
+        realm,
+        base_url=qbo_url,
+        budget=budgets[1] if budgets else None,
+    )
+    return crm, ledger
+
+
+async def backfill(
+    hs_url: str,
+    qbo_url: str,
+    realm: str,
+    scale: float,
+    limits: bool,
+    live_count: int,
+    live_seed: tuple[str, str],
+    profile: bool = False,
+) -> dict[str, Any]:
+    budgets = (
+        (LocalBudget(hubspot_limits(time_scale=scale)), LocalBudget(qbo_limits(time_scale=scale)))
+        if limits
+        else None
+    )
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         migrate(url)
         store = SqlStore(url, TokenCipher.generate())
         info = store.create_connection("bench", qbo_realm_id=realm)
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20)) as http:
-            crm = HubSpotConnector(http, StaticTokenProvider("pat-sandbox"), base_url=hs_url)
-            ledger = QuickBooksConnector(
-                http, StaticTokenProvider("qbo-sandbox-token"), realm, base_url=qbo_url
-            )
+            crm, ledger = _connectors(http, hs_url, qbo_url, realm, budgets)
             await crm.ensure_sync_properties()
             engine = SyncEngine(info.id, crm, ledger, store, SyncSettings())
-            tracemalloc.start()
+            live_crm, live_ledger = _connectors(http, hs_url, qbo_url, realm, budgets)
+            live = LiveChanges(
+                hs_url,
+                SyncEngine(info.id, live_crm, live_ledger, store, SyncSettings()),
+                *live_seed,
+            )
+            stop = asyncio.Event()
+            live_task = asyncio.create_task(live.run(live_count, 6.0 / scale, stop))
+            profiler = None
+            if profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(async_mode="disabled")
+                profiler.start()
             cpu0, wall0 = time.process_time(), time.perf_counter()
             final = None
+            etas: list[tuple[float, float]] = []
             async for progress in engine.backfill(None, dry_run=False):
                 final = progress
+                if progress.eta_seconds is not None and progress.phase == "hubspot invoices":
+                    etas.append((time.perf_counter() - wall0, progress.eta_seconds))
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
+            if profiler is not None:
+                profiler.stop()
+                print(profiler.output_text(unicode=False, show_all=False)[:12000])
+            stop.set()
+            await live_task
+            live_visible, live_total = await live.check()
+            await live.http.aclose()
             result = {
                 "wall": wall,
                 "cpu": cpu,
-                "peak": peak,
                 "final": final,
-                "qbo_requests": ledger.requests_sent,
-                "hs_requests": crm.requests_sent,
+                "qbo_requests": ledger.requests_sent + live_ledger.requests_sent,
+                "hs_requests": crm.requests_sent + live_crm.requests_sent,
                 "states": store.count_states(info.id),
+                "latencies": live.latencies,
+                "live_visible": live_visible,
+                "live_total": live_total,
+                "throttled": budgets[1].stats.throttled if budgets else 0,
+                "hs_throttled": budgets[0].stats.throttled if budgets else 0,
+                "etas": etas,
             }
         store.close()
     return result
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def qbo_created(base: str, realm: str, entity: str) -> int:
+    http = httpx.Client(
+        base_url=f"{base}/v3/company/{realm}",
+        timeout=60,
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    while True:
+        r = http.post(
+            "/query",
+            content=f"select count(*) from {entity}",
+            headers={"Content-Type": "application/text"},
+        )
+        if r.status_code == 429:
+            time.sleep(0.5)
+            continue
+        return int(r.json()["QueryResponse"]["totalCount"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=int(os.environ.get("BENCH_N", "5000")))
-    parser.add_argument(
-        "--time-scale", type=float, default=float(os.environ.get("BENCH_TIME_SCALE", "30"))
-    )
+    fast = os.environ.get("BENCH_FAST", "") not in ("", "0")
+    parser.add_argument("n", nargs="?", type=int, default=int(os.environ.get("BENCH_N", "0")))
+    parser.add_argument("--fast", action="store_true", default=fast, help="time-scaled run")
+    parser.add_argument("--limits-off", action="store_true", help="no rate limits (CPU/wall)")
+    parser.add_argument("--time-scale", type=float, default=None)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--products", type=int, default=25)
+    parser.add_argument("--live", type=int, default=None, help="live changes during the run")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument the backfill")
     args = parser.parse_args()
-    n, scale = args.n, args.time_scale
+    limits = not args.limits_off
+    scale = args.time_scale or float(
+        os.environ.get("BENCH_TIME_SCALE", "30" if args.fast or not limits else "1")
+    )
+    n = args.n or (5000 if args.fast else 1500 if limits else 1000)
+    live_count = args.live if args.live is not None else (20 if limits else 0)
     qbo_minute = 60 / scale
     print(
-        f"ledgerbridge backfill benchmark: {n} invoices, {args.customers} customers, {args.products} products"
+        f"ledgerbridge backfill benchmark: {n} invoices, {args.customers} customers, "
+        f"{args.products} products, {live_count} live changes"
     )
     print(
-        f"sandboxes in their own process, rate limits on, time scale {scale:g} "
-        f"(one QBO minute = {qbo_minute:.2f} s)"
+        "sandboxes in their own process, "
+        + (
+            f"rate limits on, time scale {scale:g} (one QBO minute = {qbo_minute:.2f} s)"
+            if limits
+            else "rate limits off"
+        )
     )
-    proc, hs_url, qbo_url, realm = start_sandboxes(scale)
+    proc, hs_url, qbo_url, realm = start_sandboxes(scale, limits)
     try:
         t0 = time.perf_counter()
-        hubspot_total = seed_hubspot(hs_url, n, args.customers, args.products)
+        hubspot_total, live_seed = seed_hubspot(hs_url, n, args.customers, args.products)
         print(f"seeded HubSpot through its batch APIs in {time.perf_counter() - t0:.1f} s")
-        r = asyncio.run(backfill(hs_url, qbo_url, realm))
+        r = asyncio.run(
+            backfill(hs_url, qbo_url, realm, scale, limits, live_count, live_seed, args.profile)
+        )
         synced, qbo_total = qbo_totals(qbo_url, realm)
+        customers = qbo_created(qbo_url, realm, "Customer")
+        items = qbo_created(qbo_url, realm, "Item")
     finally:
         proc.terminate()
         proc.wait(20)
+    report(r, n, synced, qbo_total, hubspot_total, customers, items, qbo_minute, limits)
 
+
+def report(
+    r: dict[str, Any],
+    n: int,
+    synced: int,
+    qbo_total: Decimal,
+    hubspot_total: Decimal,
+    customers: int,
+    items: int,
+    qbo_minute: float,
+    limits: bool,
+) -> None:
     wall, cpu = r["wall"], r["cpu"]
-    rate = synced / wall if wall else 0.0
-    ceiling = QBO_BATCH_PER_MIN * QBO_BATCH_OPS / qbo_minute  # invoice creates/s the limits allow
+    lat = r["latencies"]
+    backfilled = synced - len(lat)
     states = r["states"]
+    created = synced + customers + items  # every create is a metered request
     print()
     print(
-        f"invoices in QuickBooks      {synced} / {n}  (sync states: synced {states[SyncStatus.SYNCED]}, "
-        f"failed {states[SyncStatus.FAILED]})"
+        f"invoices in QuickBooks      {backfilled} / {n} backfilled + {len(lat)} live  "
+        f"(sync states: synced {states[SyncStatus.SYNCED]}, failed {states[SyncStatus.FAILED]})"
     )
-    print(
-        f"totals equal to the cent    {qbo_total == hubspot_total}  (HubSpot {hubspot_total}, QBO {qbo_total})"
-    )
+    print(f"totals equal to the cent    {qbo_total == hubspot_total + r.get('live_total', 0)}")
     print(f"wall time                   {wall:.2f} s  (= {wall / qbo_minute:.2f} QBO minutes)")
+    if limits:
+        ceiling = QBO_REQUESTS_PER_MIN / qbo_minute  # metered requests per second
+        best = created / ceiling
+        print(
+            f"created in QBO              {created}  ({synced} invoices + {customers} customers "
+            f"+ {items} items; each a metered request)"
+        )
+        print(
+            f"QBO ceiling                 {ceiling:.2f} creates/s = 500 per QBO minute "
+            f"-> {best:.0f} s for this run"
+        )
+        print(
+            f"fraction of the ceiling     {best / wall:.1%}  "
+            "(the first minute's window starts empty, so a run can exceed 100 %)"
+        )
+        print(f"429s received               QBO {r['throttled']}, HubSpot {r['hs_throttled']}")
+    print(f"throughput                  {backfilled / wall:.2f} invoices/s")
     print(
-        f"throughput                  {rate:.1f} invoices/s  (= {rate * qbo_minute:.0f} invoices per QBO minute)"
-    )
-    print(
-        f"QBO limit ceiling           {ceiling:.1f} invoices/s  (120 /batch calls x 30 creates per QBO minute)"
-    )
-    print(f"fraction of the ceiling     {rate / ceiling:.1%}")
-    print(
-        f"QBO requests                {r['qbo_requests']}  ({r['qbo_requests'] / max(synced, 1):.3f} per invoice; "
-        f"limit {QBO_REQUESTS_PER_MIN / qbo_minute:.0f}/s)"
+        f"QBO requests                {r['qbo_requests']}  "
+        f"({r['qbo_requests'] / max(synced, 1):.3f} HTTP calls per invoice)"
     )
     print(
         f"HubSpot requests            {r['hs_requests']}  ({r['hs_requests'] / max(synced, 1):.3f} per invoice)"
@@ -325,10 +528,21 @@ def main() -> None:
         f"ledgerbridge CPU            {cpu:.2f} s  ({1000 * cpu / max(synced, 1):.2f} ms per invoice; "
         f"CPU/wall {cpu / wall:.0%})"
     )
-    print(f"peak traced Python memory   {r['peak'] / 2**20:.1f} MiB")
     print(
         f"max RSS of this process     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
+    if lat:
+        print(
+            f"live changes                {len(lat)}: p50 {_pct(lat, 0.5):.2f} s, p95 "
+            f"{_pct(lat, 0.95):.2f} s, max {max(lat):.2f} s  (finish -> QBO id on the HubSpot "
+            f"invoice); {r['live_visible']} carry their QBO id"
+        )
+    if r["etas"]:
+        at, eta = r["etas"][0]
+        print(
+            f"first budget ETA            {eta:.0f} s left at {at:.0f} s "
+            f"(predicted end {at + eta:.0f} s, actual {wall:.0f} s)"
+        )
     final = r["final"]
     if final is not None:
         print(

@@ -21,6 +21,7 @@ import httpx
 
 from ledgerbridge import webhook_intake
 from ledgerbridge.connectors.auth import OAuthClient, TokenProvider, TokenSet
+from ledgerbridge.connectors.budget import Budgets
 from ledgerbridge.connectors.hubspot import auth as hubspot_auth
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.quickbooks import auth as qbo_auth
@@ -187,6 +188,8 @@ class Runtime:
     # Seen v1/v2 HubSpot signatures, when legacy signatures are enabled (webhook_intake).
     hubspot_legacy_guard: Any = None
     _owns_http: bool = True
+    # One rate budget per QBO realm and HubSpot portal, shared by this runtime's connections.
+    budgets: Budgets = field(default_factory=Budgets)
 
     def connection(self, connection_id: int | None = None) -> ConnectionRuntime:
         if connection_id is None:
@@ -212,7 +215,7 @@ class Runtime:
             self.connections.pop(connection_id, None)
             return None
         try:
-            conn = build_connection(self.settings, self.store, self.http, info)
+            conn = build_connection(self.settings, self.store, self.http, info, self.budgets)
         except (ConfigError, AuthExpired) as exc:
             log.warning("connection %s is not usable: %s", info.name, exc)
             self.store.set_connection_status(info.id, "reconnect_required", str(exc))
@@ -383,7 +386,11 @@ def _qbo_tokens(
 
 
 def build_connection(
-    settings: Settings, store: SqlStore, http: httpx.AsyncClient, info: ConnectionInfo
+    settings: Settings,
+    store: SqlStore,
+    http: httpx.AsyncClient,
+    info: ConnectionInfo,
+    budgets: Budgets | None = None,
 ) -> ConnectionRuntime:
     hs_client, qb_client = oauth_clients(settings, info)
     hs_tokens = _hubspot_tokens(store, http, info, hs_client)
@@ -394,7 +401,9 @@ def build_connection(
         )
     hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT)
     qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS)
-    hs_budget, qb_budget = connection_budgets(settings, info.qbo_realm_id, info.hubspot_portal_id)
+    hs_budget, qb_budget = connection_budgets(
+        settings, info.qbo_realm_id, info.hubspot_portal_id, budgets
+    )
     crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url, budget=hs_budget)
     ledger = QuickBooksConnector(
         http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url, budget=qb_budget

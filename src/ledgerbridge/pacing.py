@@ -1,5 +1,6 @@
-"""The rate budgets of this process's connections, built from settings: one per QBO realm and
-one per HubSpot portal, shared by every connector (and so every worker task) that talks to it.
+"""The rate budgets of a runtime's connections, built from settings: one per QBO realm and one
+per HubSpot portal, shared by every connector (and so every worker task) that talks to it. A
+runtime (one per process in production) holds its own registry, so tests stay independent.
 With `budget_redis_url`, a realm's budget lives in Redis and is shared by every worker process.
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 from ledgerbridge.connectors.budget import (
     PROCESS_BUDGETS,
     Budget,
+    Budgets,
     Limits,
     LocalBudget,
     hubspot_limits,
@@ -37,7 +39,7 @@ def hubspot_budget_limits(settings: Settings) -> Limits:
 _redis_clients: dict[str, Any] = {}
 
 
-def _budget(settings: Settings, account: str, limits: Limits) -> Budget:
+def _budget(settings: Settings, account: str, limits: Limits, registry: Budgets) -> Budget:
     url = settings.budget_redis_url
     key = f"{account}|{limits!r}|{url or ''}"
     if url:
@@ -50,18 +52,22 @@ def _budget(settings: Settings, account: str, limits: Limits) -> Budget:
             _redis_clients[url] = client
             return RedisBudget(client, account, limits)
 
-        return PROCESS_BUDGETS.get(key, make)
-    return PROCESS_BUDGETS.get(key, lambda: LocalBudget(limits))
+        return registry.get(key, make)
+    return registry.get(key, lambda: LocalBudget(limits))
 
 
 def connection_budgets(
-    settings: Settings, realm_id: str | None, portal_id: str | None
+    settings: Settings,
+    realm_id: str | None,
+    portal_id: str | None,
+    registry: Budgets | None = None,
 ) -> tuple[Budget | None, Budget | None]:
     """(HubSpot portal budget, QBO realm budget); None when pacing is turned off."""
     if not settings.rate_budget:
         return None, None
+    registry = registry if registry is not None else PROCESS_BUDGETS
     hubspot = _budget(
-        settings, f"hubspot:{portal_id or 'default'}", hubspot_budget_limits(settings)
+        settings, f"hubspot:{portal_id or 'default'}", hubspot_budget_limits(settings), registry
     )
-    qbo = _budget(settings, f"qbo:{realm_id or 'default'}", qbo_budget_limits(settings))
+    qbo = _budget(settings, f"qbo:{realm_id or 'default'}", qbo_budget_limits(settings), registry)
     return hubspot, qbo

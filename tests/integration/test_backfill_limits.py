@@ -16,15 +16,15 @@ import pytest
 from engine_world import World, make_world
 
 from ledgerbridge.connectors.auth import StaticTokenProvider
-from ledgerbridge.connectors.budget import LocalBudget, qbo_limits
+from ledgerbridge.connectors.budget import LocalBudget, bulk_lane, qbo_limits
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.hubspot.translate import QBO_INVOICE_ID
 from ledgerbridge.connectors.inprocess import InProcessTransport
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
-from ledgerbridge.domain import Side
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.checkpoint import Checkpoint
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.ports import INVOICE, RecordKey
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.sandbox.faults import FaultPlan
 
@@ -75,7 +75,7 @@ class Limited:
             httpx.AsyncClient(transport=self.qbo_rec, base_url="http://qbo.test"),
         ]
 
-    def engine(self) -> SyncEngine:
+    def engine(self, settings: SyncSettings | None = None) -> SyncEngine:
         """A fresh engine, as a restarted process would build it (the budget is the realm's)."""
         crm = HubSpotConnector(
             self.http[0], StaticTokenProvider("pat-sandbox"), base_url="http://hubspot.test"
@@ -87,7 +87,9 @@ class Limited:
             base_url="http://qbo.test",
             budget=self.budget,
         )
-        return SyncEngine(self.world.connection_id, crm, ledger, self.world.store, SyncSettings())
+        return SyncEngine(
+            self.world.connection_id, crm, ledger, self.world.store, settings or SyncSettings()
+        )
 
     async def close(self) -> None:
         for client in self.http:
@@ -204,3 +206,95 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
 
 async def _drain(engine: SyncEngine) -> list[Any]:
     return [p async for p in engine.backfill()]
+
+
+async def test_live_changes_go_ahead_of_a_running_backfill(world: World) -> None:
+    totals = _invoices(world, 90)
+    limited = Limited(world)
+    # A tight realm (200 requests per QBO minute of two seconds) kept full by a backfill and a
+    # reconcile-like reader, so bulk requests are always queued at the budget.
+    sandbox = world.qbo_app.state.sandbox
+    sandbox.throttle.time_scale = 30.0
+    sandbox.throttle.limits.per_minute = 200
+    limited.budget = LocalBudget(qbo_limits(time_scale=30.0, per_minute=200))
+    contact = world.hs.contact("live@limits.example", first="Live", company="Live Co")
+    product = world.hs.product("Live thing", "LIVE-1", "99.00")
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        backfill = asyncio.create_task(_drain(limited.engine()))
+        reader = limited.engine().ledger
+
+        async def reconcile() -> None:
+            with bulk_lane():
+                query = "select * from Item maxresults 1"
+                await asyncio.gather(*(reader.api.query(query) for _ in range(350)))  # type: ignore[attr-defined]
+
+        bulk_reads = asyncio.create_task(reconcile())
+        live = limited.engine()
+        latencies: list[float] = []
+        for n in range(3):
+            await asyncio.sleep(0.8)
+            assert not backfill.done() or not bulk_reads.done()
+            invoice = world.hs.invoice(contact, [(product, "1", "99.00")], po=f"LIVE-{n}")
+            totals[invoice] = Decimal("99.00")
+            began = loop.time()
+            await live.sync_key(RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice))
+            latencies.append(loop.time() - began)
+            assert world.hs.props("invoices", invoice).get(QBO_INVOICE_ID)
+        progress = await backfill
+        await bulk_reads
+        took = loop.time() - started
+        assert progress[-1].phase == "done" and progress[-1].failed == 0
+        # The bulk work needed several paced windows; every live change went through in a
+        # fraction of one, ahead of the bulk lane's queued requests.
+        assert took > 3.0
+        assert max(latencies) < 0.5, latencies
+        assert 429 not in limited.qbo_rec.statuses
+        _check_exactly_once(world, totals)
+    finally:
+        await limited.close()
+
+
+async def test_a_step_that_stays_rate_limited_is_requeued_never_failed(world: World) -> None:
+    totals = _invoices(world, 1)
+    invoice = next(iter(totals))
+    limited = Limited(world)
+    limited.budget = LocalBudget(qbo_limits(time_scale=2000.0))  # 429 pauses of a few ms
+    engine = limited.engine(SyncSettings(max_attempts=2))
+    key = RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice)
+    try:
+        always = FaultPlan(rate_limit_rate=1.0).to_dict()
+        assert (await limited.http[1].put("/_sandbox/faults", json=always)).status_code == 200
+        for _ in range(3):  # past max_attempts
+            await engine.sync_key(key)
+            state = world.invoice_state(invoice)
+            assert state.status is SyncStatus.PENDING and state.next_attempt_at is not None
+        assert limited.budget.stats.throttled >= 3 * 12
+        await limited.http[1].put("/_sandbox/faults", json=FaultPlan().to_dict())
+        await engine.sync_key(key)
+        assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+        _check_exactly_once(world, totals)
+    finally:
+        await limited.close()
+
+
+async def test_dry_run_writes_nothing_and_says_how_long_the_real_run_takes(world: World) -> None:
+    _invoices(world, 120)
+    limited = Limited(world)
+    try:
+        progress = await _drain_dry(limited.engine())
+        report = progress[-1].report
+        assert report is not None and len(report.create) == 120
+        assert report.customers_to_create == 5 and report.items_to_create == 2
+        # 127 creates in 4 batches + 7 calls, at 470 per QBO minute of one second.
+        assert report.estimated_seconds == pytest.approx(127 / 470, rel=0.01)
+        assert limited.qbo_rec.qbo_invoice_creates == 0 and world.qbo.count("Invoice") == 0
+        assert world.qbo.count("Customer") == 0
+        assert Checkpoint.load(world.store, world.connection_id) is None  # nothing stored
+    finally:
+        await limited.close()
+
+
+async def _drain_dry(engine: SyncEngine) -> list[Any]:
+    return [p async for p in engine.backfill(dry_run=True)]

@@ -178,3 +178,21 @@ async def test_redis_budget_pause_is_shared(redis_client) -> None:
     async with spend(second, "call"):
         pass
     assert time.monotonic() - started >= 0.08
+
+
+def test_settings_build_one_budget_per_realm_and_portal() -> None:
+    from ledgerbridge.connectors.budget_redis import RedisBudget
+    from ledgerbridge.pacing import connection_budgets
+    from ledgerbridge.settings import Settings
+
+    settings = Settings(qbo_batch_per_minute=40, qbo_sandbox_per_second=True)
+    hubspot, qbo = connection_budgets(settings, "realm-a", "portal-a")
+    assert isinstance(qbo, LocalBudget) and isinstance(hubspot, LocalBudget)
+    assert [w.limit for w in qbo.limits.windows] == [500, 40, 10]
+    assert [w.limit for w in hubspot.limits.windows][:2] == [190, 5]
+    # Every connection to the same realm draws from the same budget; another realm has its own.
+    assert connection_budgets(settings, "realm-a", "portal-b")[1] is qbo
+    assert connection_budgets(settings, "realm-b", "portal-a")[1] is not qbo
+    assert connection_budgets(Settings(rate_budget=False), "realm-a", "portal-a") == (None, None)
+    shared = Settings(budget_redis_url="redis://127.0.0.1:6379/0")
+    assert isinstance(connection_budgets(shared, "realm-a", "portal-a")[1], RedisBudget)

@@ -150,9 +150,11 @@ class Backfill:
         fast = not self.dry_run and supports_batch(engine.ledger)
         if cp.phase == "hubspot invoices":
             if fast:
-                prefetch = getattr(engine.ledger, "prefetch_display_names", None)
-                if callable(prefetch):
-                    await in_context(bulk, prefetch())  # new customers' names are checked in memory
+                # New customers' names and the item catalog are checked in memory.
+                for name in ("prefetch_display_names", "prefetch_items"):
+                    prefetch = getattr(engine.ledger, name, None)
+                    if callable(prefetch):
+                        await in_context(bulk, prefetch())
             # HubSpot pages are read ahead while earlier pages are being written.
             pages: asyncio.Queue[_Page] = asyncio.Queue(READ_AHEAD)
             reader = asyncio.create_task(self._read_invoices(pages), context=bulk)

@@ -77,27 +77,30 @@ def budget_limits(ledger: Any) -> Limits:
 
 @dataclass
 class CostModel:
-    """QBO requests per record seen so far (or a fresh run's defaults)."""
+    """QBO requests per record, from the pages done so far (or a fresh run's defaults). A
+    moving average: the first pages create most of the customers and items, later ones mostly
+    invoices, so the recent pages say more about the rest than the whole run does."""
 
     metered: float = 1.05  # a batch item each, plus a share of customers, items and lookups
     calls: float = 1 / 15
     batches: float = 1 / 30
+    _last: tuple[int, int, int, int] | None = None
 
     def observe(self, budget: Budget | None, done: int, base: tuple[int, int, int]) -> None:
-        if budget is None or done <= 0:
+        if budget is None:
             return
         stats = budget.stats
-        metered, calls, batches = (
-            stats.metered - base[0],
-            stats.admitted - base[1],
-            stats.batches - base[2],
-        )
-        if metered > 0:
-            self.metered, self.calls, self.batches = (
-                metered / done,
-                calls / done,
-                batches / done,
-            )
+        now = (done, stats.metered - base[0], stats.admitted - base[1], stats.batches - base[2])
+        last, self._last = self._last or (0, 0, 0, 0), now
+        records = now[0] - last[0]
+        if records <= 0 or now[1] <= last[1]:
+            return
+        seen = ((now[1] - last[1]) / records, (now[2] - last[2]) / records)
+        batches = (now[3] - last[3]) / records
+        weight = 0.5 if last[0] else 1.0
+        self.metered += weight * (max(seen[0], 1.0) - self.metered)
+        self.calls += weight * (seen[1] - self.calls)
+        self.batches += weight * (batches - self.batches)
 
     def eta(self, limits: Limits, remaining: int) -> float:
         if remaining <= 0:

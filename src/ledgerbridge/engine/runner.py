@@ -294,7 +294,8 @@ class SyncEngine:
     ) -> dt.datetime | None:
         previous = self.store.get_state(stepper.primary_key(key))
         attempts = (previous.attempts if previous else 0) + 1
-        if attempts >= self.settings.max_attempts:
+        # A rate limit is never a reason to give up: the record waits its turn in the budget.
+        if attempts >= self.settings.max_attempts and not isinstance(exc, RateLimited):
             await stepper.fail(
                 key,
                 SyncStatus.FAILED,

@@ -190,6 +190,11 @@ class QuickBooksConnector:
 
     def forget_display_names(self) -> None:
         self._display_names = None
+        self.items.forget_prefetched()
+
+    async def prefetch_items(self) -> None:
+        """Backfills: the active item catalog in memory (see ItemCatalog.prefetch)."""
+        await self.items.prefetch()
 
     async def create_customer(self, customer: Customer, request_id: str) -> WriteResult:
         body = tr.customer_to_wire(customer)

@@ -36,6 +36,30 @@ class ItemCatalog:
         self._income_account_id = income_account_id
         self._sku_queryable = True
         self._cache: dict[tuple[str | None, str | None], tuple[float, Product]] = {}
+        # Every active sellable item by SKU and by name, while a backfill holds them (prefetch).
+        self._by_sku: dict[str, dict[str, Any]] | None = None
+        self._by_name: dict[str, dict[str, Any]] = {}
+
+    async def prefetch(self) -> None:
+        """Backfills: read the active items once (paged) so that finding an item answers from
+        memory instead of one or two queries per product. Items this catalog creates are added;
+        one someone else creates meanwhile makes our create fail as a duplicate name, and the
+        ordinary step then finds it."""
+        rows, _ = await self.api.query_pages("Item", "Active = true", "Id")
+        self._by_sku, self._by_name = {}, {}
+        for row in sorted(rows, key=lambda r: int(r.get("Id") or 0)):
+            self._remember(row)
+
+    def forget_prefetched(self) -> None:
+        self._by_sku, self._by_name = None, {}
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        if self._by_sku is None or row.get("Type") not in SELLABLE_TYPES:
+            return
+        if row.get("Sku"):
+            self._by_sku.setdefault(str(row["Sku"]), row)  # the oldest wins, as in _one_item
+        if row.get("Name"):
+            self._by_name.setdefault(str(row["Name"]).casefold(), row)
 
     async def find(self, sku: str | None, name: str | None) -> Product | None:
         cached = self._cache.get((sku, name))
@@ -51,6 +75,11 @@ class ItemCatalog:
         self._cache.clear()
 
     async def _find_item(self, sku: str | None, name: str | None) -> Product | None:
+        if self._by_sku is not None:
+            row = self._by_sku.get(sku) if sku else None
+            if row is None and name:
+                row = self._by_name.get(tr.safe_name(name, tr.ITEM_NAME_MAX).casefold())
+            return tr.item_from_wire(row) if row is not None else None
         if sku and self._sku_queryable:
             try:
                 row = await self._one_item(f"Sku = {tr.quote(sku)}")
@@ -109,6 +138,7 @@ class ItemCatalog:
         lookup = Recovery(recover)
         row = await self.api.create("Item", body, request_id, recover=lookup)
         self._cache[(product.sku, product.name)] = (self.monotonic(), tr.item_from_wire(row))
+        self._remember(row)
         return write_result(row, created=not lookup.found)
 
     # ---- tax collected ---------------------------------------------------------------------
