@@ -56,6 +56,7 @@ def sandbox(
     """Serve local emulators of the HubSpot CRM API and the QuickBooks Online API."""
     if seed not in ("demo", "empty"):
         raise typer.BadParameter("seed must be 'demo' or 'empty'")
+    from ledgerbridge.private_files import private_dir
     from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
     from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
     from ledgerbridge.servers import Served, serve_all
@@ -65,7 +66,7 @@ def sandbox(
     qb_dir = state_dir / "quickbooks" if state_dir else None
     for d in (hs_dir, qb_dir):
         if d:
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
     hs = hubspot_app(
         seed=seed,
         state_dir=hs_dir,

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
 from typing import Any
 
+from ledgerbridge.private_files import private_dir, write_private
 from ledgerbridge.sandbox.quickbooks import operations, query
 from ledgerbridge.sandbox.quickbooks import seed as seeding
 from ledgerbridge.sandbox.quickbooks.company import Company, Env
@@ -232,7 +233,7 @@ class SandboxState:
         self._dirty = False
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         data = {
             "version": 1,
             "default_realm": self.default_realm,
@@ -240,7 +241,7 @@ class SandboxState:
             "oauth": self.oauth.to_json(),
         }
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(dumps(data), encoding="utf-8")
+        write_private(tmp, dumps(data))  # it holds live sandbox tokens: 0600
         os.replace(tmp, path)
 
     def _load(self) -> bool:
