@@ -181,6 +181,10 @@ def serve(
             console.print(
                 f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
             )
+        from ledgerbridge.webhook_intake import warnings as webhook_warnings
+
+        for line in webhook_warnings(settings, (c.info for c in runtime.connections.values())):
+            console.print(f"[yellow]warning:[/] {line}")
         runtime.ready = True
         front = front_app(runtime, console_app(runtime))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []

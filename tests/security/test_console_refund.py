@@ -127,3 +127,12 @@ def test_clear_refund_is_recorded(
     after = _payment(stack, payment_id)
     assert after["hs_refunds_amount"] == "100.00"
     assert after["hs_latest_status"] == "partially_refunded"
+
+
+def test_settings_page_says_how_webhooks_are_verified(console: tuple[httpx.Client, str]) -> None:
+    client, _ = console
+    page = " ".join(html.unescape(client.get("/settings/sync").text).split())
+    expected = (
+        "<dt>Webhooks</dt><dd>Signatures checked with the public sandbox secret (sandbox only)</dd>"
+    )
+    assert page.count(expected) == 2  # HubSpot and QuickBooks
