@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from tests.integration.engine_world import FAILED, SYNCED, World, assoc, make_world
+from engine_world import FAILED, SYNCED, World, assoc, make_world
 
 from ledgerbridge.engine.validate import QBO_LINE_DESCRIPTION_MAX
 from ledgerbridge.sandbox.quickbooks.limits import LINE_DESCRIPTION_MAX

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.security.conftest import REAL_PORTAL, REAL_REALM, _connection
+from security_helpers import REAL_PORTAL, REAL_REALM, add_connection
 
 from ledgerbridge.bootstrap import SANDBOX_VERIFIER_TOKEN
 from ledgerbridge.connectors.quickbooks import webhooks as qbo
@@ -33,7 +33,7 @@ def _free_port() -> int:
 def test_serve_without_secrets_warns_and_refuses_forged_webhooks(tmp_path: Path) -> None:
     data = tmp_path / "data"
     store = SqlStore.from_settings(Settings(data_dir=data))
-    _connection(store, "Production", False, REAL_REALM, REAL_PORTAL)
+    add_connection(store, "Production", False, REAL_REALM, REAL_PORTAL)
     store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")} | {
         "COLUMNS": "200",
