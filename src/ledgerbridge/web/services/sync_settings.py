@@ -12,6 +12,7 @@ from ledgerbridge.engine.fieldmap import (
     CustomFieldMapping,
     Direction,
     DocNumberStrategy,
+    LongTextPolicy,
     ObjectSync,
     ProductNotFoundPolicy,
     SyncSettings,
@@ -199,6 +200,10 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
     prefix = _one(form, "doc_number_prefix")
     default_item = _one(form, "default_item_name") or current.default_item_name
     match_key = _one(form, "customer_match_key") or "email"
+    try:
+        long_text = LongTextPolicy(_one(form, "long_text") or current.long_text)
+    except ValueError:
+        return SectionResult(None, ["Choose what to do with over-long line descriptions."])
     if doc_number is DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER and not prefix:
         errors.append("Enter the prefix for document numbers.")
     if len(prefix) > 10:
@@ -217,6 +222,7 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                 "product_not_found": policy,
                 "default_item_name": default_item[:100],
                 "customer_match_key": match_key,
+                "long_text": long_text,
             }
         )
     )
