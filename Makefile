@@ -3,14 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Pinned versions of every dependency (pip-compile output). Used as constraints, so a
+# dependency just added to pyproject.toml still installs before the lock is regenerated.
+LOCK := requirements.lock
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench bench-reconcile lint venv browser clean
+.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q -c $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,10 +49,19 @@ bench: $(STAMP)
 bench-reconcile: $(STAMP)
 	$(PY) -m bench.reconcile $(N)
 
-lint: $(STAMP)
+lint: $(STAMP) audit
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+
+# Known vulnerabilities in the locked versions (PyPI's advisory data). Fails on any finding.
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit --progress-spinner off --no-deps --disable-pip -r $(LOCK)
+
+# Regenerate the lock after changing dependencies in pyproject.toml (commit both).
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile -q --upgrade --extra dev --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --no-emit-trusted-host -o $(LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) .ledgerbridge .pytest_cache

@@ -34,6 +34,7 @@ from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.errors import AuthExpired, ConfigError
 from ledgerbridge.pacing import connection_budgets
+from ledgerbridge.private_files import private_dir
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionInfo, SqlStore, StoredTokens
 
@@ -431,7 +432,7 @@ def make_http(timeout: float = 30.0) -> httpx.AsyncClient:
 async def build_runtime(
     settings: Settings, *, http: httpx.AsyncClient | None = None, store: SqlStore | None = None
 ) -> Runtime:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     store = store or SqlStore.from_settings(settings)
     runtime = Runtime(
         settings=settings, store=store, http=http or make_http(), _owns_http=http is None

@@ -65,6 +65,7 @@ def sandbox(
     """Serve local emulators of the HubSpot CRM API and the QuickBooks Online API."""
     if seed not in ("demo", "empty"):
         raise typer.BadParameter("seed must be 'demo' or 'empty'")
+    from ledgerbridge.private_files import private_dir
     from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
     from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
     from ledgerbridge.servers import Served, serve_all
@@ -74,7 +75,7 @@ def sandbox(
     qb_dir = state_dir / "quickbooks" if state_dir else None
     for d in (hs_dir, qb_dir):
         if d:
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
     hs = hubspot_app(
         seed=seed,
         state_dir=hs_dir,
@@ -194,6 +195,10 @@ def serve(
             console.print(
                 f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
             )
+        from ledgerbridge.webhook_intake import warnings as webhook_warnings
+
+        for line in webhook_warnings(settings, (c.info for c in runtime.connections.values())):
+            console.print(f"[yellow]warning:[/] {line}")
         runtime.ready = True
         front = front_app(runtime, console_app(runtime, serving=True))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []

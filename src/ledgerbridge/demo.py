@@ -26,6 +26,7 @@ from ledgerbridge.bootstrap import (
 from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
 from ledgerbridge.engine.fieldmap import FeeSettings, SyncSettings
 from ledgerbridge.ingress import front_app
+from ledgerbridge.private_files import private_dir
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.servers import Served, port_free, serve_all
 from ledgerbridge.settings import Settings
@@ -84,8 +85,8 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
 
     port = options.port
     state = options.data_dir / "sandbox"
-    (state / "hubspot").mkdir(parents=True, exist_ok=True)
-    (state / "quickbooks").mkdir(parents=True, exist_ok=True)
+    private_dir(state / "hubspot")
+    private_dir(state / "quickbooks")
     hs = hubspot_app(
         seed=options.seed,
         state_dir=state / "hubspot",
@@ -159,7 +160,7 @@ async def run_demo(
     for p in (port, port + 1, port + 2):
         if not port_free(p):
             raise SystemExit(f"port {p} is in use: pick another with --port")
-    options.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(options.data_dir)
     settings = Settings(
         data_dir=options.data_dir,
         port=port,

@@ -124,3 +124,21 @@ def warnings(settings: Any, infos: Iterable[ConnectionInfo]) -> list[str]:
             f"{QBO_ENV} is not set (changes arrive by polling only)."
         )
     return out
+
+
+def side_status(settings: Any, info: ConnectionInfo | None) -> dict[str, str]:
+    """Per side, how this connection's webhooks are verified (the settings page shows it)."""
+    if info is None:
+        return {}
+    out: dict[str, str] = {}
+    for side, value, env in (
+        ("hubspot", settings.hubspot_client_secret, HUBSPOT_ENV),
+        ("quickbooks", settings.qbo_webhook_verifier_token, QBO_ENV),
+    ):
+        if _secret(value):
+            out[side] = f"Signatures checked with {env}"
+        elif is_sandbox(info):
+            out[side] = "Signatures checked with the public sandbox secret (sandbox only)"
+        else:
+            out[side] = f"Refused: {env} is not set; changes arrive by polling only"
+    return out

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from tests.security.conftest import Served
+from security_helpers import Served
 
 CAP = 1024 * 1024
 

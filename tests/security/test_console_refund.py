@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ledgerbridge.bootstrap import load_sync_settings
+from ledgerbridge.engine.fieldmap import LongTextPolicy
 from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 PAYMENT_PROPS = ("hs_refunds_amount", "hs_latest_status", "hs_internal_comment")
@@ -127,3 +129,43 @@ def test_clear_refund_is_recorded(
     after = _payment(stack, payment_id)
     assert after["hs_refunds_amount"] == "100.00"
     assert after["hs_latest_status"] == "partially_refunded"
+
+
+def test_settings_page_says_how_webhooks_are_verified(console: tuple[httpx.Client, str]) -> None:
+    client, _ = console
+    page = " ".join(html.unescape(client.get("/settings/sync").text).split())
+    expected = (
+        "<dt>Webhooks</dt><dd>Signatures checked with the public sandbox secret (sandbox only)</dd>"
+    )
+    assert page.count(expected) == 2  # HubSpot and QuickBooks
+
+
+@pytest.mark.parametrize(
+    ("value", "saved"),
+    [("cut", LongTextPolicy.CUT), ("fail", LongTextPolicy.FAIL), ("shorten-all", None)],
+)
+def test_long_text_policy_from_the_settings_page(
+    stack: ConsoleStack, console: tuple[httpx.Client, str], value: str, saved: object
+) -> None:
+    client, token = console
+    before = load_sync_settings(stack.runtime.store, stack.connection_id)
+    answer = client.post(
+        "/settings/sync/policies",
+        data={
+            "doc_number": before.doc_number.value,
+            "doc_number_prefix": before.doc_number_prefix,
+            "product_not_found": before.product_not_found.value,
+            "customer_match_key": "email",
+            "long_text": value,
+            "csrf_token": token,
+        },
+    )
+    after = load_sync_settings(stack.runtime.store, stack.connection_id)
+    if saved is None:
+        assert answer.status_code == 400
+        assert "Choose what to do with over-long line descriptions." in html.unescape(answer.text)
+        assert after == before
+    else:
+        assert answer.status_code == 303
+        assert after.long_text is saved
+        assert stack.runtime.connections[stack.connection_id].engine.settings.long_text is saved

@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from tests.integration.engine_world import FAILED, SYNCED, World, assoc, make_world
+from engine_world import FAILED, SYNCED, World, assoc, make_world
 
+from ledgerbridge.engine.fieldmap import LongTextPolicy, SyncSettings
 from ledgerbridge.engine.validate import QBO_LINE_DESCRIPTION_MAX
 from ledgerbridge.sandbox.quickbooks.limits import LINE_DESCRIPTION_MAX
 
@@ -124,8 +125,45 @@ async def test_line_description_limit(world: World, length: int, synced: bool) -
     assert state.message == (
         f"Line 2 (Report) has a description of {length:,} characters; QuickBooks allows 4,000"
     )
-    assert state.hint == "Shorten the line item's description in HubSpot, then retry"
+    assert state.hint == (
+        "Shorten the line item's description in HubSpot, or set long text to 'cut' in the "
+        "sync settings, then retry"
+    )
     assert {e: world.qbo.count(e) for e in ("Customer", "Invoice")} == {
         "Customer": 0,
         "Invoice": 0,
     }
+
+
+async def test_cut_policy_sends_a_cut_copy_with_a_note_and_keeps_hubspot_whole(
+    world: World,
+) -> None:
+    world.with_settings(SyncSettings(long_text=LongTextPolicy.CUT))
+    text = "word " * 2000  # 10,000 characters
+    invoice_id = _invoice(world, "Acme Analytics", "ada@acme.example", text)
+    await world.sync()
+    state = world.invoice_state(invoice_id)
+    assert state.status is SYNCED, (state.message, state.hint)
+    qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
+    assert qbo_invoice is not None
+    cut = [ln["Description"] for ln in qbo_invoice["Line"] if "[cut:" in ln.get("Description", "")]
+    assert len(cut) == 1
+    assert len(cut[0]) <= 4000
+    assert cut[0].endswith(" [cut: 10,000 characters in HubSpot]")
+    assert text.startswith(cut[0][: -len(" [cut: 10,000 characters in HubSpot]")])
+    # A later edit in HubSpot goes through the merge: the cut copy is not carried back, and
+    # the QBO line stays cut (the merge compares lines by quantity and price).
+    world.hs.sb.update_object("invoices", invoice_id, {"hs_due_date": "2026-12-31"})
+    await world.sync()
+    assert world.invoice_state(invoice_id).status is SYNCED
+    lines = [
+        r.properties for r in world.hs.all("line_items") if r.properties.get("name") == "Report"
+    ]
+    assert [p["description"] for p in lines] == [text]
+    again = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
+    assert again is not None
+    assert again["DueDate"] == "2026-12-31"
+    assert cut[0] in [ln.get("Description") for ln in again["Line"]]
+    assert Decimal(str(again["TotalAmt"])) == Decimal(
+        world.hs.props("invoices", invoice_id)["hs_amount_billed"]
+    )

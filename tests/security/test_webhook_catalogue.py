@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from tests.security.conftest import REAL_PORTAL, REAL_REALM, SANDBOX_PORTAL, SANDBOX_REALM, Served
+from security_helpers import REAL_PORTAL, REAL_REALM, SANDBOX_PORTAL, SANDBOX_REALM, Served
 
 from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET, SANDBOX_VERIFIER_TOKEN
 from ledgerbridge.connectors.hubspot import webhooks as hs

@@ -173,6 +173,13 @@ class ProductNotFoundPolicy(StrEnum):
     FAIL = "fail"
 
 
+class LongTextPolicy(StrEnum):
+    """A HubSpot line description longer than QuickBooks takes (4,000 characters)."""
+
+    FAIL = "fail"  # the invoice fails alone, with a hint to shorten the description
+    CUT = "cut"  # the QBO copy is cut, ending with a note saying so; HubSpot keeps it whole
+
+
 class ObjectSync(BaseModel):
     """Sync on/off for one object, per direction."""
 
@@ -220,6 +227,7 @@ class SyncSettings(BaseModel):
     # liability account below: tax collected is owed, never income.
     tax_item_name: str = "Sales Tax Collected"
     tax_account_name: str = "Sales Tax Payable"
+    long_text: LongTextPolicy = LongTextPolicy.FAIL
     customer_match_key: str = "email"  # the only key supported: normalized email
     invoices: ObjectSync = Field(default_factory=ObjectSync)
     payments: ObjectSync = Field(default_factory=ObjectSync)

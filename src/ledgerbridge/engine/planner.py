@@ -44,6 +44,7 @@ from ledgerbridge.engine.validate import (
     check_custom_fields,
     check_invoice_for_crm,
     check_invoice_for_ledger,
+    cut_long_text,
 )
 from ledgerbridge.errors import SyncError
 
@@ -146,7 +147,7 @@ def _plan_new_from_hubspot(inp: InvoiceInput, hs: Invoice) -> Plan:
     check_invoice_for_ledger(hs, settings, doc_number)
     check_currency(hs, inp.ledger.home_currency, inp.ledger.multicurrency)
     custom = _ledger_custom_fields(hs, inp)
-    outgoing = replace(hs, number=doc_number, id=None, version=None)
+    outgoing = cut_long_text(replace(hs, number=doc_number, id=None, version=None), settings)
     snap = invoice_snapshot(hs, Side.HUBSPOT, settings)
     assert hs.customer is not None  # check_invoice_for_ledger guarantees it
     ops: tuple[Op, ...] = (
@@ -300,7 +301,13 @@ def _ledger_update_ops(
         customer_id = None
     ops.append(
         UpdateLedgerInvoice(
-            qbo_id, qbo.version or "0", target, fields, custom, item_ids, customer_id
+            qbo_id,
+            qbo.version or "0",
+            cut_long_text(target, settings),
+            fields,
+            custom,
+            item_ids,
+            customer_id,
         )
     )
     return ops

@@ -7,9 +7,15 @@ there (no customer, no item, no half invoice).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ledgerbridge.domain import Invoice
-from ledgerbridge.engine.fieldmap import QBO_DOC_NUMBER_MAX, QBO_STANDARD_FIELDS, SyncSettings
+from ledgerbridge.engine.fieldmap import (
+    QBO_DOC_NUMBER_MAX,
+    QBO_STANDARD_FIELDS,
+    LongTextPolicy,
+    SyncSettings,
+)
 from ledgerbridge.errors import ConfigError, Invalid
 
 QBO_CUSTOM_FIELD_MAX = 31  # legacy sales-form custom fields hold 31 characters
@@ -53,7 +59,8 @@ def check_invoice_for_ledger(
             code="missing_email",
         )
     _check_lines(invoice, "HubSpot")
-    _check_line_text(invoice)
+    if settings.long_text is not LongTextPolicy.CUT:
+        _check_line_text(invoice)
     if doc_number is not None and len(doc_number) > QBO_DOC_NUMBER_MAX:
         raise Invalid(
             f"Invoice number '{doc_number}' is {len(doc_number)} characters; QuickBooks allows "
@@ -69,17 +76,33 @@ def check_invoice_for_ledger(
         )
 
 
+def cut_long_text(invoice: Invoice, settings: SyncSettings) -> Invoice:
+    """With the "cut" policy, the invoice as QuickBooks gets it: each over-long line text cut,
+    ending with a note that says how long it is in HubSpot. The merge compares lines by
+    quantity and price only, so the cut copy is never carried back to HubSpot."""
+    if settings.long_text is not LongTextPolicy.CUT:
+        return invoice
+    lines = []
+    for line in invoice.lines:
+        text = line.description or line.name
+        if len(text) > QBO_LINE_DESCRIPTION_MAX:
+            note = f" [cut: {len(text):,} characters in HubSpot]"
+            text = text[: QBO_LINE_DESCRIPTION_MAX - len(note)].rstrip() + note
+            line = replace(line, description=text)
+        lines.append(line)
+    return replace(invoice, lines=tuple(lines))
+
+
 def _check_line_text(invoice: Invoice) -> None:
     # The QBO line description is the HubSpot description, else its name (see translate).
-    # Cutting it silently would put a shortened text in QuickBooks that the next merge could
-    # carry back to HubSpot; failing the invoice with the line named keeps both sides whole.
     for n, line in enumerate(invoice.lines, start=1):
         text = line.description or line.name
         if len(text) > QBO_LINE_DESCRIPTION_MAX:
             raise Invalid(
                 f"Line {n} ({line.name[:40]}) has a description of {len(text):,} characters; "
                 f"QuickBooks allows {QBO_LINE_DESCRIPTION_MAX:,}",
-                hint="Shorten the line item's description in HubSpot, then retry",
+                hint="Shorten the line item's description in HubSpot, or set long text to "
+                "'cut' in the sync settings, then retry",
                 code="line_description_too_long",
             )
 

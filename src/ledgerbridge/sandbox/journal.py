@@ -80,7 +80,7 @@ class Journal:
     def append(self, entry: dict[str, Any]) -> None:
         self.seq += 1
         line = (self.dumps({**entry, "seq": self.seq}) + "\n").encode("utf-8")
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
         finally:

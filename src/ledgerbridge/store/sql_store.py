@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
+from ledgerbridge.private_files import private_dir, private_sqlite
 from ledgerbridge.store.access import AccessRepository
 from ledgerbridge.store.base import Clock, utcnow
 from ledgerbridge.store.bulk import BulkRepository
@@ -59,6 +60,8 @@ class SqlStore(
         configured key (or the key file in the data directory)."""
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         cipher = load_cipher(secret, settings.data_dir)
+        private_dir(settings.data_dir)
+        private_sqlite(settings.database_url)
         if run_migrations:
             migrate(settings.database_url)
         return cls(

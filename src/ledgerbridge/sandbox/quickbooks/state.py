@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
 from typing import Any
 
+from ledgerbridge.private_files import private_dir
 from ledgerbridge.sandbox.journal import Journal
 from ledgerbridge.sandbox.quickbooks import operations, persist, query
 from ledgerbridge.sandbox.quickbooks import seed as seeding
@@ -242,7 +243,7 @@ class SandboxState:
         self._dirty = False
         if self.state_dir is None:
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)  # it holds live sandbox tokens
         if self._journal is None:
             self._journal = Journal(self.state_dir, SNAPSHOT.removesuffix(".json"), dumps, loads)
         journal = self._journal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ledgerbridge import webhook_intake
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console
@@ -59,6 +60,10 @@ async def connection_health(console: Console) -> Health:
     )
     for health, side in ((hubspot, Side.HUBSPOT), (quickbooks, Side.QUICKBOOKS)):
         _token_facts(console, health, side, now)
+    hooks = webhook_intake.side_status(console.runtime.settings, info)
+    for health in (hubspot, quickbooks):
+        if health.side in hooks:
+            health.details.append(("Webhooks", hooks[health.side]))
     if info is not None and info.needs_reconnect:
         for health in (hubspot, quickbooks):
             health.ok = False

@@ -13,6 +13,7 @@ from ledgerbridge.engine.fieldmap import (
     Direction,
     DocNumberStrategy,
     FeeSettings,
+    LongTextPolicy,
     ObjectSync,
     ProductNotFoundPolicy,
     SyncSettings,
@@ -198,6 +199,10 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
     tax_item = _one(form, "tax_item_name") or current.tax_item_name
     tax_account = _one(form, "tax_account_name") or current.tax_account_name
     match_key = _one(form, "customer_match_key") or "email"
+    try:
+        long_text = LongTextPolicy(_one(form, "long_text") or current.long_text)
+    except ValueError:
+        return SectionResult(None, ["Choose what to do with over-long line descriptions."])
     if doc_number is DocNumberStrategy.PREFIXED_HUBSPOT_NUMBER and not prefix:
         errors.append("Enter the prefix for document numbers.")
     if len(prefix) > 10:
@@ -228,6 +233,7 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                     vendor_name=_one(form, "fees_vendor_name")[:100],
                 ),
                 "customer_match_key": match_key,
+                "long_text": long_text,
             }
         )
     )
