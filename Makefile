@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench lint venv browser clean
+.PHONY: demo test test-fast bench bench-console lint venv browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.backfill
+
+# Console response times (index, search, dashboard) at 10,000 invoices.
+bench-console: $(STAMP)
+	$(PY) -m bench.console
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
