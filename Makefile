@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean
+.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean bench-console
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,11 @@ bench: $(STAMP)
 bench-reconcile: $(STAMP)
 	$(PY) -m bench.reconcile $(N)
 
-lint: $(STAMP) audit
+# Console response times (index, search, dashboard) at 10,000 invoices.
+bench-console: $(STAMP)
+	$(PY) -m bench.console
+
+lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy

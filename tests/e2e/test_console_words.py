@@ -65,3 +65,16 @@ def test_both_numbers_source_words_and_doc_number_meaning(page: Page, ui: Any) -
     current = page.locator("#doc-number-current")
     expect(current).to_contain_text("In use now:")
     expect(current).to_contain_text("two numbers")
+
+
+def test_payments_report_names_customers_and_source_filter_reads_whole(page: Page) -> None:
+    page.goto("/reports/payments?from=2026-01-01&to=2026-12-31")
+    customers = page.locator("#report-payments tbody tr td:nth-child(3)").all_inner_texts()
+    assert customers, "the demo data has payments"
+    named = [c for c in customers if c.strip() and "@" not in c]
+    assert named, customers  # a company name, not only emails
+    page.goto("/invoices")
+    options = page.locator("#source option").evaluate_all(
+        "els => els.map(e => e.textContent.trim())"
+    )
+    assert options == ["Any source", "Created in HubSpot", "From QuickBooks"]

@@ -133,6 +133,7 @@ class DashboardRepository(StoreBase):
             )
         if value is None:
             return None
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(when, dt.datetime):
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

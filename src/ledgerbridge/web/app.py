@@ -25,6 +25,7 @@ from ledgerbridge.web.routes import (
     auth,
     connections,
     dashboard,
+    directory,
     invoice_new,
     invoices,
     payments,
@@ -160,6 +161,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         users,
         activity,
         dashboard,
+        directory,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

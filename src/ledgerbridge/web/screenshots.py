@@ -54,7 +54,9 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
         shot("login")
         page.fill("#password", stack.password)
         page.click("button[type=submit]")
-        page.wait_for_url("**/invoices")
+        page.wait_for_url("**/dashboard")
+        page.wait_for_selector("canvas#synced[data-drawn='1']")
+        shot("dashboard", full_page=True)
 
         # An invoice with a product QuickBooks does not know, while the policy says "fail":
         # the form, then the failure as the user sees it.
@@ -80,6 +82,17 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
         page.locator("#panel details.payment").first.locator("summary").click()
         page.locator("#panel #payments").scroll_into_view_if_needed()
         shot("invoice-payment")
+        page.locator("#panel #history").scroll_into_view_if_needed()
+        shot("invoice-history")
+
+        page.goto("/users")
+        page.click("#invite-form button[type=submit]")
+        page.wait_for_selector("#invite-link")
+        shot("users")
+        page.goto("/activity")
+        shot("activity")
+        page.goto("/companies")
+        shot("companies")
 
         page.goto("/settings/sync")
         shot("sync-settings", full_page=True)

@@ -100,6 +100,21 @@ class Writer:
                 await self.api.unassociate("invoices", invoice_id, "contacts", other)
         if contact_id not in current:
             await self.api.associate("invoices", invoice_id, "contacts", contact_id)
+            await self._associate_primary_company(invoice_id, contact_id)
+
+    async def _associate_primary_company(self, invoice_id: str, contact_id: str) -> None:
+        """An invoice made in QuickBooks belongs to the contact's company too, as one made in
+        HubSpot does: without it the company's invoice list misses it."""
+        companies = (await self.api.associations("contacts", "companies", [contact_id])).get(
+            contact_id, []
+        )
+        if not companies:
+            return
+        linked = (await self.api.associations("invoices", "companies", [invoice_id])).get(
+            invoice_id, []
+        )
+        if companies[0] not in linked:
+            await self.api.associate("invoices", invoice_id, "companies", companies[0])
 
     async def reconcile_children(
         self,

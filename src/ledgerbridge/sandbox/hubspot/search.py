@@ -4,6 +4,7 @@ paging with an integer `after`, and the caps (200 per page, 10,000 results per q
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +44,20 @@ class _Compare:
         self.key = key_of(ptype)  # the same keys the indexes hold
 
 
+@functools.lru_cache(maxsize=256)
+def _token_regex(pattern: str) -> re.Pattern[str]:
+    # One compile per pattern, not per record: a search over 10,000 records stays quick.
+    return re.compile("^" + ".*".join(re.escape(p) for p in pattern.lower().split("*")) + "$")
+
+
+_SEPARATORS = re.compile(r"[\s,;@.\-_/]+")
+
+
 def _token_match(value: str, pattern: str) -> bool:
-    regex = "^" + ".*".join(re.escape(p) for p in pattern.lower().split("*")) + "$"
-    tokens = re.split(r"[\s,;@.\-_/]+", value.lower()) + [value.lower()]
-    return any(re.match(regex, tok) for tok in tokens if tok)
+    regex = _token_regex(pattern)
+    lowered = value.lower()
+    tokens = [*_SEPARATORS.split(lowered), lowered]
+    return any(regex.match(tok) for tok in tokens if tok)
 
 
 def _matches(state: SandboxState, t: ObjectType, rec: Record, f: dict[str, Any]) -> bool:

@@ -78,11 +78,11 @@ def _lag_series(
     lags: list[tuple[dt.datetime, float]], buckets: list[dt.datetime], step: dt.timedelta, fmt: str
 ) -> Series:
     grouped: dict[dt.datetime, list[float]] = defaultdict(list)
+    first = buckets[0]
     for at, seconds in lags:
-        for start in buckets:
-            if start <= at < start + step:
-                grouped[start].append(seconds)
-                break
+        index = int((at - first) / step)
+        if 0 <= index < len(buckets):
+            grouped[buckets[index]].append(seconds)
     median = [round(statistics.median(grouped[b]), 1) if grouped[b] else None for b in buckets]
     worst = [round(max(grouped[b]), 1) if grouped[b] else None for b in buckets]
     return Series(

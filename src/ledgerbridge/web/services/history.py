@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerbridge.domain import Side
@@ -37,6 +37,7 @@ SOURCE_WORDS = {
     "INTEGRATION": "by an integration",
     "IMPORT": "by an import",
     "WORKFLOWS": "by a workflow",
+    "CALCULATED": "calculated by HubSpot",
 }
 KINDS = {
     "change": "Change in HubSpot",
@@ -126,7 +127,8 @@ def _hubspot_changes(record: dict[str, Any] | None) -> list[HistoryEntry]:
             if at is None:
                 continue
             first = index == len(versions) - 1
-            source = SOURCE_WORDS.get(str(version.get("sourceType")), "in HubSpot")
+            kind = str(version.get("sourceType") or "")
+            source = SOURCE_WORDS.get(kind, f"source {kind.lower()}" if kind else "no source given")
             out.append(
                 HistoryEntry(
                     at=at,
@@ -177,11 +179,11 @@ class ActivityQuery:
     record: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
-    problems: list[str] | None = None
+    problems: list[str] = field(default_factory=list)
 
     @classmethod
     def from_params(cls, params: Any) -> ActivityQuery:
-        query = cls(problems=[])
+        query = cls()
         kind = str(params.get("kind") or "")
         if kind and kind not in ACTIVITY_KINDS:
             query.problems.append(

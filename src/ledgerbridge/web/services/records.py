@@ -62,10 +62,17 @@ class RecordPage:
     invoices: list[InvoiceRow]
 
 
-async def _invoices(console: Console, from_type: str, record_id: str) -> list[InvoiceRow]:
+async def _invoices(
+    console: Console, from_type: str, record_id: str, also: list[str] | None = None
+) -> list[InvoiceRow]:
+    """The record's invoices; `also`: contact ids whose invoices belong here too (a company's
+    page lists its contacts' invoices, including ones made in QuickBooks)."""
     ids = (await console.hubspot.associations(from_type, "invoices", [record_id])).get(
         record_id, []
     )
+    if also:
+        by_contact = await console.hubspot.associations("contacts", "invoices", also)
+        ids = list(dict.fromkeys([*ids, *(i for c in also for i in by_contact.get(c, []))]))
     if not ids:
         return []
     records = await console.hubspot.batch_read("invoices", ids, CARD_PROPERTIES)
@@ -148,7 +155,7 @@ async def company_page(console: Console, company_id: str) -> RecordPage | None:
         [(label, str(p[f])) for f, label in COMPANY_FIELDS if p.get(f)],
         related,
         "Contacts",
-        await _invoices(console, "companies", company_id),
+        await _invoices(console, "companies", company_id, also=contact_ids[:100]),
     )
 
 

@@ -145,7 +145,13 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
     ids = [str(p["id"]) for p in payments]
     links = await api.associations("commerce_payments", "invoices", ids) if ids else {}
     linked_ids = list(dict.fromkeys(i for v in links.values() for i in v))
-    numbers = await api.batch_read("invoices", linked_ids, ["hs_number"]) if linked_ids else {}
+    numbers = (
+        await api.batch_read(
+            "invoices", linked_ids, ["hs_number", "hs_invoice_latest_company_name"]
+        )
+        if linked_ids
+        else {}
+    )
     lines = []
     for record in payments:
         p = record.get("properties") or {}
@@ -164,7 +170,19 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
                     )
                     for i in invoice_ids
                 ],
-                customer=str(p.get("hs_customer_email") or ""),
+                # The customer's name (the invoice's company) where known; the email otherwise.
+                customer=next(
+                    (
+                        str(name)
+                        for i in invoice_ids
+                        if (
+                            name := ((numbers.get(i) or {}).get("properties") or {}).get(
+                                "hs_invoice_latest_company_name"
+                            )
+                        )
+                    ),
+                    str(p.get("hs_customer_email") or ""),
+                ),
                 processor=str(p.get("hs_processor_type") or ""),
                 method=str(p.get("hs_payment_method_type") or ""),
                 status=str(p.get("hs_latest_status") or ""),
