@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench lint venv browser clean
+.PHONY: demo test test-fast bench bench-sandbox lint venv browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.backfill
+	$(PY) -m bench.sandbox --quick
+
+# Sandbox cost per request at 5,000 and 100,000 invoices, and a limits-off backfill at 5,000 and
+# 50,000 (several minutes; figures in docs/sandboxes.md).
+bench-sandbox: $(STAMP)
+	$(PY) -m bench.sandbox
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
