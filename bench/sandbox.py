@@ -328,8 +328,8 @@ def backfill_figures(n: int) -> dict[str, float]:
         seed_cpu0 = _cpu_of(proc.pid)
         hubspot_total = seed_hubspot(hs_url, n, 200, 25)
         seed_cpu = _cpu_of(proc.pid) - seed_cpu0
-        count = httpx.get(f"{hs_url}/_sandbox/stats", headers=HS, timeout=30)
-        records = sum(count.json().get("objects", {}).values()) if count.status_code == 200 else 0
+        health = httpx.get(f"{hs_url}/_sandbox/health", timeout=30).json()
+        records = sum(health["objects"].values())
         rss_seeded = _rss_of(proc.pid)
         cpu0 = _cpu_of(proc.pid)
         r = asyncio.run(backfill(hs_url, qbo_url, realm))
