@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean bench-console
+.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean bench-console bench-sandbox
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,7 @@ soak: $(STAMP)
 # Real QBO speed by default (a few minutes); BENCH_FAST=1: the time-scaled run.
 bench: $(STAMP)
 	BENCH_FAST=$(BENCH_FAST) $(PY) -m bench.backfill
+	$(PY) -m bench.sandbox --quick
 
 bench-reconcile: $(STAMP)
 	$(PY) -m bench.reconcile $(N)
@@ -52,6 +53,10 @@ bench-reconcile: $(STAMP)
 # Console response times (index, search, dashboard) at 10,000 invoices.
 bench-console: $(STAMP)
 	$(PY) -m bench.console
+
+# Sandbox requests per second and CPU per request at 5,000 and 100,000 records.
+bench-sandbox: $(STAMP)
+	$(PY) -m bench.sandbox
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

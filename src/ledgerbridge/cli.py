@@ -61,6 +61,10 @@ def sandbox(
     quickbooks_webhook_url: str | None = typer.Option(
         None, help="Deliver QuickBooks webhooks here."
     ),
+    scale: int = typer.Option(
+        0, help="With --seed demo: add this many generated invoices (and their people, products)."
+    ),
+    scale_seed: int = typer.Option(1, help="Which generated company --scale makes (reproducible)."),
 ) -> None:
     """Serve local emulators of the HubSpot CRM API and the QuickBooks Online API."""
     if seed not in ("demo", "empty"):
@@ -83,6 +87,8 @@ def sandbox(
         rate_limits=rate_limits,
         time_scale=time_scale,
         webhook_url=hubspot_webhook_url,
+        scale=scale if seed == "demo" else 0,
+        scale_seed=scale_seed,
     )
     qb = quickbooks_app(
         seed=seed,
@@ -91,6 +97,8 @@ def sandbox(
         throttle=rate_limits,
         time_scale=time_scale,
         webhook_url=quickbooks_webhook_url,
+        scale=scale if seed == "demo" else 0,
+        scale_seed=scale_seed,
     )
 
     limits = qb.state.sandbox.throttle.limits
@@ -153,13 +161,17 @@ def demo(
     ),
     data_dir: Path = DATA_DIR,
     poll_interval: float = typer.Option(5.0, help="Seconds between polls of both change feeds."),
+    scale: int = typer.Option(
+        0, help="Add this many generated invoices to the demo data (e.g. 10000, 100000)."
+    ),
 ) -> None:
     """Run everything on one machine: sandboxes with demo data, the worker and the console."""
     from ledgerbridge.demo import DemoOptions, run_demo
 
     asyncio.run(
         run_demo(
-            DemoOptions(port=port, data_dir=data_dir, poll_interval=poll_interval), console=console
+            DemoOptions(port=port, data_dir=data_dir, poll_interval=poll_interval, scale=scale),
+            console=console,
         )
     )
 

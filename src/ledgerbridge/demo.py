@@ -50,6 +50,7 @@ class DemoOptions:
     quiet: bool = False
     showcase_failure: bool = True
     extra_env: dict[str, Any] = field(default_factory=dict)
+    scale: int = 0  # generated invoices added to the demo data (sandbox/scale_data.py)
 
 
 def ensure_admin(runtime: Runtime) -> str | None:
@@ -95,6 +96,7 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
         time_scale=options.time_scale,
         webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
         webhook_secret=SANDBOX_CLIENT_SECRET,
+        scale=options.scale if options.seed == "demo" else 0,
     )
     qb = quickbooks_app(
         seed=options.seed,
@@ -104,6 +106,7 @@ def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
         time_scale=options.time_scale,
         webhook_url=f"http://127.0.0.1:{port}/webhooks/quickbooks",
         verifier_token=SANDBOX_VERIFIER_TOKEN,
+        scale=options.scale if options.seed == "demo" else 0,
     )
     return hs, qb
 

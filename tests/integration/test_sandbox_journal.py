@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ledgerbridge.sandbox.hubspot.sandbox import HubSpotSandbox
+from ledgerbridge.sandbox.journal import Journal
 from ledgerbridge.sandbox.quickbooks import operations
 from ledgerbridge.sandbox.quickbooks.state import SandboxState
 from ledgerbridge.sandbox.quickbooks.wire import dumps
@@ -159,3 +160,24 @@ def test_qbo_restart_replays_the_journal(tmp_path: Path) -> None:
     again.save(compact=True)
     assert (tmp_path / "quickbooks-sandbox.journal").read_text() == ""
     assert dumps(SandboxState(state_dir=tmp_path)._snapshot()) == dumps(state._snapshot())
+
+
+def test_journal_compaction_is_due_when_it_outgrows_the_snapshot(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "j", min_compact_bytes=10)
+    journal.compact({"records": {"a": 1}})
+    assert not journal.due()
+    journal.append({"records": {"b": 2}})
+    journal.append({"records": {"c": 3}})
+    assert journal.due()  # the journal is now bigger than the snapshot
+    journal.compact({"records": {"a": 1, "b": 2, "c": 3}})
+    assert not journal.due()
+    reread = Journal(tmp_path, "j")
+    found = reread.load()
+    assert found is not None
+    snapshot, entries = found
+    assert snapshot["records"] == {"a": 1, "b": 2, "c": 3} and entries == []
+    reread.append({"records": {"d": 4}})
+    assert Journal(tmp_path, "j").load() == (
+        {"records": {"a": 1, "b": 2, "c": 3}, "journal_seq": 2},
+        [{"records": {"d": 4}, "seq": 3}],
+    )

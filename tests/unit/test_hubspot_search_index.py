@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledgerbridge.sandbox.hubspot.clock import FakeClock
+from ledgerbridge.sandbox.hubspot.routes_objects import _after
 from ledgerbridge.sandbox.hubspot.sandbox import HubSpotSandbox
 from ledgerbridge.sandbox.hubspot.search import search
 from ledgerbridge.sandbox.hubspot.state import object_type
@@ -158,3 +159,23 @@ def test_change_feed_shape_is_answered_from_the_index_in_order() -> None:
         ids, key=lambda i: (-int(sb.get_object("products", i).properties["price"]), int(i))
     )
     assert seen == by_price
+
+
+@st.composite
+def portal_and_page(draw: Any) -> tuple[HubSpotSandbox, int, int]:
+    sb, ids, _ = _build(draw)
+    after = int(draw(st.sampled_from(ids))) + draw(st.sampled_from([-1, 0, 1])) if ids else 0
+    return sb, after, draw(st.integers(1, 10))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(portal_and_page())
+def test_list_page_from_the_id_index_equals_a_scan(case: tuple[HubSpotSandbox, int, int]) -> None:
+    sb, after, limit = case
+    scanned = sorted(
+        (r for r in sb.store.of("deals").values() if not r.archived and int(r.id) > after),
+        key=lambda r: int(r.id),
+    )
+    assert [r.id for r in _after(sb, "deals", after, limit, False)] == [
+        r.id for r in scanned[: limit + 1]
+    ]

@@ -31,7 +31,12 @@ def _dumps(data: Any) -> str:
 
 class Journal:
     def __init__(
-        self, directory: Path, name: str, dumps: Dumps = _dumps, loads: Loads = json.loads
+        self,
+        directory: Path,
+        name: str,
+        dumps: Dumps = _dumps,
+        loads: Loads = json.loads,
+        min_compact_bytes: int = MIN_COMPACT_BYTES,
     ) -> None:
         self.directory = directory
         self.snapshot_path = directory / f"{name}.json"
@@ -41,6 +46,7 @@ class Journal:
         self.seq = 0  # last sequence number written (snapshot or journal)
         self.snapshot_bytes = 0
         self.journal_bytes = 0
+        self.min_compact_bytes = min_compact_bytes
 
     def load(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """(snapshot, journal entries newer than it, oldest first), or None when nothing was
@@ -75,7 +81,7 @@ class Journal:
 
     def due(self) -> bool:
         """Whether the journal has grown enough that a compaction pays for itself."""
-        return self.journal_bytes > max(MIN_COMPACT_BYTES, self.snapshot_bytes)
+        return self.journal_bytes > max(self.min_compact_bytes, self.snapshot_bytes)
 
     def append(self, entry: dict[str, Any]) -> None:
         self.seq += 1

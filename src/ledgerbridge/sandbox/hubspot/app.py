@@ -50,6 +50,8 @@ def create_app(
     webhook_secret: str = "sandbox-client-secret",
     time_scale: float = 1.0,
     clock: Clock | None = None,
+    scale: int = 0,
+    scale_seed: int = 1,
 ) -> FastAPI:
     """A HubSpot portal at the root of the app: `/crm/v3/...`, `/crm/v4/...`, `/oauth/...`, and
     admin endpoints under `/_sandbox/`. `app.state.sandbox` is the `HubSpotSandbox`."""
@@ -61,6 +63,8 @@ def create_app(
         rate_limits=rate_limits,
         time_scale=time_scale,
         clock=clock,
+        scale=scale,
+        scale_seed=scale_seed,
     )
     if webhook_url:
         sandbox.set_webhook(webhook_url, webhook_secret)

@@ -36,11 +36,14 @@ class HubSpotSandbox(SandboxState):
         rate_limits: bool = False,
         time_scale: float = 1.0,
         clock: Clock | None = None,
+        scale: int = 0,
+        scale_seed: int = 1,
     ) -> None:
         if seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; expected one of {SEEDS}")
         super().__init__(clock=clock or Clock(time_scale))
         self.seed = seed
+        self.scale, self.scale_seed = scale, scale_seed  # `--scale`: invoices added to the demo
         self.state_dir = Path(state_dir) if state_dir else None
         self.private_app_token = private_app_token
         self.tokens = TokenStore(self.clock, client_secret, self.portal_id)
@@ -67,7 +70,7 @@ class HubSpotSandbox(SandboxState):
             url = self.webhooks.config.url
             self.webhooks.config.url = None  # seeding is the portal's past, not news
             try:
-                seed_demo(self)
+                seed_demo(self, self.scale, self.scale_seed)
             finally:
                 self.webhooks.config.url = url
 

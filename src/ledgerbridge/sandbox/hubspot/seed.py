@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .. import demo_data
+from .. import demo_data, scale_data
 from .invoices import dec
 
 if TYPE_CHECKING:
@@ -25,47 +25,71 @@ def _iso(d: dt.date) -> str:
     return f"{d.isoformat()}T12:00:00.000Z"
 
 
-def seed_demo(sb: HubSpotSandbox) -> None:
+def seed_demo(sb: HubSpotSandbox, scale: int = 0, scale_seed: int = 1) -> None:
+    """The demo portal; with `scale`, plus that many generated invoices (scale_data.py) and the
+    people and products they need."""
+    co = scale_data.company(scale, scale_seed)
     with sb.batch():
         people = demo_data.people()
         contacts: list[str] = []
         companies: list[str] = []
-        for p in people:
-            domain = p.email.split("@", 1)[1]
-            company = sb.create_object(
-                "companies", {"name": p.company, "domain": domain, "phone": p.phone}, source=SOURCE
-            )
-            contact = sb.create_object(
-                "contacts",
-                {
-                    "firstname": p.first_name,
-                    "lastname": p.last_name,
-                    "email": p.email,
-                    "phone": p.phone,
-                    "company": p.company,
-                    "lifecyclestage": "customer",
-                },
-                source=SOURCE,
-            )
-            sb.associate("contacts", contact, "companies", company, 1, source=SOURCE)  # Primary
-            contacts.append(contact)
-            companies.append(company)
-        products = {}
-        for prod in demo_data.PRODUCTS:
-            products[prod["sku"]] = sb.create_object(
-                "products",
-                {
-                    "name": prod["name"],
-                    "hs_sku": prod["sku"],
-                    "price": prod["price"],
-                    "description": prod["description"],
-                },
-                source=SOURCE,
-            )
+        products: dict[str, str] = {}
+        _people(sb, people, contacts, companies)
+        _products(sb, demo_data.PRODUCTS, products)
         for inv in demo_data.invoices():
             if inv.origin != "hubspot":
                 continue
             _seed_invoice(sb, inv, contacts, companies, products, people)
+    if not scale:
+        return
+    # One operation per record from here on: a single batch would hold every event in memory.
+    _people(sb, co.people[len(people) :], contacts, companies)
+    _products(sb, co.products[len(demo_data.PRODUCTS) :], products)
+    for inv in co.invoices():
+        if inv.origin == "hubspot":
+            _seed_invoice(sb, inv, contacts, companies, products, co.people)
+
+
+def _people(
+    sb: HubSpotSandbox,
+    people: list[demo_data.DemoPerson],
+    contacts: list[str],
+    companies: list[str],
+) -> None:
+    for p in people:
+        domain = p.email.split("@", 1)[1]
+        company = sb.create_object(
+            "companies", {"name": p.company, "domain": domain, "phone": p.phone}, source=SOURCE
+        )
+        contact = sb.create_object(
+            "contacts",
+            {
+                "firstname": p.first_name,
+                "lastname": p.last_name,
+                "email": p.email,
+                "phone": p.phone,
+                "company": p.company,
+                "lifecyclestage": "customer",
+            },
+            source=SOURCE,
+        )
+        sb.associate("contacts", contact, "companies", company, 1, source=SOURCE)  # Primary
+        contacts.append(contact)
+        companies.append(company)
+
+
+def _products(sb: HubSpotSandbox, rows: list[dict[str, str]], products: dict[str, str]) -> None:
+    for prod in rows:
+        products[prod["sku"]] = sb.create_object(
+            "products",
+            {
+                "name": prod["name"],
+                "hs_sku": prod["sku"],
+                "price": prod["price"],
+                "description": prod["description"],
+            },
+            source=SOURCE,
+        )
 
 
 def _seed_invoice(

@@ -57,6 +57,8 @@ def create_app(
     webhook_format: str = "cloudevents",
     clock: Callable[[], dt.datetime] | None = None,
     rounding: str = "half_up",
+    scale: int = 0,
+    scale_seed: int = 1,
 ) -> FastAPI:
     """Build the sandbox. `app.state.sandbox` is the SandboxState (see state.py for its API).
     `clock` (aware UTC datetimes) drives timestamps, token lifetimes and the CDC window; it is
@@ -73,6 +75,8 @@ def create_app(
         verifier_token=verifier_token,
         webhook_format=webhook_format,
         rounding=rounding,
+        scale=scale,
+        scale_seed=scale_seed,
         **({"clock": clock} if clock is not None else {}),
     )
 

@@ -10,10 +10,11 @@ custom fields ("PO Number", "Sales Rep", "Project").
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.sandbox import demo_data
+from ledgerbridge.sandbox import demo_data, scale_data
 from ledgerbridge.sandbox.quickbooks import operations
 from ledgerbridge.sandbox.quickbooks.company import Env
 
@@ -239,95 +240,107 @@ def seed_empty(env: Env, number: int) -> None:
         operations.create(env, "PaymentMethod", {"Name": name, "Type": kind})
 
 
-def seed_demo(env: Env) -> None:
+def seed_demo(env: Env, scale: int = 0, scale_seed: int = 1) -> None:
     """Customers (same emails as the HubSpot contacts, DisplayName = company name), items (same
-    SKUs as the HubSpot products) and the QBO-origin invoices with their payments."""
-    people = demo_data.people()
-    customers = []
-    for person in people:
-        customers.append(
-            operations.create(
-                env,
-                "Customer",
-                {
-                    "GivenName": person.first_name,
-                    "FamilyName": person.last_name,
-                    "CompanyName": person.company,
-                    "DisplayName": person.company,
-                    "PrimaryEmailAddr": {"Address": person.email},
-                    "PrimaryPhone": {"FreeFormNumber": person.phone},
-                },
-            )
-        )
-    items = {}
-    for product in demo_data.PRODUCTS:
-        items[product["sku"]] = operations.create(
-            env,
-            "Item",
-            {
-                "Name": product["name"],
-                "Sku": product["sku"],
-                "Type": "Service",
-                "Description": product["description"],
-                "UnitPrice": Decimal(product["price"]),
-                "IncomeAccountRef": {"value": "1"},
-            },
-        )
+    SKUs as the HubSpot products) and the QBO-origin invoices with their payments; with `scale`,
+    the generated company's (scale_data.py) on top."""
+    co = scale_data.company(scale, scale_seed)
+    customers = [_customer(env, person) for person in co.people]
+    items = {product["sku"]: _item(env, product) for product in co.products}
     po_slot = next(slot for slot, name in env.company.custom_field_defs() if name == "PO Number")
-    for invoice in demo_data.invoices():
-        if invoice.origin != "quickbooks":
-            continue
-        customer = customers[invoice.person_index % len(customers)]
-        lines: list[dict[str, Any]] = [
+    for invoice in itertools.chain(demo_data.invoices(), co.invoices()):
+        if invoice.origin == "quickbooks":
+            _seed_invoice(env, invoice, customers, items, po_slot)
+
+
+def _customer(env: Env, person: demo_data.DemoPerson) -> dict[str, Any]:
+    return operations.create(
+        env,
+        "Customer",
+        {
+            "GivenName": person.first_name,
+            "FamilyName": person.last_name,
+            "CompanyName": person.company,
+            "DisplayName": person.company,
+            "PrimaryEmailAddr": {"Address": person.email},
+            "PrimaryPhone": {"FreeFormNumber": person.phone},
+        },
+    )
+
+
+def _item(env: Env, product: dict[str, str]) -> dict[str, Any]:
+    return operations.create(
+        env,
+        "Item",
+        {
+            "Name": product["name"],
+            "Sku": product["sku"],
+            "Type": "Service",
+            "Description": product["description"],
+            "UnitPrice": Decimal(product["price"]),
+            "IncomeAccountRef": {"value": "1"},
+        },
+    )
+
+
+def _seed_invoice(
+    env: Env,
+    invoice: demo_data.DemoInvoice,
+    customers: list[dict[str, Any]],
+    items: dict[str, dict[str, Any]],
+    po_slot: str,
+) -> None:
+    customer = customers[invoice.person_index % len(customers)]
+    lines: list[dict[str, Any]] = [
+        {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": line.quantity * line.unit_price,
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": items[line.sku]["Id"]},
+                "Qty": line.quantity,
+                "UnitPrice": line.unit_price,
+            },
+        }
+        for line in invoice.lines
+    ]
+    if invoice.discount_percent:
+        lines.append(
             {
-                "DetailType": "SalesItemLineDetail",
-                "Amount": line.quantity * line.unit_price,
-                "SalesItemLineDetail": {
-                    "ItemRef": {"value": items[line.sku]["Id"]},
-                    "Qty": line.quantity,
-                    "UnitPrice": line.unit_price,
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": {
+                    "PercentBased": True,
+                    "DiscountPercent": invoice.discount_percent,
                 },
             }
-            for line in invoice.lines
-        ]
-        if invoice.discount_percent:
-            lines.append(
-                {
-                    "DetailType": "DiscountLineDetail",
-                    "DiscountLineDetail": {
-                        "PercentBased": True,
-                        "DiscountPercent": invoice.discount_percent,
-                    },
-                }
-            )
-        body: dict[str, Any] = {
-            "CustomerRef": {"value": customer["Id"]},
-            "Line": lines,
-            "TxnDate": invoice.issue_date.isoformat(),
-            "DueDate": invoice.due_date.isoformat(),
-            "BillEmail": customer["PrimaryEmailAddr"],
-        }
-        if invoice.po_number:
-            body["CustomField"] = [{"DefinitionId": po_slot, "StringValue": invoice.po_number}]
-        created = operations.create(env, "Invoice", body)
-        for n, wanted in enumerate(invoice.payments):
-            # the data set rounds its own totals; never apply more than QBO says is open
-            amount = min(wanted, env.company.get("Invoice", created["Id"])["Balance"])
-            paid_on = min(invoice.issue_date + dt.timedelta(days=7 + n), invoice.due_date)
-            operations.create(
-                env,
-                "Payment",
-                {
-                    "CustomerRef": {"value": customer["Id"]},
-                    "TotalAmt": amount,
-                    "TxnDate": paid_on.isoformat(),
-                    "PaymentMethodRef": {"value": "2"},
-                    "PaymentRefNum": f"CHK-{created['DocNumber']}",
-                    "Line": [
-                        {
-                            "Amount": amount,
-                            "LinkedTxn": [{"TxnId": created["Id"], "TxnType": "Invoice"}],
-                        }
-                    ],
-                },
-            )
+        )
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer["Id"]},
+        "Line": lines,
+        "TxnDate": invoice.issue_date.isoformat(),
+        "DueDate": invoice.due_date.isoformat(),
+        "BillEmail": customer["PrimaryEmailAddr"],
+    }
+    if invoice.po_number:
+        body["CustomField"] = [{"DefinitionId": po_slot, "StringValue": invoice.po_number}]
+    created = operations.create(env, "Invoice", body)
+    for n, wanted in enumerate(invoice.payments):
+        # the data set rounds its own totals; never apply more than QBO says is open
+        amount = min(wanted, env.company.get("Invoice", created["Id"])["Balance"])
+        paid_on = min(invoice.issue_date + dt.timedelta(days=7 + n), invoice.due_date)
+        operations.create(
+            env,
+            "Payment",
+            {
+                "CustomerRef": {"value": customer["Id"]},
+                "TotalAmt": amount,
+                "TxnDate": paid_on.isoformat(),
+                "PaymentMethodRef": {"value": "2"},
+                "PaymentRefNum": f"CHK-{created['DocNumber']}",
+                "Line": [
+                    {
+                        "Amount": amount,
+                        "LinkedTxn": [{"TxnId": created["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )

@@ -57,6 +57,8 @@ class SandboxState:
         clock: Callable[[], dt.datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         rounding: str = "half_up",
+        scale: int = 0,
+        scale_seed: int = 1,
     ) -> None:
         if seed_name not in ("empty", "demo"):
             raise ValueError("seed must be 'empty' or 'demo'")
@@ -65,6 +67,7 @@ class SandboxState:
         # How amounts the company computes are rounded; tests may change it later.
         self.rounding = rounding
         self.seed_name = seed_name
+        self.scale, self.scale_seed = scale, scale_seed  # `--scale`: invoices added to the demo
         self.state_dir = Path(state_dir) if state_dir else None
         self.static_token = static_token
         self.clock = clock
@@ -138,7 +141,7 @@ class SandboxState:
         else:
             seeding.seed_empty(env, number)
         if seed == "demo":
-            seeding.seed_demo(env)
+            seeding.seed_demo(env, self.scale, self.scale_seed)
         if not self.default_realm:
             self.default_realm = realm_id
         self.mark_dirty()

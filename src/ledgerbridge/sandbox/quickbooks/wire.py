@@ -8,6 +8,7 @@ Incoming JSON is parsed with `parse_float=Decimal` so no amount ever passes thro
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -116,6 +117,7 @@ def response_time(moment: dt.datetime, tz: dt.tzinfo) -> str:
     return local.isoformat(timespec="milliseconds")
 
 
+@functools.lru_cache(maxsize=16384)  # queries compare every row's stored time strings
 def parse_time(text: str, tz: dt.tzinfo) -> dt.datetime | None:
     """Parse a date or datetime as clients send it (with or without offset; offsets like -0700).
     A value without an offset is read in the company's time zone."""
