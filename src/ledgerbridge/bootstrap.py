@@ -239,9 +239,7 @@ class Runtime:
         self, method: str, uri: str, body: bytes, headers: Mapping[str, str]
     ) -> int:
         events, allowed = webhook_intake.hubspot(self, method, uri, body, headers)
-        return self._mark(Side.HUBSPOT, events, allowed) + await self._mark_parents(
-            events, allowed
-        )
+        return self._mark(Side.HUBSPOT, events, allowed) + await self._mark_parents(events, allowed)
 
     async def _mark_parents(
         self, events: list[WebhookEvent], allowed: frozenset[int] | None = None

@@ -129,5 +129,5 @@ async def run_schedule(
                 continue
             try:
                 await reconcile_connection(runtime, conn, incremental=scope == INCREMENTAL)
-            except Exception:  # noqa: BLE001 - one failed run must not stop the schedule
+            except Exception:
                 log.exception("scheduled reconciliation of %s failed", conn.info.name)

@@ -14,7 +14,7 @@ import pytest
 from ledgerbridge.connectors.auth import StaticTokenProvider
 from ledgerbridge.connectors.hubspot.api import HubSpotApi
 from ledgerbridge.connectors.quickbooks.api import QboApi
-from ledgerbridge.errors import VALIDATION, Invalid
+from ledgerbridge.errors import VALIDATION, Conflict, Invalid, Transient
 
 BAD_IDS = [
     "../../etc/passwd",
@@ -67,7 +67,7 @@ async def test_bad_ids_fail_as_invalid_input_and_send_nothing(bad: str) -> None:
         with pytest.raises(Invalid) as caught:
             await call()
         assert caught.value.category == VALIDATION
-        assert not caught.value.retryable
+        assert not isinstance(caught.value, Transient | Conflict)  # never retried
         assert "is not a valid" in caught.value.message
         assert "ids are digits" in caught.value.hint
     assert recorder.paths == []

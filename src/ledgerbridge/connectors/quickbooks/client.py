@@ -128,14 +128,10 @@ class QuickBooksConnector:
             self._terms = {str(r["Id"]): str(r.get("Name") or "") for r in rows}
         return self._terms
 
-    async def _from_wire(self, row: dict[str, Any], home: str) -> Invoice:
-        """An invoice read from QBO, with the standard fields that mappings can target."""
-        invoice = tr.invoice_from_wire(row, home)
+    async def _from_wire(self, row: Mapping[str, Any], home: str) -> Invoice:
+        """An invoice read from QBO (SalesTermRef shown by the term's name)."""
         term_names = await self._term_names() if row.get("SalesTermRef") else {}
-        standard = standard_fields.from_wire(row, term_names)
-        if not standard:
-            return invoice
-        return replace(invoice, custom_fields={**invoice.custom_fields, **standard})
+        return tr.invoice_from_wire(row, home, term_names)
 
     async def company_currency(self) -> tuple[str, bool]:
         return settings.currency_from_preferences(await self._preferences())
@@ -334,7 +330,10 @@ class QuickBooksConnector:
 
     async def _invoice_result(self, row: Mapping[str, Any], created: bool = True) -> WriteResult:
         home, _ = await self.company_currency()
-        return with_invoice(write_result(row, created=created), row, home)
+        result = with_invoice(write_result(row, created=created), row, home)
+        if result.record is not None and row.get("SalesTermRef"):
+            result = replace(result, record=await self._from_wire(row, home))
+        return result
 
     async def batch_create_invoices(
         self, items: Sequence[BatchCreate]

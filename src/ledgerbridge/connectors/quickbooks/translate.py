@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ledgerbridge.connectors.quickbooks import standard_fields
 from ledgerbridge.domain import (
     Address,
     Customer,
@@ -219,7 +220,11 @@ def _expand_lines(lines: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, A
             yield line
 
 
-def invoice_from_wire(data: Mapping[str, Any], home_currency: str) -> Invoice:
+def invoice_from_wire(
+    data: Mapping[str, Any], home_currency: str, term_names: Mapping[str, str] | None = None
+) -> Invoice:
+    """The canonical invoice, with the standard fields a mapping can target among its custom
+    fields (`term_names`: payment term id -> name, to show SalesTermRef by name)."""
     currency = ref_value(data.get("CurrencyRef")) or home_currency
     lines: list[LineItem] = []
     discount: Discount | None = None
@@ -248,6 +253,7 @@ def invoice_from_wire(data: Mapping[str, Any], home_currency: str) -> Invoice:
         for f in data.get("CustomField") or []
         if f.get("StringValue") not in (None, "")
     }
+    custom.update(standard_fields.from_wire(data, term_names or {}))
     key = extract_marker(data.get("PrivateNote"))
     context: dict[str, str] = {}
     if key:

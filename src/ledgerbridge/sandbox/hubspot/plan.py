@@ -192,7 +192,7 @@ def ordered_page(
                 continue  # the range group holds it already
             extra.append(rec)
         extra_missing = sorted(int(r.id) for r in extra if r.id not in idx.by_id)
-        missing = extra_missing.copy  # noqa: E731
+        missing = extra_missing.copy
     present_extra = sorted(
         ((idx.by_id[r.id], int(r.id)) for r in extra if r.id in idx.by_id),
         key=lambda e: (e[0], e[1]),
