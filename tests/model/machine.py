@@ -158,19 +158,17 @@ class ConvergenceMachine(RuleBasedStateMachine):
                     )
                 )
             )
-        self.books.qbo_customers.append(
-            str(
-                self.run(
-                    self.qbo.write(
-                        "Customer",
-                        {
-                            "DisplayName": "Books Co",
-                            "PrimaryEmailAddr": {"Address": "books@co.example"},
-                        },
-                    )
-                )["Id"]
+        for name in ("Books Co", "Ledger Ltd"):
+            customer = self.run(
+                self.qbo.write(
+                    "Customer",
+                    {
+                        "DisplayName": name,
+                        "PrimaryEmailAddr": {"Address": f"{name.split()[0].lower()}@co.example"},
+                    },
+                )
             )
-        )
+            self.books.qbo_customers.append(str(customer["Id"]))
         self.books.qbo_items.append("1")  # "Services", in every new QBO company
 
     # ---- HubSpot user ------------------------------------------------------------------------
