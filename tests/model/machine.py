@@ -44,24 +44,11 @@ T = TypeVar("T")
 # Rules kept out of the bounded `make test` run because they trigger a known engine bug that is
 # not fixed yet; each has a strict-xfail regression test in tests/integration/test_model_findings.py
 # and is run by `make soak` (MODEL_ALL_RULES=1). Remove a name here once its bug is fixed.
-KNOWN_BUG_RULES: frozenset[str] = frozenset(
-    {
-        # A QBO payment deleted after it was copied to HubSpot: its key never settles (the step
-        # answers "the QuickBooks payment no longer exists" and it is marked dirty again by every
-        # poll) and HubSpot keeps counting the payment (issue 7, drift case 3).
-        "qbo_delete_payment",
-        # A QBO edit of the memo together with the PO custom field: the memo never reaches
-        # HubSpot and the invoice is synced (drift case 2). Switches off only that variant of
-        # qbo_edit_invoice.
-        "qbo_memo_and_po",
-        # A HubSpot edit that fails (a PO QBO refuses, or an invoice whose contact was deleted)
-        # together with another change: the webhook of the engine's own failed-status write
-        # makes the next step see "no change", so after the fix the other change (e.g. the due
-        # date) never reaches QBO, under synced (drift case 1).
-        "hs_refused_po",
-        "hs_delete_contact",
-    }
-)
+KNOWN_BUG_RULES: frozenset[str] = frozenset()
+# Rule names this switch has held (all fixed since; their regression tests are in
+# tests/integration/test_model_findings.py): "qbo_delete_payment" (drift case 3),
+# "qbo_memo_and_po" (a variant of qbo_edit_invoice; drift case 2), "hs_refused_po" and
+# "hs_delete_contact" (drift case 1).
 
 
 def skipped_rules() -> frozenset[str]:
