@@ -6,10 +6,11 @@ webhooks lost, polling sometimes off, faults sometimes on). At teardown everythi
 `invariants.check` compares the two books. Hypothesis prints the shrunk operation list of any
 failure; the test prints the seed.
 
-Webhooks are simulated as the ChangeEvents the engine's webhook handler would produce for the
-record the operation touched (an invoice or a payment). Edits of line items, discounts, fees and
-taxes emit none: HubSpot sends those as events about the line item / discount object, which the
-engine does not map to invoices today, so only polling can find them.
+Webhooks are simulated as the ChangeEvents the engine's webhook handler would produce: for the
+invoice or payment an operation touched (adding or removing a line item, discount, fee or tax is
+an associationChange, which names the invoice), for a line item edited on its own through the
+same association read the handler does (Runtime._mark_parents), and for the records the engine
+itself wrote (HubSpot and QBO send webhooks for those too).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.books = Books()
         self.skipped = skipped_rules()
         self.pending: list[ChangeEvent] = []
+        self.children: list[tuple[str, str]] = []  # webhooks about line items, discounts, ...
         self.po_slot = next(
             slot
             for slot, name in self.world.qbo.state.companies[
@@ -275,15 +277,15 @@ class ConvergenceMachine(RuleBasedStateMachine):
             return
         lines = self.run(self.hs.associated("invoices", invoice, "line_items"))
         if action == "add" or not lines:
-            self.attempt(self.hs.add_line(invoice, quantity, price, "Added line"))
+            if self.attempt(self.hs.add_line(invoice, quantity, price, "Added line")):
+                self.webhook(Side.HUBSPOT, INVOICE, invoice)  # the associationChange event
         elif action == "change":
-            self.attempt(
-                self.hs.update(
-                    "line_items", pick(lines, line), {"quantity": str(quantity), "price": price}
-                )
-            )
-        elif len(lines) > 1:
-            self.attempt(self.hs.delete("line_items", pick(lines, line)))
+            line_id = pick(lines, line)
+            changes = {"quantity": str(quantity), "price": price}
+            if self.attempt(self.hs.update("line_items", line_id, changes)):
+                self.children.append(("line_item", line_id))  # line_item.propertyChange
+        elif len(lines) > 1 and self.attempt(self.hs.delete("line_items", pick(lines, line))):
+            self.webhook(Side.HUBSPOT, INVOICE, invoice)  # the associationChange event
 
     @rule(
         index=st.integers(0, 99),
@@ -302,6 +304,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         if action == "set":
             # discounts and taxes as percent, fees as a fixed amount
             self.attempt(self.hs.add_adjustment(kind, invoice, value, percent=kind != "fees"))
+        self.webhook(Side.HUBSPOT, INVOICE, invoice)  # the associationChange events
 
     @rule(index=st.integers(0, 99), share=st.sampled_from(["0.25", "0.5", "1"]))
     def hs_pay(self, index: int, share: str) -> None:
@@ -410,8 +413,14 @@ class ConvergenceMachine(RuleBasedStateMachine):
             "lost": [],
             "half": [e for e in self.pending if rng.random() < 0.5],
         }[webhooks]
-        self.pending = []
+        children = {
+            "delivered": self.children,
+            "lost": [],
+            "half": [c for c in self.children if rng.random() < 0.5],
+        }[webhooks]
+        self.pending, self.children = [], []
         self.world.engine.handle_events(events)
+        self.run(self.mark_parents(children))
         self.run(self.set_faults(FAULTS[faults], seed))
         try:
             for _ in range(rounds):
@@ -424,6 +433,18 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 self.now += dt.timedelta(minutes=30)  # every backoff is due by the next round
         finally:
             self.run(self.set_faults(FaultPlan(), seed))
+
+    async def mark_parents(self, children: list[tuple[str, str]]) -> None:
+        """What the webhook handler does with a line item's (discount's, ...) own event: mark
+        the invoices it belongs to (ledgerbridge.bootstrap, Runtime._mark_parents)."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, object_id in children:
+            by_kind.setdefault(kind, []).append(object_id)
+        for kind, ids in by_kind.items():
+            invoices = await self.world.crm.related_invoice_ids(kind, list(dict.fromkeys(ids)))
+            self.world.engine.handle_events(
+                [ChangeEvent(Side.HUBSPOT, INVOICE, i) for i in invoices]
+            )
 
     def echo_webhooks(self, results: list[Any]) -> None:
         """Both APIs send webhooks for the engine's own writes too (e.g. its sync-status write
