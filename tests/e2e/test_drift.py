@@ -237,6 +237,38 @@ def test_payment_deleted_in_quickbooks_stops_counting_in_hubspot(
     assert Decimal(copies[0]["properties"]["hs_refunds_amount"]) == Decimal("30")
 
 
+def test_payment_voided_in_quickbooks_stops_counting_in_hubspot(
+    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = _uid()
+    invoice, qbo_id = _synced_invoice(hs, uid)
+    q = qbo.get("Invoice", qbo_id)
+    payment = qbo.create(
+        "Payment",
+        {
+            "CustomerRef": q["CustomerRef"],
+            "TotalAmt": 25,
+            "Line": [{"Amount": 25, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
+        },
+    )
+
+    def balance(expected: str) -> dict[str, Any] | None:
+        props = _props(hs, invoice)
+        found = Decimal(props.get("hs_balance_due") or "-1")
+        return props if found == Decimal(expected) else None
+
+    wait_for(lambda: balance("55.00"), BUDGET, what="the payment in HubSpot")
+    current = qbo.get("Payment", payment["Id"])
+    r = qbo.http.post(
+        "/payment",
+        params={"operation": "void"},
+        json={"Id": payment["Id"], "SyncToken": current["SyncToken"], "sparse": True},
+    )
+    assert r.status_code == 200, r.text
+    props = wait_for(lambda: balance("80.00"), BUDGET, what="the void in HubSpot")
+    assert Decimal(str(qbo.get("Invoice", qbo_id)["Balance"])) == Decimal(props["hs_balance_due"])
+
+
 # ---- (4) fix it in QuickBooks, then retry --------------------------------------------------
 def _settings_page(stack: DemoStack) -> str:
     with httpx.Client(base_url=stack.console_url, timeout=30) as web:

@@ -39,15 +39,6 @@ async def _qbo_delete(world: World, entity: str, entity_id: str) -> None:
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 7 drift case 3, found by the model test (rule qbo_delete_payment): a QBO payment "
-        "deleted after it was copied to HubSpot never settles (its key is marked dirty again by "
-        "every QBO poll and the step answers 'the QuickBooks payment no longer exists'), and the "
-        "HubSpot copy stays succeeded, so HubSpot's balance stays 60.00 while QBO's is 100.00"
-    ),
-)
 async def test_qbo_payment_deleted_after_it_was_copied_settles_and_refunds_the_copy(
     world: World,
 ) -> None:
@@ -76,15 +67,6 @@ async def test_qbo_payment_deleted_after_it_was_copied_settles_and_refunds_the_c
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 7 drift case 2, found again by the model test (rule qbo_edit_invoice, field "
-        "memo_and_po): a QBO edit of CustomerMemo together with the PO Number custom field "
-        "updates the PO in HubSpot but not hs_comments (HubSpot keeps 'old memo'), and the "
-        "invoice is synced"
-    ),
-)
 async def test_qbo_edit_of_memo_and_po_together_reaches_hubspot(world: World) -> None:
     customer = world.qbo.customer("Memo Co", "memo-po@example.com")
     slot = next(
@@ -131,15 +113,6 @@ async def test_qbo_edit_of_memo_and_po_together_reaches_hubspot(world: World) ->
     assert (props.get("hs_purchase_order_number"), props.get("hs_comments")) == ("PO-2", "new memo")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 7 drift case 1, found again by the model test (rules hs_refused_po and "
-        "hs_delete_contact, with the webhook HubSpot sends for the engine's own status write): "
-        "a PATCH of a 43-character PO with a new hs_due_date fails; after the echo webhook and "
-        "the PO fix, QBO keeps the old DueDate while the invoice is synced"
-    ),
-)
 async def test_edits_made_with_a_refused_value_reach_qbo_once_it_is_fixed(world: World) -> None:
     contact = world.hs.contact("refused-po@example.com")
     product = world.hs.product("Widget", "SKU-PO", "50.00")

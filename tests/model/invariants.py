@@ -44,7 +44,7 @@ async def _all_hubspot_invoices(hs: HubSpotUser) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     after: str | None = None
     while True:
-        params = {"limit": "100", "properties": "hs_invoice_status"}
+        params = {"limit": "100", "properties": "hs_invoice_status,ledgerbridge_sync_status"}
         if after:
             params["after"] = after
         r = await hs.http.get("/crm/v3/objects/invoices", params=params, headers=hs.headers)
@@ -123,6 +123,8 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             problems.append(f"{label}: linked but has no sync state")
         elif diff and state.status is SyncStatus.SYNCED:
             problems.append(f"{label}: synced while the sides differ: {diff}")
+        elif diff and props.get("ledgerbridge_sync_status") == SyncStatus.SYNCED.value:
+            problems.append(f"{label}: HubSpot shows synced while the sides differ: {diff}")
         elif diff and not _names_a_field(state):
             problems.append(f"{label}: {state.status} without saying why; differs: {diff}")
         elif not diff and state.status not in (SyncStatus.SYNCED,) and status != "voided":

@@ -62,7 +62,7 @@ class QboRules:
 
     @rule(
         index=st.integers(0, 99),
-        field=st.sampled_from(["memo", "po", "memo_and_po", "due", "lines"]),
+        field=st.sampled_from(["memo", "po", "memo_and_po", "due", "lines", "customer"]),
         value=TEXT,
         days=st.integers(0, 60),
         quantity=st.integers(1, 4),
@@ -78,6 +78,10 @@ class QboRules:
             changes["CustomerMemo"] = {"value": value}
         if field in ("po", "memo_and_po"):
             changes["CustomField"] = [self._po(value)]
+        if field == "customer":
+            # Another customer (with another email) for the invoice: the customer field changes.
+            customers = self.books.qbo_customers
+            changes["CustomerRef"] = {"value": _pick(customers, quantity)}
         if field == "due":
             changes["DueDate"] = f"2026-12-{1 + days % 28:02d}"
         if field == "lines":

@@ -15,13 +15,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from machine import STATS, ConvergenceMachine
-from qbo_rules import QboRules
 
 pytestmark = pytest.mark.model
 
 
-class Machine(QboRules, ConvergenceMachine):
-    pass
+Machine = ConvergenceMachine
 
 
 BOUNDED = settings(

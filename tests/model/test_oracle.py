@@ -69,3 +69,31 @@ def test_dates_from_either_side_compare_as_days() -> None:
     assert day("2026-12-01T00:00:00Z") == day("2026-12-01") == "2026-12-01"
     assert day("1796083200000") == "2026-12-01"
     assert day("") is None
+
+
+def test_the_invariants_catch_a_synced_invoice_whose_sides_differ() -> None:
+    """Not vacuous: an edit in QBO the engine has not seen yet makes a synced record differ."""
+    from invariants import check
+    from test_convergence import Machine
+
+    machine = Machine()
+    try:
+        machine.base_data()
+        machine.hs_create_invoice(
+            contact=0,
+            lines=[(0, 2)],
+            discount="10",
+            po="PO-1",
+            memo="hello",
+            due_days=5,
+            finish=True,
+        )
+        machine.run(machine.quiesce())
+        machine.run(check(machine.world, machine.hs, machine.qbo, machine.books))  # agree
+        qbo_id = machine.books.qbo_copies(machine.world)[0]
+        machine.run(machine.qbo.sparse("Invoice", qbo_id, {"CustomerMemo": {"value": "changed"}}))
+        with pytest.raises(AssertionError, match="synced while the sides differ.*memo"):
+            machine.run(check(machine.world, machine.hs, machine.qbo, machine.books))
+    finally:
+        machine.run(machine.world.close())
+        machine.loop.close()

@@ -8,6 +8,7 @@ import pytest
 
 from ledgerbridge.connectors.hubspot.errors import error_from_body
 from ledgerbridge.connectors.quickbooks.errors import (
+    CUSTOMER_CURRENCY_HINT,
     MULTICURRENCY_HINT,
     error_from_fault,
     map_response,
@@ -78,10 +79,21 @@ def test_qbo_currency_error_gets_multicurrency_hint():
     error = qbo(
         "6000",
         "A business validation error has occurred while processing your request",
-        "Business Validation Error: The currency of the transaction must match the customer's currency.",
+        "Business Validation Error: Multicurrency is not enabled for this company.",
     )
     assert isinstance(error, Invalid)
     assert error.hint == MULTICURRENCY_HINT
+
+
+def test_qbo_customer_currency_error_names_the_customer():
+    # Multicurrency may well be on: the customer was made in another currency.
+    error = qbo(
+        "6000",
+        "A business validation error has occurred while processing your request",
+        "Business Validation Error: The currency of the transaction must match the customer's currency.",
+    )
+    assert isinstance(error, Invalid)
+    assert error.hint == CUSTOMER_CURRENCY_HINT
 
 
 def test_qbo_gateway_401_lower_case_body():

@@ -22,7 +22,8 @@ from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, Link, RecordKey, WriteResult
-from ledgerbridge.engine.steps import SETTLED, Finish, RunReport, Stepper, StepResult
+from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.steps import SETTLED, Finish, RunReport, Stepper
 from ledgerbridge.engine.verify import audit_divergence
 from ledgerbridge.errors import SyncError, Transient
 

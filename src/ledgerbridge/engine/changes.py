@@ -36,6 +36,7 @@ FEED_HS_INVOICES = "hubspot.invoices"
 FEED_HS_PAYMENTS = "hubspot.payments"
 FEED_QBO_CDC = "quickbooks.cdc"
 QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT}
+DELETED = "deleted"  # the version remembered for a record reported deleted
 SEEN_MAX = 50_000  # versions remembered for unlinked records (a bounded, in-memory cache)
 MAX_PAGES = 1000  # per feed per poll: a bound, not an expectation
 
@@ -171,10 +172,13 @@ class ChangeTracker:
             self._mark(key, reason, version)
             stats.marked += 1
         for source_id in page.deleted_ids:
-            self.store.mark_dirty(
-                RecordKey(self.connection_id, object_type, side, str(source_id)),
-                f"{reason}: deleted",
-            )
+            key = RecordKey(self.connection_id, object_type, side, str(source_id))
+            # CDC windows overlap: a delete already marked once is not news (a record stays
+            # deleted), or the key would wake at every poll and never settle.
+            if self.is_echo(key, DELETED):
+                stats.echoes += 1
+                continue
+            self._mark(key, f"{reason}: deleted", DELETED)
             stats.marked += 1
 
 

@@ -52,8 +52,19 @@ from ledgerbridge.engine.reconcile_read import (
 
 FULL = "full"
 INCREMENTAL = "incremental"
-# Fields a re-sync can bring into agreement (the merged ones); totals and balances follow.
-_REPAIRABLE = ("customer", "lines", "discount", "issue_date", "due_date", "memo", "voided")
+# Fields a re-sync can bring into agreement: the merged ones (totals follow the lines), and
+# amount paid / balance, which a payment still on its way (its event lost) brings in.
+_REPAIRABLE = (
+    "customer",
+    "lines",
+    "discount",
+    "issue_date",
+    "due_date",
+    "memo",
+    "voided",
+    "amount_paid",
+    "balance_due",
+)
 
 # States a reconciliation reports on but does not overwrite: they already name a cause.
 _KEEP_STATES = (SyncStatus.FAILED, SyncStatus.BLOCKED)

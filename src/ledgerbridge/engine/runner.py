@@ -24,7 +24,8 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.planner import LedgerInfo
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, CrmPort, LedgerPort, RecordKey, StorePort
-from ledgerbridge.engine.steps import RunReport, Stepper, StepResult
+from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import (
     AuthExpired,
     Conflict,

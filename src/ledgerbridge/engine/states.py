@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.apply import Applied
@@ -16,6 +17,13 @@ from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.ports import INVOICE, CrmPort, RecordKey, StoredSyncState, StorePort
 from ledgerbridge.engine.verify import plan_differences
 from ledgerbridge.errors import SyncError
+
+
+@dataclass(frozen=True)
+class StepResult:
+    key: RecordKey  # the key the state was recorded on (the record's primary key)
+    plan: Plan
+    applied: Applied | None = None
 
 
 class StateBook:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
-from ledgerbridge.engine import ownership, parity
+from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.payments import PaymentInput, plan_payment
+from ledgerbridge.engine.payment_steps import PaymentSteps
 from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
@@ -36,20 +36,11 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.states import StateBook, error_text
+from ledgerbridge.engine.states import StepResult, error_text
 from ledgerbridge.engine.verify import Verifier, audit_divergence
 
 # Outcomes after which the link's bases are both sides as they now are.
 SETTLED = (SyncStatus.SYNCED, SyncStatus.DIVERGED)
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What one step did: the plan and what was applied."""
-
-    key: RecordKey  # the key the state was recorded on (the record's primary key)
-    plan: Plan
-    applied: Applied | None = None
 
 
 class SyncStateWrite(NamedTuple):
@@ -118,7 +109,7 @@ class RunReport:
             self.skipped += 1
 
 
-class Stepper(StateBook):
+class Stepper(PaymentSteps):
     """Runs one record's sync step: read both sides, plan, apply, record link, base and state."""
 
     def __init__(
@@ -396,67 +387,3 @@ class Stepper(StateBook):
                 continue
             out.append(RecordKey(self.connection_id, INVOICE, side, source))
         return out
-
-    # ---- payments --------------------------------------------------------------------------
-    async def payment(self, key: RecordKey) -> StepResult:
-        conn = self.connection_id
-        async with self.locks.hold(f"{conn}:payment:{key.side.value}:{key.source_id}"):
-            link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
-            plan = await self._plan_payment(key)
-            applied: Applied | None = None
-            if plan.writes:
-                applied = await self.applier.apply(plan, link)
-                self.applier.record_payment(plan, applied, link)
-                # Synced only if both sides now hold the same payment (verify.py).
-                plan = await self.verifier.payment(plan, applied.qbo_id)
-                audit_divergence(
-                    self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
-                )
-            elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
-                # Remember the version seen, so change feeds recognise it as already synced.
-                fresh = replace(
-                    link,
-                    qbo_hash=plan.extra["qbo_hash"],
-                    qbo_version=plan.qbo_version or link.qbo_version,
-                )
-                if fresh != link:
-                    self.store.save_link(fresh)
-            for waiting in plan.wake:
-                self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
-            self.record_state(key, plan, applied)
-            ownership.audit(self.store, conn, plan)
-            return StepResult(key, plan, applied)
-
-    async def _plan_payment(self, key: RecordKey) -> Plan:
-        conn = self.connection_id
-        link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
-        if key.side is Side.QUICKBOOKS:
-            payment = await self.ledger.get_payment(key.source_id)
-        else:
-            payment = await self.crm.get_payment(key.source_id)
-        invoice_links: dict[str, Link | None] = {}
-        excluded: set[str] = set()
-        for app in payment.applications if payment else ():
-            invoice_links[app.invoice_id] = self.store.get_link(
-                conn, INVOICE, key.side, app.invoice_id
-            )
-            state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
-            if state is not None and state.status is SyncStatus.EXCLUDED:
-                excluded.add(app.invoice_id)
-        # HubSpot owns refunds and deletes of the payments copied from QBO: read what it did.
-        owned = (
-            await ownership.hubspot_states(self.crm, link, payment, key.source_id)
-            if key.side is Side.QUICKBOOKS
-            else {}
-        )
-        # A copied QBO payment deleted in QBO: what HubSpot holds of it, to refund it there.
-        copies = (
-            await ownership.hubspot_copies(self.crm, link, key.source_id)
-            if key.side is Side.QUICKBOOKS and payment is None
-            else {}
-        )
-        return plan_payment(
-            PaymentInput(
-                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned, copies
-            )
-        )

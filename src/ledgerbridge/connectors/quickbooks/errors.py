@@ -213,6 +213,14 @@ def parse_fault(data: Any) -> FaultInfo | None:
     )
 
 
+CUSTOMER_CURRENCY_HINT = (
+    "A QuickBooks customer holds one currency, fixed when it was created. Turn on Multicurrency "
+    "in QuickBooks if it is off; if it is on, create a customer in the invoice's currency with "
+    "the contact's email (e.g. 'Acme (EUR)'), then retry; or exclude invoices in this currency "
+    "with a sync filter."
+)
+
+
 def is_currency_error(text: str) -> bool:
     lowered = text.lower()
     return "currency" in lowered or "multicurrency" in lowered or "exchange rate" in lowered
@@ -255,7 +263,9 @@ def error_from_fault(
         rule = Rule(Transient, "QuickBooks is having trouble; ledgerbridge retries automatically.")
     error_cls, hint = rule.error, rule.hint
     if error_cls in (Invalid,) and is_currency_error(message):
-        hint = MULTICURRENCY_HINT
+        # With multicurrency on, the usual cause is the customer: a QBO customer holds one
+        # currency, fixed when it was created.
+        hint = CUSTOMER_CURRENCY_HINT if "customer's currency" in message else MULTICURRENCY_HINT
     kwargs: dict[str, Any] = {"message": message, "hint": hint, "code": code, "status": status}
     if fault is not None and fault.element:
         kwargs["details"] = {"element": fault.element}

@@ -1,0 +1,91 @@
+"""The sync step of one payment (a mixin of the Stepper, engine/steps.py): read it, plan it
+(engine/payments.py), apply it, verify what both sides now hold (engine/verify.py), record the
+state and the decisions HubSpot owns (engine/ownership.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine import ownership
+from ledgerbridge.engine.apply import Applied, Applier
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.payments import PaymentInput, plan_payment
+from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, LedgerPort, Link, RecordKey
+from ledgerbridge.engine.states import StateBook, StepResult
+from ledgerbridge.engine.verify import Verifier, audit_divergence
+
+
+class PaymentSteps(StateBook):
+    """Mixin of the Stepper; the attributes are the Stepper's."""
+
+    ledger: LedgerPort
+    settings: SyncSettings
+    applier: Applier
+    locks: KeyedLocks
+    verifier: Verifier
+
+    async def payment(self, key: RecordKey) -> StepResult:
+        conn = self.connection_id
+        async with self.locks.hold(f"{conn}:payment:{key.side.value}:{key.source_id}"):
+            link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+            plan = await self._plan_payment(key)
+            applied: Applied | None = None
+            if plan.writes:
+                applied = await self.applier.apply(plan, link)
+                self.applier.record_payment(plan, applied, link)
+                # Synced only if both sides now hold the same payment (verify.py).
+                plan = await self.verifier.payment(plan, applied.qbo_id)
+                audit_divergence(
+                    self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
+                )
+            elif link is not None and key.side is Side.QUICKBOOKS and plan.extra.get("qbo_hash"):
+                # Remember the version seen, so change feeds recognise it as already synced.
+                fresh = replace(
+                    link,
+                    qbo_hash=plan.extra["qbo_hash"],
+                    qbo_version=plan.qbo_version or link.qbo_version,
+                )
+                if fresh != link:
+                    self.store.save_link(fresh)
+            for waiting in plan.wake:
+                self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
+            self.record_state(key, plan, applied)
+            ownership.audit(self.store, conn, plan)
+            return StepResult(key, plan, applied)
+
+    async def _plan_payment(self, key: RecordKey) -> Plan:
+        conn = self.connection_id
+        link = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+        if key.side is Side.QUICKBOOKS:
+            payment = await self.ledger.get_payment(key.source_id)
+        else:
+            payment = await self.crm.get_payment(key.source_id)
+        invoice_links: dict[str, Link | None] = {}
+        excluded: set[str] = set()
+        for app in payment.applications if payment else ():
+            invoice_links[app.invoice_id] = self.store.get_link(
+                conn, INVOICE, key.side, app.invoice_id
+            )
+            state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
+            if state is not None and state.status is SyncStatus.EXCLUDED:
+                excluded.add(app.invoice_id)
+        # HubSpot owns refunds and deletes of the payments copied from QBO: read what it did.
+        owned = (
+            await ownership.hubspot_states(self.crm, link, payment, key.source_id)
+            if key.side is Side.QUICKBOOKS
+            else {}
+        )
+        # A copied QBO payment deleted in QBO: what HubSpot holds of it, to refund it there.
+        copies = (
+            await ownership.hubspot_copies(self.crm, link, key.source_id)
+            if key.side is Side.QUICKBOOKS and payment is None
+            else {}
+        )
+        return plan_payment(
+            PaymentInput(
+                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned, copies
+            )
+        )
