@@ -5,7 +5,9 @@ two sides agree on who the customers are."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
+from ledgerbridge.demo import DemoOptions, sandbox_apps
 from ledgerbridge.sandbox import demo_data, scale_data
 from ledgerbridge.sandbox.hubspot.sandbox import HubSpotSandbox
 from ledgerbridge.sandbox.quickbooks.state import SandboxState
@@ -59,3 +61,14 @@ def test_scaled_company_is_reproducible_and_complete() -> None:
     skus = {p.properties["hs_sku"] for p in big.store.live("products")}
     items = qbo.query(realm, "select * from Item maxresults 1000")["Item"]
     assert skus <= {i.get("Sku") for i in items}
+
+
+def test_demo_scale_option_reaches_both_sandboxes(tmp_path: Path) -> None:
+    """`ledgerbridge demo --scale N` builds its sandboxes through DemoOptions.scale."""
+    hs, qb = sandbox_apps(DemoOptions(data_dir=tmp_path, scale=50))
+    people = len(demo_data.people()) + 5
+    assert len(hs.state.sandbox.store.live("contacts")) == people
+    state = qb.state.sandbox
+    assert state.query(state.default_realm_id, "select count(*) from Customer") == {
+        "totalCount": people
+    }
