@@ -142,16 +142,18 @@ async def test_index_costs_one_search_per_page_at_ten_thousand_invoices(client: 
                 "invoices", {"hs_currency": "USD", "hs_title": f"Bulk {n}"}
             )
     hubspot = client.router.transports["hubspot.test"]
-    for url in (
-        "/invoices?status=draft",
-        "/invoices?status=draft&sort=number&dir=asc&after=9975",
-        "/invoices?q=Bulk%209999",
+    for url, most in (
+        ("/invoices?status=draft", 2),
+        ("/invoices?status=draft&sort=number&dir=asc&after=9975", 2),
+        # A text search first looks up matching ids two ways (number/title/PO through `query`;
+        # company, email and QBO number through filters), then reads the page over those ids.
+        ("/invoices?q=Bulk%209999", 4),
     ):
         before = hubspot.requests
         response = await client.get(url)
         assert response.status_code == 200
         # One search; one association read for rows without a customer name (these drafts).
-        assert hubspot.requests - before <= 2, url
+        assert hubspot.requests - before <= most, url
     first = await client.get("/invoices?status=draft")
     assert (
         "10,000+ invoices" in first.text and "Search shows the first 10,000 results" in first.text

@@ -82,7 +82,10 @@ def _matches(state: SandboxState, t: ObjectType, rec: Record, f: dict[str, Any])
         return raw in (None, "")
     cmp = _Compare(d["type"])
     if op in ("IN", "NOT_IN"):
-        values = {cmp.key(v) for v in f.get("values") or []}
+        # Converted once per search, not once per record (the filter dict is this request's).
+        values = f.get("_keys")
+        if values is None:
+            values = f["_keys"] = {cmp.key(v) for v in f.get("values") or []}
         hit = raw is not None and cmp.key(raw) in values
         return hit if op == "IN" else not hit
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):

@@ -112,6 +112,29 @@ def build(console: Any, now: dt.datetime) -> Dashboard:
         for s in statuses
     ]
 
+    charts = _cached_charts(store, conn, now)
+    reconciles = [(c.name, store.last_reconcile(c.id)) for c in store.list_connections()]
+    return Dashboard(counts=count_rows, reconciles=reconciles, **charts)
+
+
+# The charts cover hours and days: recomputing them from the step log on every load would cost
+# most of the page's time at 10,000 invoices, so they are kept for a minute (the counts above
+# are always live).
+CHART_TTL = dt.timedelta(seconds=60)
+_charts: dict[tuple[int, int], tuple[dt.datetime, dict[str, Any]]] = {}
+
+
+def _cached_charts(store: Any, conn: int, now: dt.datetime) -> dict[str, Any]:
+    key = (id(store), conn)
+    hit = _charts.get(key)
+    if hit is not None and dt.timedelta(0) <= now - hit[0] < CHART_TTL:
+        return hit[1]
+    charts = _charts_now(store, conn, now)
+    _charts[key] = (now, charts)
+    return charts
+
+
+def _charts_now(store: Any, conn: int, now: dt.datetime) -> dict[str, Any]:
     day0 = (now - dt.timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     points = store.step_points(conn, day0)
     lags = _lags(points)
@@ -155,16 +178,13 @@ def build(console: Any, now: dt.datetime) -> Dashboard:
         ],
         unit="records",
     )
-    reconciles = [(c.name, store.last_reconcile(c.id)) for c in store.list_connections()]
-    return Dashboard(
-        counts=count_rows,
-        lag_24h=lag_24h,
-        lag_30d=lag_30d,
-        failures=failures,
-        synced=synced,
-        reconciles=reconciles,
-        lag_now=round(statistics.median(recent), 1) if recent else None,
-    )
+    return {
+        "lag_24h": lag_24h,
+        "lag_30d": lag_30d,
+        "failures": failures,
+        "synced": synced,
+        "lag_now": round(statistics.median(recent), 1) if recent else None,
+    }
 
 
 def chart_data(board: Dashboard) -> dict[str, Any]:
