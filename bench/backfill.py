@@ -537,7 +537,7 @@ def report(
             f"{_pct(lat, 0.95):.2f} s, max {max(lat):.2f} s  (finish -> QBO id on the HubSpot "
             f"invoice); {r['live_visible']} carry their QBO id"
         )
-    if r["etas"]:
+    if r["etas"] and limits:
         at, eta = r["etas"][0]
         print(
             f"first budget ETA            {eta:.0f} s left at {at:.0f} s "
