@@ -373,6 +373,7 @@ async def backfill(
 
                 profiler = Profiler(async_mode="disabled")
                 profiler.start()
+            rss0 = _rss_mib()  # after seeding: what the backfill adds is measured from here
             cpu0, wall0 = time.process_time(), time.perf_counter()
             final = None
             etas: list[tuple[float, float]] = []
@@ -401,9 +402,22 @@ async def backfill(
                 "throttled": budgets[1].stats.throttled if budgets else 0,
                 "hs_throttled": budgets[0].stats.throttled if budgets else 0,
                 "etas": etas,
+                "rss_before": rss0,
+                "rss_after": _rss_mib(),
             }
         store.close()
     return result
+
+
+def _rss_mib() -> float:
+    """This process's resident memory now (Linux), MiB; 0 where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -530,6 +544,7 @@ def report(
     )
     print(
         f"max RSS of this process     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        f"  (RSS before the backfill {r['rss_before']:.0f} MiB, after {r['rss_after']:.0f} MiB)"
     )
     if lat:
         print(
@@ -537,7 +552,7 @@ def report(
             f"{_pct(lat, 0.95):.2f} s, max {max(lat):.2f} s  (finish -> QBO id on the HubSpot "
             f"invoice); {r['live_visible']} carry their QBO id"
         )
-    if r["etas"]:
+    if r["etas"] and limits:
         at, eta = r["etas"][0]
         print(
             f"first budget ETA            {eta:.0f} s left at {at:.0f} s "

@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -183,7 +184,10 @@ class LocalBudget:
         self.limits = limits
         self.stats = BudgetStats()
         self.clock = clock
-        self._logs: list[list[list[float]]] = [[] for _ in limits.windows]
+        # Per window: entries [time, cost, window] oldest first, and their total cost. Kept as
+        # deques trimmed from the left, so a day-long window costs nothing per request.
+        self._logs: list[deque[list[float]]] = [deque() for _ in limits.windows]
+        self._used: list[int] = [0 for _ in limits.windows]
         self._in_flight = 0
         self._live_waiting = 0
         self._paused_until = 0.0
@@ -218,12 +222,19 @@ class LocalBudget:
                 continue
             span = window.seconds + self._margin(window)
             log = self._logs[index]
-            log[:] = [e for e in log if e[0] > now - span]
+            # A restamped entry may sit ahead of older ones: they then count a little longer
+            # than they must, which only ever errs on the safe side.
+            while log and log[0][0] <= now - span:
+                self._used[index] -= int(log.popleft()[1])
             cap = window.limit if lane == "live" else self.limits.bulk_cap(window)
-            used = sum(int(e[1]) for e in log)
+            if self._used[index] + cost <= max(cap, cost):
+                continue
+            # Over: drop every expired entry (not just those at the head), then wait until
+            # enough of the oldest have left.
+            log = self._logs[index] = deque(e for e in log if e[0] > now - span)
+            used = self._used[index] = sum(int(e[1]) for e in log)
             if used + cost <= max(cap, cost):
                 continue
-            # The oldest entries leave first; wait until enough of them have.
             excess = used + cost - max(cap, cost)
             for stamp, spent, _ in sorted(log):
                 excess -= int(spent)
@@ -256,6 +267,7 @@ class LocalBudget:
             if cost:
                 entry = [now, float(cost), float(index)]
                 self._logs[index].append(entry)
+                self._used[index] += cost
                 ticket.entries.append(entry)
         self._in_flight += 1
         self.stats.admitted += 1
