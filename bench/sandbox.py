@@ -277,10 +277,10 @@ def per_request(sizes: list[int]) -> None:
     memory()
     results: dict[int, list[tuple[str, float, float]]] = {}
     for n in sizes:
-        hs_rows, hs_mem, hs_fill = asyncio.run(hubspot_figures(n))
+        hs_rows, _hs_mem, hs_fill = asyncio.run(hubspot_figures(n))
         print(f"  HubSpot: {n:,} invoices filled in {hs_fill:.1f} s")
         gc.collect()
-        qb_rows, qb_mem, qb_fill = asyncio.run(qbo_figures(n))
+        qb_rows, _qb_mem, qb_fill = asyncio.run(qbo_figures(n))
         print(f"  QBO: {n:,} invoices filled in {qb_fill:.1f} s")
         results[n] = hs_rows + qb_rows
         gc.collect()

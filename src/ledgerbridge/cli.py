@@ -320,7 +320,7 @@ def backfill(
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     return (f"{hours} h " if hours else "") + f"{rest // 60} min {rest % 60:02d} s"
 

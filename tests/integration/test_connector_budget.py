@@ -92,7 +92,7 @@ async def test_sandbox_company_ten_per_second() -> None:
 
 
 async def test_a_429_storm_slows_requests_but_never_fails_them() -> None:
-    app, transport, http, qbo = await _world()
+    _app, transport, http, qbo = await _world()
     async with http:
         response = await http.put(
             "/_sandbox/faults", json=FaultPlan(rate_limit_rate=0.4, seed=8).to_dict()

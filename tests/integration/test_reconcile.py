@@ -232,7 +232,7 @@ async def _qbo_payment_copied(world: World, email: str) -> tuple[str, dict, str]
 
 
 async def test_payment_copy_edited_in_hubspot_is_recopied_from_quickbooks(world: World) -> None:
-    hs_id, payment, copy_id = await _qbo_payment_copied(world, "pay@example.com")
+    _hs_id, _payment, copy_id = await _qbo_payment_copied(world, "pay@example.com")
     # A silent edit of the copy's reference (no webhook, not via the engine).
     record = world.hs.sb.store.get("commerce_payments", copy_id)
     record.properties["hs_reference_number"] = "TYPO"
@@ -246,7 +246,7 @@ async def test_payment_copy_edited_in_hubspot_is_recopied_from_quickbooks(world:
 
 
 async def test_refund_recorded_in_hubspot_is_a_documented_difference(world: World) -> None:
-    hs_id, payment, copy_id = await _qbo_payment_copied(world, "refund@example.com")
+    hs_id, _payment, copy_id = await _qbo_payment_copied(world, "refund@example.com")
     await world.crm.api.update(
         "commerce_payments",
         copy_id,
@@ -326,7 +326,7 @@ async def test_scheduled_run_sweeps_and_stores_its_figures(world: World) -> None
     from ledgerbridge.reconciliation import run_schedule
     from ledgerbridge.settings import Settings
 
-    hs_id, qbo_id = await synced_invoice(world)
+    _hs_id, qbo_id = await synced_invoice(world)
     silent_qbo_edit(world, qbo_id, DueDate="2027-01-31")
     conn = SimpleNamespace(
         id=world.connection_id,

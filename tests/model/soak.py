@@ -53,7 +53,7 @@ def main() -> int:
         )
         try:
             run_state_machine_as_test(seed(current)(Machine), settings=config)
-        except Exception as exc:  # a finding: Hypothesis has printed the shrunk operations
+        except Exception as exc:  # noqa: BLE001 - a finding: Hypothesis has printed the shrunk operations
             traceback.print_exc()
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             findings.append((current, f"{type(exc).__name__}: {' / '.join(lines[:3])}"))

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from ledgerbridge.connectors.webhook_event import WebhookEvent
 from ledgerbridge.connectors.webhook_shapes import (
@@ -54,7 +54,7 @@ class _Entity(Loose):
 
 
 class _DataChange(Loose):
-    entities: list[_Entity] = []
+    entities: list[_Entity] = Field(default_factory=list)
 
 
 class _Notification(Loose):
@@ -63,7 +63,7 @@ class _Notification(Loose):
 
 
 class _Legacy(Loose):
-    eventNotifications: list[_Notification] = []
+    eventNotifications: list[_Notification] = Field(default_factory=list)
 
 
 class _CloudData(Loose):

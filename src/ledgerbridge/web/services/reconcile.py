@@ -101,7 +101,7 @@ async def resolve_field(console: Console, invoice_id: str, field: str, use: Side
     read both again and compare. Returns what happened, for a flash message. Raises ValueError
     when the choice cannot be made."""
     conn = console.bundle()
-    state, link, key = invoice_state(console, invoice_id)
+    _state, link, key = invoice_state(console, invoice_id)
     if link is None or not link.qbo_id or not link.hubspot_id:
         raise ValueError("This invoice is not linked to a QuickBooks invoice.")
     hs = await conn.crm.get_invoice(link.hubspot_id)
