@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,32 @@ def test_activity_page_filters_and_exports_csv(page: Page, ui: Any, stack: Conso
 
     page.goto("/activity?kind=gossip")
     expect(page.locator("ul.errors")).to_contain_text("Kind 'gossip' is not one of")
+
+
+def test_attempts_count_all_tries_after_a_retry(page: Page, ui: Any, stack: ConsoleStack) -> None:
+    """A retry starts a fresh attempt budget; the panel says so instead of counting down."""
+    from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy, SyncSettings
+
+    stack.set_sync_settings(SyncSettings(product_not_found=ProductNotFoundPolicy.FAIL))
+    invoice_id = ui.create_invoice(
+        page, contact="Olga", custom_lines=[("Hand engraving", "1", "40.00")]
+    )
+    ui.expect_sync_status(page, "Failed")
+    page.goto(f"/invoices/{invoice_id}")
+    failed = page.locator("#history [data-kind=sync][data-outcome=failed]")
+    before = failed.count()
+    assert before >= 1
+    page.locator("form[action$='/retry'] button").first.click()
+    pattern = re.compile(r"(\d+) since the last retry \((\d+) in all\)")
+    match = None
+    for _ in range(60):
+        page.goto(f"/invoices/{invoice_id}")
+        attempts = page.locator("[data-attempts]")
+        match = pattern.search(attempts.inner_text()) if attempts.count() else None
+        if match and int(match.group(2)) > before:
+            break
+        page.wait_for_timeout(500)
+    assert match, "the panel counts the attempts since the retry and in all"
+    since, in_all = int(match.group(1)), int(match.group(2))
+    assert in_all > before and since < in_all
+    assert failed.count() == in_all  # the History lists every failed try
