@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from ledgerbridge import metrics
 from ledgerbridge.connectors.auth import OAuthClient, OAuthTokenProvider, TokenProvider, TokenSet
 from ledgerbridge.connectors.hubspot import auth as hubspot_auth
 from ledgerbridge.connectors.hubspot import webhooks as hubspot_webhooks
@@ -285,8 +286,14 @@ class _Watched:
     console and `ledgerbridge status`. Records keep their place in the queue meanwhile."""
 
     def __init__(
-        self, inner: TokenProvider, store: SqlStore, connection_id: int, side: Side
+        self,
+        inner: TokenProvider,
+        store: SqlStore,
+        connection_id: int,
+        side: Side,
+        account: str | None = None,
     ) -> None:
+        self.account = account  # portal or realm: a metrics label for the HTTP layer
         self._inner = inner
         self._store = store
         self._connection_id = connection_id
@@ -328,6 +335,14 @@ def _oauth_tokens(
 
     def save(tokens: TokenSet) -> None:
         store.set_tokens(info.id, side, to_stored(tokens))
+        metrics.token_refreshed(side.value, account)
+        # Never the tokens themselves: which connection, which side, when they now expire.
+        log.info(
+            "%s token refreshed for account %s",
+            side.value,
+            account,
+            extra={"connection_id": info.id},
+        )
 
     return OAuthTokenProvider(
         to_token_set(stored, account),
@@ -372,12 +387,13 @@ def build_connection(
         raise ConfigError(
             message="QuickBooks company (realm id) is unknown", hint=qbo_auth.RECONNECT_HINT
         )
-    hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT)
-    qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS)
+    hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT, info.hubspot_portal_id)
+    qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS, info.qbo_realm_id)
     crm = HubSpotConnector(http, hs_tokens, base_url=info.hubspot_base_url)
     ledger = QuickBooksConnector(http, qb_tokens, info.qbo_realm_id, base_url=info.qbo_base_url)
     sync = load_sync_settings(store, info.id)
     engine = SyncEngine(info.id, crm, ledger, store, sync)
+    engine.on_report = metrics.steps
     return ConnectionRuntime(
         info=info,
         crm=crm,

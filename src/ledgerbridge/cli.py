@@ -168,6 +168,7 @@ def serve(
     from ledgerbridge.workers.inprocess import run_worker
 
     settings = _settings(data_dir)
+    _log_setup(settings)
     if host:
         settings.host = host
     if port:
@@ -191,6 +192,14 @@ def serve(
             await runtime.aclose()
 
     asyncio.run(run())
+
+
+def _log_setup(settings) -> None:
+    import os
+
+    from ledgerbridge.logs import configure_logging
+
+    configure_logging(os.environ.get("LEDGERBRIDGE_LOG_FORMAT", "text"), settings.log_level)
 
 
 @app.command()
@@ -406,6 +415,15 @@ def retry(
         console.print(f"queued {key.object_type} {key.side.value}:{key.source_id} for retry")
 
     _with_runtime(data_dir, run)
+
+
+def _register_scale() -> None:
+    from ledgerbridge.cli_scale import register
+
+    register(app)
+
+
+_register_scale()
 
 
 def main() -> None:  # pragma: no cover - console_scripts entry

@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse
 
 from ledgerbridge.bootstrap import Runtime
 from ledgerbridge.errors import Invalid
+from ledgerbridge.observability import add_observability
 
 
 def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
-    """The process's public ASGI app: /healthz, /webhooks/*, and the console mounted at /."""
+    """The process's public ASGI app: /healthz, /metrics, /webhooks/*, and the console at /."""
     app = FastAPI(title="ledgerbridge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    add_observability(app, runtime)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -14,6 +14,7 @@ from ledgerbridge.store.connections import ConnectionRepository
 from ledgerbridge.store.crypto import TokenCipher, load_cipher
 from ledgerbridge.store.db import make_engine
 from ledgerbridge.store.migrate import migrate
+from ledgerbridge.store.ops import OpsQueries
 from ledgerbridge.store.users import UserRepository
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 
 
-class SqlStore(BulkRepository, ConnectionRepository, UserRepository):
+class SqlStore(BulkRepository, ConnectionRepository, UserRepository, OpsQueries):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).
 
