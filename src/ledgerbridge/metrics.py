@@ -97,7 +97,9 @@ class StoreCollector(Collector):
             labels=["connection"],
         )
         depth = GaugeMetricFamily(
-            "ledgerbridge_queue_depth", "Records waiting to sync, per connection", ["connection"]
+            "ledgerbridge_queue_depth",
+            "Records waiting to sync, per connection",
+            labels=["connection"],
         )
         in_flight = GaugeMetricFamily(
             "ledgerbridge_queue_in_flight",
