@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench lint venv browser clean
+.PHONY: demo test test-fast bench lint venv browser clean cluster-demo bench-scale
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.backfill
+
+# The compose.yaml topology as local processes (PostgreSQL and Redis on this machine): sandboxes
+# for several companies, the web tier, workers and beat. Ctrl-C stops everything.
+cluster-demo: $(STAMP)
+	$(PY) -m ledgerbridge.cluster --companies 3 --workers 2
+
+# Throughput with 1, 2 and 4 worker processes over 20 connections; one worker idling over 200.
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
