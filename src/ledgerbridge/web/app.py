@@ -24,6 +24,7 @@ from ledgerbridge.web.routes import (
     connections,
     invoice_new,
     invoices,
+    overview,
     payments,
     properties,
     records,
@@ -153,6 +154,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         reports,
     ):
         app.include_router(module.router)
+    overview.install(app)  # /overview, the connection switcher (inside the session middleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     # Without a configured secret, sessions are signed with a key made for this process: they
