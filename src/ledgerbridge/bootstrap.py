@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +182,9 @@ class Runtime:
     ready: bool = False
     # Extra facts for the console (e.g. sandbox URLs in the demo).
     links: dict[str, str] = field(default_factory=dict)
+    # Called with a connection id when a webhook marked some of its records (distributed mode:
+    # the web tier asks a worker to sync them now instead of at the next scheduled round).
+    on_webhook: Callable[[int], None] | None = None
     _owns_http: bool = True
 
     def connection(self, connection_id: int | None = None) -> ConnectionRuntime:
@@ -272,6 +275,8 @@ class Runtime:
             ]
             stats = conn.engine.handle_events(changes)
             marked += stats.marked
+            if stats.marked and self.on_webhook is not None:
+                self.on_webhook(conn.info.id)
         return marked
 
     async def aclose(self) -> None:

@@ -182,6 +182,10 @@ def serve(
                 f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
             )
         runtime.ready = True
+        if not worker and settings.broker_url:
+            from ledgerbridge.workers.celery_app import make_celery, webhook_dispatcher
+
+            runtime.on_webhook = webhook_dispatcher(make_celery(settings))
         front = front_app(runtime, console_app(runtime))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []
         try:

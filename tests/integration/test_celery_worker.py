@@ -150,3 +150,52 @@ def test_beat_keeps_one_entry_per_connection_from_the_database(
         scheduler.close()
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_webhook_on_the_web_tier_sends_its_connection_a_task(
+    deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --no-worker` with a broker: a HubSpot webhook marks the invoice and sends its
+    connection a task at once. No beat and no polling here: only that task can sync it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
+    from ledgerbridge.ingress import front_app
+
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    with ExitStack() as stack:
+        companies, apps = _companies(stack, 1)
+        hs, qb = apps[0]
+
+        async def connect() -> list[int]:
+            runtime = await build_runtime(Settings())
+            try:
+                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
+            finally:
+                await runtime.aclose()
+
+        (cid,) = asyncio.run(connect())
+        with ThreadPoolExecutor(1) as pool:
+            web_runtime = pool.submit(asyncio.run, build_runtime(Settings())).result()
+        app = celery_app.make_celery(Settings())
+        app.control.purge()
+        web_runtime.on_webhook = celery_app.webhook_dispatcher(app)
+        web_url = stack.enter_context(run_asgi_server(front_app(web_runtime)))
+        hs.state.sandbox.set_webhook(f"{web_url}/webhooks/hubspot", SANDBOX_CLIENT_SECRET)
+
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            (invoice,) = seed_invoices(hs.state.sandbox, 1, "hook")
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                props = hs.state.sandbox.store.get("invoices", invoice).properties
+                if props.get("ledgerbridge_sync_status") == "synced":
+                    break
+                time.sleep(0.2)
+        web_runtime.store.close()
+        props = hs.state.sandbox.store.get("invoices", invoice).properties
+        assert props.get("ledgerbridge_sync_status") == "synced"
+        qsb = qb.state.sandbox
+        row = qsb.get_entity(qsb.default_realm_id, "Invoice", props["qbo_invoice_id"])
+        assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+        assert len(qsb.companies[qsb.default_realm_id].all("Invoice")) == 1

@@ -134,6 +134,32 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
+def webhook_dispatcher(app: Celery, *, debounce: float = 1.0) -> Callable[[int], None]:
+    """For the web tier (`serve --no-worker`): a webhook that marked a connection's records
+    sends that connection a task at once (no feed poll: the webhook said what changed). A burst
+    of webhooks sends at most one task per connection per `debounce` seconds; whatever a
+    skipped one would have done, the sent task or the next scheduled one does (the keys are in
+    the database)."""
+    last: dict[int, float] = {}
+
+    def dispatch(connection_id: int) -> None:
+        now = time.monotonic()
+        if now - last.get(connection_id, -debounce) < debounce:
+            return
+        last[connection_id] = now
+        try:
+            app.send_task(
+                "ledgerbridge.sync_connection",
+                args=[connection_id],
+                kwargs={"poll": False},
+                expires=max(10.0, 2 * debounce),
+            )
+        except Exception:  # noqa: BLE001 - the webhook is already recorded; beat catches up
+            log.warning("could not send a task for connection %s", connection_id, exc_info=True)
+
+    return dispatch
+
+
 class ConnectionScheduler(Scheduler):
     """Celery beat's schedule, kept from the database: an entry per (connection, task)."""
 
