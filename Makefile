@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean bench-console bench-sandbox
+.PHONY: demo test test-fast bench bench-reconcile soak lint audit lock venv browser clean bench-console bench-sandbox cluster-demo bench-scale
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,15 @@ bench-console: $(STAMP)
 # Sandbox requests per second and CPU per request at 5,000 and 100,000 records.
 bench-sandbox: $(STAMP)
 	$(PY) -m bench.sandbox
+
+# The compose.yaml topology as local processes (PostgreSQL and Redis on this machine): sandboxes
+# for several companies, the web tier, workers and beat. Ctrl-C stops everything.
+cluster-demo: $(STAMP)
+	$(PY) -m ledgerbridge.cluster --companies 3 --workers 2
+
+# Throughput with 1, 2 and 4 worker processes over 20 connections; one worker idling over 200.
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

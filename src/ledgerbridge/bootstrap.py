@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from ledgerbridge import webhook_intake
+from ledgerbridge import metrics, webhook_intake
 from ledgerbridge.connectors.auth import OAuthClient, TokenProvider, TokenSet
 from ledgerbridge.connectors.budget import Budgets
 from ledgerbridge.connectors.hubspot import auth as hubspot_auth
@@ -298,6 +298,8 @@ class Runtime:
             ]
             stats = conn.engine.handle_events(changes)
             marked += stats.marked
+            if stats.marked and self.on_webhook is not None:
+                self.on_webhook(conn.info.id)
         return marked
 
     async def aclose(self) -> None:
@@ -312,8 +314,14 @@ class _Watched:
     console and `ledgerbridge status`. Records keep their place in the queue meanwhile."""
 
     def __init__(
-        self, inner: TokenProvider, store: SqlStore, connection_id: int, side: Side
+        self,
+        inner: TokenProvider,
+        store: SqlStore,
+        connection_id: int,
+        side: Side,
+        account: str | None = None,
     ) -> None:
+        self.account = account  # portal or realm: a metrics label for the HTTP layer
         self._inner = inner
         self._store = store
         self._connection_id = connection_id
@@ -355,6 +363,14 @@ def _oauth_tokens(
 
     def save(tokens: TokenSet) -> None:
         store.set_tokens(info.id, side, to_stored(tokens))
+        metrics.token_refreshed(side.value, account)
+        # Never the tokens themselves: which connection, which side, when they now expire.
+        log.info(
+            "%s token refreshed for account %s",
+            side.value,
+            account,
+            extra={"connection_id": info.id},
+        )
 
     return client.token_provider(http, to_token_set(stored, account), on_tokens=save)
 
@@ -398,8 +414,8 @@ def build_connection(
         raise ConfigError(
             message="QuickBooks company (realm id) is unknown", hint=qbo_auth.RECONNECT_HINT
         )
-    hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT)
-    qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS)
+    hs_tokens = _Watched(hs_tokens, store, info.id, Side.HUBSPOT, info.hubspot_portal_id)
+    qb_tokens = _Watched(qb_tokens, store, info.id, Side.QUICKBOOKS, info.qbo_realm_id)
     hs_budget, qb_budget = connection_budgets(
         settings, info.qbo_realm_id, info.hubspot_portal_id, budgets
     )
@@ -409,6 +425,7 @@ def build_connection(
     )
     sync = load_sync_settings(store, info.id)
     engine = SyncEngine(info.id, crm, ledger, store, sync)
+    engine.on_report = metrics.steps
     return ConnectionRuntime(
         info=info,
         crm=crm,

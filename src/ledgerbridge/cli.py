@@ -195,6 +195,7 @@ def serve(
     from ledgerbridge.workers.inprocess import run_worker
 
     settings = _settings(data_dir)
+    _log_setup(settings)
     if host:
         settings.host = host
     if port:
@@ -212,6 +213,10 @@ def serve(
         for line in webhook_warnings(settings, (c.info for c in runtime.connections.values())):
             console.print(f"[yellow]warning:[/] {line}")
         runtime.ready = True
+        if not worker and settings.broker_url:
+            from ledgerbridge.workers.celery_app import make_celery, webhook_dispatcher
+
+            runtime.on_webhook = webhook_dispatcher(make_celery(settings))
         front = front_app(runtime, console_app(runtime, serving=True))
         background = [lambda stop: run_worker(runtime, stop)] if worker else []
         try:
@@ -222,6 +227,14 @@ def serve(
             await runtime.aclose()
 
     asyncio.run(run())
+
+
+def _log_setup(settings) -> None:
+    import os
+
+    from ledgerbridge.logs import configure_logging
+
+    configure_logging(os.environ.get("LEDGERBRIDGE_LOG_FORMAT", "text"), settings.log_level)
 
 
 @app.command()
@@ -495,6 +508,15 @@ def retry(
 from ledgerbridge.cli_reconcile import register as _register_reconcile  # noqa: E402
 
 _register_reconcile(app, console, _with_runtime)
+
+
+def _register_scale() -> None:
+    from ledgerbridge.cli_scale import register
+
+    register(app)
+
+
+_register_scale()
 
 
 def main() -> None:  # pragma: no cover - console_scripts entry

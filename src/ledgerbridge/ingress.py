@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse
 from ledgerbridge.body_limit import BodyLimit
 from ledgerbridge.bootstrap import Runtime
 from ledgerbridge.errors import ConfigError, Invalid, SyncError
+from ledgerbridge.observability import add_observability
 
 
 def front_app(runtime: Runtime, console: Any | None = None) -> FastAPI:
-    """The process's public ASGI app: /healthz, /webhooks/*, and the console mounted at /."""
+    """The process's public ASGI app: /healthz, /metrics, /webhooks/*, and the console at /."""
     app = FastAPI(title="ledgerbridge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    add_observability(app, runtime)
     # Outermost: caps every body, the console's forms included, before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
 

@@ -1,93 +1,201 @@
-"""The Celery adapter runs the same engine: a task sent through a real Redis broker syncs a
-finished HubSpot invoice into QuickBooks (sandboxes over real sockets, SQLite store)."""
+"""The distributed mode on real brokers (Redis and RabbitMQ) and the local PostgreSQL: per-
+connection tasks, any worker serves any connection, a duplicated task does nothing twice, and
+beat's schedule holds one entry per connection, kept from the database."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 from celery.contrib.testing.worker import start_worker
 
 from ledgerbridge.bootstrap import build_runtime
-from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
+from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings
+from ledgerbridge.store import SqlStore
 from ledgerbridge.workers import celery_app
 from servers import run_asgi_server
 
-BROKER = "redis://127.0.0.1:6379/15"
+BROKERS = {
+    "redis": "redis://127.0.0.1:6379/15",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+}
 
 
-def _assoc(to_id: str, type_id: int) -> list[dict[str, object]]:
-    return [
-        {
-            "to": {"id": to_id},
-            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
-        }
-    ]
+def _broker_up(url: str) -> None:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - CI starts both brokers; say so plainly here
+        pytest.fail(f"broker not reachable at {url}: {exc}", pytrace=False)
 
 
 @pytest.fixture
-def broker() -> str:
-    try:
-        redis.Redis.from_url(BROKER).ping()
-    except redis.exceptions.ConnectionError as exc:  # CI starts Redis; say so plainly here
-        pytest.fail(f"Redis is not running at {BROKER}: {exc}")
-    return BROKER
+def deployment(
+    pg_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, object]]:
+    """Settings in the environment, as `ledgerbridge worker` reads them."""
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", pg_db_url)
+    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LEDGERBRIDGE_POLL_INTERVAL_SECONDS", "2")
+    yield {"db": pg_db_url, "data_dir": tmp_path / "data"}
+    celery_app.reset_runtime()
 
 
-def test_celery_task_runs_a_sync_round(
-    tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch
+def _companies(stack: ExitStack, n: int) -> tuple[list[Company], list[tuple[object, object]]]:
+    apps = [(hubspot_app(seed="empty"), quickbooks_app(seed="empty")) for _ in range(n)]
+    companies = [
+        Company(stack.enter_context(run_asgi_server(hs)), stack.enter_context(run_asgi_server(qb)))
+        for hs, qb in apps
+    ]
+    return companies, apps
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("broker", list(BROKERS))
+def test_per_connection_tasks_sync_every_company_once(
+    broker: str, deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hs, qb = hubspot_app(seed="empty"), quickbooks_app(seed="empty")
-    sb = hs.state.sandbox
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", broker)
-    with run_asgi_server(hs) as hs_url, run_asgi_server(qb) as qb_url:
+    url = BROKERS[broker]
+    _broker_up(url)
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", url)
+    with ExitStack() as stack:
+        companies, apps = _companies(stack, 2)
 
-        async def connect() -> int:
+        async def connect() -> list[int]:
             runtime = await build_runtime(Settings())
             try:
-                return (
-                    await connect_sandboxes(
-                        runtime, SandboxEndpoints(hs_url, qb_url, "http://127.0.0.1:9")
-                    )
-                ).id
+                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
             finally:
                 await runtime.aclose()
 
-        connection_id = asyncio.run(connect())
-        contact = sb.create_object(
-            "contacts", {"email": "celery@worker.example", "firstname": "Cel"}
-        )
-        product = sb.create_object(
-            "products", {"name": "Stalk", "hs_sku": "CEL-1", "price": "4.20"}
-        )
-        invoice = sb.create_object("invoices", {"hs_currency": "USD"}, _assoc(contact, 177))
-        sb.create_object(
-            "line_items",
-            {"hs_product_id": product, "quantity": "5", "price": "4.20"},
-            _assoc(invoice, 410),
-        )
-        sb.update_object("invoices", invoice, {"hs_invoice_status": "open"})
+        ids = asyncio.run(connect())
+        invoices = [seed_invoices(hs.state.sandbox, 4, f"c{n}") for n, (hs, _) in enumerate(apps)]
 
         app = celery_app.make_celery(Settings())
+        app.control.purge()
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            app.send_task("ledgerbridge.sync_round", args=[connection_id])
-            deadline = time.monotonic() + 30
+            for cid in ids:
+                app.send_task("ledgerbridge.sync_connection", args=[cid])
+            # The same task again (a redelivery, or beat and a webhook at once): a no-op.
+            app.send_task("ledgerbridge.sync_connection", args=[ids[0]])
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                props = sb.store.get("invoices", invoice).properties
+                done = all(
+                    hs.state.sandbox.store.get("invoices", i).properties.get(
+                        "ledgerbridge_sync_status"
+                    )
+                    == "synced"
+                    for (hs, _), ids_ in zip(apps, invoices, strict=True)
+                    for i in ids_
+                )
+                if done:
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)  # let the duplicate task run to its end too
+
+    store = SqlStore(str(deployment["db"]))
+    try:
+        for cid, (hs, qb), ids_ in zip(ids, apps, invoices, strict=True):
+            qsb = qb.state.sandbox
+            realm = qsb.default_realm_id
+            in_qbo = qsb.companies[realm].all("Invoice")
+            assert len(in_qbo) == len(ids_)  # exactly once, despite the duplicate task
+            for i in ids_:
+                props = hs.state.sandbox.store.get("invoices", i).properties
+                assert props["ledgerbridge_sync_status"] == "synced"
+                row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
+                assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+            assert store.count_dirty(cid) == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_beat_keeps_one_entry_per_connection_from_the_database(
+    deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    store = SqlStore.from_settings(Settings())
+    try:
+        tag = uuid.uuid4().hex[:8]
+        first = store.create_connection(f"{tag}-a", qbo_realm_id="1")
+        app = celery_app.make_celery(Settings())
+        scheduler = celery_app.ConnectionScheduler(app=app)
+        entry = scheduler.schedule[f"sync:{first.id}"]
+        assert entry.task == "ledgerbridge.sync_connection"
+        assert entry.args == (first.id,)
+        assert entry.schedule.run_every.total_seconds() == 2.0
+
+        # A connection added later (in the console) is scheduled at the next refresh; a deleted
+        # one is dropped.
+        second = store.create_connection(f"{tag}-b", qbo_realm_id="2")
+        scheduler.schedule_refresh = 0.0
+        scheduler.tick()
+        assert f"sync:{second.id}" in scheduler.schedule
+        store.delete_connection(first.id)
+        scheduler.tick()
+        assert f"sync:{first.id}" not in scheduler.schedule
+        assert f"sync:{second.id}" in scheduler.schedule
+        scheduler.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_webhook_on_the_web_tier_sends_its_connection_a_task(
+    deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --no-worker` with a broker: a HubSpot webhook marks the invoice and sends its
+    connection a task at once. No beat and no polling here: only that task can sync it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
+    from ledgerbridge.ingress import front_app
+
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    with ExitStack() as stack:
+        companies, apps = _companies(stack, 1)
+        hs, qb = apps[0]
+
+        async def connect() -> list[int]:
+            runtime = await build_runtime(Settings())
+            try:
+                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
+            finally:
+                await runtime.aclose()
+
+        (_cid,) = asyncio.run(connect())
+        with ThreadPoolExecutor(1) as pool:
+            web_runtime = pool.submit(asyncio.run, build_runtime(Settings())).result()
+        app = celery_app.make_celery(Settings())
+        app.control.purge()
+        web_runtime.on_webhook = celery_app.webhook_dispatcher(app)
+        web_url = stack.enter_context(run_asgi_server(front_app(web_runtime)))
+        hs.state.sandbox.set_webhook(f"{web_url}/webhooks/hubspot", SANDBOX_CLIENT_SECRET)
+
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            (invoice,) = seed_invoices(hs.state.sandbox, 1, "hook")
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                props = hs.state.sandbox.store.get("invoices", invoice).properties
                 if props.get("ledgerbridge_sync_status") == "synced":
                     break
                 time.sleep(0.2)
-        props = sb.store.get("invoices", invoice).properties
+        web_runtime.store.close()
+        props = hs.state.sandbox.store.get("invoices", invoice).properties
         assert props.get("ledgerbridge_sync_status") == "synced"
-        qbo_invoice = qb.state.sandbox.get_entity(
-            qb.state.sandbox.default_realm_id, "Invoice", props["qbo_invoice_id"]
-        )
-        assert str(qbo_invoice["TotalAmt"]) in ("21.0", "21.00", "21")
+        qsb = qb.state.sandbox
+        row = qsb.get_entity(qsb.default_realm_id, "Invoice", props["qbo_invoice_id"])
+        assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+        assert len(qsb.companies[qsb.default_realm_id].all("Invoice")) == 1

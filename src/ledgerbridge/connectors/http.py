@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from ledgerbridge import metrics
 from ledgerbridge.connectors.budget import Budget, Kind, spend
 from ledgerbridge.errors import (
     RateLimited,
@@ -409,6 +410,7 @@ class ApiTransport:
                     timeout=self.timeout,
                 )
                 await response.aread()
+                metrics.api_call(self.api_name, self._account(), response.status_code)
                 return response
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: safe to resend, even a write.
@@ -418,6 +420,13 @@ class ApiTransport:
                 ) from exc
             except httpx.TransportError as exc:
                 raise self._lost(exc, is_write) from exc
+
+    def _account(self) -> str | None:
+        """The portal or realm the tokens belong to (a metrics label)."""
+        account = getattr(self.tokens, "account", None)
+        if account is None:
+            account = getattr(getattr(self.tokens, "tokens", None), "account_id", None)
+        return str(account) if account is not None else None
 
     def _lost(self, exc: Exception, is_write: bool) -> Transient:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from ledgerbridge import logctx
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.apply import Applier
 from ledgerbridge.engine.backfill import Backfill, BackfillProgress
@@ -72,6 +73,9 @@ class SyncEngine:
         # how many records are worked on at once.
         self.concurrency = max(1, concurrency)
         self.locks = KeyedLocks()
+        # Called with (connection id, report) after each round: metrics, without the engine
+        # knowing about them.
+        self.on_report: Callable[[int, RunReport], None] | None = None
         self._ledger_info: LedgerInfo | None = None
         self._ledger_info_at: dt.datetime | None = None
         self.changes = ChangeTracker(
@@ -175,6 +179,13 @@ class SyncEngine:
 
     # ---- running steps ---------------------------------------------------------------------
     async def run_once(self, limit: int = 100) -> RunReport:
+        with logctx.bound(logctx.connection_id, self.connection_id):
+            report = await self._run_once(limit)
+        if self.on_report is not None and report.claimed:
+            self.on_report(self.connection_id, report)
+        return report
+
+    async def _run_once(self, limit: int) -> RunReport:
         report = RunReport()
         claimed = self.store.claim_dirty(self.connection_id, limit, self.clock())
         report.claimed = len(claimed)
@@ -188,7 +199,8 @@ class SyncEngine:
 
         async def one(key: RecordKey) -> None:
             async with gate:
-                await self._run_key(stepper, key, report)
+                with logctx.bound(logctx.record, key.as_text()):
+                    await self._run_key(stepper, key, report)
 
         await asyncio.gather(*(one(dirty.key) for dirty in claimed))
         if self.settings.deal_rollups:

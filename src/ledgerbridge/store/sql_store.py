@@ -17,6 +17,7 @@ from ledgerbridge.store.crypto import TokenCipher, load_cipher
 from ledgerbridge.store.db import make_engine
 from ledgerbridge.store.history import DashboardRepository, HistoryRepository
 from ledgerbridge.store.migrate import migrate
+from ledgerbridge.store.ops import OpsQueries
 from ledgerbridge.store.reconcile import ReconcileRepository
 from ledgerbridge.store.users import UserRepository
 
@@ -34,6 +35,7 @@ class SqlStore(
     HistoryRepository,
     DashboardRepository,
     ReconcileRepository,
+    OpsQueries,
 ):
     """Every method is one short transaction on its own session: safe to share between threads
     and to call from asyncio code (calls are brief; no async engine is needed).

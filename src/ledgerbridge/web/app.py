@@ -28,6 +28,7 @@ from ledgerbridge.web.routes import (
     directory,
     invoice_new,
     invoices,
+    overview,
     payments,
     properties,
     reconcile,
@@ -164,6 +165,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         directory,
     ):
         app.include_router(module.router)
+    overview.install(app)  # /overview, the connection switcher (inside the session middleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     # Without a configured secret, sessions are signed with a key made for this process: they

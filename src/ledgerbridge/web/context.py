@@ -44,9 +44,14 @@ class Console:
 
     # ---- the connection ------------------------------------------------------------------------
     def bundle(self) -> Any:
-        """The runtime's ConnectionRuntime (first connection); NotConnected when there is none."""
+        """The ConnectionRuntime chosen in the switcher, else the first; NotConnected if none."""
         if not self.runtime.connections:
             raise NotConnected()
+        from ledgerbridge.web.routes.overview import selected_connection
+
+        chosen = selected_connection.get()  # the top bar's switcher (kept in the session)
+        if chosen is not None and chosen in self.runtime.connections:
+            return self.runtime.connection(chosen)
         return self.runtime.connection()
 
     @property
