@@ -43,6 +43,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BUDGET_WAIT_REPORTED = 0.005  # seconds: shorter waits are scheduling noise, not pacing
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,7 +399,11 @@ class ApiTransport:
         cost: int = 1,
     ) -> httpx.Response:
         request_headers = {**headers, "Authorization": f"Bearer {token}"}
+        asked_at = time.monotonic()
         async with spend(self.budget, kind, cost), self.limiter:
+            waited = time.monotonic() - asked_at
+            if waited > BUDGET_WAIT_REPORTED:  # held back by the account's budget or in-flight cap
+                metrics.budget_waited(self.api_name, self._account(), waited)
             self.requests_sent += 1
             try:
                 response = await self.http.request(
