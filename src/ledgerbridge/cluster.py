@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         **os.environ,
         "LEDGERBRIDGE_DATABASE_URL": args.database_url,
         "LEDGERBRIDGE_BROKER_URL": args.broker_url,
+        # One rate budget per realm and portal shared by every worker (connectors/budget_redis.py).
+        "LEDGERBRIDGE_BUDGET_REDIS_URL": os.environ.get(
+            "LEDGERBRIDGE_BUDGET_REDIS_URL", args.broker_url
+        ),
         "LEDGERBRIDGE_DATA_DIR": str(args.data_dir.absolute()),
         "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": os.environ.get(
             "LEDGERBRIDGE_POLL_INTERVAL_SECONDS", "5"
