@@ -188,6 +188,9 @@ class Runtime:
     links: dict[str, str] = field(default_factory=dict)
     # Seen v1/v2 HubSpot signatures, when legacy signatures are enabled (webhook_intake).
     hubspot_legacy_guard: Any = None
+    # Called with a connection id when a webhook marked some of its records (distributed mode:
+    # the web tier asks a worker to sync them now instead of at the next scheduled round).
+    on_webhook: Callable[[int], None] | None = None
     _owns_http: bool = True
     # One rate budget per QBO realm and HubSpot portal, shared by this runtime's connections.
     budgets: Budgets = field(default_factory=Budgets)
