@@ -9,7 +9,7 @@ from typing import Any
 
 from actors import HubSpotUser, QboUser
 from engine_world import World
-from oracle import differences, hubspot_invoice, qbo_invoice
+from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import INVOICE, RecordKey
@@ -83,7 +83,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
     # Every QBO invoice is linked, to a HubSpot invoice that exists, and no two to the same one.
     for qbo_id in quickbooks:
         link = qbo_links.get(qbo_id)
-        voided = str(quickbooks[qbo_id].get("PrivateNote") or "").startswith("Voided")
+        voided = qbo_voided(quickbooks[qbo_id])
         if link is None and voided:
             continue  # voided before it ever synced: not eligible (as in HubSpot)
         if link is None or link.hubspot_id not in hubspot:
