@@ -12,6 +12,7 @@ from engine_world import World
 from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.ports import INVOICE, RecordKey
 
 
@@ -69,6 +70,22 @@ def _state(world: World, hs_id: str, qbo_id: str | None) -> Any:
 def _names_a_field(state: Any) -> bool:
     """A failed or diverged state says what is wrong: differences, or an error message."""
     return bool(getattr(state, "differences", None) or state.message)
+
+
+async def _engine_says(world: World, hs_id: str, qbo_id: str, books: Books) -> list[str]:
+    """The engine's own definition of agreement (engine/compare.py) on what the connectors read:
+    a synced record must pass it too."""
+    hubspot = await world.crm.get_invoice(hs_id)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    if hubspot is None or quickbooks is None:
+        return [f"unreadable (HubSpot {hubspot is not None}, QBO {quickbooks is not None})"]
+    found = compare_invoice(
+        hubspot,
+        quickbooks,
+        settings=world.engine.settings,
+        hubspot_owned_refunds=books.hubspot_owned.get(hs_id, Decimal(0)),
+    )
+    return [f"{d.field}: {d.hubspot!r} / {d.quickbooks!r}" for d in found]
 
 
 async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> None:
@@ -133,6 +150,10 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             )
         elif state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
             problems.append(f"{label}: still {state.status} after quiescing")
+        if state is not None and state.status is SyncStatus.SYNCED:
+            engine_diff = await _engine_says(world, hs_id, qbo_id, books)
+            if engine_diff:
+                problems.append(f"{label}: synced, but engine.compare finds: {engine_diff}")
 
     # No duplicate payments: every copy of a QBO payment share exists once in HubSpot.
     r = await hs.http.get(
