@@ -141,3 +141,62 @@ async def test_edits_made_with_a_refused_value_reach_qbo_once_it_is_fixed(world:
     po = next(c.get("StringValue") for c in qbo["CustomField"] if c.get("Name") == "PO Number")
     assert (po, qbo["DueDate"]) == ("PO-2", "2026-12-24")
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+async def test_a_copy_refunded_in_hubspot_stays_refunded_when_its_qbo_payment_is_deleted(
+    world: World,
+) -> None:
+    """Soak seed 4004 flagged this sequence; the cause was the model refunding with 0 (it read
+    the payment without asking for its amount). The real sequence converges, and stays so."""
+    customer = world.qbo.customer("Refund Co", "refund-delete@example.com")
+    created = world.qbo.invoice(customer, [("1", "2", "19.95")])
+    await world.sync()
+    qbo_id = str(created["Id"])
+    payment = world.qbo.payment(customer, [(qbo_id, "11.97")])
+    await world.sync()
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id)
+    assert link is not None and link.hubspot_id
+    invoice = link.hubspot_id
+    assert Decimal(world.hs.props("invoices", invoice)["hs_balance_due"]) == Decimal("27.93")
+
+    await _qbo_delete(world, "Payment", str(payment["Id"]))
+    copy = next(
+        r
+        for r in world.hs.sb.linked(world.hs.sb.store.get("invoices", invoice), "commerce_payments")
+    )
+    world.hs.sb.update_object(
+        "commerce_payments",
+        copy.id,
+        {"hs_refunds_amount": "11.97", "hs_latest_status": "refunded"},
+    )
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None and Decimal(str(qbo["Balance"])) == Decimal("39.90")
+    props = world.hs.props("invoices", invoice)
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("0.00"),
+        Decimal("39.90"),
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "found by the model test (rule hs_pay, then hs_void): a HubSpot invoice paid in part and "
+        "voided before its first sync is skipped ('voided before it was synced'), but its "
+        "payment stays blocked on it ('Waits for HubSpot invoice ... to sync') for good, "
+        "stepped again every 10 minutes"
+    ),
+)
+async def test_a_payment_on_an_invoice_voided_before_it_synced_is_not_blocked(world: World) -> None:
+    contact = world.hs.contact("voided-paid@example.com")
+    product = world.hs.product("Gadget", "SKU-VOID", "75.00")
+    invoice = world.hs.invoice(contact, [(product, "2", "75.00")])
+    payment = world.hs.pay(invoice, "75.00")
+    # voided while open, before the engine ever saw it
+    world.hs.sb.update_object("invoices", invoice, {"hs_invoice_status": "voided"})
+    await world.sync()
+    assert world.qbo.all("Invoice") == [] and world.qbo.all("Payment") == []
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is None or state.status is not SyncStatus.BLOCKED, state

@@ -54,8 +54,12 @@ class HubSpotUser:
     async def delete(self, kind: str, object_id: str) -> None:
         _check(await self.http.delete(f"/crm/v3/objects/{kind}/{object_id}", headers=self.headers))
 
-    async def get(self, kind: str, object_id: str, associations: str = "") -> dict[str, Any]:
+    async def get(
+        self, kind: str, object_id: str, associations: str = "", properties: str = ""
+    ) -> dict[str, Any]:
         params = {"associations": associations} if associations else {}
+        if properties:  # HubSpot answers only an object's default properties otherwise
+            params["properties"] = properties
         r = await self.http.get(
             f"/crm/v3/objects/{kind}/{object_id}", params=params, headers=self.headers
         )

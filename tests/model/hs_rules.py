@@ -88,7 +88,9 @@ class HubSpotRules:
             self.webhook(Side.HUBSPOT, INVOICE, invoice)
 
     def _status(self: Any, invoice: str) -> str | None:
-        return self.run(self.hs.get("invoices", invoice))["properties"].get("hs_invoice_status")
+        return self.run(
+            self.hs.get("invoices", invoice, properties="hs_balance_due,hs_invoice_status")
+        )["properties"].get("hs_invoice_status")
 
     def _hs_invoice(self: Any, index: int) -> str | None:
         """Any HubSpot invoice: created by the user, or the engine's copy of a QBO invoice."""
@@ -176,11 +178,14 @@ class HubSpotRules:
         self.webhook(Side.HUBSPOT, INVOICE, invoice)  # the associationChange events
 
     @rule(index=st.integers(0, 99), share=st.sampled_from(["0.25", "0.5", "1"]))
+    @enabled("hs_pay")
     def hs_pay(self: Any, index: int, share: str) -> None:
         invoice = self._hs_invoice(index)
         if invoice is None:
             return
-        props = self.run(self.hs.get("invoices", invoice))["properties"]
+        props = self.run(
+            self.hs.get("invoices", invoice, properties="hs_balance_due,hs_invoice_status")
+        )["properties"]
         balance = Decimal(props.get("hs_balance_due") or "0")
         amount = (balance * Decimal(share)).quantize(Decimal("0.01"))
         if props.get("hs_invoice_status") not in ("open",) or amount <= 0:
@@ -204,7 +209,13 @@ class HubSpotRules:
         if not payments:
             return
         payment_id = pick(payments, payment)
-        props = self.run(self.hs.get("commerce_payments", payment_id))["properties"]
+        props = self.run(
+            self.hs.get(
+                "commerce_payments",
+                payment_id,
+                properties="hs_initial_amount,hs_refunds_amount,hs_latest_status",
+            )
+        )["properties"]
         amount = Decimal(props.get("hs_initial_amount") or "0")
         refunded = Decimal(props.get("hs_refunds_amount") or "0")
         if action == "delete":

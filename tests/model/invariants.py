@@ -9,9 +9,10 @@ from typing import Any
 
 from actors import HubSpotUser, QboUser
 from engine_world import World
-from oracle import differences, hubspot_invoice, qbo_invoice
+from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.ports import INVOICE, RecordKey
 
 
@@ -71,6 +72,22 @@ def _names_a_field(state: Any) -> bool:
     return bool(getattr(state, "differences", None) or state.message)
 
 
+async def _engine_says(world: World, hs_id: str, qbo_id: str, books: Books) -> list[str]:
+    """The engine's own definition of agreement (engine/compare.py) on what the connectors read:
+    a synced record must pass it too."""
+    hubspot = await world.crm.get_invoice(hs_id)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    if hubspot is None or quickbooks is None:
+        return [f"unreadable (HubSpot {hubspot is not None}, QBO {quickbooks is not None})"]
+    found = compare_invoice(
+        hubspot,
+        quickbooks,
+        settings=world.engine.settings,
+        hubspot_owned_refunds=books.hubspot_owned.get(hs_id, Decimal(0)),
+    )
+    return [f"{d.field}: {d.hubspot!r} / {d.quickbooks!r}" for d in found]
+
+
 async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> None:
     problems: list[str] = []
     hubspot = await _all_hubspot_invoices(hs)
@@ -83,7 +100,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
     # Every QBO invoice is linked, to a HubSpot invoice that exists, and no two to the same one.
     for qbo_id in quickbooks:
         link = qbo_links.get(qbo_id)
-        voided = str(quickbooks[qbo_id].get("PrivateNote") or "").startswith("Voided")
+        voided = qbo_voided(quickbooks[qbo_id])
         if link is None and voided:
             continue  # voided before it ever synced: not eligible (as in HubSpot)
         if link is None or link.hubspot_id not in hubspot:
@@ -133,6 +150,10 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             )
         elif state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
             problems.append(f"{label}: still {state.status} after quiescing")
+        if state is not None and state.status is SyncStatus.SYNCED:
+            engine_diff = await _engine_says(world, hs_id, qbo_id, books)
+            if engine_diff:
+                problems.append(f"{label}: synced, but engine.compare finds: {engine_diff}")
 
     # No duplicate payments: every copy of a QBO payment share exists once in HubSpot.
     r = await hs.http.get(

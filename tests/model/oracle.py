@@ -130,11 +130,18 @@ async def qbo_invoice(
         due_date=day(record.get("DueDate")),
         po=text(custom.get("PO Number")),
         memo=text((record.get("CustomerMemo") or {}).get("value")),
-        voided=str(record.get("PrivateNote") or "").startswith("Voided"),
+        voided=qbo_voided(record),
         total=total,
         paid=total - balance,
         balance=balance,
     )
+
+
+def qbo_voided(record: dict[str, Any]) -> bool:
+    """QBO marks a void by zeroing the amounts and noting "Voided"; the note alone is editable
+    text, and a voided invoice edited afterwards has amounts again (it is live)."""
+    note = str(record.get("PrivateNote") or "")
+    return note.startswith("Voided") and dec(record.get("TotalAmt")) == 0
 
 
 def differences(

@@ -23,8 +23,8 @@ Machine = ConvergenceMachine
 
 
 BOUNDED = settings(
-    max_examples=int(os.environ.get("MODEL_EXAMPLES", "30")),
-    stateful_step_count=int(os.environ.get("MODEL_STEPS", "40")),
+    max_examples=int(os.environ.get("MODEL_EXAMPLES", "80")),
+    stateful_step_count=int(os.environ.get("MODEL_STEPS", "50")),
     derandomize=True,  # the same operations on every run, so CI is stable
     deadline=None,
     database=None,
