@@ -161,3 +161,19 @@ async def test_paid_from_account_that_is_not_a_bank_fails_with_a_fix(sqlite_db_u
         assert w.qbo.count("Purchase") == 0
     finally:
         await w.close()
+
+
+async def test_payments_in_parallel_share_one_new_vendor(world: World) -> None:
+    paid = [await _paid_invoice_with_fees(world, f"par{n}@fees.example") for n in range(4)]
+
+    await world.sync()
+
+    vendors = [
+        v for v in world.qbo.all("Vendor") if v["DisplayName"].startswith("HubSpot Payments")
+    ]
+    assert [v["DisplayName"] for v in vendors] == ["HubSpot Payments"]
+    for _, payment_id in paid:
+        state = world.payment_state(Side.HUBSPOT, payment_id)
+        assert state is not None and state.status is SYNCED, state
+        assert _expense_of(world, payment_id)["EntityRef"]["value"] == vendors[0]["Id"]  # type: ignore[index]
+    assert world.qbo.count("Purchase") == 4

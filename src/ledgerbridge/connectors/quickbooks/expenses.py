@@ -9,6 +9,7 @@ again instead of being sent twice.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ class FeeBooks:
         self.markers = markers
         self.currency_ref = currency_ref
         self._ids: dict[tuple[str, str], dict[str, Any]] = {}
+        self._vendor_lock = asyncio.Lock()
 
     async def find(self, external_key: str) -> WriteResult | None:
         row = await self.markers.find("Purchase", external_key)
@@ -128,26 +130,29 @@ class FeeBooks:
 
     async def _vendor(self, name: str, request_id: str) -> str:
         """The payee: the Vendor with this DisplayName, else a new one. A name a customer or an
-        employee already uses gets the suffix ' (processor)'."""
-        for n, candidate in enumerate((name, f"{name} (processor)")):
-            key = ("Vendor", candidate)
-            if key not in self._ids:
-                page = await self.api.query(
-                    f"SELECT * FROM Vendor WHERE DisplayName = {tr.quote(candidate)}"
-                )
-                if page.rows:
-                    self._ids[key] = page.rows[0]
-                else:
-                    try:
-                        self._ids[key] = await self.api.create(
-                            "Vendor",
-                            {"DisplayName": tr.safe_name(candidate)},
-                            f"{request_id[:31]}-v{n}",
-                            recover=Recovery(self._vendor_named(candidate)),
-                        )
-                    except Duplicate:
-                        continue  # taken by a customer or an employee
-            return str(self._ids[key]["Id"])
+        employee already uses gets the suffix ' (processor)'. One at a time: payments synced in
+        parallel must not race to create the same vendor."""
+        async with self._vendor_lock:
+            for n, candidate in enumerate((name, f"{name} (processor)")):
+                key = ("Vendor", candidate)
+                if key not in self._ids:
+                    found = await self._vendor_named(candidate)()
+                    if found is not None:
+                        self._ids[key] = found
+                    else:
+                        try:
+                            self._ids[key] = await self.api.create(
+                                "Vendor",
+                                {"DisplayName": tr.safe_name(candidate)},
+                                f"{request_id[:31]}-v{n}",
+                                recover=Recovery(self._vendor_named(candidate)),
+                            )
+                        except Duplicate:
+                            again = await self._vendor_named(candidate)()
+                            if again is None:
+                                continue  # taken by a customer or an employee
+                            self._ids[key] = again
+                return str(self._ids[key]["Id"])
         raise ConfigError(
             message=f"No QuickBooks vendor can be named '{name}' for processing fees",
             hint=f"Create a vendor for your payment processor and enter its name in "
