@@ -160,9 +160,12 @@ def test_doc_number_too_long_fails_alone() -> None:
     assert not p.ops
 
 
-def test_draft_and_voided_are_not_tracked() -> None:
+def test_drafts_are_not_tracked_and_voided_before_sync_is_excluded() -> None:
     assert plan(hs_invoice(status=InvoiceStatus.DRAFT)).decision.status is None
-    assert plan(hs_invoice(status=InvoiceStatus.VOIDED)).decision.status is None
+    voided = plan(hs_invoice(status=InvoiceStatus.VOIDED))
+    assert voided.decision.status is SyncStatus.EXCLUDED  # its payments stop waiting for it
+    assert voided.decision.message == "Voided in HubSpot before it was synced"
+    assert not voided.ops
 
 
 def test_excluded_by_filter_names_the_rule() -> None:

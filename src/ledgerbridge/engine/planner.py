@@ -130,7 +130,14 @@ def _plan_new_from_hubspot(inp: InvoiceInput, hs: Invoice) -> Plan:
     if hs.status is InvoiceStatus.DRAFT:
         return skipped(inp.key, "draft: syncs when the invoice is finished")
     if hs.status is InvoiceStatus.VOIDED:
-        return skipped(inp.key, "voided before it was synced")
+        # Excluded, not merely skipped: its payments then know not to wait for it.
+        return Plan(
+            inp.key,
+            Decision(SyncStatus.EXCLUDED, "Voided in HubSpot before it was synced"),
+            origin=Side.HUBSPOT,
+            hubspot_id=hs_id,
+            **_labels(hs),
+        )
     if hs.origin is Side.QUICKBOOKS:
         return skipped(inp.key, "mirror of a QuickBooks invoice whose link is not recorded yet")
     common = _labels(hs)

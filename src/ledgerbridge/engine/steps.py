@@ -255,6 +255,10 @@ class Stepper(PaymentSteps):
         self.record_state(done.primary, plan, applied, done.previous)
         if plan.decision.status in SETTLED:
             self._unblock(plan, applied, link)
+        elif plan.decision.status is SyncStatus.EXCLUDED:
+            # Records waiting for an invoice that will never sync are excluded with it.
+            for waiting in self.store.blocked_on(done.primary):
+                self.store.mark_dirty(waiting, "dependency excluded")
         return StepResult(done.primary, plan, applied)
 
     async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:
