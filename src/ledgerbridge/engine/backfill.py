@@ -128,7 +128,7 @@ class Backfill:
         cp = self.checkpoint
         # Every request of the backfill goes in the bulk lane: live changes go first.
         bulk = bulk_context()
-        stepper = engine._stepper(dry_run=self.dry_run)
+        stepper = engine.stepper(dry_run=self.dry_run)
         resolver = stepper.applier.resolver
         since_time = (
             dt.datetime.combine(self.since, dt.time(), tzinfo=dt.UTC)
@@ -357,13 +357,14 @@ class Backfill:
         engine = self.engine
         gate = asyncio.Semaphore(engine.concurrency)
         report = RunReport()
+        outcomes = engine.outcomes
 
         async def one(key: RecordKey) -> None:
             async with gate:
                 if self.dry_run:
                     await self._preview(stepper, resolver, key)
                 else:
-                    await engine._run_key(stepper, key, report, release=False)
+                    await outcomes.run_key(stepper, key, report, release=False)
 
         await asyncio.gather(*(one(k) for k in keys))
         self.done += len(keys)

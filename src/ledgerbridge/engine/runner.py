@@ -1,8 +1,8 @@
 """SyncEngine: the worker loop around sync steps.
 
 `run_once` claims due dirty keys, runs their steps with bounded concurrency and releases each
-key: dropped when done, rescheduled with capped exponential backoff on Transient/RateLimited
-(attempts counted), re-run at once (re-read and re-merge) on Conflict, failed with category and
+key through the outcome policy (engine/outcomes.py): dropped when done, rescheduled with capped
+exponential backoff on Transient/RateLimited, re-run at once on Conflict, failed with category and
 hint on Invalid/ConfigError/AuthExpired. Blocked records are re-run when their dependency syncs.
 """
 
@@ -23,26 +23,20 @@ from ledgerbridge.engine.deals import refresh_deals
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.outcomes import RetryPolicy, StepOutcomes
 from ledgerbridge.engine.planner import LedgerInfo
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, CrmPort, LedgerPort, RecordKey, StorePort
 from ledgerbridge.engine.states import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import (
-    AuthExpired,
-    Conflict,
-    RateLimited,
     SyncError,
-    Transient,
 )
 
 log = logging.getLogger(__name__)
 
-CONFLICT_RETRIES = 3
 # QBO company facts are reused this long; a user's retry reads them at once (USER_RETRY).
 LEDGER_INFO_TTL = dt.timedelta(minutes=1)
 USER_RETRY = "retry requested"  # the dirty-key reason of a retry from the console or the CLI
-BLOCKED_SAFETY_RETRY = dt.timedelta(minutes=10)  # a blocked record looks again even unwoken
-AUTH_RETRY = dt.timedelta(minutes=5)
 
 
 def utcnow() -> dt.datetime:
@@ -116,7 +110,9 @@ class SyncEngine:
                 offset += 500
 
     # ---- wiring ----------------------------------------------------------------------------
-    def _stepper(self, *, dry_run: bool = False) -> Stepper:
+    def stepper(self, *, dry_run: bool = False) -> Stepper:
+        """A Stepper (with its Applier and Resolver) for the current settings; `dry_run`: plans
+        only, nothing is written (the backfill preview)."""
         resolver = Resolver(
             self.connection_id,
             self.ledger,
@@ -168,6 +164,11 @@ class SyncEngine:
             self._ledger_info_at = now
         return self._ledger_info
 
+    @property
+    def outcomes(self) -> StepOutcomes:
+        """The outcome policy (retry, backoff, conflict retry) under the current settings."""
+        return StepOutcomes(self.store, self.clock, RetryPolicy.from_settings(self.settings))
+
     # ---- change detection ------------------------------------------------------------------
     async def poll_once(self) -> PollStats:
         hs = await self.changes.poll_hubspot()
@@ -194,13 +195,14 @@ class SyncEngine:
         if any(dirty.reason == USER_RETRY for dirty in claimed):
             # A retry follows a fix hint, often "change this in QuickBooks": read it again.
             self.forget_ledger_info()
-        stepper = self._stepper()
+        stepper = self.stepper()
+        outcomes = self.outcomes
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(key: RecordKey) -> None:
             async with gate:
                 with logctx.bound(logctx.record, key.as_text()):
-                    await self._run_key(stepper, key, report)
+                    await outcomes.run_key(stepper, key, report)
 
         await asyncio.gather(*(one(dirty.key) for dirty in claimed))
         if self.settings.deal_rollups:
@@ -229,110 +231,12 @@ class SyncEngine:
     async def sync_key(self, key: RecordKey) -> StepResult | None:
         """Run one record's step now (console "sync now", tests); errors are recorded as usual."""
         report = RunReport()
-        await self._run_key(self._stepper(), key, report)
+        await self.outcomes.run_key(self.stepper(), key, report)
         return report.results[0] if report.results else None
 
-    async def _run_key(
-        self, stepper: Stepper, key: RecordKey, report: RunReport, *, release: bool = True
-    ) -> None:
-        retry_at: dt.datetime | None = None
-        try:
-            result = await self._step_with_conflict_retry(stepper, key)
-            if result is not None:
-                report.results.append(result)
-                status = result.plan.decision.status
-                report.count(status)
-                if status is SyncStatus.BLOCKED:
-                    retry_at = self.clock() + BLOCKED_SAFETY_RETRY
-            else:
-                report.count(None)
-        except RateLimited as exc:
-            retry_at = await self._transient(stepper, key, exc, report, exc.retry_after)
-        except AuthExpired as exc:
-            await stepper.fail(
-                key,
-                SyncStatus.FAILED,
-                exc.category,
-                exc.message,
-                exc.hint or None,
-                self.clock() + AUTH_RETRY,
-            )
-            retry_at = self.clock() + AUTH_RETRY
-            report.failed += 1
-        except (Transient, Conflict) as exc:
-            retry_at = await self._transient(stepper, key, exc, report, None)
-        except SyncError as exc:
-            # Invalid / Duplicate / NotFound / ConfigError: the record fails alone, and waits
-            # for a fix and a retry (console, CLI, or a change to the record).
-            await stepper.fail(
-                key, SyncStatus.FAILED, exc.category, exc.message, exc.hint or None, None
-            )
-            report.failed += 1
-        except Exception as exc:  # a bug must not stop the other records
-            log.exception("sync step for %s crashed", key.as_text())
-            retry_at = await self._transient(
-                stepper,
-                key,
-                Transient(
-                    f"internal error: {exc!r}",
-                    hint="This is a bug; it is retried automatically, and reported in the logs",
-                ),
-                report,
-                None,
-            )
-        if release:
-            self.store.release_dirty(key, retry_at)
-        elif retry_at is not None:
-            self.store.mark_dirty(key, "retry", retry_at)
-
-    async def _step_with_conflict_retry(
-        self, stepper: Stepper, key: RecordKey
-    ) -> StepResult | None:
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                return await stepper.run(key)
-            except Conflict:
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise
-                # Someone wrote the record between our read and our write: read and merge again.
-        return None
-
-    async def _transient(
-        self,
-        stepper: Stepper,
-        key: RecordKey,
-        exc: SyncError,
-        report: RunReport,
-        retry_after: float | None,
-    ) -> dt.datetime | None:
-        previous = self.store.get_state(stepper.primary_key(key))
-        attempts = (previous.attempts if previous else 0) + 1
-        # A rate limit is never a reason to give up: the record waits its turn in the budget.
-        if attempts >= self.settings.max_attempts and not isinstance(exc, RateLimited):
-            await stepper.fail(
-                key,
-                SyncStatus.FAILED,
-                exc.category,
-                f"{exc.message} (gave up after {attempts} attempts)",
-                exc.hint or "Retry once the other system is reachable again",
-                None,
-            )
-            report.failed += 1
-            return None
-        delay = self.backoff(attempts)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        retry_at = self.clock() + dt.timedelta(seconds=delay)
-        await stepper.fail(
-            key, SyncStatus.PENDING, exc.category, exc.message, exc.hint or None, retry_at
-        )
-        report.retrying += 1
-        return retry_at
-
     def backoff(self, attempts: int) -> float:
-        """Seconds before attempt `attempts + 1`: base * 2^(attempts-1), capped."""
-        base = self.settings.backoff_base_seconds
-        return float(min(self.settings.backoff_cap_seconds, base * (2 ** max(0, attempts - 1))))
+        """Seconds before attempt `attempts + 1` (the retry policy of the current settings)."""
+        return self.outcomes.policy.backoff(attempts)
 
     # ---- loops -----------------------------------------------------------------------------
     async def run_forever(
