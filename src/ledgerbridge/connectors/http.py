@@ -140,7 +140,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay after failed attempt number `attempt` (1-based), before jitter."""
-        return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
 
     def delay_for(self, error: SyncError, attempt: int) -> float:
         if isinstance(error, RateLimited) and error.retry_after is not None:

@@ -239,14 +239,16 @@ class BulkRepository(StateRepository, LinkRepository):
                             RecordLinkRow.object_type == object_type,
                             column.in_(part),
                         )
-                        taken.update((conn, object_type, side, v) for v in session.scalars(query))
+                        taken.update(
+                            (conn, object_type, side, v) for v in session.scalars(query) if v
+                        )
             new_rows: list[dict[str, Any]] = []
             seen: set[tuple[int, str, str, str]] = set()
             later: list[Link] = []
             now = self._now()
             for link in links:
-                ids = [("hs", link.hubspot_id), ("qbo", link.qbo_id)]
-                marks = {(link.connection_id, link.object_type, s, v) for s, v in ids if v}
+                sides = [("hs", link.hubspot_id), ("qbo", link.qbo_id)]
+                marks = {(link.connection_id, link.object_type, s, v) for s, v in sides if v}
                 if not marks or marks & taken or marks & seen:
                     later.append(link)
                     continue
@@ -268,6 +270,6 @@ class BulkRepository(StateRepository, LinkRepository):
                     }
                 )
             if new_rows:
-                session.execute(RecordLinkRow.__table__.insert(), new_rows)
+                session.execute(insert(RecordLinkRow), new_rows)
         for link in later:
             self.save_link(link)

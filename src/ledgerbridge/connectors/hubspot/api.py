@@ -86,11 +86,11 @@ class HubSpotApi:
                 "GET",
                 f"/crm/v3/objects/{segment(object_type)}/"
                 + (segment(object_id) if id_property else record_id(object_id, "HubSpot")),
-                params=httpx.QueryParams(params),
+                params=httpx.QueryParams(tuple(params)),
             )
         except NotFound:
             return None
-        return response.data
+        return _json_object(response.data)
 
     async def batch_read(
         self,
@@ -134,7 +134,7 @@ class HubSpotApi:
         response = await self.transport.request(
             "POST", f"/crm/v3/objects/{segment(object_type)}", json_body=body
         )
-        return response.data
+        return _json_object(response.data)
 
     async def batch_create(
         self, object_type: str, inputs: Sequence[Mapping[str, Any]]
@@ -165,7 +165,7 @@ class HubSpotApi:
             json_body={"properties": dict(properties)},
             idempotent=True,
         )
-        return response.data
+        return _json_object(response.data)
 
     async def batch_update(
         self, object_type: str, inputs: Sequence[tuple[str, Mapping[str, Any]]]
@@ -319,3 +319,8 @@ class HubSpotApi:
             json_body=dict(changes),
             idempotent=True,
         )
+
+
+def _json_object(data: Any) -> dict[str, Any]:
+    """A response body that is a JSON object (an empty one when HubSpot sent none)."""
+    return data if isinstance(data, dict) else {}

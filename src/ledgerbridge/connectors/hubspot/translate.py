@@ -271,8 +271,10 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
     discount: Discount | None = None
     if len(discounts) == 1 and not extra:
         dp = props(discounts[0])
-        kind = "percent" if str(dp.get("hs_type") or "FIXED").upper() == "PERCENT" else "amount"
-        discount = Discount(kind, dec(dp.get("hs_value"), Decimal(0)) or Decimal(0))
+        discount_kind = (
+            "percent" if str(dp.get("hs_type") or "FIXED").upper() == "PERCENT" else "amount"
+        )
+        discount = Discount(discount_kind, dec(dp.get("hs_value"), Decimal(0)) or Decimal(0))
     elif discounts and discount_total:
         discount = Discount("amount", quantize(discount_total, currency))
 

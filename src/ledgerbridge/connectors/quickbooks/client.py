@@ -18,7 +18,7 @@ from ledgerbridge.connectors.quickbooks import settings, standard_fields
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
-from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
+from ledgerbridge.connectors.quickbooks.batch import BatchCreate, Prepared, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
@@ -266,9 +266,9 @@ class QuickBooksConnector:
                 if external_key is None or key == external_key:
                     return await self._from_wire(row, home)
         if external_key:
-            row = await self.markers.find("Invoice", external_key)
-            if row is not None:
-                return await self._from_wire(row, home)
+            marked = await self.markers.find("Invoice", external_key)
+            if marked is not None:
+                return await self._from_wire(marked, home)
         return None
 
     async def _resolve_custom_fields(
@@ -339,7 +339,7 @@ class QuickBooksConnector:
         self, items: Sequence[BatchCreate]
     ) -> list[WriteResult | SyncError]:
         """Backfill helper: /batch in chunks of 30; per-item results in input order."""
-        prepared = []
+        prepared: list[Prepared] = []
         for item in items:
             try:
                 body = await self._invoice_body(

@@ -178,10 +178,10 @@ class MarkerIndex:
                 continue
             for row in page.rows:
                 self.remember(entity, row)
-                key = extract_marker(row.get("PrivateNote"))
-                if key in wanted:
-                    found[key] = row
-                    wanted.discard(key)
+                marker = extract_marker(row.get("PrivateNote"))
+                if marker is not None and marker in wanted:
+                    found[marker] = row
+                    wanted.discard(marker)
             if len(page.rows) < page_size:
                 break
             start += page_size

@@ -191,12 +191,13 @@ def _sales_line(line: Mapping[str, Any], currency: str) -> LineItem:
     amount = dec(line.get("Amount"), Decimal(0)) or Decimal(0)
     qty = dec(detail.get("Qty"))
     price = dec(detail.get("UnitPrice"))
-    if qty is None and price is None:
-        qty, price = Decimal(1), amount
+    if price is None:
+        if qty is None:
+            qty, price = Decimal(1), amount
+        else:
+            price = (amount / qty) if qty else amount
     elif qty is None:
         qty = (amount / price) if price else Decimal(1)
-    elif price is None:
-        price = (amount / qty) if qty else amount
     name = str(item.get("name") or line.get("Description") or "Item")
     description = line.get("Description")
     if description == name:

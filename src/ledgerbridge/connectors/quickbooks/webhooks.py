@@ -113,19 +113,19 @@ def parse_events(body: bytes | str) -> list[WebhookEvent]:
     for notification in validate(_LEGACY, payload, "QuickBooks").eventNotifications:
         realm = notification.realmId
         entities = notification.dataChangeEvent.entities if notification.dataChangeEvent else []
-        for entity in entities:
+        for change in entities:
             common = {
                 "account_id": realm,
-                "operation": entity.operation,
-                "occurred_at": entity.lastUpdated,
+                "operation": change.operation,
+                "occurred_at": change.lastUpdated,
             }
             events.append(
-                WebhookEvent(object_type=_kind(entity.name), object_id=entity.id, **common)
+                WebhookEvent(object_type=_kind(change.name), object_id=change.id, **common)
             )
-            if entity.deletedId:
+            if change.deletedId:
                 events.append(
                     WebhookEvent(
-                        object_type=_kind(entity.name), object_id=entity.deletedId, **common
+                        object_type=_kind(change.name), object_id=change.deletedId, **common
                     )
                 )
     return events

@@ -238,28 +238,28 @@ def prepare(
     if invoice_date and due_date and due_date < invoice_date:
         errors.append("The due date is before the invoice date.")
     properties = {"hs_currency": form.currency}
-    for name, value in (
+    for name, text in (
         ("hs_invoice_date", tr.date_to_wire(invoice_date)),
         ("hs_due_date", tr.date_to_wire(due_date)),
         ("hs_purchase_order_number", form.po_number[:100]),
         ("hs_comments", form.comments[:2000]),
     ):
-        if value:
-            properties[name] = value
+        if text:
+            properties[name] = text
     known = {d.name: d for d in custom_defs}
-    for name, value in form.custom.items():
+    for name, entered in form.custom.items():
         definition = known.get(name)
         if definition is None or definition.read_only:
             continue
         if (
             definition.type == "number"
-            and _decimal(value, definition.label, errors, minimum=None) is None
+            and _decimal(entered, definition.label, errors, minimum=None) is None
         ):
             continue
         if definition.type in ("date", "datetime"):
-            day = _date(value, definition.label, errors)
-            value = tr.date_to_wire(day) or ""
-        properties[name] = value
+            day = _date(entered, definition.label, errors)
+            entered = tr.date_to_wire(day) or ""
+        properties[name] = entered
     if errors:
         return None
     return Prepared(properties, lines, discount, fees, taxes)

@@ -4,7 +4,7 @@ mistake is shown again with what is wrong and nothing is saved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -55,6 +55,13 @@ PRODUCT_POLICY_LABELS = {
     ProductNotFoundPolicy.FAIL: "Fail the invoice (fix it by hand)",
 }
 MATCH_KEYS = {"email": "Email address"}
+
+# The sides a filter rule can apply to, as the form sends them.
+_APPLIES: dict[str, Literal["hubspot", "quickbooks", "both"]] = {
+    "hubspot": "hubspot",
+    "quickbooks": "quickbooks",
+    "both": "both",
+}
 
 
 @dataclass
@@ -113,9 +120,7 @@ def filters_from_form(
                 value=value,
                 label=row["label"] or None,
                 enabled=row["state"] != "off",
-                applies_to=row["applies"]
-                if row["applies"] in ("hubspot", "quickbooks", "both")
-                else "hubspot",
+                applies_to=_APPLIES.get(row["applies"], "hubspot"),
             )
         except (ValueError, ValidationError):
             errors.append(f"Rule {len(rows)}: choose a field and a condition.")
