@@ -28,9 +28,7 @@ from ledgerbridge.connectors.quickbooks import auth as qbo_auth
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
 from ledgerbridge.connectors.webhook_event import WebhookEvent
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.changes import ChangeEvent
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
 from ledgerbridge.engine.runner import SyncEngine
 from ledgerbridge.errors import AuthExpired, ConfigError
 from ledgerbridge.pacing import connection_budgets
@@ -45,10 +43,6 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 SANDBOX_VERIFIER_TOKEN = "sandbox-verifier-token"
 SYNC_KEY = "sync"
 OAUTH_KEY = "oauth"
-OBJECT_TYPES = {INVOICE, PAYMENT, CUSTOMER, ITEM}
-# HubSpot records that belong to an invoice: a change to one is a change to its invoice.
-CHILD_TYPES = ("line_item", "discount", "fee", "tax")
-_DELETIONS = ("deletion", "delete", "deleted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,25 +241,10 @@ class Runtime:
     async def _mark_parents(
         self, events: list[WebhookEvent], allowed: frozenset[int] | None = None
     ) -> int:
-        """A line item, discount, fee or tax edited on its own does not change its invoice's
-        modification date, so neither the invoice feed nor an invoice event sees it: mark the
-        invoices those records belong to (one association read per kind)."""
-        children: dict[tuple[str, str | None], list[str]] = {}
-        for e in events:
-            if e.object_type in CHILD_TYPES and (e.operation or "").lower() not in _DELETIONS:
-                children.setdefault((e.object_type, e.account_id), []).append(e.object_id)
         marked = 0
-        for conn in self.connections.values():
-            if allowed is not None and conn.id not in allowed:
-                continue
-            account = conn.info.hubspot_portal_id
-            for (kind, event_account), ids in children.items():
-                other = event_account is not None and account is not None
-                if other and str(event_account) != str(account):
-                    continue
-                invoice_ids = await conn.crm.related_invoice_ids(kind, list(dict.fromkeys(ids)))
-                changes = [ChangeEvent(Side.HUBSPOT, INVOICE, i) for i in invoice_ids]
-                marked += conn.engine.handle_events(changes).marked
+        for conn in self._receivers(allowed):
+            stats = await conn.engine.handle_invoice_children(events, conn.info.hubspot_portal_id)
+            marked += stats.marked
         return marked
 
     def handle_qbo_webhook(self, body: bytes, signature: str | None) -> int:
@@ -276,34 +255,20 @@ class Runtime:
         self, side: Side, events: list[WebhookEvent], allowed: frozenset[int] | None = None
     ) -> int:
         marked = 0
-        for conn in self.connections.values():
-            if allowed is not None and conn.id not in allowed:
-                continue  # verified with the public sandbox secret: sandbox connections only
+        for conn in self._receivers(allowed):
             account = (
                 conn.info.hubspot_portal_id if side is Side.HUBSPOT else conn.info.qbo_realm_id
             )
-            mine = [
-                e
-                for e in events
-                if e.object_type in OBJECT_TYPES
-                and (e.account_id is None or account is None or str(e.account_id) == str(account))
-            ]
-            if not mine:
-                continue
-            changes = [
-                ChangeEvent(
-                    side=side,
-                    object_type=e.object_type,
-                    source_id=e.object_id,
-                    deleted=(e.operation or "").lower() in _DELETIONS,
-                )
-                for e in mine
-            ]
-            stats = conn.engine.handle_events(changes)
+            stats = conn.engine.handle_webhook(side, events, account)
             marked += stats.marked
             if stats.marked and self.on_webhook is not None:
                 self.on_webhook(conn.info.id)
         return marked
+
+    def _receivers(self, allowed: frozenset[int] | None) -> list[ConnectionRuntime]:
+        """`allowed`: the connections a delivery may reach (one verified with the public sandbox
+        secret reaches sandbox connections only); None: all of them."""
+        return [c for c in self.connections.values() if allowed is None or c.id in allowed]
 
     async def aclose(self) -> None:
         if self._owns_http:

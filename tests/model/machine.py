@@ -9,8 +9,8 @@ failure; the test prints the seed.
 Webhooks are simulated as the ChangeEvents the engine's webhook handler would produce: for the
 invoice or payment an operation touched (adding or removing a line item, discount, fee or tax is
 an associationChange, which names the invoice), for a line item edited on its own through the
-same association read the handler does (Runtime._mark_parents), and for the records the engine
-itself wrote (HubSpot and QBO send webhooks for those too).
+same association read the handler does (SyncEngine.handle_invoice_children), and for the
+records the engine itself wrote (HubSpot and QBO send webhooks for those too).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class ConvergenceMachine(HubSpotRules, QboRules, RuleBasedStateMachine):
 
     async def mark_parents(self, children: list[tuple[str, str]]) -> None:
         """What the webhook handler does with a line item's (discount's, ...) own event: mark
-        the invoices it belongs to (ledgerbridge.bootstrap, Runtime._mark_parents)."""
+        the invoices it belongs to (engine/routing.py, SyncEngine.handle_invoice_children)."""
         by_kind: dict[str, list[str]] = {}
         for kind, object_id in children:
             by_kind.setdefault(kind, []).append(object_id)

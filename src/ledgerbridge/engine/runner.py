@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from ledgerbridge import logctx
-from ledgerbridge.domain import SyncStatus
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.apply import Applier
 from ledgerbridge.engine.backfill import Backfill, BackfillProgress
 from ledgerbridge.engine.changes import ChangeEvent, ChangeTracker, PollStats
@@ -26,6 +26,7 @@ from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.outcomes import RetryPolicy, StepOutcomes
 from ledgerbridge.engine.planner import LedgerInfo
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, CrmPort, LedgerPort, RecordKey, StorePort
+from ledgerbridge.engine.routing import Notification, changes_for, parent_invoice_changes
 from ledgerbridge.engine.states import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import (
@@ -177,6 +178,21 @@ class SyncEngine:
 
     def handle_events(self, events: Iterable[ChangeEvent]) -> PollStats:
         return self.changes.handle_events(events)
+
+    def handle_webhook(
+        self, side: Side, events: Iterable[Notification], account: str | None
+    ) -> PollStats:
+        """Mark the records a webhook delivery reports changed; `account`: this connection's
+        HubSpot portal or QBO realm (notifications for other accounts are left alone)."""
+        return self.changes.handle_events(changes_for(side, events, account))
+
+    async def handle_invoice_children(
+        self, events: Iterable[Notification], account: str | None
+    ) -> PollStats:
+        """Mark the HubSpot invoices whose line items, discounts, fees or taxes a delivery
+        reports changed (routing.invoice_children)."""
+        changes = await parent_invoice_changes(self.crm, events, account)
+        return self.changes.handle_events(changes)
 
     # ---- running steps ---------------------------------------------------------------------
     async def run_once(self, limit: int = 100) -> RunReport:
