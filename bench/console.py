@@ -27,11 +27,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
+from ledgerbridge import console_stack as stack_module
+from ledgerbridge.console_stack import HUBSPOT_TOKEN, console_stack
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import INVOICE, RecordKey, StoredSyncState
 from ledgerbridge.store.models import SyncStepRow
-from ledgerbridge.web import stack as stack_module
-from ledgerbridge.web.stack import HUBSPOT_TOKEN, console_stack
 
 CATEGORIES = ("validation", "auth", "rate_limit", "not_found", "conflict")
 

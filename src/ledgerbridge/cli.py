@@ -188,11 +188,8 @@ def serve(
     ),
 ) -> None:
     """Serve the console and webhooks for a real deployment (connections set up in the console)."""
-    from ledgerbridge.bootstrap import build_runtime
-    from ledgerbridge.demo import console_app, ensure_admin
-    from ledgerbridge.ingress import front_app
+    from ledgerbridge.process_stack import build_process_stack
     from ledgerbridge.servers import Served, serve_all
-    from ledgerbridge.workers.inprocess import run_worker
 
     settings = _settings(data_dir)
     _log_setup(settings)
@@ -202,8 +199,8 @@ def serve(
         settings.port = port
 
     async def run() -> None:
-        runtime = await build_runtime(settings)
-        generated = ensure_admin(runtime)
+        stack = await build_process_stack(settings, serving=True)
+        runtime, generated = stack.runtime, stack.password
         if generated:
             console.print(
                 f"console login: admin / [bold]{generated}[/] (set LEDGERBRIDGE_ADMIN_PASSWORD to choose)"
@@ -212,19 +209,19 @@ def serve(
 
         for line in webhook_warnings(settings, (c.info for c in runtime.connections.values())):
             console.print(f"[yellow]warning:[/] {line}")
-        runtime.ready = True
+        await stack.connect()
         if not worker and settings.broker_url:
             from ledgerbridge.workers.celery_app import make_celery, webhook_dispatcher
 
             runtime.on_webhook = webhook_dispatcher(make_celery(settings))
-        front = front_app(runtime, console_app(runtime, serving=True))
-        background = [lambda stop: run_worker(runtime, stop)] if worker else []
+        background = [stack.run_worker] if worker else []
         try:
             await serve_all(
-                [Served("console", front, settings.port, settings.host)], background=background
+                [Served("console", stack.front, settings.port, settings.host)],
+                background=background,
             )
         finally:
-            await runtime.aclose()
+            await stack.aclose()
 
     asyncio.run(run())
 

@@ -3,13 +3,13 @@
 SQLite in the data dir, both sandboxes seeded with demo data (HubSpot on port+1, QuickBooks on
 port+2, their state kept in the data dir so links stay true across restarts), a connection made
 through the sandboxes' OAuth, webhooks from both wired to this process, the worker running, and
-the console on `port`.
+the console on `port`. The stack itself is built by `process_stack` (as `ledgerbridge serve` and
+the console's test stack build it); this module picks the demo's ports, data and options.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +17,15 @@ from typing import Any
 
 from rich.console import Console
 
-from ledgerbridge.bootstrap import (
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_VERIFIER_TOKEN,
-    Runtime,
-    build_runtime,
-)
-from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
+from ledgerbridge import process_stack
+from ledgerbridge.bootstrap import Runtime
+from ledgerbridge.connect import SandboxEndpoints
 from ledgerbridge.engine.fieldmap import FeeSettings, SyncSettings
-from ledgerbridge.ingress import front_app
 from ledgerbridge.private_files import private_dir
+from ledgerbridge.process_stack import ADMIN_USER, build_process_stack
 from ledgerbridge.sandbox.faults import FaultPlan
 from ledgerbridge.servers import Served, port_free, serve_all
 from ledgerbridge.settings import Settings
-from ledgerbridge.workers.inprocess import run_worker
-
-ADMIN_USER = "admin"
 
 
 @dataclass
@@ -53,62 +46,18 @@ class DemoOptions:
     scale: int = 0  # generated invoices added to the demo data (sandbox/scale_data.py)
 
 
-def ensure_admin(runtime: Runtime) -> str | None:
-    """Make sure user `admin` exists. Returns the password when it was generated (to print)."""
-    configured = runtime.settings.admin_password
-    store = runtime.store
-    if configured is not None:
-        password = configured.get_secret_value()
-        if store.get_user(ADMIN_USER) is None:
-            store.create_user(ADMIN_USER, password)
-        else:
-            store.set_password(ADMIN_USER, password)
-        return None
-    password = secrets.token_urlsafe(12)
-    if store.get_user(ADMIN_USER) is None:
-        store.create_user(ADMIN_USER, password)
-    else:
-        store.set_password(ADMIN_USER, password)
-    return password
-
-
-def console_app(runtime: Runtime, *, serving: bool = False) -> Any:
-    """`serving`: under `ledgerbridge serve`, where the cookie is Secure unless set otherwise."""
-    from ledgerbridge.web import create_app
-
-    configured = runtime.settings.secure_cookies
-    return create_app(runtime, secure_cookies=serving if configured is None else configured)
-
-
 def sandbox_apps(options: DemoOptions) -> tuple[Any, Any]:
-    from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
-    from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
-
-    port = options.port
-    state = options.data_dir / "sandbox"
-    private_dir(state / "hubspot")
-    private_dir(state / "quickbooks")
-    hs = hubspot_app(
+    """The demo's sandboxes: on port+1 and port+2, their state kept in the data dir."""
+    return process_stack.sandbox_apps(
+        f"http://127.0.0.1:{options.port}",
         seed=options.seed,
-        state_dir=state / "hubspot",
+        state_dir=options.data_dir / "sandbox",
         faults=options.faults,
-        rate_limits=options.hubspot_rate_limits,
+        hubspot_rate_limits=options.hubspot_rate_limits,
+        qbo_throttle=options.qbo_throttle,
         time_scale=options.time_scale,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
-        webhook_secret=SANDBOX_CLIENT_SECRET,
         scale=options.scale if options.seed == "demo" else 0,
     )
-    qb = quickbooks_app(
-        seed=options.seed,
-        state_dir=state / "quickbooks",
-        faults=options.faults,
-        throttle=options.qbo_throttle,
-        time_scale=options.time_scale,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/quickbooks",
-        verifier_token=SANDBOX_VERIFIER_TOKEN,
-        scale=options.scale if options.seed == "demo" else 0,
-    )
-    return hs, qb
 
 
 def add_showcase_failure(hubspot_app: Any) -> str | None:
@@ -170,23 +119,20 @@ async def run_demo(
         poll_interval_seconds=options.poll_interval,
         **options.extra_env,
     )
-    runtime = await build_runtime(settings)
-    password = ensure_admin(runtime)
-    hs, qb = sandbox_apps(options)
-    if options.seed == "demo" and options.showcase_failure:
-        add_showcase_failure(hs)
     ends = SandboxEndpoints(
         f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port + 2}", f"http://127.0.0.1:{port}"
     )
-    runtime.links.update(hubspot_sandbox=ends.hubspot_base, qbo_sandbox=ends.qbo_base)
-    front = front_app(runtime, console_app(runtime) if options.with_console else None)
+    hs, qb = sandbox_apps(options)
+    if options.seed == "demo" and options.showcase_failure:
+        add_showcase_failure(hs)
+    stack = await build_process_stack(settings, sandboxes=ends, with_console=options.with_console)
+    runtime, password = stack.runtime, stack.password
     stop = stop or asyncio.Event()
     connected = asyncio.Event()
 
     async def started() -> None:
         # The demo books processing fees as expenses (off by default for real connections).
-        await connect_sandboxes(runtime, ends, sync=SyncSettings(fees=FeeSettings(enabled=True)))
-        runtime.ready = True
+        await stack.connect(SyncSettings(fees=FeeSettings(enabled=True)))
         connected.set()
         if not options.quiet:
             realm = qb.state.sandbox.default_realm_id
@@ -206,14 +152,14 @@ async def run_demo(
     async def worker(stop_event: asyncio.Event) -> None:
         await connected.wait()
         if options.with_worker:
-            await run_worker(runtime, stop_event, poll_interval=options.poll_interval)
+            await stack.run_worker(stop_event, poll_interval=options.poll_interval)
         else:
             await stop_event.wait()
 
     try:
         await serve_all(
             [
-                Served("console", front, port),
+                Served("console", stack.front, port),
                 Served("hubspot", hs, port + 1),
                 Served("quickbooks", qb, port + 2),
             ],
@@ -222,6 +168,6 @@ async def run_demo(
             on_started=started,
         )
     finally:
-        await runtime.aclose()
+        await stack.aclose()
         if not options.quiet:
             out.print("ledgerbridge stopped")

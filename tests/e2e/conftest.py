@@ -2,7 +2,7 @@
 demo data, the console, webhooks and the worker), and Debian's headless Chromium driven by
 Playwright.
 
-- `console_stack` (session): the running stack (`ledgerbridge.web.stack.ConsoleStack`).
+- `console_stack` (session): the running stack (`ledgerbridge.console_stack.ConsoleStack`).
 - `browser` (module): Chromium at /usr/bin/chromium.
 - `page`: a fresh browser context, logged in as admin (through the login form, once per module),
   on the invoice index. The connection's sync settings go back to the defaults after each test.
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from ledgerbridge.console_stack import ConsoleStack, console_stack
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 CHROMIUM = os.environ.get("LEDGERBRIDGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

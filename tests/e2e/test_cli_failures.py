@@ -9,9 +9,9 @@ from typing import Any
 from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import INVOICE, RecordKey
-from ledgerbridge.web.stack import ConsoleStack
 
 
 def _invoice(stack: ConsoleStack, qbo_id: str) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import SyncStatus
-from ledgerbridge.web.stack import ConsoleStack
 
 
 def test_dashboard_counts_charts_and_tables(page: Page, stack: ConsoleStack) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 
 
 def test_history_shows_who_created_it_each_sync_step_and_hubspot_changes(

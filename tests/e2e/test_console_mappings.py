@@ -8,10 +8,10 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE
-from ledgerbridge.web.stack import ConsoleStack
 
 
 def _qbo_custom_fields(stack: ConsoleStack, invoice_id: str) -> dict[str, str]:

@@ -10,9 +10,9 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE
-from ledgerbridge.web.stack import ConsoleStack
 
 
 def _qbo_invoice_id(stack: ConsoleStack, invoice_id: str) -> str:

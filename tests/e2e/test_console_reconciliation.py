@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE
-from ledgerbridge.web.stack import ConsoleStack
 
 
 def _qbo_id(stack: ConsoleStack, hubspot_id: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 
 
 def test_download_pdf_from_contact_invoices_card(page: Page, ui: Any, stack: ConsoleStack) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from babel.numbers import format_currency
 from playwright.sync_api import Page, expect
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 
 DATE_FROM, DATE_TO = "2026-08-01", "2026-11-30"
 NOT_RECEIVED = {"failed", "processing", "disputed_lost"}

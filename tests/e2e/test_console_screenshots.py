@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.web.screenshots import take_screenshots
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.screenshots import take_screenshots
 
 
 def test_screenshots_of_the_main_pages(browser: Any, stack: ConsoleStack, tmp_path: Path) -> None:

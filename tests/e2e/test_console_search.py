@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 
 
 def _search(page: Page, text: str) -> None:

@@ -215,7 +215,7 @@ async def test_secure_cookie_flag(tmp_path: Path, options: dict[str, Any], secur
 
 
 def test_serve_sets_the_secure_flag_unless_told_not_to(tmp_path: Path) -> None:
-    from ledgerbridge.demo import console_app
+    from ledgerbridge.process_stack import console_app
 
     def flag(settings: Settings, serving: bool) -> bool:
         runtime = Runtime(settings=settings, store=None, http=None)  # type: ignore[arg-type]

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from ledgerbridge.bootstrap import load_sync_settings
+from ledgerbridge.console_stack import ConsoleStack, console_stack
 from ledgerbridge.engine.fieldmap import LongTextPolicy
-from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 PAYMENT_PROPS = ("hs_refunds_amount", "hs_latest_status", "hs_internal_comment")
 

@@ -1,6 +1,6 @@
 """Screenshots of the console's main pages, for the README.
 
-    python -m ledgerbridge.web.screenshots [--out docs/screenshots]
+    python -m ledgerbridge.screenshots [--out docs/screenshots]
 
 Starts the whole product in this process (both sandboxes with demo data, the worker, the
 console) on free local ports, drives Debian's headless Chromium through the pages with
@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ledgerbridge.console_stack import ConsoleStack, console_stack
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy, SyncSettings
-from ledgerbridge.web.stack import ConsoleStack, console_stack
 
 CHROMIUM = os.environ.get("LEDGERBRIDGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,8 +1,8 @@
 """The whole product in one process on free local ports: the console's browser tests and
-`python -m ledgerbridge.web.screenshots` run against it.
+`python -m ledgerbridge.screenshots` run against it.
 
 Both sandboxes (demo data) run in their own threads; the console, the webhook ingress and the
-in-process worker share one event loop in a third thread, built by the composition root and
+in-process worker share one event loop in a third thread, built by `process_stack` and
 connected through the sandboxes' OAuth flows, exactly as `ledgerbridge demo` does. Every server
 binds 127.0.0.1 on a free port; the database is SQLite in a temporary directory.
 """
@@ -23,21 +23,11 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from ledgerbridge.bootstrap import (
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_VERIFIER_TOKEN,
-    Runtime,
-    build_runtime,
-)
-from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
-from ledgerbridge.demo import ensure_admin
+from ledgerbridge.bootstrap import Runtime
+from ledgerbridge.connect import SandboxEndpoints
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.ingress import front_app
-from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
-from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
+from ledgerbridge.process_stack import build_process_stack, sandbox_apps
 from ledgerbridge.settings import Settings
-from ledgerbridge.web import create_app
-from ledgerbridge.workers.inprocess import run_worker
 
 ADMIN_PASSWORD = "correct horse battery staple"
 HUBSPOT_TOKEN = "pat-sandbox"
@@ -138,16 +128,7 @@ def console_stack(
 ) -> Iterator[ConsoleStack]:
     hs_sock, qb_sock, console_sock = _socket(), _socket(), _socket()
     console_url = _url(console_sock)
-    hs = hubspot_app(
-        seed="demo",
-        webhook_url=f"{console_url}/webhooks/hubspot",
-        webhook_secret=SANDBOX_CLIENT_SECRET,
-    )
-    qb = quickbooks_app(
-        seed="demo",
-        webhook_url=f"{console_url}/webhooks/quickbooks",
-        verifier_token=SANDBOX_VERIFIER_TOKEN,
-    )
+    hs, qb = sandbox_apps(console_url, seed="demo")
     hs_server, hs_thread = _serve_in_thread(hs, hs_sock)
     qb_server, qb_thread = _serve_in_thread(qb, qb_sock)
     ends = SandboxEndpoints(_url(hs_sock), _url(qb_sock), console_url)
@@ -160,18 +141,16 @@ def console_stack(
         settings = Settings(
             data_dir=data_dir, admin_password=ADMIN_PASSWORD, poll_interval_seconds=poll_interval
         )
-        runtime = await build_runtime(settings)
+        process = await build_process_stack(settings, sandboxes=ends)
+        runtime = process.runtime
         try:
-            ensure_admin(runtime)
-            await connect_sandboxes(runtime, ends, sync=sync)
-            runtime.ready = True
-            app = front_app(runtime, create_app(runtime))
+            await process.connect(sync)
             server = _Server(
-                uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+                uvicorn.Config(process.front, log_level="warning", lifespan="on", access_log=False)
             )
             serving = asyncio.create_task(server.serve(sockets=[console_sock]))
             worker = asyncio.create_task(
-                run_worker(runtime, stop, poll_interval=poll_interval, rescan_seconds=1.0)
+                process.run_worker(stop, poll_interval=poll_interval, rescan_seconds=1.0)
             )
             while not server.started:
                 if serving.done():
@@ -187,7 +166,7 @@ def console_stack(
             started.set()
             raise
         finally:
-            await runtime.aclose()
+            await process.aclose()
 
     def run_loop() -> None:
         asyncio.set_event_loop(loop)
