@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from ledgerbridge.cluster import Cluster, ensure_database, wait_port
-from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
+from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 
 DB = "postgresql+psycopg://postgres@127.0.0.1:5432/ledgerbridge_bench_scale"
 BROKER = "redis://127.0.0.1:6379/12"

@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ledgerbridge.sandbox.fleet import Company
+from ledgerbridge.fleet import Company
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/ledgerbridge_cluster"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/13"
@@ -122,7 +122,7 @@ def start_sandboxes(
 
 async def connect_all(companies: list[Company], prefix: str = "client") -> list[int]:
     from ledgerbridge.bootstrap import build_runtime
-    from ledgerbridge.sandbox.fleet import connect_fleet
+    from ledgerbridge.fleet import connect_fleet
     from ledgerbridge.settings import Settings
 
     runtime = await build_runtime(Settings())

@@ -23,7 +23,7 @@ import pytest
 from ledgerbridge.bootstrap import build_runtime
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import INVOICE
-from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
+from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from ledgerbridge.bootstrap import build_runtime
+from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.ingress import front_app
 from ledgerbridge.process_stack import console_app, ensure_admin
-from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings

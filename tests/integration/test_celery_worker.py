@@ -16,7 +16,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from ledgerbridge.bootstrap import build_runtime
-from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
+from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings

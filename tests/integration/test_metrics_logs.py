@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from ledgerbridge import metrics
 from ledgerbridge.bootstrap import build_runtime
 from ledgerbridge.domain import Side
+from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.ingress import front_app
 from ledgerbridge.logs import JsonFormatter, redact
-from ledgerbridge.sandbox.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings
