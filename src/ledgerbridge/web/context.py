@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledgerbridge.bootstrap import Runtime, load_sync_settings
+from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
@@ -68,6 +69,12 @@ class Console:
         return self.bundle().hubspot_api
 
     @property
+    def hubspot_reads(self) -> HubSpotReadModel:
+        """The console's HubSpot reads as typed records (invoice summaries, payments, property
+        definitions)."""
+        return self.catalog.reads
+
+    @property
     def ledger(self) -> Any:
         """QuickBooksConnector (LedgerPort)."""
         return self.bundle().ledger
@@ -82,7 +89,7 @@ class Console:
         bundle = self.bundle()
         cached = self._catalogs.get(int(bundle.id))
         if cached is None or cached[0] is not bundle.hubspot_api:
-            cached = (bundle.hubspot_api, PropertyCatalog(bundle.hubspot_api))
+            cached = (bundle.hubspot_api, PropertyCatalog(HubSpotReadModel(bundle.hubspot_api)))
             self._catalogs[int(bundle.id)] = cached
         return cached[1]
 

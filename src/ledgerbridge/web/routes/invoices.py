@@ -19,7 +19,7 @@ router = APIRouter()
 async def index(request: Request) -> Response:
     console = console_of(request)
     query = idx.InvoiceQuery.from_params(request.query_params)
-    page = await idx.search_invoices(console.hubspot, query, console.clock().date())
+    page = await idx.search_invoices(console.hubspot_reads, query, console.clock().date())
     failing = idx.failing_invoice_count(console.store, console.connection_id)
     diverged = idx.diverged_invoice_count(console.store, console.connection_id)
     open_id = request.query_params.get("open")

@@ -43,14 +43,14 @@ def _range(request: Request) -> tuple[dt.date, dt.date, list[str]]:
 @router.get("/reports/payments")
 async def payments(request: Request) -> Response:
     date_from, date_to, errors = _range(request)
-    report = await payments_report(console_of(request).hubspot, date_from, date_to)
+    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
     return render(request, "reports/payments.html", {"report": report, "errors": errors})
 
 
 @router.get("/reports/payments.csv")
 async def payments_export(request: Request) -> Response:
     date_from, date_to, _errors = _range(request)
-    report = await payments_report(console_of(request).hubspot, date_from, date_to)
+    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
     filename = f"payments-{date_from.isoformat()}-to-{date_to.isoformat()}.csv"
     return Response(
         payments_csv(report),

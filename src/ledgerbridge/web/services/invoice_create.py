@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
+from ledgerbridge.connectors.hubspot.read_model import PropertyDef
 from ledgerbridge.domain import quantize
 from ledgerbridge.web.amounts import AmountError, parse_amount
 from ledgerbridge.web.context import Console
-from ledgerbridge.web.services.catalog import PropertyDef
 from ledgerbridge.web.services.invoice_index import CURRENCIES
 
 # HUBSPOT_DEFINED association type ids (hubspot-api reference, §0 and the sandbox schema).

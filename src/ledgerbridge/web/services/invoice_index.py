@@ -8,54 +8,27 @@ stops at 10,000 results; the page says so and asks for narrower filters beyond t
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from ledgerbridge.connectors.hubspot import translate as tr
-from ledgerbridge.connectors.hubspot.api import HubSpotApi
+from ledgerbridge.connectors.hubspot.read_model import (
+    DATE_PROPERTIES,
+    SEARCH_CAP,
+    SORT_PROPERTIES,
+    HubSpotReadModel,
+    InvoiceFilter,
+    InvoiceSummary,
+)
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.store import SqlStore
-from ledgerbridge.web.formatting import decimal_or_zero, to_date
 
-SEARCH_CAP = 10_000
 PAGE_SIZES = (25, 50, 100)
-DATA_SYNC = "data_sync"  # hs_invoice_source of invoices the sync brought in from QuickBooks
 
-INDEX_PROPERTIES = (
-    "hs_number",
-    "hs_title",
-    "hs_currency",
-    "hs_amount_billed",
-    "hs_balance_due",
-    "hs_amount_paid",
-    "hs_invoice_status",
-    "hs_payment_status",
-    "hs_due_date",
-    "hs_invoice_date",
-    "hs_invoice_source",
-    "hs_invoice_latest_contact_email",
-    "hs_invoice_latest_company_name",
-    "hs_createdate",
-    tr.SYNC_STATUS,
-    tr.QBO_DOC_NUMBER,
-    tr.QBO_INVOICE_ID,
-)
-SORTS = {
-    "number": "hs_number",
-    "customer": "hs_invoice_latest_company_name",
-    "amount": "hs_amount_billed",
-    "balance": "hs_balance_due",
-    "status": "hs_invoice_status",
-    "due_date": "hs_due_date",
-    "invoice_date": "hs_invoice_date",
-    "created": "hs_createdate",
-    "sync": tr.SYNC_STATUS,
-}
+SORTS = tuple(SORT_PROPERTIES)
 STATUSES = ("draft", "open", "overdue", "partially_paid", "paid", "voided")
 # A text search matches number, title and PO (HubSpot's `query`) and, by filters, the company
 # name, the contact's email and the QuickBooks number. Search cannot OR `query` with filters,
@@ -63,7 +36,7 @@ STATUSES = ("draft", "open", "overdue", "partially_paid", "paid", "voided")
 # is then one search over those ids with the other filters, sort and paging.
 TEXT_MATCH_CAP = 100
 SYNC_FILTERS = ("synced", "failed", "diverged", "pending", "blocked", "excluded", "none")
-DATE_FIELDS = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
+DATE_FIELDS = tuple(DATE_PROPERTIES)
 CURRENCIES = (
     "USD",
     "EUR",
@@ -112,14 +85,13 @@ class InvoiceQuery:
             str(params.get("currency") or "").upper(), CURRENCIES, "Currency"
         )
         query.date_field = (
-            query._pick(params.get("date_field"), tuple(DATE_FIELDS), "Date field")
-            or "invoice_date"
+            query._pick(params.get("date_field"), DATE_FIELDS, "Date field") or "invoice_date"
         )
         query.date_from = query._date(params.get("date_from"), "From date")
         query.date_to = query._date(params.get("date_to"), "To date")
         query.amount_min = query._amount(params.get("amount_min"), "Minimum amount")
         query.amount_max = query._amount(params.get("amount_max"), "Maximum amount")
-        query.sort = _choice(params.get("sort"), tuple(SORTS)) or "created"
+        query.sort = _choice(params.get("sort"), SORTS) or "created"
         query.direction = "asc" if params.get("dir") == "asc" else "desc"
         after = str(params.get("after") or "")
         query.after = after if after.isdigit() else ""
@@ -200,91 +172,20 @@ class InvoiceQuery:
         direction = "asc" if self.sort == key and self.direction == "desc" else "desc"
         return self.url(sort=key, dir=direction, after="")
 
-    # ---- HubSpot search body -----------------------------------------------------------------
-    def filters(self, today: dt.date | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        if self.status == "overdue":  # open with a due date before today, as the rows show it
-            day = (today or dt.date.today()).isoformat()
-            out.append({"propertyName": "hs_invoice_status", "operator": "EQ", "value": "open"})
-            out.append(
-                {"propertyName": "hs_due_date", "operator": "LT", "value": f"{day}T00:00:00.000Z"}
-            )
-        elif self.status == "partially_paid":
-            out.append(
-                {"propertyName": "hs_payment_status", "operator": "EQ", "value": "partially_paid"}
-            )
-        elif self.status:
-            out.append(
-                {"propertyName": "hs_invoice_status", "operator": "EQ", "value": self.status}
-            )
-        if self.sync == "none":
-            out.append({"propertyName": tr.SYNC_STATUS, "operator": "NOT_HAS_PROPERTY"})
-        elif self.sync:
-            out.append({"propertyName": tr.SYNC_STATUS, "operator": "EQ", "value": self.sync})
-        if self.source == "quickbooks":
-            out.append({"propertyName": "hs_invoice_source", "operator": "EQ", "value": DATA_SYNC})
-        elif self.source == "hubspot":
-            out.append({"propertyName": "hs_invoice_source", "operator": "NEQ", "value": DATA_SYNC})
-        if self.currency:
-            out.append({"propertyName": "hs_currency", "operator": "EQ", "value": self.currency})
-        if self.amount_min is not None:
-            out.append(
-                {
-                    "propertyName": "hs_amount_billed",
-                    "operator": "GTE",
-                    "value": format(self.amount_min, "f"),
-                }
-            )
-        if self.amount_max is not None:
-            out.append(
-                {
-                    "propertyName": "hs_amount_billed",
-                    "operator": "LTE",
-                    "value": format(self.amount_max, "f"),
-                }
-            )
-        prop = DATE_FIELDS[self.date_field]
-        if self.date_from:
-            out.append(
-                {
-                    "propertyName": prop,
-                    "operator": "GTE",
-                    "value": f"{self.date_from.isoformat()}T00:00:00.000Z",
-                }
-            )
-        if self.date_to:
-            out.append(
-                {
-                    "propertyName": prop,
-                    "operator": "LTE",
-                    "value": f"{self.date_to.isoformat()}T23:59:59.999Z",
-                }
-            )
-        return out
-
-    def search_body(
-        self, today: dt.date | None = None, ids: list[str] | None = None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "properties": list(INDEX_PROPERTIES),
-            "sorts": [
-                {
-                    "propertyName": SORTS[self.sort],
-                    "direction": "ASCENDING" if self.direction == "asc" else "DESCENDING",
-                }
-            ],
-            "limit": self.limit,
-        }
-        filters = self.filters(today)
-        if ids is not None:  # the text search's matches (see TEXT_MATCH_CAP)
-            filters.append({"propertyName": "hs_object_id", "operator": "IN", "values": ids})
-        if filters:
-            body["filterGroups"] = [{"filters": filters}]
-        if self.q and ids is None:
-            body["query"] = self.q
-        if self.after:
-            body["after"] = self.after
-        return body
+    def where(self, today: dt.date | None = None) -> InvoiceFilter:
+        """The filters of this query, for the HubSpot read model."""
+        return InvoiceFilter(
+            status=self.status,
+            sync=self.sync,
+            source=self.source,
+            currency=self.currency,
+            date_field=self.date_field,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            amount_min=self.amount_min,
+            amount_max=self.amount_max,
+            today=today,
+        )
 
 
 @dataclass
@@ -320,110 +221,37 @@ def _choice(value: Any, allowed: tuple[str, ...]) -> str:
     return text if text in allowed else ""
 
 
-def row_from_record(
-    record: dict[str, Any], today: dt.date, customers: dict[str, str]
+def invoice_row(
+    invoice: InvoiceSummary, today: dt.date, customers: dict[str, str] | None = None
 ) -> InvoiceRow:
-    p = record.get("properties") or {}
-    currency = str(p.get("hs_currency") or "USD")
-    status = str(p.get("hs_invoice_status") or "draft")
-    due = to_date(p.get("hs_due_date"))
+    """An index row; `customers`: names for invoices HubSpot has no company name for."""
     customer = (
-        p.get("hs_invoice_latest_company_name")
-        or customers.get(str(record["id"]))
-        or p.get("hs_invoice_latest_contact_email")
-        or ""
+        invoice.company_name or (customers or {}).get(invoice.id) or invoice.contact_email or ""
     )
+    due = invoice.due_date
     return InvoiceRow(
-        id=str(record["id"]),
-        number=str(p.get("hs_number") or f"#{record['id']}"),
-        customer=str(customer),
-        amount=decimal_or_zero(p.get("hs_amount_billed")),
-        balance=decimal_or_zero(p.get("hs_balance_due")),
-        currency=currency,
-        status=status,
-        payment_status=str(p.get("hs_payment_status") or ""),
+        id=invoice.id,
+        number=invoice.number or f"#{invoice.id}",
+        customer=customer,
+        amount=invoice.amount_billed,
+        balance=invoice.balance_due,
+        currency=invoice.currency,
+        status=invoice.status,
+        payment_status=invoice.payment_status,
         due_date=due,
-        source="QuickBooks" if p.get("hs_invoice_source") == DATA_SYNC else "HubSpot",
-        sync_status=str(p.get(tr.SYNC_STATUS) or ""),
-        qbo_number=str(p.get(tr.QBO_DOC_NUMBER) or ""),
-        overdue=status == "open" and due is not None and due < today,
+        source="QuickBooks" if invoice.from_quickbooks else "HubSpot",
+        sync_status=invoice.sync_status,
+        qbo_number=invoice.qbo_number,
+        overdue=invoice.status == "open" and due is not None and due < today,
     )
 
 
-async def _customer_names(api: HubSpotApi, invoice_ids: list[str]) -> dict[str, str]:
-    """Company name, else contact name, for invoices whose search row has neither."""
-    if not invoice_ids:
-        return {}
-    links = await api.associations("invoices", "contacts", invoice_ids)
-    contact_ids = list(dict.fromkeys(c[0] for c in links.values() if c))
-    if not contact_ids:
-        return {}
-    contacts = await api.batch_read(
-        "contacts", contact_ids, ["firstname", "lastname", "email", "company"]
-    )
-    out: dict[str, str] = {}
-    for invoice_id, ids in links.items():
-        record = contacts.get(ids[0]) if ids else None
-        if record is None:
-            continue
-        p = record.get("properties") or {}
-        name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x)
-        out[invoice_id] = p.get("company") or name or p.get("email") or ""
-    return out
-
-
-def _text_groups(q: str) -> list[dict[str, Any]]:
-    """Filter groups (ORed) for what `query` does not search: company name, contact email, and
-    the QuickBooks number (exactly: "1047" is QBO 1047, not every number containing 1047)."""
-    token = q.replace("*", "")
-    groups = [
-        {
-            "filters": [
-                {
-                    "propertyName": "hs_invoice_latest_company_name",
-                    "operator": "CONTAINS_TOKEN",
-                    "value": f"*{token}*",
-                }
-            ]
-        },
-        {
-            "filters": [
-                {
-                    "propertyName": "hs_invoice_latest_contact_email",
-                    "operator": "CONTAINS_TOKEN",
-                    "value": f"*{token}*",
-                }
-            ]
-        },
-    ]
-    if " " not in q:
-        groups.append(
-            {"filters": [{"propertyName": tr.QBO_DOC_NUMBER, "operator": "EQ", "value": q}]}
-        )
-    return groups
-
-
-async def text_matches(api: HubSpotApi, q: str) -> tuple[list[str], bool]:
-    """Ids of invoices the text matches anywhere (newest first), and whether either lookup had
-    more than TEXT_MATCH_CAP matches."""
-    newest = [{"propertyName": "hs_createdate", "direction": "DESCENDING"}]
-    base = {"properties": ["hs_number"], "sorts": newest, "limit": TEXT_MATCH_CAP}
-    by_query, by_fields = await asyncio.gather(
-        api.search("invoices", {**base, "query": q}),
-        api.search("invoices", {**base, "filterGroups": _text_groups(q)}),
-    )
-    ids: dict[str, None] = {}
-    capped = False
-    for data in (by_query, by_fields):
-        ids.update((str(r["id"]), None) for r in data.get("results") or [])
-        capped = capped or int(data.get("total") or 0) > TEXT_MATCH_CAP
-    return list(ids), capped
-
-
-async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) -> InvoicePage:
+async def search_invoices(
+    reads: HubSpotReadModel, query: InvoiceQuery, today: dt.date
+) -> InvoicePage:
     ids: list[str] | None = None
     if query.q:
-        ids, capped = await text_matches(api, query.q)
+        ids, capped = await reads.invoice_text_matches(query.q, TEXT_MATCH_CAP)
         if capped:
             query.problems.append(
                 f"More than {TEXT_MATCH_CAP} invoices match {query.q!r}; the newest are shown. "
@@ -431,29 +259,26 @@ async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) 
             )
         if not ids:
             return InvoicePage([], 0, None, None, False, 0, 0)
-    data = await api.search("invoices", query.search_body(today, ids))
-    results = list(data.get("results") or [])
-    total = int(data.get("total") or 0)
-    missing = [
-        str(r["id"])
-        for r in results
-        if not (r.get("properties") or {}).get("hs_invoice_latest_company_name")
-    ]
-    customers = await _customer_names(api, missing)
-    rows = [row_from_record(r, today, customers) for r in results]
-    next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
-    if next_after is not None and str(next_after).isdigit() and int(next_after) >= SEARCH_CAP:
-        next_after = None  # HubSpot refuses to page past 10,000: narrower filters reach the rest
+    found = await reads.search_invoices(
+        query.where(today),
+        ids=ids,
+        sort=query.sort,
+        descending=query.direction != "asc",
+        limit=query.limit,
+        after=query.after,
+    )
+    customers = await reads.customer_names([i.id for i in found.invoices if not i.company_name])
+    rows = [invoice_row(i, today, customers) for i in found.invoices]
     offset = int(query.after or 0)
     prev_after = None
     if offset > 0:
         prev_after = str(max(0, offset - query.limit))
     return InvoicePage(
         rows=rows,
-        total=total,
-        next_after=str(next_after) if next_after else None,
+        total=found.total,
+        next_after=found.next_after,
         prev_after=prev_after,
-        capped=total > SEARCH_CAP,
+        capped=found.total > SEARCH_CAP,
         first=offset + 1 if rows else 0,
         last=offset + len(rows),
     )

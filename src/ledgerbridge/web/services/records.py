@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerbridge.web.context import Console
-from ledgerbridge.web.services.invoice_index import InvoiceRow, row_from_record
+from ledgerbridge.web.services.invoice_index import InvoiceRow, invoice_row
 
 CONTACT_FIELDS = (
     ("firstname", "First name"),
@@ -33,20 +33,6 @@ COMPANY_FIELDS = (
     ("state", "State"),
     ("zip", "Postal code"),
     ("country", "Country"),
-)
-CARD_PROPERTIES = (
-    "hs_number",
-    "hs_currency",
-    "hs_amount_billed",
-    "hs_balance_due",
-    "hs_invoice_status",
-    "hs_payment_status",
-    "hs_due_date",
-    "hs_invoice_source",
-    "ledgerbridge_sync_status",
-    "qbo_doc_number",
-    "hs_invoice_latest_company_name",
-    "hs_invoice_latest_contact_email",
 )
 
 
@@ -75,9 +61,9 @@ async def _invoices(
         ids = list(dict.fromkeys([*ids, *(i for c in also for i in by_contact.get(c, []))]))
     if not ids:
         return []
-    records = await console.hubspot.batch_read("invoices", ids, CARD_PROPERTIES)
+    invoices = await console.hubspot_reads.invoices(ids)
     today = console.clock().date()
-    rows = [row_from_record(records[i], today, {}) for i in ids if i in records]
+    rows = [invoice_row(invoices[i], today) for i in ids if i in invoices]
     rows.sort(key=lambda r: (r.due_date is None, r.due_date), reverse=True)
     return rows
 

@@ -1,6 +1,6 @@
 """The payments report: payments received and invoices issued in a date range, with processing
-fees and platform fees summed and totals per currency. Read from HubSpot's search API (paged,
-200 per request), so it reports what HubSpot reports."""
+fees and platform fees summed and totals per currency. Read from HubSpot's search API through
+the HubSpot read model (paged, 200 per request), so it reports what HubSpot reports."""
 
 from __future__ import annotations
 
@@ -9,35 +9,10 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from ledgerbridge.connectors.hubspot.api import HubSpotApi
-from ledgerbridge.web.formatting import decimal_or_zero, plain_amount, to_date
+from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
+from ledgerbridge.web.formatting import plain_amount
 
-PAGE = 200
-MAX_ROWS = 10_000  # the search API's cap per query
-PAYMENT_PROPS = (
-    "hs_initial_amount",
-    "hs_initiated_date",
-    "hs_currency_code",
-    "hs_fees_amount",
-    "hs_platform_fee",
-    "hs_refunds_amount",
-    "hs_latest_status",
-    "hs_processor_type",
-    "hs_payment_method_type",
-    "hs_reference_number",
-    "hs_customer_email",
-)
-INVOICE_PROPS = (
-    "hs_number",
-    "hs_currency",
-    "hs_amount_billed",
-    "hs_amount_paid",
-    "hs_balance_due",
-    "hs_invoice_status",
-    "hs_invoice_date",
-)
 # Payments whose money did not arrive are listed but not counted.
 NOT_RECEIVED = {"failed", "processing", "disputed_lost"}
 
@@ -96,102 +71,41 @@ class PaymentsReport:
     notes: list[str] = field(default_factory=list)
 
 
-async def _search_all(
-    api: HubSpotApi,
-    object_type: str,
-    prop: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    properties: tuple[str, ...],
-) -> tuple[list[dict[str, Any]], bool]:
-    body: dict[str, Any] = {
-        "filterGroups": [
-            {
-                "filters": [
-                    {
-                        "propertyName": prop,
-                        "operator": "GTE",
-                        "value": f"{date_from.isoformat()}T00:00:00.000Z",
-                    },
-                    {
-                        "propertyName": prop,
-                        "operator": "LTE",
-                        "value": f"{date_to.isoformat()}T23:59:59.999Z",
-                    },
-                ]
-            }
-        ],
-        "properties": list(properties),
-        "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
-        "limit": PAGE,
-    }
-    out: list[dict[str, Any]] = []
-    while True:
-        data = await api.search(object_type, body)
-        out.extend(data.get("results") or [])
-        after = ((data.get("paging") or {}).get("next") or {}).get("after")
-        if not after or len(out) >= MAX_ROWS:
-            return out, bool(after)
-        body["after"] = after
-
-
-async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date) -> PaymentsReport:
-    payments, capped_p = await _search_all(
-        api, "commerce_payments", "hs_initiated_date", date_from, date_to, PAYMENT_PROPS
-    )
-    invoices, capped_i = await _search_all(
-        api, "invoices", "hs_invoice_date", date_from, date_to, INVOICE_PROPS
-    )
-    ids = [str(p["id"]) for p in payments]
-    links = await api.associations("commerce_payments", "invoices", ids) if ids else {}
-    linked_ids = list(dict.fromkeys(i for v in links.values() for i in v))
-    numbers = (
-        await api.batch_read(
-            "invoices", linked_ids, ["hs_number", "hs_invoice_latest_company_name"]
-        )
-        if linked_ids
-        else {}
-    )
+async def payments_report(
+    reads: HubSpotReadModel, date_from: dt.date, date_to: dt.date
+) -> PaymentsReport:
+    payments, capped_p = await reads.payments_between(date_from, date_to)
+    invoices, capped_i = await reads.invoices_between(date_from, date_to)
+    links = await reads.payment_invoice_ids([p.id for p in payments])
+    linked = await reads.invoices(list(dict.fromkeys(i for v in links.values() for i in v)))
     lines = []
-    for record in payments:
-        p = record.get("properties") or {}
-        invoice_ids = links.get(str(record["id"]), [])
+    for payment in payments:
+        invoice_ids = links.get(payment.id, [])
         lines.append(
             PaymentLine(
-                id=str(record["id"]),
-                date=to_date(p.get("hs_initiated_date")),
+                id=payment.id,
+                date=payment.date,
                 invoices=[
-                    (
-                        i,
-                        str(
-                            ((numbers.get(i) or {}).get("properties") or {}).get("hs_number")
-                            or f"#{i}"
-                        ),
-                    )
-                    for i in invoice_ids
+                    (i, (linked[i].number if i in linked else "") or f"#{i}") for i in invoice_ids
                 ],
                 # The customer's name (the invoice's company) where known; the email otherwise.
                 customer=next(
                     (
-                        str(name)
+                        linked[i].company_name
                         for i in invoice_ids
-                        if (
-                            name := ((numbers.get(i) or {}).get("properties") or {}).get(
-                                "hs_invoice_latest_company_name"
-                            )
-                        )
+                        if i in linked and linked[i].company_name
                     ),
-                    str(p.get("hs_customer_email") or ""),
+                    payment.customer_email,
                 ),
-                processor=str(p.get("hs_processor_type") or ""),
-                method=str(p.get("hs_payment_method_type") or ""),
-                status=str(p.get("hs_latest_status") or ""),
-                reference=str(p.get("hs_reference_number") or ""),
-                currency=str(p.get("hs_currency_code") or "USD").upper(),
-                amount=decimal_or_zero(p.get("hs_initial_amount")),
-                processing_fee=decimal_or_zero(p.get("hs_fees_amount")),
-                platform_fee=decimal_or_zero(p.get("hs_platform_fee")),
-                refunds=decimal_or_zero(p.get("hs_refunds_amount")),
+                processor=payment.processor,
+                method=payment.method,
+                status=payment.status,
+                reference=payment.reference,
+                currency=payment.currency,
+                amount=payment.amount,
+                processing_fee=payment.processing_fee,
+                platform_fee=payment.platform_fee,
+                refunds=payment.refunds,
             )
         )
     totals: dict[str, CurrencyTotals] = {}
@@ -205,19 +119,15 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
         t.platform_fees += line.platform_fee
         t.refunds += line.refunds
     invoice_count = 0
-    for record in invoices:
-        p = record.get("properties") or {}
-        if p.get("hs_invoice_status") in ("draft", "voided"):
+    for invoice in invoices:
+        if invoice.status in ("draft", "voided"):
             continue
         invoice_count += 1
-        t = totals.setdefault(
-            str(p.get("hs_currency") or "USD").upper(),
-            CurrencyTotals(str(p.get("hs_currency") or "USD").upper()),
-        )
+        t = totals.setdefault(invoice.currency, CurrencyTotals(invoice.currency))
         t.invoices += 1
-        t.billed += decimal_or_zero(p.get("hs_amount_billed"))
-        t.invoice_paid += decimal_or_zero(p.get("hs_amount_paid"))
-        t.outstanding += decimal_or_zero(p.get("hs_balance_due"))
+        t.billed += invoice.amount_billed
+        t.invoice_paid += invoice.amount_paid
+        t.outstanding += invoice.balance_due
     report = PaymentsReport(
         date_from,
         date_to,

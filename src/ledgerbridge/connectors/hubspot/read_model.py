@@ -1,0 +1,473 @@
+"""The console's reads of HubSpot, as typed records.
+
+The invoice index, the invoice cards of contact and company pages, the payments report and the
+property catalog read HubSpot directly (HubSpot is the system of record for invoices). Which
+properties hold what, how HubSpot's search is asked (filter groups, one sort, `after` paging,
+the 10,000-result cap) and how its values are parsed stay here; the console works with
+`InvoiceSummary`, `PaymentSummary` and `PropertyDef`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.connectors.hubspot import translate as tr
+from ledgerbridge.connectors.hubspot.api import HubSpotApi
+
+SEARCH_CAP = 10_000  # HubSpot's search returns no result past this many
+REPORT_PAGE = 200  # search page size for the report's range reads
+DATA_SYNC = "data_sync"  # hs_invoice_source of invoices the sync brought in from QuickBooks
+OWN_GROUP = "ledgerbridge"  # the property group of ledgerbridge's own properties
+
+INVOICE_SUMMARY_PROPERTIES = (
+    "hs_number",
+    "hs_title",
+    "hs_currency",
+    "hs_amount_billed",
+    "hs_balance_due",
+    "hs_amount_paid",
+    "hs_invoice_status",
+    "hs_payment_status",
+    "hs_due_date",
+    "hs_invoice_date",
+    "hs_invoice_source",
+    "hs_invoice_latest_contact_email",
+    "hs_invoice_latest_company_name",
+    "hs_createdate",
+    tr.SYNC_STATUS,
+    tr.QBO_DOC_NUMBER,
+    tr.QBO_INVOICE_ID,
+)
+PAYMENT_SUMMARY_PROPERTIES = (
+    "hs_initial_amount",
+    "hs_initiated_date",
+    "hs_currency_code",
+    "hs_fees_amount",
+    "hs_platform_fee",
+    "hs_refunds_amount",
+    "hs_latest_status",
+    "hs_processor_type",
+    "hs_payment_method_type",
+    "hs_reference_number",
+    "hs_customer_email",
+)
+# The orders the index offers, by the property HubSpot sorts on.
+SORT_PROPERTIES = {
+    "number": "hs_number",
+    "customer": "hs_invoice_latest_company_name",
+    "amount": "hs_amount_billed",
+    "balance": "hs_balance_due",
+    "status": "hs_invoice_status",
+    "due_date": "hs_due_date",
+    "invoice_date": "hs_invoice_date",
+    "created": "hs_createdate",
+    "sync": tr.SYNC_STATUS,
+}
+DATE_PROPERTIES = {"invoice_date": "hs_invoice_date", "due_date": "hs_due_date"}
+
+
+def _amount(value: Any) -> Decimal:
+    """A money property; empty or unreadable is zero (as HubSpot shows it)."""
+    try:
+        return tr.dec(value, Decimal(0)) or Decimal(0)
+    except ValueError:
+        return Decimal(0)
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        parsed = tr.parse_datetime(value)
+    except ValueError:
+        return None
+    return parsed.date() if parsed else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """An invoice as the console lists it (no lines, no associations)."""
+
+    id: str
+    number: str  # hs_number, or "" when HubSpot has not numbered it
+    currency: str
+    amount_billed: Decimal
+    amount_paid: Decimal
+    balance_due: Decimal
+    status: str  # draft | open | paid | voided
+    payment_status: str  # "" | partially_paid | paid | ...
+    due_date: dt.date | None
+    invoice_date: dt.date | None
+    from_quickbooks: bool  # brought in from QuickBooks by the sync
+    company_name: str
+    contact_email: str
+    sync_status: str  # ledgerbridge_sync_status, "" when never synced
+    qbo_number: str
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> InvoiceSummary:
+        p = tr.props(record)
+        return cls(
+            id=str(record["id"]),
+            number=_text(p.get("hs_number")),
+            currency=_text(p.get("hs_currency")).upper() or "USD",
+            amount_billed=_amount(p.get("hs_amount_billed")),
+            amount_paid=_amount(p.get("hs_amount_paid")),
+            balance_due=_amount(p.get("hs_balance_due")),
+            status=_text(p.get("hs_invoice_status")) or "draft",
+            payment_status=_text(p.get("hs_payment_status")),
+            due_date=_date(p.get("hs_due_date")),
+            invoice_date=_date(p.get("hs_invoice_date")),
+            from_quickbooks=p.get("hs_invoice_source") == DATA_SYNC,
+            company_name=_text(p.get("hs_invoice_latest_company_name")),
+            contact_email=_text(p.get("hs_invoice_latest_contact_email")),
+            sync_status=_text(p.get(tr.SYNC_STATUS)),
+            qbo_number=_text(p.get(tr.QBO_DOC_NUMBER)),
+        )
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    """A commerce payment as the payments report lists it."""
+
+    id: str
+    date: dt.date | None
+    currency: str
+    amount: Decimal
+    processing_fee: Decimal
+    platform_fee: Decimal
+    refunds: Decimal
+    status: str
+    processor: str
+    method: str
+    reference: str
+    customer_email: str
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> PaymentSummary:
+        p = tr.props(record)
+        return cls(
+            id=str(record["id"]),
+            date=_date(p.get("hs_initiated_date")),
+            currency=_text(p.get("hs_currency_code")).upper() or "USD",
+            amount=_amount(p.get("hs_initial_amount")),
+            processing_fee=_amount(p.get("hs_fees_amount")),
+            platform_fee=_amount(p.get("hs_platform_fee")),
+            refunds=_amount(p.get("hs_refunds_amount")),
+            status=_text(p.get("hs_latest_status")),
+            processor=_text(p.get("hs_processor_type")),
+            method=_text(p.get("hs_payment_method_type")),
+            reference=_text(p.get("hs_reference_number")),
+            customer_email=_text(p.get("hs_customer_email")),
+        )
+
+
+@dataclass(frozen=True)
+class PropertyDef:
+    """One property definition of a HubSpot object type."""
+
+    name: str
+    label: str
+    type: str  # string | number | date | datetime | enumeration | bool
+    field_type: str
+    group: str
+    description: str
+    options: tuple[tuple[str, str], ...]  # (value, label)
+    read_only: bool
+    custom: bool  # created by a user (not hs_*, not ledgerbridge's own)
+    unique: bool
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> PropertyDef:
+        name = str(data.get("name") or "")
+        meta = data.get("modificationMetadata") or {}
+        return cls(
+            name=name,
+            label=str(data.get("label") or name),
+            type=str(data.get("type") or "string"),
+            field_type=str(data.get("fieldType") or "text"),
+            group=str(data.get("groupName") or ""),
+            description=str(data.get("description") or ""),
+            options=tuple(
+                (str(o.get("value")), str(o.get("label") or o.get("value")))
+                for o in data.get("options") or []
+                if not o.get("hidden")
+            ),
+            read_only=bool(meta.get("readOnlyValue")),
+            custom=not name.startswith("hs_")
+            and name not in tr.OWN_PROPERTIES
+            and str(data.get("groupName") or "") != OWN_GROUP
+            and not bool(data.get("hubspotDefined")),
+            unique=bool(data.get("hasUniqueValue")),
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """What the invoice index narrows to; empty fields do not filter."""
+
+    status: str = ""  # draft | open | paid | voided | overdue | partially_paid
+    sync: str = ""  # a sync status, or "none" (never synced)
+    source: str = ""  # hubspot | quickbooks
+    currency: str = ""
+    date_field: str = "invoice_date"  # invoice_date | due_date
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    today: dt.date | None = None  # what "overdue" is measured against
+
+    def search_filters(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.status == "overdue":  # open with a due date before today, as the rows show it
+            day = (self.today or dt.date.today()).isoformat()
+            out.append(_eq("hs_invoice_status", "open"))
+            out.append({"propertyName": "hs_due_date", "operator": "LT", "value": _start(day)})
+        elif self.status == "partially_paid":
+            out.append(_eq("hs_payment_status", "partially_paid"))
+        elif self.status:
+            out.append(_eq("hs_invoice_status", self.status))
+        if self.sync == "none":
+            out.append({"propertyName": tr.SYNC_STATUS, "operator": "NOT_HAS_PROPERTY"})
+        elif self.sync:
+            out.append(_eq(tr.SYNC_STATUS, self.sync))
+        if self.source == "quickbooks":
+            out.append(_eq("hs_invoice_source", DATA_SYNC))
+        elif self.source == "hubspot":
+            out.append({"propertyName": "hs_invoice_source", "operator": "NEQ", "value": DATA_SYNC})
+        if self.currency:
+            out.append(_eq("hs_currency", self.currency))
+        if self.amount_min is not None:
+            out.append(_bound("hs_amount_billed", "GTE", format(self.amount_min, "f")))
+        if self.amount_max is not None:
+            out.append(_bound("hs_amount_billed", "LTE", format(self.amount_max, "f")))
+        prop = DATE_PROPERTIES.get(self.date_field, "hs_invoice_date")
+        if self.date_from:
+            out.append(_bound(prop, "GTE", _start(self.date_from.isoformat())))
+        if self.date_to:
+            out.append(_bound(prop, "LTE", _end(self.date_to.isoformat())))
+        return out
+
+
+def _eq(prop: str, value: str) -> dict[str, Any]:
+    return {"propertyName": prop, "operator": "EQ", "value": value}
+
+
+def _bound(prop: str, operator: str, value: str) -> dict[str, Any]:
+    return {"propertyName": prop, "operator": operator, "value": value}
+
+
+def _start(day: str) -> str:
+    return f"{day}T00:00:00.000Z"
+
+
+def _end(day: str) -> str:
+    return f"{day}T23:59:59.999Z"
+
+
+@dataclass(frozen=True)
+class InvoiceSearchPage:
+    """One page of an invoice search: the invoices, how many match in all, the next page."""
+
+    invoices: list[InvoiceSummary]
+    total: int
+    next_after: str | None  # None past the last page, or past HubSpot's 10,000 cap
+
+
+def _text_groups(q: str) -> list[dict[str, Any]]:
+    """Filter groups (ORed) for what `query` does not search: company name, contact email, and
+    the QuickBooks number (exactly: "1047" is QBO 1047, not every number containing 1047)."""
+    token = q.replace("*", "")
+    groups: list[dict[str, Any]] = [
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_invoice_latest_company_name",
+                    "operator": "CONTAINS_TOKEN",
+                    "value": f"*{token}*",
+                }
+            ]
+        },
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_invoice_latest_contact_email",
+                    "operator": "CONTAINS_TOKEN",
+                    "value": f"*{token}*",
+                }
+            ]
+        },
+    ]
+    if " " not in q:
+        groups.append({"filters": [_eq(tr.QBO_DOC_NUMBER, q)]})
+    return groups
+
+
+class HubSpotReadModel:
+    """The console's HubSpot reads (search, batch reads, associations, property definitions),
+    answered as typed records."""
+
+    def __init__(self, api: HubSpotApi) -> None:
+        self.api = api
+
+    # ---- invoices -----------------------------------------------------------------------------
+    async def search_invoices(
+        self,
+        where: InvoiceFilter,
+        *,
+        ids: Sequence[str] | None = None,
+        text: str = "",
+        sort: str = "created",
+        descending: bool = True,
+        limit: int = 25,
+        after: str = "",
+    ) -> InvoiceSearchPage:
+        """One page of invoices; `ids`: only these (a text search's matches), `text`: HubSpot's
+        own `query` (number, title, PO)."""
+        body: dict[str, Any] = {
+            "properties": list(INVOICE_SUMMARY_PROPERTIES),
+            "sorts": [
+                {
+                    "propertyName": SORT_PROPERTIES.get(sort, "hs_createdate"),
+                    "direction": "DESCENDING" if descending else "ASCENDING",
+                }
+            ],
+            "limit": limit,
+        }
+        filters = where.search_filters()
+        if ids is not None:
+            filters.append({"propertyName": "hs_object_id", "operator": "IN", "values": list(ids)})
+        if filters:
+            body["filterGroups"] = [{"filters": filters}]
+        if text:
+            body["query"] = text
+        if after:
+            body["after"] = after
+        data = await self.api.search("invoices", body)
+        invoices = [InvoiceSummary.from_record(r) for r in data.get("results") or []]
+        next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+        if next_after is not None and str(next_after).isdigit() and int(next_after) >= SEARCH_CAP:
+            next_after = (
+                None  # HubSpot refuses to page past 10,000: narrower filters reach the rest
+            )
+        return InvoiceSearchPage(
+            invoices, int(data.get("total") or 0), str(next_after) if next_after else None
+        )
+
+    async def invoice_text_matches(self, q: str, cap: int) -> tuple[list[str], bool]:
+        """Ids of invoices the text matches anywhere (number, title, PO, company name, contact
+        email, QuickBooks number), newest first, and whether either lookup had more than `cap`.
+        Search cannot OR `query` with filters, so it is two searches."""
+        newest = [{"propertyName": "hs_createdate", "direction": "DESCENDING"}]
+        base = {"properties": ["hs_number"], "sorts": newest, "limit": cap}
+        by_query, by_fields = await asyncio.gather(
+            self.api.search("invoices", {**base, "query": q}),
+            self.api.search("invoices", {**base, "filterGroups": _text_groups(q)}),
+        )
+        ids: dict[str, None] = {}
+        capped = False
+        for data in (by_query, by_fields):
+            ids.update((str(r["id"]), None) for r in data.get("results") or [])
+            capped = capped or int(data.get("total") or 0) > cap
+        return list(ids), capped
+
+    async def customer_names(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        """Company, else contact name, else email of each invoice's contact (for invoices whose
+        summary has no company name)."""
+        if not invoice_ids:
+            return {}
+        links = await self.api.associations("invoices", "contacts", list(invoice_ids))
+        contact_ids = list(dict.fromkeys(c[0] for c in links.values() if c))
+        if not contact_ids:
+            return {}
+        contacts = await self.api.batch_read(
+            "contacts", contact_ids, ["firstname", "lastname", "email", "company"]
+        )
+        out: dict[str, str] = {}
+        for invoice_id, ids in links.items():
+            record = contacts.get(ids[0]) if ids else None
+            if record is None:
+                continue
+            p = tr.props(record)
+            name = " ".join(str(x) for x in (p.get("firstname"), p.get("lastname")) if x)
+            out[invoice_id] = str(p.get("company") or name or p.get("email") or "")
+        return out
+
+    async def invoices(self, invoice_ids: Sequence[str]) -> dict[str, InvoiceSummary]:
+        """The invoices that exist among `invoice_ids`, by id."""
+        if not invoice_ids:
+            return {}
+        records = await self.api.batch_read(
+            "invoices", list(invoice_ids), list(INVOICE_SUMMARY_PROPERTIES)
+        )
+        return {i: InvoiceSummary.from_record(r) for i, r in records.items()}
+
+    async def invoices_between(
+        self, date_from: dt.date, date_to: dt.date
+    ) -> tuple[list[InvoiceSummary], bool]:
+        """Invoices dated in the range (inclusive), oldest first; True when capped."""
+        records, capped = await self._range(
+            "invoices", "hs_invoice_date", date_from, date_to, INVOICE_SUMMARY_PROPERTIES
+        )
+        return [InvoiceSummary.from_record(r) for r in records], capped
+
+    # ---- payments -----------------------------------------------------------------------------
+    async def payments_between(
+        self, date_from: dt.date, date_to: dt.date
+    ) -> tuple[list[PaymentSummary], bool]:
+        """Commerce payments initiated in the range (inclusive), oldest first; True when capped."""
+        records, capped = await self._range(
+            "commerce_payments",
+            "hs_initiated_date",
+            date_from,
+            date_to,
+            PAYMENT_SUMMARY_PROPERTIES,
+        )
+        return [PaymentSummary.from_record(r) for r in records], capped
+
+    async def payment_invoice_ids(self, payment_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The invoices each payment is associated with."""
+        if not payment_ids:
+            return {}
+        return await self.api.associations("commerce_payments", "invoices", list(payment_ids))
+
+    # ---- properties ---------------------------------------------------------------------------
+    async def property_definitions(self, object_type: str = "invoices") -> list[PropertyDef]:
+        return [PropertyDef.from_wire(p) for p in await self.api.properties(object_type)]
+
+    async def _range(
+        self,
+        object_type: str,
+        prop: str,
+        date_from: dt.date,
+        date_to: dt.date,
+        properties: Sequence[str],
+    ) -> tuple[list[dict[str, Any]], bool]:
+        body: dict[str, Any] = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        _bound(prop, "GTE", _start(date_from.isoformat())),
+                        _bound(prop, "LTE", _end(date_to.isoformat())),
+                    ]
+                }
+            ],
+            "properties": list(properties),
+            "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+            "limit": REPORT_PAGE,
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            data = await self.api.search(object_type, body)
+            out.extend(data.get("results") or [])
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after or len(out) >= SEARCH_CAP:
+                return out, bool(after)
+            body["after"] = after
