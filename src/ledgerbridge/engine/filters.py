@@ -251,9 +251,13 @@ def _parse(field_name: str, raw: str) -> Comparable:
 
 
 def _lt(a: Comparable, b: Comparable) -> bool:
-    if type(a) is not type(b):
-        raise TypeError("not comparable")
-    return a < b  # type: ignore[operator]
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return a < b
+    if isinstance(a, str) and isinstance(b, str):
+        return a < b
+    if isinstance(a, dt.date) and isinstance(b, dt.date) and type(a) is type(b):
+        return a < b
+    raise TypeError("not comparable")
 
 
 def _le(a: Comparable, b: Comparable) -> bool:

@@ -267,6 +267,10 @@ class LedgerPort(Protocol):
 
     async def invoice_pdf(self, invoice_id: str) -> bytes: ...
 
+    def invalidate_settings(self) -> None:
+        """Forget the company facts read before (preferences, custom fields): the next read
+        asks the ledger again (a retry after a fix in QuickBooks, changed sync settings)."""
+
 
 @dataclass(frozen=True)
 class FeeExpense:

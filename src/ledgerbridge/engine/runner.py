@@ -143,9 +143,7 @@ class SyncEngine:
         """Read the QBO company's preferences and custom fields again at the next step (the
         connector's own cache included)."""
         self._ledger_info = None
-        invalidate = getattr(self.ledger, "invalidate_settings", None)
-        if callable(invalidate):
-            invalidate()
+        self.ledger.invalidate_settings()
 
     async def ledger_info(self) -> LedgerInfo:
         now = self.clock()

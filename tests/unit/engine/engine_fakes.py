@@ -593,6 +593,9 @@ class FakeLedger(_Failures):
     async def invoice_pdf(self, invoice_id: str) -> bytes:
         return b"%PDF-1.4 fake"
 
+    def invalidate_settings(self) -> None:
+        self._call("invalidate_settings")
+
 
 # --------------------------------------------------------------------------------------------
 # Store

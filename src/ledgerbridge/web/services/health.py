@@ -76,9 +76,7 @@ async def connection_health(console: Console) -> Health:
     try:
         # A live check: what QuickBooks says now (after the user changed a preference there),
         # not what the connector read earlier.
-        invalidate = getattr(console.ledger, "invalidate_settings", None)
-        if callable(invalidate):
-            invalidate()
+        console.ledger.invalidate_settings()
         home, multi = await console.ledger.company_currency()
         quickbooks.details.append(("Home currency", home))
         quickbooks.details.append(("Multicurrency", "On" if multi else "Off"))
