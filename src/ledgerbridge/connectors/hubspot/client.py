@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any
 
 import httpx
 
@@ -14,78 +12,25 @@ from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import Pacer, RetryPolicy
 from ledgerbridge.connectors.hubspot import translate as tr
-from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
 from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
-from ledgerbridge.connectors.hubspot.deals import DEAL_ROLLUP_PROPERTIES, deal_properties
+from ledgerbridge.connectors.hubspot.deals import deal_properties
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
+from ledgerbridge.connectors.hubspot.own_properties import ensure_own_properties
+from ledgerbridge.connectors.hubspot.payments import HubSpotPayments
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
-from ledgerbridge.connectors.hubspot.writes import QBO_CUSTOMER_ID, Writer
-from ledgerbridge.domain import Invoice, InvoiceStatus, Payment, Side, SyncStatus
+from ledgerbridge.connectors.hubspot.writes import Writer
+from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
 from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.ports import ChangePage, WriteResult
 
-GROUP = "ledgerbridge"
 SYNC_ERROR_MAX = 2000
 PROPERTY_CACHE_SECONDS = 600.0
 
 
-def _text(
-    name: str, label: str, description: str, unique: bool = False, textarea: bool = False
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "description": description,
-        "groupName": GROUP,
-        "type": "string",
-        "fieldType": "textarea" if textarea else "text",
-        "hasUniqueValue": unique,
-    }
+class HubSpotConnector(HubSpotPayments):
+    """The CrmPort over the HubSpot CRM API: invoices here, payments in HubSpotPayments."""
 
-
-INVOICE_SYNC_PROPERTIES: list[dict[str, Any]] = [
-    {
-        "name": tr.SYNC_STATUS,
-        "label": "QuickBooks sync status",
-        "groupName": GROUP,
-        "description": "Where ledgerbridge is with this invoice.",
-        "type": "enumeration",
-        "fieldType": "select",
-        "options": [
-            {"label": s.value.title(), "value": s.value, "displayOrder": n, "hidden": False}
-            for n, s in enumerate(SyncStatus)
-        ],
-    },
-    _text(
-        tr.SYNC_ERROR,
-        "QuickBooks sync error",
-        "Why the last sync failed, and how to fix it.",
-        textarea=True,
-    ),
-    _text(
-        tr.QBO_INVOICE_ID, "QuickBooks invoice id", "The invoice's Id in QuickBooks.", unique=True
-    ),
-    _text(tr.QBO_DOC_NUMBER, "QuickBooks invoice number", "The invoice's DocNumber in QuickBooks."),
-]
-PAYMENT_SYNC_PROPERTIES = [
-    _text(
-        tr.PAYMENT_KEY,
-        "ledgerbridge payment key",
-        "Which QuickBooks payment share this is.",
-        unique=True,
-    )
-]
-
-
-CONTACT_SYNC_PROPERTIES = [
-    _text(
-        QBO_CUSTOMER_ID, "QuickBooks customer id", "The customer's Id in QuickBooks.", unique=True
-    )
-]
-
-
-class HubSpotConnector:
     side = Side.HUBSPOT
 
     def __init__(
@@ -130,40 +75,8 @@ class HubSpotConnector:
     # Properties
     # -----------------------------------------------------------------------------------------
     async def ensure_sync_properties(self) -> None:
-        for object_type, wanted in (
-            ("invoices", INVOICE_SYNC_PROPERTIES),
-            ("commerce_payments", PAYMENT_SYNC_PROPERTIES),
-            ("contacts", CONTACT_SYNC_PROPERTIES),
-            ("deals", DEAL_ROLLUP_PROPERTIES),
-        ):
-            defined = {p.get("name"): p for p in await self.api.properties(object_type)}
-            existing = set(defined)
-            await self._add_missing_options(object_type, wanted, defined)
-            missing = [p for p in wanted if p["name"] not in existing]
-            if not missing:
-                continue
-            await self.api.create_property_group(object_type, GROUP, "ledgerbridge")
-            for definition in missing:
-                await self.api.create_property(object_type, definition)
+        await ensure_own_properties(self.api)
         self._invoice_props = None
-
-    async def _add_missing_options(
-        self,
-        object_type: str,
-        wanted: list[dict[str, Any]],
-        defined: Mapping[Any, Mapping[str, Any]],
-    ) -> None:
-        """A portal set up by an earlier version lacks newer options (e.g. `diverged` on the sync
-        status): writing one would be refused, so the definition gets the whole option list."""
-        for definition in wanted:
-            current = defined.get(definition["name"])
-            if current is None or "options" not in definition:
-                continue
-            have = {o.get("value") for o in current.get("options") or []}
-            if any(o["value"] not in have for o in definition["options"]):
-                await self.api.update_property(
-                    object_type, definition["name"], {"options": definition["options"]}
-                )
 
     def forget_invoice_properties(self) -> None:
         """Drop the cached list of invoice properties (a property was just created, e.g. in the
@@ -386,83 +299,6 @@ class HubSpotConnector:
                 )
             )
         return out
-
-    # -----------------------------------------------------------------------------------------
-    # Payments
-    # -----------------------------------------------------------------------------------------
-    async def changed_payments(self, cursor: str | None, limit: int = 100) -> ChangePage:
-        return await self.payment_feed.page(cursor, limit)
-
-    async def list_invoice_payments(self, invoice_id: str) -> list[Payment]:
-        payment_ids = (
-            await self.api.associations("invoices", "commerce_payments", [invoice_id])
-        ).get(invoice_id, [])
-        if not payment_ids:
-            return []
-        records, invoices = await asyncio.gather(
-            self.api.batch_read("commerce_payments", payment_ids, tr.PAYMENT_PROPERTIES),
-            self.api.associations("commerce_payments", "invoices", payment_ids),
-        )
-        return [
-            payments_tr.payment_from_wire(records[p], invoices.get(p, []))
-            for p in payment_ids
-            if p in records
-        ]
-
-    async def find_ledger_payments(self, external_keys: Sequence[str]) -> dict[str, Payment]:
-        if not external_keys:
-            return {}
-        # Read by the unique key: archived payments are not returned (HubSpot's batch read
-        # leaves them out unless asked), which is how a payment deleted in HubSpot shows.
-        records = await self.api.batch_read(
-            "commerce_payments", external_keys, tr.PAYMENT_PROPERTIES, id_property=tr.PAYMENT_KEY
-        )
-        return {key: payments_tr.payment_from_wire(record, []) for key, record in records.items()}
-
-    async def get_payment(self, payment_id: str) -> Payment | None:
-        record = await self.api.get(
-            "commerce_payments", payment_id, tr.PAYMENT_PROPERTIES, associations=["invoices"]
-        )
-        if record is None or record.get("archived"):
-            return None
-        invoices = [
-            str(r.get("id"))
-            for r in ((record.get("associations") or {}).get("invoices") or {}).get("results") or []
-        ]
-        return payments_tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
-
-    async def upsert_payment_from_ledger(
-        self,
-        payment: Payment,
-        invoice_id: str,
-        amount: Decimal,
-        external_key: str,
-        keep_refund: bool = False,
-    ) -> WriteResult:
-        properties = payments_tr.payment_to_wire(payment, amount, external_key)
-        if keep_refund:
-            # HubSpot owns a refund recorded on the payment: never write it back to "succeeded".
-            for name in payments_tr.REFUND_PROPERTIES:
-                properties.pop(name, None)
-        upserted = (
-            await self.api.batch_upsert(
-                "commerce_payments", tr.PAYMENT_KEY, [(external_key, properties)]
-            )
-        )[0]
-        payment_id = str(upserted["id"])
-        # PUTs are idempotent: re-associating after a replay is harmless.
-        await self.api.associate("commerce_payments", payment_id, "invoices", invoice_id)
-        if upserted.get("new"):
-            contacts = (await self.api.associations("invoices", "contacts", [invoice_id])).get(
-                invoice_id, []
-            )
-            if contacts:
-                await self.api.associate("commerce_payments", payment_id, "contacts", contacts[0])
-        return WriteResult(
-            id=payment_id,
-            version=(upserted.get("properties") or {}).get("hs_lastmodifieddate"),
-            created=bool(upserted.get("new")),
-        )
 
 
 def _sync_properties(

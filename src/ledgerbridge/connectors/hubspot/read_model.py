@@ -18,11 +18,11 @@ from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot.api import HubSpotApi
+from ledgerbridge.connectors.hubspot.own_properties import GROUP as OWN_GROUP
 
 SEARCH_CAP = 10_000  # HubSpot's search returns no result past this many
 REPORT_PAGE = 200  # search page size for the report's range reads
 DATA_SYNC = "data_sync"  # hs_invoice_source of invoices the sync brought in from QuickBooks
-OWN_GROUP = "ledgerbridge"  # the property group of ledgerbridge's own properties
 
 INVOICE_SUMMARY_PROPERTIES = (
     "hs_number",
