@@ -47,7 +47,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
     WriteResult,
 )
-from ledgerbridge.errors import Conflict, SyncError
+from ledgerbridge.errors import Conflict, SyncError, UnknownOutcome
 
 STATUS_PROP, ERROR_PROP, QBO_ID_PROP, QBO_NUMBER_PROP = SYNC_PROPERTIES[:4]
 MARKER = "ledgerbridge.key"  # where the QBO connector reports the marker on an invoice
@@ -58,10 +58,20 @@ class _Failures:
 
     def __init__(self) -> None:
         self._next: dict[str, list[SyncError]] = {}
+        self._lost: set[str] = set()
         self.calls: list[str] = []
 
     def fail_next(self, method: str, *errors: SyncError) -> None:
         self._next.setdefault(method, []).extend(errors)
+
+    def lose_next_answer(self, method: str) -> None:
+        """The next write of `method` is done, and its answer never arrives (a timeout)."""
+        self._lost.add(method)
+
+    def _answer(self, method: str) -> None:
+        if method in self._lost:
+            self._lost.discard(method)
+            raise UnknownOutcome(f"{method}: no answer (timed out)")
 
     def _call(self, method: str) -> None:
         self.calls.append(method)
@@ -512,6 +522,7 @@ class FakeLedger(_Failures):
         )
         self.markers[external_key] = invoice_id
         self.requests[request_id] = invoice_id
+        self._answer("create_invoice")
         stored = self.invoices[invoice_id]
         return WriteResult(invoice_id, "0", stored.number, total=stored.total)
 

@@ -333,6 +333,27 @@ async def test_an_invoice_quickbooks_cannot_take_fails_alone_with_a_fix_hint(
     await world.assert_books_agree(fine)
 
 
+async def test_a_create_whose_answer_was_lost_is_found_again_not_sent_twice(
+    world: World,
+) -> None:
+    hs_id = world.crm.add_invoice(hubspot_invoice())
+    key = world.mark(INVOICE, Side.HUBSPOT, hs_id)
+    world.ledger.lose_next_answer("create_invoice")
+
+    report = await world.run()
+
+    # QuickBooks made it and the answer was lost: the step looks it up by its natural key (the
+    # marker on the invoice) and adopts it, in the same round, instead of creating it again.
+    assert report.synced == 1
+    assert [s.method for s in world.ledger.sent].count("create_invoice") == 1
+    assert "find_invoice" in world.ledger.calls
+    assert len(world.ledger.invoices) == 1
+    assert world.state(key).status is SyncStatus.SYNCED
+    [result] = report.results
+    assert result.applied is not None and result.applied.created == []
+    await world.assert_books_agree(hs_id)
+
+
 # ---- exclusion ---------------------------------------------------------------------------------
 async def test_a_sync_filter_excludes_with_the_rule_that_excluded() -> None:
     rule = FilterRule(field="currency", op=FilterOp.EQ, value="CAD", label="Canadian only")
