@@ -13,7 +13,6 @@ Usage: python -m bench.console [N] [--repeats R]   (env BENCH_CONSOLE_N sets the
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import os
 import random
@@ -27,7 +26,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
-from ledgerbridge import console_stack as stack_module
 from ledgerbridge.console_stack import HUBSPOT_TOKEN, console_stack
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import INVOICE, RecordKey, StoredSyncState
@@ -109,10 +107,6 @@ def seed_store(stack: object, ids: list[str]) -> None:
             db.execute(insert(SyncStepRow), steps[start : start + 5000])
 
 
-async def _no_worker(runtime: object, stop: asyncio.Event, **_: object) -> None:
-    await stop.wait()
-
-
 def login(client: httpx.Client, password: str) -> None:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -144,8 +138,10 @@ def main() -> None:
     # The console shares its event loop with the worker in the stack; a worker syncing 10,000
     # new invoices would be what is measured. The stack runs here without one: the store is
     # seeded with what a month of syncing leaves behind instead.
-    stack_module.run_worker = _no_worker
-    with tempfile.TemporaryDirectory() as data_dir, console_stack(Path(data_dir)) as stack:
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        console_stack(Path(data_dir), worker=False) as stack,
+    ):
         # Webhooks for 10,000 creations would keep the console's loop busy for minutes; the
         # index reads HubSpot directly, so nothing needs them here.
         stack.hubspot.state.sandbox.set_webhook(None)

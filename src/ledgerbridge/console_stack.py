@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from ledgerbridge.bootstrap import Runtime
 from ledgerbridge.connect import SandboxEndpoints
@@ -124,8 +125,14 @@ class ConsoleStack:
 
 @contextlib.contextmanager
 def console_stack(
-    data_dir: Path, *, poll_interval: float = 0.5, sync: SyncSettings | None = None
+    data_dir: Path,
+    *,
+    poll_interval: float = 0.5,
+    sync: SyncSettings | None = None,
+    worker: bool = True,
 ) -> Iterator[ConsoleStack]:
+    """`worker`: run the in-process worker (off: nothing syncs, e.g. a benchmark of the console
+    alone)."""
     hs_sock, qb_sock, console_sock = _socket(), _socket(), _socket()
     console_url = _url(console_sock)
     hs, qb = sandbox_apps(console_url, seed="demo")
@@ -139,7 +146,9 @@ def console_stack(
     async def main() -> None:
         stop = asyncio.Event()
         settings = Settings(
-            data_dir=data_dir, admin_password=ADMIN_PASSWORD, poll_interval_seconds=poll_interval
+            data_dir=data_dir,
+            admin_password=SecretStr(ADMIN_PASSWORD),
+            poll_interval_seconds=poll_interval,
         )
         process = await build_process_stack(settings, sandboxes=ends)
         runtime = process.runtime
@@ -149,8 +158,10 @@ def console_stack(
                 uvicorn.Config(process.front, log_level="warning", lifespan="on", access_log=False)
             )
             serving = asyncio.create_task(server.serve(sockets=[console_sock]))
-            worker = asyncio.create_task(
+            working = asyncio.create_task(
                 process.run_worker(stop, poll_interval=poll_interval, rescan_seconds=1.0)
+                if worker
+                else stop.wait()
             )
             while not server.started:
                 if serving.done():
@@ -160,7 +171,7 @@ def console_stack(
             started.set()
             await stop.wait()
             server.should_exit = True
-            await asyncio.gather(serving, worker, return_exceptions=True)
+            await asyncio.gather(serving, working, return_exceptions=True)
         except BaseException as exc:
             ready["error"] = exc
             started.set()
