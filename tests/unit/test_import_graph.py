@@ -9,6 +9,7 @@ The layer rules count every import, deferred ones included: a deferred import st
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -
             yield target
 
 
-def imports(module: str) -> list[Import]:
+@functools.cache
+def imports(module: str) -> tuple[Import, ...]:
     path = MODULES[module]
     is_package = path.name == "__init__.py"
     found: list[Import] = []
@@ -83,7 +85,7 @@ def imports(module: str) -> list[Import]:
                 visit(children, at_load)
 
     visit(ast.parse(path.read_text()).body, True)
-    return found
+    return tuple(found)
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
