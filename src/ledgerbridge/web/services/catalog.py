@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel, PropertyDef
+from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
+from ledgerbridge.connectors.hubspot.summaries import PropertyDef
 
 CACHE_SECONDS = 60.0
 

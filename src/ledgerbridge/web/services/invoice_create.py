@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
-from ledgerbridge.connectors.hubspot.read_model import PropertyDef
+from ledgerbridge.connectors.hubspot.summaries import PropertyDef
 from ledgerbridge.domain import quantize
 from ledgerbridge.web.amounts import AmountError, parse_amount
 from ledgerbridge.web.context import Console

@@ -20,8 +20,8 @@ from ledgerbridge.connectors.hubspot.read_model import (
     SORT_PROPERTIES,
     HubSpotReadModel,
     InvoiceFilter,
-    InvoiceSummary,
 )
+from ledgerbridge.connectors.hubspot.summaries import InvoiceSummary
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.store import SqlStore
