@@ -19,10 +19,10 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
-from ledgerbridge.engine.batching import BatchCreator, supports_batch
+from ledgerbridge.engine.batching import BatchCreator
 from ledgerbridge.engine.checkpoint import (
     Checkpoint,
     CostModel,
@@ -147,14 +147,12 @@ class Backfill:
         total = await in_context(bulk, count_invoices(engine.crm))
 
         hs_payment_ids: list[str] = []
-        fast = not self.dry_run and supports_batch(engine.ledger)
+        fast = not self.dry_run
         if cp.phase == "hubspot invoices":
             if fast:
                 # New customers' names and the item catalog are checked in memory.
-                for name in ("prefetch_display_names", "prefetch_items"):
-                    prefetch = getattr(engine.ledger, name, None)
-                    if callable(prefetch):
-                        await in_context(bulk, prefetch())
+                await in_context(bulk, engine.ledger.prefetch_display_names())
+                await in_context(bulk, engine.ledger.prefetch_items())
             # HubSpot pages are read ahead while earlier pages are being written.
             pages: asyncio.Queue[_Page] = asyncio.Queue(READ_AHEAD)
             reader = asyncio.create_task(self._read_invoices(pages), context=bulk)
@@ -178,16 +176,16 @@ class Backfill:
                     writing = await _first_done(writing)
                     yield self._progress("hubspot invoices", total)
             finally:
+                unused: list[asyncio.Future[list[Invoice]]] = []
                 while not pages.empty():  # reads started ahead and never used
                     left = pages.get_nowait()
                     if isinstance(left, tuple) and left[0] is not None:
-                        writing.add(left[0])  # type: ignore[arg-type]
-                for task in (reader, *writing):
+                        unused.append(left[0])
+                started: list[asyncio.Future[Any]] = [reader, *writing, *unused]
+                for task in started:
                     task.cancel()
-                await asyncio.gather(reader, *writing, return_exceptions=True)
-                forget = getattr(engine.ledger, "forget_display_names", None)
-                if callable(forget):
-                    forget()
+                await asyncio.gather(*started, return_exceptions=True)
+                engine.ledger.forget_display_names()
             self._save("quickbooks invoices")
 
         if cp.phase == "quickbooks invoices":

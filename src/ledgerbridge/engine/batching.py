@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import parity
@@ -56,20 +54,13 @@ class BatchCreator:
         leftover: list[RecordKey] = []
         pending: list[_Pending] = []
         finished: list[tuple[RecordKey, Plan, Invoice]] = []
-        get_links = getattr(store, "get_links", None)
-        with unit_of_work(store):  # the link lookups share one read transaction
-            linked = (
-                get_links(conn, INVOICE, Side.HUBSPOT, [inv.id or "" for inv in invoices])
-                if callable(get_links)
-                else None
+        with store.unit_of_work():  # the link lookups share one read transaction
+            linked = store.get_links(
+                conn, INVOICE, Side.HUBSPOT, [inv.id or "" for inv in invoices]
             )
             for invoice in invoices:
                 key = RecordKey(conn, INVOICE, Side.HUBSPOT, invoice.id or "")
-                link = (
-                    linked.get(key.source_id)
-                    if linked is not None
-                    else store.get_link(conn, INVOICE, Side.HUBSPOT, key.source_id)
-                )
+                link = linked.get(key.source_id)
                 if link or counterpart_hint(invoice, Side.HUBSPOT):
                     leftover.append(key)
                     continue
@@ -117,35 +108,19 @@ class BatchCreator:
         store = self.stepper.store
         conn = self.stepper.connection_id
         batch: list[tuple[_Pending, str]] = []
-        begin_many = getattr(store, "begin_intents", None)
-        if callable(begin_many):
-            keys = [intent_key(conn, INVOICE, item.key.source_id) for item in ready]
-            # Intents begun before (pending: unknown outcome; done: already created) go to the
-            # ordinary step, which looks them up or links them.
-            earlier = begin_many(
-                [
-                    (key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
-                    for key, item in zip(keys, ready, strict=True)
-                ]
-            )
-            for key, item in zip(keys, ready, strict=True):
-                if key in earlier:
-                    leftover.append(item.key)
-                else:
-                    batch.append((item, key))
-            return batch
-        with unit_of_work(store):
-            for item in ready:
-                key = intent_key(conn, INVOICE, item.key.source_id)
-                if store.pending_intent(key):
-                    leftover.append(item.key)  # an earlier attempt's outcome is unknown: look up
-                    continue
-                if (
-                    store.begin_intent(key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
-                    is not None
-                ):
-                    leftover.append(item.key)  # already created: the step links it
-                    continue
+        keys = [intent_key(conn, INVOICE, item.key.source_id) for item in ready]
+        # Intents begun before (pending: unknown outcome; done: already created) go to the
+        # ordinary step, which looks them up or links them.
+        earlier = store.begin_intents(
+            [
+                (key, conn, INVOICE, Side.QUICKBOOKS, item.key.source_id)
+                for key, item in zip(keys, ready, strict=True)
+            ]
+        )
+        for key, item in zip(keys, ready, strict=True):
+            if key in earlier:
+                leftover.append(item.key)
+            else:
                 batch.append((item, key))
         return batch
 
@@ -169,7 +144,7 @@ class BatchCreator:
             )
             for item, key in batch
         ]
-        results = await stepper.ledger.batch_create_invoices(requests)  # type: ignore[attr-defined]
+        results = await stepper.ledger.batch_create_invoices(requests)
         created: list[tuple[_Pending, str, WriteResult]] = []
         failed: list[tuple[_Pending, SyncError]] = []
         for (item, key), result in zip(batch, results, strict=True):
@@ -180,13 +155,7 @@ class BatchCreator:
             else:
                 created.append((item, key, result))
         # What QBO created is remembered at once, before anything else can fail.
-        complete_many = getattr(store, "complete_intents", None)
-        if callable(complete_many):
-            complete_many([(key, result.id) for _, key, result in created])
-        else:
-            with unit_of_work(store):
-                for _, key, result in created:
-                    store.complete_intent(key, result.id)
+        store.complete_intents([(key, result.id) for _, key, result in created])
 
         async def fail(item: _Pending, error: SyncError) -> None:
             async with gate:
@@ -216,11 +185,10 @@ class BatchCreator:
         stepper = self.stepper
         store = stepper.store
         prepared: list[Finish] = []
-        get_states = getattr(store, "get_states", None)
         # Verified from what /batch answered (the whole invoice): no read per invoice.
         plans = [await self._verified(item, result) for item, _, result in created]
-        with unit_of_work(store):
-            states = get_states([item.key for item, _, _ in created]) if get_states else None
+        with store.unit_of_work():
+            states = store.get_states([item.key for item, _, _ in created])
             for (item, _, result), plan in zip(created, plans, strict=True):
                 applied = Applied(
                     hubspot_id=item.key.source_id,
@@ -236,16 +204,16 @@ class BatchCreator:
                     stepper.prepare_finish(item.key, plan, applied, item.invoice, None, states)
                 )
         try:
-            versions = await self._write_crm_states(prepared, gate)
+            versions = await self._write_crm_states(prepared)
         except SyncError:
             # The QBO invoices exist and their intents are complete: save their links, and let
             # the ordinary step set the HubSpot properties (and record the state) again.
-            with unit_of_work(store):
+            with store.unit_of_work():
                 for done in prepared:
                     stepper.save_finished_link(done, None)
             leftover.extend(done.key for done in prepared)
             return
-        with unit_of_work(store):
+        with store.unit_of_work():
             for step in commit_finishes(stepper, prepared, versions):
                 report.results.append(step)
                 report.count(step.plan.decision.status)
@@ -263,9 +231,7 @@ class BatchCreator:
             plan, result.record, item.invoice, None, item.key.source_id, result.id
         )
 
-    async def _write_crm_states(
-        self, prepared: list[Finish], gate: asyncio.Semaphore
-    ) -> list[str | None]:
+    async def _write_crm_states(self, prepared: list[Finish]) -> list[str | None]:
         """The HubSpot versions our sync-state writes produced (None where nothing was written
         or the version is not ours to remember)."""
         crm = self.stepper.crm
@@ -273,16 +239,9 @@ class BatchCreator:
         versions: list[str | None] = [None] * len(prepared)
         if not wanted:
             return versions
-        batch_write = getattr(crm, "batch_set_sync_state", None)
-        if callable(batch_write):
-            results = await batch_write([done.crm_write for _, done in wanted])
-        else:
-
-            async def one(done: Finish) -> WriteResult:
-                async with gate:
-                    return await crm.set_sync_state(*done.crm_write)  # type: ignore[misc]
-
-            results = await asyncio.gather(*(one(done) for _, done in wanted))
+        results = await crm.batch_set_sync_state(
+            [done.crm_write for _, done in wanted if done.crm_write is not None]
+        )
         for (n, done), result in zip(wanted, results, strict=True):
             versions[n] = done.our_version(result.version) if result is not None else None
         return versions
@@ -291,13 +250,8 @@ class BatchCreator:
 def commit_finishes(
     stepper: Stepper, prepared: Sequence[Finish], versions: Sequence[str | None]
 ) -> list[StepResult]:
-    """Stepper.commit_finish for many, with the store's set-wise writes when it has them."""
-    store: Any = stepper.store
-    if not all(
-        callable(getattr(store, name, None))
-        for name in ("save_links", "set_states", "blocked_on_many")
-    ):
-        return [stepper.commit_finish(d, v) for d, v in zip(prepared, versions, strict=True)]
+    """Stepper.commit_finish for many, with the store's set-wise writes."""
+    store = stepper.store
     links: list[Link | None] = []
     for done, version in zip(prepared, versions, strict=True):
         link = done.link
@@ -324,13 +278,3 @@ def commit_finishes(
         for key in waiting:
             store.mark_dirty(key, "dependency synced")
     return [StepResult(done.primary, done.plan, done.applied) for done in prepared]
-
-
-def unit_of_work(store: object) -> AbstractContextManager[None]:
-    """The store's unit of work (one transaction for many calls), if it has one."""
-    unit = getattr(store, "unit_of_work", None)
-    return unit() if callable(unit) else nullcontext()
-
-
-def supports_batch(ledger: object) -> bool:
-    return callable(getattr(ledger, "batch_create_invoices", None))

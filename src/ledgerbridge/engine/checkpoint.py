@@ -21,10 +21,11 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ledgerbridge.connectors.budget import Budget, Limits, bulk_lane, qbo_limits
 from ledgerbridge.domain import Side
+from ledgerbridge.engine.ports import BatchCrmPort, BatchLedgerPort, StorePort
 from ledgerbridge.errors import RateLimited, SyncError, Transient
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,8 @@ class Checkpoint:
     finished: bool = False
 
     @classmethod
-    def load(cls, store: Any, connection_id: int) -> Checkpoint | None:
-        get = getattr(store, "get_cursor", None)
-        raw = get(connection_id, FEED) if callable(get) else None
+    def load(cls, store: StorePort, connection_id: int) -> Checkpoint | None:
+        raw = store.get_cursor(connection_id, FEED)
         if not raw:
             return None
         try:
@@ -55,22 +55,20 @@ class Checkpoint:
         except (ValueError, TypeError):
             return None  # unreadable: start over (every step is idempotent)
 
-    def save(self, store: Any, connection_id: int) -> None:
-        put = getattr(store, "set_cursor", None)
-        if callable(put):
-            put(connection_id, FEED, json.dumps(asdict(self)))
+    def save(self, store: StorePort, connection_id: int) -> None:
+        store.set_cursor(connection_id, FEED, json.dumps(asdict(self)))
 
     def resumes(self, since: dt.date | None) -> bool:
         """An unfinished backfill over the same range."""
         return not self.finished and self.since == (since.isoformat() if since else None)
 
 
-def ledger_budget(ledger: Any) -> Budget | None:
-    transport = getattr(getattr(ledger, "api", None), "transport", None)
-    return getattr(transport, "budget", None)
+def ledger_budget(ledger: BatchLedgerPort) -> Budget | None:
+    budget: Budget | None = ledger.budget
+    return budget
 
 
-def budget_limits(ledger: Any) -> Limits:
+def budget_limits(ledger: BatchLedgerPort) -> Limits:
     budget = ledger_budget(ledger)
     return budget.limits if budget is not None else qbo_limits()
 
@@ -169,26 +167,15 @@ def budget_base(budget: Budget | None) -> tuple[int, int, int]:
 
 
 def unlinked(
-    store: Any, connection_id: int, object_type: str, side: Side, ids: list[str]
+    store: StorePort, connection_id: int, object_type: str, side: Side, ids: list[str]
 ) -> list[str]:
-    """The ids that have no link yet (one query when the store can do it in bulk)."""
+    """The ids that have no link yet (one query)."""
     if not ids:
         return ids
-    get_links = getattr(store, "get_links", None)
-    if callable(get_links):
-        linked = get_links(connection_id, object_type, side, ids)
-        return [i for i in ids if not linked.get(i)]
-    return [i for i in ids if store.get_link(connection_id, object_type, side, i) is None]
+    linked = store.get_links(connection_id, object_type, side, ids)
+    return [i for i in ids if not linked.get(i)]
 
 
-async def count_invoices(crm: Any) -> int | None:
+async def count_invoices(crm: BatchCrmPort) -> int | None:
     """How many HubSpot invoices there are (one search call), for the progress bar."""
-    search = getattr(getattr(crm, "api", None), "search", None)
-    if not callable(search):
-        return None
-    try:
-        answer = await search("invoices", {"limit": 1, "properties": ["hs_object_id"]})
-    except SyncError:
-        return None
-    count = answer.get("total") if isinstance(answer, dict) else None
-    return int(count) if isinstance(count, int) else None
+    return await crm.count_invoices()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -303,8 +304,11 @@ class InvoiceCreate:
 
 
 class BatchCrmPort(CrmPort, Protocol):
-    """Optional: a CRM that sets the sync properties of many invoices in one request (HubSpot
-    batch update, 100 per call). Backfills use it when the connector has it."""
+    """A CRM that sets the sync properties of many invoices in one request (HubSpot batch
+    update, 100 per call), and counts its invoices cheaply: what backfills use."""
+
+    async def count_invoices(self) -> int | None:
+        """How many invoices the CRM holds (one cheap request), None when it cannot tell."""
 
     async def batch_set_sync_state(
         self,
@@ -315,8 +319,23 @@ class BatchCrmPort(CrmPort, Protocol):
 
 
 class BatchLedgerPort(LedgerPort, Protocol):
-    """Optional: a ledger that creates invoices in batches (QBO /batch, 30 per call). The engine
-    uses it for backfills when the connector has it, and create_invoice otherwise."""
+    """A ledger that creates invoices in batches (QBO /batch, 30 per call) and can hold its
+    customer names and item catalog in memory for the length of a backfill: what backfills use.
+    Its rate budget (None when unmetered) is what the backfill plans its pace and ETA with."""
+
+    @property
+    def budget(self) -> Any:
+        """The realm's rate budget (connectors.budget.Budget; engine/checkpoint.py reads its
+        limits and figures), None when the ledger is not metered."""
+
+    async def prefetch_display_names(self) -> None:
+        """Read every customer/vendor/employee display name once, to check new names in memory."""
+
+    async def prefetch_items(self) -> None:
+        """Read the active item catalog once, to match items in memory."""
+
+    def forget_display_names(self) -> None:
+        """Drop what the prefetches hold (the backfill is over)."""
 
     async def batch_create_invoices(
         self, items: Sequence[InvoiceCreate]
@@ -466,6 +485,30 @@ class StorePort(Protocol):
     ) -> list[StoredSyncState]: ...
     def count_states(self, connection_id: int) -> dict[SyncStatus, int]: ...
     def blocked_on(self, dependency: RecordKey) -> list[RecordKey]: ...
+
+    # set-wise forms of the above, for backfills (one statement / transaction for many records)
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """Several store calls in one transaction (one commit); nested blocks join the outer
+        one. Must not span an await."""
+
+    def get_links(
+        self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
+    ) -> dict[str, Link]:
+        """get_link for many ids of one side: {source id: link} for the linked ones."""
+
+    def save_links(self, links: Sequence[Link]) -> None: ...
+    def begin_intents(
+        self, intents: Sequence[tuple[str, int, str, Side, str]]
+    ) -> dict[str, str | None]:
+        """begin_intent for many (key, connection, object type, target, source id): returns,
+        for every key begun before, its result id (None while pending)."""
+
+    def complete_intents(self, results: Sequence[tuple[str, str]]) -> None: ...
+    def get_states(self, keys: Sequence[RecordKey]) -> dict[RecordKey, StoredSyncState]: ...
+    def set_states(self, states: Sequence[StoredSyncState]) -> None: ...
+    def blocked_on_many(
+        self, dependencies: Sequence[RecordKey]
+    ) -> dict[RecordKey, list[RecordKey]]: ...
 
     # cursors
     def get_cursor(self, connection_id: int, feed: str) -> str | None: ...

@@ -25,7 +25,14 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.outcomes import RetryPolicy, StepOutcomes
 from ledgerbridge.engine.planner import LedgerInfo
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, CrmPort, LedgerPort, RecordKey, StorePort
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    PAYMENT,
+    BatchCrmPort,
+    BatchLedgerPort,
+    RecordKey,
+    StorePort,
+)
 from ledgerbridge.engine.routing import Notification, changes_for, parent_invoice_changes
 from ledgerbridge.engine.states import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
@@ -50,8 +57,8 @@ class SyncEngine:
     def __init__(
         self,
         connection_id: int,
-        crm: CrmPort,
-        ledger: LedgerPort,
+        crm: BatchCrmPort,
+        ledger: BatchLedgerPort,
         store: StorePort,
         settings: SyncSettings | None = None,
         clock: Callable[[], dt.datetime] = utcnow,

@@ -28,8 +28,8 @@ from ledgerbridge.engine.planner import (
 from ledgerbridge.engine.ports import (
     INVOICE,
     PAYMENT,
-    CrmPort,
-    LedgerPort,
+    BatchCrmPort,
+    BatchLedgerPort,
     Link,
     RecordKey,
     StoredSyncState,
@@ -112,11 +112,14 @@ class RunReport:
 class Stepper(PaymentSteps):
     """Runs one record's sync step: read both sides, plan, apply, record link, base and state."""
 
+    crm: BatchCrmPort
+    ledger: BatchLedgerPort
+
     def __init__(
         self,
         connection_id: int,
-        crm: CrmPort,
-        ledger: LedgerPort,
+        crm: BatchCrmPort,
+        ledger: BatchLedgerPort,
         store: StorePort,
         settings: SyncSettings,
         applier: Applier,

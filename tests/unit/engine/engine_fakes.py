@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -35,12 +36,13 @@ from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.fieldmap import SYNC_PROPERTIES
 from ledgerbridge.engine.ports import (
     LEDGER_TOTAL,
+    BatchCrmPort,
+    BatchLedgerPort,
     ChangePage,
-    CrmPort,
     CustomFieldDef,
     DirtyKey,
     FeeExpense,
-    LedgerPort,
+    InvoiceCreate,
     Link,
     RecordKey,
     StoredSyncState,
@@ -241,6 +243,18 @@ class FakeCrm(_Failures):
         # Setting a property is a modification in HubSpot: a new version.
         self.invoices[invoice_id] = replace(self.invoices[invoice_id], version=self._version())
         return WriteResult(invoice_id, self.invoices[invoice_id].version, created=False)
+
+    async def batch_set_sync_state(
+        self,
+        updates: Sequence[tuple[str, SyncStatus, str | None, str | None, str | None]],
+    ) -> list[WriteResult | None]:
+        return [
+            await self.set_sync_state(*update) if update[0] in self.invoices else None
+            for update in updates
+        ]
+
+    async def count_invoices(self) -> int | None:
+        return len(self.invoices)
 
     async def list_invoice_payments(self, invoice_id: str) -> list[Payment]:
         return [
@@ -566,6 +580,39 @@ class FakeLedger(_Failures):
         )
         return WriteResult(invoice_id, self.invoices[invoice_id].version, current.number, False)
 
+    async def batch_create_invoices(
+        self, items: Sequence[InvoiceCreate]
+    ) -> list[WriteResult | SyncError]:
+        out: list[WriteResult | SyncError] = []
+        for item in items:
+            try:
+                out.append(
+                    await self.create_invoice(
+                        item.invoice,
+                        item.customer_id,
+                        item.item_ids,
+                        item.custom_fields,
+                        item.request_id,
+                        item.external_key,
+                    )
+                )
+            except SyncError as exc:
+                out.append(exc)
+        return out
+
+    @property
+    def budget(self) -> None:
+        return None  # unmetered
+
+    async def prefetch_display_names(self) -> None:
+        return None
+
+    async def prefetch_items(self) -> None:
+        return None
+
+    def forget_display_names(self) -> None:
+        return None
+
     async def get_payment(self, payment_id: str) -> Payment | None:
         self._call("get_payment")
         return self.payments.get(payment_id)
@@ -765,6 +812,47 @@ class FakeStore:
             if s.status is SyncStatus.BLOCKED and s.blocked_on == text
         ]
 
+    # set-wise forms
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        yield  # everything here is one in-memory state: nothing to group
+
+    def get_links(
+        self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
+    ) -> dict[str, Link]:
+        found = {i: self.get_link(connection_id, object_type, side, i) for i in source_ids}
+        return {i: link for i, link in found.items() if link is not None}
+
+    def save_links(self, links: Sequence[Link]) -> None:
+        for link in links:
+            self.save_link(link)
+
+    def begin_intents(
+        self, intents: Sequence[tuple[str, int, str, Side, str]]
+    ) -> dict[str, str | None]:
+        earlier = {k: self.intents[k].result_id for k, *_ in intents if k in self.intents}
+        for key, conn, object_type, target, source_id in intents:
+            if key not in earlier:
+                self.begin_intent(key, conn, object_type, target, source_id)
+        return earlier
+
+    def complete_intents(self, results: Sequence[tuple[str, str]]) -> None:
+        for key, result_id in results:
+            self.complete_intent(key, result_id)
+
+    def get_states(self, keys: Sequence[RecordKey]) -> dict[RecordKey, StoredSyncState]:
+        return {k: self.states[k] for k in keys if k in self.states}
+
+    def set_states(self, states: Sequence[StoredSyncState]) -> None:
+        for state in states:
+            self.set_state(state)
+
+    def blocked_on_many(
+        self, dependencies: Sequence[RecordKey]
+    ) -> dict[RecordKey, list[RecordKey]]:
+        found = {dep: self.blocked_on(dep) for dep in dependencies}
+        return {dep: keys for dep, keys in found.items() if keys}
+
     # cursors
     def get_cursor(self, connection_id: int, feed: str) -> str | None:
         return self.cursors.get((connection_id, feed))
@@ -788,7 +876,7 @@ class FakeStore:
 
 def as_ports(
     crm: FakeCrm, ledger: FakeLedger, store: FakeStore
-) -> tuple[CrmPort, LedgerPort, StorePort]:
+) -> tuple[BatchCrmPort, BatchLedgerPort, StorePort]:
     """The fakes as the ports they stand for: `make lint` type-checks this module (mypy
     strict), so a fake that drifts from its port fails there."""
     return crm, ledger, store

@@ -23,6 +23,7 @@ from ledgerbridge.connectors.hubspot.writes import Writer
 from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
 from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.ports import ChangePage, WriteResult
+from ledgerbridge.errors import SyncError
 
 SYNC_ERROR_MAX = 2000
 PROPERTY_CACHE_SECONDS = 600.0
@@ -100,6 +101,15 @@ class HubSpotConnector(HubSpotPayments):
     # -----------------------------------------------------------------------------------------
     async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return await self.invoice_feed.page(cursor, limit)
+
+    async def count_invoices(self) -> int | None:
+        """How many invoices the portal holds (one search call), for a backfill's progress."""
+        try:
+            answer = await self.api.search("invoices", {"limit": 1, "properties": ["hs_object_id"]})
+        except SyncError:
+            return None
+        count = answer.get("total")
+        return count if isinstance(count, int) else None
 
     async def get_invoice(self, invoice_id: str) -> Invoice | None:
         bundle = await self.reader.bundle_one(invoice_id, await self._invoice_property_names())

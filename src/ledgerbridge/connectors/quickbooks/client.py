@@ -173,6 +173,11 @@ class QuickBooksConnector:
         pages = await asyncio.gather(*(self.api.query(s) for s in statements))
         return any(page.rows for page in pages)
 
+    @property
+    def budget(self) -> Budget | None:
+        """The realm's rate budget the transport draws from (None: unmetered)."""
+        return self.api.transport.budget
+
     async def prefetch_display_names(self) -> None:
         """Backfills: read every DisplayName once (customers, vendors, employees, inactive ones
         included; paged) so that display_name_taken answers from memory instead of three
