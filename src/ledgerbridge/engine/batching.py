@@ -9,6 +9,7 @@ ordinary sync step, which knows how to recover.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -79,8 +80,16 @@ class BatchCreator:
                 report.count(plan.decision.status)
 
         await asyncio.gather(*(finish(*item) for item in finished))
+        # The page's new customers in a few /batch calls instead of one request (and three
+        # commits) each; what this leaves unresolved, the per-invoice path below resolves.
+        customers = [
+            op.customer for p in pending for op in p.plan.ops if isinstance(op, EnsureCustomer)
+        ]
+        with contextlib.suppress(SyncError):
+            await stepper.applier.resolver.prepare_customers(customers)
         ready = [p for p in await asyncio.gather(*(self._resolve(p, gate) for p in pending)) if p]
-        leftover.extend(p.key for p in pending if p not in ready)
+        resolved = {id(p) for p in ready}
+        leftover.extend(p.key for p in pending if id(p) not in resolved)
         batch = self._begin(ready, leftover)
         if batch:
             await self._send(batch, report, gate, leftover)

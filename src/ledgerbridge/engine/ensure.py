@@ -12,13 +12,13 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
-from ledgerbridge.engine.ports import CUSTOMER, ITEM, LedgerPort, Link, StorePort, WriteResult
+from ledgerbridge.engine.ports import CUSTOMER, ITEM, BatchLedgerPort, Link, StorePort, WriteResult
 from ledgerbridge.errors import ConfigError, Duplicate, Invalid, NotFound
 
 MAX_NAME_CANDIDATES = 25
@@ -66,7 +66,7 @@ class Resolver:
     def __init__(
         self,
         connection_id: int,
-        ledger: LedgerPort,
+        ledger: BatchLedgerPort,
         store: StorePort,
         locks: KeyedLocks,
         *,
@@ -146,6 +146,101 @@ class Resolver:
                 self.stats.customers_matched += 1
             self._save(CUSTOMER, customer.id, result.id, {"email": email})
             return result.id
+
+    async def prepare_customers(self, customers: Sequence[Customer]) -> None:
+        """Backfills: resolve a page's customers together, so that `customer_id` then answers
+        each invoice from memory. Links are read in one query; customers QuickBooks already has
+        (by email) are linked in one transaction; the missing ones get their write intents in
+        one transaction, are created through the ledger's batch endpoint, and their intents and
+        links are completed in one more. Anything unusual (an intent begun before, an item the
+        batch refused or whose answer was lost, no free name) is left to `customer_id`, whose
+        one-by-one path knows how to recover; so are dry runs and "don't create customers".
+        """
+        wanted: dict[str, Customer] = {}
+        for customer in customers:
+            email = customer.match_email
+            if email and customer.id and email not in wanted:
+                wanted[email] = customer
+        if not wanted or self.dry_run:
+            return
+        conn = self.connection_id
+        names = [f"{conn}:customer:{email}" for email in wanted]
+        async with self.locks.hold(*names):
+            links = self.store.get_links(
+                conn, CUSTOMER, Side.HUBSPOT, [c.id or "" for c in wanted.values()]
+            )
+            matched: dict[str, tuple[Customer, str]] = {}
+            missing: list[Customer] = []
+            for email, customer in wanted.items():
+                link = links.get(customer.id or "")
+                if link is not None and link.qbo_id:
+                    self._links[(CUSTOMER, customer.id or "")] = link
+                    continue
+                found = await self.ledger.find_customer_by_email(email)
+                if found is not None and found.id:
+                    matched[email] = (customer, found.id)
+                elif self.create_customers:
+                    missing.append(customer)
+            self._link_many(matched.values())
+            for _customer, qbo_id in matched.values():
+                self._count_match(f"customer:{qbo_id}", customer=True)
+            if missing:
+                await self._create_customers(missing)
+
+    async def _create_customers(self, customers: Sequence[Customer]) -> None:
+        conn = self.connection_id
+        chosen: set[str] = set()
+        named: list[tuple[Customer, str, str]] = []  # customer, display name, intent key
+        for customer in customers:
+            name = None
+            for candidate in display_name_candidates(customer):
+                if candidate.casefold() in chosen:
+                    continue
+                if not await self.ledger.display_name_taken(candidate):
+                    name = candidate
+                    break
+            if name is None:
+                continue  # customer_id tries again and says why it cannot
+            chosen.add(name.casefold())
+            named.append((customer, name, intent_key(conn, CUSTOMER, customer.match_email or "")))
+        earlier = self.store.begin_intents(
+            [(key, conn, CUSTOMER, Side.QUICKBOOKS, c.id or "") for c, _, key in named]
+        )
+        fresh = [(c, name, key) for c, name, key in named if key not in earlier]
+        if not fresh:
+            return
+        results = await self.ledger.batch_create_customers(
+            [(replace(c, display_name=name, id=None), key) for c, name, key in fresh]
+        )
+        done: list[tuple[str, str]] = []
+        created: list[tuple[Customer, str]] = []
+        for (customer, _, key), result in zip(fresh, results, strict=True):
+            if isinstance(result, WriteResult):
+                done.append((key, result.id))
+                created.append((customer, result.id))
+        with self.store.unit_of_work():
+            self.store.complete_intents(done)
+            self._link_many(created)
+        self.stats.customers_created += len(created)
+
+    def _link_many(self, pairs: Iterable[tuple[Customer, str]]) -> None:
+        """_save for many customers (HubSpot customer, QBO id), in one transaction."""
+        pairs = list(pairs)
+        if not pairs:
+            return
+        conn = self.connection_id
+        taken = self.store.get_links(conn, CUSTOMER, Side.QUICKBOOKS, [q for _, q in pairs])
+        links = []
+        for customer, qbo_id in pairs:
+            existing = taken.get(qbo_id)
+            if existing is not None and existing.hubspot_id not in (None, customer.id):
+                continue  # another HubSpot record already maps to this QBO record: keep that
+            links.append(
+                Link(conn, CUSTOMER, customer.id, qbo_id, extra={"email": customer.match_email})
+            )
+        self.store.save_links(links)
+        for link in links:
+            self._links[(CUSTOMER, link.hubspot_id or "")] = link
 
     async def _create_customer(self, customer: Customer, request_id: str) -> WriteResult:
         last: Duplicate | None = None

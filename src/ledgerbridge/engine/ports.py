@@ -328,6 +328,13 @@ class BatchLedgerPort(LedgerPort, Protocol):
         """The realm's rate budget (connectors.budget.Budget; engine/checkpoint.py reads its
         limits and figures), None when the ledger is not metered."""
 
+    async def batch_create_customers(
+        self, items: Sequence[tuple[Customer, str]]
+    ) -> list[WriteResult | SyncError]:
+        """create_customer for many (customer with its display name, request id): one result
+        per item, in order, a WriteResult or that item's error (UnknownOutcome when its fate is
+        unknown: find_customer_by_email then sees it if it was created)."""
+
     async def prefetch_display_names(self) -> None:
         """Read every customer/vendor/employee display name once, to check new names in memory."""
 

@@ -600,6 +600,17 @@ class FakeLedger(_Failures):
                 out.append(exc)
         return out
 
+    async def batch_create_customers(
+        self, items: Sequence[tuple[Customer, str]]
+    ) -> list[WriteResult | SyncError]:
+        out: list[WriteResult | SyncError] = []
+        for customer, request_id in items:
+            try:
+                out.append(await self.create_customer(customer, request_id))
+            except SyncError as exc:
+                out.append(exc)
+        return out
+
     @property
     def budget(self) -> None:
         return None  # unmetered

@@ -102,3 +102,43 @@ async def _run_chunk(
             results[index] = _result(answer["Invoice"], True, home)
         else:
             results[index] = error_from_fault(parse_fault(answer), status=None)
+
+
+async def batch_create_customers(
+    api: QboApi, bodies: Sequence[tuple[dict[str, Any], str]]
+) -> list[dict[str, Any] | SyncError]:
+    """Customers through /batch, 30 per call (the calls go out together, paced by the
+    transport): one answer per (body, request id), in order, the created row or the item's
+    error. A call whose answer was lost gives UnknownOutcome for its items and is not resent:
+    the caller looks them up by email (a customer's natural key) before creating any again."""
+    results: list[dict[str, Any] | SyncError] = [
+        UnknownOutcome(message="batch item got no answer") for _ in bodies
+    ]
+
+    async def chunk(start: int) -> None:
+        part = bodies[start : start + BATCH_MAX]
+        items = [
+            {"bId": f"b{n}", "operation": "create", "Customer": body}
+            for n, (body, _) in enumerate(part)
+        ]
+        try:
+            answers = await api.batch(
+                items, request_id=batch_request_id([rid for _, rid in part], 0)
+            )
+        except UnknownOutcome as lost:
+            for n in range(len(part)):
+                results[start + n] = lost
+            return
+        for n in range(len(part)):
+            answer = answers.get(f"b{n}")
+            if answer is None:
+                continue  # stays UnknownOutcome
+            row = answer.get("Customer")
+            results[start + n] = (
+                dict(row)
+                if isinstance(row, Mapping)
+                else error_from_fault(parse_fault(answer), status=None)
+            )
+
+    await asyncio.gather(*(chunk(start) for start in range(0, len(bodies), BATCH_MAX)))
+    return results

@@ -18,7 +18,12 @@ from ledgerbridge.connectors.quickbooks import settings, standard_fields
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
-from ledgerbridge.connectors.quickbooks.batch import BatchCreate, Prepared, batch_create
+from ledgerbridge.connectors.quickbooks.batch import (
+    BatchCreate,
+    Prepared,
+    batch_create,
+    batch_create_customers,
+)
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
@@ -27,7 +32,7 @@ from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerInde
 from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, FeeExpense, WriteResult
-from ledgerbridge.errors import Invalid, NotFound, SyncError
+from ledgerbridge.errors import Invalid, NotFound, SyncError, UnknownOutcome
 
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
 METHOD_NAMES = {
@@ -217,6 +222,28 @@ class QuickBooksConnector:
         if self._display_names is not None:
             self._display_names.add(_name_key(str(row.get("DisplayName") or "")))
         return write_result(row, created=not lookup.found)
+
+    async def batch_create_customers(
+        self, items: Sequence[tuple[Customer, str]]
+    ) -> list[WriteResult | SyncError]:
+        """create_customer for many (customer with its display name chosen, request id), through
+        /batch; one result per item, in order. After a lost answer the customer index is
+        expired, so the next lookup by email sees what QuickBooks did create."""
+        rows = await batch_create_customers(
+            self.api, [(tr.customer_to_wire(customer), rid) for customer, rid in items]
+        )
+        out: list[WriteResult | SyncError] = []
+        for row in rows:
+            if isinstance(row, SyncError):
+                if isinstance(row, UnknownOutcome):
+                    self.customers.expire()
+                out.append(row)
+                continue
+            self.customers.add(row)
+            if self._display_names is not None:
+                self._display_names.add(_name_key(str(row.get("DisplayName") or "")))
+            out.append(write_result(row, created=True))
+        return out
 
     # -----------------------------------------------------------------------------------------
     # Items (items.py)
