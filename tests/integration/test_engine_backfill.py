@@ -12,7 +12,8 @@ from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.backfill import BackfillProgress
-from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE
+from ledgerbridge.errors import UnknownOutcome
 
 ENTITIES = ("Customer", "Item", "Invoice", "Payment")
 
@@ -156,3 +157,65 @@ async def test_backfill_killed_around_a_batch_replays_without_duplicates(
         link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
         assert link is not None and link.qbo_id, record.id
         assert record.properties["qbo_invoice_id"] == link.qbo_id
+
+
+@pytest.mark.parametrize("lose_answer", [False, True], ids=["answered", "answer-lost"])
+async def test_new_customers_are_created_once_through_batch(
+    sqlite_db_url: str, lose_answer: bool
+) -> None:
+    """Into an empty QuickBooks company the backfill creates the customers of a page through
+    /batch. Each customer exists once, carries its contact's email, and every invoice is billed
+    to it; when a customer batch's answer is lost after QuickBooks created them, the run looks
+    them up instead of creating them again."""
+    world = await make_world(
+        sqlite_db_url, f"engine-bf-{uuid.uuid4().hex[:8]}", hs_seed="demo", qbo_seed="empty"
+    )
+    try:
+        api = world.engine.ledger.api  # type: ignore[attr-defined]
+        real = api.batch
+        customer_batches: list[int] = []
+
+        async def batch(items, request_id=None):  # type: ignore[no-untyped-def]
+            answers = await real(items, request_id=request_id)
+            if any("Customer" in item for item in items):
+                customer_batches.append(len(items))
+                if lose_answer and len(customer_batches) == 1:
+                    raise UnknownOutcome(message="the answer was lost after QuickBooks wrote")
+            return answers
+
+        api.batch = batch
+        progress = await _run(world, dry_run=False)
+        assert progress[-1].failed == 0
+        assert customer_batches, "customers went through /batch"
+
+        customers = world.qbo.all("Customer")
+        emails = [
+            str((c.get("PrimaryEmailAddr") or {}).get("Address") or "").lower() for c in customers
+        ]
+        assert len(emails) == len(set(emails)), "a customer was created twice"
+        by_id = {str(c["Id"]): c for c in customers}
+        billed = 0
+        for record in world.hs.all("invoices"):
+            props = record.properties
+            if props.get("hs_invoice_status") in ("draft", "voided"):
+                continue
+            link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
+            assert link is not None and link.qbo_id, record.id
+            qbo = world.qbo.get("Invoice", link.qbo_id)
+            assert qbo is not None
+            customer = by_id[str(qbo["CustomerRef"]["value"])]
+            assert (
+                customer["PrimaryEmailAddr"]["Address"].lower()
+                == str(props["hs_invoice_latest_contact_email"]).lower()
+            )
+            assert Decimal(str(qbo["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+            billed += 1
+        assert billed == 38  # every HubSpot invoice of the demo that is not a draft or voided
+        # Every customer link points at one of those customers, once.
+        links = [
+            world.store.get_link(world.connection_id, CUSTOMER, Side.QUICKBOOKS, str(c["Id"]))
+            for c in customers
+        ]
+        assert all(link is not None for link in links)
+    finally:
+        await world.close()
