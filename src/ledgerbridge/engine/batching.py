@@ -104,7 +104,9 @@ class BatchCreator:
                         ids = await resolver.item_ids(op.lines, op.policy, op.default_item_name)
                         item.item_ids = tuple(i or "" for i in ids)
                     elif isinstance(op, EnsureCustomer):
-                        item.customer_id = await resolver.customer_id(op.customer)
+                        item.customer_id = await resolver.customer_id(
+                            op.customer, op.currency, op.home_currency
+                        )
             except SyncError:
                 return None  # the ordinary step records the failure (or retries) properly
         return item if item.customer_id and all(item.item_ids) else None

@@ -18,6 +18,7 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - discount: the same amount off (a percent discount written to HubSpot as its fixed amount,
   which HubSpot needs when fees or taxes exist, is the same discount);
 - invoice date, due date, memo (trimmed; empty is none), currency, voided;
+- exchange rate, when HubSpot has one (hs_exchange_rate): QBO's ExchangeRate is the same;
 - PO number and each custom mapping whose direction is not `none`: the same trimmed text;
 - total: what HubSpot billed (hs_amount_billed) and what QBO computed (TotalAmt), to the cent;
 - amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns.
@@ -49,6 +50,7 @@ from ledgerbridge.engine.snapshot import dec
 
 # Fields compared beyond the merged ones (names used in FieldDifference.field).
 F_CURRENCY = "currency"
+F_EXCHANGE_RATE = "exchange_rate"
 F_TOTAL = "total"
 F_AMOUNT_PAID = "amount_paid"
 F_BALANCE = "balance_due"
@@ -201,6 +203,13 @@ def _invoice_checks(
         yield _Check(_diff(F_VOIDED, _yes(hs), _yes(qbo)), _direction_off(settings, F_VOIDED))
     if hs.currency.upper() != qbo.currency.upper():
         yield _Check(_diff(F_CURRENCY, hs.currency, qbo.currency), False)
+    elif hs.exchange_rate is not None and (
+        qbo.exchange_rate is None or hs.exchange_rate.normalize() != qbo.exchange_rate.normalize()
+    ):
+        # HubSpot's rate is the one sent to QBO; without one, QBO's own rate stands (and is
+        # copied to HubSpot for a QBO-created invoice), so there is nothing to disagree on.
+        qbo_rate = qbo.exchange_rate.normalize() if qbo.exchange_rate is not None else None
+        yield _Check(_diff(F_EXCHANGE_RATE, hs.exchange_rate.normalize(), qbo_rate), False)
 
     simple: Sequence[tuple[str, object, object]] = (
         (

@@ -36,9 +36,14 @@ class EnsureStats:
     items_matched: int = 0
 
 
-def display_name_candidates(customer: Customer, limit: int = MAX_NAME_CANDIDATES) -> list[str]:
-    """'Company', 'Company (email)', 'Company (2)', 'Company (3)', ..."""
+def display_name_candidates(
+    customer: Customer, limit: int = MAX_NAME_CANDIDATES, *, currency: str | None = None
+) -> list[str]:
+    """'Company', 'Company (email)', 'Company (2)', 'Company (3)', ...; for a customer in a
+    foreign currency (multicurrency), 'Company (EUR)', 'Company (EUR) (email)', ..."""
     base = _clean_name(customer.company_name or _person(customer) or customer.email or "Customer")
+    if currency:
+        base = _with_suffix(base, f"({currency})")
     email = customer.match_email
     names = [base]
     if email:
@@ -92,8 +97,14 @@ class Resolver:
         self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
 
     # ---- customers -------------------------------------------------------------------------
-    async def customer_id(self, customer: Customer) -> str | None:
-        """The QBO customer id (None only in a dry run, for a customer that would be created)."""
+    async def customer_id(
+        self, customer: Customer, currency: str | None = None, home_currency: str | None = None
+    ) -> str | None:
+        """The QBO customer id (None only in a dry run, for a customer that would be created).
+
+        `currency` (given only with multicurrency on): the customer must hold that currency. A
+        foreign-currency customer has its own link ("<contact>@EUR"), intent key and display
+        name ("Birch & Co (EUR)"); the home-currency customer is matched as without it."""
         email = customer.match_email
         if not email:
             raise Invalid(
@@ -101,14 +112,21 @@ class Resolver:
                 hint="Add an email address to the contact in HubSpot, then retry",
                 code="missing_email",
             )
-        link = self._link(CUSTOMER, customer.id)
+        foreign = currency is not None and currency != home_currency
+        natural = f"{email}|{currency}" if foreign else email
+        source = f"{customer.id}@{currency}" if foreign and customer.id else customer.id
+        extra: dict[str, object] = {"email": email}
+        if currency is not None:
+            extra["currency"] = currency
+            customer = replace(customer, currency=currency)
+        link = self._link(CUSTOMER, source)
         if link is not None and link.qbo_id:
             return link.qbo_id
-        async with self.locks.hold(f"{self.connection_id}:customer:{email}"):
-            found = await self.ledger.find_customer_by_email(email)
+        async with self.locks.hold(f"{self.connection_id}:customer:{natural}"):
+            found = await self.ledger.find_customer_by_email(email, currency)
             if found is not None and found.id:
                 self._count_match(f"customer:{found.id}", customer=True)
-                self._save(CUSTOMER, customer.id, found.id, {"email": email})
+                self._save(CUSTOMER, source, found.id, extra)
                 return found.id
             if not self.create_customers:
                 raise NotFound(
@@ -120,14 +138,14 @@ class Resolver:
                     code="customer_not_found",
                 )
             if self.dry_run:
-                if f"customer:{email}" not in self._planned:
-                    self._planned.add(f"customer:{email}")
+                if f"customer:{natural}" not in self._planned:
+                    self._planned.add(f"customer:{natural}")
                     self.stats.customers_created += 1
                 return None
-            key = intent_key(self.connection_id, CUSTOMER, email)
+            key = intent_key(self.connection_id, CUSTOMER, natural)
 
             async def lookup() -> WriteResult | None:
-                again = await self.ledger.find_customer_by_email(email)
+                again = await self.ledger.find_customer_by_email(email, currency)
                 return WriteResult(again.id, created=False) if again and again.id else None
 
             result = await create_once(
@@ -136,20 +154,24 @@ class Resolver:
                 connection_id=self.connection_id,
                 object_type=CUSTOMER,
                 target=Side.QUICKBOOKS,
-                source_id=customer.id or email,
+                source_id=source or natural,
                 lookup=lookup,
-                create=lambda request_id: self._create_customer(customer, request_id),
+                create=lambda request_id: self._create_customer(
+                    customer, request_id, currency if foreign else None
+                ),
             )
             if result.created:
                 self.stats.customers_created += 1
             else:
                 self.stats.customers_matched += 1
-            self._save(CUSTOMER, customer.id, result.id, {"email": email})
+            self._save(CUSTOMER, source, result.id, extra)
             return result.id
 
-    async def _create_customer(self, customer: Customer, request_id: str) -> WriteResult:
+    async def _create_customer(
+        self, customer: Customer, request_id: str, foreign: str | None = None
+    ) -> WriteResult:
         last: Duplicate | None = None
-        for n, name in enumerate(display_name_candidates(customer)):
+        for n, name in enumerate(display_name_candidates(customer, currency=foreign)):
             if await self.ledger.display_name_taken(name):
                 continue
             # A different body needs a different request id: QBO replays a request id's answer.

@@ -31,6 +31,9 @@ FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write i
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
+# ... and, for an invoice in a foreign currency, the home-currency total it computed from the
+# exchange rate (QBO HomeTotalAmt): shown, and checked against total x rate.
+HOME_TOTAL = "ledger.home_total"
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,11 @@ class LedgerPort(Protocol):
 
     async def custom_field_definitions(self) -> list[CustomFieldDef]: ...
 
-    async def find_customer_by_email(self, email: str) -> Customer | None: ...
+    async def find_customer_by_email(
+        self, email: str, currency: str | None = None
+    ) -> Customer | None:
+        """The customer with this email; with `currency` (multicurrency on), the one held in
+        that currency (a QBO customer is single-currency)."""
 
     async def display_name_taken(self, name: str) -> bool:
         """True if a Customer, Vendor or Employee already uses this DisplayName."""

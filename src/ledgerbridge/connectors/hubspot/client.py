@@ -242,6 +242,8 @@ class HubSpotConnector:
         ).items():
             if value:
                 properties[name] = value
+        if invoice.exchange_rate is not None:  # QBO's rate for a foreign-currency invoice
+            properties["hs_exchange_rate"] = format(invoice.exchange_rate, "f")
         for name, value in invoice.custom_fields.items():
             if name in known and name not in tr.OWN_PROPERTIES and not name.startswith("hs_"):
                 properties[name] = value

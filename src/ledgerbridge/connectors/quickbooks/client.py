@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -157,9 +158,26 @@ class QuickBooksConnector:
     # -----------------------------------------------------------------------------------------
     # Customers
     # -----------------------------------------------------------------------------------------
-    async def find_customer_by_email(self, email: str) -> Customer | None:
-        row = await self.customers.find(email)
+    async def find_customer_by_email(
+        self, email: str, currency: str | None = None
+    ) -> Customer | None:
+        home = None
+        if currency is not None:
+            home, multi = await self.company_currency()
+            if not multi:
+                currency = None  # one currency for every customer: any match will do
+        row = await self.customers.find(email, currency, home)
         return tr.customer_from_wire(row) if row else None
+
+    async def exchange_rate(self, currency: str, on: dt.date | None) -> Decimal | None:
+        """QBO's rate (home units per one `currency` unit) as of a date: the ExchangeRate
+        entity, which holds the company's own rates and, where it has none, QBO's feed."""
+        params = {"sourcecurrencycode": currency.upper()}
+        if on is not None:
+            params["asofdate"] = on.isoformat()
+        row = await self.api.exchange_rate(params)
+        rate = tr.dec((row or {}).get("Rate"))
+        return rate if rate is not None and rate > 0 else None
 
     async def display_name_taken(self, name: str) -> bool:
         """DisplayName is unique across Customer, Vendor and Employee, inactive ones included."""
@@ -294,10 +312,22 @@ class QuickBooksConnector:
                 code="2050",
             )
         currency = await self._currency_ref(invoice.currency)
+        rate = None
+        home, _ = await self.company_currency()
+        if currency is not None and currency != home.upper():
+            # HubSpot's rate when the invoice has one, else QBO's for the invoice date; sent
+            # explicitly so the rate the books use is the one verified afterwards.
+            rate = invoice.exchange_rate or await self.exchange_rate(currency, invoice.issue_date)
         standard, custom = standard_fields.split(custom_fields)
         fields = await self._resolve_custom_fields(custom)
         body = tr.invoice_to_wire(
-            invoice, customer_id, item_ids, fields, external_key=external_key, currency=currency
+            invoice,
+            customer_id,
+            item_ids,
+            fields,
+            external_key=external_key,
+            currency=currency,
+            exchange_rate=rate,
         )
         if standard:
             terms = await self._term_names() if "SalesTermRef" in standard else {}
@@ -366,6 +396,8 @@ class QuickBooksConnector:
         custom_fields: Mapping[str, str],
     ) -> WriteResult:
         body = await self._invoice_body(invoice, customer_id, item_ids, custom_fields, None)
+        if invoice.exchange_rate is None:
+            body.pop("ExchangeRate", None)  # no rate from HubSpot: QBO keeps the one it has
         # Sparse: only what we send changes; PrivateNote (our marker) is left alone. The Line
         # array always replaces every line, so it is sent complete.
         body.update({"Id": str(invoice_id), "SyncToken": str(version), "sparse": True})
