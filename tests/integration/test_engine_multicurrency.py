@@ -13,7 +13,6 @@ import pytest
 from engine_world import FAILED, SYNCED, World, make_world
 
 from ledgerbridge.domain import SyncStatus
-
 from ledgerbridge.domain.money import quantize
 
 
