@@ -90,6 +90,7 @@ class Customer:
     id: str | None = None
     # A QBO customer holds one currency (CurrencyRef, with multicurrency on); None: the home one.
     currency: str | None = None
+    version: str | None = None  # QBO SyncToken / HubSpot hs_lastmodifieddate, when read for itself
 
     @property
     def match_email(self) -> str | None:
@@ -115,6 +116,8 @@ class Product:
     description: str | None = None
     unit_price: Decimal = Decimal("0")
     id: str | None = None
+    active: bool = True  # QBO Item.Active; a HubSpot product is inactive once archived
+    version: str | None = None  # QBO SyncToken / HubSpot hs_lastmodifieddate
 
 
 @dataclass(frozen=True)

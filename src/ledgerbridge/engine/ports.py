@@ -111,6 +111,28 @@ class CrmPort(Protocol):
         """Search on hs_lastmodifieddate with a composite (timestamp, id) cursor; never loses a
         page to the 10,000 cap (window splitting)."""
 
+    # ---- customers and items after creation (engine/masterdata.py) ---------------------------
+    async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+    async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        """The contact as a Customer (version: hs_lastmodifieddate); None when archived."""
+
+    async def update_contact(
+        self, contact_id: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        """Write the named fields (compare.CUSTOMER_FIELDS); returns the contact as now stored."""
+
+    async def get_product(self, product_id: str) -> Product | None:
+        """The product (version: hs_lastmodifieddate); None when archived or absent."""
+
+    async def update_product(
+        self, product_id: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        """Write the named fields (compare.ITEM_FIELDS; active False archives the product);
+        returns the product as now stored."""
+
     async def get_invoice(self, invoice_id: str) -> Invoice | None:
         """Invoice with its line items, primary contact as `customer`, and `context` filled
         with filter inputs (e.g. 'contact.<prop>', 'company.<prop>', 'deal.pipeline',
@@ -211,6 +233,23 @@ class LedgerPort(Protocol):
         """Match by SKU first, then by name (active items only)."""
 
     async def create_item(self, product: Product, request_id: str) -> WriteResult: ...
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, inactive ones included (version: SyncToken); None when absent."""
+
+    async def update_customer(
+        self, customer_id: str, version: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        """Sparse update of the named fields at `version` (Conflict when stale); returns the
+        customer as QBO answered."""
+
+    async def get_item(self, item_id: str) -> Product | None:
+        """The item, inactive ones included (version: SyncToken); None when absent."""
+
+    async def update_item(
+        self, item_id: str, version: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        """Sparse update of the named fields at `version` (Conflict when stale)."""
 
     async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
         """The item HubSpot tax lines are booked to: found by name, else created with its

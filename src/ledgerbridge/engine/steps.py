@@ -18,6 +18,7 @@ from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.payment_steps import PaymentSteps
 from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
@@ -26,7 +27,9 @@ from ledgerbridge.engine.planner import (
     plan_invoice,
 )
 from ledgerbridge.engine.ports import (
+    CUSTOMER,
     INVOICE,
+    ITEM,
     PAYMENT,
     CrmPort,
     LedgerPort,
@@ -142,7 +145,13 @@ class Stepper(PaymentSteps):
             return await self.invoice(key)
         if key.object_type == PAYMENT:
             return await self.payment(key)
-        return None  # customers and items sync as dependencies of their invoices
+        if key.object_type in (CUSTOMER, ITEM):
+            # Created as dependencies of invoices; once linked, kept equal both ways.
+            step = MasterDataStep(
+                self.connection_id, self.crm, self.ledger, self.store, self.record_state
+            )
+            return await step.run(key)
+        return None
 
     # ---- invoices --------------------------------------------------------------------------
     async def invoice(self, key: RecordKey) -> StepResult:

@@ -19,9 +19,18 @@ from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
 from ledgerbridge.connectors.hubspot.deals import DEAL_ROLLUP_PROPERTIES, deal_properties
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
+from ledgerbridge.connectors.hubspot.masterdata import MasterDataReader
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
 from ledgerbridge.connectors.hubspot.writes import QBO_CUSTOMER_ID, Writer
-from ledgerbridge.domain import Invoice, InvoiceStatus, Payment, Side, SyncStatus
+from ledgerbridge.domain import (
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Product,
+    Side,
+    SyncStatus,
+)
 from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.ports import ChangePage, WriteResult
 
@@ -119,6 +128,7 @@ class HubSpotConnector:
         self.payment_feed = SearchFeed(
             self.api, "commerce_payments", settle_ms=settle_ms, clock=clock
         )
+        self.masterdata = MasterDataReader(self.api, settle_ms=settle_ms, clock=clock)
         self.clock = clock
         self._invoice_props: tuple[list[str], float] | None = None
 
@@ -187,6 +197,29 @@ class HubSpotConnector:
     # -----------------------------------------------------------------------------------------
     async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return await self.invoice_feed.page(cursor, limit)
+
+    # ---- contacts and products after creation (masterdata.py) ----------------------------------
+    async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return await self.masterdata.changed_contacts(cursor, limit)
+
+    async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return await self.masterdata.changed_products(cursor, limit)
+
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        return await self.masterdata.get_contact(contact_id)
+
+    async def update_contact(
+        self, contact_id: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        return await self.masterdata.update_contact(contact_id, customer, fields)
+
+    async def get_product(self, product_id: str) -> Product | None:
+        return await self.masterdata.get_product(product_id)
+
+    async def update_product(
+        self, product_id: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        return await self.masterdata.update_product(product_id, product, fields)
 
     async def get_invoice(self, invoice_id: str) -> Invoice | None:
         bundle = await self.reader.bundle_one(invoice_id, await self._invoice_property_names())

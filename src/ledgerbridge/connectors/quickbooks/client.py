@@ -243,6 +243,35 @@ class QuickBooksConnector:
     def forget_items(self) -> None:
         self.items.forget()
 
+    # -----------------------------------------------------------------------------------------
+    # Customers and items after creation (engine/masterdata.py)
+    # -----------------------------------------------------------------------------------------
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        row = await self.api.read("Customer", customer_id)
+        return tr.customer_from_wire(row) if row else None
+
+    async def update_customer(
+        self, customer_id: str, version: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        body = tr.customer_update_to_wire(customer, fields)
+        body.update({"Id": str(customer_id), "SyncToken": str(version), "sparse": True})
+        row = await self.api.update("Customer", body)
+        self.customers.add(row)  # a new email is matched at once
+        return tr.customer_from_wire(row)
+
+    async def get_item(self, item_id: str) -> Product | None:
+        row = await self.api.read("Item", item_id)
+        return tr.item_from_wire(row) if row else None
+
+    async def update_item(
+        self, item_id: str, version: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        body = tr.item_update_to_wire(product, fields)
+        body.update({"Id": str(item_id), "SyncToken": str(version), "sparse": True})
+        row = await self.api.update("Item", body)
+        self.items.forget()  # matching by name / SKU must see the new name or state
+        return tr.item_from_wire(row)
+
     async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
         return await self.items.tax_item(name, account_name, request_id)
 

@@ -346,7 +346,48 @@ def customer_from_wire(data: Mapping[str, Any]) -> Customer:
         address=address,
         id=str(data["Id"]) if data.get("Id") is not None else None,
         currency=ref_value(data.get("CurrencyRef")),
+        version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
     )
+
+
+def customer_update_to_wire(customer: Customer, fields: Iterable[str]) -> dict[str, Any]:
+    """The sparse-update body of the named fields (engine/compare.py CUSTOMER_FIELDS); an
+    emptied value is sent empty, so QBO clears it too."""
+    body: dict[str, Any] = {}
+    for name in fields:
+        if name == "first_name":
+            body["GivenName"] = (customer.first_name or "")[:GIVEN_NAME_MAX]
+        elif name == "last_name":
+            body["FamilyName"] = (customer.last_name or "")[:GIVEN_NAME_MAX]
+        elif name == "email":
+            body["PrimaryEmailAddr"] = {"Address": (customer.email or "").strip()}
+        elif name == "phone":
+            body["PrimaryPhone"] = {"FreeFormNumber": customer.phone or ""}
+        elif name == "billing_address":
+            a = customer.address
+            body["BillAddr"] = {
+                "Line1": (a.line1 if a else None) or "",
+                "City": (a.city if a else None) or "",
+                "CountrySubDivisionCode": (a.state if a else None) or "",
+                "PostalCode": (a.postal_code if a else None) or "",
+                "Country": (a.country if a else None) or "",
+            }
+    return body
+
+
+def item_update_to_wire(product: Product, fields: Iterable[str]) -> dict[str, Any]:
+    """The sparse-update body of the named fields (engine/compare.py ITEM_FIELDS)."""
+    body: dict[str, Any] = {}
+    for name in fields:
+        if name == "name":
+            body["Name"] = safe_name(product.name, ITEM_NAME_MAX)
+        elif name == "description":
+            body["Description"] = product.description or ""
+        elif name == "unit_price":
+            body["UnitPrice"] = product.unit_price
+        elif name == "active":
+            body["Active"] = product.active
+    return body
 
 
 def item_to_wire(
@@ -371,4 +412,6 @@ def item_from_wire(data: Mapping[str, Any]) -> Product:
         description=data.get("Description"),
         unit_price=dec(data.get("UnitPrice"), Decimal(0)) or Decimal(0),
         id=str(data["Id"]) if data.get("Id") is not None else None,
+        active=data.get("Active", True) is not False,
+        version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
     )
