@@ -102,11 +102,15 @@ async def test_contact_changes_reach_the_customer_and_back(world: World) -> None
     await world.sync()
     contact = world.hs.props("contacts", ids["contact"])
     customer = _qbo(world, "Customer", ids["customer"])
-    assert (contact["firstname"], contact["lastname"], contact["email"]) == (
-        customer["GivenName"],
-        customer["FamilyName"],
-        customer["PrimaryEmailAddr"]["Address"],
-    ) == ("Helena", "Linden-Berg", "helena@linden.example")
+    assert (
+        (contact["firstname"], contact["lastname"], contact["email"])
+        == (
+            customer["GivenName"],
+            customer["FamilyName"],
+            customer["PrimaryEmailAddr"]["Address"],
+        )
+        == ("Helena", "Linden-Berg", "helena@linden.example")
+    )
     state = world.state(CUSTOMER, Side.QUICKBOOKS, ids["customer"])
     assert state is not None and state.status is SYNCED, state
     # The contact's new email still finds the same customer for the next invoice.
