@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from engine_world import FAILED, SYNCED, World, make_world
 
-from ledgerbridge.domain import SyncStatus
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.domain.money import quantize
 
 
@@ -190,3 +190,43 @@ async def test_a_currency_the_company_lacks_still_fails_with_a_hint(sqlite_db_ur
         assert w.qbo.count("Invoice") == 0
     finally:
         await w.close()
+
+
+async def test_quickbooks_invoice_in_euro_and_its_payment_reach_hubspot(world: World) -> None:
+    email = f"qbo-fx-{uuid.uuid4().hex[:6]}@fjord.example"
+    customer = world.qbo.create(
+        "Customer",
+        {
+            "DisplayName": f"Fjord AS {uuid.uuid4().hex[:4]}",
+            "PrimaryEmailAddr": {"Address": email},
+            "CurrencyRef": {"value": "EUR"},
+        },
+    )["Id"]
+    item = world.qbo.item(f"Fjord survey {uuid.uuid4().hex[:4]}", price="640.00")
+    invoice = world.qbo.invoice(
+        customer, [(item, "3", "640.00")], email=email, ExchangeRate="1.0712"
+    )
+    await world.sync()
+
+    link = world.store.get_link(world.connection_id, "invoice", Side.QUICKBOOKS, invoice["Id"])
+    assert link is not None and link.hubspot_id
+    hs = world.hs.props("invoices", link.hubspot_id)
+    assert hs["hs_currency"] == invoice["CurrencyRef"]["value"] == "EUR"
+    assert (
+        Decimal(hs["hs_amount_billed"]) == Decimal(str(invoice["TotalAmt"])) == Decimal("1920.00")
+    )
+    assert Decimal(hs["hs_exchange_rate"]) == Decimal("1.0712")
+    state = world.state("invoice", Side.QUICKBOOKS, invoice["Id"])
+    assert state is not None and state.status is SYNCED, state
+
+    # A payment of 500 EUR received in QuickBooks: HubSpot's balance follows, in euros.
+    world.qbo.payment(customer, [(invoice["Id"], "500.00")], CurrencyRef={"value": "EUR"})
+    await world.sync()
+    hs = world.hs.props("invoices", link.hubspot_id)
+    qbo_row = world.qbo.get("Invoice", invoice["Id"])
+    assert qbo_row is not None
+    assert Decimal(hs["hs_balance_due"]) == Decimal(str(qbo_row["Balance"])) == Decimal("1420.00")
+    payments = world.hs.payments_of(link.hubspot_id)
+    assert [(p["hs_currency_code"], Decimal(p["hs_initial_amount"])) for p in payments] == [
+        ("EUR", Decimal("500.00"))
+    ]

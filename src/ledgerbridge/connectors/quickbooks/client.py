@@ -96,6 +96,8 @@ class QuickBooksConnector:
         self._prefs_at = 0.0
         self._monotonic = monotonic
         self._terms: dict[str, str] | None = None  # payment term id -> name
+        # QBO's exchange rates by (currency, date), forgotten with the settings.
+        self._rates: dict[tuple[str, str | None], Decimal | None] = {}
         self._method_ids: dict[str, str | None] = {}
         # Every DisplayName in the realm, while a backfill holds them (prefetch_display_names).
         self._display_names: set[str] | None = None
@@ -120,6 +122,7 @@ class QuickBooksConnector:
         a customer): the engine calls this before a retry the user asked for."""
         self._prefs = None
         self._terms = None
+        self._rates = {}
         self.customers.expire()
 
     async def _term_names(self) -> dict[str, str]:
@@ -172,12 +175,16 @@ class QuickBooksConnector:
     async def exchange_rate(self, currency: str, on: dt.date | None) -> Decimal | None:
         """QBO's rate (home units per one `currency` unit) as of a date: the ExchangeRate
         entity, which holds the company's own rates and, where it has none, QBO's feed."""
-        params = {"sourcecurrencycode": currency.upper()}
-        if on is not None:
-            params["asofdate"] = on.isoformat()
+        key = (currency.upper(), on.isoformat() if on else None)
+        if key in self._rates:  # a backfill of many invoices of one day asks once
+            return self._rates[key]
+        params = {"sourcecurrencycode": key[0]}
+        if key[1] is not None:
+            params["asofdate"] = key[1]
         row = await self.api.exchange_rate(params)
         rate = tr.dec((row or {}).get("Rate"))
-        return rate if rate is not None and rate > 0 else None
+        self._rates[key] = rate if rate is not None and rate > 0 else None
+        return self._rates[key]
 
     async def display_name_taken(self, name: str) -> bool:
         """DisplayName is unique across Customer, Vendor and Employee, inactive ones included."""
