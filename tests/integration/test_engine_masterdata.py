@@ -198,3 +198,26 @@ async def test_unlinked_contacts_and_echoes_are_not_queued(world: World) -> None
     poll = await world.engine.poll_once()
     assert poll.marked == 0, poll
     assert customer["PrimaryPhone"]["FreeFormNumber"] == "555-0111"
+
+
+async def test_customers_of_quickbooks_invoices_are_linked_and_follow(world: World) -> None:
+    email = f"qbo-md-{uuid.uuid4().hex[:6]}@elm.example"
+    customer = world.qbo.customer(f"Elm Bakery {uuid.uuid4().hex[:4]}", email)
+    item = world.qbo.item(f"Catering {uuid.uuid4().hex[:4]}", price="300.00")
+    invoice = world.qbo.invoice(customer, [(item, "1", "300.00")], email=email)
+    await world.sync()
+    link = world.store.get_link(world.connection_id, CUSTOMER, Side.QUICKBOOKS, customer)
+    assert link is not None and link.hubspot_id, "the invoice's customer was not linked"
+    invoice_link = world.store.get_link(
+        world.connection_id, "invoice", Side.QUICKBOOKS, invoice["Id"]
+    )
+    assert invoice_link is not None and invoice_link.hubspot_id
+
+    _qbo_update(world, "Customer", customer, PrimaryPhone={"FreeFormNumber": "+1 312 555 0166"})
+    await world.sync()
+    contact = world.hs.props("contacts", link.hubspot_id)
+    row = _qbo(world, "Customer", customer)
+    assert contact["phone"] == row["PrimaryPhone"]["FreeFormNumber"] == "+1 312 555 0166"
+    assert contact["email"] == row["PrimaryEmailAddr"]["Address"] == email
+    state = world.state(CUSTOMER, Side.QUICKBOOKS, customer)
+    assert state is not None and state.status is SYNCED, state

@@ -30,9 +30,13 @@ def test_an_unchanged_version_means_unchanged_whatever_the_values() -> None:
     assert (to_qbo, to_hs, conflicts) == ([], ["phone"], [])
 
 
-def test_without_a_base_the_owner_decides_every_difference() -> None:
-    to_qbo, to_hs, conflicts = merge(None, {"name": "A"}, {"name": "B"}, Side.QUICKBOOKS)
-    assert (to_qbo, to_hs) == ([], ["name"]) and len(conflicts) == 1
+def test_without_a_base_blanks_are_filled_and_nothing_is_overwritten() -> None:
+    hs = {"name": "A", "phone": None, "email": "a@x.example"}
+    qbo = {"name": "B", "phone": "555", "email": None}
+    to_qbo, to_hs, conflicts = merge(None, hs, qbo, Side.QUICKBOOKS)
+    assert (to_qbo, to_hs, conflicts) == (["email"], ["phone"], [])
+    # A field missing from a base counts as having none; the others merge as usual.
+    assert merge({"name": "A"}, hs, qbo, Side.HUBSPOT)[:2] == (["email"], ["name", "phone"])
 
 
 def test_customer_agreement_is_on_normalized_text() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
+from ledgerbridge.engine.compare import customer_values, product_values
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
 from ledgerbridge.engine.ports import CUSTOMER, ITEM, LedgerPort, Link, StorePort, WriteResult
@@ -164,7 +165,10 @@ class Resolver:
                 self.stats.customers_created += 1
             else:
                 self.stats.customers_matched += 1
-            self._save(CUSTOMER, source, result.id, extra)
+            # A customer created from the contact holds the contact's values: the base its
+            # later edits are merged against (engine/masterdata.py).
+            base = customer_values(customer) if result.created else None
+            self._save(CUSTOMER, source, result.id, extra, base)
             return result.id
 
     async def _create_customer(
@@ -311,7 +315,9 @@ class Resolver:
                 self.stats.items_created += 1
             else:
                 self.stats.items_matched += 1
-            self._save(ITEM, item_source_id(line), result.id, {"sku": line.sku, "name": line.name})
+            base = product_values(product) if result.created else None
+            extra: dict[str, object] = {"sku": line.sku, "name": line.name}
+            self._save(ITEM, item_source_id(line), result.id, extra, base)
             return result.id
 
     def _count_match(self, name: str, *, customer: bool) -> None:
@@ -338,14 +344,19 @@ class Resolver:
         return link
 
     def _save(
-        self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]
+        self,
+        object_type: str,
+        hubspot_id: str | None,
+        qbo_id: str,
+        extra: dict[str, object],
+        base: dict[str, str | None] | None = None,
     ) -> None:
         if not hubspot_id or self.dry_run:
             return
         existing = self.store.get_link(self.connection_id, object_type, Side.QUICKBOOKS, qbo_id)
         if existing is not None and existing.hubspot_id not in (None, hubspot_id):
             return  # another HubSpot record already maps to this QBO record: keep that link
-        link = Link(self.connection_id, object_type, hubspot_id, qbo_id, extra=extra)
+        link = Link(self.connection_id, object_type, hubspot_id, qbo_id, base=base, extra=extra)
         self.store.save_link(link)
         self._links[(object_type, hubspot_id)] = link
 

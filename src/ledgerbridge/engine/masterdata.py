@@ -10,8 +10,10 @@ record's key dirty; the step reads both sides and does a three-way merge against
   to the audit log. Owners: **HubSpot** for customer fields (the CRM is where a person's name,
   email, phone and address are kept up to date), **QuickBooks** for item fields (prices, item
   names and whether an item is sold belong to the books);
-- no base yet (the link was made when an invoice first needed the record): every field that
-  differs takes the owner's value, audited the same way.
+- no base for a field (a link made by matching an existing record, or from a QuickBooks
+  invoice): a blank side is filled from the other; two different values are left alone and
+  reported (`diverged`), since which side changed cannot be known. A customer or item the
+  engine created starts with a base: both sides held the values sent.
 
 Writes use the version read (QBO SyncToken, sparse update): a QBO stale-object error is a
 Conflict, and the runner reads and merges again. "Synced" is then checked like every other
@@ -47,6 +49,7 @@ from ledgerbridge.engine.compare import (
     customer_values,
     product_values,
 )
+from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.plan import Decision, Plan
 from ledgerbridge.engine.ports import CUSTOMER, ITEM, CrmPort, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.ports import StorePort as _StorePort
@@ -78,7 +81,14 @@ def merge(
         if a == b:
             continue
         if base is None or name not in base:
-            a_moved = b_moved = True  # no history: both count as changed, the owner decides
+            # No history for this field: a blank side is filled from the other (nothing is
+            # lost); two different values are left as they are and reported (diverged): which
+            # side changed cannot be known, so no side is overwritten.
+            if a is None:
+                to_hs.append(name)
+            elif b is None:
+                to_qbo.append(name)
+            continue
         else:
             a_moved = hs_changed and a != base[name]
             b_moved = qbo_changed and b != base[name]
@@ -129,7 +139,9 @@ class MasterDataStep:
         ledger: LedgerPort,
         store: _StorePort,
         record_state: Any,
+        locks: KeyedLocks,
     ) -> None:
+        self.locks = locks
         self.connection_id = connection_id
         self.crm = crm
         self.ledger = ledger
@@ -140,10 +152,18 @@ class MasterDataStep:
         link = self.store.get_link(self.connection_id, key.object_type, key.side, key.source_id)
         if link is None or not link.hubspot_id or not link.qbo_id:
             return None  # not linked yet: created or matched when an invoice needs it
+        # One step per linked pair at a time (a change on each side wakes both keys).
+        async with self.locks.hold(f"{self.connection_id}:{key.object_type}:qbo:{link.qbo_id}"):
+            link = self.store.get_link(self.connection_id, key.object_type, key.side, key.source_id)
+            if link is None or not link.hubspot_id or not link.qbo_id:
+                return None
+            return await self._run(key, link)
+
+    async def _run(self, key: RecordKey, link: Link) -> StepResult | None:
         if key.object_type == CUSTOMER:
             return await self._customer(key, link)
         if key.object_type == ITEM:
-            if not link.hubspot_id.isdigit():
+            if not str(link.hubspot_id).isdigit():
                 return None  # a line without a HubSpot product (matched by SKU or name)
             return await self._item(key, link)
         return None
