@@ -21,8 +21,9 @@ record: both sides as they now are, compared by `compare_customer` / `compare_pr
 anything still different (e.g. a name QuickBooks cut to its 25-character limit) is `diverged`.
 
 Only linked records sync (a key without a link is dropped: customers and items are created as
-dependencies of invoices). A customer created per currency ("Birch & Co (EUR)") follows its
-QBO changes to HubSpot; HubSpot contact changes reach the home-currency customer. A HubSpot
+dependencies of invoices). A customer created per currency ("Birch & Co (EUR)") sends its QBO
+changes to the contact at once; a contact change reaches it at its next step (a contact's
+events wake the home-currency customer's key only). A HubSpot
 product archived deactivates its QBO item and a QBO item made inactive archives the HubSpot
 product; re-activation is not copied (HubSpot cannot restore an archived product by API).
 """
@@ -176,17 +177,12 @@ class MasterDataStep:
         if hs is None or qbo is None:
             return self._missing(key, link, hs is None, "contact", "customer")
         hs_values, qbo_values = customer_values(hs), customer_values(qbo)
-        if "@" in str(link.hubspot_id):
-            # A customer held in another currency: only its own QBO edits flow (to the contact).
-            hs_changed = False
-        else:
-            hs_changed = hs.version is None or hs.version != link.hubspot_version
         to_qbo, to_hs, conflicts = merge(
             link.base,
             hs_values,
             qbo_values,
             OWNERS[CUSTOMER],
-            hs_changed=hs_changed,
+            hs_changed=hs.version is None or hs.version != link.hubspot_version,
             qbo_changed=qbo.version is None or qbo.version != link.qbo_version,
         )
         if to_qbo:
