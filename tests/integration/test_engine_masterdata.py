@@ -5,6 +5,7 @@ value audited and both sides compared afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -15,7 +16,8 @@ from engine_world import SYNCED, World, make_world
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.engine.ports import CUSTOMER, ITEM
+from ledgerbridge.engine.ports import CUSTOMER, ITEM, RecordKey
+from ledgerbridge.sandbox.faults import FaultPlan
 
 
 @pytest.fixture
@@ -221,3 +223,33 @@ async def test_customers_of_quickbooks_invoices_are_linked_and_follow(world: Wor
     assert contact["email"] == row["PrimaryEmailAddr"]["Address"] == email
     state = world.state(CUSTOMER, Side.QUICKBOOKS, customer)
     assert state is not None and state.status is SYNCED, state
+
+
+async def test_a_customer_changed_in_quickbooks_during_the_step_is_merged_again(
+    world: World,
+) -> None:
+    ids = await _synced_invoice(world)
+    world.hs.sb.update_object("contacts", ids["contact"], {"phone": "555-0123"})
+    # The step's update to QBO is slowed down; meanwhile the bookkeeper saves the customer, so
+    # the update arrives with a stale SyncToken (5010): the step reads and merges again.
+    injector = world.qbo.state.fault_injector
+    injector.set_plan(FaultPlan(latency_ms=1500, only_methods=["POST"]))
+    key = RecordKey(world.connection_id, CUSTOMER, Side.HUBSPOT, ids["contact"])
+    sent = world.ledger.requests_sent
+    step = asyncio.create_task(world.engine.sync_key(key))
+    await asyncio.sleep(0.5)  # both sides read; the update is on its way
+    before = _qbo(world, "Customer", ids["customer"])["SyncToken"]
+    _qbo_update(
+        world, "Customer", ids["customer"], PrimaryEmailAddr={"Address": "ap@linden.example"}
+    )
+    injector.set_plan(FaultPlan())
+    result = await step
+
+    assert result is not None and result.plan.decision.status is SYNCED
+    # Read, stale update, read again, update: the conflict did happen and was merged.
+    assert world.ledger.requests_sent - sent == 4
+    customer = _qbo(world, "Customer", ids["customer"])
+    contact = world.hs.props("contacts", ids["contact"])
+    assert int(customer["SyncToken"]) == int(before) + 2  # the bookkeeper's save, then ours
+    assert customer["PrimaryPhone"]["FreeFormNumber"] == contact["phone"] == "555-0123"
+    assert customer["PrimaryEmailAddr"]["Address"] == contact["email"] == "ap@linden.example"
