@@ -88,6 +88,9 @@ class Customer:
     phone: str | None = None
     address: Address | None = None
     id: str | None = None
+    # A QBO customer holds one currency (CurrencyRef, with multicurrency on); None: the home one.
+    currency: str | None = None
+    version: str | None = None  # QBO SyncToken / HubSpot hs_lastmodifieddate, when read for itself
 
     @property
     def match_email(self) -> str | None:
@@ -113,6 +116,8 @@ class Product:
     description: str | None = None
     unit_price: Decimal = Decimal("0")
     id: str | None = None
+    active: bool = True  # QBO Item.Active; a HubSpot product is inactive once archived
+    version: str | None = None  # QBO SyncToken / HubSpot hs_lastmodifieddate
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,9 @@ class Invoice:
     po_number: str | None = None
     memo: str | None = None
     custom_fields: Mapping[str, str] = field(default_factory=dict)
+    # Home-currency units per one unit of `currency` (HubSpot hs_exchange_rate, QBO
+    # ExchangeRate); None when the invoice is in the home currency or no rate is known.
+    exchange_rate: Decimal | None = None
     # Facts read from the source system (not written across): used for balances and filters.
     amount_paid: Decimal = Decimal("0")
     balance_due: Decimal | None = None

@@ -102,7 +102,9 @@ class Applier:
             if isinstance(op, EnsureItems):
                 item_ids = await self.resolver.item_ids(op.lines, op.policy, op.default_item_name)
             elif isinstance(op, EnsureCustomer):
-                done.customer_qbo_id = await self.resolver.customer_id(op.customer)
+                done.customer_qbo_id = await self.resolver.customer_id(
+                    op.customer, op.currency, op.home_currency
+                )
             elif isinstance(op, CreateLedgerInvoice):
                 await self._create_invoice(op, done, item_ids)
             elif isinstance(op, UpdateLedgerInvoice):

@@ -429,7 +429,7 @@ class Backfill:
             if isinstance(op, EnsureItems):
                 await resolver.item_ids(op.lines, op.policy, op.default_item_name)
             elif isinstance(op, EnsureCustomer):
-                await resolver.customer_id(op.customer)
+                await resolver.customer_id(op.customer, op.currency, op.home_currency)
 
     async def _exists_already(self, plan: Plan) -> bool:
         for op in plan.ops:

@@ -83,7 +83,10 @@ class BatchCreator:
         # The page's new customers in a few /batch calls instead of one request (and three
         # commits) each; what this leaves unresolved, the per-invoice path below resolves.
         customers = [
-            op.customer for p in pending for op in p.plan.ops if isinstance(op, EnsureCustomer)
+            (op.customer, op.currency, op.home_currency)
+            for p in pending
+            for op in p.plan.ops
+            if isinstance(op, EnsureCustomer)
         ]
         with contextlib.suppress(SyncError):
             await stepper.applier.resolver.prepare_customers(customers)
@@ -104,7 +107,9 @@ class BatchCreator:
                         ids = await resolver.item_ids(op.lines, op.policy, op.default_item_name)
                         item.item_ids = tuple(i or "" for i in ids)
                     elif isinstance(op, EnsureCustomer):
-                        item.customer_id = await resolver.customer_id(op.customer)
+                        item.customer_id = await resolver.customer_id(
+                            op.customer, op.currency, op.home_currency
+                        )
             except SyncError:
                 return None  # the ordinary step records the failure (or retries) properly
         return item if item.customer_id and all(item.item_ids) else None

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import (
+    CUSTOMER,
     INVOICE,
+    ITEM,
     PAYMENT,
     ChangePage,
     CrmPort,
@@ -34,8 +36,13 @@ from ledgerbridge.engine.ports import (
 
 FEED_HS_INVOICES = "hubspot.invoices"
 FEED_HS_PAYMENTS = "hubspot.payments"
+FEED_HS_CONTACTS = "hubspot.contacts"
+FEED_HS_PRODUCTS = "hubspot.products"
 FEED_QBO_CDC = "quickbooks.cdc"
-QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT}
+QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT, "Customer": CUSTOMER, "Item": ITEM}
+# Customers and items sync after creation only once linked (engine/masterdata.py): a change to
+# one that is not linked is not marked at all, so a portal's contacts never crowd the queue.
+LINKED_ONLY = (CUSTOMER, ITEM)
 DELETED = "deleted"  # the version remembered for a record reported deleted
 SEEN_MAX = 50_000  # versions remembered for unlinked records (a bounded, in-memory cache)
 MAX_PAGES = 1000  # per feed per poll: a bound, not an expectation
@@ -89,15 +96,24 @@ class ChangeTracker:
     def handle_events(self, events: Iterable[ChangeEvent], reason: str = "webhook") -> PollStats:
         stats = PollStats()
         for event in events:
-            if event.object_type not in (INVOICE, PAYMENT):
-                continue  # customers and items are synced as dependencies of invoices
+            if event.object_type not in (INVOICE, PAYMENT, CUSTOMER, ITEM):
+                continue
             key = RecordKey(self.connection_id, event.object_type, event.side, event.source_id)
+            if not self._tracked(key):
+                continue
             if not event.deleted and self.is_echo(key, event.version):
                 stats.echoes += 1
                 continue
             self._mark(key, f"{reason}: {'deleted' if event.deleted else 'changed'}", event.version)
             stats.marked += 1
         return stats
+
+    def _tracked(self, key: RecordKey) -> bool:
+        """Invoices and payments always; customers and items only when linked."""
+        if key.object_type not in LINKED_ONLY:
+            return True
+        link = self.store.get_link(self.connection_id, key.object_type, key.side, key.source_id)
+        return link is not None and bool(link.hubspot_id and link.qbo_id)
 
     def is_echo(self, key: RecordKey, version: str | None) -> bool:
         """The change is one the engine already knows: its own write, or a version seen before."""
@@ -129,6 +145,8 @@ class ChangeTracker:
         for feed, fetch, object_type in (
             (FEED_HS_INVOICES, self.crm.changed_invoices, INVOICE),
             (FEED_HS_PAYMENTS, self.crm.changed_payments, PAYMENT),
+            (FEED_HS_CONTACTS, self.crm.changed_contacts, CUSTOMER),
+            (FEED_HS_PRODUCTS, self.crm.changed_products, ITEM),
         ):
             cursor = self.store.get_cursor(self.connection_id, feed)
             for _ in range(MAX_PAGES):
@@ -165,6 +183,8 @@ class ChangeTracker:
         versions: Mapping[str, str] = page.versions or {}
         for source_id in page.ids:
             key = RecordKey(self.connection_id, object_type, side, str(source_id))
+            if not self._tracked(key):
+                continue
             version = versions.get(str(source_id))
             if self.is_echo(key, version):
                 stats.echoes += 1
@@ -173,6 +193,8 @@ class ChangeTracker:
             stats.marked += 1
         for source_id in page.deleted_ids:
             key = RecordKey(self.connection_id, object_type, side, str(source_id))
+            if not self._tracked(key):
+                continue
             # CDC windows overlap: a delete already marked once is not news (a record stays
             # deleted), or the key would wake at every poll and never settle.
             if self.is_echo(key, DELETED):

@@ -18,9 +18,14 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - discount: the same amount off (a percent discount written to HubSpot as its fixed amount,
   which HubSpot needs when fees or taxes exist, is the same discount);
 - invoice date, due date, memo (trimmed; empty is none), currency, voided;
+- exchange rate, when HubSpot has one (hs_exchange_rate): QBO's ExchangeRate is the same;
 - PO number and each custom mapping whose direction is not `none`: the same trimmed text;
 - total: what HubSpot billed (hs_amount_billed) and what QBO computed (TotalAmt), to the cent;
 - amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns.
+
+Linked customers and items (`compare_customer`, `compare_product`): the fields that sync after
+creation (first and last name, email, phone, billing address; item name, description, price,
+active) are equal as normalized text (`customer_values`, `product_values`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledgerbridge.domain import Invoice, InvoiceStatus, Payment
+from ledgerbridge.domain import Customer, Invoice, InvoiceStatus, Payment, Product
+from ledgerbridge.domain.models import normalize_email
 from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.fieldmap import (
     F_CUSTOMER,
@@ -49,6 +55,7 @@ from ledgerbridge.engine.snapshot import dec
 
 # Fields compared beyond the merged ones (names used in FieldDifference.field).
 F_CURRENCY = "currency"
+F_EXCHANGE_RATE = "exchange_rate"
 F_TOTAL = "total"
 F_AMOUNT_PAID = "amount_paid"
 F_BALANCE = "balance_due"
@@ -201,6 +208,13 @@ def _invoice_checks(
         yield _Check(_diff(F_VOIDED, _yes(hs), _yes(qbo)), _direction_off(settings, F_VOIDED))
     if hs.currency.upper() != qbo.currency.upper():
         yield _Check(_diff(F_CURRENCY, hs.currency, qbo.currency), False)
+    elif hs.exchange_rate is not None and (
+        qbo.exchange_rate is None or hs.exchange_rate.normalize() != qbo.exchange_rate.normalize()
+    ):
+        # HubSpot's rate is the one sent to QBO; without one, QBO's own rate stands (and is
+        # copied to HubSpot for a QBO-created invoice), so there is nothing to disagree on.
+        qbo_rate = qbo.exchange_rate.normalize() if qbo.exchange_rate is not None else None
+        yield _Check(_diff(F_EXCHANGE_RATE, hs.exchange_rate.normalize(), qbo_rate), False)
 
     simple: Sequence[tuple[str, object, object]] = (
         (
@@ -323,3 +337,70 @@ def _payment_checks(hs: Payment, qbo: Payment, invoice_id: str | None) -> Iterat
         yield _Check(
             _diff(P_METHOD, hs.method, qbo.method, NOTE_NO_METHOD if unknown else None), unknown
         )
+
+
+# ---- customers and items (after creation) ---------------------------------------------------
+# The fields of a linked customer and item that sync both ways (docs/sync-matrix.md, "Customers
+# and items"), as normalized text: what the merge keeps as base and what must agree afterwards.
+C_FIRST_NAME = "first_name"
+C_LAST_NAME = "last_name"
+C_EMAIL = "email"
+C_PHONE = "phone"
+C_ADDRESS = "billing_address"
+CUSTOMER_FIELDS = (C_FIRST_NAME, C_LAST_NAME, C_EMAIL, C_PHONE, C_ADDRESS)
+I_NAME = "name"
+I_DESCRIPTION = "description"
+I_PRICE = "unit_price"
+I_ACTIVE = "active"
+ITEM_FIELDS = (I_NAME, I_DESCRIPTION, I_PRICE, I_ACTIVE)
+
+
+def _clean(value: str | None) -> str | None:
+    text = " ".join((value or "").split())
+    return text or None
+
+
+def customer_values(customer: Customer) -> dict[str, str | None]:
+    """Names and phone as trimmed text (inner spaces collapsed), the email lower-cased, the
+    billing address as its parts joined by " | " (empty parts kept, so moving a value from one
+    part to another is a change)."""
+    a = customer.address
+    parts = (
+        [_clean(x) or "" for x in (a.line1, a.city, a.state, a.postal_code, a.country)] if a else []
+    )
+    return {
+        C_FIRST_NAME: _clean(customer.first_name),
+        C_LAST_NAME: _clean(customer.last_name),
+        C_EMAIL: normalize_email(customer.email),
+        C_PHONE: _clean(customer.phone),
+        C_ADDRESS: " | ".join(parts) if any(parts) else None,
+    }
+
+
+def product_values(product: Product) -> dict[str, str | None]:
+    """Name and description trimmed, the price as an exact decimal without trailing zeros,
+    active as "yes" / "no"."""
+    return {
+        I_NAME: _clean(product.name),
+        I_DESCRIPTION: _clean(product.description),
+        I_PRICE: dec(product.unit_price.normalize()),
+        I_ACTIVE: "yes" if product.active else "no",
+    }
+
+
+def compare_customer(hubspot: Customer, quickbooks: Customer) -> list[FieldDifference]:
+    """The fields on which a HubSpot contact and its linked QBO customer disagree."""
+    return _compare_values(customer_values(hubspot), customer_values(quickbooks))
+
+
+def compare_product(hubspot: Product, quickbooks: Product) -> list[FieldDifference]:
+    """The fields on which a HubSpot product and its linked QBO item disagree."""
+    return _compare_values(product_values(hubspot), product_values(quickbooks))
+
+
+def _compare_values(hs: dict[str, str | None], qbo: dict[str, str | None]) -> list[FieldDifference]:
+    return [
+        FieldDifference(field=name, hubspot=hs[name], quickbooks=qbo[name])
+        for name in hs
+        if hs[name] != qbo[name]
+    ]

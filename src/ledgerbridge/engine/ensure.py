@@ -12,10 +12,11 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
+from ledgerbridge.engine.compare import customer_values, product_values
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
 from ledgerbridge.engine.ports import CUSTOMER, ITEM, BatchLedgerPort, Link, StorePort, WriteResult
@@ -36,9 +37,14 @@ class EnsureStats:
     items_matched: int = 0
 
 
-def display_name_candidates(customer: Customer, limit: int = MAX_NAME_CANDIDATES) -> list[str]:
-    """'Company', 'Company (email)', 'Company (2)', 'Company (3)', ..."""
+def display_name_candidates(
+    customer: Customer, limit: int = MAX_NAME_CANDIDATES, *, currency: str | None = None
+) -> list[str]:
+    """'Company', 'Company (email)', 'Company (2)', 'Company (3)', ...; for a customer in a
+    foreign currency (multicurrency), 'Company (EUR)', 'Company (EUR) (email)', ..."""
     base = _clean_name(customer.company_name or _person(customer) or customer.email or "Customer")
+    if currency:
+        base = _with_suffix(base, f"({currency})")
     email = customer.match_email
     names = [base]
     if email:
@@ -92,8 +98,14 @@ class Resolver:
         self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
 
     # ---- customers -------------------------------------------------------------------------
-    async def customer_id(self, customer: Customer) -> str | None:
-        """The QBO customer id (None only in a dry run, for a customer that would be created)."""
+    async def customer_id(
+        self, customer: Customer, currency: str | None = None, home_currency: str | None = None
+    ) -> str | None:
+        """The QBO customer id (None only in a dry run, for a customer that would be created).
+
+        `currency` (given only with multicurrency on): the customer must hold that currency. A
+        foreign-currency customer has its own link ("<contact>@EUR"), intent key and display
+        name ("Birch & Co (EUR)"); the home-currency customer is matched as without it."""
         email = customer.match_email
         if not email:
             raise Invalid(
@@ -101,14 +113,21 @@ class Resolver:
                 hint="Add an email address to the contact in HubSpot, then retry",
                 code="missing_email",
             )
-        link = self._link(CUSTOMER, customer.id)
+        foreign = currency is not None and currency != home_currency
+        natural = f"{email}|{currency}" if foreign else email
+        source = f"{customer.id}@{currency}" if foreign and customer.id else customer.id
+        extra: dict[str, object] = {"email": email}
+        if currency is not None:
+            extra["currency"] = currency
+            customer = replace(customer, currency=currency)
+        link = self._link(CUSTOMER, source)
         if link is not None and link.qbo_id:
             return link.qbo_id
-        async with self.locks.hold(f"{self.connection_id}:customer:{email}"):
-            found = await self.ledger.find_customer_by_email(email)
+        async with self.locks.hold(f"{self.connection_id}:customer:{natural}"):
+            found = await self.ledger.find_customer_by_email(email, currency)
             if found is not None and found.id:
                 self._count_match(f"customer:{found.id}", customer=True)
-                self._save(CUSTOMER, customer.id, found.id, {"email": email})
+                self._save(CUSTOMER, source, found.id, extra)
                 return found.id
             if not self.create_customers:
                 raise NotFound(
@@ -120,14 +139,14 @@ class Resolver:
                     code="customer_not_found",
                 )
             if self.dry_run:
-                if f"customer:{email}" not in self._planned:
-                    self._planned.add(f"customer:{email}")
+                if f"customer:{natural}" not in self._planned:
+                    self._planned.add(f"customer:{natural}")
                     self.stats.customers_created += 1
                 return None
-            key = intent_key(self.connection_id, CUSTOMER, email)
+            key = intent_key(self.connection_id, CUSTOMER, natural)
 
             async def lookup() -> WriteResult | None:
-                again = await self.ledger.find_customer_by_email(email)
+                again = await self.ledger.find_customer_by_email(email, currency)
                 return WriteResult(again.id, created=False) if again and again.id else None
 
             result = await create_once(
@@ -136,62 +155,80 @@ class Resolver:
                 connection_id=self.connection_id,
                 object_type=CUSTOMER,
                 target=Side.QUICKBOOKS,
-                source_id=customer.id or email,
+                source_id=source or natural,
                 lookup=lookup,
-                create=lambda request_id: self._create_customer(customer, request_id),
+                create=lambda request_id: self._create_customer(
+                    customer, request_id, currency if foreign else None
+                ),
             )
             if result.created:
                 self.stats.customers_created += 1
             else:
                 self.stats.customers_matched += 1
-            self._save(CUSTOMER, customer.id, result.id, {"email": email})
+            # A customer created from the contact holds the contact's values: the base its
+            # later edits are merged against (engine/masterdata.py).
+            base = customer_values(customer) if result.created else None
+            self._save(CUSTOMER, source, result.id, extra, base)
             return result.id
 
-    async def prepare_customers(self, customers: Sequence[Customer]) -> None:
+    async def prepare_customers(
+        self, wanted: Sequence[tuple[Customer, str | None, str | None]]
+    ) -> None:
         """Backfills: resolve a page's customers together, so that `customer_id` then answers
-        each invoice from memory. Links are read in one query; customers QuickBooks already has
-        (by email) are linked in one transaction; the missing ones get their write intents in
-        one transaction, are created through the ledger's batch endpoint, and their intents and
-        links are completed in one more. Anything unusual (an intent begun before, an item the
-        batch refused or whose answer was lost, no free name) is left to `customer_id`, whose
-        one-by-one path knows how to recover; so are dry runs and "don't create customers".
+        each invoice from memory. `wanted`: (customer, currency, home currency) as EnsureCustomer
+        carries them. Links are read in one query; customers QuickBooks already has (by email)
+        are linked in one transaction; the missing ones get their write intents in one
+        transaction, are created through the ledger's batch endpoint, and their intents and
+        links are completed in one more. Anything unusual (a foreign-currency customer, an
+        intent begun before, an item the batch refused or whose answer was lost, no free name)
+        is left to `customer_id`, whose one-by-one path knows how to recover; so are dry runs
+        and "don't create customers".
         """
-        wanted: dict[str, Customer] = {}
-        for customer in customers:
+        by_email: dict[str, tuple[Customer, dict[str, object], str | None]] = {}
+        for customer, currency, home_currency in wanted:
             email = customer.match_email
-            if email and customer.id and email not in wanted:
-                wanted[email] = customer
-        if not wanted or self.dry_run:
+            if not email or not customer.id or email in by_email:
+                continue
+            if currency is not None and currency != home_currency:
+                continue  # its own customer per currency: the one-by-one path
+            extra: dict[str, object] = {"email": email}
+            if currency is not None:
+                extra["currency"] = currency
+                customer = replace(customer, currency=currency)
+            by_email[email] = (customer, extra, currency)
+        if not by_email or self.dry_run:
             return
         conn = self.connection_id
-        names = [f"{conn}:customer:{email}" for email in wanted]
+        names = [f"{conn}:customer:{email}" for email in by_email]
         async with self.locks.hold(*names):
             links = self.store.get_links(
-                conn, CUSTOMER, Side.HUBSPOT, [c.id or "" for c in wanted.values()]
+                conn, CUSTOMER, Side.HUBSPOT, [c.id or "" for c, _, _ in by_email.values()]
             )
-            matched: dict[str, tuple[Customer, str]] = {}
-            missing: list[Customer] = []
-            for email, customer in wanted.items():
+            matched: list[tuple[Customer, str, dict[str, object], dict[str, str | None] | None]]
+            matched = []
+            missing: list[tuple[Customer, dict[str, object]]] = []
+            for email, (customer, extra, currency) in by_email.items():
                 link = links.get(customer.id or "")
                 if link is not None and link.qbo_id:
                     self._links[(CUSTOMER, customer.id or "")] = link
                     continue
-                found = await self.ledger.find_customer_by_email(email)
+                found = await self.ledger.find_customer_by_email(email, currency)
                 if found is not None and found.id:
-                    matched[email] = (customer, found.id)
+                    matched.append((customer, found.id, extra, None))
+                    self._count_match(f"customer:{found.id}", customer=True)
                 elif self.create_customers:
-                    missing.append(customer)
-            self._link_many(matched.values())
-            for _customer, qbo_id in matched.values():
-                self._count_match(f"customer:{qbo_id}", customer=True)
+                    missing.append((customer, extra))
+            self._link_many(matched)
             if missing:
                 await self._create_customers(missing)
 
-    async def _create_customers(self, customers: Sequence[Customer]) -> None:
+    async def _create_customers(
+        self, customers: Sequence[tuple[Customer, dict[str, object]]]
+    ) -> None:
         conn = self.connection_id
         chosen: set[str] = set()
-        named: list[tuple[Customer, str, str]] = []  # customer, display name, intent key
-        for customer in customers:
+        named: list[tuple[Customer, dict[str, object], str, str]] = []  # + name, intent key
+        for customer, extra in customers:
             name = None
             for candidate in display_name_candidates(customer):
                 if candidate.casefold() in chosen:
@@ -202,49 +239,54 @@ class Resolver:
             if name is None:
                 continue  # customer_id tries again and says why it cannot
             chosen.add(name.casefold())
-            named.append((customer, name, intent_key(conn, CUSTOMER, customer.match_email or "")))
+            key = intent_key(conn, CUSTOMER, customer.match_email or "")
+            named.append((customer, extra, name, key))
         earlier = self.store.begin_intents(
-            [(key, conn, CUSTOMER, Side.QUICKBOOKS, c.id or "") for c, _, key in named]
+            [(key, conn, CUSTOMER, Side.QUICKBOOKS, c.id or "") for c, _, _, key in named]
         )
-        fresh = [(c, name, key) for c, name, key in named if key not in earlier]
+        fresh = [item for item in named if item[3] not in earlier]
         if not fresh:
             return
         results = await self.ledger.batch_create_customers(
-            [(replace(c, display_name=name, id=None), key) for c, name, key in fresh]
+            [(replace(c, display_name=name, id=None), key) for c, _, name, key in fresh]
         )
         done: list[tuple[str, str]] = []
-        created: list[tuple[Customer, str]] = []
-        for (customer, _, key), result in zip(fresh, results, strict=True):
+        created: list[tuple[Customer, str, dict[str, object], dict[str, str | None] | None]] = []
+        for (customer, extra, _, key), result in zip(fresh, results, strict=True):
             if isinstance(result, WriteResult):
                 done.append((key, result.id))
-                created.append((customer, result.id))
+                # Created from the contact: the contact's values are the base its later edits
+                # are merged against (engine/masterdata.py).
+                created.append((customer, result.id, extra, customer_values(customer)))
         with self.store.unit_of_work():
             self.store.complete_intents(done)
             self._link_many(created)
         self.stats.customers_created += len(created)
 
-    def _link_many(self, pairs: Iterable[tuple[Customer, str]]) -> None:
-        """_save for many customers (HubSpot customer, QBO id), in one transaction."""
-        pairs = list(pairs)
-        if not pairs:
+    def _link_many(
+        self,
+        found: Sequence[tuple[Customer, str, dict[str, object], dict[str, str | None] | None]],
+    ) -> None:
+        """_save for many customers (HubSpot customer, QBO id, extra, base), one transaction."""
+        if not found:
             return
         conn = self.connection_id
-        taken = self.store.get_links(conn, CUSTOMER, Side.QUICKBOOKS, [q for _, q in pairs])
+        taken = self.store.get_links(conn, CUSTOMER, Side.QUICKBOOKS, [q for _, q, _, _ in found])
         links = []
-        for customer, qbo_id in pairs:
+        for customer, qbo_id, extra, base in found:
             existing = taken.get(qbo_id)
             if existing is not None and existing.hubspot_id not in (None, customer.id):
                 continue  # another HubSpot record already maps to this QBO record: keep that
-            links.append(
-                Link(conn, CUSTOMER, customer.id, qbo_id, extra={"email": customer.match_email})
-            )
+            links.append(Link(conn, CUSTOMER, customer.id, qbo_id, base=base, extra=extra))
         self.store.save_links(links)
         for link in links:
             self._links[(CUSTOMER, link.hubspot_id or "")] = link
 
-    async def _create_customer(self, customer: Customer, request_id: str) -> WriteResult:
+    async def _create_customer(
+        self, customer: Customer, request_id: str, foreign: str | None = None
+    ) -> WriteResult:
         last: Duplicate | None = None
-        for n, name in enumerate(display_name_candidates(customer)):
+        for n, name in enumerate(display_name_candidates(customer, currency=foreign)):
             if await self.ledger.display_name_taken(name):
                 continue
             # A different body needs a different request id: QBO replays a request id's answer.
@@ -384,7 +426,9 @@ class Resolver:
                 self.stats.items_created += 1
             else:
                 self.stats.items_matched += 1
-            self._save(ITEM, item_source_id(line), result.id, {"sku": line.sku, "name": line.name})
+            base = product_values(product) if result.created else None
+            extra: dict[str, object] = {"sku": line.sku, "name": line.name}
+            self._save(ITEM, item_source_id(line), result.id, extra, base)
             return result.id
 
     def _count_match(self, name: str, *, customer: bool) -> None:
@@ -411,14 +455,19 @@ class Resolver:
         return link
 
     def _save(
-        self, object_type: str, hubspot_id: str | None, qbo_id: str, extra: dict[str, object]
+        self,
+        object_type: str,
+        hubspot_id: str | None,
+        qbo_id: str,
+        extra: dict[str, object],
+        base: dict[str, str | None] | None = None,
     ) -> None:
         if not hubspot_id or self.dry_run:
             return
         existing = self.store.get_link(self.connection_id, object_type, Side.QUICKBOOKS, qbo_id)
         if existing is not None and existing.hubspot_id not in (None, hubspot_id):
             return  # another HubSpot record already maps to this QBO record: keep that link
-        link = Link(self.connection_id, object_type, hubspot_id, qbo_id, extra=extra)
+        link = Link(self.connection_id, object_type, hubspot_id, qbo_id, base=base, extra=extra)
         self.store.save_link(link)
         self._links[(object_type, hubspot_id)] = link
 

@@ -31,9 +31,14 @@ class EnsureItems:
 
 @dataclass(frozen=True)
 class EnsureCustomer:
-    """Find the QBO customer by email, or create it with a collision-safe DisplayName."""
+    """Find the QBO customer by email, or create it with a collision-safe DisplayName.
+
+    With multicurrency on, `currency` is the invoice's and `home_currency` the company's: a QBO
+    customer holds one currency, so the customer is matched (or created) in that currency."""
 
     customer: Customer
+    currency: str | None = None
+    home_currency: str | None = None
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def _plan_new_from_hubspot(inp: InvoiceInput, hs: Invoice) -> Plan:
     assert hs.customer is not None  # check_invoice_for_ledger guarantees it
     ops: tuple[Op, ...] = (
         EnsureItems(hs.lines, settings.product_not_found, settings.default_item_name),
-        EnsureCustomer(hs.customer),
+        EnsureCustomer(hs.customer, *_customer_currency(inp, hs)),
         CreateLedgerInvoice(outgoing, custom, hs_id, external_key(hs_id)),
     )
     return Plan(
@@ -284,6 +284,13 @@ def _plan_linked(
     )
 
 
+def _customer_currency(inp: InvoiceInput, invoice: Invoice) -> tuple[str | None, str | None]:
+    """(invoice currency, home currency) when the QBO company has multicurrency on."""
+    if not inp.ledger.multicurrency:
+        return None, None
+    return invoice.currency.upper(), inp.ledger.home_currency.upper()
+
+
 def _ledger_update_ops(
     inp: InvoiceInput, hs: Invoice, qbo: Invoice, qbo_id: str, fields: tuple[str, ...]
 ) -> list[Op]:
@@ -304,7 +311,7 @@ def _ledger_update_ops(
         )
         item_ids = None
     if F_CUSTOMER in fields and target.customer is not None:
-        ops.append(EnsureCustomer(target.customer))
+        ops.append(EnsureCustomer(target.customer, *_customer_currency(inp, target)))
         customer_id = None
     ops.append(
         UpdateLedgerInvoice(

@@ -32,6 +32,9 @@ FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write i
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
+# ... and, for an invoice in a foreign currency, the home-currency total it computed from the
+# exchange rate (QBO HomeTotalAmt): shown, and checked against total x rate.
+HOME_TOTAL = "ledger.home_total"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,28 @@ class CrmPort(Protocol):
     async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
         """Search on hs_lastmodifieddate with a composite (timestamp, id) cursor; never loses a
         page to the 10,000 cap (window splitting)."""
+
+    # ---- customers and items after creation (engine/masterdata.py) ---------------------------
+    async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+    async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
+
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        """The contact as a Customer (version: hs_lastmodifieddate); None when archived."""
+
+    async def update_contact(
+        self, contact_id: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        """Write the named fields (compare.CUSTOMER_FIELDS); returns the contact as now stored."""
+
+    async def get_product(self, product_id: str) -> Product | None:
+        """The product (version: hs_lastmodifieddate); None when archived or absent."""
+
+    async def update_product(
+        self, product_id: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        """Write the named fields (compare.ITEM_FIELDS; active False archives the product);
+        returns the product as now stored."""
 
     async def get_invoice(self, invoice_id: str) -> Invoice | None:
         """Invoice with its line items, primary contact as `customer`, and `context` filled
@@ -193,7 +218,11 @@ class LedgerPort(Protocol):
 
     async def custom_field_definitions(self) -> list[CustomFieldDef]: ...
 
-    async def find_customer_by_email(self, email: str) -> Customer | None: ...
+    async def find_customer_by_email(
+        self, email: str, currency: str | None = None
+    ) -> Customer | None:
+        """The customer with this email; with `currency` (multicurrency on), the one held in
+        that currency (a QBO customer is single-currency)."""
 
     async def display_name_taken(self, name: str) -> bool:
         """True if a Customer, Vendor or Employee already uses this DisplayName."""
@@ -205,6 +234,23 @@ class LedgerPort(Protocol):
         """Match by SKU first, then by name (active items only)."""
 
     async def create_item(self, product: Product, request_id: str) -> WriteResult: ...
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, inactive ones included (version: SyncToken); None when absent."""
+
+    async def update_customer(
+        self, customer_id: str, version: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        """Sparse update of the named fields at `version` (Conflict when stale); returns the
+        customer as QBO answered."""
+
+    async def get_item(self, item_id: str) -> Product | None:
+        """The item, inactive ones included (version: SyncToken); None when absent."""
+
+    async def update_item(
+        self, item_id: str, version: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        """Sparse update of the named fields at `version` (Conflict when stale)."""
 
     async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
         """The item HubSpot tax lines are booked to: found by name, else created with its

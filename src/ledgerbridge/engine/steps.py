@@ -18,6 +18,7 @@ from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.payment_steps import PaymentSteps
 from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
@@ -26,7 +27,9 @@ from ledgerbridge.engine.planner import (
     plan_invoice,
 )
 from ledgerbridge.engine.ports import (
+    CUSTOMER,
     INVOICE,
+    ITEM,
     PAYMENT,
     BatchCrmPort,
     BatchLedgerPort,
@@ -37,7 +40,13 @@ from ledgerbridge.engine.ports import (
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
 from ledgerbridge.engine.states import StepResult, error_text
-from ledgerbridge.engine.verify import Verifier, audit_divergence
+from ledgerbridge.engine.verify import (
+    VERIFIED_CONTACT,
+    VERIFIED_CUSTOMER,
+    VERIFIED_EMAIL,
+    Verifier,
+    audit_divergence,
+)
 
 # Outcomes after which the link's bases are both sides as they now are.
 SETTLED = (SyncStatus.SYNCED, SyncStatus.DIVERGED)
@@ -145,7 +154,13 @@ class Stepper(PaymentSteps):
             return await self.invoice(key)
         if key.object_type == PAYMENT:
             return await self.payment(key)
-        return None  # customers and items sync as dependencies of their invoices
+        if key.object_type in (CUSTOMER, ITEM):
+            # Created as dependencies of invoices; once linked, kept equal both ways.
+            step = MasterDataStep(
+                self.connection_id, self.crm, self.ledger, self.store, self.record_state, self.locks
+            )
+            return await step.run(key)
+        return None
 
     # ---- invoices --------------------------------------------------------------------------
     async def invoice(self, key: RecordKey) -> StepResult:
@@ -182,7 +197,29 @@ class Stepper(PaymentSteps):
                 (applied.hubspot_id if applied else None) or plan.hubspot_id,
                 (applied.qbo_id if applied else None) or plan.qbo_id,
             )
+            if plan.decision.status is SyncStatus.SYNCED:
+                self._link_customers(plan, (hs or qbo), info)
             return await self.finish_invoice(key, plan, applied, hs, link)
+
+    def _link_customers(self, plan: Plan, invoice: Invoice | None, info: LedgerInfo) -> None:
+        """A verified invoice pairs its HubSpot contact with its QBO customer: link them (if
+        neither is linked yet) so that later edits of either flow across (masterdata.py).
+        This is how the customers of invoices that came from QuickBooks get linked; it costs
+        no request (the verification read both invoices)."""
+        contact = plan.extra.get(VERIFIED_CONTACT)
+        customer = plan.extra.get(VERIFIED_CUSTOMER)
+        if not contact or not customer or invoice is None:
+            return
+        currency = invoice.currency.upper()
+        foreign = info.multicurrency and currency != info.home_currency.upper()
+        source = f"{contact}@{currency}" if foreign else str(contact)
+        conn = self.connection_id
+        if self.store.get_link(conn, CUSTOMER, Side.HUBSPOT, source) is not None:
+            return
+        if self.store.get_link(conn, CUSTOMER, Side.QUICKBOOKS, customer) is not None:
+            return
+        email = plan.extra.get(VERIFIED_EMAIL)
+        self.store.save_link(Link(conn, CUSTOMER, source, str(customer), extra={"email": email}))
 
     async def finish_invoice(
         self,

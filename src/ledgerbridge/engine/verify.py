@@ -55,6 +55,10 @@ from ledgerbridge.engine.ports import (
 )
 
 DIFFERENCES = "differences"  # Plan.extra key: the FieldDifferences of a diverged record
+# Plan.extra keys of a verified invoice: its HubSpot contact id and QBO customer id.
+VERIFIED_CONTACT = "verified.contact_id"
+VERIFIED_CUSTOMER = "verified.customer_id"
+VERIFIED_EMAIL = "verified.email"
 CATEGORY = "diverged"
 HINT = (
     "Compare the two values in the invoice's panel (Integrations → sync) and keep one side's, "
@@ -141,7 +145,15 @@ class Verifier:
         if after_hs is None or after_qbo is None:
             return plan  # one side is gone: the next step reports that
         differences = step_differences(after_hs, after_qbo, self.settings)
-        return diverged(plan, differences) if differences else plan
+        if differences:
+            return diverged(plan, differences)
+        # Who the invoice's customer is on each side, as verified (the step links them).
+        pair = {
+            VERIFIED_CONTACT: after_hs.customer.id if after_hs.customer else None,
+            VERIFIED_CUSTOMER: after_qbo.customer.id if after_qbo.customer else None,
+            VERIFIED_EMAIL: after_hs.customer.match_email if after_hs.customer else None,
+        }
+        return replace(plan, extra={**plan.extra, **pair})
 
     async def payment(self, plan: Plan, qbo_payment_id: str | None) -> Plan:
         """A payment step that wrote: each HubSpot copy of a QBO payment's share (one batch

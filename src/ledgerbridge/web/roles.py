@@ -67,6 +67,7 @@ _ACTIONS: tuple[tuple[str, re.Pattern[str], str, str | None], ...] = tuple(
         ("POST", r"^/invoices/new$", "Created an invoice", None),
         ("POST", r"^/invoices/([^/]+)/finish$", "Finished a draft invoice", "invoice"),
         ("POST", r"^/invoices/([^/]+)/retry$", "Retried the sync", "invoice"),
+        ("POST", r"^/invoices/([^/]+)/deal$", "Associated the invoice with a deal", "invoice"),
         ("POST", r"^/payments/([^/]+)/refund$", "Refunded a payment", "payment"),
         ("POST", r"^/payments/([^/]+)/delete$", "Deleted a payment", "payment"),
         ("POST", r"^/settings/sync/failing/retry-all$", "Retried every failing record", None),

@@ -106,6 +106,8 @@ class FakeCrm(_Failures):
         self.properties: dict[str, dict[str, str]] = {}  # the ledgerbridge_* sync properties
         self.payments: dict[str, CrmPayment] = {}
         self.deal_rollups: dict[str, DealRollup] = {}
+        self.contacts: dict[str, Customer] = {}
+        self.products: dict[str, Product] = {}
         self._ids = itertools.count(9001)
         self._versions = itertools.count(1)
 
@@ -243,6 +245,37 @@ class FakeCrm(_Failures):
         # Setting a property is a modification in HubSpot: a new version.
         self.invoices[invoice_id] = replace(self.invoices[invoice_id], version=self._version())
         return WriteResult(invoice_id, self.invoices[invoice_id].version, created=False)
+
+    # contacts and products after creation: kept in memory, no change feed of their own
+    async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return ChangePage(ids=[], cursor=cursor)
+
+    async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return ChangePage(ids=[], cursor=cursor)
+
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        return self.contacts.get(contact_id)
+
+    async def update_contact(
+        self, contact_id: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        current = self.contacts[contact_id]
+        self.contacts[contact_id] = replace(
+            current, **{name: getattr(customer, name) for name in fields}
+        )
+        return self.contacts[contact_id]
+
+    async def get_product(self, product_id: str) -> Product | None:
+        return self.products.get(product_id)
+
+    async def update_product(
+        self, product_id: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        current = self.products[product_id]
+        self.products[product_id] = replace(
+            current, **{name: getattr(product, name) for name in fields}
+        )
+        return self.products[product_id]
 
     async def batch_set_sync_state(
         self,
@@ -427,10 +460,41 @@ class FakeLedger(_Failures):
     async def custom_field_definitions(self) -> list[CustomFieldDef]:
         return []
 
-    async def find_customer_by_email(self, email: str) -> Customer | None:
+    async def find_customer_by_email(
+        self, email: str, currency: str | None = None
+    ) -> Customer | None:
         self._call("find_customer_by_email")
         wanted = email.strip().lower()
-        return next((c for c in self.customers.values() if c.match_email == wanted), None)
+        return next(
+            (
+                c
+                for c in self.customers.values()
+                if c.match_email == wanted and (currency is None or c.currency in (None, currency))
+            ),
+            None,
+        )
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
+
+    async def update_customer(
+        self, customer_id: str, version: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        current = self.customers[customer_id]
+        self.customers[customer_id] = replace(
+            current, **{name: getattr(customer, name) for name in fields}
+        )
+        return self.customers[customer_id]
+
+    async def get_item(self, item_id: str) -> Product | None:
+        return self.items.get(item_id)
+
+    async def update_item(
+        self, item_id: str, version: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        current = self.items[item_id]
+        self.items[item_id] = replace(current, **{name: getattr(product, name) for name in fields})
+        return self.items[item_id]
 
     async def display_name_taken(self, name: str) -> bool:
         return any(c.display_name == name for c in self.customers.values())

@@ -16,11 +16,19 @@ from ledgerbridge.connectors.hubspot import translate_write as tw
 from ledgerbridge.connectors.hubspot.api import API_BASE, HubSpotApi
 from ledgerbridge.connectors.hubspot.deals import deal_properties
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
+from ledgerbridge.connectors.hubspot.masterdata import MasterDataReader
 from ledgerbridge.connectors.hubspot.own_properties import ensure_own_properties
 from ledgerbridge.connectors.hubspot.payments import HubSpotPayments
 from ledgerbridge.connectors.hubspot.reads import InvoiceReader
 from ledgerbridge.connectors.hubspot.writes import Writer
-from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
+from ledgerbridge.domain import (
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    Product,
+    Side,
+    SyncStatus,
+)
 from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.ports import ChangePage, WriteResult
 from ledgerbridge.errors import SyncError
@@ -65,6 +73,7 @@ class HubSpotConnector(HubSpotPayments):
         self.payment_feed = SearchFeed(
             self.api, "commerce_payments", settle_ms=settle_ms, clock=clock
         )
+        self.masterdata = MasterDataReader(self.api, settle_ms=settle_ms, clock=clock)
         self.clock = clock
         self._invoice_props: tuple[list[str], float] | None = None
 
@@ -110,6 +119,29 @@ class HubSpotConnector(HubSpotPayments):
             return None
         count = answer.get("total")
         return count if isinstance(count, int) else None
+
+    # ---- contacts and products after creation (masterdata.py) ----------------------------------
+    async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return await self.masterdata.changed_contacts(cursor, limit)
+
+    async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return await self.masterdata.changed_products(cursor, limit)
+
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        return await self.masterdata.get_contact(contact_id)
+
+    async def update_contact(
+        self, contact_id: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        return await self.masterdata.update_contact(contact_id, customer, fields)
+
+    async def get_product(self, product_id: str) -> Product | None:
+        return await self.masterdata.get_product(product_id)
+
+    async def update_product(
+        self, product_id: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        return await self.masterdata.update_product(product_id, product, fields)
 
     async def get_invoice(self, invoice_id: str) -> Invoice | None:
         bundle = await self.reader.bundle_one(invoice_id, await self._invoice_property_names())
@@ -165,6 +197,8 @@ class HubSpotConnector(HubSpotPayments):
         ).items():
             if value:
                 properties[name] = value
+        if invoice.exchange_rate is not None:  # QBO's rate for a foreign-currency invoice
+            properties["hs_exchange_rate"] = format(invoice.exchange_rate, "f")
         for name, value in invoice.custom_fields.items():
             if name in known and name not in tr.OWN_PROPERTIES and not name.startswith("hs_"):
                 properties[name] = value

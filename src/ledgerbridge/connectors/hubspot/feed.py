@@ -41,9 +41,9 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
     return int(ts or 0), int(object_id or 0)
 
 
-def _key(record: Mapping[str, Any]) -> tuple[int, int]:
+def _key(record: Mapping[str, Any], modified: str = MODIFIED) -> tuple[int, int]:
     props = record.get("properties") or {}
-    ts = epoch_ms(props.get(MODIFIED) or record.get("updatedAt")) or 0
+    ts = epoch_ms(props.get(modified) or record.get("updatedAt")) or 0
     return ts, int(record.get("id") or props.get(OBJECT_ID) or 0)
 
 
@@ -55,9 +55,12 @@ class SearchFeed:
         *,
         settle_ms: int = 0,
         clock: Callable[[], float] = time.time,
+        modified: str = MODIFIED,
     ) -> None:
         self.api = api
         self.object_type = object_type
+        # The last-modified property: hs_lastmodifieddate, but lastmodifieddate for contacts.
+        self.modified = modified
         self.settle_ms = settle_ms
         self.clock = clock
         self.queries = 0
@@ -66,7 +69,7 @@ class SearchFeed:
         if not self.settle_ms:
             return []
         upper = int(self.clock() * 1000) - self.settle_ms
-        return [{"propertyName": MODIFIED, "operator": "LTE", "value": str(upper)}]
+        return [{"propertyName": self.modified, "operator": "LTE", "value": str(upper)}]
 
     async def _search(
         self, groups: list[list[dict[str, str]]], sort: str, limit: int
@@ -75,7 +78,7 @@ class SearchFeed:
         body = {
             "filterGroups": [{"filters": g} for g in groups],
             "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-            "properties": [MODIFIED],
+            "properties": [self.modified],
             "limit": limit,
         }
         data = await self.api.search(self.object_type, body)
@@ -85,42 +88,45 @@ class SearchFeed:
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
         ts, last_id = decode_cursor(cursor)
         upper = self._upper()
-        groups = [[{"propertyName": MODIFIED, "operator": "GT", "value": str(ts)}, *upper]]
+        groups = [[{"propertyName": self.modified, "operator": "GT", "value": str(ts)}, *upper]]
         if last_id:
             groups.append(
                 [
-                    {"propertyName": MODIFIED, "operator": "EQ", "value": str(ts)},
+                    {"propertyName": self.modified, "operator": "EQ", "value": str(ts)},
                     {"propertyName": OBJECT_ID, "operator": "GT", "value": str(last_id)},
                     *upper,
                 ]
             )
-        results = await self._search(groups, MODIFIED, limit)
-        keyed = sorted(((_key(r), r) for r in results), key=lambda kr: kr[0])
+        results = await self._search(groups, self.modified, limit)
+        keyed = sorted(((_key(r, self.modified), r) for r in results), key=lambda kr: kr[0])
         if len(results) < limit:
-            return _page(keyed, cursor, done=True)
+            return _page(keyed, cursor, done=True, modified_property=self.modified)
         last_ts = keyed[-1][0][0]
         before = [kr for kr in keyed if kr[0][0] < last_ts]
         if before:
-            return _page(before, cursor, done=False)
+            return _page(before, cursor, done=False, modified_property=self.modified)
         # A whole page of one timestamp: walk that timestamp by id.
         start_id = last_id if last_ts == ts else 0
         ties = await self._search(
             [
                 [
-                    {"propertyName": MODIFIED, "operator": "EQ", "value": str(last_ts)},
+                    {"propertyName": self.modified, "operator": "EQ", "value": str(last_ts)},
                     {"propertyName": OBJECT_ID, "operator": "GT", "value": str(start_id)},
                 ]
             ],
             OBJECT_ID,
             limit,
         )
-        keyed_ties = sorted(((_key(r), r) for r in ties), key=lambda kr: kr[0][1])
+        keyed_ties = sorted(((_key(r, self.modified), r) for r in ties), key=lambda kr: kr[0][1])
         keyed_ties = [((last_ts, k[1]), r) for k, r in keyed_ties]
-        return _page(keyed_ties, cursor, done=False)
+        return _page(keyed_ties, cursor, done=False, modified_property=self.modified)
 
 
 def _page(
-    keyed: list[tuple[tuple[int, int], dict[str, Any]]], cursor: str | None, done: bool
+    keyed: list[tuple[tuple[int, int], dict[str, Any]]],
+    cursor: str | None,
+    done: bool,
+    modified_property: str = MODIFIED,
 ) -> ChangePage:
     ids: list[str] = []
     versions: dict[str, str] = {}
@@ -129,7 +135,7 @@ def _page(
         if key in versions or key in ids:
             continue
         ids.append(key)
-        modified = (record.get("properties") or {}).get(MODIFIED)
+        modified = (record.get("properties") or {}).get(modified_property)
         if modified:
             versions[key] = str(modified)
     new_cursor = encode_cursor(*keyed[-1][0]) if keyed else cursor

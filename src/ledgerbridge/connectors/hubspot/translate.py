@@ -41,6 +41,7 @@ OWN_PROPERTIES = {SYNC_STATUS, SYNC_ERROR, QBO_INVOICE_ID, QBO_DOC_NUMBER, PAYME
 
 INVOICE_PROPERTIES = (
     "hs_currency",
+    "hs_exchange_rate",
     "hs_invoice_status",
     "hs_number",
     "hs_title",
@@ -235,6 +236,15 @@ def _adjustment_amount(p: Mapping[str, Any], base: Decimal, currency: str) -> De
     return value
 
 
+def exchange_rate(value: Any) -> Decimal | None:
+    """A positive rate, else None (no rate given: QuickBooks' own rate is used)."""
+    try:
+        rate = dec(value)
+    except ValueError:
+        return None
+    return rate if rate is not None and rate > 0 else None
+
+
 def _ordered(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(records, key=lambda r: _sort_key(props(r), r.get("id")))
 
@@ -304,6 +314,7 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
         po_number=p.get("hs_purchase_order_number") or None,
         memo=p.get("hs_comments") or None,
         custom_fields=custom,
+        exchange_rate=exchange_rate(p.get("hs_exchange_rate")),
         amount_paid=dec(p.get("hs_amount_paid"), Decimal(0)) or Decimal(0),
         balance_due=dec(p.get("hs_balance_due")),
         context=invoice_context(bundle),

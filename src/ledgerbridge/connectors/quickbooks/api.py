@@ -159,6 +159,16 @@ class QboApi:
         )
         return _unwrap(response.data, "Preferences")
 
+    async def exchange_rate(self, params: dict[str, str]) -> dict[str, Any] | None:
+        """`GET exchangerate?sourcecurrencycode=EUR&asofdate=...` (multicurrency companies)."""
+        try:
+            response = await self.transport.request(
+                "GET", self.path("exchangerate"), params=self.params(**params)
+            )
+        except NotFound:
+            return None
+        return _unwrap(response.data, "ExchangeRate")
+
     # ---------------------------------------------------------------------------------------
     # Query language
     # ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -100,6 +101,8 @@ class QuickBooksConnector:
         self._prefs_at = 0.0
         self._monotonic = monotonic
         self._terms: dict[str, str] | None = None  # payment term id -> name
+        # QBO's exchange rates by (currency, date), forgotten with the settings.
+        self._rates: dict[tuple[str, str | None], Decimal | None] = {}
         self._method_ids: dict[str, str | None] = {}
         # Every DisplayName in the realm, while a backfill holds them (prefetch_display_names).
         self._display_names: set[str] | None = None
@@ -124,6 +127,7 @@ class QuickBooksConnector:
         a customer): the engine calls this before a retry the user asked for."""
         self._prefs = None
         self._terms = None
+        self._rates = {}
         self.customers.expire()
 
     async def _term_names(self) -> dict[str, str]:
@@ -162,9 +166,30 @@ class QuickBooksConnector:
     # -----------------------------------------------------------------------------------------
     # Customers
     # -----------------------------------------------------------------------------------------
-    async def find_customer_by_email(self, email: str) -> Customer | None:
-        row = await self.customers.find(email)
+    async def find_customer_by_email(
+        self, email: str, currency: str | None = None
+    ) -> Customer | None:
+        home = None
+        if currency is not None:
+            home, multi = await self.company_currency()
+            if not multi:
+                currency = None  # one currency for every customer: any match will do
+        row = await self.customers.find(email, currency, home)
         return tr.customer_from_wire(row) if row else None
+
+    async def exchange_rate(self, currency: str, on: dt.date | None) -> Decimal | None:
+        """QBO's rate (home units per one `currency` unit) as of a date: the ExchangeRate
+        entity, which holds the company's own rates and, where it has none, QBO's feed."""
+        key = (currency.upper(), on.isoformat() if on else None)
+        if key in self._rates:  # a backfill of many invoices of one day asks once
+            return self._rates[key]
+        params = {"sourcecurrencycode": key[0]}
+        if key[1] is not None:
+            params["asofdate"] = key[1]
+        row = await self.api.exchange_rate(params)
+        rate = tr.dec((row or {}).get("Rate"))
+        self._rates[key] = rate if rate is not None and rate > 0 else None
+        return self._rates[key]
 
     async def display_name_taken(self, name: str) -> bool:
         """DisplayName is unique across Customer, Vendor and Employee, inactive ones included."""
@@ -257,6 +282,35 @@ class QuickBooksConnector:
     def forget_items(self) -> None:
         self.items.forget()
 
+    # -----------------------------------------------------------------------------------------
+    # Customers and items after creation (engine/masterdata.py)
+    # -----------------------------------------------------------------------------------------
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        row = await self.api.read("Customer", customer_id)
+        return tr.customer_from_wire(row) if row else None
+
+    async def update_customer(
+        self, customer_id: str, version: str, customer: Customer, fields: Sequence[str]
+    ) -> Customer:
+        body = tr.customer_update_to_wire(customer, fields)
+        body.update({"Id": str(customer_id), "SyncToken": str(version), "sparse": True})
+        row = await self.api.update("Customer", body)
+        self.customers.add(row)  # a new email is matched at once
+        return tr.customer_from_wire(row)
+
+    async def get_item(self, item_id: str) -> Product | None:
+        row = await self.api.read("Item", item_id)
+        return tr.item_from_wire(row) if row else None
+
+    async def update_item(
+        self, item_id: str, version: str, product: Product, fields: Sequence[str]
+    ) -> Product:
+        body = tr.item_update_to_wire(product, fields)
+        body.update({"Id": str(item_id), "SyncToken": str(version), "sparse": True})
+        row = await self.api.update("Item", body)
+        self.items.forget()  # matching by name / SKU must see the new name or state
+        return tr.item_from_wire(row)
+
     async def tax_item(self, name: str, account_name: str, request_id: str) -> WriteResult:
         return await self.items.tax_item(name, account_name, request_id)
 
@@ -326,10 +380,22 @@ class QuickBooksConnector:
                 code="2050",
             )
         currency = await self._currency_ref(invoice.currency)
+        rate = None
+        home, _ = await self.company_currency()
+        if currency is not None and currency != home.upper():
+            # HubSpot's rate when the invoice has one, else QBO's for the invoice date; sent
+            # explicitly so the rate the books use is the one verified afterwards.
+            rate = invoice.exchange_rate or await self.exchange_rate(currency, invoice.issue_date)
         standard, custom = standard_fields.split(custom_fields)
         fields = await self._resolve_custom_fields(custom)
         body = tr.invoice_to_wire(
-            invoice, customer_id, item_ids, fields, external_key=external_key, currency=currency
+            invoice,
+            customer_id,
+            item_ids,
+            fields,
+            external_key=external_key,
+            currency=currency,
+            exchange_rate=rate,
         )
         if standard:
             terms = await self._term_names() if "SalesTermRef" in standard else {}
@@ -398,6 +464,8 @@ class QuickBooksConnector:
         custom_fields: Mapping[str, str],
     ) -> WriteResult:
         body = await self._invoice_body(invoice, customer_id, item_ids, custom_fields, None)
+        if invoice.exchange_rate is None:
+            body.pop("ExchangeRate", None)  # no rate from HubSpot: QBO keeps the one it has
         # Sparse: only what we send changes; PrivateNote (our marker) is left alone. The Line
         # array always replaces every line, so it is sent complete.
         body.update({"Id": str(invoice_id), "SyncToken": str(version), "sparse": True})

@@ -38,26 +38,44 @@ class CustomerIndex:
         self.refresh_interval = refresh_interval
         self.clock = clock
         self._by_email: dict[str, dict[str, Any]] = {}
+        # With multicurrency one email may have one customer per currency ("" = none given).
+        self._by_currency: dict[tuple[str, str], dict[str, Any]] = {}
         self._high_water: str | None = None
         self._refreshed_at: float | None = None
         self._lock = asyncio.Lock()
 
-    async def find(self, email: str) -> dict[str, Any] | None:
+    async def find(
+        self, email: str, currency: str | None = None, home: str | None = None
+    ) -> dict[str, Any] | None:
+        """The oldest active customer with this email; with `currency`, the oldest held in that
+        currency (a customer without CurrencyRef counts as the `home` currency)."""
         key = normalize_email(email)
         if key is None:
             return None
         await self.refresh()
-        return self._by_email.get(key)
+        if currency is None:
+            return self._by_email.get(key)
+        wanted = currency.upper()
+        row = self._by_currency.get((key, wanted))
+        if row is None and home is not None and wanted == home.upper():
+            row = self._by_currency.get((key, ""))
+        return row
 
     def add(self, customer: dict[str, Any]) -> None:
         email = normalize_email((customer.get("PrimaryEmailAddr") or {}).get("Address"))
         if email is None:
             return
-        existing = self._by_email.get(email)
+        currency = str((customer.get("CurrencyRef") or {}).get("value") or "").upper()
+        self._keep(self._by_currency, (email, currency), customer)
+        self._keep(self._by_email, email, customer)
+
+    @staticmethod
+    def _keep(table: dict[Any, dict[str, Any]], key: Any, customer: dict[str, Any]) -> None:
+        existing = table.get(key)
         active = customer.get("Active", True) is not False
         if not active:
             if existing is not None and existing.get("Id") == customer.get("Id"):
-                del self._by_email[email]
+                del table[key]
             return
         # Two customers with one email: keep the oldest (lowest Id) so the choice is stable.
         if (
@@ -66,7 +84,7 @@ class CustomerIndex:
             or _id_num(customer) < _id_num(existing)
         ):
             # Only what matching needs: a big realm's customer list stays small in memory.
-            self._by_email[email] = {k: customer[k] for k in _KEEP if k in customer}
+            table[key] = {k: customer[k] for k in _KEEP if k in customer}
 
     def expire(self) -> None:
         """The next lookup reads the customers changed since the last one (one query)."""

@@ -32,7 +32,7 @@ from ledgerbridge.domain import (
     quantize,
     to_decimal,
 )
-from ledgerbridge.engine.ports import LEDGER_TOTAL
+from ledgerbridge.engine.ports import HOME_TOTAL, LEDGER_TOTAL
 
 MARKER_PREFIX = "ledgerbridge:"
 _MARKER_RE = re.compile(r"ledgerbridge:(\S+)")
@@ -151,6 +151,7 @@ def invoice_to_wire(
     *,
     external_key: str | None = None,
     currency: str | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> dict[str, Any]:
     """Create/update body. `custom_fields` are (DefinitionId, value) pairs; `currency` is sent
     as CurrencyRef only when the company has multicurrency on (else QBO uses the home currency)."""
@@ -162,6 +163,8 @@ def invoice_to_wire(
         "DocNumber": invoice.number or None,
         "CustomerMemo": {"value": invoice.memo} if invoice.memo else None,
         "CurrencyRef": {"value": currency} if currency else None,
+        # Sent explicitly (never left to QBO's daily feed), so both books use one rate.
+        "ExchangeRate": exchange_rate if exchange_rate is not None else None,
         "PrivateNote": marker(external_key) if external_key else None,
     }
     email = invoice.customer.email if invoice.customer else None
@@ -261,6 +264,12 @@ def invoice_from_wire(
         context["ledgerbridge.key"] = key
     # QBO's own total (tax and its rounding included): the engine's rounding parity check.
     context[LEDGER_TOTAL] = str(quantize(total, currency))
+    rate = dec(data.get("ExchangeRate"))
+    foreign = currency.upper() != home_currency.upper()
+    if foreign and data.get("HomeTotalAmt") is not None:
+        context[HOME_TOTAL] = str(
+            quantize(dec(data.get("HomeTotalAmt"), Decimal(0)) or Decimal(0), home_currency)
+        )
     memo = (data.get("CustomerMemo") or {}).get("value")
     return Invoice(
         currency=currency,
@@ -273,6 +282,7 @@ def invoice_from_wire(
         discount=discount,
         memo=memo,
         custom_fields=custom,
+        exchange_rate=rate if foreign and rate is not None and rate > 0 else None,
         amount_paid=quantize(total - balance, currency),
         balance_due=quantize(balance, currency),
         context=context,
@@ -296,6 +306,8 @@ def customer_to_wire(customer: Customer) -> dict[str, Any]:
         "CompanyName": customer.company_name or None,
         "PrimaryEmailAddr": {"Address": customer.email.strip()} if customer.email else None,
         "PrimaryPhone": {"FreeFormNumber": customer.phone} if customer.phone else None,
+        # Only with multicurrency on (the client decides); a customer's currency never changes.
+        "CurrencyRef": {"value": customer.currency} if customer.currency else None,
     }
     if customer.address is not None:
         a = customer.address
@@ -334,7 +346,49 @@ def customer_from_wire(data: Mapping[str, Any]) -> Customer:
         phone=(data.get("PrimaryPhone") or {}).get("FreeFormNumber"),
         address=address,
         id=str(data["Id"]) if data.get("Id") is not None else None,
+        currency=ref_value(data.get("CurrencyRef")),
+        version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
     )
+
+
+def customer_update_to_wire(customer: Customer, fields: Iterable[str]) -> dict[str, Any]:
+    """The sparse-update body of the named fields (engine/compare.py CUSTOMER_FIELDS); an
+    emptied value is sent empty, so QBO clears it too."""
+    body: dict[str, Any] = {}
+    for name in fields:
+        if name == "first_name":
+            body["GivenName"] = (customer.first_name or "")[:GIVEN_NAME_MAX]
+        elif name == "last_name":
+            body["FamilyName"] = (customer.last_name or "")[:GIVEN_NAME_MAX]
+        elif name == "email":
+            body["PrimaryEmailAddr"] = {"Address": (customer.email or "").strip()}
+        elif name == "phone":
+            body["PrimaryPhone"] = {"FreeFormNumber": customer.phone or ""}
+        elif name == "billing_address":
+            a = customer.address
+            body["BillAddr"] = {
+                "Line1": (a.line1 if a else None) or "",
+                "City": (a.city if a else None) or "",
+                "CountrySubDivisionCode": (a.state if a else None) or "",
+                "PostalCode": (a.postal_code if a else None) or "",
+                "Country": (a.country if a else None) or "",
+            }
+    return body
+
+
+def item_update_to_wire(product: Product, fields: Iterable[str]) -> dict[str, Any]:
+    """The sparse-update body of the named fields (engine/compare.py ITEM_FIELDS)."""
+    body: dict[str, Any] = {}
+    for name in fields:
+        if name == "name":
+            body["Name"] = safe_name(product.name, ITEM_NAME_MAX)
+        elif name == "description":
+            body["Description"] = product.description or ""
+        elif name == "unit_price":
+            body["UnitPrice"] = product.unit_price
+        elif name == "active":
+            body["Active"] = product.active
+    return body
 
 
 def item_to_wire(
@@ -359,4 +413,6 @@ def item_from_wire(data: Mapping[str, Any]) -> Product:
         description=data.get("Description"),
         unit_price=dec(data.get("UnitPrice"), Decimal(0)) or Decimal(0),
         id=str(data["Id"]) if data.get("Id") is not None else None,
+        active=data.get("Active", True) is not False,
+        version=str(data["SyncToken"]) if data.get("SyncToken") is not None else None,
     )

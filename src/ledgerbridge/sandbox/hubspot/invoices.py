@@ -12,6 +12,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from ledgerbridge.sandbox.currencies import minor_unit
+
 from .errors import validation
 from .store import Record
 
@@ -36,8 +38,9 @@ def dec(value: str | None) -> Decimal:
         return Decimal(0)
 
 
-def money(value: Decimal) -> str:
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+def money(value: Decimal, currency: str | None = None) -> str:
+    """An amount as HubSpot shows it: rounded at the currency's minor unit (cents by default)."""
+    return str(value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP))
 
 
 def line_item_computed(rec: Record) -> dict[str, str | None]:
@@ -48,10 +51,11 @@ def line_item_computed(rec: Record) -> dict[str, str | None]:
         discount = gross * dec(p["hs_discount_percentage"]) / 100
     else:
         discount = qty * dec(p.get("discount"))
+    cur = p.get("hs_line_item_currency_code")
     return {
-        "amount": money(gross - discount),
-        "hs_pre_discount_amount": money(gross),
-        "hs_total_discount": money(discount),
+        "amount": money(gross - discount, cur),
+        "hs_pre_discount_amount": money(gross, cur),
+        "hs_total_discount": money(discount, cur),
     }
 
 
@@ -83,7 +87,8 @@ def _adjustments(state: SandboxState, inv: Record, kind: str, base: Decimal) -> 
     for o in objs:
         value = dec(o.properties.get("hs_value"))
         if o.properties.get("hs_type", "FIXED") == "PERCENT":
-            total += (base * value / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            unit = minor_unit(inv.properties.get("hs_currency"))
+            total += (base * value / 100).quantize(unit, rounding=ROUND_HALF_UP)
         else:
             total += value
     return total
@@ -112,6 +117,7 @@ def invoice_totals(state: SandboxState, inv: Record) -> dict[str, Decimal]:
 def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
     t = invoice_totals(state, inv)
     p = inv.properties
+    cur = p.get("hs_currency")
     status = p.get("hs_invoice_status", "draft")
     settled = t["billed"] > 0 and t["balance"] <= 0
     if status == "open" and settled:
@@ -136,13 +142,13 @@ def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
     contacts = state.linked(inv, "contacts")
     companies = state.linked(inv, "companies")
     return {
-        "hs_subtotal": money(t["subtotal"]),
-        "hs_discount_amount": money(t["discount"]),
-        "hs_fee_amount": money(t["fees"]),
-        "hs_tax_amount": money(t["taxes"]),
-        "hs_amount_billed": money(t["billed"]),
-        "hs_amount_paid": money(t["paid"]),
-        "hs_balance_due": money(t["balance"]),
+        "hs_subtotal": money(t["subtotal"], cur),
+        "hs_discount_amount": money(t["discount"], cur),
+        "hs_fee_amount": money(t["fees"], cur),
+        "hs_tax_amount": money(t["taxes"], cur),
+        "hs_amount_billed": money(t["billed"], cur),
+        "hs_amount_paid": money(t["paid"], cur),
+        "hs_balance_due": money(t["balance"], cur),
         "hs_invoice_status": status,
         "hs_payment_status": payment_status,
         "hs_payment_date": payment_date,

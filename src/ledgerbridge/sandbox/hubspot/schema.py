@@ -289,6 +289,7 @@ DEFAULT_PROPERTIES: dict[str, list[P]] = {
     "invoices": _COMMON
     + [
         _s("hs_currency"),
+        _n("hs_exchange_rate"),  # company-currency units per one invoice-currency unit
         _e("hs_invoice_status", "draft", "open", "paid", "voided"),
         _d("hs_invoice_date"),
         _d("hs_due_date"),

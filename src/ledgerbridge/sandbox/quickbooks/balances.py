@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.sandbox.quickbooks.company import Env
-from ledgerbridge.sandbox.quickbooks.wire import money, to_decimal
+from ledgerbridge.sandbox.quickbooks.wire import home_money, money, to_decimal
 
 OPEN_ITEM_TYPES = ("Invoice", "CreditMemo")
 
@@ -38,7 +38,7 @@ def refresh_open_item(entity: str, record: dict[str, Any]) -> None:
         record["RemainingCredit"] = money(balance)
     rate = to_decimal(record.get("ExchangeRate"))
     if "HomeBalance" in record and rate is not None:
-        record["HomeBalance"] = money(balance * rate)
+        record["HomeBalance"] = home_money(balance * rate)
     links = [x for x in record.get("LinkedTxn", []) if x.get("TxnType") != "Payment"]
     payment_ids = sorted(record.get("_applied", {}), key=lambda i: int(i) if i.isdigit() else 0)
     links += [{"TxnId": pid, "TxnType": "Payment"} for pid in payment_ids]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ledgerbridge.sandbox.quickbooks import errors
 from ledgerbridge.sandbox.quickbooks.index import Indexes
-from ledgerbridge.sandbox.quickbooks.wire import CENT, meta_time
+from ledgerbridge.sandbox.quickbooks.wire import MINOR_UNIT, meta_time
 
 REQUEST_LOG_LIMIT = 20000
 
@@ -171,8 +171,9 @@ class Env:
     rounding: str = ROUND_HALF_UP
 
     def money(self, value: Decimal | int) -> Decimal:
-        """Round an amount this company computes, at the cent, with its rounding mode."""
-        return Decimal(value).quantize(CENT, rounding=self.rounding)
+        """Round an amount this company computes, at the minor unit of the transaction's
+        currency (the cent for most), with its rounding mode."""
+        return Decimal(value).quantize(MINOR_UNIT.get(), rounding=self.rounding)
 
     @property
     def meta_now(self) -> str:

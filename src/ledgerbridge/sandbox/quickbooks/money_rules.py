@@ -2,18 +2,20 @@
 
 With multicurrency off (a new company's default) every name and transaction is in the home
 currency and anything else is refused. With it on, a transaction must be in its customer's
-currency; when the client gives no ExchangeRate the emulator uses a fixed table (QBO would use
-its daily rate feed, which is not available offline).
+currency; when the client gives no ExchangeRate the emulator uses the company's ExchangeRate for
+the transaction date, else a fixed table standing in for QBO's daily feed (exchange.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.sandbox.quickbooks import errors
+from ledgerbridge.sandbox.currencies import minor_unit
+from ledgerbridge.sandbox.quickbooks import errors, exchange
 from ledgerbridge.sandbox.quickbooks.company import Company
-from ledgerbridge.sandbox.quickbooks.wire import to_decimal
+from ledgerbridge.sandbox.quickbooks.wire import HOME_UNIT, MINOR_UNIT, to_decimal
 
 NAMES = {
     "USD": "United States Dollar",
@@ -29,21 +31,8 @@ NAMES = {
     "SEK": "Swedish Krona",
     "NOK": "Norwegian Krone",
     "DKK": "Danish Krone",
-}
-# Home-currency units per foreign unit, for a USD home currency.
-USD_RATES = {
-    "EUR": Decimal("1.08"),
-    "GBP": Decimal("1.27"),
-    "CAD": Decimal("0.73"),
-    "AUD": Decimal("0.66"),
-    "JPY": Decimal("0.0067"),
-    "CHF": Decimal("1.13"),
-    "MXN": Decimal("0.058"),
-    "INR": Decimal("0.012"),
-    "NZD": Decimal("0.61"),
-    "SEK": Decimal("0.095"),
-    "NOK": Decimal("0.093"),
-    "DKK": Decimal("0.145"),
+    "BHD": "Bahraini Dinar",
+    "KWD": "Kuwaiti Dinar",
 }
 
 
@@ -54,12 +43,15 @@ def currency_ref(code: str) -> dict[str, Any]:
 def txn_currency(
     company: Company, data: dict[str, Any], customer: dict[str, Any] | None
 ) -> tuple[str, Decimal | None]:
-    """(currency code, exchange rate or None when multicurrency is off)."""
+    """(currency code, exchange rate or None when multicurrency is off). Amounts of the rest
+    of the request are rounded at that currency's minor unit (wire.MINOR_UNIT)."""
     home = company.home_currency
     customer_cur = (customer or {}).get("CurrencyRef", {}).get("value", home)
     wanted = str((data.get("CurrencyRef") or {}).get("value") or customer_cur).upper()
     if len(wanted) != 3 or not wanted.isalpha():
         raise errors.invalid_reference("CurrencyRef")
+    MINOR_UNIT.set(minor_unit(wanted))
+    HOME_UNIT.set(minor_unit(home))
     if not company.multicurrency:
         if wanted != home:
             raise errors.business(
@@ -75,5 +67,14 @@ def txn_currency(
         return wanted, Decimal(1)
     rate = to_decimal(data.get("ExchangeRate"))
     if rate is None or rate <= 0:
-        rate = USD_RATES.get(wanted, Decimal(1)) if home == "USD" else Decimal(1)
+        # The company's rate for the transaction date, else the feed (see exchange.py).
+        on = _txn_date(data.get("TxnDate")) or dt.datetime.now(dt.UTC).date()
+        rate = exchange.rate_for(company, wanted, on)
     return wanted, rate
+
+
+def _txn_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None

@@ -19,9 +19,25 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ledgerbridge.sandbox.quickbooks import batch, cdc, errors, operations, pdf, query, schema
+from ledgerbridge.sandbox.quickbooks import (
+    batch,
+    cdc,
+    errors,
+    exchange,
+    operations,
+    pdf,
+    query,
+    schema,
+)
 from ledgerbridge.sandbox.quickbooks.state import SandboxState
-from ledgerbridge.sandbox.quickbooks.wire import dumps, loads, response_time
+from ledgerbridge.sandbox.quickbooks.wire import (
+    CENT,
+    HOME_UNIT,
+    MINOR_UNIT,
+    dumps,
+    loads,
+    response_time,
+)
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -103,6 +119,8 @@ async def accounting(realm: str, rest: str, request: Request) -> Response:
             return Response(
                 seen["body"], status_code=seen["status"], media_type=JSON_TYPE, headers=_headers()
             )
+    # A transaction in JPY or BHD changes the minor unit for the rest of its request only.
+    unit, home_unit = MINOR_UNIT.set(CENT), HOME_UNIT.set(CENT)
     try:
         response = await _dispatch(state, realm, rest, request, params, raw)
     except errors.QboFault as fault:
@@ -110,6 +128,9 @@ async def accounting(realm: str, rest: str, request: Request) -> Response:
     except Exception:  # a sandbox bug must still look like QBO to the client: a SystemFault
         log.exception("QBO sandbox failed on %s %s", request.method, rest)
         return fault_response(state, errors.system_error())
+    finally:
+        MINOR_UNIT.reset(unit)
+        HOME_UNIT.reset(home_unit)
     if replay_key:
         company.remember_request(
             request_id,
@@ -141,8 +162,14 @@ async def _dispatch(
             if method == "POST" and raw.strip()
             else params.get("query", "")
         )
+        if exchange.is_query(text):
+            return _json(200, {"QueryResponse": exchange.query(env, text), "time": now})
         result = query.run(query.parse(text, env.company), env.company, state.tz)
         return _json(200, {"QueryResponse": result, "time": now})
+    if head == "exchangerate" and len(parts) == 1:
+        if method == "GET":
+            return _json(200, {exchange.ENTITY: exchange.read(env, params), "time": now})
+        return _json(200, {exchange.ENTITY: exchange.write(env, _parse(raw)), "time": now})
     if head == "cdc" and len(parts) == 1 and method == "GET":
         result = cdc.run(
             env.company, params.get("entities"), params.get("changedsince"), env.now, state.tz

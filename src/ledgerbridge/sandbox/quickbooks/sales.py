@@ -28,7 +28,7 @@ from ledgerbridge.sandbox.quickbooks.handler import (
 from ledgerbridge.sandbox.quickbooks.limits import check_sales_limits
 from ledgerbridge.sandbox.quickbooks.lines import build_lines, tax_detail
 from ledgerbridge.sandbox.quickbooks.money_rules import currency_ref, txn_currency
-from ledgerbridge.sandbox.quickbooks.wire import money, parse_date, to_decimal
+from ledgerbridge.sandbox.quickbooks.wire import home_money, money, parse_date, to_decimal
 
 SEQUENCE = {
     "Invoice": "sales",
@@ -182,7 +182,7 @@ class SalesHandler(Handler):
         check_enum("PrintStatus", record["PrintStatus"], ("NotSet", "NeedToPrint", "PrintComplete"))
         check_enum("EmailStatus", record["EmailStatus"], ("NotSet", "NeedToSend", "EmailSent"))
         if rate is not None and currency != company.home_currency:
-            record["HomeTotalAmt"] = money(total * rate)
+            record["HomeTotalAmt"] = home_money(total * rate)
         self._kind_specific(w, record, total, rate, currency)
         return record
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,9 +94,21 @@ def to_decimal(value: Any) -> Decimal | None:
         return None
 
 
+# The minor unit of the transaction being written (see money_rules.txn_currency): the cent
+# unless a transaction in a 0- or 3-decimal currency (JPY, BHD) set it for this request.
+MINOR_UNIT: ContextVar[Decimal] = ContextVar("qbo_minor_unit", default=CENT)
+# ... and of the company's home currency, for the home amounts (HomeTotalAmt, HomeBalance).
+HOME_UNIT: ContextVar[Decimal] = ContextVar("qbo_home_unit", default=CENT)
+
+
+def home_money(value: Decimal | int) -> Decimal:
+    """A home-currency amount (total x exchange rate), rounded at the home minor unit."""
+    return Decimal(value).quantize(HOME_UNIT.get(), rounding=ROUND_HALF_UP)
+
+
 def money(value: Decimal | int) -> Decimal:
-    """Round at the cent, the way QBO stores amounts."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    """Round at the minor unit (the cent, for most currencies), the way QBO stores amounts."""
+    return Decimal(value).quantize(MINOR_UNIT.get(), rounding=ROUND_HALF_UP)
 
 
 def plain(value: Decimal) -> Decimal:

@@ -1,4 +1,5 @@
-"""/invoices (the index), /invoices/{id} (the panel), retry, sync now, and the PDF."""
+"""/invoices (the index), /invoices/{id} (the panel), retry, sync now, the deal association
+of a QuickBooks-created invoice, and the PDF."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 
 from ledgerbridge.web.deps import back, console_of
+from ledgerbridge.web.security import current_user
 from ledgerbridge.web.services import invoice_index as idx
+from ledgerbridge.web.services.deal_link import DealLinkError, associate_deal, deal_picker
 from ledgerbridge.web.services.history import invoice_history
 from ledgerbridge.web.services.invoice_detail import invoice_state, load_invoice
 from ledgerbridge.web.services.pdf import invoice_pdf
@@ -35,6 +38,7 @@ async def index(request: Request) -> Response:
             "diverged": diverged,
             "panel": panel,
             "history": history,
+            "deal_choices": await deal_picker(console, panel) if panel else None,
             "statuses": idx.STATUSES,
             "sync_filters": idx.SYNC_FILTERS,
             "currencies": idx.CURRENCIES,
@@ -61,6 +65,7 @@ async def panel(request: Request, invoice_id: str, panel: int = 0) -> Response:
             "here": f"/invoices/{invoice_id}",
             "in_panel": bool(panel),
             "history": await invoice_history(console, invoice_id),
+            "deal_choices": await deal_picker(console, view),
         },
     )
 
@@ -77,6 +82,25 @@ async def retry(request: Request, invoice_id: str, next: str = Form("")) -> Resp
     else:
         console.mark_invoice_dirty(invoice_id, "console: sync now")
         flash(request, "Sync requested.")
+    return back(next, f"/invoices/{invoice_id}")
+
+
+@router.post("/invoices/{invoice_id}/deal")
+async def link_deal(
+    request: Request, invoice_id: str, deal_id: str = Form(""), next: str = Form("")
+) -> Response:
+    """Associate a QuickBooks-created invoice with a deal (accountant or admin: the role
+    check refuses a viewer before this runs; the activity log records who did it)."""
+    if not invoice_id.isdigit():
+        raise HTTPException(404, "There is no such invoice.")
+    try:
+        message = await associate_deal(
+            console_of(request), invoice_id, deal_id, current_user(request) or "unknown user"
+        )
+    except DealLinkError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, message)
     return back(next, f"/invoices/{invoice_id}")
 
 

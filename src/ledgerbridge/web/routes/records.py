@@ -8,7 +8,12 @@ from fastapi.responses import Response
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.web.deps import console_of
-from ledgerbridge.web.services.records import company_page, contact_page, quickbooks_record
+from ledgerbridge.web.services.records import (
+    company_page,
+    contact_page,
+    deal_page,
+    quickbooks_record,
+)
 from ledgerbridge.web.templating import render
 
 router = APIRouter()
@@ -27,6 +32,14 @@ async def company(request: Request, company_id: str) -> Response:
     page = await company_page(console_of(request), company_id) if company_id.isdigit() else None
     if page is None:
         raise HTTPException(404, f"HubSpot has no company {company_id}.")
+    return render(request, "records/record.html", {"page": page})
+
+
+@router.get("/deals/{deal_id}")
+async def deal(request: Request, deal_id: str) -> Response:
+    page = await deal_page(console_of(request), deal_id) if deal_id.isdigit() else None
+    if page is None:
+        raise HTTPException(404, f"HubSpot has no deal {deal_id}.")
     return render(request, "records/record.html", {"page": page})
 
 

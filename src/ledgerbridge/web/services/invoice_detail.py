@@ -12,7 +12,14 @@ from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.domain import Side, SyncStatus, quantize
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey, StoredSyncState
+from ledgerbridge.engine.ports import (
+    HOME_TOTAL,
+    INVOICE,
+    PAYMENT,
+    Link,
+    RecordKey,
+    StoredSyncState,
+)
 from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
@@ -413,6 +420,14 @@ async def _attach_qbo(console: Console, sync: SyncView) -> None:
         "due_date": invoice.due_date,
         "custom_fields": await _named_custom_fields(console, dict(invoice.custom_fields)),
     }
+    if invoice.exchange_rate is not None:
+        # A foreign-currency invoice: the rate QBO books it at and its home-currency total.
+        with contextlib.suppress(SyncError):
+            home, _ = await console.ledger.company_currency()
+            home_total = invoice.context.get(HOME_TOTAL)
+            sync.qbo["exchange_rate"] = invoice.exchange_rate
+            sync.qbo["home_currency"] = home
+            sync.qbo["home_total"] = Decimal(home_total) if home_total else None
 
 
 async def _named_custom_fields(console: Console, values: dict[str, str]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Contact and company pages (each with its Invoices card), and the read-only view of a
+"""Contact, company and deal pages (each with its Invoices card), and the read-only view of a
 QuickBooks record used when the QuickBooks web app is not available (local sandbox)."""
 
 from __future__ import annotations
@@ -34,11 +34,26 @@ COMPANY_FIELDS = (
     ("zip", "Postal code"),
     ("country", "Country"),
 )
+DEAL_FIELDS = (
+    ("dealname", "Name"),
+    ("dealstage", "Stage"),
+    ("pipeline", "Pipeline"),
+    ("amount", "Amount"),
+    ("closedate", "Close date"),
+    # The roll-ups ledgerbridge keeps on the deal (engine/deals.py).
+    ("ledgerbridge_invoice_count", "Invoices"),
+    ("ledgerbridge_total_invoiced", "Total invoiced"),
+    ("ledgerbridge_total_paid", "Total paid"),
+    ("ledgerbridge_total_outstanding", "Outstanding"),
+    ("ledgerbridge_invoice_currency", "Currency of the totals"),
+    ("ledgerbridge_invoice_status", "Latest invoice status"),
+    ("ledgerbridge_invoice_number", "Latest invoice"),
+)
 
 
 @dataclass
 class RecordPage:
-    kind: str  # contact | company
+    kind: str  # contact | company | deal
     id: str
     title: str
     subtitle: str
@@ -142,6 +157,39 @@ async def company_page(console: Console, company_id: str) -> RecordPage | None:
         related,
         "Contacts",
         await _invoices(console, "companies", company_id, also=contact_ids[:100]),
+    )
+
+
+async def deal_page(console: Console, deal_id: str) -> RecordPage | None:
+    record = await console.hubspot.get("deals", deal_id, [f for f, _ in DEAL_FIELDS])
+    if record is None or record.get("archived"):
+        return None
+    p = record.get("properties") or {}
+    contact_ids = (await console.hubspot.associations("deals", "contacts", [deal_id])).get(
+        deal_id, []
+    )
+    contacts = (
+        await console.hubspot.batch_read(
+            "contacts", contact_ids[:100], ["firstname", "lastname", "email"]
+        )
+        if contact_ids
+        else {}
+    )
+    related = []
+    for i in contact_ids:
+        if i in contacts:
+            cp = contacts[i].get("properties") or {}
+            name = " ".join(x for x in (cp.get("firstname"), cp.get("lastname")) if x)
+            related.append((f"/contacts/{i}", name or str(cp.get("email") or i), ""))
+    return RecordPage(
+        "deal",
+        deal_id,
+        str(p.get("dealname") or f"Deal {deal_id}"),
+        str(p.get("dealstage") or ""),
+        [(label, str(p[f])) for f, label in DEAL_FIELDS if p.get(f) not in (None, "")],
+        related,
+        "Contacts",
+        await _invoices(console, "deals", deal_id),
     )
 
 
