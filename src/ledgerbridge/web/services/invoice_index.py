@@ -21,6 +21,7 @@ from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.store import SqlStore
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
+from ledgerbridge.web.services.party import party
 
 SEARCH_CAP = 10_000
 PAGE_SIZES = (25, 50, 100)
@@ -291,7 +292,8 @@ class InvoiceQuery:
 class InvoiceRow:
     id: str
     number: str
-    customer: str
+    customer: str  # the company, else the contact (services/party.py)
+    contact: str  # the contact beside the company; empty when the contact is the customer
     amount: Decimal
     balance: Decimal
     currency: str
@@ -321,22 +323,22 @@ def _choice(value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def row_from_record(
-    record: dict[str, Any], today: dt.date, customers: dict[str, str]
+    record: dict[str, Any], today: dt.date, contacts: dict[str, dict[str, Any]]
 ) -> InvoiceRow:
     p = record.get("properties") or {}
     currency = str(p.get("hs_currency") or "USD")
     status = str(p.get("hs_invoice_status") or "draft")
     due = to_date(p.get("hs_due_date"))
-    customer = (
-        p.get("hs_invoice_latest_company_name")
-        or customers.get(str(record["id"]))
-        or p.get("hs_invoice_latest_contact_email")
-        or ""
+    who = party(
+        p.get("hs_invoice_latest_company_name"),
+        contacts.get(str(record["id"])),
+        p.get("hs_invoice_latest_contact_email"),
     )
     return InvoiceRow(
         id=str(record["id"]),
         number=str(p.get("hs_number") or f"#{record['id']}"),
-        customer=str(customer),
+        customer=who.primary,
+        contact=who.secondary,
         amount=decimal_or_zero(p.get("hs_amount_billed")),
         balance=decimal_or_zero(p.get("hs_balance_due")),
         currency=currency,
@@ -350,25 +352,23 @@ def row_from_record(
     )
 
 
-async def _customer_names(api: HubSpotApi, invoice_ids: list[str]) -> dict[str, str]:
-    """Company name, else contact name, for invoices whose search row has neither."""
+async def _contacts(api: HubSpotApi, invoice_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each invoice's first contact (name, email, company), for the page's rows: two calls
+    whatever the page size."""
     if not invoice_ids:
         return {}
     links = await api.associations("invoices", "contacts", invoice_ids)
     contact_ids = list(dict.fromkeys(c[0] for c in links.values() if c))
     if not contact_ids:
         return {}
-    contacts = await api.batch_read(
+    records = await api.batch_read(
         "contacts", contact_ids, ["firstname", "lastname", "email", "company"]
     )
-    out: dict[str, str] = {}
+    out: dict[str, dict[str, Any]] = {}
     for invoice_id, ids in links.items():
-        record = contacts.get(ids[0]) if ids else None
-        if record is None:
-            continue
-        p = record.get("properties") or {}
-        name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x)
-        out[invoice_id] = p.get("company") or name or p.get("email") or ""
+        record = records.get(ids[0]) if ids else None
+        if record is not None:
+            out[invoice_id] = dict(record.get("properties") or {})
     return out
 
 
@@ -434,13 +434,8 @@ async def search_invoices(api: HubSpotApi, query: InvoiceQuery, today: dt.date) 
     data = await api.search("invoices", query.search_body(today, ids))
     results = list(data.get("results") or [])
     total = int(data.get("total") or 0)
-    missing = [
-        str(r["id"])
-        for r in results
-        if not (r.get("properties") or {}).get("hs_invoice_latest_company_name")
-    ]
-    customers = await _customer_names(api, missing)
-    rows = [row_from_record(r, today, customers) for r in results]
+    contacts = await _contacts(api, [str(r["id"]) for r in results])
+    rows = [row_from_record(r, today, contacts) for r in results]
     next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
     if next_after is not None and str(next_after).isdigit() and int(next_after) >= SEARCH_CAP:
         next_after = None  # HubSpot refuses to page past 10,000: narrower filters reach the rest
