@@ -106,38 +106,66 @@ class DashboardRepository(StoreBase):
                 SyncStepRow.status,
                 SyncStepRow.category,
                 self._epoch(SyncStepRow.at),
-                self._epoch(SyncStateRow.first_seen_at),
-            )
-            .outerjoin(
-                SyncStateRow,
-                (SyncStateRow.connection_id == SyncStepRow.connection_id)
-                & (SyncStateRow.object_type == SyncStepRow.object_type)
-                & (SyncStateRow.side == SyncStepRow.side)
-                & (SyncStateRow.source_id == SyncStepRow.source_id),
             )
             .where(SyncStepRow.connection_id == connection_id, SyncStepRow.at >= since)
             .order_by(SyncStepRow.at, SyncStepRow.id)
         )
         counts: dict[tuple[str, str, str | None, int], int] = {}
-        lags: list[tuple[float, float]] = []
+        synced: list[tuple[tuple[str, str, str], float, float | None]] = []
         started: dict[tuple[str, str, str], float] = {}
         with self._read() as session:
             rows = session.execute(query).tuples().all()
-        for object_type, side, source_id, status, category, at, first_seen in rows:
+        for (
+            object_type,
+            side,
+            source_id,
+            status,
+            category,
+            at,
+        ) in rows:
             offset = float(at) - start
             if status in ("synced", "failed"):
                 key = (object_type, status, category, int(offset // 86400))
                 counts[key] = counts.get(key, 0) + 1
             record = (object_type, side, source_id)
             if status == "synced":
-                begin = started.pop(record, None)
-                if begin is None and first_seen is not None:
-                    begin = float(first_seen)
-                if begin is not None and begin <= float(at):
-                    lags.append((offset, float(at) - begin))
+                synced.append((record, float(at), started.pop(record, None)))
             else:
                 started.setdefault(record, float(at))
+        # A sync with no earlier step in the window is measured from when the record was first
+        # seen: read only those records' first_seen_at (usually few).
+        unseen = {record for record, _, begin in synced if begin is None}
+        first_seen = self._first_seen(connection_id, unseen)
+        lags: list[tuple[float, float]] = []
+        for record, at, begin in synced:
+            if begin is None:
+                begin = first_seen.get(record)
+            if begin is not None and begin <= at:
+                lags.append((at - start, at - begin))
         return StepSummary(counts=[(*k, n) for k, n in counts.items()], lags=lags)
+
+    def _first_seen(
+        self, connection_id: int, records: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], float]:
+        out: dict[tuple[str, str, str], float] = {}
+        by_type: dict[tuple[str, str], list[str]] = {}
+        for object_type, side, source_id in records:
+            by_type.setdefault((object_type, side), []).append(source_id)
+        with self._read() as session:
+            for (object_type, side), ids in by_type.items():
+                for i in range(0, len(ids), 500):
+                    query = select(
+                        SyncStateRow.source_id, self._epoch(SyncStateRow.first_seen_at)
+                    ).where(
+                        SyncStateRow.connection_id == connection_id,
+                        SyncStateRow.object_type == object_type,
+                        SyncStateRow.side == side,
+                        SyncStateRow.source_id.in_(ids[i : i + 500]),
+                    )
+                    for source_id, seen in session.execute(query).tuples():
+                        if seen is not None:
+                            out[(object_type, side, source_id)] = float(seen)
+        return out
 
     def last_reconcile(self, connection_id: int) -> dt.datetime | None:
         """When the connection was last reconciled, if this installation records reconcile
