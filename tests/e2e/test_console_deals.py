@@ -99,6 +99,7 @@ def test_deals_list_shows_invoices_and_totals(page: Page, ui: Any, stack: Consol
     page.click("#deal-search button[type=submit]")
     row = page.locator(f"#deals tr[data-deal-id='{deal_id}']")
     expect(row.locator("[data-deal-name]")).to_have_text(deal_name)
+    expect(row).to_contain_text("Closed won")
     expect(row.locator(f"[data-invoice-id='{billed}']")).to_be_visible()
     expect(row.locator(f"[data-invoice-id='{draft}']")).to_be_visible()
     assert _money(row.locator("[data-invoiced]").inner_text()) == total

@@ -29,6 +29,16 @@ INVOICE_PROPERTIES = [
     tr.QBO_DOC_NUMBER,
 ]
 NOT_COUNTED = ("draft", "voided")
+# HubSpot's default sales pipeline stages, in the words its own pages use.
+STAGE_WORDS = {
+    "appointmentscheduled": "Appointment scheduled",
+    "qualifiedtobuy": "Qualified to buy",
+    "presentationscheduled": "Presentation scheduled",
+    "decisionmakerboughtin": "Decision maker bought in",
+    "contractsent": "Contract sent",
+    "closedwon": "Closed won",
+    "closedlost": "Closed lost",
+}
 
 
 @dataclass
@@ -122,7 +132,7 @@ async def deals(console: Console, q: str, after: int) -> DealPage:
             DealRow(
                 id=deal_id,
                 name=str(p.get("dealname") or f"Deal {deal_id}"),
-                stage=str(p.get("dealstage") or ""),
+                stage=STAGE_WORDS.get(str(p.get("dealstage") or ""), str(p.get("dealstage") or "")),
                 invoices=sorted((_invoice(r) for r in mine), key=lambda i: i.number),
                 totals=totals(mine),
             )
