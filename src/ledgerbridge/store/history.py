@@ -115,14 +115,7 @@ class DashboardRepository(StoreBase):
         started: dict[tuple[str, str, str], float] = {}
         with self._read() as session:
             rows = session.execute(query).tuples().all()
-        for (
-            object_type,
-            side,
-            source_id,
-            status,
-            category,
-            at,
-        ) in rows:
+        for object_type, side, source_id, status, category, at in rows:
             offset = float(at) - start
             if status in ("synced", "failed"):
                 key = (object_type, status, category, int(offset // 86400))
