@@ -42,10 +42,12 @@ SOAK_OPERATIONS ?= 10000
 soak: $(STAMP)
 	SOAK_OPERATIONS=$(SOAK_OPERATIONS) $(PY) tests/model/soak.py
 
-# Real QBO speed by default (a few minutes); BENCH_FAST=1: the time-scaled run.
+# Real QBO speed by default (a few minutes); BENCH_FAST=1: the time-scaled run. Ends with the
+# console at 10,000 invoices (index, search, dashboard; `make bench-console` for more repeats).
 bench: $(STAMP)
 	BENCH_FAST=$(BENCH_FAST) $(PY) -m bench.backfill
 	$(PY) -m bench.sandbox --quick
+	$(PY) -m bench.console --repeats 3
 
 bench-reconcile: $(STAMP)
 	$(PY) -m bench.reconcile $(N)

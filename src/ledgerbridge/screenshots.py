@@ -93,6 +93,9 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
         shot("activity")
         page.goto("/companies")
         shot("companies")
+        _demo_deals(stack)
+        page.goto("/deals")
+        shot("deals")
 
         page.goto("/settings/sync")
         shot("sync-settings", full_page=True)
@@ -110,6 +113,35 @@ def take_screenshots(browser: Any, stack: ConsoleStack, out: Path) -> list[Path]
     finally:
         context.close()
     return written
+
+
+def _demo_deals(stack: ConsoleStack) -> None:
+    """Two deals, as a sales rep makes them in HubSpot, each with some of a company's invoices
+    (the demo portal has none)."""
+    with stack.hubspot_client() as hs:
+        for company, name in (
+            ("Birch", "Birch & Co annual retainer"),
+            ("Pioneer", "Pioneer Farms"),
+        ):
+            found = hs.post(
+                "/crm/v3/objects/invoices/search",
+                json={"query": company, "properties": ["hs_number"], "limit": 3},
+            )
+            found.raise_for_status()
+            to = [
+                {
+                    "to": {"id": r["id"]},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 176}],
+                }
+                for r in found.json().get("results") or []
+            ]
+            hs.post(
+                "/crm/v3/objects/deals",
+                json={
+                    "properties": {"dealname": name, "dealstage": "closedwon"},
+                    "associations": to,
+                },
+            ).raise_for_status()
 
 
 def _fill_invoice_form(page: Any) -> None:

@@ -30,6 +30,7 @@ def test_screenshots_of_the_main_pages(browser: Any, stack: ConsoleStack, tmp_pa
         "invoice-history",
         "users",
         "activity",
+        "deals",
     } <= names
     for path in written:
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000

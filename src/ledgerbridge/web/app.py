@@ -25,6 +25,7 @@ from ledgerbridge.web.routes import (
     auth,
     connections,
     dashboard,
+    deals,
     directory,
     invoice_new,
     invoices,
@@ -163,6 +164,7 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
         activity,
         dashboard,
         directory,
+        deals,
     ):
         app.include_router(module.router)
     overview.install(app)  # /overview, the connection switcher (inside the session middleware)

@@ -214,26 +214,23 @@ class HubSpotReadModel:
             capped = capped or int(data.get("total") or 0) > cap
         return list(ids), capped
 
-    async def customer_names(self, invoice_ids: Sequence[str]) -> dict[str, str]:
-        """Company, else contact name, else email of each invoice's contact (for invoices whose
-        summary has no company name)."""
+    async def invoice_contacts(self, invoice_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each invoice's first contact (firstname, lastname, email, company), for a page of
+        the index: two calls whatever the page size."""
         if not invoice_ids:
             return {}
         links = await self.api.associations("invoices", "contacts", list(invoice_ids))
         contact_ids = list(dict.fromkeys(c[0] for c in links.values() if c))
         if not contact_ids:
             return {}
-        contacts = await self.api.batch_read(
+        records = await self.api.batch_read(
             "contacts", contact_ids, ["firstname", "lastname", "email", "company"]
         )
-        out: dict[str, str] = {}
+        out: dict[str, dict[str, Any]] = {}
         for invoice_id, ids in links.items():
-            record = contacts.get(ids[0]) if ids else None
-            if record is None:
-                continue
-            p = tr.props(record)
-            name = " ".join(str(x) for x in (p.get("firstname"), p.get("lastname")) if x)
-            out[invoice_id] = str(p.get("company") or name or p.get("email") or "")
+            record = records.get(ids[0]) if ids else None
+            if record is not None:
+                out[invoice_id] = dict(tr.props(record))
         return out
 
     async def invoices(self, invoice_ids: Sequence[str]) -> dict[str, InvoiceSummary]:

@@ -60,31 +60,24 @@ class Dashboard:
     lag_now: float | None = None  # median lag over the last 24 h, seconds
 
 
-def _lags(points: list[Any]) -> list[tuple[dt.datetime, float]]:
-    """(when synced, seconds it took) per synced step."""
-    started: dict[str, dt.datetime] = {}
-    out: list[tuple[dt.datetime, float]] = []
-    for p in points:
-        if p.status == "synced":
-            begin = started.pop(p.record, None) or p.first_seen_at
-            if begin is not None and begin <= p.at:
-                out.append((p.at, (p.at - begin).total_seconds()))
-        else:
-            started.setdefault(p.record, p.at)
-    return out
-
-
 def _lag_series(
-    lags: list[tuple[dt.datetime, float]], buckets: list[dt.datetime], step: dt.timedelta, fmt: str
+    lags: list[tuple[float, float]],
+    offset: float,
+    step: float,
+    buckets: list[dt.datetime],
+    fmt: str,
 ) -> Series:
-    grouped: dict[dt.datetime, list[float]] = defaultdict(list)
-    first = buckets[0]
+    """Median and worst lag per bucket; `lags` are (seconds after day0, lag), `offset` is where
+    the first bucket starts after day0."""
+    grouped: dict[int, list[float]] = defaultdict(list)
     for at, seconds in lags:
-        index = int((at - first) / step)
+        index = int((at - offset) // step)
         if 0 <= index < len(buckets):
-            grouped[buckets[index]].append(seconds)
-    median = [round(statistics.median(grouped[b]), 1) if grouped[b] else None for b in buckets]
-    worst = [round(max(grouped[b]), 1) if grouped[b] else None for b in buckets]
+            grouped[index].append(seconds)
+    median = [
+        round(statistics.median(grouped[i]), 1) if grouped[i] else None for i in range(len(buckets))
+    ]
+    worst = [round(max(grouped[i]), 1) if grouped[i] else None for i in range(len(buckets))]
     return Series(
         title="",
         labels=[b.strftime(fmt) for b in buckets],
@@ -136,31 +129,30 @@ def _cached_charts(store: Any, conn: int, now: dt.datetime) -> dict[str, Any]:
 
 def _charts_now(store: Any, conn: int, now: dt.datetime) -> dict[str, Any]:
     day0 = (now - dt.timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
-    points = store.step_points(conn, day0)
-    lags = _lags(points)
+    summary = store.step_summary(conn, day0)
+    lags = summary.lags
     hour0 = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
     hours = [hour0 + dt.timedelta(hours=i) for i in range(24)]
     days = [day0 + dt.timedelta(days=i) for i in range(30)]
-    lag_24h = _lag_series(lags, hours, dt.timedelta(hours=1), "%H:00")
+    lag_24h = _lag_series(lags, (hour0 - day0).total_seconds(), 3600.0, hours, "%H:00")
     lag_24h.title = "Sync lag, last 24 hours (per hour)"
-    lag_30d = _lag_series(lags, days, dt.timedelta(days=1), "%b %d")
+    lag_30d = _lag_series(lags, 0.0, 86400.0, days, "%b %d")
     lag_30d.title = "Sync lag, last 30 days (per day)"
-    recent = [s for at, s in lags if at >= now - dt.timedelta(hours=24)]
+    recent_from = (now - dt.timedelta(hours=24) - day0).total_seconds()
+    recent = [s for at, s in lags if at >= recent_from]
 
-    day_index = {d.date(): i for i, d in enumerate(days)}
     by_category: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
     invoices = [0] * len(days)
     payments = [0] * len(days)
-    for p in points:
-        i = day_index.get(p.at.date())
-        if i is None:
+    for object_type, status, category, i, count in summary.counts:
+        if not 0 <= i < len(days):
             continue
-        if p.status == "failed":
-            by_category[p.category or "other"][i] += 1
-        elif p.status == "synced" and p.object_type == INVOICE:
-            invoices[i] += 1
-        elif p.status == "synced" and p.object_type == PAYMENT:
-            payments[i] += 1
+        if status == "failed":
+            by_category[category or "other"][i] += count
+        elif status == "synced" and object_type == INVOICE:
+            invoices[i] += count
+        elif status == "synced" and object_type == PAYMENT:
+            payments[i] += count
     labels = [d.strftime("%b %d") for d in days]
     failures = Series(
         title="Failures by category, last 30 days",

@@ -24,6 +24,7 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
 from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
+from ledgerbridge.web.services.party import Party, party
 
 ASSOCIATIONS = (
     "contacts",
@@ -154,6 +155,7 @@ class InvoiceView:
     due_date: dt.date | None
     contact: dict[str, Any] | None
     company: dict[str, Any] | None
+    party: Party
     deal: dict[str, Any] | None
     payments: list[PaymentView]
     sync: SyncView
@@ -250,6 +252,11 @@ async def load_invoice(
         due_date=to_date(p.get("hs_due_date")),
         contact=first("contacts"),
         company=first("companies"),
+        party=party(
+            (first("companies") or {}).get("name"),
+            first("contacts"),
+            p.get("hs_invoice_latest_contact_email"),
+        ),
         deal=first("deals"),
         payments=payments,
         sync=sync_view(console, str(record["id"]), p, connection),

@@ -25,6 +25,7 @@ from ledgerbridge.connectors.hubspot.summaries import InvoiceSummary
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.store import SqlStore
+from ledgerbridge.web.services.party import party
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -192,7 +193,8 @@ class InvoiceQuery:
 class InvoiceRow:
     id: str
     number: str
-    customer: str
+    customer: str  # the company, else the contact (services/party.py)
+    contact: str  # the contact beside the company; empty when the contact is the customer
     amount: Decimal
     balance: Decimal
     currency: str
@@ -222,17 +224,16 @@ def _choice(value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def invoice_row(
-    invoice: InvoiceSummary, today: dt.date, customers: dict[str, str] | None = None
+    invoice: InvoiceSummary, today: dt.date, contacts: dict[str, dict[str, Any]] | None = None
 ) -> InvoiceRow:
-    """An index row; `customers`: names for invoices HubSpot has no company name for."""
-    customer = (
-        invoice.company_name or (customers or {}).get(invoice.id) or invoice.contact_email or ""
-    )
+    """An index row; `contacts`: each invoice's first contact (name, email, company)."""
+    who = party(invoice.company_name, (contacts or {}).get(invoice.id), invoice.contact_email)
     due = invoice.due_date
     return InvoiceRow(
         id=invoice.id,
         number=invoice.number or f"#{invoice.id}",
-        customer=customer,
+        customer=who.primary,
+        contact=who.secondary,
         amount=invoice.amount_billed,
         balance=invoice.balance_due,
         currency=invoice.currency,
@@ -267,8 +268,8 @@ async def search_invoices(
         limit=query.limit,
         after=query.after,
     )
-    customers = await reads.customer_names([i.id for i in found.invoices if not i.company_name])
-    rows = [invoice_row(i, today, customers) for i in found.invoices]
+    contacts = await reads.invoice_contacts([i.id for i in found.invoices])
+    rows = [invoice_row(i, today, contacts) for i in found.invoices]
     offset = int(query.after or 0)
     prev_after = None
     if offset > 0:
