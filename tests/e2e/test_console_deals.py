@@ -10,7 +10,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 from playwright.sync_api import Page, expect
 
 from ledgerbridge.domain import Side
