@@ -59,6 +59,8 @@ P_METHOD = "method"
 P_REFERENCE = "reference"
 P_STATUS = "status"
 P_CURRENCY = "currency"
+P_REFUNDED = "refunded"
+P_REMOVED = "removed"
 
 # QBO keeps at most this many characters of a payment reference (PaymentRefNum).
 QBO_PAYMENT_REF_MAX = 21
@@ -288,7 +290,7 @@ HUBSPOT_OWNED_STATUSES = ("refunded", "partially_refunded", "deleted")
 
 
 def _payment_checks(hs: Payment, qbo: Payment, invoice_id: str | None) -> Iterator[_Check]:
-    qbo_gone = qbo.status == "deleted"
+    qbo_gone = qbo.status in ("deleted", "voided")
     if hs.currency.upper() != qbo.currency.upper():
         yield _Check(_diff(P_CURRENCY, hs.currency, qbo.currency), False)
     if qbo_gone:
@@ -323,3 +325,22 @@ def _payment_checks(hs: Payment, qbo: Payment, invoice_id: str | None) -> Iterat
         yield _Check(
             _diff(P_METHOD, hs.method, qbo.method, NOTE_NO_METHOD if unknown else None), unknown
         )
+
+
+def compare_refunds(
+    hubspot: Payment, qbo_refunded: Decimal, currency: str
+) -> list[FieldDifference]:
+    """A HubSpot payment's refunded total against the RefundReceipts QBO holds for it: synced
+    means both books hold the same refund, to the cent."""
+    hs = quantize(hubspot.refunded, currency)
+    qbo = quantize(qbo_refunded, currency)
+    return [] if hs == qbo else [_diff(P_REFUNDED, hs, qbo)]
+
+
+def compare_removed(how: str, qbo: Payment | None) -> list[FieldDifference]:
+    """A HubSpot payment deleted: QBO's payment must be voided (how="void") or gone."""
+    if how == "delete" and qbo is None:
+        return []
+    if how == "void" and qbo is not None and qbo.status == "voided":
+        return []
+    return [_diff(P_REMOVED, "deleted", qbo.status if qbo else "deleted")]

@@ -100,7 +100,7 @@ async def hubspot_owned(
     payments = await reader.ledger_payments([k.split(":")[1] for k in shares])
     for key in shares:
         payment = payments.get(key.split(":")[1])
-        if payment is not None and payment.status != "deleted":
+        if payment is not None and payment.status not in ("deleted", "voided"):
             shares[key] = sum(
                 (a.amount for a in payment.applications if a.invoice_id == link.qbo_id),
                 Decimal(0),

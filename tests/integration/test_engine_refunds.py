@@ -1,0 +1,176 @@
+"""Refunds and deletes of HubSpot payments reach QBO over the sandboxes' HTTP: a refund becomes
+a RefundReceipt for what is new (partial refunds add up, never booked twice, even when the
+create's answer is lost), a refund larger than the payment is refused on the HubSpot payment,
+and a deleted HubSpot payment voids (or deletes) the QBO payment. Values are compared on both
+sides."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from engine_world import SYNCED, World, make_world
+
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.fieldmap import RefundSettings, SyncSettings
+from ledgerbridge.engine.payments import REFUND_IDS
+from ledgerbridge.engine.ports import PAYMENT, RecordKey
+from ledgerbridge.sandbox.faults import FaultPlan
+
+
+@pytest.fixture
+async def world(sqlite_db_url: str) -> AsyncIterator[World]:
+    w = await make_world(sqlite_db_url, f"engine-refunds-{uuid.uuid4().hex[:8]}")
+    yield w
+    await w.close()
+
+
+async def _paid(world: World, email: str, amount: str = "500.00") -> tuple[str, str]:
+    contact = world.hs.contact(email, company=f"Refunds {email}")
+    product = world.hs.product("Consulting", f"R-{uuid.uuid4().hex[:6]}", amount)
+    invoice_id = world.hs.invoice(contact, [(product, "1", amount)])
+    payment_id = world.hs.pay(invoice_id, amount)
+    await world.sync()
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state
+    return invoice_id, payment_id
+
+
+def _refund_in_hubspot(world: World, payment_id: str, total: str, status: str) -> None:
+    world.hs.sb.update_object(
+        "commerce_payments",
+        payment_id,
+        {
+            "hs_refunds_amount": total,
+            "hs_latest_status": status,
+            "hs_internal_comment": "Refunded $30.00 on 2026-11-06: Requested by customer",
+        },
+    )
+
+
+def _qbo_payment_id(world: World, payment_id: str) -> str:
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+    assert link is not None and link.qbo_id
+    return link.qbo_id
+
+
+def _receipts(world: World, payment_id: str) -> list[dict[str, object]]:
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+    assert link is not None
+    out = []
+    for rid in link.extra.get(REFUND_IDS) or []:
+        receipt = world.qbo.get("RefundReceipt", str(rid))
+        assert receipt is not None
+        out.append(receipt)
+    return out
+
+
+def _delete_in_hubspot(world: World, payment_id: str) -> None:
+    """Archive the payment; HubSpot's search never returns archived records, so the engine hears
+    of it from the deletion webhook or from the console that deleted it (both mark it dirty)."""
+    world.hs.sb.archive_object("commerce_payments", payment_id)
+    key = RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+    world.store.mark_dirty(key, "webhook: deleted")
+
+
+async def _faults(world: World, plan: FaultPlan) -> None:
+    response = await world.clients[1].put("/_sandbox/faults", json=plan.to_dict())
+    assert response.status_code == 200
+
+
+async def test_partial_refunds_add_up_as_refund_receipts(world: World) -> None:
+    _, payment_id = await _paid(world, "r1@refunds.example")
+    qbo_payment = world.qbo.get("Payment", _qbo_payment_id(world, payment_id))
+    assert qbo_payment is not None
+
+    _refund_in_hubspot(world, payment_id, "30.00", "partially_refunded")
+    await world.sync()
+    await world.sync()  # nothing more to book
+    receipts = _receipts(world, payment_id)
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts] == [Decimal("30.00")]
+    receipt = receipts[0]
+    assert receipt["CustomerRef"]["value"] == qbo_payment["CustomerRef"]["value"]  # type: ignore[index]
+    deposit = qbo_payment.get("DepositToAccountRef") or {}
+    if deposit:
+        assert receipt["DepositToAccountRef"]["value"] == deposit["value"]  # type: ignore[index]
+    assert "Requested by customer" in str(receipt["PrivateNote"])
+    assert f"HubSpot payment {payment_id}" in str(receipt["PrivateNote"])
+
+    _refund_in_hubspot(world, payment_id, "100.00", "partially_refunded")
+    await world.sync()
+    receipts = _receipts(world, payment_id)
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts] == [Decimal("30.00"), Decimal("70.00")]
+    assert world.qbo.count("RefundReceipt") == 2
+
+    # Both books hold the same refund: HubSpot's refunded total equals QBO's receipts.
+    hs = world.hs.props("commerce_payments", payment_id)
+    assert Decimal(hs["hs_refunds_amount"]) == sum(
+        (Decimal(str(r["TotalAmt"])) for r in receipts), Decimal(0)
+    )
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state
+    assert world.qbo.count("Payment") == 1
+
+
+async def test_lost_answer_books_the_refund_once(world: World) -> None:
+    _, payment_id = await _paid(world, "r2@refunds.example")
+    _refund_in_hubspot(world, payment_id, "500.00", "refunded")
+    await _faults(world, FaultPlan(commit_timeout_rate=1.0, seed=7, only_methods=["POST"]))
+    await world.sync()
+    await _faults(world, FaultPlan())
+    await world.sync()
+
+    assert world.qbo.count("RefundReceipt") == 1
+    receipts = _receipts(world, payment_id)
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts] == [Decimal("500.00")]
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state
+
+
+async def test_refund_larger_than_the_payment_is_refused(world: World) -> None:
+    _, payment_id = await _paid(world, "r3@refunds.example", "50.00")
+    _refund_in_hubspot(world, payment_id, "80.00", "refunded")
+    await world.sync()
+
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status.value == "failed", state
+    assert state.category == "validation", state
+    assert "more than the payment" in (state.message or "")
+    assert "at most 50.00" in (state.hint or "")
+    assert world.qbo.count("RefundReceipt") == 0
+
+
+async def test_deleted_hubspot_payment_voids_the_qbo_payment(world: World) -> None:
+    invoice_id, payment_id = await _paid(world, "r4@refunds.example", "50.00")
+    qbo_id = _qbo_payment_id(world, payment_id)
+    _delete_in_hubspot(world, payment_id)
+    await world.sync()
+
+    payment = world.qbo.get("Payment", qbo_id)
+    assert payment is not None and Decimal(str(payment["TotalAmt"])) == 0
+    assert str(payment["PrivateNote"]).startswith("Voided")
+    qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
+    assert qbo_invoice is not None and Decimal(str(qbo_invoice["Balance"])) == Decimal("50.00")
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert Decimal(hs_invoice["hs_balance_due"]) == Decimal(str(qbo_invoice["Balance"]))
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state
+
+
+async def test_deleted_hubspot_payment_deletes_per_setting(sqlite_db_url: str) -> None:
+    settings = SyncSettings(refunds=RefundSettings(deleted_payment="delete"))
+    w = await make_world(
+        sqlite_db_url, f"engine-refunds-{uuid.uuid4().hex[:8]}", settings=settings
+    )
+    try:
+        _, payment_id = await _paid(w, "r5@refunds.example", "50.00")
+        qbo_id = _qbo_payment_id(w, payment_id)
+        _delete_in_hubspot(w, payment_id)
+        await w.sync()
+        assert w.qbo.get("Payment", qbo_id) is None
+        state = w.payment_state(Side.HUBSPOT, payment_id)
+        assert state is not None and state.status is SYNCED, state
+    finally:
+        await w.close()
