@@ -12,7 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot.api import HubSpotApi
-from ledgerbridge.web.formatting import decimal_or_zero, plain_amount, to_date
+from ledgerbridge.connectors.hubspot.translate_payments import GONE_NOTES
+from ledgerbridge.web.formatting import (
+    PAYMENT_LATEST_STATUS,
+    decimal_or_zero,
+    label,
+    plain_amount,
+    to_date,
+)
 
 PAGE = 200
 MAX_ROWS = 10_000  # the search API's cap per query
@@ -28,6 +35,7 @@ PAYMENT_PROPS = (
     "hs_payment_method_type",
     "hs_reference_number",
     "hs_customer_email",
+    "hs_internal_comment",
 )
 INVOICE_PROPS = (
     "hs_number",
@@ -57,6 +65,16 @@ class PaymentLine:
     processing_fee: Decimal
     platform_fee: Decimal
     refunds: Decimal
+    comment: str = ""
+
+    @property
+    def status_label(self) -> str:
+        """A copy of a QBO payment that QBO voided or deleted says so ("Voided in QuickBooks");
+        the rest show HubSpot's status."""
+        first = self.comment.splitlines()[0] if self.comment else ""
+        if self.processor == "quickbooks" and first in GONE_NOTES.values():
+            return first
+        return label(PAYMENT_LATEST_STATUS, self.status)
 
     @property
     def counted(self) -> bool:
@@ -192,6 +210,7 @@ async def payments_report(api: HubSpotApi, date_from: dt.date, date_to: dt.date)
                 processing_fee=decimal_or_zero(p.get("hs_fees_amount")),
                 platform_fee=decimal_or_zero(p.get("hs_platform_fee")),
                 refunds=decimal_or_zero(p.get("hs_refunds_amount")),
+                comment=str(p.get("hs_internal_comment") or ""),
             )
         )
     totals: dict[str, CurrencyTotals] = {}
