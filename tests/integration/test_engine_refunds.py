@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from engine_world import SYNCED, World, make_world
+from engine_world import QBO_TOKEN, SYNCED, World, make_world
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import RefundSettings, SyncSettings
@@ -174,3 +174,93 @@ async def test_deleted_hubspot_payment_deletes_per_setting(sqlite_db_url: str) -
         assert state is not None and state.status is SYNCED, state
     finally:
         await w.close()
+
+
+async def _qbo_paid(world: World, email: str, amount: str) -> tuple[str, str, dict[str, object]]:
+    """A HubSpot invoice synced to QBO, then paid in QBO; returns (HubSpot invoice id, QBO
+    invoice id, QBO payment)."""
+    contact = world.hs.contact(email, company=f"QBO {email}")
+    product = world.hs.product("Consulting", f"Q-{uuid.uuid4().hex[:6]}", "100.00")
+    invoice_id = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    qbo_invoice = world.qbo_id_of(invoice_id)
+    invoice = world.qbo.get("Invoice", qbo_invoice)
+    assert invoice is not None
+    customer = invoice["CustomerRef"]["value"]  # type: ignore[index]
+    payment = world.qbo.payment(str(customer), [(qbo_invoice, amount)])
+    await world.sync()
+    return invoice_id, qbo_invoice, payment
+
+
+async def test_voided_qbo_payment_keeps_its_amount_in_hubspot(world: World) -> None:
+    invoice_id, qbo_invoice, payment = await _qbo_paid(world, "q1@refunds.example", "50.00")
+    [copy] = world.hs.payments_of(invoice_id)
+    assert Decimal(copy["hs_initial_amount"]) == Decimal("50.00")
+
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/payment",
+        params={"operation": "update", "include": "void"},
+        json={"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True},
+        headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    await world.sync()
+
+    [copy] = world.hs.payments_of(invoice_id)
+    assert Decimal(copy["hs_initial_amount"]) == Decimal("50.00")  # what was paid, kept
+    assert copy["hs_latest_status"] == "refunded"
+    assert Decimal(copy["hs_refunds_amount"]) == Decimal("50.00")
+    assert copy["hs_internal_comment"] == "Voided in QuickBooks"
+    qbo = world.qbo.get("Invoice", qbo_invoice)
+    assert qbo is not None and Decimal(str(qbo["Balance"])) == Decimal("100.00")
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert Decimal(hs_invoice["hs_balance_due"]) == Decimal(str(qbo["Balance"]))
+    state = world.payment_state(Side.QUICKBOOKS, str(payment["Id"]))
+    assert state is not None and state.status is SYNCED, state
+
+
+async def test_qbo_credit_memo_applied_to_an_invoice_shows_in_hubspot(world: World) -> None:
+    contact = world.hs.contact("q2@refunds.example", company="QBO credit")
+    product = world.hs.product("Consulting", f"C-{uuid.uuid4().hex[:6]}", "100.00")
+    invoice_id = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    qbo_invoice = world.qbo_id_of(invoice_id)
+    invoice = world.qbo.get("Invoice", qbo_invoice)
+    assert invoice is not None
+    customer = str(invoice["CustomerRef"]["value"])  # type: ignore[index]
+    item = str(invoice["Line"][0]["SalesItemLineDetail"]["ItemRef"]["value"])  # type: ignore[index]
+    memo = world.qbo.create(
+        "CreditMemo",
+        {
+            "CustomerRef": {"value": customer},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": "40.00",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": 1},
+                }
+            ],
+        },
+    )
+    applied = world.qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer},
+            "TotalAmt": "0",
+            "Line": [
+                {"Amount": "40.00", "LinkedTxn": [{"TxnId": qbo_invoice, "TxnType": "Invoice"}]},
+                {"Amount": "40.00", "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]},
+            ],
+        },
+    )
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_invoice)
+    assert qbo is not None and Decimal(str(qbo["Balance"])) == Decimal("60.00")
+    [credit] = world.hs.payments_of(invoice_id)
+    assert Decimal(credit["hs_initial_amount"]) == Decimal("40.00")
+    assert credit["hs_processor_type"] == "quickbooks"
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert Decimal(hs_invoice["hs_balance_due"]) == Decimal("60.00")
+    state = world.payment_state(Side.QUICKBOOKS, str(applied["Id"]))
+    assert state is not None and state.status is SYNCED, state
