@@ -117,15 +117,15 @@ def test_refund_and_delete_say_and_do_what_happens_in_quickbooks(
     # The delete dialog says the QuickBooks payment will be voided; deleting does it.
     payment.get_by_role("button", name="Delete").click()
     dialog = page.locator(f"#delete-{payment_id}")
-    expect(dialog.locator("[data-qbo-effect]")).to_contain_text(
-        f"payment {qbo_payment} is voided"
-    )
+    expect(dialog.locator("[data-qbo-effect]")).to_contain_text(f"payment {qbo_payment} is voided")
     dialog.get_by_role("button", name="Delete payment").click()
     expect(page.locator(".flash.success")).to_have_text("Payment deleted.")
     voided = _until(
-        lambda: (p := _qbo_get(stack, "Payment", qbo_payment))
-        and str(p.get("PrivateNote", "")).startswith("Voided")
-        and p
+        lambda: (
+            (p := _qbo_get(stack, "Payment", qbo_payment))
+            and str(p.get("PrivateNote", "")).startswith("Voided")
+            and p
+        )
     )
     assert Decimal(str(voided["TotalAmt"])) == 0
 
@@ -188,4 +188,3 @@ def test_voided_quickbooks_payment_keeps_its_amount(
     with stack.qbo_client() as qbo:
         balance = qbo.get(f"/invoice/{qbo_invoice}").json()["Invoice"]["Balance"]
     expect(page.locator("#panel [data-balance]")).to_have_text(f"${Decimal(str(balance)):,.2f}")
-

@@ -161,9 +161,7 @@ async def test_deleted_hubspot_payment_voids_the_qbo_payment(world: World) -> No
 
 async def test_deleted_hubspot_payment_deletes_per_setting(sqlite_db_url: str) -> None:
     settings = SyncSettings(refunds=RefundSettings(deleted_payment="delete"))
-    w = await make_world(
-        sqlite_db_url, f"engine-refunds-{uuid.uuid4().hex[:8]}", settings=settings
-    )
+    w = await make_world(sqlite_db_url, f"engine-refunds-{uuid.uuid4().hex[:8]}", settings=settings)
     try:
         _, payment_id = await _paid(w, "r5@refunds.example", "50.00")
         qbo_id = _qbo_payment_id(w, payment_id)
@@ -264,3 +262,30 @@ async def test_qbo_credit_memo_applied_to_an_invoice_shows_in_hubspot(world: Wor
     assert Decimal(hs_invoice["hs_balance_due"]) == Decimal("60.00")
     state = world.payment_state(Side.QUICKBOOKS, str(applied["Id"]))
     assert state is not None and state.status is SYNCED, state
+
+
+async def test_reconciliation_finds_books_with_a_booked_refund_in_agreement(world: World) -> None:
+    from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
+    from ledgerbridge.engine.reconcile import Reconciler
+
+    invoice_id, payment_id = await _paid(world, "r6@refunds.example", "500.00")
+    _refund_in_hubspot(world, payment_id, "120.00", "partially_refunded")
+    await world.sync()
+    assert world.qbo.count("RefundReceipt") == 1
+    # HubSpot counts the payment net of its refund; the QBO invoice stays paid, and the refund
+    # receipt holds the 120.00: both books hold the refund.
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert Decimal(hs_invoice["hs_balance_due"]) == Decimal("120.00")
+
+    async def drain() -> None:
+        await world.sync()
+
+    report = await Reconciler(
+        world.connection_id,
+        ConnectorBulkReader(world.crm, world.ledger),
+        world.store,
+        SyncSettings(),
+        drain=drain,
+    ).run()
+    assert report.diverged == 0, report.findings
+    assert report.in_sync == report.checked

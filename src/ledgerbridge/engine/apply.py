@@ -167,13 +167,13 @@ class Applier:
             elif isinstance(op, CreateLedgerRefund):
                 await self._create_refund(op, done)
             elif isinstance(op, RemoveLedgerPayment):
-                result = await self.ledger.remove_payment(op.qbo_id, op.how)
+                removed = await self.ledger.remove_payment(op.qbo_id, op.how)
                 done.removed = op.how
-                if result is not None and result.version:
-                    done.qbo_version = result.version
+                if removed is not None and removed.version:
+                    done.qbo_version = removed.version
                 word = "voided" if op.how == "void" else "deleted"
                 done.updated.append(
-                    f"quickbooks payment {op.qbo_id}: {word if result else 'already gone'}"
+                    f"quickbooks payment {op.qbo_id}: {word if removed else 'already gone'}"
                 )
             elif isinstance(op, Audit):
                 continue  # written once the writes succeeded (see record)

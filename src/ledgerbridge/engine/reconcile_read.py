@@ -20,7 +20,7 @@ from ledgerbridge.engine.compare import (
     compare_payment,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.payments import share_key
+from ledgerbridge.engine.payments import booked_refunds, share_key
 from ledgerbridge.engine.ports import FieldDifference, Link
 
 
@@ -88,7 +88,40 @@ async def hubspot_owned(
     reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
 ) -> Decimal:
     """What HubSpot no longer counts as paid by its own refunds and deletes of payments
-    QBO still counts (the sync matrix: HubSpot owns those)."""
+    QBO still counts (the sync matrix: HubSpot owns those), and by the refunds of HubSpot
+    payments booked in QBO as refund receipts (a refund receipt does not reopen the QBO
+    invoice, while HubSpot counts a payment net of its refunds)."""
+    receipts = await _booked_refunds(reader, link, payment_links)
+    return receipts + await _owned_shares(reader, link, qbo, hs, payment_links)
+
+
+async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequence[Link]) -> Decimal:
+    refunded = {
+        plink.qbo_id: booked_refunds(plink)
+        for plink in payment_links
+        if plink.extra.get("origin") == Side.HUBSPOT.value
+        and plink.qbo_id
+        and booked_refunds(plink) > 0
+        and not plink.extra.get("removed_in_qbo")
+    }
+    if not refunded:
+        return Decimal(0)
+    total = Decimal(0)
+    payments = await reader.ledger_payments(list(refunded))
+    for payment_id, amount in refunded.items():
+        payment = payments.get(payment_id)
+        if payment is None or payment.status in ("deleted", "voided"):
+            continue
+        share = sum(
+            (a.amount for a in payment.applications if a.invoice_id == link.qbo_id), Decimal(0)
+        )
+        total += min(amount, share)
+    return total
+
+
+async def _owned_shares(
+    reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
+) -> Decimal:
     shares: dict[str, Decimal] = {}
     for plink in payment_links:
         if plink.extra.get("origin") != Side.QUICKBOOKS.value or not plink.qbo_id:

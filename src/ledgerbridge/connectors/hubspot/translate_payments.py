@@ -110,9 +110,7 @@ def payment_to_wire(payment: Payment, amount: Decimal, external_key: str) -> dic
         "hs_processor_type": "quickbooks",
         # A deleted/voided QBO payment stays on file as refunded: HubSpot stops counting it.
         # Its amount stays what was paid; the internal comment says what QuickBooks did.
-        "hs_latest_status": "refunded"
-        if payment.status in (*GONE, "refunded")
-        else "succeeded",
+        "hs_latest_status": "refunded" if payment.status in (*GONE, "refunded") else "succeeded",
         PAYMENT_KEY: external_key,
     }
     if payment.status in (*GONE, "refunded"):

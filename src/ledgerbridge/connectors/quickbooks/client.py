@@ -23,9 +23,9 @@ from ledgerbridge.connectors.quickbooks.batch import BatchCreate, batch_create
 from ledgerbridge.connectors.quickbooks.changes import ChangeFeed
 from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
-from ledgerbridge.connectors.quickbooks.refunds import RefundBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
+from ledgerbridge.connectors.quickbooks.refunds import RefundBooks
 from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import (

@@ -95,9 +95,9 @@ class RefundBooks:
         row = await self.api.read("Payment", payment_id)
         if row is None:
             return None
-        if how == "void" and str(row.get("PrivateNote") or "").startswith("Voided"):
-            if Decimal(str(row.get("TotalAmt") or 0)) == 0:
-                return write_result(row, created=False)  # voided already
+        voided = str(row.get("PrivateNote") or "").startswith("Voided")
+        if how == "void" and voided and Decimal(str(row.get("TotalAmt") or 0)) == 0:
+            return write_result(row, created=False)  # voided already
         body = {"Id": str(row["Id"]), "SyncToken": str(row["SyncToken"])}
         if how == "delete":
             await self.api.update("Payment", body, operation="delete")

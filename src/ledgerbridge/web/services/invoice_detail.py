@@ -16,8 +16,9 @@ from ledgerbridge.domain import Side, SyncStatus, quantize
 from ledgerbridge.engine.payments import REFUND_IDS, booked_refunds
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey, StoredSyncState
 from ledgerbridge.errors import SyncError
+from ledgerbridge.web import formatting
 from ledgerbridge.web.context import Console
-from ledgerbridge.web.formatting import PAYMENT_LATEST_STATUS, decimal_or_zero, label, to_date
+from ledgerbridge.web.formatting import decimal_or_zero, to_date
 from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
 
 ASSOCIATIONS = (
@@ -104,7 +105,7 @@ class PaymentView:
 
     @property
     def gone_in_qbo(self) -> str | None:
-        """"Voided in QuickBooks" / "Deleted in QuickBooks" for a copy of a QBO payment that QBO
+        """ "Voided in QuickBooks" / "Deleted in QuickBooks" for a copy of a QBO payment that QBO
         no longer counts (the copy keeps the amount that was paid)."""
         if self.source != "quickbooks":
             return None
@@ -113,7 +114,7 @@ class PaymentView:
 
     @property
     def status_label(self) -> str:
-        return self.gone_in_qbo or label(PAYMENT_LATEST_STATUS, self.status)
+        return self.gone_in_qbo or formatting.label(formatting.PAYMENT_LATEST_STATUS, self.status)
 
     @property
     def refundable(self) -> Decimal:
