@@ -289,3 +289,54 @@ async def test_reconciliation_finds_books_with_a_booked_refund_in_agreement(worl
     ).run()
     assert report.diverged == 0, report.findings
     assert report.in_sync == report.checked
+
+
+async def test_refund_of_a_copy_of_a_qbo_payment_becomes_a_refund_receipt(world: World) -> None:
+    from ledgerbridge.engine.ports import REFUND
+
+    invoice_id, _, payment = await _qbo_paid(world, "q3@refunds.example", "80.00")
+    [copy] = world.hs.payments_of(invoice_id)
+    copy_id = str(copy["hs_object_id"])
+    _refund_in_hubspot(world, copy_id, "20.00", "partially_refunded")
+    await world.sync()
+    _refund_in_hubspot(world, copy_id, "80.00", "refunded")
+    await world.sync()
+    await world.sync()
+
+    link = world.store.get_link(world.connection_id, REFUND, Side.HUBSPOT, copy_id)
+    assert link is not None
+    receipts = [world.qbo.get("RefundReceipt", str(i)) for i in link.extra["refund_ids"]]
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts if r] == [
+        Decimal("20.00"),
+        Decimal("60.00"),
+    ]
+    assert world.qbo.count("RefundReceipt") == 2
+    for receipt in receipts:
+        assert receipt is not None
+        assert receipt["CustomerRef"]["value"] == payment["CustomerRef"]["value"]  # type: ignore[index]
+    hs = world.hs.props("commerce_payments", copy_id)
+    assert Decimal(hs["hs_refunds_amount"]) == Decimal("80.00")
+    assert hs["hs_latest_status"] == "refunded"  # HubSpot's refund is kept, not reverted
+    # The QBO payment itself is untouched (one copy, one payment: no new copies either).
+    assert world.qbo.count("Payment") == 1
+    assert len(world.hs.payments_of(invoice_id)) == 1
+
+
+async def test_a_copy_refunded_because_qbo_voided_its_payment_books_no_receipt(
+    world: World,
+) -> None:
+    invoice_id, _, payment = await _qbo_paid(world, "q4@refunds.example", "50.00")
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/payment",
+        params={"operation": "update", "include": "void"},
+        json={"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True},
+        headers={"Authorization": f"Bearer {QBO_TOKEN}", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    await world.sync()
+    [copy] = world.hs.payments_of(invoice_id)
+    key = RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, str(copy["hs_object_id"]))
+    world.store.mark_dirty(key, "test: the copy changed")
+    await world.sync()
+    assert Decimal(copy["hs_refunds_amount"]) == Decimal("50.00")
+    assert world.qbo.count("RefundReceipt") == 0

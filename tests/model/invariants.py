@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, RecordKey
 
 
 @dataclass
@@ -181,9 +181,18 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
         str(r["Id"]): r for r in await qbo.query("select * from RefundReceipt maxresults 1000")
     }
     payments = {str(r["Id"]): r for r in await qbo.query("select * from Payment maxresults 1000")}
-    for link in world.store.list_links(world.connection_id, PAYMENT):
-        if link.extra.get("origin") != Side.HUBSPOT.value or not link.qbo_id:
-            continue
+    links = [
+        lk
+        for lk in world.store.list_links(world.connection_id, PAYMENT)
+        if lk.extra.get("origin") == Side.HUBSPOT.value and lk.qbo_id
+    ]
+    # Copies of QBO payments refunded in HubSpot: their refunds are booked the same way.
+    links += [
+        replace(lk, qbo_id=str(lk.extra.get("qbo_payment_id")))
+        for lk in world.store.list_links(world.connection_id, REFUND)
+    ]
+    for link in links:
+        assert link.qbo_id is not None
         r = await hs.http.get(
             f"/crm/v3/objects/commerce_payments/{link.hubspot_id}",
             params={"properties": "hs_refunds_amount"},
@@ -191,6 +200,8 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
         )
         qbo_payment = payments.get(link.qbo_id)
         if r.status_code == 404:
+            if link.object_type == REFUND:
+                continue  # a copy deleted in HubSpot: HubSpot owns it
             if qbo_payment is not None and not qbo_voided(qbo_payment):
                 problems.append(
                     f"HubSpot payment {link.hubspot_id} deleted, QBO payment {link.qbo_id} "

@@ -218,6 +218,7 @@ class Payment:
     platform_fee: Decimal = Decimal("0")
     refunded: Decimal = Decimal("0")  # the total refunded so far (HubSpot `hs_refunds_amount`)
     refund_reason: str | None = None  # the reason given with the latest refund, when known
+    copy_of: str | None = None  # a HubSpot copy of a QBO payment: the QBO payment id
     id: str | None = None
     version: str | None = None
     origin: Side | None = None

@@ -18,6 +18,7 @@ from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.parity import ledger_total
 from ledgerbridge.engine.payments import (
+    COPY,
     FEE_EXPENSE_ID,
     REFUND_IDS,
     REFUNDED_IN_QBO,
@@ -375,6 +376,28 @@ class Applier:
                     extra=extra,
                 )
             )
+        elif plan.extra.get(COPY) and plan.hubspot_id:
+            # A copy of a QBO payment: only its refunds are booked, on its own refund link
+            # (never on the QBO payment's link, which is keyed by the QBO payment).
+            own = self.store.get_link(self.connection_id, REFUND, Side.HUBSPOT, plan.hubspot_id)
+            if done.refunded_total is not None and done.refunded_total > booked_refunds(own):
+                self.store.save_link(
+                    Link(
+                        self.connection_id,
+                        REFUND,
+                        plan.hubspot_id,
+                        None,
+                        extra={
+                            "origin": Side.QUICKBOOKS.value,
+                            "qbo_payment_id": plan.qbo_id,
+                            REFUNDED_IN_QBO: format(done.refunded_total, "f"),
+                            REFUND_IDS: [
+                                *((own.extra.get(REFUND_IDS) or []) if own else []),
+                                *done.refund_ids,
+                            ],
+                        },
+                    )
+                )
         elif done.qbo_id and plan.hubspot_id:
             for note in done.notes:
                 self.store.audit(

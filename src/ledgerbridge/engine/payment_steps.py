@@ -11,9 +11,9 @@ from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.payments import REFUND_IDS, PaymentInput, plan_payment
+from ledgerbridge.engine.payments import COPY, REFUND_IDS, PaymentInput, plan_payment
 from ledgerbridge.engine.plan import Plan
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, LedgerPort, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.states import StateBook, StepResult
 from ledgerbridge.engine.verify import Verifier, audit_divergence
 
@@ -37,7 +37,8 @@ class PaymentSteps(StateBook):
                 applied = await self.applier.apply(plan, link)
                 self.applier.record_payment(plan, applied, link)
                 # Synced only if both sides now hold the same payment (verify.py).
-                saved = self.store.get_link(conn, PAYMENT, key.side, key.source_id)
+                kind = REFUND if plan.extra.get(COPY) else PAYMENT
+                saved = self.store.get_link(conn, kind, key.side, key.source_id)
                 refund_ids = list((saved.extra.get(REFUND_IDS) or []) if saved else [])
                 plan = await self.verifier.payment(plan, applied.qbo_id, refund_ids)
                 audit_divergence(
@@ -65,6 +66,9 @@ class PaymentSteps(StateBook):
             payment = await self.ledger.get_payment(key.source_id)
         else:
             payment = await self.crm.get_payment(key.source_id)
+            if payment is not None and payment.copy_of:
+                # A copy of a QBO payment: its refunds booked in QBO are kept on its own link.
+                link = self.store.get_link(conn, REFUND, key.side, key.source_id)
         invoice_links: dict[str, Link | None] = {}
         excluded: set[str] = set()
         for app in payment.applications if payment else ():

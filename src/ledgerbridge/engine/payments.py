@@ -38,7 +38,7 @@ from ledgerbridge.engine.plan import (
     failed,
     skipped,
 )
-from ledgerbridge.engine.ports import INVOICE, FeeExpense, LedgerRefund, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, REFUND, FeeExpense, LedgerRefund, Link, RecordKey
 from ledgerbridge.errors import Invalid
 
 # HubSpot payments still in flight: recorded in QBO once they settle.
@@ -126,6 +126,37 @@ def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRef
         memo=f"Refund of HubSpot payment {pid}{reference}{reason}",
     )
     return CreateLedgerRefund(refund, refunded, pid, refund_key(pid, refunded))
+
+
+COPY = "copy"  # Plan.extra: the plan is about a HubSpot copy of a QBO payment
+
+
+def _plan_copy_refund(inp: PaymentInput, payment: Payment) -> Plan:
+    """A refund recorded in HubSpot on a copy of a QBO payment: a RefundReceipt against that QBO
+    payment for what is new (the refund bookkeeping lives on the copy's own refund link)."""
+    key = inp.key
+    pid = payment.id or key.source_id
+    if not payment.copy_of or not inp.settings.payments.hubspot_to_qbo:
+        return skipped(key, "recorded from a QuickBooks payment")
+    link = inp.link or Link(key.connection_id, REFUND, pid, None)
+    refund_op = _refund_op(replace(inp, link=link), payment, pid)
+    if isinstance(refund_op, Plan):
+        return replace(refund_op, extra={COPY: True})
+    if refund_op is None:
+        return skipped(key, "recorded from a QuickBooks payment")
+    op = replace(refund_op, refund=replace(refund_op.refund, payment_id=payment.copy_of))
+    return Plan(
+        key,
+        Decision(SyncStatus.SYNCED),
+        (op,),
+        action="create",
+        summary=f"book a refund of {op.refund.amount} on QuickBooks payment {payment.copy_of}",
+        origin=Side.HUBSPOT,
+        hubspot_id=pid,
+        qbo_id=payment.copy_of,
+        extra={COPY: True},
+        **_labels(payment),
+    )
 
 
 def _modified_on(payment: Payment) -> dt.date | None:
@@ -395,7 +426,7 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     if payment is None:
         return _plan_deleted_in_crm(inp)
     if (payment.processor or "").lower() == "quickbooks" or payment.origin is Side.QUICKBOOKS:
-        return skipped(key, "recorded from a QuickBooks payment")
+        return _plan_copy_refund(inp, payment)
     if not inp.settings.payments.hubspot_to_qbo:
         return skipped(key, "HubSpot to QuickBooks payment sync is off")
     if (payment.status or "").lower() in _UNSETTLED:

@@ -74,10 +74,23 @@ def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> 
         platform_fee=dec(p.get("hs_platform_fee"), Decimal(0)) or Decimal(0),
         refunded=dec(p.get("hs_refunds_amount"), Decimal(0)) or Decimal(0),
         refund_reason=refund_reason(p.get("hs_internal_comment")),
+        # A copy whose QBO payment QBO voided or deleted is refunded by that, not by HubSpot.
+        copy_of=None if _gone_note(p) else _copied_payment(p.get(PAYMENT_KEY)),
         id=str(record.get("id")),
         version=p.get("hs_lastmodifieddate") or None,
         origin=Side.QUICKBOOKS if p.get("hs_processor_type") == "quickbooks" else Side.HUBSPOT,
     )
+
+
+def _gone_note(p: Mapping[str, Any]) -> bool:
+    comment = str(p.get("hs_internal_comment") or "")
+    return bool(comment) and comment.splitlines()[0] in GONE_NOTES.values()
+
+
+def _copied_payment(key: Any) -> str | None:
+    """The QBO payment id in a copy's key `qbo-payment:<payment>:<invoice>`."""
+    parts = str(key or "").split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == "qbo-payment" and parts[1] else None
 
 
 def refund_reason(comment: Any) -> str | None:

@@ -363,16 +363,22 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
 
 def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str, str]:
     """What a refund and a delete of this HubSpot payment will do in QuickBooks, in words."""
+    settings = console.sync_settings()
     if source == "quickbooks":
         keep = (
             f"QuickBooks: payment {qbo_id} stays as recorded there (this payment came from "
-            "QuickBooks; record a refund or void it in QuickBooks if its books must show it)."
+            "QuickBooks; void it in QuickBooks if its books must show it)."
         )
-        return keep, keep
+        refund = (
+            f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+            "for the same customer and deposit account, with the reason in its memo."
+            if settings.refunds.to_quickbooks and settings.payments.hubspot_to_qbo
+            else keep
+        )
+        return refund, keep
     if not qbo_id:
         nothing = "QuickBooks: nothing changes (this payment is not recorded there yet)."
         return nothing, nothing
-    settings = console.sync_settings()
     refund = (
         f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
         "for the same customer and deposit account, with the reason in its memo."
