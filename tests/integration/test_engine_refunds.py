@@ -340,3 +340,32 @@ async def test_a_copy_refunded_because_qbo_voided_its_payment_books_no_receipt(
     await world.sync()
     assert Decimal(copy["hs_refunds_amount"]) == Decimal("50.00")
     assert world.qbo.count("RefundReceipt") == 0
+
+
+async def test_reconciliation_voids_a_payment_deleted_in_hubspot_without_a_webhook(
+    world: World,
+) -> None:
+    from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
+    from ledgerbridge.engine.reconcile import Reconciler
+
+    _, payment_id = await _paid(world, "r7@refunds.example", "50.00")
+    qbo_id = _qbo_payment_id(world, payment_id)
+    world.hs.sb.archive_object("commerce_payments", payment_id)  # no webhook, no poll sees it
+    await world.sync()
+    live = world.qbo.get("Payment", qbo_id)
+    assert live is not None and Decimal(str(live["TotalAmt"])) == Decimal("50.00")
+
+    async def drain() -> None:
+        await world.sync()
+
+    report = await Reconciler(
+        world.connection_id,
+        ConnectorBulkReader(world.crm, world.ledger),
+        world.store,
+        SyncSettings(),
+        drain=drain,
+    ).run()
+    assert report.repaired >= 1, report.findings
+    voided = world.qbo.get("Payment", qbo_id)
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == 0
+    assert str(voided["PrivateNote"]).startswith("Voided")

@@ -18,6 +18,7 @@ from ledgerbridge.engine.compare import (
     F_BALANCE,
     compare_invoice,
     compare_payment,
+    compare_removed,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import booked_refunds, share_key
@@ -150,7 +151,9 @@ async def _owned_shares(
     return exact + min(max(gap - exact, Decimal(0)), partial)
 
 
-async def compare_payment_links(reader: BulkReader, links: Sequence[Link]) -> list[Pair]:
+async def compare_payment_links(
+    reader: BulkReader, links: Sequence[Link], settings: SyncSettings | None = None
+) -> list[Pair]:
     """Each linked payment: QBO's, and HubSpot's copies (or original), compared."""
     if not links:
         return []
@@ -181,8 +184,19 @@ async def compare_payment_links(reader: BulkReader, links: Sequence[Link]) -> li
     for link in from_crm:
         original = originals.get(link.hubspot_id or "")
         payment = qbo.get(link.qbo_id or "")
+        how = (settings or SyncSettings()).refunds.deleted_payment
+        if (
+            original is None
+            and payment is not None
+            and payment.status not in ("voided", "deleted")
+            and how != "none"
+            and not link.extra.get("removed_in_qbo")
+        ):
+            # Deleted in HubSpot (a deletion webhook that never came): QBO still counts it.
+            pairs.append(Pair(link, compare_removed(how, payment)))
+            continue
         if original is None or payment is None:
-            continue  # a HubSpot refund or delete is not sent to QBO (the sync matrix)
+            continue  # gone on a side, as the settings say it may be
         invoice_id = payment.applications[0].invoice_id if payment.applications else None
         pairs.append(Pair(link, compare_payment(original, payment, invoice_id=invoice_id)))
     return pairs
