@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from playwright.sync_api import Page, expect
 
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.ports import INVOICE, PAYMENT
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND
 from ledgerbridge.web.stack import ConsoleStack
 
 T = TypeVar("T")
@@ -165,6 +165,28 @@ def test_voided_quickbooks_payment_keeps_its_amount(
     )
     page.locator(f"#delete-{payment_id}").get_by_role("button", name="Cancel").click()
 
+    # A refund of it in HubSpot becomes a refund receipt against the QuickBooks payment.
+    payment.get_by_role("button", name="Refund").click()
+    dialog = page.locator(f"#refund-{payment_id}")
+    expect(dialog.locator("[data-qbo-effect]")).to_contain_text(
+        f"a refund receipt for this amount is created against payment {qbo_payment['Id']}"
+    )
+    dialog.get_by_label("Refund amount").fill("10.00")
+    dialog.get_by_label("Reason").select_option("duplicate")
+    dialog.get_by_role("button", name="Refund").click()
+    expect(page.locator(".flash.success")).to_have_text("Refund of $10.00 recorded.")
+
+    def receipt() -> list[dict[str, Any]]:
+        link = stack.runtime.store.get_link(stack.connection_id, REFUND, Side.HUBSPOT, payment_id)
+        ids = (link.extra.get("refund_ids") or []) if link else []
+        return [_qbo_get(stack, "RefundReceipt", str(i)) for i in ids]
+
+    [booked] = _until(receipt)
+    assert Decimal(str(booked["TotalAmt"])) == Decimal("10.00")
+    assert "Duplicate payment" in booked["PrivateNote"]
+    qbo_payment = _qbo_get(stack, "Payment", qbo_payment["Id"])  # the refund left it as it was
+    assert Decimal(str(qbo_payment["TotalAmt"])) == Decimal("50.00")
+
     with stack.qbo_client() as qbo:
         voided = qbo.post(
             "/payment",
@@ -188,3 +210,10 @@ def test_voided_quickbooks_payment_keeps_its_amount(
     with stack.qbo_client() as qbo:
         balance = qbo.get(f"/invoice/{qbo_invoice}").json()["Invoice"]["Balance"]
     expect(page.locator("#panel [data-balance]")).to_have_text(f"${Decimal(str(balance)):,.2f}")
+
+    # The payments report says it too, with the amount that was paid.
+    today = dt.date.today().isoformat()
+    page.goto(f"/reports/payments?from={today}&to={today}")
+    row = page.locator(f"#report-payments tr[data-payment-id='{payment_id}']")
+    expect(row.locator("[data-payment-status]")).to_have_text("Voided in QuickBooks")
+    expect(row).to_contain_text("$50.00")
