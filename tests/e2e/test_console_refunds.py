@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.bootstrap import load_sync_settings
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND
 from ledgerbridge.web.stack import ConsoleStack
@@ -217,3 +218,35 @@ def test_voided_quickbooks_payment_keeps_its_amount(
     row = page.locator(f"#report-payments tr[data-payment-id='{payment_id}']")
     expect(row.locator("[data-payment-status]")).to_have_text("Voided in QuickBooks")
     expect(row).to_contain_text("$50.00")
+
+
+def test_deleted_payment_setting_changes_what_the_dialog_says_and_does(
+    page: Page, ui: Any, stack: ConsoleStack
+) -> None:
+    page.goto("/settings/sync")
+    page.select_option("#refunds-deleted", "delete")
+    page.click("#policies button[type=submit]")
+    expect(page.locator(".flash.success")).to_contain_text("Sync rules saved")
+    assert (
+        load_sync_settings(stack.runtime.store, stack.connection_id).refunds.deleted_payment
+        == "delete"
+    )
+
+    invoice_id = ui.create_invoice(page, contact="Elena", products=[("Training seat", "1")])
+    ui.expect_sync_status(page, "Synced")
+    payment_id = _hubspot_payment(stack, invoice_id, "25.00")
+    qbo_payment = _until(lambda: _qbo_payment_of(stack, payment_id))
+    ui.open_invoice(page, invoice_id)
+    payment = page.locator(f"#panel details.payment[data-payment-id='{payment_id}']")
+    payment.locator("summary").click()
+    payment.get_by_role("button", name="Delete").click()
+    dialog = page.locator(f"#delete-{payment_id}")
+    expect(dialog.locator("[data-qbo-effect]")).to_contain_text(f"payment {qbo_payment} is deleted")
+    dialog.get_by_role("button", name="Delete payment").click()
+    expect(page.locator(".flash.success")).to_have_text("Payment deleted.")
+
+    def gone() -> bool:
+        with stack.qbo_client() as qbo:
+            return qbo.get(f"/payment/{qbo_payment}").status_code != 200
+
+    _until(gone)

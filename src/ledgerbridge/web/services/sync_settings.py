@@ -13,6 +13,7 @@ from ledgerbridge.engine.fieldmap import (
     Direction,
     DocNumberStrategy,
     FeeSettings,
+    RefundSettings,
     LongTextPolicy,
     ObjectSync,
     ProductNotFoundPolicy,
@@ -232,10 +233,24 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                     )[:100],
                     vendor_name=_one(form, "fees_vendor_name")[:100],
                 ),
+                "refunds": _refund_settings(form, current),
                 "customer_match_key": match_key,
                 "long_text": long_text,
             }
         )
+    )
+
+
+def _refund_settings(form: Any, current: SyncSettings) -> RefundSettings:
+    """Refunds and deletes of HubSpot payments towards QuickBooks; a field the form did not send
+    keeps its current value."""
+    to_qbo = _one(form, "refunds_to_quickbooks")
+    deleted = _one(form, "refunds_deleted_payment")
+    return RefundSettings(
+        to_quickbooks=current.refunds.to_quickbooks if not to_qbo else to_qbo == "on",
+        deleted_payment=(
+            deleted if deleted in ("void", "delete", "none") else current.refunds.deleted_payment
+        ),
     )
 
 
