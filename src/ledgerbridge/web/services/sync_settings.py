@@ -13,10 +13,10 @@ from ledgerbridge.engine.fieldmap import (
     Direction,
     DocNumberStrategy,
     FeeSettings,
-    RefundSettings,
     LongTextPolicy,
     ObjectSync,
     ProductNotFoundPolicy,
+    RefundSettings,
     SyncSettings,
 )
 from ledgerbridge.engine.filters import BUILTIN_FIELDS, OP_TEXT, FilterOp, FilterRule, validate_rule
