@@ -369,3 +369,22 @@ async def test_reconciliation_voids_a_payment_deleted_in_hubspot_without_a_webho
     voided = world.qbo.get("Payment", qbo_id)
     assert voided is not None and Decimal(str(voided["TotalAmt"])) == 0
     assert str(voided["PrivateNote"]).startswith("Voided")
+
+
+async def test_a_payment_refunded_before_it_synced_is_recorded_then_refunded(world: World) -> None:
+    contact = world.hs.contact("r8@refunds.example", company="Early refund")
+    product = world.hs.product("Consulting", f"E-{uuid.uuid4().hex[:6]}", "90.00")
+    invoice_id = world.hs.invoice(contact, [(product, "1", "90.00")])
+    payment_id = world.hs.pay(invoice_id, "90.00")
+    _refund_in_hubspot(world, payment_id, "40.00", "partially_refunded")
+    await world.sync()
+    await world.sync()
+
+    payment = world.qbo.get("Payment", _qbo_payment_id(world, payment_id))
+    assert payment is not None and Decimal(str(payment["TotalAmt"])) == Decimal("90.00")
+    assert [Decimal(str(r["TotalAmt"])) for r in _receipts(world, payment_id)] == [
+        Decimal("40.00")
+    ]
+    assert world.qbo.count("RefundReceipt") == 1
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state

@@ -66,7 +66,8 @@ P_REMOVED = "removed"
 QBO_PAYMENT_REF_MAX = 21
 
 NOTE_HUBSPOT_REFUND = (
-    "refund or delete recorded in HubSpot (HubSpot owns it; QBO keeps the payment)"
+    "refund or delete recorded in HubSpot (QBO keeps the payment; a refund is booked there as a "
+    "refund receipt, compared on its own)"
 )
 NOTE_VOIDED = "voided invoice: QuickBooks zeroes a voided invoice's amounts"
 NOTE_DIRECTION_NONE = "not synced: the field's direction is none"
