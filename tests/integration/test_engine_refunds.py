@@ -382,9 +382,7 @@ async def test_a_payment_refunded_before_it_synced_is_recorded_then_refunded(wor
 
     payment = world.qbo.get("Payment", _qbo_payment_id(world, payment_id))
     assert payment is not None and Decimal(str(payment["TotalAmt"])) == Decimal("90.00")
-    assert [Decimal(str(r["TotalAmt"])) for r in _receipts(world, payment_id)] == [
-        Decimal("40.00")
-    ]
+    assert [Decimal(str(r["TotalAmt"])) for r in _receipts(world, payment_id)] == [Decimal("40.00")]
     assert world.qbo.count("RefundReceipt") == 1
     state = world.payment_state(Side.HUBSPOT, payment_id)
     assert state is not None and state.status is SYNCED, state
