@@ -10,9 +10,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.console_stack import ConsoleStack
 from playwright.sync_api import Page, expect
 
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE
 

@@ -223,6 +223,8 @@ class HubSpotRules:
             owned = amount - refunded
         else:
             refund = amount if action == "refund_full" else (amount / 2).quantize(Decimal("0.01"))
+            if refund <= refunded:
+                return  # a refund only adds up: HubSpot never lowers one
             status = "refunded" if refund >= amount else "partially_refunded"
             done = self.attempt(
                 self.hs.update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,8 @@ from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
-from ledgerbridge.engine.ports import INVOICE, RecordKey
+from ledgerbridge.engine.payments import REFUND_IDS
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, RecordKey
 
 
 @dataclass
@@ -168,4 +169,60 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
         if p["properties"].get("ledgerbridge_payment_key")
     )
     problems += [f"HubSpot holds {n} copies of payment share {k}" for k, n in keys.items() if n > 1]
+    problems += await _refunds_in_both_books(world, hs, qbo)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
+
+
+async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) -> list[str]:
+    """A HubSpot payment recorded in QBO: its refunded total equals its refund receipts in QBO,
+    to the cent; deleted in HubSpot, its QBO payment is voided (docs/sync-matrix.md, Payments)."""
+    problems: list[str] = []
+    receipts = {
+        str(r["Id"]): r for r in await qbo.query("select * from RefundReceipt maxresults 1000")
+    }
+    payments = {str(r["Id"]): r for r in await qbo.query("select * from Payment maxresults 1000")}
+    links = [
+        lk
+        for lk in world.store.list_links(world.connection_id, PAYMENT)
+        if lk.extra.get("origin") == Side.HUBSPOT.value and lk.qbo_id
+    ]
+    # Copies of QBO payments refunded in HubSpot: their refunds are booked the same way.
+    links += [
+        replace(lk, qbo_id=str(lk.extra.get("qbo_payment_id")))
+        for lk in world.store.list_links(world.connection_id, REFUND)
+    ]
+    for link in links:
+        assert link.qbo_id is not None
+        r = await hs.http.get(
+            f"/crm/v3/objects/commerce_payments/{link.hubspot_id}",
+            params={"properties": "hs_refunds_amount"},
+            headers=hs.headers,
+        )
+        qbo_payment = payments.get(link.qbo_id)
+        if r.status_code == 404:
+            if link.object_type == REFUND:
+                continue  # a copy deleted in HubSpot: HubSpot owns it
+            if qbo_payment is not None and not qbo_voided(qbo_payment):
+                problems.append(
+                    f"HubSpot payment {link.hubspot_id} deleted, QBO payment {link.qbo_id} "
+                    "still counts"
+                )
+            continue
+        r.raise_for_status()
+        if qbo_payment is None or qbo_voided(qbo_payment):
+            continue  # gone in QBO (the bookkeeper's doing): a refund cannot be booked on it
+        refunded = Decimal(r.json()["properties"].get("hs_refunds_amount") or "0")
+        booked = sum(
+            (
+                Decimal(str(receipts[str(i)]["TotalAmt"]))
+                for i in link.extra.get(REFUND_IDS) or []
+                if str(i) in receipts
+            ),
+            Decimal(0),
+        )
+        if refunded.quantize(Decimal("0.01")) != booked:
+            problems.append(
+                f"HubSpot payment {link.hubspot_id} refunded {refunded}, QBO refund receipts "
+                f"hold {booked}"
+            )
+    return problems

@@ -328,4 +328,4 @@ def test_payment_round_trip_split_over_invoices():
     assert back.method == "check" and back.processor == "quickbooks" and back.status == "succeeded"
     assert back.origin is Side.HUBSPOT
     voided = tp.payment_from_wire({**echoed, "TotalAmt": 0, "PrivateNote": "Voided"}, "USD")
-    assert voided.status == "deleted"
+    assert voided.status == "voided"

@@ -220,10 +220,13 @@ class Payment:
     method: str | None = None  # "check", "credit_card", "ach", "cash", ...
     reference: str | None = None  # check number, transaction id
     processor: str | None = None  # "quickbooks", "stripe", "manual", ...
-    status: str = "succeeded"  # succeeded | refunded | partially_refunded | deleted
+    status: str = "succeeded"  # succeeded | refunded | partially_refunded | deleted | voided
     customer: Customer | None = None
     processing_fee: Decimal = Decimal("0")
     platform_fee: Decimal = Decimal("0")
+    refunded: Decimal = Decimal("0")  # the total refunded so far (HubSpot `hs_refunds_amount`)
+    refund_reason: str | None = None  # the reason given with the latest refund, when known
+    copy_of: str | None = None  # a HubSpot copy of a QBO payment: the QBO payment id
     id: str | None = None
     version: str | None = None
     origin: Side | None = None

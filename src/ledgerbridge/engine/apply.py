@@ -17,15 +17,24 @@ from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.parity import ledger_total
-from ledgerbridge.engine.payments import FEE_EXPENSE_ID
+from ledgerbridge.engine.payments import (
+    COPY,
+    FEE_EXPENSE_ID,
+    REFUND_IDS,
+    REFUNDED_IN_QBO,
+    REMOVED_IN_QBO,
+    booked_refunds,
+)
 from ledgerbridge.engine.plan import (
     Audit,
     CreateLedgerFeeExpense,
     CreateLedgerInvoice,
     CreateLedgerPayment,
+    CreateLedgerRefund,
     EnsureCustomer,
     EnsureItems,
     Plan,
+    RemoveLedgerPayment,
     UpdateCrmInvoice,
     UpdateLedgerInvoice,
     UpsertCrmInvoice,
@@ -36,6 +45,7 @@ from ledgerbridge.engine.ports import (
     FEE,
     INVOICE,
     PAYMENT,
+    REFUND,
     CrmPort,
     LedgerPort,
     Link,
@@ -63,6 +73,9 @@ class Applied:
     updated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # adjustments worth an audit entry
     fee_expense_id: str | None = None  # the QBO Purchase booking a payment's fees
+    refund_ids: list[str] = field(default_factory=list)  # QBO RefundReceipts booked
+    refunded_total: Decimal | None = None  # the refunded total QBO now holds
+    removed: str | None = None  # "void" | "delete": what was done to the QBO payment
 
 
 class Applier:
@@ -154,6 +167,17 @@ class Applier:
                 await self._create_payment(op, done)
             elif isinstance(op, CreateLedgerFeeExpense):
                 await self._create_fee_expense(op, done)
+            elif isinstance(op, CreateLedgerRefund):
+                await self._create_refund(op, done)
+            elif isinstance(op, RemoveLedgerPayment):
+                removed = await self.ledger.remove_payment(op.qbo_id, op.how)
+                done.removed = op.how
+                if removed is not None and removed.version:
+                    done.qbo_version = removed.version
+                word = "voided" if op.how == "void" else "deleted"
+                done.updated.append(
+                    f"quickbooks payment {op.qbo_id}: {word if removed else 'already gone'}"
+                )
             elif isinstance(op, Audit):
                 continue  # written once the writes succeeded (see record)
         return done
@@ -280,6 +304,35 @@ class Applier:
             f"quickbooks expense {result.id} (fees {op.fee.total})"
         )
 
+    async def _create_refund(self, op: CreateLedgerRefund, done: Applied) -> None:
+        refund = op.refund
+        if not refund.payment_id:
+            if not done.qbo_id:
+                raise Invalid("internal: a refund was planned before its payment was recorded")
+            refund = replace(refund, payment_id=done.qbo_id)
+
+        async def lookup() -> WriteResult | None:
+            return await self.ledger.find_refund(op.external_key)
+
+        source = f"{op.source_id}:{format(op.refunded_total, 'f')}"
+        result = await create_once(
+            self.store,
+            key=intent_key(self.connection_id, REFUND, source),
+            connection_id=self.connection_id,
+            object_type=REFUND,
+            target=Side.QUICKBOOKS,
+            source_id=source,
+            lookup=lookup,
+            create=lambda request_id: self.ledger.create_refund(
+                refund, request_id, op.external_key
+            ),
+        )
+        done.refund_ids.append(result.id)
+        done.refunded_total = op.refunded_total
+        (done.created if result.created else done.matched).append(
+            f"quickbooks refund receipt {result.id} ({refund.amount} {refund.currency})"
+        )
+
     # ---- bookkeeping -----------------------------------------------------------------------
     def invoice_link(self, plan: Plan, done: Applied, link: Link | None) -> Link | None:
         """The invoice link with its new bases and versions (the caller saves it)."""
@@ -325,6 +378,28 @@ class Applier:
                     extra=extra,
                 )
             )
+        elif plan.extra.get(COPY) and plan.hubspot_id:
+            # A copy of a QBO payment: only its refunds are booked, on its own refund link
+            # (never on the QBO payment's link, which is keyed by the QBO payment).
+            own = self.store.get_link(self.connection_id, REFUND, Side.HUBSPOT, plan.hubspot_id)
+            if done.refunded_total is not None and done.refunded_total > booked_refunds(own):
+                self.store.save_link(
+                    Link(
+                        self.connection_id,
+                        REFUND,
+                        plan.hubspot_id,
+                        None,
+                        extra={
+                            "origin": Side.QUICKBOOKS.value,
+                            "qbo_payment_id": plan.qbo_id,
+                            REFUNDED_IN_QBO: format(done.refunded_total, "f"),
+                            REFUND_IDS: [
+                                *((own.extra.get(REFUND_IDS) or []) if own else []),
+                                *done.refund_ids,
+                            ],
+                        },
+                    )
+                )
         elif done.qbo_id and plan.hubspot_id:
             for note in done.notes:
                 self.store.audit(
@@ -340,6 +415,11 @@ class Applier:
             extra["origin"] = Side.HUBSPOT.value
             if done.fee_expense_id:
                 extra[FEE_EXPENSE_ID] = done.fee_expense_id
+            if done.refunded_total is not None and done.refunded_total > booked_refunds(link):
+                extra[REFUNDED_IN_QBO] = format(done.refunded_total, "f")
+                extra[REFUND_IDS] = [*(extra.get(REFUND_IDS) or []), *done.refund_ids]
+            if done.removed:
+                extra[REMOVED_IN_QBO] = done.removed
             self.store.save_link(
                 Link(
                     self.connection_id,

@@ -66,12 +66,15 @@ P_METHOD = "method"
 P_REFERENCE = "reference"
 P_STATUS = "status"
 P_CURRENCY = "currency"
+P_REFUNDED = "refunded"
+P_REMOVED = "removed"
 
 # QBO keeps at most this many characters of a payment reference (PaymentRefNum).
 QBO_PAYMENT_REF_MAX = 21
 
 NOTE_HUBSPOT_REFUND = (
-    "refund or delete recorded in HubSpot (HubSpot owns it; QBO keeps the payment)"
+    "refund or delete recorded in HubSpot (QBO keeps the payment; a refund is booked there as a "
+    "refund receipt, compared on its own)"
 )
 NOTE_VOIDED = "voided invoice: QuickBooks zeroes a voided invoice's amounts"
 NOTE_DIRECTION_NONE = "not synced: the field's direction is none"
@@ -302,7 +305,7 @@ HUBSPOT_OWNED_STATUSES = ("refunded", "partially_refunded", "deleted")
 
 
 def _payment_checks(hs: Payment, qbo: Payment, invoice_id: str | None) -> Iterator[_Check]:
-    qbo_gone = qbo.status == "deleted"
+    qbo_gone = qbo.status in ("deleted", "voided")
     if hs.currency.upper() != qbo.currency.upper():
         yield _Check(_diff(P_CURRENCY, hs.currency, qbo.currency), False)
     if qbo_gone:
@@ -404,3 +407,22 @@ def _compare_values(hs: dict[str, str | None], qbo: dict[str, str | None]) -> li
         for name in hs
         if hs[name] != qbo[name]
     ]
+
+
+def compare_refunds(
+    hubspot: Payment, qbo_refunded: Decimal, currency: str
+) -> list[FieldDifference]:
+    """A HubSpot payment's refunded total against the RefundReceipts QBO holds for it: synced
+    means both books hold the same refund, to the cent."""
+    hs = quantize(hubspot.refunded, currency)
+    qbo = quantize(qbo_refunded, currency)
+    return [] if hs == qbo else [_diff(P_REFUNDED, hs, qbo)]
+
+
+def compare_removed(how: str, qbo: Payment | None) -> list[FieldDifference]:
+    """A HubSpot payment deleted: QBO's payment must be voided (how="void") or gone."""
+    if how == "delete" and qbo is None:
+        return []
+    if how == "void" and qbo is not None and qbo.status == "voided":
+        return []
+    return [_diff(P_REMOVED, "deleted", qbo.status if qbo else "deleted")]

@@ -13,6 +13,7 @@ HubSpot PO number goes to a QBO custom field named "PO Number".
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -204,6 +205,18 @@ class FeeSettings(BaseModel):
     vendor_name: str = ""  # empty: the payment's processor ("Stripe", "HubSpot Payments")
 
 
+class RefundSettings(BaseModel):
+    """Refunds and deletes of HubSpot payments that QBO holds (docs/sync-matrix.md, Payments)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A refund recorded in HubSpot is booked in QBO as a RefundReceipt.
+    to_quickbooks: bool = True
+    # A payment deleted in HubSpot: "void" the QBO payment (it stays on file at zero), "delete"
+    # it, or "none" to leave QBO as it is.
+    deleted_payment: Literal["void", "delete", "none"] = "void"
+
+
 QBO_DOC_NUMBER_MAX = 21
 
 
@@ -234,6 +247,7 @@ class SyncSettings(BaseModel):
     customers: ObjectSync = Field(default_factory=ObjectSync)
     items: ObjectSync = Field(default_factory=ObjectSync)
     fees: FeeSettings = Field(default_factory=FeeSettings)
+    refunds: RefundSettings = Field(default_factory=RefundSettings)
     # Keep deal properties current from the deal's invoices (engine/deals.py).
     deal_rollups: bool = True
     # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.

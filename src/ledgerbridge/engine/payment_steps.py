@@ -11,9 +11,9 @@ from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.payments import PaymentInput, plan_payment
+from ledgerbridge.engine.payments import COPY, REFUND_IDS, PaymentInput, plan_payment
 from ledgerbridge.engine.plan import Plan
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, LedgerPort, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.states import StateBook, StepResult
 from ledgerbridge.engine.verify import Verifier, audit_divergence
 
@@ -37,7 +37,10 @@ class PaymentSteps(StateBook):
                 applied = await self.applier.apply(plan, link)
                 self.applier.record_payment(plan, applied, link)
                 # Synced only if both sides now hold the same payment (verify.py).
-                plan = await self.verifier.payment(plan, applied.qbo_id)
+                kind = REFUND if plan.extra.get(COPY) else PAYMENT
+                saved = self.store.get_link(conn, kind, key.side, key.source_id)
+                refund_ids = list((saved.extra.get(REFUND_IDS) or []) if saved else [])
+                plan = await self.verifier.payment(plan, applied.qbo_id, refund_ids)
                 audit_divergence(
                     self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
                 )
@@ -63,6 +66,9 @@ class PaymentSteps(StateBook):
             payment = await self.ledger.get_payment(key.source_id)
         else:
             payment = await self.crm.get_payment(key.source_id)
+            if payment is not None and payment.copy_of:
+                # A copy of a QBO payment: its refunds booked in QBO are kept on its own link.
+                link = self.store.get_link(conn, REFUND, key.side, key.source_id)
         invoice_links: dict[str, Link | None] = {}
         excluded: set[str] = set()
         for app in payment.applications if payment else ():
@@ -81,7 +87,8 @@ class PaymentSteps(StateBook):
         # A copied QBO payment deleted in QBO: what HubSpot holds of it, to refund it there.
         copies = (
             await ownership.hubspot_copies(self.crm, link, key.source_id)
-            if key.side is Side.QUICKBOOKS and payment is None
+            if key.side is Side.QUICKBOOKS
+            and (payment is None or payment.status in ("deleted", "voided"))
             else {}
         )
         return plan_payment(

@@ -6,10 +6,14 @@
 - A payment whose invoice has not synced yet is `blocked` on that invoice, and wakes it up.
 - HubSpot owns the refund and delete state of the payments copied from QBO (see ownership.py):
   a share deleted in HubSpot is not re-created, a refund recorded there is not reverted.
+- A refund recorded in HubSpot on a HubSpot payment that QBO holds becomes a RefundReceipt for
+  what is new (partial refunds add up, each increment once); a refund larger than the payment is
+  refused. A HubSpot payment deleted (archived) voids, or deletes, the QBO payment.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -24,14 +28,18 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
+    CreateLedgerRefund,
     Decision,
     Op,
     Plan,
+    RemoveLedgerPayment,
     UpsertCrmPayment,
     blocked,
+    failed,
     skipped,
 )
-from ledgerbridge.engine.ports import INVOICE, FeeExpense, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, REFUND, FeeExpense, LedgerRefund, Link, RecordKey
+from ledgerbridge.errors import Invalid
 
 # HubSpot payments still in flight: recorded in QBO once they settle.
 _UNSETTLED = {"processing", "failed", "pending", "deleted"}
@@ -68,6 +76,122 @@ def fee_expense_key(hubspot_payment_id: str) -> str:
 
 
 FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO Purchase id
+# In a HubSpot payment's link extra: the refunded total QBO holds as RefundReceipts, their
+# ids, and how the QBO payment was removed after the HubSpot payment was deleted.
+REFUNDED_IN_QBO = "refunded_in_qbo"
+REFUND_IDS = "refund_ids"
+REMOVED_IN_QBO = "removed_in_qbo"
+
+
+def refund_key(hubspot_payment_id: str, refunded_total: Decimal) -> str:
+    """The marker of the RefundReceipt that brings QBO's refunds of a payment to this total."""
+    return f"hubspot-refund:{hubspot_payment_id}:{format(refunded_total, 'f')}"
+
+
+def booked_refunds(link: Link | None) -> Decimal:
+    return Decimal(str((link.extra.get(REFUNDED_IN_QBO) if link else None) or "0"))
+
+
+def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRefund | Plan | None:
+    """What is newly refunded in HubSpot, to book in QBO; a failed plan when the refunds exceed
+    the payment."""
+    if not inp.settings.refunds.to_quickbooks:
+        return None
+    currency = payment.currency
+    refunded = quantize(payment.refunded, currency)
+    paid = quantize(payment.amount, currency)
+    booked = booked_refunds(inp.link)
+    if refunded <= booked:
+        return None
+    if refunded > paid:
+        left = paid - booked
+        return failed(
+            inp.key,
+            Invalid(
+                f"The refunds recorded in HubSpot ({refunded} {currency}) are more than the "
+                f"payment ({paid} {currency}); {left} {currency} is left to refund",
+                hint=f"Correct the refunded amount of HubSpot payment {pid} to at most {paid} "
+                f"{currency}, then retry",
+                code="refund_too_large",
+            ),
+            {"origin": Side.HUBSPOT, "hubspot_id": pid, **_labels(payment)},
+        )
+    reference = f" ({payment.reference})" if payment.reference else ""
+    reason = f": {payment.refund_reason}" if payment.refund_reason else ""
+    refund = LedgerRefund(
+        payment_id=inp.link.qbo_id if inp.link and inp.link.qbo_id else "",
+        amount=refunded - booked,
+        currency=currency,
+        date=_modified_on(payment) or payment.date,
+        memo=f"Refund of HubSpot payment {pid}{reference}{reason}",
+    )
+    return CreateLedgerRefund(refund, refunded, pid, refund_key(pid, refunded))
+
+
+COPY = "copy"  # Plan.extra: the plan is about a HubSpot copy of a QBO payment
+
+
+def _plan_copy_refund(inp: PaymentInput, payment: Payment) -> Plan:
+    """A refund recorded in HubSpot on a copy of a QBO payment: a RefundReceipt against that QBO
+    payment for what is new (the refund bookkeeping lives on the copy's own refund link)."""
+    key = inp.key
+    pid = payment.id or key.source_id
+    if not payment.copy_of or not inp.settings.payments.hubspot_to_qbo:
+        return skipped(key, "recorded from a QuickBooks payment")
+    link = inp.link or Link(key.connection_id, REFUND, pid, None)
+    refund_op = _refund_op(replace(inp, link=link), payment, pid)
+    if isinstance(refund_op, Plan):
+        return replace(refund_op, extra={COPY: True})
+    if refund_op is None:
+        return skipped(key, "recorded from a QuickBooks payment")
+    op = replace(refund_op, refund=replace(refund_op.refund, payment_id=payment.copy_of))
+    return Plan(
+        key,
+        Decision(SyncStatus.SYNCED),
+        (op,),
+        action="create",
+        summary=f"book a refund of {op.refund.amount} on QuickBooks payment {payment.copy_of}",
+        origin=Side.HUBSPOT,
+        hubspot_id=pid,
+        qbo_id=payment.copy_of,
+        extra={COPY: True},
+        **_labels(payment),
+    )
+
+
+def _modified_on(payment: Payment) -> dt.date | None:
+    """When HubSpot last changed the payment (the refund's date: HubSpot keeps no other)."""
+    try:
+        return dt.datetime.fromisoformat(str(payment.version).replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def _plan_deleted_in_crm(inp: PaymentInput) -> Plan:
+    """A HubSpot payment deleted (archived) that QBO holds: void (or delete) the QBO payment."""
+    key, link = inp.key, inp.link
+    how = inp.settings.refunds.deleted_payment
+    if (
+        link is None
+        or not link.qbo_id
+        or link.extra.get("origin") != Side.HUBSPOT.value
+        or link.extra.get(REMOVED_IN_QBO)
+        or how == "none"
+        or not inp.settings.payments.hubspot_to_qbo
+    ):
+        return skipped(key, "the HubSpot payment no longer exists")
+    word = "void" if how == "void" else "delete"
+    return Plan(
+        key,
+        Decision(SyncStatus.SYNCED),
+        (RemoveLedgerPayment(link.qbo_id, how),),
+        action="update",
+        summary=f"deleted in HubSpot: {word} the QuickBooks payment",
+        origin=Side.HUBSPOT,
+        hubspot_id=key.source_id,
+        qbo_id=link.qbo_id,
+        label=f"payment {key.source_id}",
+    )
 
 
 def _fee_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerFeeExpense | None:
@@ -131,10 +255,13 @@ def _labels(payment: Payment) -> dict[str, Any]:
 
 def _plan_from_ledger(inp: PaymentInput) -> Plan:
     payment, link, key = inp.payment, inp.link, inp.key
-    if payment is None and link is not None and link.extra.get("shares"):
-        return _plan_deleted_in_ledger(inp, link)
+    gone = payment is None or payment.status in ("deleted", "voided")
+    if gone and link is not None and link.extra.get("shares"):
+        return _plan_deleted_in_ledger(inp, link, "voided" if payment else "deleted")
     if payment is None:
         return skipped(key, "the QuickBooks payment no longer exists")
+    if gone and link is None:
+        return skipped(key, "voided in QuickBooks before it synced")
     if (
         link is not None and link.extra.get("origin") == Side.HUBSPOT.value
     ) or payment.origin is Side.HUBSPOT:
@@ -246,10 +373,12 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
 DELETED_HASH = "deleted"  # the payment link's qbo_hash once its QBO payment is gone
 
 
-def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
-    """A copied QBO payment deleted in QBO: each HubSpot copy becomes refunded in full, so
-    HubSpot stops counting it and both invoices owe the same again (docs/sync-matrix.md). A copy
-    HubSpot archived stays archived; one already refunded in full needs nothing."""
+def _plan_deleted_in_ledger(inp: PaymentInput, link: Link, how: str = "deleted") -> Plan:
+    """A copied QBO payment voided or deleted in QBO: each HubSpot copy becomes refunded in
+    full, so HubSpot stops counting it and both invoices owe the same again
+    (docs/sync-matrix.md). The copy keeps the amount that was paid (QBO zeroes a voided
+    payment's amounts) and says what QuickBooks did. A copy HubSpot archived stays archived; one
+    already refunded in full needs nothing."""
     key = inp.key
     pid = link.qbo_id or key.source_id
     shares: Mapping[str, str] = link.extra.get("shares") or {}
@@ -264,7 +393,7 @@ def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
         currency = copy.currency
         if copy.status == "refunded":
             continue
-        gone = replace(copy, status="deleted", applications=())
+        gone = replace(copy, status=how, applications=())
         ops.append(
             UpsertCrmPayment(
                 gone,
@@ -279,9 +408,9 @@ def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
         tuple(ops),
         action="update" if ops else "none",
         summary=(
-            f"deleted in QuickBooks: refund {len(ops)} HubSpot payment(s) in full"
+            f"{how} in QuickBooks: refund {len(ops)} HubSpot payment(s) in full"
             if ops
-            else "deleted in QuickBooks: HubSpot no longer counts it"
+            else f"{how} in QuickBooks: HubSpot no longer counts it"
         ),
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
@@ -295,9 +424,9 @@ def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
 def _plan_from_crm(inp: PaymentInput) -> Plan:
     payment, link, key = inp.payment, inp.link, inp.key
     if payment is None:
-        return skipped(key, "the HubSpot payment no longer exists")
+        return _plan_deleted_in_crm(inp)
     if (payment.processor or "").lower() == "quickbooks" or payment.origin is Side.QUICKBOOKS:
-        return skipped(key, "recorded from a QuickBooks payment")
+        return _plan_copy_refund(inp, payment)
     if not inp.settings.payments.hubspot_to_qbo:
         return skipped(key, "HubSpot to QuickBooks payment sync is off")
     if (payment.status or "").lower() in _UNSETTLED:
@@ -305,13 +434,21 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     pid = payment.id or key.source_id
     labels = _labels(payment)
     fee_op = _fee_op(inp, payment, pid)
+    refund_op = _refund_op(inp, payment, pid)
+    if isinstance(refund_op, Plan):
+        return refund_op
     if link is not None and link.qbo_id:
+        later: tuple[Op, ...] = tuple(op for op in (fee_op, refund_op) if op is not None)
+        what = [
+            *(["record the processing fees"] if fee_op else []),
+            *([f"book a refund of {refund_op.refund.amount}"] if refund_op else []),
+        ]
         return Plan(
             key,
             Decision(SyncStatus.SYNCED),
-            (fee_op,) if fee_op else (),
-            action="create" if fee_op else "none",
-            summary="record the processing fees" if fee_op else "in sync",
+            later,
+            action="create" if later else "none",
+            summary=" and ".join(what) if what else "in sync",
             origin=Side.HUBSPOT,
             hubspot_id=pid,
             qbo_id=link.qbo_id,
@@ -359,7 +496,7 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     return Plan(
         key,
         Decision(SyncStatus.SYNCED),
-        (op, fee_op) if fee_op else (op,),
+        tuple(x for x in (op, fee_op, refund_op) if x is not None),
         action="create",
         summary="record the QuickBooks payment",
         origin=Side.HUBSPOT,

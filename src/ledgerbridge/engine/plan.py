@@ -15,7 +15,7 @@ from typing import Any
 from ledgerbridge.domain import Customer, Invoice, LineItem, Payment, Side, SyncStatus
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.merge import FieldConflict
-from ledgerbridge.engine.ports import FeeExpense, RecordKey
+from ledgerbridge.engine.ports import FeeExpense, LedgerRefund, RecordKey
 from ledgerbridge.errors import SyncError
 
 
@@ -120,6 +120,25 @@ class CreateLedgerFeeExpense:
 
 
 @dataclass(frozen=True)
+class CreateLedgerRefund:
+    """Book what is newly refunded on a HubSpot payment as a QBO RefundReceipt (behind an
+    intent keyed by the payment and the refunded total it brings QBO to)."""
+
+    refund: LedgerRefund
+    refunded_total: Decimal  # the HubSpot payment's refunded total once this is booked
+    source_id: str  # the HubSpot payment id
+    external_key: str
+
+
+@dataclass(frozen=True)
+class RemoveLedgerPayment:
+    """Void (or delete) the QBO payment recorded from a HubSpot payment that was deleted."""
+
+    qbo_id: str
+    how: str  # "void" | "delete"
+
+
+@dataclass(frozen=True)
 class Audit:
     """Write an overwritten value to the audit log."""
 
@@ -137,6 +156,8 @@ Op = (
     | UpsertCrmPayment
     | CreateLedgerPayment
     | CreateLedgerFeeExpense
+    | CreateLedgerRefund
+    | RemoveLedgerPayment
     | Audit
 )
 

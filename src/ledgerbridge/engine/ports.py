@@ -29,6 +29,7 @@ ITEM = "item"
 INVOICE = "invoice"
 PAYMENT = "payment"
 FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
+REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (write intents only)
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
@@ -308,6 +309,21 @@ class LedgerPort(Protocol):
 
     async def find_fee_expense(self, external_key: str) -> WriteResult | None: ...
 
+    async def create_refund(
+        self, refund: LedgerRefund, request_id: str, external_key: str
+    ) -> WriteResult:
+        """A RefundReceipt for money given back on a QBO payment: its customer, the account the
+        payment was deposited to, carrying external_key so find_refund can find it again."""
+
+    async def find_refund(self, external_key: str) -> WriteResult | None: ...
+
+    async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
+        """What these RefundReceipts give back, as QBO holds them now (voided ones count 0)."""
+
+    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
+        """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
+        None when it is already gone."""
+
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
         the 1000-object cap is hit or the window is over 30 days."""
@@ -335,6 +351,17 @@ class FeeExpense:
     @property
     def total(self) -> Decimal:
         return self.processing_fee + self.platform_fee
+
+
+@dataclass(frozen=True)
+class LedgerRefund:
+    """Money given back on a payment recorded in QBO, to book as a RefundReceipt."""
+
+    payment_id: str  # the QBO payment refunded
+    amount: Decimal  # this increment (a partial refund books only what is new)
+    currency: str
+    date: dt.date
+    memo: str  # what the refund is and why, as the finance team reads it
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ class Reconciler:
         inv_diffs = await compare_invoice_links(
             self.reader, self.settings, invoice_links, payment_links
         )
-        pay_diffs = await compare_payment_links(self.reader, payment_links)
+        pay_diffs = await compare_payment_links(self.reader, payment_links, self.settings)
         pairs = [(INVOICE, p) for p in inv_diffs] + [(PAYMENT, p) for p in pay_diffs]
         counts["checked"] = len(pairs)
         to_repair: list[tuple[str, Pair]] = []
@@ -374,7 +374,7 @@ class Reconciler:
         fresh = [
             (INVOICE, p)
             for p in await compare_invoice_links(self.reader, self.settings, inv, payment_links)
-        ] + [(PAYMENT, p) for p in await compare_payment_links(self.reader, pay)]
+        ] + [(PAYMENT, p) for p in await compare_payment_links(self.reader, pay, self.settings)]
         out: dict[tuple[str, str], Pair | None] = {_ident(t, p.link): None for t, p in items}
         for object_type, pair in fresh:
             out[_ident(object_type, pair.link)] = pair if pair.diffs else None

@@ -18,9 +18,10 @@ from ledgerbridge.engine.compare import (
     F_BALANCE,
     compare_invoice,
     compare_payment,
+    compare_removed,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.payments import share_key
+from ledgerbridge.engine.payments import booked_refunds, share_key
 from ledgerbridge.engine.ports import FieldDifference, Link
 
 
@@ -88,7 +89,40 @@ async def hubspot_owned(
     reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
 ) -> Decimal:
     """What HubSpot no longer counts as paid by its own refunds and deletes of payments
-    QBO still counts (the sync matrix: HubSpot owns those)."""
+    QBO still counts (the sync matrix: HubSpot owns those), and by the refunds of HubSpot
+    payments booked in QBO as refund receipts (a refund receipt does not reopen the QBO
+    invoice, while HubSpot counts a payment net of its refunds)."""
+    receipts = await _booked_refunds(reader, link, payment_links)
+    return receipts + await _owned_shares(reader, link, qbo, hs, payment_links)
+
+
+async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequence[Link]) -> Decimal:
+    refunded = {
+        plink.qbo_id: booked_refunds(plink)
+        for plink in payment_links
+        if plink.extra.get("origin") == Side.HUBSPOT.value
+        and plink.qbo_id
+        and booked_refunds(plink) > 0
+        and not plink.extra.get("removed_in_qbo")
+    }
+    if not refunded:
+        return Decimal(0)
+    total = Decimal(0)
+    payments = await reader.ledger_payments(list(refunded))
+    for payment_id, amount in refunded.items():
+        payment = payments.get(payment_id)
+        if payment is None or payment.status in ("deleted", "voided"):
+            continue
+        share = sum(
+            (a.amount for a in payment.applications if a.invoice_id == link.qbo_id), Decimal(0)
+        )
+        total += min(amount, share)
+    return total
+
+
+async def _owned_shares(
+    reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
+) -> Decimal:
     shares: dict[str, Decimal] = {}
     for plink in payment_links:
         if plink.extra.get("origin") != Side.QUICKBOOKS.value or not plink.qbo_id:
@@ -100,7 +134,7 @@ async def hubspot_owned(
     payments = await reader.ledger_payments([k.split(":")[1] for k in shares])
     for key in shares:
         payment = payments.get(key.split(":")[1])
-        if payment is not None and payment.status != "deleted":
+        if payment is not None and payment.status not in ("deleted", "voided"):
             shares[key] = sum(
                 (a.amount for a in payment.applications if a.invoice_id == link.qbo_id),
                 Decimal(0),
@@ -117,7 +151,9 @@ async def hubspot_owned(
     return exact + min(max(gap - exact, Decimal(0)), partial)
 
 
-async def compare_payment_links(reader: BulkReader, links: Sequence[Link]) -> list[Pair]:
+async def compare_payment_links(
+    reader: BulkReader, links: Sequence[Link], settings: SyncSettings | None = None
+) -> list[Pair]:
     """Each linked payment: QBO's, and HubSpot's copies (or original), compared."""
     if not links:
         return []
@@ -148,8 +184,19 @@ async def compare_payment_links(reader: BulkReader, links: Sequence[Link]) -> li
     for link in from_crm:
         original = originals.get(link.hubspot_id or "")
         payment = qbo.get(link.qbo_id or "")
+        how = (settings or SyncSettings()).refunds.deleted_payment
+        if (
+            original is None
+            and payment is not None
+            and payment.status not in ("voided", "deleted")
+            and how != "none"
+            and not link.extra.get("removed_in_qbo")
+        ):
+            # Deleted in HubSpot (a deletion webhook that never came): QBO still counts it.
+            pairs.append(Pair(link, compare_removed(how, payment)))
+            continue
         if original is None or payment is None:
-            continue  # a HubSpot refund or delete is not sent to QBO (the sync matrix)
+            continue  # gone on a side, as the settings say it may be
         invoice_id = payment.applications[0].invoice_id if payment.applications else None
         pairs.append(Pair(link, compare_payment(original, payment, invoice_id=invoice_id)))
     return pairs

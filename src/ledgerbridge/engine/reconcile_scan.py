@@ -103,7 +103,7 @@ async def scan(
         payments = [
             p
             for p in await reader.all_ledger_payments()
-            if p.id and p.id not in linked_payments and p.status != "deleted"
+            if p.id and p.id not in linked_payments and p.status not in ("deleted", "voided")
         ]
         pay_states = store.get_states(
             [RecordKey(connection_id, PAYMENT, Side.QUICKBOOKS, p.id or "") for p in payments]

@@ -32,13 +32,17 @@ from ledgerbridge.engine.compare import (
     F_BALANCE,
     compare_invoice,
     compare_payment,
+    compare_refunds,
+    compare_removed,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
     CreateLedgerInvoice,
     CreateLedgerPayment,
+    CreateLedgerRefund,
     Decision,
     Plan,
+    RemoveLedgerPayment,
     UpdateCrmInvoice,
     UpdateLedgerInvoice,
     UpsertCrmInvoice,
@@ -155,15 +159,33 @@ class Verifier:
         }
         return replace(plan, extra={**plan.extra, **pair})
 
-    async def payment(self, plan: Plan, qbo_payment_id: str | None) -> Plan:
+    async def payment(
+        self, plan: Plan, qbo_payment_id: str | None, refund_ids: Sequence[str] = ()
+    ) -> Plan:
         """A payment step that wrote: each HubSpot copy of a QBO payment's share (one batch
         read for all of them), or the QBO payment made from a HubSpot payment (one read),
-        compared with what the other side holds."""
+        compared with what the other side holds. A step that booked a refund reads the HubSpot
+        payment and the QBO RefundReceipts (`refund_ids`, all of the payment's): both books
+        must hold the same refunded total. A step that removed a QBO payment reads it again."""
         if plan.decision.status is not SyncStatus.SYNCED:
             return plan
         upserts = [op for op in plan.ops if isinstance(op, UpsertCrmPayment)]
         creates = [op for op in plan.ops if isinstance(op, CreateLedgerPayment)]
         differences: list[FieldDifference] = []
+        refunds = [op for op in plan.ops if isinstance(op, CreateLedgerRefund)]
+        if refunds and plan.hubspot_id:
+            self.reads += 2
+            original = await self.crm.get_payment(plan.hubspot_id)
+            booked = await self.ledger.refund_total(refund_ids)
+            if original is None:
+                differences.append(FieldDifference("refunded", None, format(booked, "f")))
+            else:
+                differences.extend(compare_refunds(original, booked, original.currency))
+        for remove in (op for op in plan.ops if isinstance(op, RemoveLedgerPayment)):
+            self.reads += 1
+            differences.extend(
+                compare_removed(remove.how, await self.ledger.get_payment(remove.qbo_id))
+            )
         if upserts:
             self.reads += 1
             copies = await self.crm.find_ledger_payments([op.external_key for op in upserts])

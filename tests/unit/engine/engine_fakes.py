@@ -43,6 +43,7 @@ from ledgerbridge.engine.ports import (
     DirtyKey,
     FeeExpense,
     InvoiceCreate,
+    LedgerRefund,
     Link,
     RecordKey,
     StoredSyncState,
@@ -388,6 +389,7 @@ class FakeLedger(_Failures):
         self.invoices: dict[str, Invoice] = {}
         self.payments: dict[str, Payment] = {}
         self.expenses: dict[str, WriteResult] = {}
+        self.refunds: dict[str, LedgerRefund] = {}
         self.markers: dict[str, str] = {}  # external key -> record id
         self.requests: dict[str, str] = {}  # requestid -> record id (QBO's dedup)
         self.sent: list[_Sent] = []
@@ -663,6 +665,35 @@ class FakeLedger(_Failures):
             except SyncError as exc:
                 out.append(exc)
         return out
+
+    # refunds and payment removals (RefundReceipts, voids): kept in memory
+    async def create_refund(
+        self, refund: LedgerRefund, request_id: str, external_key: str
+    ) -> WriteResult:
+        self._call("create_refund")
+        replayed = self._replayed(request_id)
+        if replayed is not None:
+            return WriteResult(replayed, created=False)
+        refund_id = str(next(self._ids))
+        self.refunds[refund_id] = refund
+        self.requests[request_id] = refund_id
+        self.markers[external_key] = refund_id
+        return WriteResult(refund_id, created=True)
+
+    async def find_refund(self, external_key: str) -> WriteResult | None:
+        found = self.markers.get(external_key)
+        return WriteResult(found, created=False) if found in self.refunds else None
+
+    async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
+        return sum((self.refunds[i].amount for i in refund_ids if i in self.refunds), Decimal(0))
+
+    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
+        payment = self.payments.pop(payment_id, None)
+        if payment is None:
+            return None
+        if how == "void":
+            self.payments[payment_id] = replace(payment, status="voided")
+        return WriteResult(payment_id, created=False)
 
     async def batch_create_customers(
         self, items: Sequence[tuple[Customer, str]]

@@ -44,6 +44,7 @@ PAYMENT_SUMMARY_PROPERTIES = (
     "hs_payment_method_type",
     "hs_reference_number",
     "hs_customer_email",
+    "hs_internal_comment",
 )
 
 
@@ -125,6 +126,7 @@ class PaymentSummary:
     method: str
     reference: str
     customer_email: str
+    comment: str = ""  # the payment's internal comment (what the sync notes on copies)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PaymentSummary:
@@ -142,6 +144,7 @@ class PaymentSummary:
             method=_text(p.get("hs_payment_method_type")),
             reference=_text(p.get("hs_reference_number")),
             customer_email=_text(p.get("hs_customer_email")),
+            comment=_text(p.get("hs_internal_comment")),
         )
 
 

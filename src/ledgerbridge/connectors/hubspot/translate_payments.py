@@ -72,10 +72,40 @@ def payment_from_wire(record: Mapping[str, Any], invoice_ids: Sequence[str]) -> 
         customer=Customer(email=p.get("hs_customer_email")) if p.get("hs_customer_email") else None,
         processing_fee=dec(p.get("hs_fees_amount"), Decimal(0)) or Decimal(0),
         platform_fee=dec(p.get("hs_platform_fee"), Decimal(0)) or Decimal(0),
+        refunded=dec(p.get("hs_refunds_amount"), Decimal(0)) or Decimal(0),
+        refund_reason=refund_reason(p.get("hs_internal_comment")),
+        # A copy whose QBO payment QBO voided or deleted is refunded by that, not by HubSpot.
+        copy_of=None if _gone_note(p) else _copied_payment(p.get(PAYMENT_KEY)),
         id=str(record.get("id")),
         version=p.get("hs_lastmodifieddate") or None,
         origin=Side.QUICKBOOKS if p.get("hs_processor_type") == "quickbooks" else Side.HUBSPOT,
     )
+
+
+def _gone_note(p: Mapping[str, Any]) -> bool:
+    comment = str(p.get("hs_internal_comment") or "")
+    return bool(comment) and comment.splitlines()[0] in GONE_NOTES.values()
+
+
+def _copied_payment(key: Any) -> str | None:
+    """The QBO payment id in a copy's key `qbo-payment:<payment>:<invoice>`."""
+    parts = str(key or "").split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == "qbo-payment" and parts[1] else None
+
+
+def refund_reason(comment: Any) -> str | None:
+    """The reason of the latest refund, from the line the console adds to the payment's internal
+    comment ("Refunded $30.00 on 2026-11-05: Requested by customer"); HubSpot has no refund
+    reason property of its own."""
+    for line in reversed(str(comment or "").splitlines()):
+        if line.startswith("Refunded ") and ": " in line:
+            return line.split(": ", 1)[1].strip() or None
+    return None
+
+
+# What the HubSpot copy of a QBO payment says once the QBO payment is gone.
+GONE_NOTES = {"voided": "Voided in QuickBooks", "deleted": "Deleted in QuickBooks"}
+GONE = ("deleted", "voided")
 
 
 def _int_or_zero(value: str) -> int:
@@ -92,13 +122,14 @@ def payment_to_wire(payment: Payment, amount: Decimal, external_key: str) -> dic
         "hs_initiated_date": date_to_wire(payment.date) or "",
         "hs_processor_type": "quickbooks",
         # A deleted/voided QBO payment stays on file as refunded: HubSpot stops counting it.
-        "hs_latest_status": "refunded"
-        if payment.status in ("deleted", "refunded")
-        else "succeeded",
+        # Its amount stays what was paid; the internal comment says what QuickBooks did.
+        "hs_latest_status": "refunded" if payment.status in (*GONE, "refunded") else "succeeded",
         PAYMENT_KEY: external_key,
     }
-    if payment.status in ("deleted", "refunded"):
+    if payment.status in (*GONE, "refunded"):
         out["hs_refunds_amount"] = out["hs_initial_amount"]
+    if payment.status in GONE:
+        out["hs_internal_comment"] = GONE_NOTES[payment.status]
     method = METHOD_TO_WIRE.get(payment.method or "")
     if payment.method:
         out["hs_payment_method_type"] = method or "other"

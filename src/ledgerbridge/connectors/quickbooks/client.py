@@ -30,9 +30,16 @@ from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
+from ledgerbridge.connectors.quickbooks.refunds import RefundBooks
 from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
-from ledgerbridge.engine.ports import ChangePage, CustomFieldDef, FeeExpense, WriteResult
+from ledgerbridge.engine.ports import (
+    ChangePage,
+    CustomFieldDef,
+    FeeExpense,
+    LedgerRefund,
+    WriteResult,
+)
 from ledgerbridge.errors import Invalid, NotFound, SyncError, UnknownOutcome
 
 # Canonical payment method → QBO PaymentMethod names to try (QBO's default list).
@@ -94,6 +101,7 @@ class QuickBooksConnector:
             monotonic=monotonic,
         )
         self.fees = FeeBooks(self.api, self.markers, self._currency_ref)
+        self.refunds = RefundBooks(self.api, self.markers)
         # Company preferences (currency, multicurrency, custom field definitions): read again
         # after PREFERENCES_TTL seconds, or at once after invalidate_settings (a retry, the
         # settings page), so "fix it in QuickBooks, then retry" works without a restart.
@@ -543,6 +551,23 @@ class QuickBooksConnector:
 
     async def find_fee_expense(self, external_key: str) -> WriteResult | None:
         return await self.fees.find(external_key)
+
+    # -----------------------------------------------------------------------------------------
+    # Refunds and removals of payments (refunds.py)
+    # -----------------------------------------------------------------------------------------
+    async def create_refund(
+        self, refund: LedgerRefund, request_id: str, external_key: str
+    ) -> WriteResult:
+        return await self.refunds.create(refund, request_id, external_key)
+
+    async def find_refund(self, external_key: str) -> WriteResult | None:
+        return await self.refunds.find(external_key)
+
+    async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
+        return await self.refunds.total(list(refund_ids))
+
+    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
+        return await self.refunds.remove_payment(payment_id, how)
 
     # -----------------------------------------------------------------------------------------
     # Change feed

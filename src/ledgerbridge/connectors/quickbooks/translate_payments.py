@@ -101,7 +101,7 @@ def payment_from_wire(data: Mapping[str, Any], home_currency: str) -> Payment:
         ),
         reference=data.get("PaymentRefNum"),
         processor="quickbooks",
-        status="deleted" if (voided or deleted) else "succeeded",
+        status="voided" if voided else "deleted" if deleted else "succeeded",
         customer=Customer(
             id=ref_value(customer_ref),
             display_name=customer_ref.get("name") if isinstance(customer_ref, Mapping) else None,

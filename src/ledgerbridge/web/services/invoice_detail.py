@@ -11,7 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
+from ledgerbridge.connectors.hubspot.translate_payments import GONE_NOTES
 from ledgerbridge.domain import Side, SyncStatus, quantize
+from ledgerbridge.engine.payments import REFUND_IDS, booked_refunds
 from ledgerbridge.engine.ports import (
     HOME_TOTAL,
     INVOICE,
@@ -21,6 +23,7 @@ from ledgerbridge.engine.ports import (
     StoredSyncState,
 )
 from ledgerbridge.errors import SyncError
+from ledgerbridge.web import formatting
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
 from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
@@ -103,6 +106,23 @@ class PaymentView:
     comment: str
     qbo_id: str | None
     qbo_link: str | None
+    qbo_refunded: Decimal = Decimal(0)  # booked in QBO as refund receipts
+    qbo_refund_ids: tuple[str, ...] = ()
+    refund_action: str = ""  # what a refund does in QuickBooks (the refund dialog says it)
+    delete_action: str = ""  # what a delete does in QuickBooks (the delete dialog says it)
+
+    @property
+    def gone_in_qbo(self) -> str | None:
+        """ "Voided in QuickBooks" / "Deleted in QuickBooks" for a copy of a QBO payment that QBO
+        no longer counts (the copy keeps the amount that was paid)."""
+        if self.source != "quickbooks":
+            return None
+        first = self.comment.splitlines()[0] if self.comment else ""
+        return first if first in GONE_NOTES.values() else None
+
+    @property
+    def status_label(self) -> str:
+        return self.gone_in_qbo or formatting.label(formatting.PAYMENT_LATEST_STATUS, self.status)
 
     @property
     def refundable(self) -> Decimal:
@@ -328,9 +348,12 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     p = _props(record)
     payment_id = str(record["id"])
     qbo_id = qbo_payment_id(p.get(tr.PAYMENT_KEY))
+    link = None
     if qbo_id is None:
         link = console.store.get_link(console.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
         qbo_id = link.qbo_id if link else None
+    source = str(p.get("hs_processor_type") or "none")
+    refund_action, delete_action = _qbo_actions(console, source, qbo_id)
     return PaymentView(
         id=payment_id,
         source=str(p.get("hs_processor_type") or "none"),
@@ -345,7 +368,47 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
         comment=str(p.get("hs_internal_comment") or ""),
         qbo_id=qbo_id,
         qbo_link=qbo_url(connection, "payment", qbo_id),
+        qbo_refunded=booked_refunds(link),
+        qbo_refund_ids=tuple(str(i) for i in ((link.extra.get(REFUND_IDS) or []) if link else [])),
+        refund_action=refund_action,
+        delete_action=delete_action,
     )
+
+
+def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str, str]:
+    """What a refund and a delete of this HubSpot payment will do in QuickBooks, in words."""
+    settings = console.sync_settings()
+    if source == "quickbooks":
+        keep = (
+            f"QuickBooks: payment {qbo_id} stays as recorded there (this payment came from "
+            "QuickBooks; void it in QuickBooks if its books must show it)."
+        )
+        refund = (
+            f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+            "for the same customer and deposit account, with the reason in its memo."
+            if settings.refunds.to_quickbooks and settings.payments.hubspot_to_qbo
+            else keep
+        )
+        return refund, keep
+    if not qbo_id:
+        nothing = "QuickBooks: nothing changes (this payment is not recorded there yet)."
+        return nothing, nothing
+    refund = (
+        f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+        "for the same customer and deposit account, with the reason in its memo."
+        if settings.refunds.to_quickbooks
+        else f"QuickBooks: nothing changes (refunds are not sent to QuickBooks); payment "
+        f"{qbo_id} keeps counting the full amount."
+    )
+    how = settings.refunds.deleted_payment
+    delete = {
+        "void": f"QuickBooks: payment {qbo_id} is voided (it stays on file at 0.00 and the "
+        "invoice's balance goes back up there too).",
+        "delete": f"QuickBooks: payment {qbo_id} is deleted (the invoice's balance goes back "
+        "up there too).",
+        "none": f"QuickBooks: nothing changes; payment {qbo_id} keeps counting the full amount.",
+    }[how]
+    return refund, delete
 
 
 def invoice_state(

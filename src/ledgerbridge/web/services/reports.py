@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
-from ledgerbridge.web.formatting import plain_amount
+from ledgerbridge.connectors.hubspot.translate_payments import GONE_NOTES
+from ledgerbridge.web.formatting import PAYMENT_LATEST_STATUS, label, plain_amount
 
 # Payments whose money did not arrive are listed but not counted.
 NOT_RECEIVED = {"failed", "processing", "disputed_lost"}
@@ -32,6 +33,16 @@ class PaymentLine:
     processing_fee: Decimal
     platform_fee: Decimal
     refunds: Decimal
+    comment: str = ""
+
+    @property
+    def status_label(self) -> str:
+        """A copy of a QBO payment that QBO voided or deleted says so ("Voided in QuickBooks");
+        the rest show HubSpot's status."""
+        first = self.comment.splitlines()[0] if self.comment else ""
+        if self.processor == "quickbooks" and first in GONE_NOTES.values():
+            return first
+        return label(PAYMENT_LATEST_STATUS, self.status)
 
     @property
     def counted(self) -> bool:
@@ -106,6 +117,7 @@ async def payments_report(
                 processing_fee=payment.processing_fee,
                 platform_fee=payment.platform_fee,
                 refunds=payment.refunds,
+                comment=payment.comment,
             )
         )
     totals: dict[str, CurrencyTotals] = {}

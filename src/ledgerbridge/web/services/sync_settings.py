@@ -16,6 +16,7 @@ from ledgerbridge.engine.fieldmap import (
     LongTextPolicy,
     ObjectSync,
     ProductNotFoundPolicy,
+    RefundSettings,
     SyncSettings,
 )
 from ledgerbridge.engine.filters import BUILTIN_FIELDS, OP_TEXT, FilterOp, FilterRule, validate_rule
@@ -237,10 +238,29 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                     )[:100],
                     vendor_name=_one(form, "fees_vendor_name")[:100],
                 ),
+                "refunds": _refund_settings(form, current),
                 "customer_match_key": match_key,
                 "long_text": long_text,
             }
         )
+    )
+
+
+_DELETED_PAYMENT: dict[str, Literal["void", "delete", "none"]] = {
+    "void": "void",
+    "delete": "delete",
+    "none": "none",
+}
+
+
+def _refund_settings(form: Any, current: SyncSettings) -> RefundSettings:
+    """Refunds and deletes of HubSpot payments towards QuickBooks; a field the form did not send
+    keeps its current value."""
+    to_qbo = _one(form, "refunds_to_quickbooks")
+    deleted = _one(form, "refunds_deleted_payment")
+    return RefundSettings(
+        to_quickbooks=current.refunds.to_quickbooks if not to_qbo else to_qbo == "on",
+        deleted_payment=_DELETED_PAYMENT.get(deleted, current.refunds.deleted_payment),
     )
 
 

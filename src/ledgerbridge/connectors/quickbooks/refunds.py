@@ -1,0 +1,138 @@
+"""Refunds and removals of payments recorded in QBO.
+
+A refund recorded in HubSpot on a payment that QBO holds is booked as a RefundReceipt: the
+payment's customer, paid from the account the payment was deposited to (Undeposited Funds when
+the payment names none), with the payment's method and currency, one line on the item of the
+first invoice the payment paid (what the money was for), the reason in PrivateNote (QBO's
+"Memo"), and a marker so that a create whose answer was lost is found again instead of being
+sent twice. A payment deleted in HubSpot is voided (or deleted, per the settings) in QBO.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.connectors.quickbooks import translate as tr
+from ledgerbridge.connectors.quickbooks.api import QboApi
+from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
+from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
+from ledgerbridge.engine.ports import LedgerRefund, WriteResult
+from ledgerbridge.errors import Invalid, NotFound
+
+REFUND_ENTITY = "RefundReceipt"
+UNDEPOSITED = "Undeposited Funds"
+
+
+class RefundBooks:
+    """Creates and finds refund receipts; voids or deletes payments."""
+
+    def __init__(self, api: QboApi, markers: MarkerIndex) -> None:
+        self.api = api
+        self.markers = markers
+
+    async def find(self, external_key: str) -> WriteResult | None:
+        row = await self.markers.find(REFUND_ENTITY, external_key)
+        return write_result(row, created=False) if row is not None else None
+
+    async def create(self, refund: LedgerRefund, request_id: str, external_key: str) -> WriteResult:
+        payment = await self.api.read("Payment", refund.payment_id)
+        if payment is None:
+            raise NotFound(
+                message=f"The QuickBooks payment {refund.payment_id} being refunded no longer "
+                "exists",
+                hint="Record the refund in QuickBooks by hand, or restore the payment, then retry",
+                code="refund_payment_gone",
+            )
+        item = await self._item_of(payment)
+        deposit = payment.get("DepositToAccountRef") or await self._undeposited()
+        amount = refund.amount
+        body: dict[str, Any] = tr.prune(
+            {
+                "CustomerRef": {"value": str((payment.get("CustomerRef") or {}).get("value"))},
+                "DepositToAccountRef": {"value": str(deposit["value"])},
+                "PaymentMethodRef": (
+                    {"value": str(payment["PaymentMethodRef"]["value"])}
+                    if payment.get("PaymentMethodRef")
+                    else None
+                ),
+                "PaymentRefNum": payment.get("PaymentRefNum"),
+                "CurrencyRef": payment.get("CurrencyRef"),
+                "TxnDate": refund.date.isoformat(),
+                "PrivateNote": f"{refund.memo}. {tr.marker(external_key)}",
+                "Line": [
+                    {
+                        "DetailType": "SalesItemLineDetail",
+                        "Amount": amount,
+                        "Description": refund.memo,
+                        "SalesItemLineDetail": {
+                            "ItemRef": {"value": item},
+                            "Qty": 1,
+                            "UnitPrice": amount,
+                        },
+                    }
+                ],
+            }
+        )
+
+        async def recover() -> dict[str, Any] | None:
+            return await self.markers.find(REFUND_ENTITY, external_key)
+
+        lookup = Recovery(recover)
+        row = await self.api.create(REFUND_ENTITY, body, request_id, recover=lookup)
+        self.markers.remember(REFUND_ENTITY, row)
+        return write_result(row, created=not lookup.found)
+
+    async def total(self, refund_ids: list[str]) -> Decimal:
+        total = Decimal(0)
+        for refund_id in refund_ids:
+            row = await self.api.read(REFUND_ENTITY, refund_id)
+            if row is not None:
+                total += Decimal(str(row.get("TotalAmt") or 0))
+        return total
+
+    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
+        row = await self.api.read("Payment", payment_id)
+        if row is None:
+            return None
+        voided = str(row.get("PrivateNote") or "").startswith("Voided")
+        if how == "void" and voided and Decimal(str(row.get("TotalAmt") or 0)) == 0:
+            return write_result(row, created=False)  # voided already
+        body = {"Id": str(row["Id"]), "SyncToken": str(row["SyncToken"])}
+        if how == "delete":
+            await self.api.update("Payment", body, operation="delete")
+            return WriteResult(str(row["Id"]), None, created=False)
+        out = await self.api.update(
+            "Payment", {**body, "sparse": True}, operation="update", include="void"
+        )
+        return write_result(out, created=False)
+
+    async def _item_of(self, payment: dict[str, Any]) -> str:
+        for line in payment.get("Line") or []:
+            for linked in line.get("LinkedTxn") or []:
+                if linked.get("TxnType") != "Invoice":
+                    continue
+                invoice = await self.api.read("Invoice", str(linked.get("TxnId")))
+                for inv_line in (invoice or {}).get("Line") or []:
+                    ref = (inv_line.get("SalesItemLineDetail") or {}).get("ItemRef")
+                    if ref and ref.get("value"):
+                        return str(ref["value"])
+        raise Invalid(
+            message=f"The QuickBooks payment {payment.get('Id')} is not applied to an invoice "
+            "with an item line, so the refund has no item to book against",
+            hint="Record the refund in QuickBooks by hand (Refund receipt), then mark it resolved",
+            code="refund_no_item",
+        )
+
+    async def _undeposited(self) -> dict[str, Any]:
+        page = await self.api.query(
+            f"SELECT * FROM Account WHERE Name = {tr.quote(UNDEPOSITED)} AND Active = true"
+        )
+        if not page.rows:
+            raise Invalid(
+                message="The payment being refunded names no deposit account and QuickBooks has "
+                f"no '{UNDEPOSITED}' account to refund from",
+                hint="Record the refund in QuickBooks by hand (Refund receipt), then retry",
+                code="refund_account",
+            )
+        return {"value": str(page.rows[0]["Id"])}
