@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ledgerbridge.web.stack import ConsoleStack
+from ledgerbridge.console_stack import ConsoleStack
 from playwright.sync_api import Page, expect
 
 from ledgerbridge.bootstrap import load_sync_settings
