@@ -11,10 +11,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ledgerbridge.console_stack import ConsoleStack
 from playwright.sync_api import Page, expect
 
 from ledgerbridge.bootstrap import load_sync_settings
+from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND
 

@@ -4,7 +4,7 @@
 says must agree does agree, as read (or as written) on both sides. This module is that check.
 
 Each comparison produces the differences that break agreement (`compare_invoice`,
-`compare_payment`): each names the field and carries both values, as text a person can read.
+`compare_payment`, `compare_sales_receipt`): each names the field and carries both values, as text a person can read.
 The differences the sync matrix documents as expected (a refund HubSpot owns, a voided invoice
 whose amounts QBO zeroes, a payment method QBO does not have) are not disagreements: they are
 returned by `allowed_invoice_differences` / `allowed_payment_differences` instead, with `note`
@@ -68,6 +68,9 @@ P_STATUS = "status"
 P_CURRENCY = "currency"
 P_REFUNDED = "refunded"
 P_REMOVED = "removed"
+
+P_DEPOSIT_ACCOUNT = "deposit_account"
+P_CUSTOMER = "customer"
 
 # QBO keeps at most this many characters of a payment reference (PaymentRefNum).
 QBO_PAYMENT_REF_MAX = 21
@@ -140,6 +143,31 @@ def allowed_payment_differences(
     hubspot: Payment, quickbooks: Payment, *, invoice_id: str | None = None
 ) -> list[FieldDifference]:
     return [c.difference for c in _payment_checks(hubspot, quickbooks, invoice_id) if c.allowed]
+
+
+def compare_sales_receipt(
+    hubspot: Payment,
+    quickbooks: Payment,
+    *,
+    customer_id: str | None,
+    deposit_account_id: str | None,
+    expected_deposit_account_id: str | None,
+) -> list[FieldDifference]:
+    """A HubSpot payment tied to no invoice against the QBO sales receipt recording it: the
+    payment's fields as for any payment (the receipt's TotalAmt is the amount), plus the
+    customer the receipt names and the account the money was deposited to.
+
+    `customer_id`: the QBO customer the HubSpot payment's contact is linked to;
+    `expected_deposit_account_id`: the chosen account's id (None: Undeposited Funds' id)."""
+    out = [c.difference for c in _payment_checks(hubspot, quickbooks, None) if not c.allowed]
+    qbo_customer = quickbooks.customer.id if quickbooks.customer else None
+    if customer_id is not None and qbo_customer != customer_id:
+        out.append(_diff(P_CUSTOMER, customer_id, qbo_customer))
+    if expected_deposit_account_id is not None and deposit_account_id != (
+        expected_deposit_account_id
+    ):
+        out.append(_diff(P_DEPOSIT_ACCOUNT, expected_deposit_account_id, deposit_account_id))
+    return out
 
 
 # ---- invoices -------------------------------------------------------------------------------

@@ -364,6 +364,20 @@ class LedgerRefund:
     memo: str  # what the refund is and why, as the finance team reads it
 
 
+class SalesReceiptRequest:
+    """A payment tied to no invoice, to record in QBO as a sales receipt (paid on the spot)."""
+
+    customer_id: str  # QBO customer
+    item_id: str  # the QBO service item the single line books to
+    amount: Decimal
+    currency: str
+    date: dt.date
+    method: str | None  # canonical method ("credit_card", "ach", ...)
+    reference: str | None
+    deposit_account: str  # account name as chosen in the settings; "" = Undeposited Funds
+    memo: str
+
+
 @dataclass(frozen=True)
 class InvoiceCreate:
     """One invoice create in a batch (backfills): the arguments of LedgerPort.create_invoice."""

@@ -30,6 +30,7 @@ from ledgerbridge.connectors.quickbooks.errors import MULTICURRENCY_HINT
 from ledgerbridge.connectors.quickbooks.expenses import FeeBooks
 from ledgerbridge.connectors.quickbooks.items import ItemCatalog
 from ledgerbridge.connectors.quickbooks.lookups import CustomerIndex, MarkerIndex
+from ledgerbridge.connectors.quickbooks.receipts import ReceiptBooks, ReceiptRead
 from ledgerbridge.connectors.quickbooks.refunds import RefundBooks
 from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, write_result
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
@@ -38,6 +39,7 @@ from ledgerbridge.engine.ports import (
     CustomFieldDef,
     FeeExpense,
     LedgerRefund,
+    SalesReceiptRequest,
     WriteResult,
 )
 from ledgerbridge.errors import Invalid, NotFound, SyncError, UnknownOutcome
@@ -102,6 +104,14 @@ class QuickBooksConnector:
         )
         self.fees = FeeBooks(self.api, self.markers, self._currency_ref)
         self.refunds = RefundBooks(self.api, self.markers)
+
+        self.receipts = ReceiptBooks(
+            self.api,
+            self.markers,
+            self._currency_ref,
+            self._payment_method_id,
+            self._home_currency,
+        )
         # Company preferences (currency, multicurrency, custom field definitions): read again
         # after PREFERENCES_TTL seconds, or at once after invalidate_settings (a retry, the
         # settings page), so "fix it in QuickBooks, then retry" works without a restart.
@@ -568,6 +578,23 @@ class QuickBooksConnector:
 
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         return await self.refunds.remove_payment(payment_id, how)
+
+    # Sales receipts (receipts.py)
+    # -----------------------------------------------------------------------------------------
+    async def create_sales_receipt(
+        self, receipt: SalesReceiptRequest, request_id: str, external_key: str
+    ) -> WriteResult:
+        return await self.receipts.create(receipt, request_id, external_key)
+
+    async def find_sales_receipt(self, external_key: str) -> WriteResult | None:
+        return await self.receipts.find(external_key)
+
+    async def get_sales_receipt(self, receipt_id: str) -> ReceiptRead | None:
+        return await self.receipts.read(receipt_id)
+
+    async def _home_currency(self) -> str:
+        home, _ = await self.company_currency()
+        return home
 
     # -----------------------------------------------------------------------------------------
     # Change feed

@@ -435,7 +435,10 @@ def handlers() -> dict[str, Handler]:
         "Account": AccountHandler(),
         "Term": SimpleNameHandler("Term", {"Type": "STANDARD", "DueDays": 0}),
         "PaymentMethod": SimpleNameHandler("PaymentMethod", {"Type": "NON_CREDIT_CARD"}),
-        "TaxCode": SimpleNameHandler("TaxCode", {"Taxable": True, "TaxGroup": True}),
+        # QBO reads and queries tax codes; it creates them only through its TaxService
+        "TaxCode": SimpleNameHandler(
+            "TaxCode", {"Taxable": True, "TaxGroup": True}, creatable=False
+        ),
         "TaxRate": SimpleNameHandler("TaxRate", {"RateValue": 0}, creatable=False),
     }
 

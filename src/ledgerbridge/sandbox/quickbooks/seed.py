@@ -233,6 +233,7 @@ def seed_empty(env: Env, number: int) -> None:
             },
             "PurchaseTaxRateList": {"TaxRateDetail": []},
         },
+        admin=True,
     )
     for name, days in TERMS:
         operations.create(env, "Term", {"Name": name, "Type": "STANDARD", "DueDays": days})
