@@ -364,6 +364,7 @@ class LedgerRefund:
     memo: str  # what the refund is and why, as the finance team reads it
 
 
+@dataclass(frozen=True)
 class SalesReceiptRequest:
     """A payment tied to no invoice, to record in QBO as a sales receipt (paid on the spot)."""
 
