@@ -197,8 +197,7 @@ async def _reconcile(
             run_id, report = await reconcile_connection(
                 runtime, conn, incremental=scope == INCREMENTAL
             )
-        metrics.reconciled(connection_id, report)
-        return {"scope": scope, "run_id": run_id}
+        return {"scope": scope, "run_id": run_id, "diverged": report.diverged}
 
 
 def reconcile_connection(connection_id: int) -> dict[str, int | str | None]:
