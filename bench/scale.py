@@ -38,11 +38,13 @@ BROKER = "redis://127.0.0.1:6379/12"
 BUDGETS = "redis://127.0.0.1:6379/11"  # the realms' budgets, shared by every worker
 REALM_BASE = 9130357000000000
 PORTAL_BASE = 70000000
+WEB_PORT = 9380  # the web tier (`serve --no-worker`) in the idle run
 PORTS = 9400  # sandboxes from here; worker metrics from 9390
 
 
 # ---- the sandbox host: several companies in one process ---------------------------------------
 def serve_sandboxes(args: argparse.Namespace) -> None:
+    from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
     from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
     from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
     from ledgerbridge.sandbox.quickbooks import state as qbo_state
@@ -60,6 +62,8 @@ def serve_sandboxes(args: argparse.Namespace) -> None:
         hsb = hs.state.sandbox
         hsb.portal_id = hsb.tokens.hub_id = hsb.webhooks.portal_id = PORTAL_BASE + number
         seed_invoices(hsb, args.invoices, f"co{number}")
+        if args.webhook_url:  # HubSpot tells the web tier what changed (it sends a task)
+            hsb.set_webhook(args.webhook_url, SANDBOX_CLIENT_SECRET)
         apps.append((hs, qb))
     qbo_state.REALM_BASE = REALM_BASE
     served = []
@@ -375,34 +379,56 @@ def _profile(cluster: Cluster, args: argparse.Namespace) -> None:
 
 # ---- 2. idle ------------------------------------------------------------------------------
 def idle(args: argparse.Namespace) -> dict[str, float]:
+    """One worker over many connections, the web tier receiving HubSpot's webhooks for the new
+    invoices that trickle in (each webhook sends its connection a task), beat polling every
+    connection on the production interval."""
     ensure_database(DB, fresh=True)
     _fresh_redis()
-    env = _env(poll=args.idle_poll)
+    env = {**_env(poll=args.idle_poll), "LEDGERBRIDGE_PORT": str(WEB_PORT)}
     cluster = Cluster(env, Path(".ledgerbridge-bench/logs") / "idle")
     cluster.log_dir.mkdir(parents=True, exist_ok=True)
     try:
         companies = _host(
-            cluster, "sandboxes", args.idle_connections, PORTS, 0, invoices=0, trickle=args.trickle
+            cluster,
+            "sandboxes",
+            args.idle_connections,
+            PORTS,
+            0,
+            invoices=0,
+            trickle=args.trickle,
+            webhook_url=f"http://127.0.0.1:{WEB_PORT}/webhooks/hubspot",
         )
         asyncio.run(_connect(companies, env))
+        cluster.spawn("web", "serve", "--no-worker")
+        wait_port(WEB_PORT)
         cluster.spawn("beat", "beat")
         worker = cluster.spawn("worker", "worker", "--name=idle@%h", "--metrics-port=9389")
         # Warm up: every connection served once (its connectors built, its feeds read).
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             if _scrape([9389]).get("ledgerbridge_worker_tasks_total", 0) >= args.idle_connections:
                 break
             time.sleep(2)
-        cpu0, t0 = _cpu_seconds(worker.pid), time.monotonic()
+        engine = create_engine(DB)
+        linked0 = _linked(engine)
+        before = _scrape([9389]).get("ledgerbridge_worker_tasks_total", 0)
+        meter = CpuMeter(cluster)
+        meter.start()
         time.sleep(args.idle_seconds)
-        cpu1, t1 = _cpu_seconds(worker.pid), time.monotonic()
+        cores = meter.stop()
         figures = _scrape([9389])
+        linked = _linked(engine) - linked0
+        engine.dispose()
         return {
             "connections": args.idle_connections,
-            "cores": (cpu1 - cpu0) / (t1 - t0),
+            "cores": cores["workers"],
+            "web_cores": cores.get("web", 0.0),
+            "sandbox_cores": cores["sandboxes"],
+            "machine": cores["machine"],
+            "load": os.getloadavg()[0],
             "rss_mib": _rss_mib(worker.pid),
-            "tasks": figures.get("ledgerbridge_worker_tasks_total", 0),
-            "synced": figures.get("ledgerbridge_sync_steps_total", 0),
+            "tasks": figures.get("ledgerbridge_worker_tasks_total", 0) - before,
+            "synced": linked,
         }
     finally:
         cluster.stop()
@@ -433,6 +459,7 @@ def main() -> None:
         p.add_argument("--time-scale", type=float, default=1.0)
         p.add_argument("--limits", type=int, default=0)
         p.add_argument("--trickle", type=float, default=0.0)
+        p.add_argument("--webhook-url", default="")
         serve_sandboxes(p.parse_args())
         return
     p = argparse.ArgumentParser(description="distributed-mode benchmark")
@@ -482,10 +509,14 @@ def main() -> None:
         r = idle(args)
         per = (r["rss_mib"] - base) / r["connections"] * 1024
         print(
-            f"idle: 1 worker over {r['connections']} connections (poll every {args.idle_poll:g} s,"
-            f" a new invoice every {args.trickle:g} s): CPU {r['cores']:.3f} cores,"
-            f" RSS {r['rss_mib']:.0f} MiB ({base:.0f} MiB with none: {per:.0f} KiB per connection);"
-            f" {r['tasks']:.0f} tasks, {r['synced']:.0f} steps",
+            f"idle: 1 worker over {r['connections']} connections (beat polls each every"
+            f" {args.idle_poll:g} s; a new HubSpot invoice every {args.trickle:g} s, its webhook to"
+            f" the web tier, which sends a task), measured {args.idle_seconds:g} s:\n"
+            f"  worker CPU {r['cores']:.3f} cores (web tier {r['web_cores']:.3f}, sandboxes"
+            f" {r['sandbox_cores']:.3f}); RSS {r['rss_mib']:.0f} MiB, {base:.0f} MiB serving no"
+            f" connection: {per:.0f} KiB per connection; {r['tasks']:.0f} tasks,"
+            f" {r['synced']:.0f} invoices synced; machine busy {r['machine']:.2f} cores,"
+            f" load average {r['load']:.2f}",
             flush=True,
         )
 
