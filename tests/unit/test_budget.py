@@ -183,6 +183,39 @@ async def test_two_redis_budgets_share_one_realm(redis_client) -> None:
     assert peak <= 4
 
 
+async def test_redis_window_total_is_kept_not_recounted(redis_client) -> None:
+    """A long window (HubSpot's daily one holds a day of requests) keeps its total in a key, so
+    taking a place costs the expired entries, not a walk of the window; the total follows what
+    is in the window, and over the cap the wait is the oldest entry's expiry."""
+    from ledgerbridge.connectors.budget_redis import RedisBudget
+
+    account = f"test-{uuid.uuid4().hex}"
+    limits = Limits(
+        (Window("daily", 8, 0.4), Window("batch", 100, 0.4, False, frozenset({"batch"}))),
+        concurrency=10,
+        reserve=0.0,
+    )
+    budget = RedisBudget(redis_client, account, limits, poll_seconds=0.005)
+    key = f"lb:budget:{{{account}}}:w:"
+    started = time.monotonic()
+    for kind, items in [("call", 1), ("batch", 3), ("call", 1)]:
+        async with spend(budget, kind, items):  # type: ignore[arg-type]
+            pass
+    assert float(await redis_client.get(key + "daily:sum")) == 5  # items metered: 1 + 3 + 1
+    assert float(await redis_client.get(key + "batch:sum")) == 1
+    async with spend(budget, "batch", 3):
+        pass
+    assert time.monotonic() - started < 0.3  # 8 of 8: no wait yet
+    async with spend(budget, "call", 1):  # over the cap: waits for the first entries to expire
+        pass
+    assert time.monotonic() - started >= 0.38
+    # The expired entries left the total with the window: what remains is counted once.
+    members = await redis_client.zcard(key + "daily")
+    costs = [int(c) for c in await redis_client.hvals(key + "daily:c")]
+    assert len(costs) == members
+    assert float(await redis_client.get(key + "daily:sum")) == sum(costs)
+
+
 async def test_redis_budget_pause_is_shared(redis_client) -> None:
     from ledgerbridge.connectors.budget_redis import RedisBudget
 
