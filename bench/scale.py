@@ -1,18 +1,25 @@
 """`make bench-scale`: the distributed mode under load, as deployed (separate processes).
 
-1. Throughput: C connections (each its own sandbox HubSpot portal and QBO company, QBO limits
-   on, time-scaled) x N finished invoices, synced by 1, 2 and 4 `ledgerbridge worker` processes
-   under one `ledgerbridge beat`, over the local PostgreSQL and Redis. Prints invoices/s, the
-   speed-up over one worker, and the 429s the workers received (their /metrics).
-2. Idle: one worker over M connections while new invoices trickle into random companies:
-   the worker's CPU (cores) and RSS, and RSS per connection.
+1. Throughput: C connections (each its own sandbox HubSpot portal and QBO company, with its
+   own portal id and realm id, QBO and HubSpot limits on, time-scaled) x N finished invoices,
+   synced by 1, 2 and 4 `ledgerbridge worker` processes under one `ledgerbridge beat`, over the
+   local PostgreSQL and Redis. The workers pace every realm and portal with the same
+   time-scaled limits, through budgets shared in Redis (LEDGERBRIDGE_BUDGET_REDIS_URL), as
+   compose.yaml deploys them. Prints invoices/s, the speed-up over one worker, the API calls,
+   the 429s (total and the worst realm's: a realm over its limit gets 429s from its sandbox),
+   the time requests waited for their budget, the CPU each group of processes used (workers,
+   sandboxes, PostgreSQL, Redis, beat) and how busy the whole machine was (every user's work).
+2. Idle: one worker over M connections, the web tier (`serve --no-worker`) receiving HubSpot's
+   webhooks for new invoices trickling into random companies: the worker's CPU (cores) and
+   RSS, and RSS per connection against a worker serving none.
 
 The sandboxes run in their own processes (`python -m bench.scale sandboxes`, several companies
-per process). Defaults are sized to run in a few minutes on a small shared machine; the full
-size of the issue is `--connections 20 --invoices 500 --idle-connections 200`.
+per process). Defaults are the issue's size: 20 connections x 500 invoices, 200 idle
+connections (about 40 minutes on a shared 2-core machine; `--invoices 50 --skip-idle` for a
+quick look).
 
-Usage: python -m bench.scale [--connections C] [--invoices N] [--workers 1,2,4]
-       [--idle-connections M] [--idle-seconds S] [--time-scale T]
+Usage: python -m bench.scale [--connections C] [--invoices N] [--workers 1,2,4] [--poll S]
+       [--idle-connections M] [--idle-seconds S] [--time-scale T] [--profile S]
 """
 
 from __future__ import annotations
