@@ -65,7 +65,8 @@ bench-sandbox: $(STAMP)
 cluster-demo: $(STAMP)
 	$(PY) -m ledgerbridge.cluster --companies 3 --workers 2
 
-# Throughput with 1, 2 and 4 worker processes over 20 connections; one worker idling over 200.
+# Throughput with 1, 2 and 4 worker processes over 20 connections x 500 invoices (QBO limits on,
+# one budget per realm shared in Redis); one worker idling over 200 connections with webhooks.
 bench-scale: $(STAMP)
 	$(PY) -m bench.scale
 

@@ -59,6 +59,33 @@ TASKS = Counter(
 )
 
 
+RECONCILE_RUNS = Counter(
+    "ledgerbridge_reconcile_runs_total",
+    "Reconciliation runs finished by this process, by connection and scope (full, incremental)",
+    ["connection", "scope"],
+)
+RECONCILE_FINDINGS = Counter(
+    "ledgerbridge_reconcile_findings_total",
+    "What reconciliation runs found, by connection and outcome (repaired, diverged, orphan,"
+    " duplicate)",
+    ["connection", "outcome"],
+)
+
+
+def reconciled(connection_id: int, report: Any) -> None:
+    """Count a finished ReconcileReport."""
+    cid = str(connection_id)
+    RECONCILE_RUNS.labels(cid, report.scope).inc()
+    for outcome, n in (
+        ("repaired", report.repaired),
+        ("diverged", report.diverged),
+        ("orphan", report.orphans),
+        ("duplicate", report.duplicates),
+    ):
+        if n:
+            RECONCILE_FINDINGS.labels(cid, outcome).inc(n)
+
+
 def api_call(api: str, account: str | None, status: int) -> None:
     API_CALLS.labels(api, account or "", str(status)).inc()
     if status == 429:
@@ -114,6 +141,16 @@ class StoreCollector(Collector):
             "Records failing to sync, per connection and error category",
             labels=["connection", "category"],
         )
+        last_reconcile = GaugeMetricFamily(
+            "ledgerbridge_reconcile_last_run_timestamp_seconds",
+            "When the connection's newest reconciliation started (Unix time; absent: never)",
+            labels=["connection", "scope"],
+        )
+        last_diverged = GaugeMetricFamily(
+            "ledgerbridge_reconcile_last_diverged",
+            "Records the newest reconciliation left out of sync (diverged, orphans, duplicates)",
+            labels=["connection"],
+        )
         info = GaugeMetricFamily(
             "ledgerbridge_connection_info",
             "One per connection: its name and health",
@@ -122,6 +159,7 @@ class StoreCollector(Collector):
         try:
             connections = self.store.list_connections()
             figures = self.store.ops_figures()
+            runs = self.store.last_reconcile_runs()
         except Exception:
             log.exception("metrics: the database could not be read")
             return
@@ -136,7 +174,11 @@ class StoreCollector(Collector):
                 records.add_metric([cid, status], n)
             for category, n in (f.failing_by_category if f else {}).items():
                 failing.add_metric([cid, category], n)
-        yield from (lag, depth, in_flight, records, failing, info)
+            run = runs.get(conn.id)
+            if run is not None:
+                last_reconcile.add_metric([cid, run.scope], run.started_at.timestamp())
+                last_diverged.add_metric([cid], run.diverged + run.orphans + run.duplicates)
+        yield from (lag, depth, in_flight, records, failing, last_reconcile, last_diverged, info)
 
 
 _collector: StoreCollector | None = None

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ledgerbridge import metrics
 from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.reconcile import FULL, INCREMENTAL, Reconciler, ReconcileReport
@@ -63,6 +64,8 @@ async def reconcile_connection(
     )
     report = await reconciler.run(since=since, repair=repair, dry_run=dry_run)
     run_id = None if dry_run else store.save_reconcile_run(conn.id, report)
+    if not dry_run:
+        metrics.reconciled(conn.id, report)
     log.info(
         "reconcile %s (%s): %d checked, %d in sync, %d repaired, %d diverged, %d orphans, "
         "%d duplicates, %d API calls, %.1fs",

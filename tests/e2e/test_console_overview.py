@@ -1,5 +1,5 @@
-"""Several connections in one console (Chromium): the overview lists each with its lag, queue
-and failures; the switcher in the top bar changes which connection the other pages show."""
+"""Several connections in one console (Chromium): the overview lists each with its lag, queue,
+failures and last reconciliation; the switcher in the top bar changes which connection the other pages show."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ledgerbridge.bootstrap import build_runtime
 from ledgerbridge.fleet import Company, connect_fleet, seed_invoices
 from ledgerbridge.ingress import front_app
 from ledgerbridge.process_stack import console_app, ensure_admin
+from ledgerbridge.reconciliation import reconcile_connection
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings
@@ -53,6 +54,8 @@ def test_overview_and_switcher(browser: Any, tmp_path: Path) -> None:
                 while (await first.engine.run_once(10)).claimed:
                     pass
                 await second.engine.poll_once()
+                # Company 1 was reconciled (a full sweep); company 2 never was.
+                await reconcile_connection(runtime, first)
                 return ids
             finally:
                 await runtime.aclose()
@@ -80,6 +83,15 @@ def test_overview_and_switcher(browser: Any, tmp_path: Path) -> None:
             expect(two).to_contain_text("client-002")
             expect(two.locator(".queued")).to_have_text("3")
             expect(two.locator(".lag")).to_have_text(re.compile(r"behind"))
+            # The last reconciliation: when, which sweep, what it found.
+            expect(one.locator(".last-reconcile")).to_contain_text("just now · full")
+            expect(one.locator(".last-reconcile")).to_contain_text("all 2 in sync")
+            expect(two.locator(".last-reconcile")).to_have_text("never")
+            with page.expect_navigation():
+                one.get_by_role("button", name="See the run").click()
+            expect(page).to_have_url(re.compile(r"/reconciliation\?run=\d+$"))
+            expect(page.locator("#connection-switcher")).to_have_value(str(ids[0]))
+            expect(page.locator("main")).to_contain_text("Both books agree on every record")
 
             # The switcher: the settings page follows the chosen connection.
             page.goto("/settings/sync")

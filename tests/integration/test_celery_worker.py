@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
@@ -199,3 +199,98 @@ def test_webhook_on_the_web_tier_sends_its_connection_a_task(
         row = qsb.get_entity(qsb.default_realm_id, "Invoice", props["qbo_invoice_id"])
         assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
         assert len(qsb.companies[qsb.default_realm_id].all("Invoice")) == 1
+
+
+@pytest.mark.postgres
+def test_beat_schedules_each_connections_reconciliation_and_a_worker_runs_it(
+    deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconciliation schedule on the distributed mode: beat holds a `reconcile:<id>` entry
+    per connection; when it fires, a worker runs the reconciliation that is due (the first one is
+    a full sweep) against the sandboxes and stores it; the same task again finds nothing due."""
+    from ledgerbridge.engine.reconcile import FULL
+
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    monkeypatch.setenv("LEDGERBRIDGE_RECONCILE_INTERVAL_SECONDS", "3600")
+    with ExitStack() as stack:
+        companies, apps = _companies(stack, 1)
+        hs, qb = apps[0]
+
+        async def connect() -> list[int]:
+            runtime = await build_runtime(Settings())
+            try:
+                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
+            finally:
+                await runtime.aclose()
+
+        (cid,) = asyncio.run(connect())
+        invoices = seed_invoices(hs.state.sandbox, 3, "rec")
+        store = SqlStore.from_settings(Settings())
+        stack.callback(store.close)
+
+        # Beat asks every second here (every 10 minutes by default) whether a run is due.
+        monkeypatch.setattr(celery_app, "RECONCILE_CHECK_SECONDS", 1.0)
+        app = celery_app.make_celery(Settings())
+        app.control.purge()
+        scheduler = celery_app.ConnectionScheduler(app=app)
+        stack.callback(scheduler.close)
+        entry = scheduler.schedule[f"reconcile:{cid}"]
+        assert entry.task == "ledgerbridge.reconcile_connection"
+        assert entry.args == (cid,)
+        assert entry.schedule.run_every.total_seconds() == 1.0
+
+        def beat_for(seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+            """Celery beat's loop: tick, sleep as long as it says."""
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not until():
+                time.sleep(max(0.0, min(scheduler.tick(), 0.2)))
+
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            beat_for(60, until=lambda: store.last_reconcile_run(cid) is not None)
+            run = store.last_reconcile_run(cid)
+            assert run is not None, "the worker did not run the scheduled reconciliation"
+            # Beat goes on sending the task every second: nothing is due for an hour.
+            beat_for(4)
+            time.sleep(1.0)  # the last task sent runs to its end
+
+    assert run.scope == FULL and run.error is None
+    assert run.checked >= len(invoices)
+    assert run.diverged == run.orphans == run.duplicates == 0
+    assert [r.id for r in store.list_reconcile_runs(cid)] == [run.id]
+    # "In sync" is the reconciliation's word; check the two books here too.
+    qsb = qb.state.sandbox
+    realm = qsb.default_realm_id
+    assert len(qsb.companies[realm].all("Invoice")) == len(invoices)
+    for i in invoices:
+        props = hs.state.sandbox.store.get("invoices", i).properties
+        assert props["ledgerbridge_sync_status"] == "synced"
+        row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
+        assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("interval", "every"), [("3600", 600.0), ("300", 300.0), ("0", None)])
+def test_reconcile_entry_follows_the_settings(
+    interval: str,
+    every: float | None,
+    deployment: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checked every 10 minutes at most (so the nightly sweep's hour is never missed), as often
+    as the interval when it is shorter, and not at all when the schedule is off."""
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    monkeypatch.setenv("LEDGERBRIDGE_RECONCILE_INTERVAL_SECONDS", interval)
+    store = SqlStore.from_settings(Settings())
+    try:
+        info = store.create_connection(f"{uuid.uuid4().hex[:8]}-rec", qbo_realm_id="1")
+        scheduler = celery_app.ConnectionScheduler(app=celery_app.make_celery(Settings()))
+        assert f"sync:{info.id}" in scheduler.schedule
+        entry = scheduler.schedule.get(f"reconcile:{info.id}")
+        if every is None:
+            assert entry is None
+        else:
+            assert entry is not None and entry.schedule.run_every.total_seconds() == every
+            assert not entry.is_due().is_due  # the first check is one interval after start
+        scheduler.close()
+    finally:
+        store.close()

@@ -116,6 +116,24 @@ def test_metrics_scraped_and_moving(pg_db_url: str, tmp_path: Path) -> None:
                     - _value(before, refreshes, api="quickbooks", account=realm)
                     == 1
                 )
+                # A reconciliation: its run counted, and the newest one's time and findings.
+                from ledgerbridge.reconciliation import reconcile_connection
+
+                await reconcile_connection(runtime, conn)
+                checked = await _scrape(web)
+                runs = "ledgerbridge_reconcile_runs_total"
+                assert (
+                    _value(checked, runs, connection=label, scope="full")
+                    - _value(after, runs, connection=label, scope="full")
+                    == 1
+                )
+                last = "ledgerbridge_reconcile_last_run_timestamp_seconds"
+                assert _value(after, last, connection=label) == 0  # never reconciled before
+                assert _value(checked, last, connection=label, scope="full") > 0
+                assert (
+                    _value(checked, "ledgerbridge_reconcile_last_diverged", connection=label) == 0
+                )
+
                 # The counter the rate budget increments when a request waits for it.
                 metrics.budget_waited("QuickBooks", realm, 0.25)
                 waited = await _scrape(web)

@@ -54,26 +54,37 @@ for i = 0, n - 1 do
   local name, cap = ARGV[6 + i * 4], tonumber(ARGV[7 + i * 4])
   local span, cost = tonumber(ARGV[8 + i * 4]), tonumber(ARGV[9 + i * 4])
   local key = p .. ':w:' .. name
-  local old = redis.call('ZRANGEBYSCORE', key, '-inf', now - span)
+  local sum = key .. ':sum'
+  -- The window's total is kept in `sum`, so a long window (HubSpot's daily one holds every
+  -- request of the day) costs the expired entries only, not a walk of the whole window.
+  if redis.call('EXISTS', sum) == 0 then
+    local used0 = 0
+    local all = redis.call('ZRANGE', key, 0, -1)
+    for j = 1, #all do
+      used0 = used0 + tonumber(redis.call('HGET', key .. ':c', all[j]) or '1')
+    end
+    redis.call('SET', sum, used0)
+  end
+  local old = redis.call('ZRANGEBYSCORE', key, '-inf', now - span, 'LIMIT', 0, 1000)
   if #old > 0 then
+    local freed = 0
+    local costs = redis.call('HMGET', key .. ':c', unpack(old))
+    for j = 1, #costs do freed = freed + tonumber(costs[j] or '1') end
     redis.call('ZREM', key, unpack(old))
     redis.call('HDEL', key .. ':c', unpack(old))
+    redis.call('INCRBYFLOAT', sum, -freed)
   end
-  local live = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  local used = 0
-  local spent = {}
-  for j = 1, #live, 2 do
-    local c = tonumber(redis.call('HGET', key .. ':c', live[j]) or '1')
-    spent[#spent + 1] = {tonumber(live[j + 1]), c}
-    used = used + c
-  end
+  local used = tonumber(redis.call('GET', sum))
   if cap < cost then cap = cost end
   if used + cost > cap then
+    -- Over the cap: walk the window, oldest first, to the entry whose expiry frees enough.
     local excess = used + cost - cap
-    for _, e in ipairs(spent) do
-      excess = excess - e[2]
+    local live = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for j = 1, #live, 2 do
+      excess = excess - tonumber(redis.call('HGET', key .. ':c', live[j]) or '1')
       if excess <= 0 then
-        if e[1] + span - now > wait then wait = e[1] + span - now end
+        local at = tonumber(live[j + 1]) + span - now
+        if at > wait then wait = at end
         break
       end
     end
@@ -85,8 +96,10 @@ for i = 0, n - 1 do
   local span = tonumber(ARGV[8 + i * 4])
   redis.call('ZADD', key, now, tid)
   redis.call('HSET', key .. ':c', tid, ARGV[9 + i * 4])
+  redis.call('INCRBYFLOAT', key .. ':sum', ARGV[9 + i * 4])
   redis.call('PEXPIRE', key, math.ceil((span + 5) * 1000))
   redis.call('PEXPIRE', key .. ':c', math.ceil((span + 5) * 1000))
+  redis.call('PEXPIRE', key .. ':sum', math.ceil((span + 5) * 1000))
 end
 redis.call('ZADD', p .. ':inflight', now + lease, tid)
 redis.call('PEXPIRE', p .. ':inflight', math.ceil((lease + 5) * 1000))

@@ -142,6 +142,31 @@ class ReconcileRepository(StoreBase):
             row = session.scalars(query.limit(1)).one_or_none()
             return _to_run(row) if row else None
 
+    def last_reconcile_runs(self) -> dict[int, ReconcileRun]:
+        """Every connection's newest real run, in one query (the overview, the metrics)."""
+        newest = (
+            select(
+                ReconcileRunRow.connection_id,
+                func.max(ReconcileRunRow.started_at).label("started_at"),
+            )
+            .where(ReconcileRunRow.dry_run == 0)
+            .group_by(ReconcileRunRow.connection_id)
+            .subquery()
+        )
+        query = (
+            select(ReconcileRunRow)
+            .join(
+                newest,
+                (ReconcileRunRow.connection_id == newest.c.connection_id)
+                & (ReconcileRunRow.started_at == newest.c.started_at),
+            )
+            .where(ReconcileRunRow.dry_run == 0)
+            .order_by(ReconcileRunRow.id)
+        )
+        with self._read() as session:
+            # Two runs started in the same instant: the later id wins, as in last_reconcile_run.
+            return {row.connection_id: _to_run(row) for row in session.scalars(query)}
+
     def list_reconcile_findings(
         self, run_id: int, limit: int = 1000, offset: int = 0
     ) -> list[Finding]:

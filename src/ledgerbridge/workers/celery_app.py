@@ -11,7 +11,12 @@ and the change-feed cursors. So:
 Scheduling: `ledgerbridge beat` runs Celery beat with `ConnectionScheduler`, which keeps one
 schedule entry per connection and per task in PER_CONNECTION_TASKS, re-reading the connections
 from the database every `schedule_refresh` seconds (connections added in the console are picked
-up without a restart).
+up without a restart). Two tasks per connection: `sync_connection` (poll the feeds, sync what is
+due) every poll interval, and `reconcile_connection`, which runs the scheduled reconciliation
+when it is due (reconciliation.due_scope: incremental every `reconcile_interval_seconds`, a full
+sweep daily at `reconcile_full_hour`). The database decides what is due, so a duplicated or late
+task runs nothing twice, and a PostgreSQL advisory lock keeps two workers from reconciling one
+connection at once.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 from celery.beat import ScheduleEntry, Scheduler
+from sqlalchemy import text
 
 from ledgerbridge import logctx, metrics
-from ledgerbridge.bootstrap import Runtime, build_runtime
+from ledgerbridge.bootstrap import ConnectionRuntime, Runtime, build_runtime
 from ledgerbridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,15 +44,33 @@ _state: dict[str, Any] = {}
 
 @dataclass(frozen=True)
 class PeriodicTask:
-    """A task beat sends for every connection: its name and its interval (from Settings)."""
+    """A task beat sends for every connection: its name and its interval (from Settings; None:
+    not scheduled)."""
 
     task: str
-    every: Callable[[Settings], float]
+    every: Callable[[Settings], float | None]
+    # Due as soon as beat first sees the connection (a new connection is polled at once);
+    # otherwise the first run is one interval later.
+    at_start: bool = False
 
 
-# Adding a per-connection schedule is one line here (e.g. the scheduled reconciliation).
+# How often beat asks whether a connection's reconciliation is due. The task itself decides
+# (due_scope), so this only bounds how late a due run starts; it stays well under an hour so the
+# nightly full sweep's hour is never skipped.
+RECONCILE_CHECK_SECONDS = 600.0
+
+
+def _reconcile_every(settings: Settings) -> float | None:
+    interval = settings.reconcile_interval_seconds
+    return min(interval, RECONCILE_CHECK_SECONDS) if interval > 0 else None
+
+
+# Adding a per-connection schedule is one line here.
 PER_CONNECTION_TASKS: dict[str, PeriodicTask] = {
-    "sync": PeriodicTask("ledgerbridge.sync_connection", lambda s: s.poll_interval_seconds),
+    "sync": PeriodicTask(
+        "ledgerbridge.sync_connection", lambda s: s.poll_interval_seconds, at_start=True
+    ),
+    "reconcile": PeriodicTask("ledgerbridge.reconcile_connection", _reconcile_every),
 }
 
 
@@ -59,26 +84,32 @@ def _runner() -> tuple[asyncio.AbstractEventLoop, Runtime]:
     return _state["loop"], _state["runtime"]
 
 
-async def _sync(
-    runtime: Runtime, connection_id: int, *, poll: bool, budget: float
-) -> dict[str, int]:
-    # Rebuild from the database each time the connection changed (tokens, settings): the web
-    # tier may have reconnected it since this worker last saw it.
+async def _current(runtime: Runtime, connection_id: int) -> ConnectionRuntime | None:
+    """The connection as the database has it now (None: deleted or not usable). Rebuilt each
+    time it changed (tokens, settings): the web tier may have reconnected it since."""
     info = runtime.store.get_connection(connection_id)
     conn = runtime.connections.get(connection_id)
     if info is None:
         runtime.connections.pop(connection_id, None)
-        return {"claimed": 0, "synced": 0, "failed": 0}
+        return None
     if conn is None or conn.info != info:
         conn = await runtime.reload_connection(connection_id)
-        if conn is None:
-            return {"claimed": 0, "synced": 0, "failed": 0}
+    return conn
+
+
+async def _sync(
+    runtime: Runtime, connection_id: int, *, poll: bool, budget: float
+) -> dict[str, int]:
     totals = {"claimed": 0, "synced": 0, "failed": 0}
+    conn = await _current(runtime, connection_id)
+    if conn is None:
+        return totals
     with logctx.bound(logctx.connection_id, connection_id):
         if poll:
             await conn.engine.poll_once()
         # Drain what is due, but give the worker back after `budget` seconds so one busy
-        # connection does not hold a worker while others wait; the next task continues.
+        # connection does not hold a worker while others wait; a continuation task (at the
+        # back of the queue) takes up the rest.
         deadline = time.monotonic() + budget
         batch = runtime.settings.batch_size
         while True:
@@ -86,21 +117,99 @@ async def _sync(
             totals["claimed"] += report.claimed
             totals["synced"] += report.synced
             totals["failed"] += report.failed
-            if report.claimed < batch or time.monotonic() >= deadline:
+            if report.claimed < batch:
+                break
+            if time.monotonic() >= deadline:
+                totals["more"] = 1
                 break
     return totals
 
 
 def sync_connection(connection_id: int, poll: bool = True) -> dict[str, int]:
-    """Poll one connection's change feeds and sync what is due (bounded in time)."""
+    """Poll one connection's change feeds and sync what is due (bounded in time). When time
+    ran out with records still due, send the connection a continuation task: busy connections
+    take turns on the workers instead of waiting for beat's next round."""
     loop, runtime = _runner()
-    budget = max(1.0, runtime.settings.poll_interval_seconds)
+    budget = max(1.0, min(runtime.settings.poll_interval_seconds, TASK_SECONDS))
     try:
         result = loop.run_until_complete(_sync(runtime, connection_id, poll=poll, budget=budget))
     except Exception:
         metrics.TASKS.labels("sync_connection", "error").inc()
         raise
     metrics.TASKS.labels("sync_connection", "ok").inc()
+    app = _state.get("app")
+    if result.get("more") and app is not None:
+        _send_sync(app, connection_id, poll=False, settings=runtime.settings)
+    return result
+
+
+TASK_SECONDS = 5.0  # longest a sync task holds a worker before it hands over to a continuation
+
+
+def _send_sync(app: Celery, connection_id: int, *, poll: bool, settings: Settings) -> None:
+    app.send_task(
+        "ledgerbridge.sync_connection",
+        args=[connection_id],
+        kwargs={"poll": poll},
+        expires=max(10.0, 2 * settings.poll_interval_seconds),
+    )
+
+
+@contextmanager
+def _reconcile_lock(runtime: Runtime, connection_id: int) -> Iterator[bool]:
+    """True when this worker may reconcile the connection now: a session-level PostgreSQL
+    advisory lock, held on its own connection for the run (released by the database if the
+    worker dies). On SQLite (one process) there is no one to exclude."""
+    engine = runtime.store.engine
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as db:
+        key = RECONCILE_LOCK_BASE + connection_id
+        held = bool(db.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try:
+            yield held
+        finally:
+            if held:
+                db.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            db.rollback()
+
+
+RECONCILE_LOCK_BASE = 0x1B_0000_0000  # advisory lock keys: this base + the connection id
+
+
+async def _reconcile(
+    runtime: Runtime, connection_id: int, now: dt.datetime
+) -> dict[str, int | str | None]:
+    from ledgerbridge.engine.reconcile import INCREMENTAL
+    from ledgerbridge.reconciliation import due_scope, reconcile_connection
+
+    result: dict[str, int | str | None] = {"scope": None, "run_id": None}
+    conn = await _current(runtime, connection_id)
+    if conn is None:
+        return result
+    with _reconcile_lock(runtime, connection_id) as mine:
+        # Asked under the lock: a run another worker just finished counts.
+        scope = due_scope(runtime, connection_id, now) if mine else None
+        if scope is None:
+            return result
+        with logctx.bound(logctx.connection_id, connection_id):
+            run_id, report = await reconcile_connection(
+                runtime, conn, incremental=scope == INCREMENTAL
+            )
+        return {"scope": scope, "run_id": run_id, "diverged": report.diverged}
+
+
+def reconcile_connection(connection_id: int) -> dict[str, int | str | None]:
+    """Run the connection's scheduled reconciliation if it is due (else do nothing)."""
+    loop, runtime = _runner()
+    now = dt.datetime.now(dt.UTC)
+    try:
+        result = loop.run_until_complete(_reconcile(runtime, connection_id, now))
+    except Exception:
+        metrics.TASKS.labels("reconcile_connection", "error").inc()
+        raise
+    metrics.TASKS.labels("reconcile_connection", "ok" if result["scope"] else "not_due").inc()
     return result
 
 
@@ -131,6 +240,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.task(name="ledgerbridge.sync_connection")(sync_connection)
+    _state["app"] = app  # for continuation tasks (the worker's own app)
+    app.task(name="ledgerbridge.reconcile_connection")(reconcile_connection)
     return app
 
 
@@ -185,18 +296,26 @@ class ConnectionScheduler(Scheduler):
         wanted: dict[str, dict[str, Any]] = {}
         for cid in self._connection_ids():
             for kind, periodic in PER_CONNECTION_TASKS.items():
+                every = periodic.every(self._settings)
+                if every is None:
+                    continue
                 wanted[f"{kind}:{cid}"] = {
                     "task": periodic.task,
-                    "schedule": dt.timedelta(seconds=periodic.every(self._settings)),
+                    "schedule": dt.timedelta(seconds=every),
+                    "at_start": periodic.at_start,
                     "args": (cid,),
                     # A task older than two intervals is stale: beat has sent a newer one.
-                    "options": {"expires": max(10.0, 2 * periodic.every(self._settings))},
+                    "options": {"expires": max(10.0, 2 * every)},
                 }
         for name in [n for n in self.schedule if n not in wanted]:
             del self.schedule[name]
         for name, spec in wanted.items():
             if name not in self.schedule:
-                self.schedule[name] = ScheduleEntry(name=name, app=self.app, **spec)
+                at_start = spec.pop("at_start")
+                entry = ScheduleEntry(name=name, app=self.app, **spec)
+                if at_start:
+                    entry.last_run_at = entry.default_now() - spec["schedule"]
+                self.schedule[name] = entry
         self._refreshed_at = time.monotonic()
 
     def tick(self, *args: Any, **kwargs: Any) -> float:

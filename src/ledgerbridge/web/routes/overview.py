@@ -1,5 +1,5 @@
-"""Several connections in one deployment: /overview (every connection's lag, queue and
-failures) and the connection switcher in the top bar.
+"""Several connections in one deployment: /overview (every connection's lag, queue, failures
+and last reconciliation) and the connection switcher in the top bar.
 
 The chosen connection is kept in the session; a small middleware puts it in a contextvar for
 the request, and `Console.bundle()` serves that connection (the first one when none is chosen),
@@ -86,13 +86,26 @@ def _age(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h behind"
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return "just now"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
 @router.get("/overview")
 def overview(request: Request) -> Response:  # sync: its queries run in a thread
     console = console_of(request)
-    figures = console.store.ops_figures(dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    figures = console.store.ops_figures(now)
+    runs = console.store.last_reconcile_runs()
     rows = []
     for info in console.store.list_connections():
         f = figures.get(info.id)
+        run = runs.get(info.id)
         rows.append(
             {
                 "info": info,
@@ -104,6 +117,9 @@ def overview(request: Request) -> Response:  # sync: its queries run in a thread
                 "failing": sum((f.failing_by_category if f else {}).values()),
                 "categories": sorted((f.failing_by_category if f else {}).items()),
                 "usable": info.id in console.runtime.connections,
+                "reconcile": run,
+                "reconcile_age": _ago((now - run.started_at).total_seconds()) if run else "",
+                "out_of_sync": (run.diverged + run.orphans + run.duplicates) if run else 0,
             }
         )
     return render(request, "overview.html", {"rows": rows, "nav": "overview"})
