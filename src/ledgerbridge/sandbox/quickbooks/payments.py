@@ -93,6 +93,11 @@ class PaymentHandler(Handler):
                         f"The amount applied to invoice {target.get('DocNumber', txn_id)} "
                         f"({amount}) exceeds its open balance ({money(open_before)})."
                     )
+                if txn_type == "CreditMemo" and amount > open_before:
+                    raise errors.business(
+                        f"The amount applied from credit memo {target.get('DocNumber', txn_id)} "
+                        f"({amount}) exceeds its remaining credit ({money(open_before)})."
+                    )
                 applied += amount if txn_type == "Invoice" else -amount
                 out_links.append({"TxnId": str(txn_id), "TxnType": txn_type})
                 line_ex += [
