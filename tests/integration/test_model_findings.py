@@ -7,6 +7,7 @@ model run (tests/model/machine.py, KNOWN_BUG_RULES).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -16,7 +17,7 @@ from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.engine.ports import INVOICE
+from ledgerbridge.engine.ports import INVOICE, RecordKey
 
 
 @pytest.fixture
@@ -193,3 +194,50 @@ async def test_a_payment_on_an_invoice_voided_before_it_synced_is_not_blocked(wo
     assert state is None or state.status is not SyncStatus.BLOCKED, state
     assert world.invoice_state(invoice).status is SyncStatus.EXCLUDED
     assert "Voided" in (world.invoice_state(invoice).message or "")
+
+
+async def test_a_payment_on_a_failed_invoice_waits_named_and_follows_the_fix(world: World) -> None:
+    """Model finding (rule hs_pay): a payment blocked on an invoice that failed was stepped
+    again every round (and woke the failed invoice each time), so nothing ever settled. Now it
+    is blocked once, naming the invoice and its failure, and follows as soon as it is fixed."""
+    now = [dt.datetime(2026, 11, 5, 9, 0, tzinfo=dt.UTC)]
+    world.engine.clock = lambda: now[0]
+    contact = world.hs.contact("failed-then-paid@example.com")
+    product = world.hs.product("Audit", "SKU-FAIL", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")], po="P" * 43)
+    payment = world.hs.pay(invoice, "40.00")
+    await world.sync()
+    failure = world.invoice_state(invoice)
+    assert failure.status is SyncStatus.FAILED and failure.message
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.BLOCKED
+    assert (
+        state.blocked_on == RecordKey(world.connection_id, INVOICE, Side.HUBSPOT, invoice).as_text()
+    )
+    assert f"HubSpot invoice {invoice}" in (state.message or "")
+    assert failure.message in (state.message or "")
+    assert state.hint and invoice in state.hint
+    assert world.qbo.all("Payment") == []
+
+    # Hours later nothing is stepped again: neither the payment nor (through it) the invoice.
+    for _ in range(3):
+        now[0] += dt.timedelta(hours=1)
+        await world.engine.poll_once()
+        report = await world.engine.run_once(500)
+        assert report.claimed == 0, [r.key.as_text() for r in report.results]
+    assert world.invoice_state(invoice).attempts == failure.attempts
+
+    # The fix: the payment is re-queued by the invoice's sync and reaches QBO, once.
+    world.hs.sb.update_object("invoices", invoice, {"hs_purchase_order_number": "PO-7"})
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+    qbo = world.qbo.get("Invoice", world.qbo_id_of(invoice))
+    assert qbo is not None
+    payments = world.qbo.all("Payment")
+    assert [Decimal(str(p["TotalAmt"])) for p in payments] == [Decimal("40.00")]
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("60.00")
+    assert Decimal(props["hs_amount_paid"]) == Decimal("40.00")

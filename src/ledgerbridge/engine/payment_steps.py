@@ -53,6 +53,13 @@ class PaymentSteps(StateBook):
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
             self.record_state(key, plan, applied)
+            on = plan.decision.blocked_on
+            if plan.decision.status is SyncStatus.BLOCKED and on is not None and not plan.wake:
+                # Blocked on a failed invoice, nothing retries it: if that invoice moved on
+                # while this step ran (its re-queue saw no blocked payment yet), go again.
+                state = self.store.get_state(on)
+                if state is None or state.status is not SyncStatus.FAILED:
+                    self.store.mark_dirty(key, "dependency changed")
             ownership.audit(self.store, conn, plan)
             return StepResult(key, plan, applied)
 
@@ -65,6 +72,7 @@ class PaymentSteps(StateBook):
             payment = await self.crm.get_payment(key.source_id)
         invoice_links: dict[str, Link | None] = {}
         excluded: set[str] = set()
+        failed: dict[str, str] = {}
         for app in payment.applications if payment else ():
             invoice_links[app.invoice_id] = self.store.get_link(
                 conn, INVOICE, key.side, app.invoice_id
@@ -72,6 +80,9 @@ class PaymentSteps(StateBook):
             state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
             if state is not None and state.status is SyncStatus.EXCLUDED:
                 excluded.add(app.invoice_id)
+            elif state is not None and state.status is SyncStatus.FAILED:
+                # failed for good (not a transient retry, which is `pending`): say why
+                failed[app.invoice_id] = state.message or "see the invoice's error"
         # HubSpot owns refunds and deletes of the payments copied from QBO: read what it did.
         owned = (
             await ownership.hubspot_states(self.crm, link, payment, key.source_id)
@@ -86,6 +97,14 @@ class PaymentSteps(StateBook):
         )
         return plan_payment(
             PaymentInput(
-                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned, copies
+                key,
+                payment,
+                link,
+                invoice_links,
+                frozenset(excluded),
+                self.settings,
+                owned,
+                copies,
+                failed,
             )
         )

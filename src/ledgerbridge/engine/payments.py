@@ -4,6 +4,9 @@
   share (processor "quickbooks"), upserted on a unique key so replays never duplicate.
 - A HubSpot payment from another processor becomes a QBO Payment applied to the invoice.
 - A payment whose invoice has not synced yet is `blocked` on that invoice, and wakes it up.
+  When that invoice failed (a refused value, a missing contact...), the payment is blocked
+  with a reason naming the invoice and its failure, and neither wakes nor retries it: the
+  invoice's next state change re-queues the payment (steps.py, commit_finish).
 - HubSpot owns the refund and delete state of the payments copied from QBO (see ownership.py):
   a share deleted in HubSpot is not re-created, a refund recorded there is not reverted.
 """
@@ -53,6 +56,8 @@ class PaymentInput:
     # A QBO payment that is gone (deleted in QBO): QBO invoice id -> the HubSpot copy of that
     # share as HubSpot holds it (ownership.hubspot_copies); copies HubSpot archived are absent.
     hubspot_copies: Mapping[str, Payment] = field(default_factory=dict)
+    # Application invoice id -> the failure message of an invoice whose state is `failed`.
+    failed_invoices: Mapping[str, str] = field(default_factory=dict)
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -124,6 +129,30 @@ def plan_payment(inp: PaymentInput) -> Plan:
     return _plan_from_crm(inp)
 
 
+def _blocked(inp: PaymentInput, invoice_id: str, side: Side, context: Mapping[str, Any]) -> Plan:
+    """Blocked on an invoice not synced yet. A pending invoice is woken (and the payment looks
+    again after a while); a failed one is not: it fails the same until someone fixes it, and
+    its next state change re-queues this payment."""
+    key = inp.key
+    on = RecordKey(key.connection_id, INVOICE, side, invoice_id)
+    name = "HubSpot" if side is Side.HUBSPOT else "QuickBooks"
+    failure = inp.failed_invoices.get(invoice_id)
+    if failure is None:
+        return blocked(key, on, f"Waits for {name} invoice {invoice_id} to sync", **context)
+    message = f"Waits for {name} invoice {invoice_id}, which failed to sync: {failure}"
+    return Plan(
+        key,
+        Decision(
+            SyncStatus.BLOCKED,
+            message,
+            hint=f"Fix {name} invoice {invoice_id}; this payment follows once it syncs",
+            blocked_on=on,
+        ),
+        summary=message,
+        **context,
+    )
+
+
 def _labels(payment: Payment) -> dict[str, Any]:
     label = f"payment {payment.reference}" if payment.reference else f"payment {payment.id}"
     return {"label": label, "amount": payment.amount, "currency": payment.currency}
@@ -163,15 +192,8 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
             continue
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.hubspot_id:
-            on = RecordKey(key.connection_id, INVOICE, Side.QUICKBOOKS, app.invoice_id)
-            return blocked(
-                key,
-                on,
-                f"Waits for QuickBooks invoice {app.invoice_id} to sync",
-                origin=Side.QUICKBOOKS,
-                qbo_id=pid,
-                **labels,
-            )
+            context = {"origin": Side.QUICKBOOKS, "qbo_id": pid, **labels}
+            return _blocked(inp, app.invoice_id, Side.QUICKBOOKS, context)
         state = inp.hubspot_states.get(app.invoice_id)
         shares[app.invoice_id] = inv_link.hubspot_id
         if state == "deleted":
@@ -337,15 +359,8 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     for app, amount in zip(apps, amounts, strict=True):
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.qbo_id:
-            on = RecordKey(key.connection_id, INVOICE, Side.HUBSPOT, app.invoice_id)
-            return blocked(
-                key,
-                on,
-                f"Waits for HubSpot invoice {app.invoice_id} to sync",
-                origin=Side.HUBSPOT,
-                hubspot_id=pid,
-                **labels,
-            )
+            context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
+            return _blocked(inp, app.invoice_id, Side.HUBSPOT, context)
         qbo_apps.append(PaymentApplication(inv_link.qbo_id, amount))
         customer_id = customer_id or inv_link.extra.get("customer_qbo_id")
     outgoing = replace(

@@ -36,7 +36,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.states import StepResult, error_text
+from ledgerbridge.engine.states import StepResult, error_text, failure_changed
 from ledgerbridge.engine.verify import Verifier, audit_divergence
 
 # Outcomes after which the link's bases are both sides as they now are.
@@ -259,6 +259,11 @@ class Stepper(PaymentSteps):
             # Records waiting for an invoice that will never sync are excluded with it.
             for waiting in self.store.blocked_on(done.primary):
                 self.store.mark_dirty(waiting, "dependency excluded")
+        elif plan.decision.status is SyncStatus.FAILED and failure_changed(
+            done.previous, plan.decision.message
+        ):
+            # Records waiting for it say why they wait (and stop retrying until it changes).
+            self.requeue_waiting(done.primary, "dependency failed")
         return StepResult(done.primary, plan, applied)
 
     async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:
