@@ -17,7 +17,7 @@ from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.engine.ports import INVOICE, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 
 
 @pytest.fixture
@@ -241,3 +241,46 @@ async def test_a_payment_on_a_failed_invoice_waits_named_and_follows_the_fix(wor
     props = world.hs.props("invoices", invoice)
     assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("60.00")
     assert Decimal(props["hs_amount_paid"]) == Decimal("40.00")
+
+
+async def test_a_hubspot_overpayment_left_as_credit_is_applied_when_the_invoice_owes_again(
+    world: World,
+) -> None:
+    """Model finding (rule hs_pay, "59.85 vs 39.90"): a bookkeeper records 19.95 in QBO; before
+    its copy reaches HubSpot, the customer pays HubSpot's whole balance (59.85). QBO takes only
+    what the invoice owes (39.90) and keeps 19.95 as the customer's credit. Then the QBO payment
+    is deleted: HubSpot counted 59.85 paid, QBO 39.90, and the invoice stayed `synced`. The
+    credit the HubSpot payment left is now applied to the invoice it was meant for."""
+    contact = world.hs.contact("overpaid@example.com")
+    product = world.hs.product("Service", "SKU-OVER", "19.95")
+    invoice = world.hs.invoice(contact, [(product, "3", "19.95")])
+    await world.sync()
+    qbo_id = world.qbo_id_of(invoice)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    bookkeeper = world.qbo.payment(qbo["CustomerRef"]["value"], [(qbo_id, "19.95")])
+    payment = world.hs.pay(invoice, "59.85")  # HubSpot's balance: the QBO payment is not there yet
+    await world.sync()
+    recorded = world.qbo.all("Payment")
+    assert sorted(Decimal(str(p["TotalAmt"])) for p in recorded) == [
+        Decimal("19.95"),
+        Decimal("59.85"),
+    ]
+
+    await _qbo_delete(world, "Payment", str(bookkeeper["Id"]))
+    world.engine.handle_events([ChangeEvent(Side.QUICKBOOKS, PAYMENT, str(bookkeeper["Id"]))])
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(props["hs_amount_paid"]) == Decimal("59.85")
+    assert Decimal(str(qbo["TotalAmt"])) - Decimal(str(qbo["Balance"])) == Decimal("59.85")
+    assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("0.00")
+    ours = next(
+        p for p in world.qbo.all("Payment") if Decimal(str(p["TotalAmt"])) == Decimal("59.85")
+    )
+    assert Decimal(str(ours.get("UnappliedAmt") or 0)) == Decimal("0")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED

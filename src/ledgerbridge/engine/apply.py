@@ -17,8 +17,9 @@ from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Side
 from ledgerbridge.engine.ensure import Resolver
 from ledgerbridge.engine.intents import create_once, intent_key
 from ledgerbridge.engine.parity import ledger_total
-from ledgerbridge.engine.payments import FEE_EXPENSE_ID
+from ledgerbridge.engine.payments import FEE_EXPENSE_ID, UNAPPLIED_CREDIT
 from ledgerbridge.engine.plan import (
+    ApplyLedgerCredit,
     Audit,
     CreateLedgerFeeExpense,
     CreateLedgerInvoice,
@@ -63,6 +64,9 @@ class Applied:
     updated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # adjustments worth an audit entry
     fee_expense_id: str | None = None  # the QBO Purchase booking a payment's fees
+    # A HubSpot payment recorded in QBO: per QBO invoice, what was meant for it and is still
+    # the customer's unapplied credit (the invoice owed less); None: not a payment write.
+    unapplied: dict[str, Decimal] | None = None
 
 
 class Applier:
@@ -150,6 +154,8 @@ class Applier:
                 )
             elif isinstance(op, CreateLedgerPayment):
                 await self._create_payment(op, done)
+            elif isinstance(op, ApplyLedgerCredit):
+                await self._apply_credit(op, done)
             elif isinstance(op, CreateLedgerFeeExpense):
                 await self._create_fee_expense(op, done)
             elif isinstance(op, Audit):
@@ -200,7 +206,9 @@ class Applier:
         done.qbo_record = result.record
         (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
 
-    async def _fit_to_balances(self, payment: Payment) -> tuple[Payment, str | None, list[str]]:
+    async def _fit_to_balances(
+        self, payment: Payment, done: Applied
+    ) -> tuple[Payment, str | None, list[str]]:
         """Apply no more to each QBO invoice than it still owes (QBO refuses more: the invoice
         may have been paid there meanwhile). The payment keeps its full amount: what does not
         fit stays on the customer as unapplied credit, which is what the money is."""
@@ -214,6 +222,9 @@ class Applier:
             owed = invoice.balance_due if invoice is not None else None
             share = app.amount if owed is None else min(app.amount, max(owed, Decimal(0)))
             if share < app.amount:
+                left = done.unapplied if done.unapplied is not None else {}
+                left[app.invoice_id] = app.amount - share
+                done.unapplied = left
                 notes.append(
                     f"{app.amount - share} of {app.amount} {payment.currency} left unapplied (customer "
                     f"credit): QuickBooks invoice {app.invoice_id} owed only {share}"
@@ -223,7 +234,8 @@ class Applier:
         return replace(payment, applications=tuple(fitted)), customer_id, notes
 
     async def _create_payment(self, op: CreateLedgerPayment, done: Applied) -> None:
-        payment, invoice_customer, notes = await self._fit_to_balances(op.payment)
+        done.unapplied = {}
+        payment, invoice_customer, notes = await self._fit_to_balances(op.payment, done)
         done.notes.extend(notes)
         customer_id = op.customer_id or invoice_customer
         if not customer_id:
@@ -256,6 +268,29 @@ class Applier:
         done.qbo_id = result.id
         done.qbo_version = result.version
         (done.created if result.created else done.matched).append(f"quickbooks payment {result.id}")
+
+    async def _apply_credit(self, op: ApplyLedgerCredit, done: Applied) -> None:
+        """The credit a HubSpot payment left in QBO goes to the invoice it was meant for, as
+        far as that invoice owes now (e.g. another payment on it was deleted)."""
+        left: dict[str, Decimal] = {}
+        done.qbo_id = op.qbo_payment_id
+        for invoice_id, credit in op.credits.items():
+            invoice = await self.ledger.get_invoice(invoice_id)
+            owed = invoice.balance_due if invoice is not None else None
+            share = min(credit, max(owed or Decimal(0), Decimal(0)))
+            if share > 0:
+                result = await self.ledger.apply_payment_credit(
+                    op.qbo_payment_id, invoice_id, share
+                )
+                done.qbo_version = result.version
+                done.updated.append(f"quickbooks payment {op.qbo_payment_id}")
+                done.notes.append(
+                    f"{share} {invoice.currency if invoice else ''} of the customer credit this "
+                    f"payment left applied to QuickBooks invoice {invoice_id}, which owed it again"
+                )
+            if credit - share > 0:
+                left[invoice_id] = credit - share
+        done.unapplied = left
 
     async def _create_fee_expense(self, op: CreateLedgerFeeExpense, done: Applied) -> None:
         async def lookup() -> WriteResult | None:
@@ -338,6 +373,11 @@ class Applier:
             extra["origin"] = Side.HUBSPOT.value
             if done.fee_expense_id:
                 extra[FEE_EXPENSE_ID] = done.fee_expense_id
+            if done.unapplied is not None:
+                # the credit still meant for an invoice, applied once it owes again (payments.py)
+                extra.pop(UNAPPLIED_CREDIT, None)
+                if done.unapplied:
+                    extra[UNAPPLIED_CREDIT] = {k: str(v) for k, v in done.unapplied.items()}
             self.store.save_link(
                 Link(
                     self.connection_id,

@@ -4,6 +4,7 @@ state and the decisions HubSpot owns (engine/ownership.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ledgerbridge.domain import Side, SyncStatus
@@ -11,7 +12,7 @@ from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.payments import PaymentInput, plan_payment
+from ledgerbridge.engine.payments import REOPENED, UNAPPLIED_CREDIT, PaymentInput, plan_payment
 from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.states import StateBook, StepResult
@@ -52,6 +53,9 @@ class PaymentSteps(StateBook):
                     self.store.save_link(fresh)
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
+            first_seen = link is None or link.qbo_hash != plan.extra.get("qbo_hash")
+            if plan.extra.get(REOPENED) and (applied is not None or first_seen):
+                await self._wake_credits(plan.extra[REOPENED], key.source_id)
             self.record_state(key, plan, applied)
             on = plan.decision.blocked_on
             if plan.decision.status is SyncStatus.BLOCKED and on is not None and not plan.wake:
@@ -62,6 +66,17 @@ class PaymentSteps(StateBook):
                     self.store.mark_dirty(key, "dependency changed")
             ownership.audit(self.store, conn, plan)
             return StepResult(key, plan, applied)
+
+    async def _wake_credits(self, hubspot_invoices: Sequence[str], source: str) -> None:
+        """A QBO payment deleted or voided: its invoices owe again. The HubSpot payments on them
+        that left credit in QBO (the invoice owed less then) apply it now."""
+        conn = self.connection_id
+        for invoice_id in hubspot_invoices:
+            for payment in await self.crm.list_invoice_payments(invoice_id):
+                link = self.store.get_link(conn, PAYMENT, Side.HUBSPOT, payment.id or "")
+                if link is not None and link.extra.get(UNAPPLIED_CREDIT):
+                    key = RecordKey(conn, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
+                    self.store.mark_dirty(key, f"QuickBooks payment {source} removed")
 
     async def _plan_payment(self, key: RecordKey) -> Plan:
         conn = self.connection_id

@@ -25,6 +25,7 @@ from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.amounts import split_pro_rata
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
+    ApplyLedgerCredit,
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
     Decision,
@@ -73,6 +74,13 @@ def fee_expense_key(hubspot_payment_id: str) -> str:
 
 
 FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO Purchase id
+# In a HubSpot payment's link extra: {QBO invoice id: amount} meant for that invoice that QBO
+# keeps as the customer's credit, because the invoice owed less when the payment was recorded
+# (paid in QBO meanwhile). Applied to the invoice once it owes again (ApplyLedgerCredit).
+UNAPPLIED_CREDIT = "unapplied_credit"
+# In a QBO payment step's plan extra: the HubSpot invoices whose balance it raised (a payment
+# deleted or voided in QBO); HubSpot payments with credit left on them are woken.
+REOPENED = "reopened_hubspot_invoices"
 
 
 def _fee_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerFeeExpense | None:
@@ -260,7 +268,13 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
         qbo_version=payment.version,
-        extra={"shares": shares, "qbo_hash": digest, "hubspot_owned": tuple(owned)},
+        extra={
+            "shares": shares,
+            "qbo_hash": digest,
+            "hubspot_owned": tuple(owned),
+            # voided in QBO: its invoices owe again
+            REOPENED: tuple(dict.fromkeys(shares.values())) if payment.status == "deleted" else (),
+        },
         **labels,
     )
 
@@ -307,7 +321,11 @@ def _plan_deleted_in_ledger(inp: PaymentInput, link: Link) -> Plan:
         ),
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
-        extra={"shares": dict(shares), "qbo_hash": DELETED_HASH},
+        extra={
+            "shares": dict(shares),
+            "qbo_hash": DELETED_HASH,
+            REOPENED: tuple(dict.fromkeys(shares.values())),
+        },
         label=f"payment {pid}",
         amount=amount,
         currency=currency,
@@ -328,12 +346,20 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     labels = _labels(payment)
     fee_op = _fee_op(inp, payment, pid)
     if link is not None and link.qbo_id:
+        credit = _credit_op(link, pid)
+        ops: tuple[Op, ...] = tuple(op for op in (credit, fee_op) if op is not None)
         return Plan(
             key,
             Decision(SyncStatus.SYNCED),
-            (fee_op,) if fee_op else (),
-            action="create" if fee_op else "none",
-            summary="record the processing fees" if fee_op else "in sync",
+            ops,
+            action="update" if credit else "create" if fee_op else "none",
+            summary=(
+                "apply the credit it left to its invoice"
+                if credit
+                else "record the processing fees"
+                if fee_op
+                else "in sync"
+            ),
             origin=Side.HUBSPOT,
             hubspot_id=pid,
             qbo_id=link.qbo_id,
@@ -381,6 +407,15 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         hubspot_id=pid,
         **labels,
     )
+
+
+def _credit_op(link: Link, pid: str) -> ApplyLedgerCredit | None:
+    """The credit a recorded HubSpot payment left unapplied in QBO, to apply where it owes."""
+    left = {k: Decimal(v) for k, v in (link.extra.get(UNAPPLIED_CREDIT) or {}).items()}
+    left = {k: v for k, v in left.items() if v > 0}
+    if not left or not link.qbo_id:
+        return None
+    return ApplyLedgerCredit(link.qbo_id, left, pid)
 
 
 def _application_amounts(payment: Payment, apps: list[PaymentApplication]) -> list[Decimal]:
