@@ -17,6 +17,11 @@ from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
+from ledgerbridge.engine.compare import (
+    NOTE_OVERPAID,
+    allowed_invoice_differences,
+    compare_invoice,
+)
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 
 
@@ -266,6 +271,15 @@ async def test_a_hubspot_overpayment_left_as_credit_is_applied_when_the_invoice_
         Decimal("19.95"),
         Decimal("59.85"),
     ]
+    # Meanwhile the invoice is overpaid: the documented, named difference (docs/sync-matrix.md).
+    hubspot = await world.crm.get_invoice(invoice)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    assert hubspot is not None and quickbooks is not None
+    assert (hubspot.amount_paid, quickbooks.amount_paid) == (Decimal("79.80"), Decimal("59.85"))
+    settings = world.engine.settings
+    assert compare_invoice(hubspot, quickbooks, settings=settings) == []
+    allowed = allowed_invoice_differences(hubspot, quickbooks, settings=settings)
+    assert {d.note for d in allowed} == {NOTE_OVERPAID}
 
     await _qbo_delete(world, "Payment", str(bookkeeper["Id"]))
     world.engine.handle_events([ChangeEvent(Side.QUICKBOOKS, PAYMENT, str(bookkeeper["Id"]))])
