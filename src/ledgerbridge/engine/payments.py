@@ -346,7 +346,9 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     labels = _labels(payment)
     fee_op = _fee_op(inp, payment, pid)
     if link is not None and link.qbo_id:
-        credit = _credit_op(link, pid)
+        # A payment refunded in HubSpot since then has no credit left to give.
+        refunded = (payment.status or "").lower() in ("refunded", "partially_refunded")
+        credit = None if refunded else _credit_op(link, pid)
         ops: tuple[Op, ...] = tuple(op for op in (credit, fee_op) if op is not None)
         return Plan(
             key,
