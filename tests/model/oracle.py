@@ -163,11 +163,11 @@ def differences(
             out[name] = (a, b)
     if hs.total != qbo.total:
         out["total"] = (hs.total, qbo.total)
-    if hs.total == qbo.total and qbo.balance == 0 and qbo.paid == qbo.total < hs.paid:
-        # Overpaid (the sync matrix): QBO applies up to the total and keeps the rest as the
-        # customer's credit; HubSpot counts it all, its balance negative by exactly the rest.
-        if hs.balance == qbo.paid - hs.paid:
-            return out
+    # Overpaid (the sync matrix): QBO applies up to the total and keeps the rest as the
+    # customer's credit; HubSpot counts it all, its balance negative by exactly the rest.
+    overpaid = hs.total == qbo.total and qbo.balance == 0 and qbo.paid == qbo.total < hs.paid
+    if overpaid and hs.balance == qbo.paid - hs.paid:
+        return out
     gap = hs.balance - qbo.balance
     if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
         out["balance"] = (hs.balance, qbo.balance)
