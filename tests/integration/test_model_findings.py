@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from engine_world import World, make_world
+from engine_world import World, assoc, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
@@ -295,6 +295,43 @@ async def test_a_hubspot_overpayment_left_as_credit_is_applied_when_the_invoice_
         p for p in world.qbo.all("Payment") if Decimal(str(p["TotalAmt"])) == Decimal("59.85")
     )
     assert Decimal(str(ours.get("UnappliedAmt") or 0)) == Decimal("0")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+async def test_a_payment_recorded_before_the_invoice_grew_applies_its_credit_after(
+    world: World,
+) -> None:
+    """Model finding (rule hs_pay, bounded run): a line added in HubSpot raised the balance the
+    customer paid against; the payment reached QBO before the invoice update did, so QBO applied
+    only what the old invoice owed and kept the rest as credit. Once the update raises QBO's
+    total, the credit is applied and both books count the same paid."""
+    contact = world.hs.contact("grew@example.com")
+    product = world.hs.product("Retainer", "SKU-GREW", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    qbo_id = world.qbo_id_of(invoice)
+    world.hs.sb.create_object(
+        "line_items",
+        {"quantity": "1", "price": "100.00", "hs_product_id": product},
+        [assoc(invoice, 410)],
+    )
+    payment = world.hs.pay(invoice, "150.00")  # against HubSpot's balance, 200.00
+    await world.engine.sync_key(RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment))
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None and Decimal(str(qbo["Balance"])) == Decimal("0")  # 100 applied
+
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(str(qbo["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("200")
+    assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("50.00")
+    [recorded] = world.qbo.all("Payment")
+    assert Decimal(str(recorded.get("UnappliedAmt") or 0)) == Decimal("0")
     state = world.payment_state(Side.HUBSPOT, payment)
     assert state is not None and state.status is SyncStatus.SYNCED
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED

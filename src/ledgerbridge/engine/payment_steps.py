@@ -55,7 +55,8 @@ class PaymentSteps(StateBook):
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
             first_seen = link is None or link.qbo_hash != plan.extra.get("qbo_hash")
             if plan.extra.get(REOPENED) and (applied is not None or first_seen):
-                await self._wake_credits(plan.extra[REOPENED], key.source_id)
+                reason = f"QuickBooks payment {key.source_id} removed"
+                await self._wake_credits(plan.extra[REOPENED], reason)
             self.record_state(key, plan, applied)
             on = plan.decision.blocked_on
             if plan.decision.status is SyncStatus.BLOCKED and on is not None and not plan.wake:
@@ -67,16 +68,17 @@ class PaymentSteps(StateBook):
             ownership.audit(self.store, conn, plan)
             return StepResult(key, plan, applied)
 
-    async def _wake_credits(self, hubspot_invoices: Sequence[str], source: str) -> None:
-        """A QBO payment deleted or voided: its invoices owe again. The HubSpot payments on them
-        that left credit in QBO (the invoice owed less then) apply it now."""
+    async def _wake_credits(self, hubspot_invoices: Sequence[str], reason: str) -> None:
+        """QBO invoices that owe more now (a payment on them deleted or voided, their total
+        raised): the HubSpot payments on them that left credit in QBO (the invoice owed less
+        when they were recorded) apply it. One HubSpot read per invoice."""
         conn = self.connection_id
         for invoice_id in hubspot_invoices:
             for payment in await self.crm.list_invoice_payments(invoice_id):
                 link = self.store.get_link(conn, PAYMENT, Side.HUBSPOT, payment.id or "")
                 if link is not None and link.extra.get(UNAPPLIED_CREDIT):
                     key = RecordKey(conn, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
-                    self.store.mark_dirty(key, f"QuickBooks payment {source} removed")
+                    self.store.mark_dirty(key, reason)
 
     async def _plan_payment(self, key: RecordKey) -> Plan:
         conn = self.connection_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
@@ -19,7 +20,7 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payment_steps import PaymentSteps
-from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
+from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpdateLedgerInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
@@ -78,6 +79,14 @@ class Finish:
         if self.plan.decision.status not in SETTLED:
             return None
         return version if self.link.hubspot_id == self.crm_write.invoice_id else None
+
+
+def _raised_qbo_total(plan: Plan, applied: Applied | None, before: Invoice | None) -> bool:
+    if applied is None or applied.qbo_total is None or before is None:
+        return False
+    if not any(isinstance(op, UpdateLedgerInvoice) for op in plan.ops):
+        return False
+    return applied.qbo_total > (before.balance_due or Decimal(0)) + before.amount_paid
 
 
 @dataclass
@@ -179,7 +188,12 @@ class Stepper(PaymentSteps):
                 (applied.hubspot_id if applied else None) or plan.hubspot_id,
                 (applied.qbo_id if applied else None) or plan.qbo_id,
             )
-            return await self.finish_invoice(key, plan, applied, hs, link)
+            result = await self.finish_invoice(key, plan, applied, hs, link)
+        if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
+            # The QBO invoice owes more now: a HubSpot payment that left credit on it (it owed
+            # less when the payment was recorded) applies it (payment_steps.py).
+            await self._wake_credits([result.plan.hubspot_id], "its QuickBooks invoice owes more")
+        return result
 
     async def finish_invoice(
         self,
