@@ -337,18 +337,14 @@ async def test_a_payment_recorded_before_the_invoice_grew_applies_its_credit_aft
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: credit left by a HubSpot payment cannot be applied once the invoice "
-    "belongs to another customer; the payment fails (QBO's message) but the invoice stays "
-    "synced while amount paid differs",
-)
 async def test_credit_left_on_an_invoice_whose_customer_changed_does_not_leave_it_synced(
     world: World,
 ) -> None:
     """Model finding (rule hs_pay with hs_change_contact): a HubSpot payment is recorded before
     a line added in HubSpot reaches QBO, so part of it is credit; then the invoice's contact
-    changes, and QBO refuses to apply that credit (another customer's invoice)."""
+    changes, and QBO refuses to apply that credit (another customer's invoice). The invoice
+    stayed `synced` while amount paid differed; now it is `diverged` on amount paid and
+    balance, with both values, and the credit stays the first customer's."""
     first = world.hs.contact("first-owner@example.com")
     second = world.hs.contact("second-owner@example.com")
     product = world.hs.product("Retainer", "SKU-MOVE", "100.00")
@@ -369,9 +365,17 @@ async def test_credit_left_on_an_invoice_whose_customer_changed_does_not_leave_i
     qbo = world.qbo.get("Invoice", world.qbo_id_of(invoice))
     assert qbo is not None
     props = world.hs.props("invoices", invoice)
-    paid = (
-        Decimal(props["hs_amount_paid"]),
-        Decimal(str(qbo["TotalAmt"])) - Decimal(str(qbo["Balance"])),
-    )
-    if paid[0] != paid[1]:
-        assert world.invoice_state(invoice).status is not SyncStatus.SYNCED, paid
+    paid = Decimal(str(qbo["TotalAmt"])) - Decimal(str(qbo["Balance"]))
+    assert (Decimal(props["hs_amount_paid"]), paid) == (Decimal("150.00"), Decimal("100.00"))
+    state = world.invoice_state(invoice)
+    assert state.status is SyncStatus.DIVERGED
+    assert {(d.field, d.hubspot, d.quickbooks) for d in state.differences} == {
+        ("amount_paid", "150.00", "100.00"),
+        ("balance_due", "50.00", "100.00"),
+    }
+    assert props["ledgerbridge_sync_status"] == "diverged"
+    payment_state = world.payment_state(Side.HUBSPOT, payment)
+    assert payment_state is not None and payment_state.status is SyncStatus.SYNCED
+    # Settled: nothing runs again by itself.
+    report = await world.engine.run_once(500)
+    assert report.claimed == 0

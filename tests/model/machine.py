@@ -46,23 +46,13 @@ T = TypeVar("T")
 # Rules kept out of the bounded `make test` run because they trigger a known engine bug that is
 # not fixed yet; each has a strict-xfail regression test in tests/integration/test_model_findings.py
 # and is run by `make soak` (MODEL_ALL_RULES=1). Remove a name here once its bug is fixed.
-KNOWN_BUG_RULES: frozenset[str] = frozenset(
-    {
-        # HubSpot-side payments. Fixed (regression tests in test_model_findings.py): a payment
-        # blocked on a failed invoice was stepped every round; the credit a payment left in QBO
-        # (the invoice owed less there) stayed unapplied when the invoice owed again ("59.85 vs
-        # 39.90"), after a QBO payment delete or an invoice update raising QBO's total; an
-        # overpaid invoice is a documented difference. Not fixed (strict xfail,
-        # test_credit_left_on_an_invoice_whose_customer_changed_does_not_leave_it_synced):
-        # credit that cannot be applied because the invoice's customer changed leaves the
-        # invoice `synced` while amount paid differs. `make soak` runs the rule.
-        "hs_pay",
-    }
-)
+KNOWN_BUG_RULES: frozenset[str] = frozenset()
 # Rule names this switch has held (all fixed since; their regression tests are in
 # tests/integration/test_model_findings.py): "qbo_delete_payment" (drift case 3),
 # "qbo_memo_and_po" (a variant of qbo_edit_invoice; drift case 2), "hs_refused_po" and
-# "hs_delete_contact" (drift case 1).
+# "hs_delete_contact" (drift case 1), "hs_pay" (a payment blocked on a failed invoice stepped
+# every round; credit a HubSpot payment left in QBO kept unapplied when the invoice owed again,
+# "59.85 vs 39.90"; credit that cannot be applied left the invoice synced).
 
 
 def skipped_rules() -> frozenset[str]:

@@ -278,10 +278,20 @@ class Applier:
             invoice = await self.ledger.get_invoice(invoice_id)
             owed = invoice.balance_due if invoice is not None else None
             share = min(credit, max(owed or Decimal(0), Decimal(0)))
-            if share > 0:
-                result = await self.ledger.apply_payment_credit(
-                    op.qbo_payment_id, invoice_id, share
-                )
+            if share > 0 and invoice is not None:
+                try:
+                    result = await self.ledger.apply_payment_credit(
+                        op.qbo_payment_id, invoice_id, share
+                    )
+                except Invalid as exc:
+                    # e.g. the invoice belongs to another customer now: the credit stays the
+                    # customer's; the invoice then shows the difference (payment_steps.py)
+                    done.notes.append(
+                        f"the credit could not be applied to QuickBooks invoice {invoice_id}: "
+                        f"{exc.message}"
+                    )
+                    left[invoice_id] = credit
+                    continue
                 done.qbo_version = result.version
                 done.updated.append(f"quickbooks payment {op.qbo_payment_id}")
                 done.notes.append(

@@ -38,7 +38,7 @@ from ledgerbridge.engine.ports import (
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
 from ledgerbridge.engine.states import StepResult, error_text, failure_changed
-from ledgerbridge.engine.verify import Verifier, audit_divergence
+from ledgerbridge.engine.verify import Verifier, audit_divergence, diverged_on_payments
 
 # Outcomes after which the link's bases are both sides as they now are.
 SETTLED = (SyncStatus.SYNCED, SyncStatus.DIVERGED)
@@ -187,6 +187,7 @@ class Stepper(PaymentSteps):
                 qbo,
                 (applied.hubspot_id if applied else None) or plan.hubspot_id,
                 (applied.qbo_id if applied else None) or plan.qbo_id,
+                payments=diverged_on_payments(self.store.get_state(self.primary_key(key))),
             )
             result = await self.finish_invoice(key, plan, applied, hs, link)
         if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
