@@ -300,6 +300,23 @@ async def test_a_hubspot_overpayment_left_as_credit_is_applied_when_the_invoice_
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
 
 
+async def _paid_before_a_new_line_reached_qbo(world: World, contact: str) -> tuple[str, str]:
+    """A synced invoice of 100.00; a second 100.00 line added in HubSpot; 150.00 paid against
+    HubSpot's balance (200.00), and that payment recorded in QBO before the new line got there:
+    QBO applies the 100.00 its invoice owes and keeps 50.00 as the customer's credit."""
+    product = world.hs.product("Retainer", f"SKU-{contact}", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    world.hs.sb.create_object(
+        "line_items",
+        {"quantity": "1", "price": "100.00", "hs_product_id": product},
+        [assoc(invoice, 410)],
+    )
+    payment = world.hs.pay(invoice, "150.00")
+    await world.engine.sync_key(RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment))
+    return invoice, payment
+
+
 async def test_a_payment_recorded_before_the_invoice_grew_applies_its_credit_after(
     world: World,
 ) -> None:
@@ -308,17 +325,8 @@ async def test_a_payment_recorded_before_the_invoice_grew_applies_its_credit_aft
     only what the old invoice owed and kept the rest as credit. Once the update raises QBO's
     total, the credit is applied and both books count the same paid."""
     contact = world.hs.contact("grew@example.com")
-    product = world.hs.product("Retainer", "SKU-GREW", "100.00")
-    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
-    await world.sync()
+    invoice, payment = await _paid_before_a_new_line_reached_qbo(world, contact)
     qbo_id = world.qbo_id_of(invoice)
-    world.hs.sb.create_object(
-        "line_items",
-        {"quantity": "1", "price": "100.00", "hs_product_id": product},
-        [assoc(invoice, 410)],
-    )
-    payment = world.hs.pay(invoice, "150.00")  # against HubSpot's balance, 200.00
-    await world.engine.sync_key(RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment))
     qbo = world.qbo.get("Invoice", qbo_id)
     assert qbo is not None and Decimal(str(qbo["Balance"])) == Decimal("0")  # 100 applied
 
@@ -347,16 +355,7 @@ async def test_credit_left_on_an_invoice_whose_customer_changed_does_not_leave_i
     balance, with both values, and the credit stays the first customer's."""
     first = world.hs.contact("first-owner@example.com")
     second = world.hs.contact("second-owner@example.com")
-    product = world.hs.product("Retainer", "SKU-MOVE", "100.00")
-    invoice = world.hs.invoice(first, [(product, "1", "100.00")])
-    await world.sync()
-    world.hs.sb.create_object(
-        "line_items",
-        {"quantity": "1", "price": "100.00", "hs_product_id": product},
-        [assoc(invoice, 410)],
-    )
-    payment = world.hs.pay(invoice, "150.00")
-    await world.engine.sync_key(RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment))
+    invoice, payment = await _paid_before_a_new_line_reached_qbo(world, first)
     world.hs.sb.unassociate("invoices", invoice, "contacts", first)
     world.hs.sb.associate("invoices", invoice, "contacts", second, 177)
     world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
