@@ -421,3 +421,33 @@ async def test_refund_in_hubspot_of_an_overpayment_keeps_the_books_comparable(
     )
     if world.invoice_state(invoice).status is SyncStatus.SYNCED:
         assert found == [], found
+
+
+async def test_a_payment_on_a_qbo_invoice_voided_before_it_synced_is_not_blocked(
+    world: World,
+) -> None:
+    """Soak finding (seed 2005): a bookkeeper's invoice paid, the payment voided, then the
+    invoice voided, all before the engine saw them. The invoice was skipped without a state,
+    so its payment stayed blocked on it, and woke it, every round: nothing settled."""
+    customer = world.qbo.customer("Void Co", "void-first@example.com")
+    created = world.qbo.invoice(customer, [("1", "2", "19.95")])
+    qbo_id = str(created["Id"])
+    payment = world.qbo.payment(customer, [(qbo_id, "11.97")])
+    for entity, entity_id in (("Payment", str(payment["Id"])), ("Invoice", qbo_id)):
+        current = world.qbo.get(entity, entity_id)
+        assert current is not None
+        response = await world.clients[1].post(
+            f"/v3/company/{world.qbo.realm}/{entity.lower()}",
+            params={"operation": "void", "minorversion": "75"},
+            json={"Id": entity_id, "SyncToken": current["SyncToken"]},
+            headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+    await world.sync()
+
+    invoice_state = world.state(INVOICE, Side.QUICKBOOKS, qbo_id)
+    assert invoice_state is not None and invoice_state.status is SyncStatus.EXCLUDED
+    assert "Voided" in (invoice_state.message or "")
+    state = world.payment_state(Side.QUICKBOOKS, str(payment["Id"]))
+    assert state is None or state.status is not SyncStatus.BLOCKED, state
+    assert world.hs.all("invoices") == [] and world.hs.all("commerce_payments") == []
