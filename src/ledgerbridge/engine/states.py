@@ -140,10 +140,11 @@ class StateBook:
             message,
             hint,
         )
+        if status is SyncStatus.FAILED and failure_changed(previous, message):
+            # Records waiting for it say why they wait (and stop retrying until it changes).
+            self.requeue_waiting(primary, "dependency failed")
         # Writing the same failure again would only bump the invoice's modification date, and
         # the change feed would wake the record for nothing.
-        if status is SyncStatus.FAILED and failure_changed(previous, message):
-            self.requeue_waiting(primary, "dependency failed")
         if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
             link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
             hs_id = (
