@@ -4,6 +4,10 @@ Playwright.
 
 - `console_stack` (session): the running stack (`ledgerbridge.console_stack.ConsoleStack`).
 - `browser` (module): Chromium at /usr/bin/chromium.
+- `demo_stack` (module), `hs`, `qbo`: for the sync tests over the REST APIs (test_drift.py,
+  test_sync_story.py), `ledgerbridge demo`'s stack with an empty portal and company, polling
+  once a minute (so quick convergence comes from the signed webhooks), and a REST client for
+  each sandbox.
 - `page`: a fresh browser context, logged in as admin (through the login form, once per module),
   on the invoice index. The connection's sync settings go back to the defaults after each test.
 """
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stack import DemoStack, HubSpotRest, QboRest
 
 from ledgerbridge.console_stack import ConsoleStack, console_stack
 from ledgerbridge.engine.fieldmap import SyncSettings
@@ -46,6 +51,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     with console_stack(tmp_path_factory.mktemp("console")) as running:
         running.wait_idle()  # the demo data's first sync: tests start from a settled state
         yield running
+
+
+@pytest.fixture(scope="module")
+def demo_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoStack]:
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    running = DemoStack(tmp_path_factory.mktemp(name), seed="empty", poll_interval=60.0).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def hs(demo_stack: DemoStack) -> HubSpotRest:
+    return demo_stack.hubspot()
+
+
+@pytest.fixture(scope="module")
+def qbo(demo_stack: DemoStack) -> QboRest:
+    return demo_stack.qbo()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import asyncio
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,11 @@ class DemoStack:
     @property
     def connection(self) -> Any:
         return self.runtime.connection()
+
+
+def new_uid() -> str:
+    """A short unique tag for the records one test creates (tests share a module's stack)."""
+    return uuid.uuid4().hex[:6]
 
 
 def wait_for(

@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
-from stack import DemoStack, HubSpotRest, QboRest, wait_for
+from stack import DemoStack, HubSpotRest, QboRest, new_uid, wait_for
 
 from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
 from ledgerbridge.connectors.hubspot.webhooks import signature_v3
@@ -35,27 +33,6 @@ PROPS = [
     "hs_invoice_status",
 ]
 BUDGET = 15.0
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    s = DemoStack(tmp_path_factory.mktemp("e2e-drift"), seed="empty", poll_interval=60.0).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def hs(stack: DemoStack) -> HubSpotRest:
-    return stack.hubspot()
-
-
-@pytest.fixture(scope="module")
-def qbo(stack: DemoStack) -> QboRest:
-    return stack.qbo()
-
-
-def _uid() -> str:
-    return uuid.uuid4().hex[:6]
 
 
 def _props(hs: HubSpotRest, invoice_id: str) -> dict[str, Any]:
@@ -83,8 +60,8 @@ def _synced_invoice(hs: HubSpotRest, uid: str, **props: Any) -> tuple[str, str]:
     return invoice, qbo_id
 
 
-def _state(stack: DemoStack, hubspot_id: str) -> Any:
-    rows = stack.runtime.store.find_states(search=hubspot_id, limit=50).rows
+def _state(demo_stack: DemoStack, hubspot_id: str) -> Any:
+    rows = demo_stack.runtime.store.find_states(search=hubspot_id, limit=50).rows
     return next(r.state for r in rows if r.state.key.source_id == hubspot_id)
 
 
@@ -101,9 +78,9 @@ def _memo(qbo_invoice: dict[str, Any]) -> str | None:
 
 # ---- (1) a failed update must not drop the HubSpot edits -------------------------------------
 def test_edits_from_a_failed_update_reach_quickbooks_once_fixed(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(hs, uid, hs_purchase_order_number=f"PO-{uid}")
     too_long = "P" * 43
     hs.update(
@@ -116,8 +93,8 @@ def test_edits_from_a_failed_update_reach_quickbooks_once_fixed(
     assert props["ledgerbridge_sync_status"] == "failed", props
     assert qbo.get("Invoice", qbo_id)["DueDate"] != "2027-03-31"
     # "Sync now" re-runs the step (and fails again, honestly: the PO is still too long).
-    key = _state(stack, invoice).key
-    assert stack.runtime.store.retry(key)
+    key = _state(demo_stack, invoice).key
+    assert demo_stack.runtime.store.retry(key)
     _until(hs, invoice, "failed")
     # Fix the PO: both edits reach QBO, and only then is it synced.
     hs.update("invoices", invoice, {"hs_purchase_order_number": f"PO-{uid}-B"})
@@ -128,9 +105,9 @@ def test_edits_from_a_failed_update_reach_quickbooks_once_fixed(
 
 
 def test_edit_after_the_contact_was_deleted_stays_failed_and_syncs_once_fixed(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(hs, uid, hs_purchase_order_number=f"PO-{uid}")
     contact = hs.get("invoices", invoice, [], associations=["contacts"])["associations"][
         "contacts"
@@ -155,9 +132,9 @@ def test_edit_after_the_contact_was_deleted_stays_failed_and_syncs_once_fixed(
 
 # ---- (2) a QBO edit of the memo together with a custom field -----------------------------------
 def test_quickbooks_memo_and_custom_field_edit_reach_hubspot_together(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(
         hs, uid, hs_purchase_order_number=f"PO-{uid}", hs_comments="first memo"
     )
@@ -190,25 +167,35 @@ def test_quickbooks_memo_and_custom_field_edit_reach_hubspot_together(
 
 
 # ---- (3) a payment deleted in QBO ------------------------------------------------------------
-def test_payment_deleted_in_quickbooks_stops_counting_in_hubspot(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
-) -> None:
-    uid = _uid()
-    invoice, qbo_id = _synced_invoice(hs, uid)
+def _qbo_payment(qbo: QboRest, qbo_id: str, amount: int) -> dict[str, Any]:
+    """A QBO payment of `amount` on the invoice, entered as a bookkeeper's tool would."""
     q = qbo.get("Invoice", qbo_id)
-    payment = qbo.create(
+    return qbo.create(
         "Payment",
         {
             "CustomerRef": q["CustomerRef"],
-            "TotalAmt": 30,
-            "Line": [{"Amount": 30, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
+            "TotalAmt": amount,
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
         },
     )
 
+
+def _balance_is(hs: HubSpotRest, invoice: str, expected: str) -> dict[str, Any] | None:
+    """The HubSpot invoice's properties once its balance due is `expected`, else None."""
+    props = _props(hs, invoice)
+    found = Decimal(props.get("hs_balance_due") or "-1")
+    return props if found == Decimal(expected) else None
+
+
+def test_payment_deleted_in_quickbooks_stops_counting_in_hubspot(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = new_uid()
+    invoice, qbo_id = _synced_invoice(hs, uid)
+    payment = _qbo_payment(qbo, qbo_id, 30)
+
     def balance(expected: str) -> dict[str, Any] | None:
-        props = _props(hs, invoice)
-        found = Decimal(props.get("hs_balance_due") or "-1")
-        return props if found == Decimal(expected) else None
+        return _balance_is(hs, invoice, expected)
 
     wait_for(lambda: balance("50.00"), BUDGET, what="the payment in HubSpot")
     r = qbo.http.post(
@@ -238,24 +225,14 @@ def test_payment_deleted_in_quickbooks_stops_counting_in_hubspot(
 
 
 def test_payment_voided_in_quickbooks_stops_counting_in_hubspot(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(hs, uid)
-    q = qbo.get("Invoice", qbo_id)
-    payment = qbo.create(
-        "Payment",
-        {
-            "CustomerRef": q["CustomerRef"],
-            "TotalAmt": 25,
-            "Line": [{"Amount": 25, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
-        },
-    )
+    payment = _qbo_payment(qbo, qbo_id, 25)
 
     def balance(expected: str) -> dict[str, Any] | None:
-        props = _props(hs, invoice)
-        found = Decimal(props.get("hs_balance_due") or "-1")
-        return props if found == Decimal(expected) else None
+        return _balance_is(hs, invoice, expected)
 
     wait_for(lambda: balance("55.00"), BUDGET, what="the payment in HubSpot")
     current = qbo.get("Payment", payment["Id"])
@@ -270,8 +247,8 @@ def test_payment_voided_in_quickbooks_stops_counting_in_hubspot(
 
 
 # ---- (4) fix it in QuickBooks, then retry --------------------------------------------------
-def _settings_page(stack: DemoStack) -> str:
-    with httpx.Client(base_url=stack.console_url, timeout=30) as web:
+def _settings_page(demo_stack: DemoStack) -> str:
+    with httpx.Client(base_url=demo_stack.console_url, timeout=30) as web:
         page = web.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token
@@ -296,22 +273,24 @@ def _multicurrency_shown(html: str) -> str:
 
 
 def test_retry_reads_quickbooks_settings_again(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     contact = hs.contact(f"m.{uid}@euro.example", "Mia", "Euro", company=f"Euro {uid}")
     product = hs.product(f"Seminar {uid}", f"SEM-{uid}", "500.00")
-    assert _multicurrency_shown(_settings_page(stack)) == "Off"
+    assert _multicurrency_shown(_settings_page(demo_stack)) == "Off"
     invoice = hs.invoice(contact, [(product, "1", "500.00")], currency="EUR")
     props = _until(hs, invoice, "failed")
     assert "multicurrency" in (props["ledgerbridge_sync_error"] or "").lower()
     r = httpx.put(
-        f"{stack.qbo_url}/_sandbox/preferences", json={"MultiCurrencyEnabled": True}, timeout=10
+        f"{demo_stack.qbo_url}/_sandbox/preferences",
+        json={"MultiCurrencyEnabled": True},
+        timeout=10,
     )
     assert r.status_code == 200, r.text
     try:
         # The settings page shows what QuickBooks says now.
-        assert _multicurrency_shown(_settings_page(stack)) == "On"
+        assert _multicurrency_shown(_settings_page(demo_stack)) == "On"
         # A QBO customer holds one currency: the bookkeeper sets up the euro customer too.
         qbo.create(
             "Customer",
@@ -321,18 +300,18 @@ def test_retry_reads_quickbooks_settings_again(
                 "CurrencyRef": {"value": "EUR"},
             },
         )
-        assert stack.runtime.store.retry_all() >= 1
+        assert demo_stack.runtime.store.retry_all() >= 1
         try:
             props = _until(hs, invoice, "synced")
         except AssertionError:
-            print("STATE", _state(stack, invoice))
+            print("STATE", _state(demo_stack, invoice))
             raise
         q = qbo.get("Invoice", props["qbo_invoice_id"])
         assert q["CurrencyRef"]["value"] == "EUR"
         assert Decimal(str(q["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("500")
     finally:
         httpx.put(
-            f"{stack.qbo_url}/_sandbox/preferences",
+            f"{demo_stack.qbo_url}/_sandbox/preferences",
             json={"MultiCurrencyEnabled": False},
             timeout=10,
         )
@@ -340,9 +319,9 @@ def test_retry_reads_quickbooks_settings_again(
 
 # ---- (5) a line item edited on its own --------------------------------------------------------
 def test_line_item_edit_alone_reaches_quickbooks(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(hs, uid)
     line = hs.get("invoices", invoice, [], associations=["line_items"])["associations"][
         "line_items"
@@ -359,11 +338,11 @@ def test_line_item_edit_alone_reaches_quickbooks(
 
 
 def test_line_item_edit_that_keeps_the_total_reaches_quickbooks(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
     # 2 x 40.00 becomes 4 x 20.00: nothing on the invoice itself changes (not even its total),
     # only the line item's webhook says something happened.
-    uid = _uid()
+    uid = new_uid()
     invoice, qbo_id = _synced_invoice(hs, uid)
     line = hs.get("invoices", invoice, [], associations=["line_items"])["associations"][
         "line_items"
@@ -383,9 +362,9 @@ def test_line_item_edit_that_keeps_the_total_reaches_quickbooks(
     assert Decimal(str(q["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("80")
 
 
-def _signed_webhook(stack: DemoStack, events: list[dict[str, Any]]) -> httpx.Response:
+def _signed_webhook(demo_stack: DemoStack, events: list[dict[str, Any]]) -> httpx.Response:
     """POST events to ledgerbridge the way HubSpot does (v3 signature)."""
-    url = f"{stack.console_url}/webhooks/hubspot"
+    url = f"{demo_stack.console_url}/webhooks/hubspot"
     body = json.dumps(events)
     timestamp = str(int(time.time() * 1000))
     signature = signature_v3(SANDBOX_CLIENT_SECRET, "POST", url, body, timestamp)
@@ -398,9 +377,9 @@ def _signed_webhook(stack: DemoStack, events: list[dict[str, Any]]) -> httpx.Res
 
 
 def test_discount_webhook_marks_its_invoice(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     contact = hs.contact(f"k.{uid}@drift.example", "Kai", "Drift", company=f"Drift3 {uid}")
     product = hs.product(f"Gadget {uid}", f"GAD-{uid}", "100.00")
     invoice = hs.invoice(contact, [(product, "2", "100.00")], discount_percent="10")
@@ -412,12 +391,12 @@ def test_discount_webhook_marks_its_invoice(
     hs.update("discounts", discount, {"hs_value": "25"})
     # HubSpot reports the discount's change as an event about the discount (objectTypeId 0-84).
     r = _signed_webhook(
-        stack,
+        demo_stack,
         [
             {
                 "eventId": 9_000_001,
                 "subscriptionId": 1,
-                "portalId": int(stack.connection.info.hubspot_portal_id or 0) or None,
+                "portalId": int(demo_stack.connection.info.hubspot_portal_id or 0) or None,
                 "occurredAt": int(time.time() * 1000),
                 "subscriptionType": "object.propertyChange",
                 "objectTypeId": "0-84",
@@ -440,8 +419,8 @@ def test_discount_webhook_marks_its_invoice(
 
 
 # ---- verified state --------------------------------------------------------------------------
-def test_a_synced_invoice_agrees_field_by_field(stack: DemoStack, hs: HubSpotRest) -> None:
-    uid = _uid()
+def test_a_synced_invoice_agrees_field_by_field(demo_stack: DemoStack, hs: HubSpotRest) -> None:
+    uid = new_uid()
     invoice, _ = _synced_invoice(hs, uid, hs_comments="agree", hs_due_date="2027-01-15")
-    state = _state(stack, invoice)
+    state = _state(demo_stack, invoice)
     assert state.status is SyncStatus.SYNCED and state.differences == ()

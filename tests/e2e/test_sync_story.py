@@ -9,12 +9,11 @@ webhooks both sandboxes deliver (the demo promises under 10 seconds).
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from stack import DemoStack, HubSpotRest, QboRest, wait_for
+from stack import DemoStack, HubSpotRest, QboRest, new_uid, wait_for
 
 from ledgerbridge.engine.fieldmap import CustomFieldMapping, ProductNotFoundPolicy
 from ledgerbridge.engine.filters import FilterOp, FilterRule
@@ -33,27 +32,6 @@ SYNC_PROPS = [
 LATENCY_BUDGET = 10.0
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    s = DemoStack(tmp_path_factory.mktemp("e2e-story"), seed="empty", poll_interval=60.0).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def hs(stack: DemoStack) -> HubSpotRest:
-    return stack.hubspot()
-
-
-@pytest.fixture(scope="module")
-def qbo(stack: DemoStack) -> QboRest:
-    return stack.qbo()
-
-
-def _uid() -> str:
-    return uuid.uuid4().hex[:6]
-
-
 def _settle(
     hs: HubSpotRest, invoice_id: str, status: str = "synced", timeout: float = LATENCY_BUDGET
 ) -> dict[str, Any]:
@@ -64,21 +42,21 @@ def _settle(
     return wait_for(check, timeout, what=f"HubSpot invoice {invoice_id} to be {status}")
 
 
-def _set(stack: DemoStack, **changes: Any) -> None:
-    conn = stack.connection
-    stack.runtime.update_sync_settings(conn.id, conn.sync_settings.model_copy(update=changes))
+def _set(demo_stack: DemoStack, **changes: Any) -> None:
+    conn = demo_stack.connection
+    demo_stack.runtime.update_sync_settings(conn.id, conn.sync_settings.model_copy(update=changes))
 
 
-def test_console_front_is_healthy(stack: DemoStack) -> None:
+def test_console_front_is_healthy(demo_stack: DemoStack) -> None:
     import httpx
 
-    assert httpx.get(f"{stack.console_url}/healthz").json()["ready"] is True
+    assert httpx.get(f"{demo_stack.console_url}/healthz").json()["ready"] is True
 
 
 def test_finished_hubspot_invoice_reaches_quickbooks_within_seconds(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     contact = hs.contact(
         f"ana.{uid}@harbor.example", "Ana", "Silva", company=f"Harbor Coffee {uid}"
     )
@@ -117,9 +95,9 @@ def test_finished_hubspot_invoice_reaches_quickbooks_within_seconds(
 
 
 def test_quickbooks_invoice_and_payments_flow_to_hubspot(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     customer = qbo.create(
         "Customer",
         {
@@ -222,9 +200,9 @@ def test_quickbooks_invoice_and_payments_flow_to_hubspot(
 
 
 def test_one_payment_across_two_invoices_is_split(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     contact = hs.contact(f"li.{uid}@ion.example", "Li", "Wei", company=f"Ion Labs {uid}")
     product = hs.product(f"Audit {uid}", f"AUD-{uid}", "400.00")
     first = hs.invoice(contact, [(product, "1", "400.00")])
@@ -258,9 +236,9 @@ def test_one_payment_across_two_invoices_is_split(
 
 
 def test_euro_invoice_into_usd_company_fails_visibly_and_creates_nothing(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     contact = hs.contact(f"eva.{uid}@berlin.example", "Eva", "Klein", company=f"Klein GmbH {uid}")
     product = hs.product(f"Workshop {uid}", f"WS-{uid}", "900.00")
     invoices_before = qbo.count("Invoice")
@@ -271,16 +249,16 @@ def test_euro_invoice_into_usd_company_fails_visibly_and_creates_nothing(
     assert not props.get("qbo_invoice_id")
     assert qbo.count("Invoice") == invoices_before
     assert qbo.count("Customer") == customers_before  # nothing half-written either
-    failing = stack.runtime.store.list_failures(limit=200).rows
+    failing = demo_stack.runtime.store.list_failures(limit=200).rows
     row = next(r for r in failing if r.state.key.source_id == invoice)
     assert row.state.category == "validation" and "multicurrency" in (row.state.hint or "").lower()
 
 
 def test_filters_exclude_with_the_rule_that_excluded(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
-    _set(stack, filters=[FilterRule(field="amount", op=FilterOp.GTE, value="50")])
+    uid = new_uid()
+    _set(demo_stack, filters=[FilterRule(field="amount", op=FilterOp.GTE, value="50")])
     try:
         contact = hs.contact(f"tom.{uid}@small.example", "Tom", "Small")
         product = hs.product(f"Sticker {uid}", f"STK-{uid}", "2.00")
@@ -289,19 +267,19 @@ def test_filters_exclude_with_the_rule_that_excluded(
         _settle(hs, invoice, status="excluded")
         state = next(
             r.state
-            for r in stack.runtime.store.find_states(search=invoice, limit=50).rows
+            for r in demo_stack.runtime.store.find_states(search=invoice, limit=50).rows
             if r.state.key.source_id == invoice
         )
         assert "Amount" in (state.message or "") and "50" in (state.message or "")
         assert qbo.count("Invoice") == invoices_before
     finally:
-        _set(stack, filters=[])
+        _set(demo_stack, filters=[])
 
 
 def test_custom_mapping_to_a_quickbooks_custom_field(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     r = hs.http.post(
         "/crm/v3/properties/invoices",
         json={
@@ -313,12 +291,12 @@ def test_custom_mapping_to_a_quickbooks_custom_field(
         },
     )
     assert r.status_code in (201, 409), r.text
-    conn = stack.connection
+    conn = demo_stack.connection
     mappings = [
         *conn.sync_settings.custom_mappings,
         CustomFieldMapping(hubspot_property="project_code", qbo_field="Project"),
     ]
-    _set(stack, custom_mappings=mappings)
+    _set(demo_stack, custom_mappings=mappings)
     try:
         contact = hs.contact(f"pm.{uid}@summit.example", "Pat", "Moss", company=f"Summit {uid}")
         product = hs.product(f"Tent {uid}", f"TNT-{uid}", "310.00")
@@ -336,15 +314,15 @@ def test_custom_mapping_to_a_quickbooks_custom_field(
         assert fields.get("Project") == f"PRJ-{uid}"
         assert fields.get("PO Number") == f"PO-{uid}"
     finally:
-        _set(stack, custom_mappings=mappings[:-1])
+        _set(demo_stack, custom_mappings=mappings[:-1])
 
 
 @pytest.mark.parametrize("policy", list(ProductNotFoundPolicy))
 def test_product_not_found_policies(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest, policy: ProductNotFoundPolicy
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest, policy: ProductNotFoundPolicy
 ) -> None:
-    uid = _uid()
-    default_item = stack.connection.sync_settings.default_item_name
+    uid = new_uid()
+    default_item = demo_stack.connection.sync_settings.default_item_name
     if policy is ProductNotFoundPolicy.USE_DEFAULT_ITEM and not qbo.query(
         f"select * from Item where Name = '{default_item}'"
     ):
@@ -355,7 +333,7 @@ def test_product_not_found_policies(
             "Item",
             {"Name": default_item, "Type": "Service", "IncomeAccountRef": {"value": income["Id"]}},
         )
-    _set(stack, product_not_found=policy)
+    _set(demo_stack, product_not_found=policy)
     try:
         contact = hs.contact(f"np.{uid}@meridian.example", "Noa", "Park", company=f"Meridian {uid}")
         product = hs.product(f"Brand new thing {uid}", f"NEW-{uid}", "55.00")
@@ -383,13 +361,13 @@ def test_product_not_found_policies(
             assert item["Name"] == default_item
             assert Decimal(str(line["Amount"])) == Decimal("110.00")
     finally:
-        _set(stack, product_not_found=ProductNotFoundPolicy.CREATE_ITEM)
+        _set(demo_stack, product_not_found=ProductNotFoundPolicy.CREATE_ITEM)
 
 
 def test_customer_display_name_collisions_do_not_fail(
-    stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
 ) -> None:
-    uid = _uid()
+    uid = new_uid()
     name = f"Granite Legal {uid}"
     # QBO already uses the name for a vendor and for another customer (different email).
     qbo.create("Vendor", {"DisplayName": name})

@@ -151,7 +151,8 @@ def differences(
 
     A voided invoice compares only `voided` (QBO zeroes a voided invoice's amounts). Amount paid
     and balance may differ by refunds and deletes recorded in HubSpot on payments QBO still
-    counts (the sync matrix: HubSpot owns them), never by more.
+    counts (the sync matrix: HubSpot owns them), never by more; and on an overpaid invoice
+    (HubSpot paid more than billed, QBO paid in full: the rest is credit there).
     """
     if hs.voided or qbo.voided:
         return {} if hs.voided == qbo.voided else {"voided": (hs.voided, qbo.voided)}
@@ -162,6 +163,11 @@ def differences(
             out[name] = (a, b)
     if hs.total != qbo.total:
         out["total"] = (hs.total, qbo.total)
+    # Overpaid (the sync matrix): QBO applies up to the total and keeps the rest as the
+    # customer's credit; HubSpot counts it all, its balance negative by exactly the rest.
+    overpaid = hs.total == qbo.total and qbo.balance == 0 and qbo.paid == qbo.total < hs.paid
+    if overpaid and hs.balance == qbo.paid - hs.paid:
+        return out
     gap = hs.balance - qbo.balance
     if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
         out["balance"] = (hs.balance, qbo.balance)

@@ -139,13 +139,15 @@ class QboRules:
             self.books.qbo_payments.append(str(payment["Id"]))
             self.webhook(Side.QUICKBOOKS, PAYMENT, str(payment["Id"]))
 
-    @rule(payment=st.integers(0, 99))
+    @rule(payment=st.integers(0, 99), void=st.booleans())
     @precondition(lambda self: "qbo_delete_payment" not in self.skipped)
-    def qbo_delete_payment(self: Any, payment: int) -> None:
+    def qbo_delete_payment(self: Any, payment: int, void: bool) -> None:
+        """The bookkeeper deletes or voids a payment (a voided one stays, with zero amounts)."""
         if not self.books.qbo_payments:
             return
         payment_id = _pick(self.books.qbo_payments, payment)
-        if self.attempt(self.qbo.delete("Payment", payment_id)):
+        gone = self.qbo.void if void else self.qbo.delete
+        if self.attempt(gone("Payment", payment_id)):
             self.books.qbo_payments.remove(payment_id)
             self.webhook(Side.QUICKBOOKS, PAYMENT, payment_id)
 

@@ -24,6 +24,7 @@ from ledgerbridge.engine.compare import (
     NOTE_DIRECTION_NONE,
     NOTE_HUBSPOT_REFUND,
     NOTE_NO_METHOD,
+    NOTE_OVERPAID,
     NOTE_QBO_DELETED,
     NOTE_REF_TRUNCATED,
     NOTE_VOIDED,
@@ -276,6 +277,30 @@ def test_refund_owned_by_hubspot_is_allowed_exactly() -> None:
         d.field for d in compare_invoice(hs, qbo, settings=SETTINGS, hubspot_owned_refunds=D("10"))
     ]
     assert fields == ["amount_paid", "balance_due"]
+
+
+def test_overpaid_invoice_is_allowed_exactly() -> None:
+    # HubSpot counts 125 paid on 105 billed; QBO applied 105 and keeps 20 as customer credit.
+    hs = hs_invoice(amount_paid=D("125"), balance_due=D("-20"))
+    qbo = qbo_invoice(amount_paid=D("105"), balance_due=D("0"))
+    assert compare_invoice(hs, qbo, settings=SETTINGS) == []
+    allowed = allowed_invoice_differences(hs, qbo, settings=SETTINGS)
+    assert {(d.field, d.hubspot, d.quickbooks, d.note) for d in allowed} == {
+        ("amount_paid", "125.00", "105.00", NOTE_OVERPAID),
+        ("balance_due", "-20.00", "0.00", NOTE_OVERPAID),
+    }
+    # QBO not paid in full: the extra HubSpot payment is not explained by QBO's limit.
+    partly = qbo_invoice(amount_paid=D("90"), balance_due=D("15"))
+    assert [d.field for d in compare_invoice(hs, partly, settings=SETTINGS)] == [
+        "amount_paid",
+        "balance_due",
+    ]
+    # HubSpot counting less than QBO is never an overpayment.
+    less = hs_invoice(amount_paid=D("95"), balance_due=D("10"))
+    assert [d.field for d in compare_invoice(less, qbo, settings=SETTINGS)] == [
+        "amount_paid",
+        "balance_due",
+    ]
 
 
 def test_voided_on_one_side_only() -> None:

@@ -23,9 +23,11 @@ from ledgerbridge.engine.payments import (
     REFUND_IDS,
     REFUNDED_IN_QBO,
     REMOVED_IN_QBO,
+    UNAPPLIED_CREDIT,
     booked_refunds,
 )
 from ledgerbridge.engine.plan import (
+    ApplyLedgerCredit,
     Audit,
     CreateLedgerFeeExpense,
     CreateLedgerInvoice,
@@ -76,6 +78,10 @@ class Applied:
     refund_ids: list[str] = field(default_factory=list)  # QBO RefundReceipts booked
     refunded_total: Decimal | None = None  # the refunded total QBO now holds
     removed: str | None = None  # "void" | "delete": what was done to the QBO payment
+
+    # A HubSpot payment recorded in QBO: per QBO invoice, what was meant for it and is still
+    # the customer's unapplied credit (the invoice owed less); None: not a payment write.
+    unapplied: dict[str, Decimal] | None = None
 
 
 class Applier:
@@ -165,6 +171,8 @@ class Applier:
                 )
             elif isinstance(op, CreateLedgerPayment):
                 await self._create_payment(op, done)
+            elif isinstance(op, ApplyLedgerCredit):
+                await self._apply_credit(op, done)
             elif isinstance(op, CreateLedgerFeeExpense):
                 await self._create_fee_expense(op, done)
             elif isinstance(op, CreateLedgerRefund):
@@ -226,7 +234,9 @@ class Applier:
         done.qbo_record = result.record
         (done.created if result.created else done.matched).append(f"quickbooks invoice {result.id}")
 
-    async def _fit_to_balances(self, payment: Payment) -> tuple[Payment, str | None, list[str]]:
+    async def _fit_to_balances(
+        self, payment: Payment, done: Applied
+    ) -> tuple[Payment, str | None, list[str]]:
         """Apply no more to each QBO invoice than it still owes (QBO refuses more: the invoice
         may have been paid there meanwhile). The payment keeps its full amount: what does not
         fit stays on the customer as unapplied credit, which is what the money is."""
@@ -240,6 +250,9 @@ class Applier:
             owed = invoice.balance_due if invoice is not None else None
             share = app.amount if owed is None else min(app.amount, max(owed, Decimal(0)))
             if share < app.amount:
+                left = done.unapplied if done.unapplied is not None else {}
+                left[app.invoice_id] = app.amount - share
+                done.unapplied = left
                 notes.append(
                     f"{app.amount - share} of {app.amount} {payment.currency} left unapplied (customer "
                     f"credit): QuickBooks invoice {app.invoice_id} owed only {share}"
@@ -249,7 +262,8 @@ class Applier:
         return replace(payment, applications=tuple(fitted)), customer_id, notes
 
     async def _create_payment(self, op: CreateLedgerPayment, done: Applied) -> None:
-        payment, invoice_customer, notes = await self._fit_to_balances(op.payment)
+        done.unapplied = {}
+        payment, invoice_customer, notes = await self._fit_to_balances(op.payment, done)
         done.notes.extend(notes)
         customer_id = op.customer_id or invoice_customer
         if not customer_id:
@@ -282,6 +296,39 @@ class Applier:
         done.qbo_id = result.id
         done.qbo_version = result.version
         (done.created if result.created else done.matched).append(f"quickbooks payment {result.id}")
+
+    async def _apply_credit(self, op: ApplyLedgerCredit, done: Applied) -> None:
+        """The credit a HubSpot payment left in QBO goes to the invoice it was meant for, as
+        far as that invoice owes now (e.g. another payment on it was deleted)."""
+        left: dict[str, Decimal] = {}
+        done.qbo_id = op.qbo_payment_id
+        for invoice_id, credit in op.credits.items():
+            invoice = await self.ledger.get_invoice(invoice_id)
+            owed = invoice.balance_due if invoice is not None else None
+            share = min(credit, max(owed or Decimal(0), Decimal(0)))
+            if share > 0 and invoice is not None:
+                try:
+                    result = await self.ledger.apply_payment_credit(
+                        op.qbo_payment_id, invoice_id, share
+                    )
+                except Invalid as exc:
+                    # e.g. the invoice belongs to another customer now: the credit stays the
+                    # customer's; the invoice then shows the difference (payment_steps.py)
+                    done.notes.append(
+                        f"the credit could not be applied to QuickBooks invoice {invoice_id}: "
+                        f"{exc.message}"
+                    )
+                    left[invoice_id] = credit
+                    continue
+                done.qbo_version = result.version
+                done.updated.append(f"quickbooks payment {op.qbo_payment_id}")
+                done.notes.append(
+                    f"{share} {invoice.currency if invoice else ''} of the customer credit this "
+                    f"payment left applied to QuickBooks invoice {invoice_id}, which owed it again"
+                )
+            if credit - share > 0:
+                left[invoice_id] = credit - share
+        done.unapplied = left
 
     async def _create_fee_expense(self, op: CreateLedgerFeeExpense, done: Applied) -> None:
         async def lookup() -> WriteResult | None:
@@ -420,6 +467,12 @@ class Applier:
                 extra[REFUND_IDS] = [*(extra.get(REFUND_IDS) or []), *done.refund_ids]
             if done.removed:
                 extra[REMOVED_IN_QBO] = done.removed
+
+            if done.unapplied is not None:
+                # the credit still meant for an invoice, applied once it owes again (payments.py)
+                extra.pop(UNAPPLIED_CREDIT, None)
+                if done.unapplied:
+                    extra[UNAPPLIED_CREDIT] = {k: str(v) for k, v in done.unapplied.items()}
             self.store.save_link(
                 Link(
                     self.connection_id,

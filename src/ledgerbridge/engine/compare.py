@@ -21,7 +21,9 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - exchange rate, when HubSpot has one (hs_exchange_rate): QBO's ExchangeRate is the same;
 - PO number and each custom mapping whose direction is not `none`: the same trimmed text;
 - total: what HubSpot billed (hs_amount_billed) and what QBO computed (TotalAmt), to the cent;
-- amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns.
+- amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns,
+  and an overpaid invoice: HubSpot counts more paid than billed (a negative balance), QBO counts
+  it paid in full and holds the excess as the customer's credit (NOTE_OVERPAID).
 
 Linked customers and items (`compare_customer`, `compare_product`): the fields that sync after
 creation (first and last name, email, phone, billing address; item name, description, price,
@@ -78,6 +80,10 @@ QBO_PAYMENT_REF_MAX = 21
 NOTE_HUBSPOT_REFUND = (
     "refund or delete recorded in HubSpot (QBO keeps the payment; a refund is booked there as a "
     "refund receipt, compared on its own)"
+)
+NOTE_OVERPAID = (
+    "overpaid: HubSpot counts every payment on the invoice; QuickBooks applies up to the total "
+    "and keeps the rest as the customer's credit"
 )
 NOTE_VOIDED = "voided invoice: QuickBooks zeroes a voided invoice's amounts"
 NOTE_DIRECTION_NONE = "not synced: the field's direction is none"
@@ -305,13 +311,35 @@ def _invoice_checks(
         money.append(
             (F_BALANCE, hs_balance, qbo_balance, owned > 0 and hs_balance - qbo_balance == owned)
         )
+    overpaid = _overpaid(hs_total, qbo_total, hs_paid, qbo_paid, hs_balance, qbo_balance)
     for field, a, b, allowed in money:
         if voided:
             yield _Check(_diff(field, a, b, NOTE_VOIDED), True)
+        elif overpaid and field in (F_AMOUNT_PAID, F_BALANCE):
+            yield _Check(_diff(field, a, b, NOTE_OVERPAID), True)
         elif allowed and field in (F_AMOUNT_PAID, F_BALANCE):
             yield _Check(_diff(field, a, b, NOTE_HUBSPOT_REFUND), True)
         else:
             yield _Check(_diff(field, a, b, NOTE_DIRECTION_NONE if allowed else None), allowed)
+
+
+def _overpaid(
+    hs_total: Decimal,
+    qbo_total: Decimal,
+    hs_paid: Decimal,
+    qbo_paid: Decimal,
+    hs_balance: Decimal,
+    qbo_balance: Decimal,
+) -> bool:
+    """The documented overpayment difference: the same total, QBO paid in full (it cannot
+    apply more), HubSpot paid more than that by exactly its negative balance."""
+    return (
+        hs_total == qbo_total
+        and qbo_balance == 0
+        and qbo_paid == qbo_total
+        and hs_paid > qbo_paid
+        and hs_balance == qbo_paid - hs_paid
+    )
 
 
 def _off_note(settings: SyncSettings, field: str) -> str | None:

@@ -75,7 +75,9 @@ class StepOutcomes:
                 report.results.append(result)
                 status = result.plan.decision.status
                 report.count(status)
-                if status is SyncStatus.BLOCKED:
+                if status is SyncStatus.BLOCKED and result.plan.wake:
+                    # Waiting on a record in progress: look again even if never woken. A record
+                    # blocked on a failed one (no wake) waits for that one's next state change.
                     retry_at = self.clock() + BLOCKED_SAFETY_RETRY
             else:
                 report.count(None)

@@ -4,18 +4,35 @@ state and the decisions HubSpot owns (engine/ownership.py)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.payments import COPY, REFUND_IDS, PaymentInput, plan_payment
-from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.payments import (
+    COPY,
+    REFUND_IDS,
+    REOPENED,
+    UNAPPLIED_CREDIT,
+    PaymentInput,
+    plan_payment,
+)
+from ledgerbridge.engine.plan import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.states import StateBook, StepResult
-from ledgerbridge.engine.verify import Verifier, audit_divergence
+from ledgerbridge.engine.verify import (
+    Verifier,
+    audit_divergence,
+    diverged,
+    diverged_on_payments,
+    payment_divergence,
+)
+from ledgerbridge.errors import SyncError
 
 
 class PaymentSteps(StateBook):
@@ -55,9 +72,93 @@ class PaymentSteps(StateBook):
                     self.store.save_link(fresh)
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
+            if applied is not None:
+                if applied.unapplied:
+                    await self._flag_credit_left(applied.unapplied)
+                self._wake_payment_divergences(plan)
+            first_seen = link is None or link.qbo_hash != plan.extra.get("qbo_hash")
+            if plan.extra.get(REOPENED) and (applied is not None or first_seen):
+                reason = f"QuickBooks payment {key.source_id} removed"
+                await self._wake_credits(plan.extra[REOPENED], reason)
             self.record_state(key, plan, applied)
+            on = plan.decision.blocked_on
+            if plan.decision.status is SyncStatus.BLOCKED and on is not None and not plan.wake:
+                # Blocked on a failed invoice, nothing retries it: if that invoice moved on
+                # while this step ran (its re-queue saw no blocked payment yet), go again.
+                state = self.store.get_state(on)
+                if state is None or state.status is not SyncStatus.FAILED:
+                    self.store.mark_dirty(key, "dependency changed")
             ownership.audit(self.store, conn, plan)
             return StepResult(key, plan, applied)
+
+    async def _flag_credit_left(self, unapplied: Mapping[str, Decimal]) -> None:
+        """Credit this payment left in QBO that it could not apply: if the two invoices now
+        agree on everything but amount paid and balance (totals included), the invoice is
+        `diverged` on those, with both values; it compares them until they agree again."""
+        conn = self.connection_id
+        for qbo_invoice_id in unapplied:
+            link = self.store.get_link(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id)
+            if link is None or not link.hubspot_id:
+                continue
+            hs = await self.crm.get_invoice(link.hubspot_id)
+            qbo = await self.ledger.get_invoice(qbo_invoice_id)
+            # HubSpot counting more is the credit QBO keeps; QBO counting more is a QBO payment
+            # whose HubSpot copy is still on its way.
+            stuck = hs is not None and qbo is not None and hs.amount_paid > qbo.amount_paid
+            found = payment_divergence(hs, qbo, self.settings) if hs and qbo and stuck else []
+            if not found:
+                continue
+            primary = self.primary_key(RecordKey(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id))
+            previous = self.store.get_state(primary)
+            plan = diverged(
+                Plan(
+                    primary,
+                    Decision(SyncStatus.SYNCED),
+                    hubspot_id=link.hubspot_id,
+                    qbo_id=qbo_invoice_id,
+                    label=previous.label if previous else None,
+                    amount=previous.amount if previous else None,
+                    currency=previous.currency if previous else None,
+                ),
+                found,
+            )
+            self.record_state(primary, plan, None, previous)
+            audit_divergence(self.store, conn, plan, link.hubspot_id)
+            with contextlib.suppress(SyncError):
+                await self.crm.set_sync_state(
+                    link.hubspot_id,
+                    SyncStatus.DIVERGED,
+                    plan.decision.message,
+                    qbo_invoice_id,
+                    link.extra.get("doc_number"),
+                )
+
+    def _wake_payment_divergences(self, plan: Plan) -> None:
+        """Invoices diverged on amount paid (see _flag_credit_left) this payment step touched:
+        they compare again, and are `synced` once both books count the same."""
+        conn = self.connection_id
+        ids = set(plan.extra.get("shares") or {})
+        for op in plan.ops:
+            if isinstance(op, CreateLedgerPayment):
+                ids |= {a.invoice_id for a in op.payment.applications}
+            elif isinstance(op, ApplyLedgerCredit):
+                ids |= set(op.credits)
+        for qbo_invoice_id in ids:
+            primary = self.primary_key(RecordKey(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id))
+            if diverged_on_payments(self.store.get_state(primary)):
+                self.store.mark_dirty(primary, "a payment on it changed")
+
+    async def _wake_credits(self, hubspot_invoices: Sequence[str], reason: str) -> None:
+        """QBO invoices that owe more now (a payment on them deleted or voided, their total
+        raised): the HubSpot payments on them that left credit in QBO (the invoice owed less
+        when they were recorded) apply it. One HubSpot read per invoice."""
+        conn = self.connection_id
+        for invoice_id in hubspot_invoices:
+            for payment in await self.crm.list_invoice_payments(invoice_id):
+                link = self.store.get_link(conn, PAYMENT, Side.HUBSPOT, payment.id or "")
+                if link is not None and link.extra.get(UNAPPLIED_CREDIT):
+                    key = RecordKey(conn, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
+                    self.store.mark_dirty(key, reason)
 
     async def _plan_payment(self, key: RecordKey) -> Plan:
         conn = self.connection_id
@@ -71,6 +172,7 @@ class PaymentSteps(StateBook):
                 link = self.store.get_link(conn, REFUND, key.side, key.source_id)
         invoice_links: dict[str, Link | None] = {}
         excluded: set[str] = set()
+        failed: dict[str, str] = {}
         for app in payment.applications if payment else ():
             invoice_links[app.invoice_id] = self.store.get_link(
                 conn, INVOICE, key.side, app.invoice_id
@@ -78,6 +180,9 @@ class PaymentSteps(StateBook):
             state = self.store.get_state(RecordKey(conn, INVOICE, key.side, app.invoice_id))
             if state is not None and state.status is SyncStatus.EXCLUDED:
                 excluded.add(app.invoice_id)
+            elif state is not None and state.status is SyncStatus.FAILED:
+                # failed for good (not a transient retry, which is `pending`): say why
+                failed[app.invoice_id] = state.message or "see the invoice's error"
         # HubSpot owns refunds and deletes of the payments copied from QBO: read what it did.
         owned = (
             await ownership.hubspot_states(self.crm, link, payment, key.source_id)
@@ -93,6 +198,14 @@ class PaymentSteps(StateBook):
         )
         return plan_payment(
             PaymentInput(
-                key, payment, link, invoice_links, frozenset(excluded), self.settings, owned, copies
+                key,
+                payment,
+                link,
+                invoice_links,
+                frozenset(excluded),
+                self.settings,
+                owned,
+                copies,
+                failed,
             )
         )

@@ -4,6 +4,9 @@
   share (processor "quickbooks"), upserted on a unique key so replays never duplicate.
 - A HubSpot payment from another processor becomes a QBO Payment applied to the invoice.
 - A payment whose invoice has not synced yet is `blocked` on that invoice, and wakes it up.
+  When that invoice failed (a refused value, a missing contact...), the payment is blocked
+  with a reason naming the invoice and its failure, and neither wakes nor retries it: the
+  invoice's next state change re-queues the payment (steps.py, commit_finish).
 - HubSpot owns the refund and delete state of the payments copied from QBO (see ownership.py):
   a share deleted in HubSpot is not re-created, a refund recorded there is not reverted.
 - A refund recorded in HubSpot on a HubSpot payment that QBO holds becomes a RefundReceipt for
@@ -26,6 +29,7 @@ from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.amounts import split_pro_rata
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.plan import (
+    ApplyLedgerCredit,
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
     CreateLedgerRefund,
@@ -61,6 +65,8 @@ class PaymentInput:
     # A QBO payment that is gone (deleted in QBO): QBO invoice id -> the HubSpot copy of that
     # share as HubSpot holds it (ownership.hubspot_copies); copies HubSpot archived are absent.
     hubspot_copies: Mapping[str, Payment] = field(default_factory=dict)
+    # Application invoice id -> the failure message of an invoice whose state is `failed`.
+    failed_invoices: Mapping[str, str] = field(default_factory=dict)
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -194,6 +200,15 @@ def _plan_deleted_in_crm(inp: PaymentInput) -> Plan:
     )
 
 
+# In a HubSpot payment's link extra: {QBO invoice id: amount} meant for that invoice that QBO
+# keeps as the customer's credit, because the invoice owed less when the payment was recorded
+# (paid in QBO meanwhile). Applied to the invoice once it owes again (ApplyLedgerCredit).
+UNAPPLIED_CREDIT = "unapplied_credit"
+# In a QBO payment step's plan extra: the HubSpot invoices whose balance it raised (a payment
+# deleted or voided in QBO); HubSpot payments with credit left on them are woken.
+REOPENED = "reopened_hubspot_invoices"
+
+
 def _fee_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerFeeExpense | None:
     """The fee expense still to book for a HubSpot payment, if fees are on and it has any."""
     fees = inp.settings.fees
@@ -248,6 +263,30 @@ def plan_payment(inp: PaymentInput) -> Plan:
     return _plan_from_crm(inp)
 
 
+def _blocked(inp: PaymentInput, invoice_id: str, side: Side, context: Mapping[str, Any]) -> Plan:
+    """Blocked on an invoice not synced yet. A pending invoice is woken (and the payment looks
+    again after a while); a failed one is not: it fails the same until someone fixes it, and
+    its next state change re-queues this payment."""
+    key = inp.key
+    on = RecordKey(key.connection_id, INVOICE, side, invoice_id)
+    name = "HubSpot" if side is Side.HUBSPOT else "QuickBooks"
+    failure = inp.failed_invoices.get(invoice_id)
+    if failure is None:
+        return blocked(key, on, f"Waits for {name} invoice {invoice_id} to sync", **context)
+    message = f"Waits for {name} invoice {invoice_id}, which failed to sync: {failure}"
+    return Plan(
+        key,
+        Decision(
+            SyncStatus.BLOCKED,
+            message,
+            hint=f"Fix {name} invoice {invoice_id}; this payment follows once it syncs",
+            blocked_on=on,
+        ),
+        summary=message,
+        **context,
+    )
+
+
 def _labels(payment: Payment) -> dict[str, Any]:
     label = f"payment {payment.reference}" if payment.reference else f"payment {payment.id}"
     return {"label": label, "amount": payment.amount, "currency": payment.currency}
@@ -290,15 +329,8 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
             continue
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.hubspot_id:
-            on = RecordKey(key.connection_id, INVOICE, Side.QUICKBOOKS, app.invoice_id)
-            return blocked(
-                key,
-                on,
-                f"Waits for QuickBooks invoice {app.invoice_id} to sync",
-                origin=Side.QUICKBOOKS,
-                qbo_id=pid,
-                **labels,
-            )
+            context = {"origin": Side.QUICKBOOKS, "qbo_id": pid, **labels}
+            return _blocked(inp, app.invoice_id, Side.QUICKBOOKS, context)
         state = inp.hubspot_states.get(app.invoice_id)
         shares[app.invoice_id] = inv_link.hubspot_id
         if state == "deleted":
@@ -365,7 +397,13 @@ def _plan_from_ledger(inp: PaymentInput) -> Plan:
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
         qbo_version=payment.version,
-        extra={"shares": shares, "qbo_hash": digest, "hubspot_owned": tuple(owned)},
+        extra={
+            "shares": shares,
+            "qbo_hash": digest,
+            "hubspot_owned": tuple(owned),
+            # voided in QBO: its invoices owe again
+            REOPENED: tuple(dict.fromkeys(shares.values())) if payment.status == "deleted" else (),
+        },
         **labels,
     )
 
@@ -414,7 +452,11 @@ def _plan_deleted_in_ledger(inp: PaymentInput, link: Link, how: str = "deleted")
         ),
         origin=Side.QUICKBOOKS,
         qbo_id=pid,
-        extra={"shares": dict(shares), "qbo_hash": DELETED_HASH},
+        extra={
+            "shares": dict(shares),
+            "qbo_hash": DELETED_HASH,
+            REOPENED: tuple(dict.fromkeys(shares.values())),
+        },
         label=f"payment {pid}",
         amount=amount,
         currency=currency,
@@ -438,8 +480,12 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     if isinstance(refund_op, Plan):
         return refund_op
     if link is not None and link.qbo_id:
-        later: tuple[Op, ...] = tuple(op for op in (fee_op, refund_op) if op is not None)
+        # A payment refunded in HubSpot since then has no credit left to give.
+        refunded = (payment.status or "").lower() in ("refunded", "partially_refunded")
+        credit = None if refunded else _credit_op(link, pid)
+        later: tuple[Op, ...] = tuple(op for op in (credit, fee_op, refund_op) if op is not None)
         what = [
+            *(["apply the credit it left to its invoice"] if credit else []),
             *(["record the processing fees"] if fee_op else []),
             *([f"book a refund of {refund_op.refund.amount}"] if refund_op else []),
         ]
@@ -447,7 +493,7 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
             key,
             Decision(SyncStatus.SYNCED),
             later,
-            action="create" if later else "none",
+            action="update" if credit else "create" if later else "none",
             summary=" and ".join(what) if what else "in sync",
             origin=Side.HUBSPOT,
             hubspot_id=pid,
@@ -474,15 +520,8 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     for app, amount in zip(apps, amounts, strict=True):
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.qbo_id:
-            on = RecordKey(key.connection_id, INVOICE, Side.HUBSPOT, app.invoice_id)
-            return blocked(
-                key,
-                on,
-                f"Waits for HubSpot invoice {app.invoice_id} to sync",
-                origin=Side.HUBSPOT,
-                hubspot_id=pid,
-                **labels,
-            )
+            context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
+            return _blocked(inp, app.invoice_id, Side.HUBSPOT, context)
         qbo_apps.append(PaymentApplication(inv_link.qbo_id, amount))
         customer_id = customer_id or inv_link.extra.get("customer_qbo_id")
     outgoing = replace(
@@ -503,6 +542,15 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         hubspot_id=pid,
         **labels,
     )
+
+
+def _credit_op(link: Link, pid: str) -> ApplyLedgerCredit | None:
+    """The credit a recorded HubSpot payment left unapplied in QBO, to apply where it owes."""
+    left = {k: Decimal(v) for k, v in (link.extra.get(UNAPPLIED_CREDIT) or {}).items()}
+    left = {k: v for k, v in left.items() if v > 0}
+    if not left or not link.qbo_id:
+        return None
+    return ApplyLedgerCredit(link.qbo_id, left, pid)
 
 
 def _application_amounts(payment: Payment, apps: list[PaymentApplication]) -> list[Decimal]:

@@ -111,6 +111,16 @@ class CreateLedgerPayment:
 
 
 @dataclass(frozen=True)
+class ApplyLedgerCredit:
+    """Apply what a recorded HubSpot payment left as customer credit in QBO (its invoice owed
+    less then) to that invoice, as far as it owes now."""
+
+    qbo_payment_id: str
+    credits: Mapping[str, Decimal]  # QBO invoice id -> the amount meant for it, not applied
+    source_id: str  # the HubSpot payment id
+
+
+@dataclass(frozen=True)
 class CreateLedgerFeeExpense:
     """Book a HubSpot payment's processing/platform fees as a QBO expense (behind an intent)."""
 
@@ -155,6 +165,7 @@ Op = (
     | UpdateCrmInvoice
     | UpsertCrmPayment
     | CreateLedgerPayment
+    | ApplyLedgerCredit
     | CreateLedgerFeeExpense
     | CreateLedgerRefund
     | RemoveLedgerPayment

@@ -186,7 +186,14 @@ def _plan_new_from_ledger(inp: InvoiceInput, qbo: Invoice) -> Plan:
     if qbo.origin is Side.HUBSPOT:
         return skipped(inp.key, "created from a HubSpot invoice whose link is not recorded yet")
     if qbo.status is InvoiceStatus.VOIDED:
-        return skipped(inp.key, "voided before it was synced")
+        # Excluded, not merely skipped: its payments then know not to wait for it.
+        return Plan(
+            inp.key,
+            Decision(SyncStatus.EXCLUDED, "Voided in QuickBooks before it was synced"),
+            origin=Side.QUICKBOOKS,
+            qbo_id=qbo_id,
+            **_labels(qbo),
+        )
     common = _labels(qbo)
     verdict = evaluate(settings.filters, qbo, Side.QUICKBOOKS)
     if not verdict.eligible:

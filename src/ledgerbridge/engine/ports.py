@@ -301,6 +301,11 @@ class LedgerPort(Protocol):
 
     async def find_payment(self, external_key: str) -> Payment | None: ...
 
+    async def apply_payment_credit(
+        self, payment_id: str, invoice_id: str, amount: Decimal
+    ) -> WriteResult:
+        """Apply `amount` more of the payment (from its unapplied credit) to the invoice."""
+
     async def create_fee_expense(
         self, fee: FeeExpense, request_id: str, external_key: str
     ) -> WriteResult:

@@ -140,6 +140,9 @@ class StateBook:
             message,
             hint,
         )
+        if status is SyncStatus.FAILED and failure_changed(previous, message):
+            # Records waiting for it say why they wait (and stop retrying until it changes).
+            self.requeue_waiting(primary, "dependency failed")
         # Writing the same failure again would only bump the invoice's modification date, and
         # the change feed would wake the record for nothing.
         if status is SyncStatus.FAILED and key.object_type == INVOICE and not unchanged:
@@ -159,6 +162,11 @@ class StateBook:
                     )
         return attempts
 
+    def requeue_waiting(self, dependency: RecordKey, reason: str) -> None:
+        """Re-queue the records blocked on `dependency`, which changed state."""
+        for waiting in self.store.blocked_on(dependency):
+            self.store.mark_dirty(waiting, reason)
+
     def primary_key(self, key: RecordKey) -> RecordKey:
         """The key an invoice's state lives on (its origin side), for errors raised mid-step."""
         if key.object_type != INVOICE:
@@ -169,6 +177,12 @@ class StateBook:
         origin = Side(link.extra.get("origin", Side.HUBSPOT.value))
         source = link.hubspot_id if origin is Side.HUBSPOT else link.qbo_id
         return RecordKey(self.connection_id, INVOICE, origin, source) if source else key
+
+
+def failure_changed(previous: StoredSyncState | None, message: str | None) -> bool:
+    """A record turns failed, or fails for another reason: the records blocked on it are
+    re-queued to say so (engine/payments.py blocks them on the failure, without retrying)."""
+    return previous is None or (previous.status, previous.message) != (SyncStatus.FAILED, message)
 
 
 def error_text(plan: Plan) -> str | None:

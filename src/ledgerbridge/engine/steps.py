@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import NamedTuple
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
@@ -20,7 +21,7 @@ from ledgerbridge.engine.identity import counterpart_hint, sync_properties_diffe
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.payment_steps import PaymentSteps
-from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpsertCrmInvoice
+from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpdateLedgerInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
@@ -39,13 +40,14 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.states import StepResult, error_text
+from ledgerbridge.engine.states import StepResult, error_text, failure_changed
 from ledgerbridge.engine.verify import (
     VERIFIED_CONTACT,
     VERIFIED_CUSTOMER,
     VERIFIED_EMAIL,
     Verifier,
     audit_divergence,
+    diverged_on_payments,
 )
 
 # Outcomes after which the link's bases are both sides as they now are.
@@ -87,6 +89,14 @@ class Finish:
         if self.plan.decision.status not in SETTLED:
             return None
         return version if self.link.hubspot_id == self.crm_write.invoice_id else None
+
+
+def _raised_qbo_total(plan: Plan, applied: Applied | None, before: Invoice | None) -> bool:
+    if applied is None or applied.qbo_total is None or before is None:
+        return False
+    if not any(isinstance(op, UpdateLedgerInvoice) for op in plan.ops):
+        return False
+    return applied.qbo_total > (before.balance_due or Decimal(0)) + before.amount_paid
 
 
 @dataclass
@@ -196,10 +206,16 @@ class Stepper(PaymentSteps):
                 qbo,
                 (applied.hubspot_id if applied else None) or plan.hubspot_id,
                 (applied.qbo_id if applied else None) or plan.qbo_id,
+                payments=diverged_on_payments(self.store.get_state(self.primary_key(key))),
             )
             if plan.decision.status is SyncStatus.SYNCED:
                 self._link_customers(plan, (hs or qbo), info)
-            return await self.finish_invoice(key, plan, applied, hs, link)
+            result = await self.finish_invoice(key, plan, applied, hs, link)
+        if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
+            # The QBO invoice owes more now: a HubSpot payment that left credit on it (it owed
+            # less when the payment was recorded) applies it (payment_steps.py).
+            await self._wake_credits([result.plan.hubspot_id], "its QuickBooks invoice owes more")
+        return result
 
     def _link_customers(self, plan: Plan, invoice: Invoice | None, info: LedgerInfo) -> None:
         """A verified invoice pairs its HubSpot contact with its QBO customer: link them (if
@@ -299,6 +315,11 @@ class Stepper(PaymentSteps):
             # Records waiting for an invoice that will never sync are excluded with it.
             for waiting in self.store.blocked_on(done.primary):
                 self.store.mark_dirty(waiting, "dependency excluded")
+        elif plan.decision.status is SyncStatus.FAILED and failure_changed(
+            done.previous, plan.decision.message
+        ):
+            # Records waiting for it say why they wait (and stop retrying until it changes).
+            self.requeue_waiting(done.primary, "dependency failed")
         return StepResult(done.primary, plan, applied)
 
     async def preview(self, key: RecordKey) -> tuple[Plan, Link | None]:

@@ -19,6 +19,10 @@ record `diverged` instead of `synced`, carrying the fields and both values; the 
 Amount paid and balance are not compared here: they move with payments, which sync in their own
 steps and may still be on their way when an invoice step ends (a QBO payment shows in the QBO
 invoice's balance before its HubSpot copy exists). Reconciliation compares them, once quiet.
+Two exceptions: a payment step that leaves part of a HubSpot payment as customer credit in QBO
+which it cannot apply to the invoice, while both invoices have the same total, marks the
+invoice `diverged` on amount paid and balance (`payment_divergence`); and an invoice diverged
+so compares them in its steps until they agree again.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from ledgerbridge.engine.ports import (
     CrmPort,
     FieldDifference,
     LedgerPort,
+    StoredSyncState,
     StorePort,
     differences_text,
 )
@@ -74,13 +79,34 @@ PAYMENT_FIELDS = (F_AMOUNT_PAID, F_BALANCE)
 
 
 def step_differences(
-    hubspot: Invoice, quickbooks: Invoice, settings: SyncSettings
+    hubspot: Invoice, quickbooks: Invoice, settings: SyncSettings, *, payments: bool = False
 ) -> list[FieldDifference]:
+    """`payments`: compare amount paid and balance too (see the module docstring)."""
     return [
         d
         for d in compare_invoice(hubspot, quickbooks, settings=settings)
-        if d.field not in PAYMENT_FIELDS
+        if payments or d.field not in PAYMENT_FIELDS
     ]
+
+
+def diverged_on_payments(state: StoredSyncState | None) -> bool:
+    """An invoice marked diverged on amount paid or balance (it compares them until they agree)."""
+    return (
+        state is not None
+        and state.status is SyncStatus.DIVERGED
+        and any(d.field in PAYMENT_FIELDS for d in state.differences)
+    )
+
+
+def payment_divergence(
+    hubspot: Invoice, quickbooks: Invoice, settings: SyncSettings
+) -> list[FieldDifference]:
+    """The amount paid / balance differences of two invoices that agree on everything else
+    (their totals too: a total still on its way explains a paid difference); else none."""
+    found = compare_invoice(hubspot, quickbooks, settings=settings)
+    if not found or any(d.field not in PAYMENT_FIELDS for d in found):
+        return []
+    return found
 
 
 def diverged(plan: Plan, differences: Sequence[FieldDifference]) -> Plan:
@@ -118,9 +144,12 @@ class Verifier:
         qbo: Invoice | None,
         hubspot_id: str | None,
         qbo_id: str | None,
+        *,
+        payments: bool = False,
     ) -> Plan:
         """`qbo_written`: the invoice QBO answered this step's write with (None if no answer
-        carried it). Returns the plan, `diverged` when the two sides do not agree."""
+        carried it); `payments`: compare amount paid and balance too. Returns the plan,
+        `diverged` when the two sides do not agree."""
         if plan.decision.status is not SyncStatus.SYNCED or not hubspot_id or not qbo_id:
             return plan
         wrote_hs = any(isinstance(op, (UpsertCrmInvoice, UpdateCrmInvoice)) for op in plan.ops)
@@ -148,7 +177,7 @@ class Verifier:
             after_qbo = await self.ledger.get_invoice(qbo_id)
         if after_hs is None or after_qbo is None:
             return plan  # one side is gone: the next step reports that
-        differences = step_differences(after_hs, after_qbo, self.settings)
+        differences = step_differences(after_hs, after_qbo, self.settings, payments=payments)
         if differences:
             return diverged(plan, differences)
         # Who the invoice's customer is on each side, as verified (the step links them).

@@ -666,6 +666,18 @@ class FakeLedger(_Failures):
                 out.append(exc)
         return out
 
+    async def apply_payment_credit(
+        self, payment_id: str, invoice_id: str, amount: Decimal
+    ) -> WriteResult:
+        """Apply more of a payment to an invoice (its unapplied credit)."""
+        payment = self.payments[payment_id]
+        applications = [
+            replace(app, amount=app.amount + amount) if app.invoice_id == invoice_id else app
+            for app in payment.applications
+        ]
+        self.payments[payment_id] = replace(payment, applications=tuple(applications))
+        return WriteResult(payment_id, created=False)
+
     # refunds and payment removals (RefundReceipts, voids): kept in memory
     async def create_refund(
         self, refund: LedgerRefund, request_id: str, external_key: str

@@ -544,6 +544,38 @@ class QuickBooksConnector:
         self.markers.remember("Payment", row)
         return write_result(row, created=not lookup.found)
 
+    async def apply_payment_credit(
+        self, payment_id: str, invoice_id: str, amount: Decimal
+    ) -> WriteResult:
+        """Apply `amount` more of the payment to the invoice (from its UnappliedAmt). The Line
+        array replaces every line, so it is sent complete; TotalAmt does not change."""
+        row = await self.api.read("Payment", payment_id)
+        if row is None:
+            raise NotFound(
+                f"QuickBooks payment {payment_id} no longer exists",
+                hint="Check the payment in QuickBooks",
+            )
+        lines = [dict(line) for line in row.get("Line") or []]
+        for line in lines:
+            linked = line.get("LinkedTxn") or []
+            if any(
+                str(t.get("TxnId")) == str(invoice_id) and t.get("TxnType") == "Invoice"
+                for t in linked
+            ):
+                line["Amount"] = str(Decimal(str(line.get("Amount") or 0)) + amount)
+                break
+        else:
+            lines.append(
+                {
+                    "Amount": str(amount),
+                    "LinkedTxn": [{"TxnId": str(invoice_id), "TxnType": "Invoice"}],
+                }
+            )
+        body = {"Id": str(payment_id), "SyncToken": str(row["SyncToken"]), "sparse": True}
+        updated = await self.api.update("Payment", {**body, "Line": lines})
+        self.markers.remember("Payment", updated)
+        return write_result(updated, created=False)
+
     async def find_payment(self, external_key: str) -> Payment | None:
         row = await self.markers.find("Payment", external_key)
         if row is None:
