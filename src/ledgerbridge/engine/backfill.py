@@ -28,6 +28,7 @@ from ledgerbridge.engine.checkpoint import (
     CostModel,
     budget_base,
     budget_limits,
+    budget_stats,
     bulk_context,
     count_invoices,
     dry_run_seconds,
@@ -36,7 +37,7 @@ from ledgerbridge.engine.checkpoint import (
     persist,
     unlinked,
 )
-from ledgerbridge.engine.ensure import Resolver
+from ledgerbridge.engine.ensure import EnsureStats, Resolver
 from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.steps import RunReport, Stepper
@@ -113,6 +114,7 @@ class Backfill:
         self._started = time.monotonic()
         self._done_at_start = 0
         self._cost = CostModel()
+        self._resolver_stats: EnsureStats | None = None
         self._budget = ledger_budget(engine.ledger)
         self._budget_base = budget_base(self._budget)
         self.counts = {
@@ -130,6 +132,8 @@ class Backfill:
         bulk = bulk_context()
         stepper = engine.stepper(dry_run=self.dry_run)
         resolver = stepper.applier.resolver
+        self._resolver_stats = resolver.stats
+        self._cost.observe(None, 0, 0, time.monotonic())  # the pace is measured from here
         since_time = (
             dt.datetime.combine(self.since, dt.time(), tzinfo=dt.UTC)
             if self.since
@@ -444,8 +448,15 @@ class Backfill:
         rate = done_here / elapsed if elapsed > 0 and done_here > 0 else None
         eta = None
         if total is not None and not self.dry_run:
-            self._cost.observe(self._budget, done_here, self._budget_base)
-            eta = self._cost.eta(budget_limits(self.engine.ledger), total - self.done)
+            stats = self._resolver_stats
+            self._cost.observe(
+                budget_stats(self._budget, self._budget_base),
+                done_here,
+                stats.customers_created + stats.items_created if stats else 0,
+                time.monotonic(),
+            )
+            limits = self._budget.limits if self._budget is not None else None
+            eta = self._cost.eta(limits, total - self.done)
         return BackfillProgress(
             phase=phase,
             done=self.done,

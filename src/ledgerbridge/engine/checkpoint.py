@@ -73,41 +73,77 @@ def budget_limits(ledger: BatchLedgerPort) -> Limits:
     return budget.limits if budget is not None else qbo_limits()
 
 
+def budget_stats(budget: Budget | None, base: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """What the budget counted since `base` (budget_base at the start of the run)."""
+    if budget is None:
+        return None
+    stats = budget.stats
+    return (stats.metered - base[0], stats.admitted - base[1], stats.batches - base[2])
+
+
 @dataclass
 class CostModel:
-    """QBO requests per record, from the pages done so far (or a fresh run's defaults). A
-    moving average: the first pages create most of the customers and items, later ones mostly
-    invoices, so the recent pages say more about the rest than the whole run does."""
+    """QBO requests per invoice, from the pages done so far (or a fresh run's defaults), and the
+    run's measured pace. Customers and items created so far are left out of the per-invoice
+    cost: a run creates most of them in its first pages, so counting them per invoice made the
+    early ETA about twice too long. Both figures are moving averages over the recent pages."""
 
-    metered: float = 1.05  # a batch item each, plus a share of customers, items and lookups
+    metered: float = 1.05  # a batch item each, plus a share of lookups
     calls: float = 1 / 15
     batches: float = 1 / 30
-    _last: tuple[int, int, int, int] | None = None
+    rate: float | None = None  # records per second over the recent pages
+    _last: tuple[int, int, int, int, int] | None = None
+    _last_at: float | None = None
 
-    def observe(self, budget: Budget | None, done: int, base: tuple[int, int, int]) -> None:
-        if budget is None:
+    def observe(
+        self,
+        stats: tuple[int, int, int] | None,
+        done: int,
+        dependencies: int,
+        now: float,
+    ) -> None:
+        """`stats`: the budget's (metered, admitted calls, batches) since the run began (None:
+        unmetered); `done`: records done in this run; `dependencies`: customers and items
+        created in this run; `now`: a monotonic clock."""
+        metered, admitted, batches = stats or (0, 0, 0)
+        current = (done, metered - dependencies, admitted, batches, dependencies)
+        last, self._last = self._last or (0, 0, 0, 0, 0), current
+        last_at, self._last_at = self._last_at, now
+        records = current[0] - last[0]
+        if records <= 0:
             return
-        stats = budget.stats
-        now = (done, stats.metered - base[0], stats.admitted - base[1], stats.batches - base[2])
-        last, self._last = self._last or (0, 0, 0, 0), now
-        records = now[0] - last[0]
-        if records <= 0 or now[1] <= last[1]:
-            return
-        seen = ((now[1] - last[1]) / records, (now[2] - last[2]) / records)
-        batches = (now[3] - last[3]) / records
         weight = 0.5 if last[0] else 1.0
-        self.metered += weight * (max(seen[0], 1.0) - self.metered)
-        self.calls += weight * (seen[1] - self.calls)
-        self.batches += weight * (batches - self.batches)
+        if last_at is not None and now > last_at:
+            seen_rate = records / (now - last_at)
+            self.rate = (
+                seen_rate if self.rate is None else self.rate + weight * (seen_rate - self.rate)
+            )
+        if stats is None or current[1] <= last[1]:
+            return
+        per = [(current[n] - last[n]) / records for n in (1, 2, 3)]
+        self.metered += weight * (max(per[0], 1.0) - self.metered)
+        self.calls += weight * (per[1] - self.calls)
+        self.batches += weight * (per[2] - self.batches)
 
-    def eta(self, limits: Limits, remaining: int) -> float:
+    def eta(self, limits: Limits | None, remaining: int) -> float | None:
+        """Seconds left: what the remaining records cost under the realm's limits (None:
+        unlimited) is the floor (the measured pace runs ahead of it while the budget's first
+        window is still full), and the measured pace when it is slower (the run is bound by
+        CPU, the network or the other side). None until there is anything to go on."""
         if remaining <= 0:
             return 0.0
-        return limits.eta(
-            math.ceil(self.metered * remaining),
-            math.ceil(self.calls * remaining),
-            math.ceil(self.batches * remaining),
+        floor = (
+            limits.eta(
+                math.ceil(self.metered * remaining),
+                math.ceil(self.calls * remaining),
+                math.ceil(self.batches * remaining),
+            )
+            if limits is not None
+            else None
         )
+        paced = remaining / self.rate if self.rate else None
+        known = [v for v in (floor, paced) if v is not None]
+        return max(known) if known else None
 
 
 def dry_run_seconds(
