@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import re
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -477,7 +479,12 @@ def main() -> None:
     proc, hs_url, qbo_url, realm = start_sandboxes(scale, limits)
     try:
         t0 = time.perf_counter()
-        hubspot_total, live_seed = seed_hubspot(hs_url, n, args.customers, args.products)
+        # Seeded from a child process: this process's memory is the backfill's alone.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            hubspot_total, live_seed = pool.submit(
+                seed_hubspot, hs_url, n, args.customers, args.products
+            ).result()
         print(f"seeded HubSpot through its batch APIs in {time.perf_counter() - t0:.1f} s")
         r = asyncio.run(
             backfill(hs_url, qbo_url, realm, scale, limits, live_count, live_seed, args.profile)
