@@ -376,6 +376,14 @@ async def backfill(
                 profiler = Profiler(async_mode="disabled")
                 profiler.start()
             rss0 = _rss_mib()  # after seeding: what the backfill adds is measured from here
+            peak = [rss0]
+
+            async def sample() -> None:
+                while True:
+                    peak[0] = max(peak[0], _rss_mib())
+                    await asyncio.sleep(0.05)
+
+            sampler = asyncio.create_task(sample())
             cpu0, wall0 = time.process_time(), time.perf_counter()
             final = None
             etas: list[tuple[float, float]] = []
@@ -384,6 +392,8 @@ async def backfill(
                 if progress.eta_seconds is not None and progress.phase == "hubspot invoices":
                     etas.append((time.perf_counter() - wall0, progress.eta_seconds))
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            sampler.cancel()
+            peak[0] = max(peak[0], _rss_mib())
             if profiler is not None:
                 profiler.stop()
                 print(profiler.output_text(unicode=False, show_all=False)[:12000])
@@ -406,6 +416,7 @@ async def backfill(
                 "etas": etas,
                 "rss_before": rss0,
                 "rss_after": _rss_mib(),
+                "rss_peak": peak[0],
             }
         store.close()
     return result
@@ -456,7 +467,15 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=25)
     parser.add_argument("--live", type=int, default=None, help="live changes during the run")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the backfill")
+    parser.add_argument(
+        "--rss-check",
+        action="store_true",
+        help="limits off at 5,000 and 50,000 invoices, each in its own process: peak RSS ratio",
+    )
     args = parser.parse_args()
+    if args.rss_check:
+        rss_check(args.customers, args.products)
+        return
     limits = not args.limits_off
     scale = args.time_scale or float(
         os.environ.get("BENCH_TIME_SCALE", "30" if args.fast or not limits else "1")
@@ -496,6 +515,37 @@ def main() -> None:
         proc.terminate()
         proc.wait(20)
     report(r, n, synced, qbo_total, hubspot_total, customers, items, qbo_minute, limits)
+
+
+def rss_check(customers: int, products: int, sizes: tuple[int, int] = (5000, 50000)) -> None:
+    """Memory stays flat: the peak RSS of a limits-off backfill of 50,000 invoices against
+    that of 5,000 (target: at most 1.2 times), each run in a fresh process."""
+    peaks: list[float] = []
+    for n in sizes:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.backfill",
+                str(n),
+                "--limits-off",
+                "--customers",
+                str(customers),
+                "--products",
+                str(products),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        print(out)
+        line = next(x for x in out.splitlines() if x.startswith("peak RSS during the backfill"))
+        peaks.append(float(line.split()[-2]))
+    ratio = peaks[1] / peaks[0]
+    print(
+        f"peak RSS: {peaks[0]:.1f} MiB at {sizes[0]}, {peaks[1]:.1f} MiB at {sizes[1]}: "
+        f"{ratio:.2f}x (target <= 1.2x)"
+    )
 
 
 def report(
@@ -553,6 +603,7 @@ def report(
         f"max RSS of this process     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         f"  (RSS before the backfill {r['rss_before']:.0f} MiB, after {r['rss_after']:.0f} MiB)"
     )
+    print(f"peak RSS during the backfill {r['rss_peak']:.1f} MiB")
     if lat:
         print(
             f"live changes                {len(lat)}: p50 {_pct(lat, 0.5):.2f} s, p95 "

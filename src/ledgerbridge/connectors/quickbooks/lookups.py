@@ -136,6 +136,9 @@ def _id_num(row: dict[str, Any]) -> int:
         return 0
 
 
+MARKERS_REMEMBERED = 5000
+
+
 class MarkerIndex:
     """external key → entity Id, for records carrying "ledgerbridge:<key>" in PrivateNote."""
 
@@ -155,6 +158,10 @@ class MarkerIndex:
         key = extract_marker(row.get("PrivateNote"))
         if key and row.get("Id") is not None:
             self._ids[(entity, key)] = str(row["Id"])
+            # The newest ids only (a lost answer concerns the last few batches): a backfill of
+            # any size keeps this bounded. Older keys are found by the scan, as before.
+            if len(self._ids) > MARKERS_REMEMBERED:
+                del self._ids[next(iter(self._ids))]
 
     async def find(self, entity: str, external_key: str) -> dict[str, Any] | None:
         return (await self.find_many(entity, [external_key])).get(external_key)
