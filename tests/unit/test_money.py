@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ledgerbridge.domain import Discount, Invoice, LineItem
 from ledgerbridge.domain.money import minor_units, quantize
-from ledgerbridge.engine.amounts import allocate_payment, split_pro_rata, totals_match
+from ledgerbridge.engine.money_splits import allocate_payment, split_pro_rata, totals_match
 
 CURRENCIES = st.sampled_from(["USD", "EUR", "JPY", "KWD"])
 cents = st.integers(min_value=0, max_value=10**9)

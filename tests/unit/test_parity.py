@@ -25,8 +25,8 @@ from ledgerbridge.domain import (
     SyncStatus,
 )
 from ledgerbridge.engine import parity
-from ledgerbridge.engine.amounts import amounts_match
-from ledgerbridge.engine.plan import CreateLedgerInvoice, Decision, Plan, UpsertCrmInvoice
+from ledgerbridge.engine.decisions import CreateLedgerInvoice, Decision, Plan, UpsertCrmInvoice
+from ledgerbridge.engine.money_splits import amounts_match
 from ledgerbridge.engine.ports import INVOICE, LEDGER_TOTAL, RecordKey
 from ledgerbridge.sandbox.quickbooks.state import SandboxState
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
+from ledgerbridge.engine.decisions import ApplyLedgerCredit, Plan
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import UNAPPLIED_CREDIT, PaymentInput, plan_payment
-from ledgerbridge.engine.plan import ApplyLedgerCredit, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey
 
 KEY = RecordKey(1, PAYMENT, Side.HUBSPOT, "p-1")

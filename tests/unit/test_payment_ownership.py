@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
 from ledgerbridge.engine import ownership
+from ledgerbridge.engine.decisions import UpsertCrmPayment
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import PaymentInput, payment_hash, plan_payment, share_key
-from ledgerbridge.engine.plan import UpsertCrmPayment
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey
 
 KEY = RecordKey(1, PAYMENT, Side.QUICKBOOKS, "p-1")

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
 from ledgerbridge.engine.compare import compare_refunds, compare_removed
+from ledgerbridge.engine.decisions import CreateLedgerRefund, RemoveLedgerPayment, UpsertCrmPayment
 from ledgerbridge.engine.fieldmap import RefundSettings, SyncSettings
 from ledgerbridge.engine.payments import PaymentInput, plan_payment, refund_key
-from ledgerbridge.engine.plan import CreateLedgerRefund, RemoveLedgerPayment, UpsertCrmPayment
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey
 
 HS_KEY = RecordKey(1, PAYMENT, Side.HUBSPOT, "h-9")

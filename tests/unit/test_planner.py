@@ -19,15 +19,7 @@ from ledgerbridge.domain import (
     Side,
     SyncStatus,
 )
-from ledgerbridge.engine.fieldmap import (
-    PO_PROPERTY,
-    CustomFieldMapping,
-    DocNumberStrategy,
-    SyncSettings,
-)
-from ledgerbridge.engine.filters import FilterOp, FilterRule
-from ledgerbridge.engine.payments import PaymentInput, plan_payment
-from ledgerbridge.engine.plan import (
+from ledgerbridge.engine.decisions import (
     Audit,
     CreateLedgerInvoice,
     CreateLedgerPayment,
@@ -39,6 +31,14 @@ from ledgerbridge.engine.plan import (
     UpsertCrmPayment,
     VoidLedgerInvoice,
 )
+from ledgerbridge.engine.fieldmap import (
+    PO_PROPERTY,
+    CustomFieldMapping,
+    DocNumberStrategy,
+    SyncSettings,
+)
+from ledgerbridge.engine.filters import FilterOp, FilterRule
+from ledgerbridge.engine.payments import PaymentInput, plan_payment
 from ledgerbridge.engine.planner import InvoiceInput, LedgerInfo, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey
 from ledgerbridge.engine.snapshot import invoice_snapshot

@@ -7,8 +7,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ledgerbridge.domain import Customer, Invoice, InvoiceStatus, LineItem, Side, SyncStatus
+from ledgerbridge.engine.decisions import Decision, Plan
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.plan import Decision, Plan
 from ledgerbridge.engine.ports import INVOICE, FieldDifference, RecordKey
 from ledgerbridge.engine.verify import diverged, plan_differences, step_differences
 

@@ -14,19 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Side
-from ledgerbridge.engine.ensure import Resolver
-from ledgerbridge.engine.intents import create_once, intent_key
-from ledgerbridge.engine.parity import ledger_total
-from ledgerbridge.engine.payments import (
-    COPY,
-    FEE_EXPENSE_ID,
-    REFUND_IDS,
-    REFUNDED_IN_QBO,
-    REMOVED_IN_QBO,
-    UNAPPLIED_CREDIT,
-    booked_refunds,
-)
-from ledgerbridge.engine.plan import (
+from ledgerbridge.engine.decisions import (
     ApplyLedgerCredit,
     Audit,
     CreateLedgerFeeExpense,
@@ -42,6 +30,18 @@ from ledgerbridge.engine.plan import (
     UpsertCrmInvoice,
     UpsertCrmPayment,
     VoidLedgerInvoice,
+)
+from ledgerbridge.engine.ensure import Resolver
+from ledgerbridge.engine.intents import create_once, intent_key
+from ledgerbridge.engine.parity import ledger_total
+from ledgerbridge.engine.payments import (
+    COPY,
+    FEE_EXPENSE_ID,
+    REFUND_IDS,
+    REFUNDED_IN_QBO,
+    REMOVED_IN_QBO,
+    UNAPPLIED_CREDIT,
+    booked_refunds,
 )
 from ledgerbridge.engine.ports import (
     FEE,

@@ -37,8 +37,8 @@ from ledgerbridge.engine.checkpoint import (
     persist,
     unlinked,
 )
+from ledgerbridge.engine.decisions import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ensure import EnsureStats, Resolver
-from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import SyncError

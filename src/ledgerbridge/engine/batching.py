@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied
+from ledgerbridge.engine.decisions import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.identity import counterpart_hint
 from ledgerbridge.engine.intents import intent_key
-from ledgerbridge.engine.plan import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
 from ledgerbridge.engine.ports import INVOICE, InvoiceCreate, Link, RecordKey, WriteResult
-from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.steps import SETTLED, Finish, RunReport, Stepper
 from ledgerbridge.engine.verify import audit_divergence
 from ledgerbridge.errors import SyncError, Transient

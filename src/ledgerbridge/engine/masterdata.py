@@ -50,12 +50,12 @@ from ledgerbridge.engine.compare import (
     customer_values,
     product_values,
 )
+from ledgerbridge.engine.decisions import Decision, Plan
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.plan import Decision, Plan
 from ledgerbridge.engine.ports import CUSTOMER, ITEM, CrmPort, LedgerPort, Link, RecordKey
 from ledgerbridge.engine.ports import StorePort as _StorePort
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.verify import DIFFERENCES
 
 OWNERS: Mapping[str, Side] = {CUSTOMER: Side.HUBSPOT, ITEM: Side.QUICKBOOKS}

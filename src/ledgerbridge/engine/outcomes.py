@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import RecordKey, StorePort
-from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import AuthExpired, Conflict, RateLimited, SyncError, Transient
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ledgerbridge.domain import Payment
+from ledgerbridge.engine.decisions import Plan
 from ledgerbridge.engine.payments import DELETED_HASH, payment_hash, share_key
-from ledgerbridge.engine.plan import Plan
 from ledgerbridge.engine.ports import PAYMENT, CrmPort, Link, StorePort
 
 DELETED = "deleted"

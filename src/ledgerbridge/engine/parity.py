@@ -19,8 +19,8 @@ from decimal import Decimal
 
 from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
 from ledgerbridge.domain.money import quantize, to_decimal
-from ledgerbridge.engine.amounts import amounts_match
-from ledgerbridge.engine.plan import CreateLedgerInvoice, Decision, Plan, UpdateLedgerInvoice
+from ledgerbridge.engine.decisions import CreateLedgerInvoice, Decision, Plan, UpdateLedgerInvoice
+from ledgerbridge.engine.money_splits import amounts_match
 from ledgerbridge.engine.ports import INVOICE, LEDGER_TOTAL, StorePort
 
 CODE = "total_mismatch"

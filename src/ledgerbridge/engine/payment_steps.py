@@ -12,6 +12,7 @@ from decimal import Decimal
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
+from ledgerbridge.engine.decisions import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import (
@@ -22,9 +23,8 @@ from ledgerbridge.engine.payments import (
     PaymentInput,
     plan_payment,
 )
-from ledgerbridge.engine.plan import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, LedgerPort, Link, RecordKey
-from ledgerbridge.engine.states import StateBook, StepResult
+from ledgerbridge.engine.state_book import StateBook, StepResult
 from ledgerbridge.engine.verify import (
     Verifier,
     audit_divergence,

@@ -26,9 +26,7 @@ from typing import Any
 
 from ledgerbridge.domain import Payment, PaymentApplication, Side, SyncStatus
 from ledgerbridge.domain.money import quantize
-from ledgerbridge.engine.amounts import split_pro_rata
-from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.plan import (
+from ledgerbridge.engine.decisions import (
     ApplyLedgerCredit,
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
@@ -42,6 +40,8 @@ from ledgerbridge.engine.plan import (
     failed,
     skipped,
 )
+from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.money_splits import split_pro_rata
 from ledgerbridge.engine.ports import INVOICE, REFUND, FeeExpense, LedgerRefund, Link, RecordKey
 from ledgerbridge.errors import Invalid
 

@@ -11,18 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
-from ledgerbridge.engine.fieldmap import (
-    F_CUSTOMER,
-    F_DISCOUNT,
-    F_LINES,
-    F_VOIDED,
-    PO_PROPERTY,
-    SyncSettings,
-)
-from ledgerbridge.engine.filters import evaluate
-from ledgerbridge.engine.identity import external_key
-from ledgerbridge.engine.merge import FieldRule, MergeResult, three_way_merge
-from ledgerbridge.engine.plan import (
+from ledgerbridge.engine.decisions import (
     Audit,
     CreateLedgerInvoice,
     Decision,
@@ -37,6 +26,17 @@ from ledgerbridge.engine.plan import (
     failed,
     skipped,
 )
+from ledgerbridge.engine.fieldmap import (
+    F_CUSTOMER,
+    F_DISCOUNT,
+    F_LINES,
+    F_VOIDED,
+    PO_PROPERTY,
+    SyncSettings,
+)
+from ledgerbridge.engine.filters import evaluate
+from ledgerbridge.engine.identity import external_key
+from ledgerbridge.engine.merge import FieldRule, MergeResult, three_way_merge
 from ledgerbridge.engine.ports import Link, RecordKey
 from ledgerbridge.engine.snapshot import Snapshot, copy_fields, equivalent, invoice_snapshot
 from ledgerbridge.engine.validate import (

@@ -34,7 +34,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.routing import Notification, changes_for, parent_invoice_changes
-from ledgerbridge.engine.states import StepResult
+from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import (
     SyncError,

@@ -16,12 +16,17 @@ from typing import NamedTuple
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied, Applier
+from ledgerbridge.engine.decisions import (
+    Plan,
+    UpdateCrmInvoice,
+    UpdateLedgerInvoice,
+    UpsertCrmInvoice,
+)
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.payment_steps import PaymentSteps
-from ledgerbridge.engine.plan import Plan, UpdateCrmInvoice, UpdateLedgerInvoice, UpsertCrmInvoice
 from ledgerbridge.engine.planner import (
     InvoiceInput,
     LedgerInfo,
@@ -40,7 +45,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.states import StepResult, error_text, failure_changed
+from ledgerbridge.engine.state_book import StepResult, error_text, failure_changed
 from ledgerbridge.engine.verify import (
     VERIFIED_CONTACT,
     VERIFIED_CUSTOMER,

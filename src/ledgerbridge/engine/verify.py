@@ -39,8 +39,7 @@ from ledgerbridge.engine.compare import (
     compare_refunds,
     compare_removed,
 )
-from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.plan import (
+from ledgerbridge.engine.decisions import (
     CreateLedgerInvoice,
     CreateLedgerPayment,
     CreateLedgerRefund,
@@ -53,6 +52,7 @@ from ledgerbridge.engine.plan import (
     UpsertCrmPayment,
     VoidLedgerInvoice,
 )
+from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import (
     INVOICE,
     CrmPort,

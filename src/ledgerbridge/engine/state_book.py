@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.apply import Applied
-from ledgerbridge.engine.plan import Plan
+from ledgerbridge.engine.decisions import Plan
 from ledgerbridge.engine.ports import INVOICE, CrmPort, RecordKey, StoredSyncState, StorePort
 from ledgerbridge.engine.verify import plan_differences
 from ledgerbridge.errors import SyncError
