@@ -121,13 +121,13 @@ def apply_customer(target: Customer, source: Customer, fields: list[str]) -> Cus
 
 
 def apply_product(target: Product, source: Product, fields: list[str]) -> Product:
-    attrs = {
-        I_NAME: "name",
-        I_DESCRIPTION: "description",
-        I_PRICE: "unit_price",
-        I_ACTIVE: "active",
-    }
-    return replace(target, **{attrs[n]: getattr(source, attrs[n]) for n in fields})
+    return replace(
+        target,
+        name=source.name if I_NAME in fields else target.name,
+        description=source.description if I_DESCRIPTION in fields else target.description,
+        unit_price=source.unit_price if I_PRICE in fields else target.unit_price,
+        active=source.active if I_ACTIVE in fields else target.active,
+    )
 
 
 class MasterDataStep:
