@@ -140,6 +140,21 @@ def test_credit_memo_applied_to_an_invoice_and_seen_by_cdc(co: Company) -> None:
     assert applied.status_code == 200, applied.text
     assert Decimal(str(co.get("Invoice", invoice["Id"])["Balance"])) == Decimal("60.00")
     assert CreditMemo.get(memo.Id, qb=co.qb).RemainingCredit == 0
+    # A credit memo gives no more than it has left.
+    again = co.http.post(
+        "/payment",
+        json={
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": 0,
+            "Line": [
+                {"Amount": 10, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]},
+                {"Amount": 10, "LinkedTxn": [{"TxnId": memo.Id, "TxnType": "CreditMemo"}]},
+            ],
+        },
+    )
+    assert again.status_code == 400, again.text
+    assert "remaining credit" in again.text
+    assert Decimal(str(co.get("Invoice", invoice["Id"])["Balance"])) == Decimal("60.00")
 
     local_since = since.astimezone(co.state.tz).replace(tzinfo=None)
     result = change_data_capture([CreditMemo, RefundReceipt], local_since, qb=co.qb)
