@@ -19,7 +19,7 @@ from typing import Any
 
 from ledgerbridge.connectors.hubspot.api import HubSpotApi
 from ledgerbridge.connectors.hubspot.feed import SearchFeed, encode_cursor
-from ledgerbridge.connectors.hubspot.translate import dec, props
+from ledgerbridge.connectors.hubspot.translate import contact_address, dec, props
 from ledgerbridge.domain import Address, Customer, Product
 from ledgerbridge.engine.ports import ChangePage
 
@@ -30,15 +30,7 @@ PRODUCT_READ = ("name", "description", "price", "hs_sku", "hs_lastmodifieddate")
 
 def contact_from_wire(record: Mapping[str, Any]) -> Customer:
     p = props(record)
-    address = None
-    if any(p.get(k) for k in ("address", "city", "state", "zip", "country")):
-        address = Address(
-            line1=p.get("address") or None,
-            city=p.get("city") or None,
-            state=p.get("state") or None,
-            postal_code=p.get("zip") or None,
-            country=p.get("country") or None,
-        )
+    address = contact_address(p)
     return Customer(
         email=p.get("email") or None,
         first_name=p.get("firstname") or None,

@@ -352,6 +352,19 @@ def invoice_context(bundle: InvoiceBundle) -> dict[str, str]:
     return context
 
 
+def contact_address(p: Mapping[str, Any]) -> Address | None:
+    """A HubSpot contact's address properties as an Address (None when all are empty)."""
+    if not any(p.get(k) for k in ("address", "city", "state", "zip", "country")):
+        return None
+    return Address(
+        line1=p.get("address") or None,
+        city=p.get("city") or None,
+        state=p.get("state") or None,
+        postal_code=p.get("zip") or None,
+        country=p.get("country") or None,
+    )
+
+
 def contact_to_customer(
     contact: Mapping[str, Any] | None, company: Mapping[str, Any] | None
 ) -> Customer | None:
@@ -359,15 +372,7 @@ def contact_to_customer(
         return None
     p = props(contact)
     cp = props(company)
-    address = None
-    if any(p.get(k) for k in ("address", "city", "state", "zip", "country")):
-        address = Address(
-            line1=p.get("address") or None,
-            city=p.get("city") or None,
-            state=p.get("state") or None,
-            postal_code=p.get("zip") or None,
-            country=p.get("country") or None,
-        )
+    address = contact_address(p)
     return Customer(
         email=p.get("email") or None,
         first_name=p.get("firstname") or None,
