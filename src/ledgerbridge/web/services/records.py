@@ -122,21 +122,25 @@ async def contact_page(console: Console, contact_id: str) -> RecordPage | None:
     )
 
 
+async def _contacts_of(
+    console: Console, kind: str, record_id: str
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """A company's or deal's contact ids, and the first 100 of them read (name and email)."""
+    ids = (await console.hubspot.associations(kind, "contacts", [record_id])).get(record_id, [])
+    if not ids:
+        return ids, {}
+    read = await console.hubspot.batch_read(
+        "contacts", ids[:100], ["firstname", "lastname", "email"]
+    )
+    return ids, read
+
+
 async def company_page(console: Console, company_id: str) -> RecordPage | None:
     record = await console.hubspot.get("companies", company_id, [f for f, _ in COMPANY_FIELDS])
     if record is None or record.get("archived"):
         return None
     p = record.get("properties") or {}
-    contact_ids = (await console.hubspot.associations("companies", "contacts", [company_id])).get(
-        company_id, []
-    )
-    contacts = (
-        await console.hubspot.batch_read(
-            "contacts", contact_ids[:100], ["firstname", "lastname", "email"]
-        )
-        if contact_ids
-        else {}
-    )
+    contact_ids, contacts = await _contacts_of(console, "companies", company_id)
     related = []
     for i in contact_ids:
         if i not in contacts:
@@ -165,16 +169,7 @@ async def deal_page(console: Console, deal_id: str) -> RecordPage | None:
     if record is None or record.get("archived"):
         return None
     p = record.get("properties") or {}
-    contact_ids = (await console.hubspot.associations("deals", "contacts", [deal_id])).get(
-        deal_id, []
-    )
-    contacts = (
-        await console.hubspot.batch_read(
-            "contacts", contact_ids[:100], ["firstname", "lastname", "email"]
-        )
-        if contact_ids
-        else {}
-    )
+    contact_ids, contacts = await _contacts_of(console, "deals", deal_id)
     related = []
     for i in contact_ids:
         if i in contacts:
