@@ -132,6 +132,8 @@ class LineItem:
     kind: LineKind = LineKind.PRODUCT
     product_id: str | None = None  # HubSpot hs_product_id or QBO ItemRef, on the read side
     id: str | None = None
+    # A HubSpot percent tax or fee (hs_type PERCENT): its rate in percent (8.25), else None.
+    rate: Decimal | None = None
 
     def amount(self, currency: str = "USD") -> Decimal:
         return quantize(self.quantity * self.unit_price, currency)

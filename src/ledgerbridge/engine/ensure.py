@@ -12,14 +12,23 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
 from ledgerbridge.engine.compare import customer_values, product_values
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
-from ledgerbridge.engine.ports import CUSTOMER, ITEM, BatchLedgerPort, Link, StorePort, WriteResult
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    ITEM,
+    BatchLedgerPort,
+    Link,
+    StorePort,
+    TaxSetup,
+    WriteResult,
+)
+from ledgerbridge.engine.tax_codes import choose_tax_code
 from ledgerbridge.errors import ConfigError, Duplicate, Invalid, NotFound
 
 MAX_NAME_CANDIDATES = 25
@@ -80,6 +89,7 @@ class Resolver:
         create_customers: bool = True,
         create_items: bool = True,
         tax_item: tuple[str, str] = ("Sales Tax Collected", "Sales Tax Payable"),
+        tax_code_mapping: Mapping[str, str] | None = None,
     ) -> None:
         self.connection_id = connection_id
         self.ledger = ledger
@@ -93,6 +103,8 @@ class Resolver:
         self._default_item: str | None = None
         self._tax_item_name, self._tax_account_name = tax_item
         self._tax_item: str | None = None
+        self._tax_code_mapping = dict(tax_code_mapping or {})
+        self._tax_setup: TaxSetup | None = None
         self._planned: set[str] = set()  # dry run: what would be created, counted once
         self._matched: set[str] = set()  # what was matched, counted once
         self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
@@ -313,9 +325,14 @@ class Resolver:
         """One QBO item id per line (None only in a dry run, for an item that would be created)."""
         resolved: list[str | None] = []
         missing: list[int] = []
+        tax_code: str | None = None
+        if any(line.kind is LineKind.TAX for line in lines):
+            setup = await self._company_tax_setup()
+            if setup.uses_tax_codes:
+                tax_code = choose_tax_code(lines, setup, self._tax_code_mapping)
         for index, line in enumerate(lines):
             if line.kind is LineKind.TAX:
-                resolved.append(await self._tax_item_id())
+                resolved.append(tax_code if tax_code is not None else await self._tax_item_id())
                 continue
             link = self._link(ITEM, item_source_id(line))
             if link is not None and link.qbo_id:
@@ -353,6 +370,11 @@ class Resolver:
             else:
                 resolved[index] = await self._create_item(lines[index])
         return resolved
+
+    async def _company_tax_setup(self) -> TaxSetup:
+        if self._tax_setup is None:
+            self._tax_setup = await self.ledger.tax_setup()
+        return self._tax_setup
 
     async def _tax_item_id(self) -> str | None:
         """Every tax line books to one item whose income account is a liability account."""

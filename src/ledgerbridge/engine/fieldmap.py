@@ -240,6 +240,10 @@ class SyncSettings(BaseModel):
     # liability account below: tax collected is owed, never income.
     tax_item_name: str = "Sales Tax Collected"
     tax_account_name: str = "Sales Tax Payable"
+    # When the QBO company uses tax codes (Preferences.TaxPrefs.UsingSalesTax), tax lines go on
+    # the QBO invoice as TxnTaxDetail with the code chosen here: HubSpot tax label or rate
+    # ("State sales tax", "8.25%") -> QBO tax code name or id. Labels match case-insensitively.
+    tax_code_mapping: dict[str, str] = Field(default_factory=dict)
     long_text: LongTextPolicy = LongTextPolicy.FAIL
     customer_match_key: str = "email"  # the only key supported: normalized email
     invoices: ObjectSync = Field(default_factory=ObjectSync)

@@ -36,6 +36,10 @@ LEDGER_TOTAL = "ledger.total"
 # ... and, for an invoice in a foreign currency, the home-currency total it computed from the
 # exchange rate (QBO HomeTotalAmt): shown, and checked against total x rate.
 HOME_TOTAL = "ledger.home_total"
+# The "item" of a tax line when the QBO company uses tax codes: the line is not a QBO line but
+# the invoice's TxnTaxDetail, with this tax code ("taxcode:" alone: automated sales tax picks it).
+# Written by the engine's resolver, and by the QBO connector on a tax line it reads back.
+TAX_CODE_PREFIX = "taxcode:"
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,10 @@ class LedgerPort(Protocol):
         income account set to the liability account `account_name` (created if missing).
         Raises ConfigError when an item of that name books to anything but a liability."""
 
+    async def tax_setup(self) -> TaxSetup:
+        """Whether the company computes sales tax with tax codes (QBO Preferences.TaxPrefs),
+        and its active sales tax codes with their rates."""
+
     async def get_invoice(self, invoice_id: str) -> Invoice | None: ...
 
     async def find_invoice(
@@ -356,6 +364,27 @@ class FeeExpense:
     @property
     def total(self) -> Decimal:
         return self.processing_fee + self.platform_fee
+
+
+@dataclass(frozen=True)
+class TaxCode:
+    """A QBO sales tax code: a group of rates; `rate` is their sum, in percent."""
+
+    id: str
+    name: str
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class TaxSetup:
+    """How the QBO company handles sales tax. `uses_tax_codes` (TaxPrefs.UsingSalesTax): tax goes
+    on an invoice as TxnTaxDetail with a tax code, never as a line; `automated`
+    (TaxPrefs.PartnerTaxEnabled, QBO's Automated Sales Tax): QBO picks the code and honours the
+    tax amount sent, so a mapping is optional."""
+
+    uses_tax_codes: bool = False
+    automated: bool = False
+    codes: tuple[TaxCode, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class SyncEngine:
             create_customers=self.settings.customers.hubspot_to_qbo,
             create_items=self.settings.items.hubspot_to_qbo,
             tax_item=(self.settings.tax_item_name, self.settings.tax_account_name),
+            tax_code_mapping=self.settings.tax_code_mapping,
         )
         applier = Applier(
             self.connection_id, self.crm, self.ledger, self.store, resolver, self.clock

@@ -48,6 +48,7 @@ from ledgerbridge.engine.ports import (
     RecordKey,
     StoredSyncState,
     StorePort,
+    TaxSetup,
     WriteResult,
 )
 from ledgerbridge.errors import Conflict, SyncError, UnknownOutcome
@@ -384,6 +385,7 @@ class FakeLedger(_Failures):
         super().__init__()
         self.home_currency = home_currency
         self.multicurrency = multicurrency
+        self.tax = TaxSetup()  # no sales tax: tax lines book to the liability item
         self.customers: dict[str, Customer] = {}
         self.items: dict[str, Product] = {}
         self.invoices: dict[str, Invoice] = {}
@@ -461,6 +463,9 @@ class FakeLedger(_Failures):
 
     async def custom_field_definitions(self) -> list[CustomFieldDef]:
         return []
+
+    async def tax_setup(self) -> TaxSetup:
+        return self.tax
 
     async def find_customer_by_email(
         self, email: str, currency: str | None = None

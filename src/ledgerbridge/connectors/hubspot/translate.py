@@ -245,6 +245,15 @@ def exchange_rate(value: Any) -> Decimal | None:
     return rate if rate is not None and rate > 0 else None
 
 
+def _percent_rate(p: Mapping[str, Any]) -> Decimal | None:
+    if str(p.get("hs_type") or "").upper() != "PERCENT":
+        return None
+    try:
+        return dec(p.get("hs_value"))
+    except ValueError:
+        return None
+
+
 def _ordered(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(records, key=lambda r: _sort_key(props(r), r.get("id")))
 
@@ -274,6 +283,7 @@ def invoice_from_wire(bundle: InvoiceBundle) -> Invoice:
                     unit_price=amount,
                     kind=kind,
                     id=str(record.get("id")) if record.get("id") is not None else None,
+                    rate=_percent_rate(rp),
                 )
             )
         running += added

@@ -15,7 +15,7 @@ import httpx
 from ledgerbridge.connectors.auth import TokenProvider
 from ledgerbridge.connectors.budget import Budget
 from ledgerbridge.connectors.http import RetryPolicy
-from ledgerbridge.connectors.quickbooks import settings, standard_fields
+from ledgerbridge.connectors.quickbooks import settings, standard_fields, tax
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks import translate_payments as tp
 from ledgerbridge.connectors.quickbooks.api import PRODUCTION_BASE, QboApi
@@ -40,6 +40,8 @@ from ledgerbridge.engine.ports import (
     FeeExpense,
     LedgerRefund,
     SalesReceiptRequest,
+    TaxCode,
+    TaxSetup,
     WriteResult,
 )
 from ledgerbridge.errors import Invalid, NotFound, SyncError, UnknownOutcome
@@ -119,6 +121,7 @@ class QuickBooksConnector:
         self._prefs_at = 0.0
         self._monotonic = monotonic
         self._terms: dict[str, str] | None = None  # payment term id -> name
+        self._tax_codes: tuple[TaxCode, ...] | None = None  # sales tax codes, when used
         # QBO's exchange rates by (currency, date), forgotten with the settings.
         self._rates: dict[tuple[str, str | None], Decimal | None] = {}
         self._method_ids: dict[str, str | None] = {}
@@ -145,8 +148,20 @@ class QuickBooksConnector:
         a customer): the engine calls this before a retry the user asked for."""
         self._prefs = None
         self._terms = None
+        self._tax_codes = None
         self._rates = {}
         self.customers.expire()
+
+    async def tax_setup(self) -> TaxSetup:
+        """Tax codes and rates are read once a company uses them; forgotten with the settings."""
+        uses, automated = tax.setup_from_preferences(await self._preferences())
+        if not uses:
+            return TaxSetup()
+        if self._tax_codes is None:
+            codes, _ = await self.api.query_pages("TaxCode", "Active = true", "Id")
+            rates, _ = await self.api.query_pages("TaxRate", None, "Id")
+            self._tax_codes = tax.codes_from_rows(codes, rates)
+        return TaxSetup(uses_tax_codes=True, automated=automated, codes=self._tax_codes)
 
     async def _term_names(self) -> dict[str, str]:
         """Payment terms by id (for SalesTermRef mappings); forgotten with the settings."""
@@ -406,15 +421,17 @@ class QuickBooksConnector:
             rate = invoice.exchange_rate or await self.exchange_rate(currency, invoice.issue_date)
         standard, custom = standard_fields.split(custom_fields)
         fields = await self._resolve_custom_fields(custom)
+        untaxed, line_ids, tax_code, tax_amount = tax.split_tax_lines(invoice, item_ids)
         body = tr.invoice_to_wire(
-            invoice,
+            untaxed,
             customer_id,
-            item_ids,
+            line_ids,
             fields,
             external_key=external_key,
             currency=currency,
             exchange_rate=rate,
         )
+        tax.apply_tax(body, tax_code, tax_amount, await self.tax_setup(), invoice.currency)
         if standard:
             terms = await self._term_names() if "SalesTermRef" in standard else {}
             term_ids = {name.lower(): term_id for term_id, name in terms.items()}

@@ -5,6 +5,8 @@ Conventions (see docs/sync-matrix.md for the field list):
   Amount = quantize(Qty × UnitPrice) (QBO rejects an Amount that is not Qty × UnitPrice: 6070).
   Products, fees and taxes alike: QBO has no separate fee/tax line, and the canonical model
   counts all of them in the subtotal.
+- A tax line whose item is a tax code (TAX_CODE_PREFIX) is the invoice's TxnTaxDetail instead
+  (connectors/quickbooks/tax.py); QBO's computed tax reads back as one tax line.
 - The one order-level discount becomes a DiscountLineDetail line after the product lines, so
   it applies to the same subtotal the canonical model uses (percent or fixed amount).
 - The external key of a ledgerbridge-created record is kept in PrivateNote as
@@ -20,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.quickbooks import standard_fields
+from ledgerbridge.connectors.quickbooks.tax import tax_line_from_wire
 from ledgerbridge.domain import (
     Address,
     Customer,
@@ -243,6 +246,9 @@ def invoice_from_wire(
                 discount = Discount("percent", percent)
             else:
                 discount = Discount("amount", dec(line.get("Amount"), Decimal(0)) or Decimal(0))
+    tax_line = tax_line_from_wire(data, currency)
+    if tax_line is not None:
+        lines.append(tax_line)
     total = dec(data.get("TotalAmt"), Decimal(0)) or Decimal(0)
     balance = dec(data.get("Balance"), total) or Decimal(0)
     customer_ref = data.get("CustomerRef") or {}

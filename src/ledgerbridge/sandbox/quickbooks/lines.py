@@ -202,18 +202,29 @@ def _discount_line(
 def tax_detail(env: Env, requested: dict[str, Any], taxable: Decimal) -> dict[str, Any]:
     """TxnTaxDetail. With a TxnTaxCodeRef the tax is computed from its rates on the taxable
     lines; without one, an explicit TotalTax is honoured (QBO's automated sales tax honours
-    explicit amounts); otherwise there is no tax."""
+    explicit amounts); otherwise there is no tax. With Automated Sales Tax on
+    (TaxPrefs.PartnerTaxEnabled) an explicit TotalTax is honoured with a code too, prorated
+    across its rates (the last rate takes the rounding)."""
     code = resolve_ref(env, "TaxCode", requested.get("TxnTaxCodeRef"), "TxnTaxDetail.TxnTaxCodeRef")
+    explicit = to_decimal(requested.get("TotalTax"))
     if code is None:
-        explicit = to_decimal(requested.get("TotalTax"))
         return {"TotalTax": money(explicit) if explicit else 0}
-    tax_lines, total = [], Decimal(0)
+    automated = bool(env.company.preferences.get("TaxPrefs", {}).get("PartnerTaxEnabled"))
+    honoured = explicit if automated and explicit is not None else None
+    rates = []
     for detail in (code.get("SalesTaxRateList") or {}).get("TaxRateDetail", []):
         rate = env.company.get("TaxRate", str((detail.get("TaxRateRef") or {}).get("value", "")))
-        if rate is None:
-            continue
-        percent = to_decimal(rate.get("RateValue")) or Decimal(0)
-        amount = env.money(taxable * percent / 100)
+        if rate is not None:
+            rates.append((rate, to_decimal(rate.get("RateValue")) or Decimal(0)))
+    all_percent = sum((p for _, p in rates), Decimal(0))
+    tax_lines, total = [], Decimal(0)
+    for index, (rate, percent) in enumerate(rates):
+        if honoured is None:
+            amount = env.money(taxable * percent / 100)
+        elif index == len(rates) - 1:
+            amount = money(honoured - total)
+        else:
+            amount = env.money(honoured * percent / all_percent) if all_percent else Decimal(0)
         total += amount
         tax_lines.append(
             {

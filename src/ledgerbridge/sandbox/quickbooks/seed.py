@@ -114,7 +114,9 @@ def preferences(meta: dict[str, str], names: tuple[str, ...] = CUSTOM_FIELDS) ->
             "MarkTimeEntriesBillable": True,
         },
         "TaxPrefs": {
-            "UsingSalesTax": True,
+            # Sales tax is off, as in a new company: tax codes are used once a test (or
+            # PUT /_sandbox/preferences {"TaxPrefs": {"UsingSalesTax": true}}) turns it on.
+            "UsingSalesTax": False,
             "PartnerTaxEnabled": False,
             "TaxGroupCodeRef": {"value": "1"},
         },
