@@ -290,6 +290,7 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
             "customer_match_key": "email",
             "tax_item_name": "Tax Collected",
             "tax_account_name": "Sales Tax Owed",
+            "tax_code_mapping": "State sales tax = CA sales tax\n 8.25% = 3 \n",
             "fees_enabled": "on",
             "fees_expense_account": "Stripe fees",
             "fees_paid_from_account": "Savings",
@@ -305,6 +306,8 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
     page = await client.get("/settings/sync")
     assert 'name="fees_enabled" value="on" checked' in page.text
     assert 'value="Sales Tax Owed"' in page.text
+    assert saved.tax_code_mapping == {"State sales tax": "CA sales tax", "8.25%": "3"}
+    assert "State sales tax = CA sales tax\n8.25% = 3</textarea>" in page.text
 
     wrong = await client.post(
         "/settings/sync/mappings",

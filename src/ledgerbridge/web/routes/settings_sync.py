@@ -66,6 +66,7 @@ async def _page(
             "doc_number_meanings": forms.DOC_NUMBER_MEANINGS,
             "product_policies": forms.PRODUCT_POLICY_LABELS,
             "match_keys": forms.MATCH_KEYS,
+            "tax_code_mapping": forms.tax_code_mapping_text(settings),
             "mappable": mappable,
             "qbo_fields": await _qbo_field_names(request),
             "tab": "settings",

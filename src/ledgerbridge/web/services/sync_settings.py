@@ -205,6 +205,7 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
     tax_item = _one(form, "tax_item_name") or current.tax_item_name
     tax_account = _one(form, "tax_account_name") or current.tax_account_name
     match_key = _one(form, "customer_match_key") or "email"
+    tax_codes = _tax_code_mapping(form, current, errors)
     try:
         long_text = LongTextPolicy(_one(form, "long_text") or current.long_text)
     except ValueError:
@@ -228,6 +229,7 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                 "default_item_name": default_item[:100],
                 "tax_item_name": tax_item[:100],
                 "tax_account_name": tax_account[:100],
+                "tax_code_mapping": tax_codes,
                 "fees": FeeSettings(
                     enabled=_one(form, "fees_enabled") == "on",
                     expense_account=(
@@ -244,6 +246,31 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
             }
         )
     )
+
+
+def tax_code_mapping_text(settings: SyncSettings) -> str:
+    """The mapping as the form shows it: one "HubSpot tax = QuickBooks tax code" per line."""
+    return "\n".join(f"{key} = {value}" for key, value in settings.tax_code_mapping.items())
+
+
+def _tax_code_mapping(form: Any, current: SyncSettings, errors: list[str]) -> dict[str, str]:
+    """Lines "HubSpot tax label or rate = QuickBooks tax code name or id"; a form that does not
+    send the field keeps the current mapping."""
+    if form.get("tax_code_mapping") is None:
+        return dict(current.tax_code_mapping)
+    mapping: dict[str, str] = {}
+    for number, raw in enumerate(_one(form, "tax_code_mapping").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        key, sep, value = raw.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            errors.append(
+                f"Tax code mapping, line {number}: write it as "
+                "“HubSpot tax name or rate = QuickBooks tax code”."
+            )
+            continue
+        mapping[key.strip()[:100]] = value.strip()[:100]
+    return mapping
 
 
 _DELETED_PAYMENT: dict[str, Literal["void", "delete", "none"]] = {
