@@ -377,7 +377,8 @@ class Applier:
         done.refund_ids.append(result.id)
         done.refunded_total = op.refunded_total
         (done.created if result.created else done.matched).append(
-            f"quickbooks refund receipt {result.id} ({refund.amount} {refund.currency})"
+            f"quickbooks {refund.booked_as.replace('_', ' ')} {result.id} "
+            f"({refund.amount} {refund.currency})"
         )
 
     # ---- bookkeeping -----------------------------------------------------------------------

@@ -215,6 +215,9 @@ class RefundSettings(BaseModel):
     # A payment deleted in HubSpot: "void" the QBO payment (it stays on file at zero), "delete"
     # it, or "none" to leave QBO as it is.
     deleted_payment: Literal["void", "delete", "none"] = "void"
+    # How a refund is booked: one RefundReceipt, or a CreditMemo refunded to the customer (an
+    # expense against Accounts Receivable) and applied to that refund by a zero payment.
+    booked_as: Literal["refund_receipt", "credit_memo"] = "refund_receipt"
 
 
 QBO_DOC_NUMBER_MAX = 21

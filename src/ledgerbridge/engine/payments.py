@@ -130,6 +130,7 @@ def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRef
         currency=currency,
         date=_modified_on(payment) or payment.date,
         memo=f"Refund of HubSpot payment {pid}{reference}{reason}",
+        booked_as=inp.settings.refunds.booked_as,
     )
     return CreateLedgerRefund(refund, refunded, pid, refund_key(pid, refunded))
 

@@ -325,13 +325,15 @@ class LedgerPort(Protocol):
     async def create_refund(
         self, refund: LedgerRefund, request_id: str, external_key: str
     ) -> WriteResult:
-        """A RefundReceipt for money given back on a QBO payment: its customer, the account the
-        payment was deposited to, carrying external_key so find_refund can find it again."""
+        """A RefundReceipt (or, per refund.booked_as, a credit memo refunded) for money given back
+        on a QBO payment: its customer, the account the payment was deposited to, carrying
+        external_key so find_refund can find it again (only once every part exists)."""
 
     async def find_refund(self, external_key: str) -> WriteResult | None: ...
 
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
-        """What these RefundReceipts give back, as QBO holds them now (voided ones count 0)."""
+        """What these refunds give back, as QBO holds them now (voided ones count 0; a credit
+        memo counts what has been refunded from it)."""
 
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
@@ -396,6 +398,10 @@ class LedgerRefund:
     currency: str
     date: dt.date
     memo: str  # what the refund is and why, as the finance team reads it
+    # "refund_receipt": one RefundReceipt; "credit_memo": a CreditMemo, the money paid back
+    # from it (an expense to the customer against Accounts Receivable), and a zero payment
+    # applying the one to the other (docs/sync-matrix.md, Payments).
+    booked_as: str = "refund_receipt"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ payment's customer, paid from the account the payment was deposited to (Undeposi
 the payment names none), with the payment's method and currency, one line on the item of the
 first invoice the payment paid (what the money was for), the reason in PrivateNote (QBO's
 "Memo"), and a marker so that a create whose answer was lost is found again instead of being
-sent twice. A payment deleted in HubSpot is voided (or deleted, per the settings) in QBO.
+sent twice. Per the settings, a refund is booked as a credit memo refunded to the customer
+instead (credit_refunds.py). A payment deleted in HubSpot is voided (or deleted, per the
+settings) in QBO.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks.api import QboApi
+from ledgerbridge.connectors.quickbooks.credit_refunds import CreditMemoRefunds, is_credit_memo_id
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.engine.ports import LedgerRefund, WriteResult
@@ -30,10 +33,13 @@ class RefundBooks:
     def __init__(self, api: QboApi, markers: MarkerIndex) -> None:
         self.api = api
         self.markers = markers
+        self.credit_memos = CreditMemoRefunds(api, markers)
 
     async def find(self, external_key: str) -> WriteResult | None:
         row = await self.markers.find(REFUND_ENTITY, external_key)
-        return write_result(row, created=False) if row is not None else None
+        if row is not None:
+            return write_result(row, created=False)
+        return await self.credit_memos.find(external_key)
 
     async def create(self, refund: LedgerRefund, request_id: str, external_key: str) -> WriteResult:
         payment = await self.api.read("Payment", refund.payment_id)
@@ -46,6 +52,10 @@ class RefundBooks:
             )
         item = await self._item_of(payment)
         deposit = payment.get("DepositToAccountRef") or await self._undeposited()
+        if refund.booked_as == "credit_memo":
+            return await self.credit_memos.create(
+                refund, payment, item, deposit, request_id, external_key
+            )
         amount = refund.amount
         body: dict[str, Any] = tr.prune(
             {
@@ -86,6 +96,9 @@ class RefundBooks:
     async def total(self, refund_ids: list[str]) -> Decimal:
         total = Decimal(0)
         for refund_id in refund_ids:
+            if is_credit_memo_id(refund_id):
+                total += await self.credit_memos.total(refund_id)
+                continue
             row = await self.api.read(REFUND_ENTITY, refund_id)
             if row is not None:
                 total += Decimal(str(row.get("TotalAmt") or 0))

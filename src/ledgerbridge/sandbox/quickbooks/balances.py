@@ -20,6 +20,31 @@ from ledgerbridge.sandbox.quickbooks.company import Env
 from ledgerbridge.sandbox.quickbooks.wire import home_money, money, to_decimal
 
 OPEN_ITEM_TYPES = ("Invoice", "CreditMemo")
+# A payment line's TxnType -> the entity it names: "Expense" is a Purchase (a check or expense
+# paid to a customer against Accounts Receivable, e.g. the refund of a credit memo).
+ENTITY_OF_TXN = {"Invoice": "Invoice", "CreditMemo": "CreditMemo", "Expense": "Purchase"}
+
+
+def customer_of(record: dict[str, Any]) -> str | None:
+    """The customer a transaction moves: CustomerRef, or a Purchase's customer payee."""
+    ref = record.get("CustomerRef") or {}
+    if ref.get("value"):
+        return str(ref["value"])
+    payee = record.get("EntityRef") or {}
+    return str(payee["value"]) if payee.get("type") == "Customer" and payee.get("value") else None
+
+
+def receivable_total(env: Env, record: dict[str, Any]) -> Decimal:
+    """What a Purchase paid to a customer charges that customer: its Accounts Receivable lines."""
+    if customer_of(record) is None:
+        return Decimal(0)
+    total = Decimal(0)
+    for line in record.get("Line", []):
+        ref = (line.get("AccountBasedExpenseLineDetail") or {}).get("AccountRef") or {}
+        account = env.company.get("Account", str(ref.get("value") or ""))
+        if account is not None and account.get("AccountType") == "Accounts Receivable":
+            total += to_decimal(line.get("Amount")) or Decimal(0)
+    return money(total)
 
 
 def applied_total(record: dict[str, Any]) -> Decimal:
@@ -27,8 +52,11 @@ def applied_total(record: dict[str, Any]) -> Decimal:
 
 
 def refresh_open_item(entity: str, record: dict[str, Any]) -> None:
-    """Recompute Balance (and RemainingCredit) and the Payment links of an invoice or credit memo."""
+    """Recompute Balance (and RemainingCredit) and the Payment links of an invoice or credit memo
+    (or of a Purchase charged to a customer: its `_receivable` is what stays open)."""
     total = to_decimal(record.get("TotalAmt")) or Decimal(0)
+    if entity == "Purchase":
+        total = to_decimal(record.get("_receivable")) or Decimal(0)
     if record.get("_voided"):
         balance = Decimal(0)
     else:
@@ -44,6 +72,9 @@ def refresh_open_item(entity: str, record: dict[str, Any]) -> None:
     links += [{"TxnId": pid, "TxnType": "Payment"} for pid in payment_ids]
     if entity == "Invoice" or links:
         record["LinkedTxn"] = links
+    if entity == "Purchase":
+        record.pop("Balance", None)  # kept privately: a Purchase shows no Balance
+        record["_open"] = money(balance)
 
 
 def contribution(entity: str, record: dict[str, Any] | None) -> Decimal:
@@ -51,6 +82,8 @@ def contribution(entity: str, record: dict[str, Any] | None) -> Decimal:
         return Decimal(0)
     if entity == "Invoice":
         return to_decimal(record.get("Balance")) or Decimal(0)
+    if entity == "Purchase":
+        return to_decimal(record.get("_open")) or Decimal(0)
     if entity == "CreditMemo":
         return -(to_decimal(record.get("Balance")) or Decimal(0))
     if entity == "Payment":
@@ -66,7 +99,7 @@ def shift_customers(
     for record, sign in ((old, -1), (new, 1)):
         if record is None:
             continue
-        customer_id = (record.get("CustomerRef") or {}).get("value")
+        customer_id = customer_of(record)
         amount = contribution(entity, record)
         if customer_id and amount:
             deltas[customer_id] = deltas.get(customer_id, Decimal(0)) + sign * amount
@@ -97,7 +130,9 @@ def _touch_quietly(env: Env, record: dict[str, Any]) -> None:
 def set_application(
     env: Env, target_type: str, target_id: str, payment_id: str, amount: Decimal | None
 ) -> None:
-    """Apply (or with None, remove) one payment's amount on an invoice or credit memo."""
+    """Apply (or with None, remove) one payment's amount on an invoice or credit memo (or a
+    customer's Purchase, TxnType "Expense")."""
+    target_type = ENTITY_OF_TXN.get(target_type, target_type)
     target = env.company.entities.get(target_type, {}).get(target_id)
     if target is None:
         return

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.sandbox.quickbooks import errors
-from ledgerbridge.sandbox.quickbooks.company import ref_to, resolve_ref
+from ledgerbridge.sandbox.quickbooks import balances, errors, payments
+from ledgerbridge.sandbox.quickbooks.company import Env, ref_to, resolve_ref
 from ledgerbridge.sandbox.quickbooks.handler import (
     COMMON_READ_ONLY,
     Handler,
@@ -120,4 +120,19 @@ class PurchaseHandler(Handler):
             record["ExchangeRate"] = rate
         record["Line"] = lines
         record.setdefault("PrintStatus", "NotSet")
+        # Paid to a customer against Accounts Receivable (e.g. refunding a credit memo): the
+        # customer is charged that much, and a payment can link it (TxnType "Expense").
+        receivable = balances.receivable_total(env, record)
+        if receivable:
+            record["_receivable"] = receivable
+            if w.existing and w.existing.get("_applied"):
+                record["_applied"] = dict(w.existing["_applied"])
+            balances.refresh_open_item("Purchase", record)
         return record
+
+    def after_save(self, env: Env, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        balances.shift_customers(env, "Purchase", old, new)
+
+    def after_delete(self, env: Env, record: dict[str, Any]) -> None:
+        payments.detach_payments(env, "Expense", record)
+        balances.shift_customers(env, "Purchase", record, None)

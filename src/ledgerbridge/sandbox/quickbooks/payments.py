@@ -19,7 +19,7 @@ from ledgerbridge.sandbox.quickbooks.handler import COMMON_READ_ONLY, Handler, W
 from ledgerbridge.sandbox.quickbooks.money_rules import currency_ref, txn_currency
 from ledgerbridge.sandbox.quickbooks.wire import decimal_text, money, parse_date, to_decimal
 
-LINKABLE = ("Invoice", "CreditMemo")
+LINKABLE = ("Invoice", "CreditMemo", "Expense")  # Expense: a Purchase paid to the customer
 
 
 def _name_value(name: str, value: str) -> dict[str, Any]:
@@ -78,16 +78,22 @@ class PaymentHandler(Handler):
                 txn_type, txn_id = link.get("TxnType"), link.get("TxnId")
                 if txn_type not in LINKABLE:
                     raise errors.invalid_enum("Line.LinkedTxn.TxnType", txn_type)
-                target = env.company.get(txn_type, str(txn_id or ""))
+                target = env.company.get(balances.ENTITY_OF_TXN[txn_type], str(txn_id or ""))
                 if target is None:
                     raise errors.invalid_reference("Line.LinkedTxn.TxnId")
-                if (target.get("CustomerRef") or {}).get("value") != customer["Id"]:
+                if balances.customer_of(target) != customer["Id"]:
                     raise errors.cannot_link(
                         f"Txn ID Cannot Be Linked : {txn_type} {txn_id} belongs to another customer."
                     )
-                open_before = (to_decimal(target.get("Balance")) or Decimal(0)) + previous.get(
+                open_now = target.get("_open" if txn_type == "Expense" else "Balance")
+                open_before = (to_decimal(open_now) or Decimal(0)) + previous.get(
                     (txn_type, str(txn_id)), Decimal(0)
                 )
+                if txn_type == "Expense" and amount > open_before:
+                    raise errors.business(
+                        f"The amount applied to expense {txn_id} ({amount}) exceeds what it "
+                        f"charged the customer ({money(open_before)})."
+                    )
                 if txn_type == "Invoice" and amount > open_before:
                     raise errors.business(
                         f"The amount applied to invoice {target.get('DocNumber', txn_id)} "
@@ -98,7 +104,7 @@ class PaymentHandler(Handler):
                         f"The amount applied from credit memo {target.get('DocNumber', txn_id)} "
                         f"({amount}) exceeds its remaining credit ({money(open_before)})."
                     )
-                applied += amount if txn_type == "Invoice" else -amount
+                applied += -amount if txn_type == "CreditMemo" else amount
                 out_links.append({"TxnId": str(txn_id), "TxnType": txn_type})
                 line_ex += [
                     _name_value("txnId", str(txn_id)),
@@ -206,7 +212,8 @@ def detach_payments(env: Env, entity: str, record: dict[str, Any]) -> None:
                 kept.append({**line, "LinkedTxn": links})
         payment["Line"] = kept
         applied = sum(
-            (v if k[0] == "Invoice" else -v for k, v in applications(payment).items()), Decimal(0)
+            (-v if k[0] == "CreditMemo" else v for k, v in applications(payment).items()),
+            Decimal(0),
         )
         payment["UnappliedAmt"] = money(
             (to_decimal(payment.get("TotalAmt")) or Decimal(0)) - applied
