@@ -291,6 +291,7 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
             "tax_item_name": "Tax Collected",
             "tax_account_name": "Sales Tax Owed",
             "tax_code_mapping": "State sales tax = CA sales tax\n 8.25% = 3 \n",
+            "refunds_booked_as": "credit_memo",
             "fees_enabled": "on",
             "fees_expense_account": "Stripe fees",
             "fees_paid_from_account": "Savings",
@@ -307,6 +308,8 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
     assert 'name="fees_enabled" value="on" checked' in page.text
     assert 'value="Sales Tax Owed"' in page.text
     assert saved.tax_code_mapping == {"State sales tax": "CA sales tax", "8.25%": "3"}
+    assert saved.refunds.booked_as == "credit_memo"
+    assert '<option value="credit_memo" selected>' in page.text
     assert "State sales tax = CA sales tax\n8.25% = 3</textarea>" in page.text
 
     wrong = await client.post(

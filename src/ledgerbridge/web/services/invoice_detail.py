@@ -13,6 +13,7 @@ from typing import Any
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot.translate_payments import GONE_NOTES
 from ledgerbridge.domain import Side, SyncStatus, quantize
+from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import REFUND_IDS, booked_refunds
 from ledgerbridge.engine.ports import (
     HOME_TOTAL,
@@ -375,6 +376,19 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     )
 
 
+def _refund_words(settings: SyncSettings, qbo_id: str | None) -> str:
+    if settings.refunds.booked_as == "credit_memo":
+        return (
+            f"QuickBooks: a credit memo for this amount is created for the customer of payment "
+            f"{qbo_id}, with the reason as its message, and refunded from the payment's deposit "
+            "account (an expense to the customer, applied to the credit memo)."
+        )
+    return (
+        f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+        "for the same customer and deposit account, with the reason in its memo."
+    )
+
+
 def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str, str]:
     """What a refund and a delete of this HubSpot payment will do in QuickBooks, in words."""
     settings = console.sync_settings()
@@ -384,8 +398,7 @@ def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str
             "QuickBooks; void it in QuickBooks if its books must show it)."
         )
         refund = (
-            f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
-            "for the same customer and deposit account, with the reason in its memo."
+            _refund_words(settings, qbo_id)
             if settings.refunds.to_quickbooks and settings.payments.hubspot_to_qbo
             else keep
         )
@@ -394,8 +407,7 @@ def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str
         nothing = "QuickBooks: nothing changes (this payment is not recorded there yet)."
         return nothing, nothing
     refund = (
-        f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
-        "for the same customer and deposit account, with the reason in its memo."
+        _refund_words(settings, qbo_id)
         if settings.refunds.to_quickbooks
         else f"QuickBooks: nothing changes (refunds are not sent to QuickBooks); payment "
         f"{qbo_id} keeps counting the full amount."

@@ -273,6 +273,11 @@ def _tax_code_mapping(form: Any, current: SyncSettings, errors: list[str]) -> di
     return mapping
 
 
+_BOOKED_AS: dict[str, Literal["refund_receipt", "credit_memo"]] = {
+    "refund_receipt": "refund_receipt",
+    "credit_memo": "credit_memo",
+}
+
 _DELETED_PAYMENT: dict[str, Literal["void", "delete", "none"]] = {
     "void": "void",
     "delete": "delete",
@@ -285,9 +290,11 @@ def _refund_settings(form: Any, current: SyncSettings) -> RefundSettings:
     keeps its current value."""
     to_qbo = _one(form, "refunds_to_quickbooks")
     deleted = _one(form, "refunds_deleted_payment")
+    booked = _one(form, "refunds_booked_as")
     return RefundSettings(
         to_quickbooks=current.refunds.to_quickbooks if not to_qbo else to_qbo == "on",
         deleted_payment=_DELETED_PAYMENT.get(deleted, current.refunds.deleted_payment),
+        booked_as=_BOOKED_AS.get(booked, current.refunds.booked_as),
     )
 
 
