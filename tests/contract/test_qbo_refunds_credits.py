@@ -1,6 +1,7 @@
 """RefundReceipt and CreditMemo through python-quickbooks: create, read, query, CDC, void and
 delete as QBO does them; a credit memo applied to an invoice through a Payment lowers the
-invoice's balance and its own RemainingCredit."""
+invoice's balance and its own RemainingCredit, and one refunded by an expense to the customer
+is used up."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from quickbooks.cdc import change_data_capture
 from quickbooks.exceptions import QuickbooksException
 from quickbooks.objects.base import Ref
 from quickbooks.objects.creditmemo import CreditMemo
-from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+from quickbooks.objects.detailline import (
+    AccountBasedExpenseLine,
+    AccountBasedExpenseLineDetail,
+    SalesItemLine,
+    SalesItemLineDetail,
+)
+from quickbooks.objects.purchase import Purchase
 from quickbooks.objects.refundreceipt import RefundReceipt
 
 
@@ -174,3 +181,49 @@ def test_credit_memo_delete_leaves_a_cdc_stub(co: Company) -> None:
     local_since = since.astimezone(co.state.tz).replace(tzinfo=None)
     result = change_data_capture([CreditMemo], local_since, qb=co.qb)
     assert [(m.Id, m.status) for m in result.CreditMemo] == [(memo.Id, "Deleted")]
+
+
+def test_credit_memo_refunded_by_an_expense_to_the_customer(co: Company) -> None:
+    """Refunding a credit memo as QBO does it: an expense paid to the customer against Accounts
+    Receivable, and a zero payment applying the credit memo to that expense (TxnType Expense):
+    the memo's credit is used up and the customer owes nothing."""
+    customer, item = co.customer("Refunded Credit Co"), co.item("Returned Item", "100")
+    memo = CreditMemo()
+    memo.CustomerRef = _ref(customer["Id"])
+    memo.Line = [_line(item["Id"], "25.00")]
+    memo.save(qb=co.qb)
+    assert Decimal(str(co.get("Customer", customer["Id"])["Balance"])) == Decimal("-25.00")
+
+    refund = Purchase()
+    refund.PaymentType = "Cash"
+    refund.AccountRef = _ref(_account(co, "UndepositedFunds"))
+    refund.EntityRef = Ref()
+    refund.EntityRef.value = customer["Id"]
+    refund.EntityRef.type = "Customer"
+    line = AccountBasedExpenseLine()
+    line.Amount = Decimal("25.00")
+    line.AccountBasedExpenseLineDetail = AccountBasedExpenseLineDetail()
+    line.AccountBasedExpenseLineDetail.AccountRef = _ref(_account(co, "AccountsReceivable"))
+    refund.Line = [line]
+    refund.save(qb=co.qb)
+    assert Decimal(str(co.get("Customer", customer["Id"])["Balance"])) == 0
+
+    def apply(amount: str) -> int:
+        return co.http.post(
+            "/payment",
+            json={
+                "CustomerRef": {"value": customer["Id"]},
+                "TotalAmt": 0,
+                "Line": [
+                    {"Amount": amount, "LinkedTxn": [{"TxnId": refund.Id, "TxnType": "Expense"}]},
+                    {"Amount": amount, "LinkedTxn": [{"TxnId": memo.Id, "TxnType": "CreditMemo"}]},
+                ],
+            },
+        ).status_code
+
+    assert apply("25.00") == 200
+    assert CreditMemo.get(memo.Id, qb=co.qb).RemainingCredit == 0
+    assert Decimal(str(co.get("Customer", customer["Id"])["Balance"])) == 0
+    assert Purchase.get(refund.Id, qb=co.qb).TotalAmt == Decimal("25.00")
+    # Neither the credit nor the expense can be applied a second time.
+    assert apply("1.00") == 400
