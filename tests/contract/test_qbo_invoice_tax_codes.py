@@ -100,7 +100,9 @@ def test_total_tax_is_computed_from_the_codes_rates_on_taxable_lines(co: Company
 
 
 def test_automated_sales_tax_honours_an_explicit_amount(co: Company) -> None:
-    co.state.set_preferences(co.realm, {"TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": True}})
+    co.state.set_preferences(
+        co.realm, {"TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": True}}
+    )
     prefs = Preferences.get(qb=co.qb)
     assert prefs.TaxPrefs.UsingSalesTax is True and prefs.TaxPrefs.PartnerTaxEnabled is True
     saved = _invoice(co, _two_rate_code(co), total_tax="7.77").save(qb=co.qb)

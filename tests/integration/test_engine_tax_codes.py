@@ -67,7 +67,8 @@ def _taxed_invoice(
     )
     if fee:
         hs.sb.create_object(
-            "fees", {"hs_label": "Handling", "hs_type": "FIXED", "hs_value": fee},
+            "fees",
+            {"hs_label": "Handling", "hs_type": "FIXED", "hs_value": fee},
             [assoc(invoice_id, 414)],
         )
     label, kind, value = tax
@@ -153,9 +154,7 @@ async def test_an_edit_in_hubspot_recomputes_the_tax_in_quickbooks(world: World)
 
 
 async def test_a_tax_without_mapping_fails_with_the_fix(world: World) -> None:
-    invoice_id = _taxed_invoice(
-        world, "code4@taxed.example", tax=("County tax", "PERCENT", "1.5")
-    )
+    invoice_id = _taxed_invoice(world, "code4@taxed.example", tax=("County tax", "PERCENT", "1.5"))
 
     await world.sync()
 

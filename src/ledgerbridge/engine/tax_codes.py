@@ -60,9 +60,7 @@ def _find_code(name: str, codes: Sequence[TaxCode]) -> TaxCode | None:
     return next((c for c in codes if c.name.strip().lower() == wanted), None)
 
 
-def choose_tax_code(
-    lines: Sequence[LineItem], setup: TaxSetup, mapping: Mapping[str, str]
-) -> str:
+def choose_tax_code(lines: Sequence[LineItem], setup: TaxSetup, mapping: Mapping[str, str]) -> str:
     """The item reference every tax line of the invoice gets: TAX_CODE_PREFIX + the code's id
     (TAX_CODE_PREFIX alone under Automated Sales Tax with no mapping). Raises ConfigError with
     the fix when a tax has no mapping, names a code QBO lacks, or the code's rate is not

@@ -117,8 +117,14 @@ class CreditMemoRefunds:
                 "TotalAmt": 0,
                 "PrivateNote": note + tr.marker(external_key + ".apply"),
                 "Line": [
-                    {"Amount": amount, "LinkedTxn": [{"TxnId": str(paid["Id"]), "TxnType": "Expense"}]},
-                    {"Amount": amount, "LinkedTxn": [{"TxnId": str(memo["Id"]), "TxnType": MEMO_ENTITY}]},
+                    {
+                        "Amount": amount,
+                        "LinkedTxn": [{"TxnId": str(paid["Id"]), "TxnType": "Expense"}],
+                    },
+                    {
+                        "Amount": amount,
+                        "LinkedTxn": [{"TxnId": str(memo["Id"]), "TxnType": MEMO_ENTITY}],
+                    },
                 ],
             }
         )
@@ -161,4 +167,3 @@ class CreditMemoRefunds:
                 code="refund_account",
             )
         return str(page.rows[0]["Id"])
-
