@@ -5,6 +5,8 @@ ApplyTaxAfterDiscount), ignores an explicit TotalTax unless Automated Sales Tax 
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -37,6 +39,18 @@ def _ref(value: str) -> Ref:
     ref = Ref()
     ref.value = value
     return ref
+
+
+def _pdf_text(content: bytes) -> str:
+    """The strings shown by a PDF's (Flate-compressed) content streams."""
+    shown = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", content, re.DOTALL):
+        try:
+            data = zlib.decompress(stream)
+        except zlib.error:
+            data = stream
+        shown += [m.decode("latin-1") for m in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", data)]
+    return " ".join(shown)
 
 
 def _two_rate_code(co: Company) -> str:
@@ -97,6 +111,17 @@ def test_total_tax_is_computed_from_the_codes_rates_on_taxable_lines(co: Company
     ]
     assert saved.TotalAmt == Decimal("149.99") - Decimal("14.99") + Decimal("7.43")
     assert Invoice.get(saved.Id, qb=co.qb).TxnTaxDetail.TotalTax == Decimal("7.43")
+    # The PDF shows the tax once, as a total under the lines, and no tax line of its own.
+    shown = _pdf_text(saved.download_pdf(qb=co.qb)).split()
+    assert shown.count("Tax") == 1 and "7.43" in shown
+
+
+def test_an_invoice_without_tax_shows_no_tax_total(co: Company) -> None:
+    invoice = _invoice(co, _two_rate_code(co))
+    invoice.TxnTaxDetail = TxnTaxDetail()  # no code: no tax
+    saved = invoice.save(qb=co.qb)
+    assert not saved.TxnTaxDetail.TotalTax
+    assert "Tax" not in _pdf_text(saved.download_pdf(qb=co.qb)).split()  # no "Tax 0.00"
 
 
 def test_automated_sales_tax_honours_an_explicit_amount(co: Company) -> None:

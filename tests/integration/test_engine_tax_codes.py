@@ -237,3 +237,20 @@ async def test_a_quickbooks_invoice_with_a_tax_code_reaches_hubspot_with_its_tax
     ]
     state = world.state("invoice", Side.QUICKBOOKS, qbo["Id"])
     assert state is not None and state.status is SYNCED
+
+
+async def test_an_invoice_without_tax_is_not_taxed_by_quickbooks(world: World) -> None:
+    hs = world.hs
+    contact = hs.contact("code7@taxed.example", company="Untaxed Co")
+    product = hs.product("Service", f"S-{uuid.uuid4().hex[:6]}", "120.00")
+    invoice_id = hs.invoice(contact, [(product, "2", "120.00")])
+
+    await world.sync()
+
+    assert world.invoice_state(invoice_id).status is SYNCED
+    qbo = _qbo_invoice(world, invoice_id)
+    # Every line NON: QBO adds no tax of its own, whatever its items' defaults.
+    assert [ln["SalesItemLineDetail"]["TaxCodeRef"]["value"] for ln in _sales_lines(qbo)] == ["NON"]
+    assert not qbo["TxnTaxDetail"].get("TotalTax")
+    assert Decimal(str(qbo["TotalAmt"])) == Decimal("240.00")
+    assert Decimal(world.hs.props("invoices", invoice_id)["hs_amount_billed"]) == Decimal("240.00")
