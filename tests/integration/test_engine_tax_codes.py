@@ -254,3 +254,44 @@ async def test_an_invoice_without_tax_is_not_taxed_by_quickbooks(world: World) -
     assert not qbo["TxnTaxDetail"].get("TotalTax")
     assert Decimal(str(qbo["TotalAmt"])) == Decimal("240.00")
     assert Decimal(world.hs.props("invoices", invoice_id)["hs_amount_billed"]) == Decimal("240.00")
+
+
+async def test_two_hubspot_taxes_under_one_combined_code_agree_by_their_total(
+    sqlite_db_url: str,
+) -> None:
+    w = await _world(sqlite_db_url, {"State": "State + county", "County": "State + county"})
+    try:
+        state = w.qbo.create("TaxRate", {"Name": "State 6.25", "RateValue": "6.25"})
+        county = w.qbo.create("TaxRate", {"Name": "County 2", "RateValue": "2"})
+        w.qbo.create(
+            "TaxCode",
+            {
+                "Name": "State + county",
+                "Taxable": True,
+                "TaxGroup": True,
+                "SalesTaxRateList": {
+                    "TaxRateDetail": [
+                        {"TaxRateRef": {"value": state["Id"]}, "TaxOrder": 0},
+                        {"TaxRateRef": {"value": county["Id"]}, "TaxOrder": 1},
+                    ]
+                },
+            },
+        )
+        invoice_id = _taxed_invoice(
+            w, "code8@taxed.example", tax=("State", "PERCENT", "6.25"), lines=("3", "33.33")
+        )
+        w.hs.sb.create_object(
+            "taxes",
+            {"hs_label": "County", "hs_type": "PERCENT", "hs_value": "2"},
+            [assoc(invoice_id, 416)],
+        )
+        await w.sync()
+
+        assert w.invoice_state(invoice_id).status is SYNCED
+        billed = Decimal(w.hs.props("invoices", invoice_id)["hs_amount_billed"])
+        qbo = _qbo_invoice(w, invoice_id)
+        # 99.99 at 6.25 % = 6.25 and at 2 % = 2.00, on both sides.
+        assert Decimal(str(qbo["TxnTaxDetail"]["TotalTax"])) == Decimal("8.25")
+        assert Decimal(str(qbo["TotalAmt"])) == billed == Decimal("108.24")
+    finally:
+        await w.close()

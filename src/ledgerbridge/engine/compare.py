@@ -14,7 +14,7 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - customer: the same normalized email on both sides (QBO: BillEmail, else the customer's own);
 - lines: the same number of lines with the same quantity and unit price, in order (names and
   descriptions are not compared: QBO shows its item's name; a HubSpot fee or tax is a plain
-  item line in QBO);
+  item line in QBO; when QBO holds the tax under a tax code, the taxes compare by their total);
 - discount: the same amount off (a percent discount written to HubSpot as its fixed amount,
   which HubSpot needs when fees or taxes exist, is the same discount);
 - invoice date, due date, memo (trimmed; empty is none), currency, voided;
@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledgerbridge.domain import Customer, Invoice, InvoiceStatus, Payment, Product
+from ledgerbridge.domain import Customer, Invoice, InvoiceStatus, LineKind, Payment, Product
 from ledgerbridge.domain.models import normalize_email
 from ledgerbridge.domain.money import quantize
 from ledgerbridge.engine.fieldmap import (
@@ -199,8 +199,27 @@ def _lines_text(invoice: Invoice) -> str:
     )
 
 
-def _line_signature(invoice: Invoice) -> list[tuple[Decimal, Decimal]]:
-    return [(line.quantity.normalize(), line.unit_price.normalize()) for line in invoice.lines]
+def _line_signature(
+    invoice: Invoice, taxes_as_total: bool = False
+) -> list[tuple[Decimal, Decimal]]:
+    """(quantity, unit price) per line; with `taxes_as_total`, the tax lines as one line of
+    their sum (QBO holds tax computed from a tax code as one total)."""
+    out = [
+        (line.quantity.normalize(), line.unit_price.normalize())
+        for line in invoice.lines
+        if not (taxes_as_total and line.kind is LineKind.TAX)
+    ]
+    taxes = [line.amount(invoice.currency) for line in invoice.lines if line.kind is LineKind.TAX]
+    if taxes_as_total and taxes:
+        out.append((Decimal(1), sum(taxes, Decimal(0)).normalize()))
+    return out
+
+
+def _lines_agree(hs: Invoice, qbo: Invoice) -> bool:
+    """Line by line; when QBO holds the tax as TxnTaxDetail (a tax line read back from it),
+    HubSpot's taxes compare by their total (several taxes under one combined code)."""
+    as_total = any(line.kind is LineKind.TAX for line in qbo.lines)
+    return _line_signature(hs, as_total) == _line_signature(qbo, as_total)
 
 
 def _discount_text(invoice: Invoice) -> str | None:
@@ -279,7 +298,7 @@ def _invoice_checks(
 
     # Money. A voided invoice keeps its amounts in HubSpot; QBO zeroes them.
     money: list[tuple[str, object, object, bool]] = []
-    if _line_signature(hs) != _line_signature(qbo):
+    if not _lines_agree(hs, qbo):
         money.append(
             (F_LINES, _lines_text(hs), _lines_text(qbo), _direction_off(settings, F_LINES))
         )
