@@ -84,7 +84,7 @@ def _refunds_of(world: World, memo: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_partial_refunds_add_up_as_refunded_credit_memos(world: World) -> None:
-    _, payment_id = await _paid(world, "cm1@credits.example")
+    invoice_id, payment_id = await _paid(world, "cm1@credits.example")
     qbo_payment = world.qbo.get("Payment", _link_extra(world, payment_id)["qbo_id"])
     assert qbo_payment is not None
     customer = qbo_payment["CustomerRef"]["value"]
@@ -96,6 +96,7 @@ async def test_partial_refunds_add_up_as_refunded_credit_memos(world: World) -> 
     assert [Decimal(str(m["TotalAmt"])) for m in memos] == [Decimal("30.00")]
     memo = memos[0]
     assert memo["CustomerRef"]["value"] == customer
+    assert memo["InvoiceRef"]["value"] == world.qbo_id_of(invoice_id)
     assert Decimal(str(memo["RemainingCredit"])) == 0  # refunded: nothing left open
     assert "Returned goods" in memo["CustomerMemo"]["value"]
     assert f"HubSpot payment {payment_id}" in str(memo["PrivateNote"])

@@ -1,9 +1,10 @@
 """A refund booked as a credit memo refunded to the customer (setting refunds.booked_as).
 
 Three records, as an accountant refunds a paid invoice in QBO through a credit:
-1. a **CreditMemo** for the amount: the payment's customer, one line on the item of the first
-   invoice the payment paid, the reason as its message and memo (income goes down, the customer
-   holds that much credit);
+1. a **CreditMemo** for the amount: the payment's customer, naming the first invoice the payment
+   paid (`InvoiceRef`), one line on that invoice's item, the reason as its message and memo
+   (income goes down, the customer holds that much credit; the invoice, already paid, has no
+   balance left to take it, so the credit goes back to the customer in money);
 2. the **refund from it**: a Purchase paid to the customer (`EntityRef` type Customer) from the
    account the payment was deposited to, one line on Accounts Receivable (the money leaves, the
    customer's credit is used up);
@@ -56,17 +57,19 @@ class CreditMemoRefunds:
         self,
         refund: LedgerRefund,
         payment: dict[str, Any],
-        item_id: str,
+        paid: tuple[str, str],
         deposit: dict[str, Any],
         request_id: str,
         external_key: str,
     ) -> WriteResult:
         customer = str((payment.get("CustomerRef") or {}).get("value"))
+        item_id, invoice_id = paid
         amount = refund.amount
         note = f"{refund.memo}. "
         memo_body = tr.prune(
             {
                 "CustomerRef": {"value": customer},
+                "InvoiceRef": {"value": invoice_id},  # the invoice the credit is for
                 "CurrencyRef": payment.get("CurrencyRef"),
                 "TxnDate": refund.date.isoformat(),
                 "CustomerMemo": {"value": refund.memo[:1000]},
@@ -106,7 +109,7 @@ class CreditMemoRefunds:
                 ],
             }
         )
-        paid, _ = await self._once(
+        paid_out, _ = await self._once(
             "Purchase", refund_body, f"{request_id[:30]}-r", external_key + ".refund"
         )
         apply_body = tr.prune(
@@ -119,7 +122,7 @@ class CreditMemoRefunds:
                 "Line": [
                     {
                         "Amount": amount,
-                        "LinkedTxn": [{"TxnId": str(paid["Id"]), "TxnType": "Expense"}],
+                        "LinkedTxn": [{"TxnId": str(paid_out["Id"]), "TxnType": "Expense"}],
                     },
                     {
                         "Amount": amount,

@@ -50,11 +50,11 @@ class RefundBooks:
                 hint="Record the refund in QuickBooks by hand, or restore the payment, then retry",
                 code="refund_payment_gone",
             )
-        item = await self._item_of(payment)
+        item, invoice_id = await self._item_of(payment)
         deposit = payment.get("DepositToAccountRef") or await self._undeposited()
         if refund.booked_as == "credit_memo":
             return await self.credit_memos.create(
-                refund, payment, item, deposit, request_id, external_key
+                refund, payment, (item, invoice_id), deposit, request_id, external_key
             )
         amount = refund.amount
         body: dict[str, Any] = tr.prune(
@@ -120,7 +120,8 @@ class RefundBooks:
         )
         return write_result(out, created=False)
 
-    async def _item_of(self, payment: dict[str, Any]) -> str:
+    async def _item_of(self, payment: dict[str, Any]) -> tuple[str, str]:
+        """(the item of the first invoice the payment paid, that invoice's id)."""
         for line in payment.get("Line") or []:
             for linked in line.get("LinkedTxn") or []:
                 if linked.get("TxnType") != "Invoice":
@@ -129,7 +130,7 @@ class RefundBooks:
                 for inv_line in (invoice or {}).get("Line") or []:
                     ref = (inv_line.get("SalesItemLineDetail") or {}).get("ItemRef")
                     if ref and ref.get("value"):
-                        return str(ref["value"])
+                        return str(ref["value"]), str(linked.get("TxnId"))
         raise Invalid(
             message=f"The QuickBooks payment {payment.get('Id')} is not applied to an invoice "
             "with an item line, so the refund has no item to book against",
