@@ -29,6 +29,7 @@ ITEM = "item"
 INVOICE = "invoice"
 PAYMENT = "payment"
 FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
+SALES_RECEIPT = "SalesReceipt"  # Link.qbo_kind of a payment recorded as a QBO sales receipt
 REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (write intents only)
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
@@ -461,6 +462,10 @@ class Link:
     hubspot_hash: str | None = None
     qbo_hash: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. doc_number, origin
+    # The QBO entity qbo_id names when it is not the object type's own: "" for an invoice's
+    # Invoice or a payment's Payment, SALES_RECEIPT for a payment recorded as a sales receipt
+    # (QBO ids of different entities can be equal, so a link is found by kind and id).
+    qbo_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -558,10 +563,17 @@ class StorePort(Protocol):
 
     # links and base snapshots
     def get_link(
-        self, connection_id: int, object_type: str, side: Side, source_id: str
-    ) -> Link | None: ...
+        self,
+        connection_id: int,
+        object_type: str,
+        side: Side,
+        source_id: str,
+        qbo_kind: str = "",
+    ) -> Link | None:
+        """By the HubSpot id, or by the QBO id of that kind (Link.qbo_kind)."""
+
     def save_link(self, link: Link) -> None:
-        """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_id)."""
+        """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_kind, qbo_id)."""
 
     # write intents (idempotency): committed before the write is sent
     def begin_intent(

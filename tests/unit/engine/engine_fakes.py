@@ -847,12 +847,19 @@ class FakeStore:
 
     # links
     def get_link(
-        self, connection_id: int, object_type: str, side: Side, source_id: str
+        self,
+        connection_id: int,
+        object_type: str,
+        side: Side,
+        source_id: str,
+        qbo_kind: str = "",
     ) -> Link | None:
         for link in self.links:
             if link.connection_id != connection_id or link.object_type != object_type:
                 continue
-            if (link.hubspot_id if side is Side.HUBSPOT else link.qbo_id) == source_id:
+            if side is Side.HUBSPOT and link.hubspot_id == source_id:
+                return link
+            if side is Side.QUICKBOOKS and link.qbo_id == source_id and link.qbo_kind == qbo_kind:
                 return link
         return None
 
@@ -865,7 +872,11 @@ class FakeStore:
                 return False
             return bool(
                 (link.hubspot_id and other.hubspot_id == link.hubspot_id)
-                or (link.qbo_id and other.qbo_id == link.qbo_id)
+                or (
+                    link.qbo_id
+                    and other.qbo_id == link.qbo_id
+                    and other.qbo_kind == link.qbo_kind
+                )
             )
 
         self.links = [other for other in self.links if not same(other)] + [link]
