@@ -31,6 +31,7 @@ from ledgerbridge.engine.decisions import (
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
     CreateLedgerRefund,
+    CreateLedgerSalesReceipt,
     Decision,
     Op,
     Plan,
@@ -42,7 +43,16 @@ from ledgerbridge.engine.decisions import (
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.money_splits import split_pro_rata
-from ledgerbridge.engine.ports import INVOICE, REFUND, FeeExpense, LedgerRefund, Link, RecordKey
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    REFUND,
+    SALES_RECEIPT,
+    FeeExpense,
+    LedgerRefund,
+    Link,
+    RecordKey,
+    SalesReceiptRequest,
+)
 from ledgerbridge.errors import Invalid
 
 # HubSpot payments still in flight: recorded in QBO once they settle.
@@ -67,6 +77,10 @@ class PaymentInput:
     hubspot_copies: Mapping[str, Payment] = field(default_factory=dict)
     # Application invoice id -> the failure message of an invoice whose state is `failed`.
     failed_invoices: Mapping[str, str] = field(default_factory=dict)
+    # For a HubSpot payment tied to no invoice (a sales receipt): the time now, and the QBO
+    # company's (home currency, multicurrency on).
+    now: dt.datetime | None = None
+    currency_prefs: tuple[str, bool] | None = None
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -79,6 +93,10 @@ def ledger_payment_key(hubspot_payment_id: str) -> str:
 
 def fee_expense_key(hubspot_payment_id: str) -> str:
     return f"hubspot-fee:{hubspot_payment_id}"
+
+
+def sales_receipt_key(hubspot_payment_id: str) -> str:
+    return f"hubspot-receipt:{hubspot_payment_id}"
 
 
 FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO Purchase id
@@ -124,12 +142,18 @@ def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRef
         )
     reference = f" ({payment.reference})" if payment.reference else ""
     reason = f": {payment.refund_reason}" if payment.refund_reason else ""
+    linked = inp.link is not None and bool(inp.link.qbo_id)
     refund = LedgerRefund(
         payment_id=inp.link.qbo_id if inp.link and inp.link.qbo_id else "",
         amount=refunded - booked,
         currency=currency,
         date=_modified_on(payment) or payment.date,
         memo=f"Refund of HubSpot payment {pid}{reference}{reason}",
+        # a payment recorded as a sales receipt (now, or before) is refunded from the receipt
+        payment_kind=(
+            (inp.link.qbo_kind if inp.link and linked else "")
+            or ("" if linked or payment.applications else SALES_RECEIPT)
+        ),
     )
     return CreateLedgerRefund(refund, refunded, pid, refund_key(pid, refunded))
 
@@ -187,12 +211,13 @@ def _plan_deleted_in_crm(inp: PaymentInput) -> Plan:
     ):
         return skipped(key, "the HubSpot payment no longer exists")
     word = "void" if how == "void" else "delete"
+    what = "sales receipt" if link.qbo_kind == SALES_RECEIPT else "payment"
     return Plan(
         key,
         Decision(SyncStatus.SYNCED),
-        (RemoveLedgerPayment(link.qbo_id, how),),
+        (RemoveLedgerPayment(link.qbo_id, how, link.qbo_kind),),
         action="update",
-        summary=f"deleted in HubSpot: {word} the QuickBooks payment",
+        summary=f"deleted in HubSpot: {word} the QuickBooks {what}",
         origin=Side.HUBSPOT,
         hubspot_id=key.source_id,
         qbo_id=link.qbo_id,
@@ -479,6 +504,21 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     refund_op = _refund_op(inp, payment, pid)
     if isinstance(refund_op, Plan):
         return refund_op
+    if link is not None and link.qbo_id and link.qbo_kind == SALES_RECEIPT and payment.applications:
+        # Recorded as a sales receipt, then tied to an invoice: recording it again as a payment
+        # would count the money twice in QBO, so a person decides.
+        return failed(
+            key,
+            Invalid(
+                f"HubSpot payment {pid} was recorded in QuickBooks as sales receipt "
+                f"{link.qbo_id} while it was tied to no invoice, and is now tied to invoice(s) "
+                f"{', '.join(a.invoice_id for a in payment.applications)}",
+                hint=f"Void sales receipt {link.qbo_id} in QuickBooks and receive the payment on "
+                "the invoice there, or remove the payment's invoice association in HubSpot",
+                code="receipt_then_invoice",
+            ),
+            {"origin": Side.HUBSPOT, "hubspot_id": pid, "qbo_id": link.qbo_id, **labels},
+        )
     if link is not None and link.qbo_id:
         # A payment refunded in HubSpot since then has no credit left to give.
         refunded = (payment.status or "").lower() in ("refunded", "partially_refunded")
@@ -500,12 +540,14 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
             qbo_id=link.qbo_id,
             **labels,
         )
+    if not payment.applications and inp.settings.sales_receipts.enabled:
+        return _plan_sales_receipt(inp, payment, pid, fee_op, refund_op)
     apps = [a for a in payment.applications if a.invoice_id not in inp.excluded_invoices]
     if not apps:
         message = (
             "The payment's invoices are excluded from sync"
             if payment.applications
-            else "The payment is not associated with an invoice"
+            else "The payment is not associated with an invoice (sales receipts are off)"
         )
         return Plan(
             key,
@@ -563,3 +605,83 @@ def _application_amounts(payment: Payment, apps: list[PaymentApplication]) -> li
     if len(apps) == 1:
         return [total]
     return split_pro_rata(total, [a.amount for a in apps], currency)
+
+
+def _plan_sales_receipt(
+    inp: PaymentInput,
+    payment: Payment,
+    pid: str,
+    fee_op: CreateLedgerFeeExpense | None,
+    refund_op: CreateLedgerRefund | None,
+) -> Plan:
+    """A HubSpot payment tied to no invoice (a one-off payment link): one QBO SalesReceipt for
+    its customer, once it has settled (a workflow may still tie it to an invoice)."""
+    key = inp.key
+    labels = _labels(payment)
+    context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
+    receipts = inp.settings.sales_receipts
+    if payment.customer is None:
+        return failed(
+            key,
+            Invalid(
+                f"HubSpot payment {pid} is tied to no invoice and to no contact, so QuickBooks "
+                "has no customer to record its sales receipt for",
+                hint="Associate the payment with a contact (or with its invoice) in HubSpot, "
+                "then retry",
+                code="receipt_no_customer",
+            ),
+            context,
+        )
+    changed = _modified_at(payment)
+    if inp.now is not None and changed is not None and receipts.settle_seconds > 0:
+        due = changed + dt.timedelta(seconds=receipts.settle_seconds)
+        if inp.now < due:
+            message = (
+                f"Tied to no invoice: recorded as a QuickBooks sales receipt at "
+                f"{due:%H:%M:%S} UTC unless a workflow ties it to an invoice first"
+            )
+            return Plan(
+                key,
+                Decision(SyncStatus.PENDING, message, retry_at=due),
+                summary=message,
+                **context,
+            )
+    home, multi = inp.currency_prefs or (payment.currency, False)
+    reference = f" ({payment.reference})" if payment.reference else ""
+    request = SalesReceiptRequest(
+        customer_id="",
+        item_id="",
+        amount=quantize(payment.amount, payment.currency),
+        currency=payment.currency,
+        date=payment.date,
+        method=payment.method,
+        reference=payment.reference,
+        deposit_account=receipts.deposit_account,
+        memo=f"HubSpot payment {pid}{reference}",
+    )
+    op = CreateLedgerSalesReceipt(
+        request,
+        payment,
+        payment.customer,
+        payment.currency if multi else None,
+        home if multi else None,
+        receipts.item_name,
+        pid,
+        sales_receipt_key(pid),
+    )
+    return Plan(
+        key,
+        Decision(SyncStatus.SYNCED),
+        tuple(x for x in (op, fee_op, refund_op) if x is not None),
+        action="create",
+        summary="record a QuickBooks sales receipt (the payment is tied to no invoice)",
+        **context,
+    )
+
+
+def _modified_at(payment: Payment) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(str(payment.version).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)

@@ -326,9 +326,23 @@ class LedgerPort(Protocol):
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         """What these RefundReceipts give back, as QBO holds them now (voided ones count 0)."""
 
-    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
-        """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
-        None when it is already gone."""
+    async def remove_payment(
+        self, payment_id: str, how: str, kind: str = ""
+    ) -> WriteResult | None:
+        """Void (how="void") or delete (how="delete") a QBO payment (kind "") or sales receipt
+        (kind SALES_RECEIPT) at its current SyncToken; None when it is already gone."""
+
+    async def create_sales_receipt(
+        self, receipt: SalesReceiptRequest, request_id: str, external_key: str
+    ) -> WriteResult:
+        """A SalesReceipt carrying external_key, so find_sales_receipt finds it again."""
+
+    async def find_sales_receipt(self, external_key: str) -> WriteResult | None: ...
+
+    async def get_sales_receipt(self, receipt_id: str) -> SalesReceiptRead | None: ...
+
+    async def deposit_account_id(self, name: str) -> str | None:
+        """The id of the deposit account chosen by name; None for "" (Undeposited Funds)."""
 
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
@@ -368,6 +382,7 @@ class LedgerRefund:
     currency: str
     date: dt.date
     memo: str  # what the refund is and why, as the finance team reads it
+    payment_kind: str = ""  # "" a QBO Payment; SALES_RECEIPT: payment_id is a sales receipt
 
 
 @dataclass(frozen=True)
@@ -383,6 +398,15 @@ class SalesReceiptRequest:
     reference: str | None
     deposit_account: str  # account name as chosen in the settings; "" = Undeposited Funds
     memo: str
+
+
+@dataclass(frozen=True)
+class SalesReceiptRead:
+    """A QBO sales receipt as the comparison needs it."""
+
+    payment: Payment  # amount, currency, date, method, reference, customer; no applications
+    deposit_account_id: str | None
+    deposit_account_name: str | None
 
 
 @dataclass(frozen=True)
