@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 from engine_world import SYNCED, World, assoc, make_world
 
+from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, SALES_RECEIPT
+from ledgerbridge.engine.reconcile import Reconciler
 
 SETTLE = dt.timedelta(seconds=300)  # SalesReceiptSettings.settle_seconds by default
 WAIT = SETTLE + dt.timedelta(seconds=5)  # past the settle time of a payment made just now
@@ -302,3 +305,67 @@ async def test_workflow_payment_before_it_is_tied_to_the_invoice(
     await world.sync()
     assert world.qbo.count("SalesReceipt") == 0
     assert world.qbo.count("Payment") == 1
+
+
+# ---- reconciliation ----------------------------------------------------------------------
+def reconciler(world: World) -> Reconciler:
+    async def run_engine() -> None:
+        await world.sync()
+
+    async def write_status(hs_id: str, status: SyncStatus, message: str | None) -> None:
+        await world.crm.set_sync_state(hs_id, status, message)
+
+    return Reconciler(
+        world.connection_id,
+        ConnectorBulkReader(world.crm, world.ledger),
+        world.store,
+        SyncSettings(),
+        drain=run_engine,
+        write_status=write_status,
+    )
+
+
+async def test_reconciliation_compares_a_receipt_with_its_payment_not_a_payment_of_that_id(
+    world: World, clock: Clock
+) -> None:
+    # An invoice paid in QBO gives QBO a Payment; the one-off payment then gives a SalesReceipt.
+    invoice_id = workflow_invoice(world, "rc1@receipts.example", "250.00")
+    paid_id = world.hs.pay(invoice_id, "250.00")
+    await world.sync()
+    contact = world.hs.contact("rc2@receipts.example")
+    payment_id = one_off_payment(world, contact, "75.00", "pl_rc")
+    clock.later(WAIT)
+    await world.sync()
+    receipt = assert_receipt_matches(world, payment_id, "rc2@receipts.example")
+    assert_invoice_and_payment_once_with_receipt(world, invoice_id, paid_id)
+    [qbo_payment] = world.qbo.all("Payment")
+    assert str(qbo_payment["Id"]) == str(receipt["Id"])  # QBO numbers each entity apart
+
+    report = await reconciler(world).run()
+    assert (report.diverged, report.repaired) == (0, 0), report.findings
+    assert report.checked == 3  # the invoice, its payment, the receipt
+
+    # The receipt's amount changed in QBO with no event: reconciliation finds it on the receipt.
+    def change(record: dict) -> None:  # type: ignore[type-arg]
+        record["TotalAmt"] = "70.00"
+
+    world.qbo.state.update_raw(world.qbo.realm, "SalesReceipt", str(receipt["Id"]), change)
+    report = await reconciler(world).run(repair=False)
+    assert report.diverged == 1, report.findings
+    [finding] = report.findings
+    assert (finding.hubspot_id, finding.qbo_id, finding.field) == (
+        payment_id,
+        str(receipt["Id"]),
+        "amount",
+    )
+    assert (finding.hubspot, finding.quickbooks) == ("75.00", "70.00")
+
+
+def assert_invoice_and_payment_once_with_receipt(
+    world: World, invoice_id: str, payment_id: str
+) -> None:
+    [payment] = world.qbo.all("Payment")
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+    assert link is not None and link.qbo_id == str(payment["Id"]) and link.qbo_kind == ""
+    qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
+    assert qbo_invoice is not None and Decimal(str(qbo_invoice["Balance"])) == 0

@@ -24,6 +24,7 @@ from ledgerbridge.connectors.hubspot import translate as hs_tr
 from ledgerbridge.connectors.hubspot import translate_payments as hs_pay
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.hubspot.feed import encode_cursor
+from ledgerbridge.connectors.quickbooks.receipts import receipt_from_wire
 from ledgerbridge.connectors.quickbooks import translate as qb_tr
 from ledgerbridge.connectors.quickbooks import translate_payments as qb_pay
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
@@ -126,8 +127,17 @@ class ConnectorBulkReader:
                 out[payment.id] = payment
         return out
 
+    async def ledger_sales_receipts(self, ids: Sequence[str]) -> dict[str, Payment]:
+        home, _ = await self.ledger.company_currency()
+        out: dict[str, Payment] = {}
+        for row in await self._query_ids("SalesReceipt", ids):
+            payment = receipt_from_wire(row, home).payment
+            if payment.id:
+                out[payment.id] = payment
+        return out
+
     async def ledger_changed(self, since: dt.datetime) -> dict[str, dict[str, str | None]]:
-        pages = await self.ledger.changes(since, ["Invoice", "Payment"])
+        pages = await self.ledger.changes(since, ["Invoice", "Payment", "SalesReceipt"])
         out: dict[str, dict[str, str | None]] = {}
         for entity, page in pages.items():
             versions: dict[str, str | None] = {str(i): page.versions.get(str(i)) for i in page.ids}

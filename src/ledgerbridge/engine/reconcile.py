@@ -36,6 +36,7 @@ from ledgerbridge.engine.fieldmap import CUSTOM_PREFIX, SyncSettings
 from ledgerbridge.engine.ports import (
     INVOICE,
     PAYMENT,
+    SALES_RECEIPT,
     FieldDifference,
     Link,
     RecordKey,
@@ -213,6 +214,7 @@ class Reconciler:
         qbo_changed = await self.reader.ledger_changed(since)
         qbo_invoices = qbo_changed.get("Invoice", {})
         qbo_payments = qbo_changed.get("Payment", {})
+        qbo_receipts = qbo_changed.get("SalesReceipt", {})
         touched = {link.qbo_id for link in self.store.list_links(cid, INVOICE, since)}
         touched_payments = {link.qbo_id for link in self.store.list_links(cid, PAYMENT, since)}
         diverged = {
@@ -230,7 +232,11 @@ class Reconciler:
         payments = [
             link
             for link in payments
-            if _moved(qbo_payments, link.qbo_id, link.qbo_version)
+            if _moved(
+                qbo_receipts if link.qbo_kind == SALES_RECEIPT else qbo_payments,
+                link.qbo_id,
+                link.qbo_version,
+            )
             or link.qbo_id in touched_payments
             or link.qbo_id in diverged
             or link.hubspot_id in diverged
