@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from servers import run_asgi_server
 
 from ledgerbridge.connectors.auth import StaticTokenProvider
 from ledgerbridge.connectors.http import RetryPolicy
@@ -32,6 +31,7 @@ from ledgerbridge.sandbox.hubspot import create_app as create_hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as create_qbo_app
 from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 from ledgerbridge.store import SqlStore, TokenCipher
+from servers import run_asgi_server
 
 HS_TOKEN = "pat-sandbox"
 QBO_TOKEN = "qbo-sandbox-token"

@@ -24,10 +24,10 @@ from ledgerbridge.connectors.hubspot import translate as hs_tr
 from ledgerbridge.connectors.hubspot import translate_payments as hs_pay
 from ledgerbridge.connectors.hubspot.client import HubSpotConnector
 from ledgerbridge.connectors.hubspot.feed import encode_cursor
-from ledgerbridge.connectors.quickbooks.receipts import receipt_from_wire
 from ledgerbridge.connectors.quickbooks import translate as qb_tr
 from ledgerbridge.connectors.quickbooks import translate_payments as qb_pay
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
+from ledgerbridge.connectors.quickbooks.receipts import receipt_from_wire
 from ledgerbridge.domain import Invoice, Payment
 
 ID_CHUNK = 100  # ids per QBO query and per HubSpot batch read

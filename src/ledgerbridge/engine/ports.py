@@ -326,9 +326,7 @@ class LedgerPort(Protocol):
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         """What these RefundReceipts give back, as QBO holds them now (voided ones count 0)."""
 
-    async def remove_payment(
-        self, payment_id: str, how: str, kind: str = ""
-    ) -> WriteResult | None:
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
         """Void (how="void") or delete (how="delete") a QBO payment (kind "") or sales receipt
         (kind SALES_RECEIPT) at its current SyncToken; None when it is already gone."""
 

@@ -227,10 +227,10 @@ async def _compare_receipt_links(
         receipt = receipts.get(link.qbo_id or "")
         if original is None:
             counted = receipt is not None and receipt.amount != 0
-            if counted and receipt is not None and how != "none":
-                if not link.extra.get("removed_in_qbo"):
-                    # Deleted in HubSpot, the webhook lost: QBO still counts the receipt.
-                    pairs.append(Pair(link, compare_removed(how, receipt)))
+            removed = bool(link.extra.get("removed_in_qbo"))
+            if counted and receipt is not None and how != "none" and not removed:
+                # Deleted in HubSpot, the webhook lost: QBO still counts the receipt.
+                pairs.append(Pair(link, compare_removed(how, receipt)))
             continue
         if receipt is None:
             continue  # deleted in QBO: not copied back (the sync matrix)

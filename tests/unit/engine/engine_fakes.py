@@ -706,9 +706,7 @@ class FakeLedger(_Failures):
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return sum((self.refunds[i].amount for i in refund_ids if i in self.refunds), Decimal(0))
 
-    async def remove_payment(
-        self, payment_id: str, how: str, kind: str = ""
-    ) -> WriteResult | None:
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
         if kind == SALES_RECEIPT:
             receipt = self.receipts.pop(payment_id, None)
             if receipt is None:
@@ -928,11 +926,7 @@ class FakeStore:
                 return False
             return bool(
                 (link.hubspot_id and other.hubspot_id == link.hubspot_id)
-                or (
-                    link.qbo_id
-                    and other.qbo_id == link.qbo_id
-                    and other.qbo_kind == link.qbo_kind
-                )
+                or (link.qbo_id and other.qbo_id == link.qbo_id and other.qbo_kind == link.qbo_kind)
             )
 
         self.links = [other for other in self.links if not same(other)] + [link]

@@ -139,7 +139,7 @@ async def test_a_payment_tied_to_its_invoice_while_settling_becomes_a_payment_on
     link = world.store.get_link(CONN, PAYMENT, Side.HUBSPOT, "9003")
     assert link is not None and link.qbo_kind == "" and link.qbo_id in world.ledger.payments
     hs, qbo = await world.both(invoice_id)
-    assert qbo.amount_paid == Decimal("549.99")
+    assert hs.amount_paid == qbo.amount_paid == Decimal("549.99")
 
 
 async def test_refund_and_delete_of_a_receipt_payment_go_to_the_receipt() -> None:

@@ -608,9 +608,7 @@ class QuickBooksConnector:
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return await self.refunds.total(list(refund_ids))
 
-    async def remove_payment(
-        self, payment_id: str, how: str, kind: str = ""
-    ) -> WriteResult | None:
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
         return await self.refunds.remove_payment(payment_id, how, kind)
 
     # Sales receipts (receipts.py)

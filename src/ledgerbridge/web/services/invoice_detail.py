@@ -26,7 +26,12 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web import formatting
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
-from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
+from ledgerbridge.web.services.links import (
+    payment_kind_label,
+    payment_page,
+    qbo_payment_id,
+    qbo_url,
+)
 from ledgerbridge.web.services.party import Party, party
 
 ASSOCIATIONS = (
@@ -106,6 +111,7 @@ class PaymentView:
     comment: str
     qbo_id: str | None
     qbo_link: str | None
+    qbo_kind: str = "payment"  # or "sales receipt": what QBO holds the payment as
     qbo_refunded: Decimal = Decimal(0)  # booked in QBO as refund receipts
     qbo_refund_ids: tuple[str, ...] = ()
     refund_action: str = ""  # what a refund does in QuickBooks (the refund dialog says it)
@@ -352,8 +358,11 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     if qbo_id is None:
         link = console.store.get_link(console.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
         qbo_id = link.qbo_id if link else None
+    # a Payment, or a SalesReceipt (recorded while the payment was tied to no invoice)
+    page = payment_page(link.qbo_kind) if link is not None else "payment"
     source = str(p.get("hs_processor_type") or "none")
-    refund_action, delete_action = _qbo_actions(console, source, qbo_id)
+    what = payment_kind_label(link.qbo_kind) if link is not None else "payment"
+    refund_action, delete_action = _qbo_actions(console, source, qbo_id, what)
     return PaymentView(
         id=payment_id,
         source=str(p.get("hs_processor_type") or "none"),
@@ -367,7 +376,8 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
         refunds=decimal_or_zero(p.get("hs_refunds_amount")),
         comment=str(p.get("hs_internal_comment") or ""),
         qbo_id=qbo_id,
-        qbo_link=qbo_url(connection, "payment", qbo_id),
+        qbo_link=qbo_url(connection, page, qbo_id),
+        qbo_kind=what,
         qbo_refunded=booked_refunds(link),
         qbo_refund_ids=tuple(str(i) for i in ((link.extra.get(REFUND_IDS) or []) if link else [])),
         refund_action=refund_action,
@@ -375,7 +385,9 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     )
 
 
-def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str, str]:
+def _qbo_actions(
+    console: Console, source: str, qbo_id: str | None, what: str = "payment"
+) -> tuple[str, str]:
     """What a refund and a delete of this HubSpot payment will do in QuickBooks, in words."""
     settings = console.sync_settings()
     if source == "quickbooks":
@@ -394,7 +406,7 @@ def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str
         nothing = "QuickBooks: nothing changes (this payment is not recorded there yet)."
         return nothing, nothing
     refund = (
-        f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+        f"QuickBooks: a refund receipt for this amount is created against {what} {qbo_id}, "
         "for the same customer and deposit account, with the reason in its memo."
         if settings.refunds.to_quickbooks
         else f"QuickBooks: nothing changes (refunds are not sent to QuickBooks); payment "
@@ -402,11 +414,11 @@ def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str
     )
     how = settings.refunds.deleted_payment
     delete = {
-        "void": f"QuickBooks: payment {qbo_id} is voided (it stays on file at 0.00 and the "
+        "void": f"QuickBooks: {what} {qbo_id} is voided (it stays on file at 0.00 and the "
         "invoice's balance goes back up there too).",
-        "delete": f"QuickBooks: payment {qbo_id} is deleted (the invoice's balance goes back "
+        "delete": f"QuickBooks: {what} {qbo_id} is deleted (the invoice's balance goes back "
         "up there too).",
-        "none": f"QuickBooks: nothing changes; payment {qbo_id} keeps counting the full amount.",
+        "none": f"QuickBooks: nothing changes; {what} {qbo_id} keeps counting the full amount.",
     }[how]
     return refund, delete
 
