@@ -23,7 +23,7 @@ from engine_world import SYNCED, World, assoc, make_world
 
 from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.domain import Side, SyncStatus
-from ledgerbridge.engine.fieldmap import SyncSettings
+from ledgerbridge.engine.fieldmap import SalesReceiptSettings, SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, SALES_RECEIPT
 from ledgerbridge.engine.reconcile import Reconciler
 
@@ -369,3 +369,133 @@ def assert_invoice_and_payment_once_with_receipt(
     assert link is not None and link.qbo_id == str(payment["Id"]) and link.qbo_kind == ""
     qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
     assert qbo_invoice is not None and Decimal(str(qbo_invoice["Balance"])) == 0
+
+
+# ---- the paid-invoice workflow as one sales receipt (setting) ----------------------------
+@pytest.fixture
+async def receipt_world(
+    sqlite_db_url: str, sockets: contextlib.ExitStack, clock: Clock
+) -> AsyncIterator[World]:
+    settings = SyncSettings(sales_receipts=SalesReceiptSettings(paid_invoice="sales_receipt"))
+    w = await make_world(
+        sqlite_db_url,
+        f"engine-receipts-{uuid.uuid4().hex[:8]}",
+        settings=settings,
+        sockets=sockets,
+        clock=clock,
+    )
+    yield w
+    await w.close()
+
+
+def assert_one_receipt_for_the_invoice(
+    world: World, invoice_id: str, payment_id: str, email: str
+) -> None:
+    """QBO holds one SalesReceipt for the paid invoice, and no Invoice and no Payment."""
+    assert world.qbo.count("Invoice") == 0
+    assert world.qbo.count("Payment") == 0
+    [receipt] = world.qbo.all("SalesReceipt")
+    link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, invoice_id)
+    assert link is not None and link.qbo_kind == SALES_RECEIPT and link.qbo_id == receipt["Id"]
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal(hs_invoice["hs_amount_billed"])
+    assert Decimal(hs_invoice["hs_balance_due"]) == 0
+    customer = world.qbo.get("Customer", str(receipt["CustomerRef"]["value"]))
+    assert customer is not None and customer["PrimaryEmailAddr"]["Address"] == email
+    assert hs_invoice["ledgerbridge_sync_status"] == "synced"
+    assert not hs_invoice.get("qbo_invoice_id")  # a receipt's id is not an invoice's
+    assert world.invoice_state(invoice_id).status is SYNCED
+    state = world.payment_state(Side.HUBSPOT, payment_id)
+    assert state is not None and state.status is SYNCED, state
+    assert str(receipt["Id"]) in (state.message or "")
+
+
+async def test_receipt_setting_invoice_webhook_first(receipt_world: World, clock: Clock) -> None:
+    world = receipt_world
+    email = "sr1@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    webhook(world, (INVOICE, invoice_id))
+    await run(world)
+    assert world.invoice_state(invoice_id).status is SyncStatus.PENDING  # may still be paid
+    assert world.qbo.count("Invoice") == 0
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    webhook(world, (PAYMENT, payment_id))
+    await run(world)
+    await world.sync()
+    clock.later(WAIT)
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+
+
+async def test_receipt_setting_payment_webhook_first(receipt_world: World) -> None:
+    world = receipt_world
+    email = "sr2@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    webhook(world, (PAYMENT, payment_id))
+    await run(world)
+    webhook(world, (INVOICE, invoice_id))
+    await run(world)
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+
+
+async def test_receipt_setting_both_in_one_poll(receipt_world: World) -> None:
+    world = receipt_world
+    email = "sr3@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+
+
+async def test_receipt_setting_duplicated_webhooks(receipt_world: World, clock: Clock) -> None:
+    world = receipt_world
+    email = "sr4@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    events = [(INVOICE, invoice_id), (PAYMENT, payment_id)] * 3
+    webhook(world, *events)
+    await run(world)
+    webhook(world, *events)
+    await run(world)
+    clock.later(WAIT)
+    webhook(world, *events)
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+
+
+async def test_receipt_setting_payment_before_it_is_tied_to_the_invoice(
+    receipt_world: World, clock: Clock
+) -> None:
+    world = receipt_world
+    email = "sr5@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    contact = world.hs.contact("other5@receipts.example")
+    payment_id = one_off_payment(world, contact, "250.00", "sr_5")
+    webhook(world, (PAYMENT, payment_id), (INVOICE, invoice_id))
+    await run(world)
+    assert world.qbo.count("SalesReceipt") == 0
+    await world.crm.api.associate("commerce_payments", payment_id, "invoices", invoice_id)
+    webhook(world, (INVOICE, invoice_id))
+    await run(world)
+    clock.later(WAIT)
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+
+
+async def test_receipt_setting_an_invoice_left_unpaid_becomes_an_invoice(
+    receipt_world: World, clock: Clock
+) -> None:
+    world = receipt_world
+    invoice_id = workflow_invoice(world, "sr6@receipts.example", "250.00")
+    await world.sync()
+    assert world.invoice_state(invoice_id).status is SyncStatus.PENDING
+    clock.later(WAIT)
+    await world.sync()
+    assert world.qbo.count("Invoice") == 1 and world.qbo.count("SalesReceipt") == 0
+    qbo_invoice = world.qbo.get("Invoice", world.qbo_id_of(invoice_id))
+    hs_invoice = world.hs.props("invoices", invoice_id)
+    assert qbo_invoice is not None
+    assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal(hs_invoice["hs_amount_billed"])
+    assert world.invoice_state(invoice_id).status is SYNCED

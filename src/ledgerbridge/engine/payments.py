@@ -500,6 +500,9 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         return skipped(key, f"payment is {payment.status}: recorded once it succeeds")
     pid = payment.id or key.source_id
     labels = _labels(payment)
+    in_receipt = _invoice_receipt(inp, payment)
+    if in_receipt is not None and (link is None or not link.qbo_id):
+        return _plan_in_invoice_receipt(inp, payment, pid, in_receipt)
     fee_op = _fee_op(inp, payment, pid)
     refund_op = _refund_op(inp, payment, pid)
     if isinstance(refund_op, Plan):
@@ -685,3 +688,40 @@ def _modified_at(payment: Payment) -> dt.datetime | None:
     except ValueError:
         return None
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def _invoice_receipt(inp: PaymentInput, payment: Payment) -> Link | None:
+    """The link of the payment's invoice when that invoice was recorded in QBO as a sales
+    receipt (the paid-invoice workflow, engine/paid_receipts.py)."""
+    for app in payment.applications:
+        inv_link = inp.invoice_links.get(app.invoice_id)
+        if inv_link is not None and inv_link.qbo_kind == SALES_RECEIPT and inv_link.qbo_id:
+            return inv_link
+    return None
+
+
+def _plan_in_invoice_receipt(
+    inp: PaymentInput, payment: Payment, pid: str, invoice_link: Link
+) -> Plan:
+    """A payment on an invoice QBO holds as one sales receipt: the receipt records it already.
+    Nothing is written; a refund on it is refused (QBO has no payment to refund against)."""
+    key = inp.key
+    receipt = invoice_link.qbo_id or ""
+    context = {"origin": Side.HUBSPOT, "hubspot_id": pid, "qbo_id": receipt, **_labels(payment)}
+    if payment.refunded > 0 and inp.settings.refunds.to_quickbooks:
+        return failed(
+            key,
+            Invalid(
+                f"HubSpot payment {pid} is part of QuickBooks sales receipt {receipt} (its "
+                f"invoice {invoice_link.hubspot_id} was recorded paid); its refund is not "
+                "booked in QuickBooks",
+                hint=f"Record the refund in QuickBooks as a refund receipt for sales receipt "
+                f"{receipt}, then mark this payment resolved",
+                code="receipt_refund",
+            ),
+            context,
+        )
+    message = (
+        f"Recorded in QuickBooks with invoice {invoice_link.hubspot_id} as sales receipt {receipt}"
+    )
+    return Plan(key, Decision(SyncStatus.SYNCED, message), summary=message, **context)
