@@ -499,3 +499,26 @@ async def test_receipt_setting_an_invoice_left_unpaid_becomes_an_invoice(
     assert qbo_invoice is not None
     assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal(hs_invoice["hs_amount_billed"])
     assert world.invoice_state(invoice_id).status is SYNCED
+
+
+async def test_reconciliation_leaves_an_invoice_recorded_as_a_receipt_alone(
+    receipt_world: World, clock: Clock
+) -> None:
+    """The receipt's id equals a QBO invoice's id: reconciliation must not compare the two."""
+    world = receipt_world
+    email = "sr7@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)
+    other = workflow_invoice(world, "sr8@receipts.example", "99.00")
+    clock.later(WAIT)
+    await world.sync()
+    [qbo_invoice] = world.qbo.all("Invoice")
+    [receipt] = world.qbo.all("SalesReceipt")
+    assert qbo_invoice["Id"] == receipt["Id"]  # QBO numbers each entity apart
+    assert world.qbo_id_of(other) == qbo_invoice["Id"]
+
+    report = await reconciler(world).run()
+    assert (report.diverged, report.repaired, report.orphans) == (0, 0, 0), report.findings
+    assert world.qbo.count("Invoice") == 1 and world.qbo.count("SalesReceipt") == 1

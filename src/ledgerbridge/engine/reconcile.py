@@ -202,8 +202,12 @@ class Reconciler:
     # ---- scope ---------------------------------------------------------------------------------
     async def _scope(self, since: dt.datetime | None) -> tuple[list[Link], list[Link]]:
         cid = self.connection_id
+        # An invoice recorded as a sales receipt (the paid-invoice workflow) has no QBO invoice:
+        # its id names a SalesReceipt, which an Invoice may share.
         invoices = [
-            link for link in self.store.list_links(cid, INVOICE) if link.hubspot_id and link.qbo_id
+            link
+            for link in self.store.list_links(cid, INVOICE)
+            if link.hubspot_id and link.qbo_id and link.qbo_kind != SALES_RECEIPT
         ]
         payments = [link for link in self.store.list_links(cid, PAYMENT) if link.qbo_id]
         if since is None:

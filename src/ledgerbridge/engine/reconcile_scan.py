@@ -44,9 +44,12 @@ async def scan(
 
     found: list[Finding] = []
     all_invoice_links = store.list_links(connection_id, INVOICE)
-    linked_qbo = {lk.qbo_id for lk in all_invoice_links if lk.qbo_id}
+    # (a HubSpot invoice recorded as a sales receipt is linked, but to no QBO invoice)
+    linked_qbo = {lk.qbo_id for lk in all_invoice_links if lk.qbo_id and not lk.qbo_kind}
     linked_hs = {lk.hubspot_id for lk in all_invoice_links if lk.hubspot_id}
-    hs_of_qbo = {lk.qbo_id: lk.hubspot_id for lk in all_invoice_links if lk.qbo_id}
+    hs_of_qbo = {
+        lk.qbo_id: lk.hubspot_id for lk in all_invoice_links if lk.qbo_id and not lk.qbo_kind
+    }
 
     # ---- QBO invoices ----
     qbo_invoices = await reader.all_ledger_invoices()
