@@ -22,7 +22,7 @@ from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
 from ledgerbridge.connectors.inprocess import InProcessTransport
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
-from ledgerbridge.engine.ports import PAYMENT, SALES_RECEIPT, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, SALES_RECEIPT, RecordKey
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings
@@ -450,3 +450,32 @@ async def test_a_payment_recorded_as_a_sales_receipt_shows_the_receipt(client: C
     assert line.endswith(f"sales receipt {link.qbo_id}")
     receipt = await client.get(f"/quickbooks/salesreceipts/{link.qbo_id}")
     assert receipt.status_code == 200 and "42" in receipt.text
+
+
+async def test_an_invoice_recorded_as_a_sales_receipt_links_the_receipt(client: Client) -> None:
+    runtime = client.runtime
+    conn = runtime.connection()
+    receipts = conn.sync_settings.sales_receipts.model_copy(
+        update={"paid_invoice": "sales_receipt", "settle_seconds": 0}
+    )
+    runtime.update_sync_settings(
+        conn.id, conn.sync_settings.model_copy(update={"sales_receipts": receipts})
+    )
+    paid = next(
+        r.id
+        for r in client.hubspot.store.live("invoices")
+        if r.properties.get("hs_invoice_status") == "paid"
+    )
+    key = RecordKey(conn.id, INVOICE, Side.HUBSPOT, str(paid))
+    await runtime.connection().engine.sync_key(key)
+    link = runtime.store.get_link(conn.id, INVOICE, Side.HUBSPOT, str(paid))
+    assert link is not None and link.qbo_kind == SALES_RECEIPT and link.qbo_id
+    state = runtime.store.get_state(key)
+    assert state is not None and state.status.value == "synced", state
+    receipt = await runtime.connection().ledger.get_sales_receipt(link.qbo_id)
+    hs_total = Decimal(client.hubspot.store.get("invoices", paid).properties["hs_amount_billed"])
+    assert receipt is not None and receipt.payment.amount == hs_total
+
+    panel = await client.get(f"/invoices/{paid}")
+    assert f'href="/quickbooks/salesreceipts/{link.qbo_id}"' in panel.text
+    assert "View sales receipt in QuickBooks" in panel.text

@@ -152,6 +152,9 @@ class SyncView:
     qbo_id: str | None = None
     qbo_number: str | None = None
     qbo_link: str | None = None
+    # "SalesReceipt" when the invoice was recorded in QBO as one sales receipt (the paid-invoice
+    # workflow): qbo_id then names that receipt, and there is no QBO invoice to read.
+    qbo_kind: str = ""
     origin: str = "hubspot"
     tracked: bool = False  # the store has a state for it (Retry); else only "Sync now"
     qbo: dict[str, Any] | None = None  # the invoice as QuickBooks holds it, when readable
@@ -289,7 +292,7 @@ async def load_invoice(
         source="QuickBooks" if p.get("hs_invoice_source") == "data_sync" else "HubSpot",
         raw=p,
     )
-    if with_qbo and view.sync.qbo_id:
+    if with_qbo and view.sync.qbo_id and not view.sync.qbo_kind:
         await _attach_qbo(console, view.sync)
     return view
 
@@ -459,7 +462,10 @@ def sync_view(console: Console, invoice_id: str, p: dict[str, Any], connection: 
         status=status,
         qbo_id=qbo_id or None,
         qbo_number=number or None,
-        qbo_link=qbo_url(connection, "invoice", qbo_id),
+        qbo_link=qbo_url(
+            connection, "salesreceipt" if link and link.qbo_kind else "invoice", qbo_id
+        ),
+        qbo_kind=link.qbo_kind if link else "",
         origin=str(link.extra.get("origin", "hubspot")) if link else "hubspot",
         tracked=state is not None,
     )
