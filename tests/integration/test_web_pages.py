@@ -295,9 +295,18 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
             "fees_expense_account": "Stripe fees",
             "fees_paid_from_account": "Savings",
             "fees_vendor_name": "Stripe",
+            "receipts_enabled": "on",
+            "receipts_paid_invoice": "sales_receipt",
+            "receipts_item_name": "Walk-in sales",
+            "receipts_deposit_account": "Checking",
+            "receipts_settle_seconds": "120",
         },
     )
     saved = load_sync_settings(client.runtime.store, conn.id)
+    receipts = saved.sales_receipts
+    assert (receipts.enabled, receipts.paid_invoice) == (True, "sales_receipt")
+    assert (receipts.item_name, receipts.deposit_account) == ("Walk-in sales", "Checking")
+    assert receipts.settle_seconds == 120
     assert saved.product_not_found is ProductNotFoundPolicy.FAIL
     assert (saved.tax_item_name, saved.tax_account_name) == ("Tax Collected", "Sales Tax Owed")
     assert saved.fees.enabled
@@ -306,6 +315,8 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
     page = await client.get("/settings/sync")
     assert 'name="fees_enabled" value="on" checked' in page.text
     assert 'value="Sales Tax Owed"' in page.text
+    assert 'value="sales_receipt" selected' in page.text
+    assert 'value="Walk-in sales"' in page.text
 
     wrong = await client.post(
         "/settings/sync/mappings",
