@@ -489,8 +489,11 @@ async def test_receipt_setting_an_invoice_left_unpaid_becomes_an_invoice(
 ) -> None:
     world = receipt_world
     invoice_id = workflow_invoice(world, "sr6@receipts.example", "250.00")
+    modified = world.hs.props("invoices", invoice_id)["hs_lastmodifieddate"]
     await world.sync()
     assert world.invoice_state(invoice_id).status is SyncStatus.PENDING
+    # Waiting writes nothing to HubSpot: the settle time counts from the last change.
+    assert world.hs.props("invoices", invoice_id)["hs_lastmodifieddate"] == modified
     clock.later(WAIT)
     await world.sync()
     assert world.qbo.count("Invoice") == 1 and world.qbo.count("SalesReceipt") == 0

@@ -216,9 +216,11 @@ class PaidInvoiceReceipts(StateBook):
                     qbo_id=applied.qbo_id,
                 )
         previous = self.store.get_state(key)
+        # Waiting to settle writes nothing to HubSpot: a write would change the invoice's
+        # modification date, which the settle time counts from, and put the wait off forever.
         if (
             plan.hubspot_id
-            and plan.decision.status is not None
+            and plan.decision.status not in (None, SyncStatus.PENDING)
             and (
                 previous is None
                 or previous.status is not plan.decision.status
