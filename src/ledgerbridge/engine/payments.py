@@ -31,7 +31,6 @@ from ledgerbridge.engine.decisions import (
     CreateLedgerFeeExpense,
     CreateLedgerPayment,
     CreateLedgerRefund,
-    CreateLedgerSalesReceipt,
     Decision,
     Op,
     Plan,
@@ -51,7 +50,11 @@ from ledgerbridge.engine.ports import (
     LedgerRefund,
     Link,
     RecordKey,
-    SalesReceiptRequest,
+)
+from ledgerbridge.engine.receipt_plans import (
+    invoice_receipt,
+    plan_in_invoice_receipt,
+    plan_sales_receipt,
 )
 from ledgerbridge.errors import Invalid
 
@@ -93,10 +96,6 @@ def ledger_payment_key(hubspot_payment_id: str) -> str:
 
 def fee_expense_key(hubspot_payment_id: str) -> str:
     return f"hubspot-fee:{hubspot_payment_id}"
-
-
-def sales_receipt_key(hubspot_payment_id: str) -> str:
-    return f"hubspot-receipt:{hubspot_payment_id}"
 
 
 FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO Purchase id
@@ -500,9 +499,9 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         return skipped(key, f"payment is {payment.status}: recorded once it succeeds")
     pid = payment.id or key.source_id
     labels = _labels(payment)
-    in_receipt = _invoice_receipt(inp, payment)
+    in_receipt = invoice_receipt(inp, payment)
     if in_receipt is not None and (link is None or not link.qbo_id):
-        return _plan_in_invoice_receipt(inp, payment, pid, in_receipt)
+        return plan_in_invoice_receipt(inp, payment, pid, in_receipt)
     fee_op = _fee_op(inp, payment, pid)
     refund_op = _refund_op(inp, payment, pid)
     if isinstance(refund_op, Plan):
@@ -544,7 +543,7 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
             **labels,
         )
     if not payment.applications and inp.settings.sales_receipts.enabled:
-        return _plan_sales_receipt(inp, payment, pid, fee_op, refund_op)
+        return plan_sales_receipt(inp, payment, pid, (fee_op, refund_op))
     apps = [a for a in payment.applications if a.invoice_id not in inp.excluded_invoices]
     if not apps:
         message = (
@@ -608,120 +607,3 @@ def _application_amounts(payment: Payment, apps: list[PaymentApplication]) -> li
     if len(apps) == 1:
         return [total]
     return split_pro_rata(total, [a.amount for a in apps], currency)
-
-
-def _plan_sales_receipt(
-    inp: PaymentInput,
-    payment: Payment,
-    pid: str,
-    fee_op: CreateLedgerFeeExpense | None,
-    refund_op: CreateLedgerRefund | None,
-) -> Plan:
-    """A HubSpot payment tied to no invoice (a one-off payment link): one QBO SalesReceipt for
-    its customer, once it has settled (a workflow may still tie it to an invoice)."""
-    key = inp.key
-    labels = _labels(payment)
-    context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
-    receipts = inp.settings.sales_receipts
-    if payment.customer is None:
-        return failed(
-            key,
-            Invalid(
-                f"HubSpot payment {pid} is tied to no invoice and to no contact, so QuickBooks "
-                "has no customer to record its sales receipt for",
-                hint="Associate the payment with a contact (or with its invoice) in HubSpot, "
-                "then retry",
-                code="receipt_no_customer",
-            ),
-            context,
-        )
-    changed = _modified_at(payment)
-    if inp.now is not None and changed is not None and receipts.settle_seconds > 0:
-        due = changed + dt.timedelta(seconds=receipts.settle_seconds)
-        if inp.now < due:
-            message = (
-                f"Tied to no invoice: recorded as a QuickBooks sales receipt at "
-                f"{due:%H:%M:%S} UTC unless a workflow ties it to an invoice first"
-            )
-            return Plan(
-                key,
-                Decision(SyncStatus.PENDING, message, retry_at=due),
-                summary=message,
-                **context,
-            )
-    home, multi = inp.currency_prefs or (payment.currency, False)
-    reference = f" ({payment.reference})" if payment.reference else ""
-    request = SalesReceiptRequest(
-        customer_id="",
-        item_id="",
-        amount=quantize(payment.amount, payment.currency),
-        currency=payment.currency,
-        date=payment.date,
-        method=payment.method,
-        reference=payment.reference,
-        deposit_account=receipts.deposit_account,
-        memo=f"HubSpot payment {pid}{reference}",
-    )
-    op = CreateLedgerSalesReceipt(
-        request,
-        payment,
-        payment.customer,
-        payment.currency if multi else None,
-        home if multi else None,
-        receipts.item_name,
-        pid,
-        sales_receipt_key(pid),
-    )
-    return Plan(
-        key,
-        Decision(SyncStatus.SYNCED),
-        tuple(x for x in (op, fee_op, refund_op) if x is not None),
-        action="create",
-        summary="record a QuickBooks sales receipt (the payment is tied to no invoice)",
-        **context,
-    )
-
-
-def _modified_at(payment: Payment) -> dt.datetime | None:
-    try:
-        at = dt.datetime.fromisoformat(str(payment.version).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
-def _invoice_receipt(inp: PaymentInput, payment: Payment) -> Link | None:
-    """The link of the payment's invoice when that invoice was recorded in QBO as a sales
-    receipt (the paid-invoice workflow, engine/paid_receipts.py)."""
-    for app in payment.applications:
-        inv_link = inp.invoice_links.get(app.invoice_id)
-        if inv_link is not None and inv_link.qbo_kind == SALES_RECEIPT and inv_link.qbo_id:
-            return inv_link
-    return None
-
-
-def _plan_in_invoice_receipt(
-    inp: PaymentInput, payment: Payment, pid: str, invoice_link: Link
-) -> Plan:
-    """A payment on an invoice QBO holds as one sales receipt: the receipt records it already.
-    Nothing is written; a refund on it is refused (QBO has no payment to refund against)."""
-    key = inp.key
-    receipt = invoice_link.qbo_id or ""
-    context = {"origin": Side.HUBSPOT, "hubspot_id": pid, "qbo_id": receipt, **_labels(payment)}
-    if payment.refunded > 0 and inp.settings.refunds.to_quickbooks:
-        return failed(
-            key,
-            Invalid(
-                f"HubSpot payment {pid} is part of QuickBooks sales receipt {receipt} (its "
-                f"invoice {invoice_link.hubspot_id} was recorded paid); its refund is not "
-                "booked in QuickBooks",
-                hint=f"Record the refund in QuickBooks as a refund receipt for sales receipt "
-                f"{receipt}, then mark this payment resolved",
-                code="receipt_refund",
-            ),
-            context,
-        )
-    message = (
-        f"Recorded in QuickBooks with invoice {invoice_link.hubspot_id} as sales receipt {receipt}"
-    )
-    return Plan(key, Decision(SyncStatus.SYNCED, message), summary=message, **context)
