@@ -8,8 +8,9 @@ items, invoice, payment), and `sync()` runs poll + sync steps until the queue is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,7 @@ from ledgerbridge.sandbox.hubspot import create_app as create_hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as create_qbo_app
 from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 from ledgerbridge.store import SqlStore, TokenCipher
+from servers import run_asgi_server
 
 HS_TOKEN = "pat-sandbox"
 QBO_TOKEN = "qbo-sandbox-token"
@@ -295,27 +297,42 @@ async def make_world(
     qbo_faults: FaultPlan | None = None,
     hs_seed: str = "empty",
     qbo_seed: str = "empty",
+    sockets: contextlib.ExitStack | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> World:
+    """`sockets`: serve both sandboxes over real sockets (uvicorn on free ports, stopped when the
+    stack closes) instead of in-process; `clock`: the engine's clock."""
     hubspot_app = create_hubspot_app(seed=hs_seed, faults=hs_faults)
     qbo_app = create_qbo_app(seed=qbo_seed, faults=qbo_faults)
     qbo_state = qbo_app.state.sandbox
     realm = qbo_state.default_realm_id
-    hs_http = in_process_client(hubspot_app, base_url="http://hubspot.test")
-    qbo_http = in_process_client(qbo_app, base_url="http://qbo.test")
+    if sockets is not None:
+        hs_base = sockets.enter_context(run_asgi_server(hubspot_app))
+        qbo_base = sockets.enter_context(run_asgi_server(qbo_app))
+        hs_http = httpx.AsyncClient(base_url=hs_base, timeout=30)
+        qbo_http = httpx.AsyncClient(base_url=qbo_base, timeout=30)
+    else:
+        hs_base, qbo_base = "http://hubspot.test", "http://qbo.test"
+        hs_http = in_process_client(hubspot_app, base_url=hs_base)
+        qbo_http = in_process_client(qbo_app, base_url=qbo_base)
     crm = HubSpotConnector(
-        hs_http, StaticTokenProvider(HS_TOKEN), base_url="http://hubspot.test", retry=fast_retry()
+        hs_http, StaticTokenProvider(HS_TOKEN), base_url=hs_base, retry=fast_retry()
     )
     ledger = QuickBooksConnector(
         qbo_http,
         StaticTokenProvider(QBO_TOKEN),
         realm,
-        base_url="http://qbo.test",
+        base_url=qbo_base,
         retry=fast_retry(),
     )
     store = SqlStore(db_url, TokenCipher.generate())
     info = store.create_connection(name, qbo_realm_id=realm)
     await crm.ensure_sync_properties()
-    engine = SyncEngine(info.id, crm, ledger, store, settings or SyncSettings())
+    engine = (
+        SyncEngine(info.id, crm, ledger, store, settings or SyncSettings(), clock)
+        if clock is not None
+        else SyncEngine(info.id, crm, ledger, store, settings or SyncSettings())
+    )
     return World(
         hubspot_app,
         qbo_app,

@@ -13,6 +13,8 @@ from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
+    PAYMENT,
+    SALES_RECEIPT,
     FieldDifference,
     Link,
     RecordKey,
@@ -70,6 +72,26 @@ def test_two_half_links_merge_into_one(store: SqlStore, conn_id: int) -> None:
     by_qbo = store.get_link(conn_id, CUSTOMER, Side.QUICKBOOKS, "58")
     assert by_hs == by_qbo
     assert by_hs is not None and by_hs.extra == {"email": "a@b.example"}
+
+
+def test_a_payment_and_a_sales_receipt_with_the_same_qbo_id_are_two_links(
+    store: SqlStore, conn_id: int
+) -> None:
+    """QBO numbers each entity on its own: Payment 7 and SalesReceipt 7 can both exist."""
+    store.save_link(Link(conn_id, PAYMENT, "hs-pay-1", "7"))
+    store.save_link(Link(conn_id, PAYMENT, "hs-pay-2", "7", qbo_kind=SALES_RECEIPT))
+    payment = store.get_link(conn_id, PAYMENT, Side.QUICKBOOKS, "7")
+    receipt = store.get_link(conn_id, PAYMENT, Side.QUICKBOOKS, "7", SALES_RECEIPT)
+    assert payment is not None and payment.hubspot_id == "hs-pay-1" and payment.qbo_kind == ""
+    assert receipt is not None and receipt.hubspot_id == "hs-pay-2"
+    assert receipt.qbo_kind == SALES_RECEIPT
+    by_hs = store.get_link(conn_id, PAYMENT, Side.HUBSPOT, "hs-pay-2")
+    assert by_hs is not None and by_hs.qbo_kind == SALES_RECEIPT
+    assert set(store.get_links(conn_id, PAYMENT, Side.QUICKBOOKS, ["7"])) == {"7"}
+    assert store.get_links(conn_id, PAYMENT, Side.QUICKBOOKS, ["7"])["7"].hubspot_id == "hs-pay-1"
+    store.save_links([Link(conn_id, PAYMENT, "hs-pay-3", "8", qbo_kind=SALES_RECEIPT)])
+    saved = store.get_link(conn_id, PAYMENT, Side.QUICKBOOKS, "8", SALES_RECEIPT)
+    assert saved is not None and saved.hubspot_id == "hs-pay-3"
 
 
 def test_a_link_needs_an_id(store: SqlStore, conn_id: int) -> None:

@@ -22,6 +22,7 @@ from ledgerbridge.connect import SandboxEndpoints, connect_sandboxes
 from ledgerbridge.connectors.inprocess import InProcessTransport
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, SALES_RECEIPT, RecordKey
 from ledgerbridge.sandbox.hubspot import create_app as hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as quickbooks_app
 from ledgerbridge.settings import Settings
@@ -296,9 +297,18 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
             "fees_expense_account": "Stripe fees",
             "fees_paid_from_account": "Savings",
             "fees_vendor_name": "Stripe",
+            "receipts_enabled": "on",
+            "receipts_paid_invoice": "sales_receipt",
+            "receipts_item_name": "Walk-in sales",
+            "receipts_deposit_account": "Checking",
+            "receipts_settle_seconds": "120",
         },
     )
     saved = load_sync_settings(client.runtime.store, conn.id)
+    receipts = saved.sales_receipts
+    assert (receipts.enabled, receipts.paid_invoice) == (True, "sales_receipt")
+    assert (receipts.item_name, receipts.deposit_account) == ("Walk-in sales", "Checking")
+    assert receipts.settle_seconds == 120
     assert saved.product_not_found is ProductNotFoundPolicy.FAIL
     assert (saved.tax_item_name, saved.tax_account_name) == ("Tax Collected", "Sales Tax Owed")
     assert saved.fees.enabled
@@ -311,6 +321,8 @@ async def test_settings_sections_validate_and_save(client: Client) -> None:
     assert saved.refunds.booked_as == "credit_memo"
     assert '<option value="credit_memo" selected>' in page.text
     assert "State sales tax = CA sales tax\n8.25% = 3</textarea>" in page.text
+    assert 'value="sales_receipt" selected' in page.text
+    assert 'value="Walk-in sales"' in page.text
 
     wrong = await client.post(
         "/settings/sync/mappings",
@@ -400,3 +412,87 @@ async def test_reconnect_through_oauth_and_the_sandboxes(client: Client) -> None
         "Reconnected to the HubSpot and QuickBooks sandboxes"
         in (await client.get("/settings/sync")).text
     )
+
+
+async def test_a_payment_recorded_as_a_sales_receipt_shows_the_receipt(client: Client) -> None:
+    """A HubSpot payment tied to no invoice is recorded in QBO as a SalesReceipt; the payments
+    report names the receipt (not a Payment with the same id) and links to it."""
+    runtime = client.runtime
+    conn = runtime.connection()
+    settings = conn.sync_settings.model_copy(
+        update={
+            "sales_receipts": conn.sync_settings.sales_receipts.model_copy(
+                update={"settle_seconds": 0}
+            )
+        }
+    )
+    runtime.update_sync_settings(conn.id, settings)
+    contact = client.hubspot.create_object(
+        "contacts", {"email": "walkin@pages.example", "firstname": "Walk", "lastname": "In"}
+    )
+    payment_id = str(
+        client.hubspot.create_object(
+            "commerce_payments",
+            {
+                "hs_initial_amount": "42.00",
+                "hs_initiated_date": "2026-06-15T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": "USD",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": "pl_pages",
+            },
+            [
+                {
+                    "to": {"id": str(contact)},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 387}],
+                }
+            ],
+        )
+    )
+    engine = runtime.connection().engine
+    key = RecordKey(conn.id, PAYMENT, Side.HUBSPOT, payment_id)
+    await engine.sync_key(key)
+    link = runtime.store.get_link(conn.id, PAYMENT, Side.HUBSPOT, payment_id)
+    assert link is not None and link.qbo_kind == SALES_RECEIPT and link.qbo_id
+    state = runtime.store.get_state(key)
+    assert state is not None and state.status.value == "synced", state
+
+    page = await client.get("/reports/payments?from=2026-06-01&to=2026-06-30")
+    row = re.search(rf'<tr[^>]*data-payment-id="{payment_id}".*?</tr>', page.text, re.S)
+    assert row is not None
+    assert f'href="/quickbooks/salesreceipts/{link.qbo_id}"' in row.group(0)
+    assert f"Sales receipt {link.qbo_id}" in row.group(0)
+    csv = await client.get("/reports/payments.csv?from=2026-06-01&to=2026-06-30")
+    [line] = [x for x in csv.text.splitlines() if x.startswith(f"{payment_id},")]
+    assert line.endswith(f"sales receipt {link.qbo_id}")
+    receipt = await client.get(f"/quickbooks/salesreceipts/{link.qbo_id}")
+    assert receipt.status_code == 200 and "42" in receipt.text
+
+
+async def test_an_invoice_recorded_as_a_sales_receipt_links_the_receipt(client: Client) -> None:
+    runtime = client.runtime
+    conn = runtime.connection()
+    receipts = conn.sync_settings.sales_receipts.model_copy(
+        update={"paid_invoice": "sales_receipt", "settle_seconds": 0}
+    )
+    runtime.update_sync_settings(
+        conn.id, conn.sync_settings.model_copy(update={"sales_receipts": receipts})
+    )
+    paid = next(
+        r.id
+        for r in client.hubspot.store.live("invoices")
+        if r.properties.get("hs_invoice_status") == "paid"
+    )
+    key = RecordKey(conn.id, INVOICE, Side.HUBSPOT, str(paid))
+    await runtime.connection().engine.sync_key(key)
+    link = runtime.store.get_link(conn.id, INVOICE, Side.HUBSPOT, str(paid))
+    assert link is not None and link.qbo_kind == SALES_RECEIPT and link.qbo_id
+    state = runtime.store.get_state(key)
+    assert state is not None and state.status.value == "synced", state
+    receipt = await runtime.connection().ledger.get_sales_receipt(link.qbo_id)
+    hs_total = Decimal(client.hubspot.store.get("invoices", paid).properties["hs_amount_billed"])
+    assert receipt is not None and receipt.payment.amount == hs_total
+
+    panel = await client.get(f"/invoices/{paid}")
+    assert f'href="/quickbooks/salesreceipts/{link.qbo_id}"' in panel.text
+    assert "View sales receipt in QuickBooks" in panel.text

@@ -14,7 +14,7 @@ from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, SALES_RECEIPT, RecordKey
 
 
 @dataclass
@@ -181,6 +181,10 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
         str(r["Id"]): r for r in await qbo.query("select * from RefundReceipt maxresults 1000")
     }
     payments = {str(r["Id"]): r for r in await qbo.query("select * from Payment maxresults 1000")}
+    # A HubSpot payment tied to no invoice is held as a SalesReceipt: ids are per entity.
+    sales_receipts = {
+        str(r["Id"]): r for r in await qbo.query("select * from SalesReceipt maxresults 1000")
+    }
     links = [
         lk
         for lk in world.store.list_links(world.connection_id, PAYMENT)
@@ -198,7 +202,8 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
             params={"properties": "hs_refunds_amount"},
             headers=hs.headers,
         )
-        qbo_payment = payments.get(link.qbo_id)
+        held = sales_receipts if link.qbo_kind == SALES_RECEIPT else payments
+        qbo_payment = held.get(link.qbo_id)
         if r.status_code == 404:
             if link.object_type == REFUND:
                 continue  # a copy deleted in HubSpot: HubSpot owns it

@@ -27,6 +27,7 @@ from ledgerbridge.connectors.hubspot.feed import encode_cursor
 from ledgerbridge.connectors.quickbooks import translate as qb_tr
 from ledgerbridge.connectors.quickbooks import translate_payments as qb_pay
 from ledgerbridge.connectors.quickbooks.client import QuickBooksConnector
+from ledgerbridge.connectors.quickbooks.receipts import receipt_from_wire
 from ledgerbridge.domain import Invoice, Payment
 
 ID_CHUNK = 100  # ids per QBO query and per HubSpot batch read
@@ -126,8 +127,17 @@ class ConnectorBulkReader:
                 out[payment.id] = payment
         return out
 
+    async def ledger_sales_receipts(self, ids: Sequence[str]) -> dict[str, Payment]:
+        home, _ = await self.ledger.company_currency()
+        out: dict[str, Payment] = {}
+        for row in await self._query_ids("SalesReceipt", ids):
+            payment = receipt_from_wire(row, home).payment
+            if payment.id:
+                out[payment.id] = payment
+        return out
+
     async def ledger_changed(self, since: dt.datetime) -> dict[str, dict[str, str | None]]:
-        pages = await self.ledger.changes(since, ["Invoice", "Payment"])
+        pages = await self.ledger.changes(since, ["Invoice", "Payment", "SalesReceipt"])
         out: dict[str, dict[str, str | None]] = {}
         for entity, page in pages.items():
             versions: dict[str, str | None] = {str(i): page.versions.get(str(i)) for i in page.ids}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Side
+from ledgerbridge.domain import Invoice, Payment, PaymentApplication, Product, Side
 from ledgerbridge.engine.decisions import (
     ApplyLedgerCredit,
     Audit,
@@ -21,6 +21,7 @@ from ledgerbridge.engine.decisions import (
     CreateLedgerInvoice,
     CreateLedgerPayment,
     CreateLedgerRefund,
+    CreateLedgerSalesReceipt,
     EnsureCustomer,
     EnsureItems,
     Plan,
@@ -46,8 +47,10 @@ from ledgerbridge.engine.payments import (
 from ledgerbridge.engine.ports import (
     FEE,
     INVOICE,
+    ITEM,
     PAYMENT,
     REFUND,
+    SALES_RECEIPT,
     CrmPort,
     LedgerPort,
     Link,
@@ -78,6 +81,7 @@ class Applied:
     refund_ids: list[str] = field(default_factory=list)  # QBO RefundReceipts booked
     refunded_total: Decimal | None = None  # the refunded total QBO now holds
     removed: str | None = None  # "void" | "delete": what was done to the QBO payment
+    qbo_kind: str = ""  # a payment recorded as a SalesReceipt: SALES_RECEIPT (Link.qbo_kind)
 
     # A HubSpot payment recorded in QBO: per QBO invoice, what was meant for it and is still
     # the customer's unapplied credit (the invoice owed less); None: not a payment write.
@@ -177,14 +181,17 @@ class Applier:
                 await self._create_fee_expense(op, done)
             elif isinstance(op, CreateLedgerRefund):
                 await self._create_refund(op, done)
+            elif isinstance(op, CreateLedgerSalesReceipt):
+                await self._create_sales_receipt(op, done)
             elif isinstance(op, RemoveLedgerPayment):
-                removed = await self.ledger.remove_payment(op.qbo_id, op.how)
+                removed = await self.ledger.remove_payment(op.qbo_id, op.how, op.kind)
                 done.removed = op.how
                 if removed is not None and removed.version:
                     done.qbo_version = removed.version
                 word = "voided" if op.how == "void" else "deleted"
+                what = "sales receipt" if op.kind else "payment"
                 done.updated.append(
-                    f"quickbooks payment {op.qbo_id}: {word if removed else 'already gone'}"
+                    f"quickbooks {what} {op.qbo_id}: {word if removed else 'already gone'}"
                 )
             elif isinstance(op, Audit):
                 continue  # written once the writes succeeded (see record)
@@ -351,6 +358,60 @@ class Applier:
             f"quickbooks expense {result.id} (fees {op.fee.total})"
         )
 
+    async def _create_sales_receipt(self, op: CreateLedgerSalesReceipt, done: Applied) -> None:
+        customer_id = await self.resolver.customer_id(op.customer, op.currency, op.home_currency)
+        if not customer_id:
+            raise Invalid("internal: the sales receipt's customer was not resolved")
+        item_id = await self._receipt_item(op.item_name)
+        receipt = replace(op.receipt, customer_id=customer_id, item_id=item_id)
+
+        async def lookup() -> WriteResult | None:
+            return await self.ledger.find_sales_receipt(op.external_key)
+
+        result = await create_once(
+            self.store,
+            key=intent_key(self.connection_id, PAYMENT, f"receipt:{op.source_id}"),
+            connection_id=self.connection_id,
+            object_type=PAYMENT,
+            target=Side.QUICKBOOKS,
+            source_id=op.source_id,
+            lookup=lookup,
+            create=lambda request_id: self.ledger.create_sales_receipt(
+                receipt, request_id, op.external_key
+            ),
+        )
+        done.qbo_id = result.id
+        done.qbo_version = result.version
+        done.qbo_kind = SALES_RECEIPT
+        done.customer_qbo_id = customer_id
+        (done.created if result.created else done.matched).append(
+            f"quickbooks sales receipt {result.id}"
+        )
+
+    async def _receipt_item(self, name: str) -> str:
+        """The item a sales receipt's line books to: found by name, else created once."""
+        name = name.strip() or "Sales"
+        found = await self.ledger.find_item(None, name)
+        if found is not None and found.id:
+            return found.id
+        product = Product(name=name, description="Sales recorded from HubSpot payments")
+
+        async def lookup() -> WriteResult | None:
+            again = await self.ledger.find_item(None, name)
+            return WriteResult(again.id, created=False) if again and again.id else None
+
+        result = await create_once(
+            self.store,
+            key=intent_key(self.connection_id, ITEM, f"receipt-item:{name.lower()}"),
+            connection_id=self.connection_id,
+            object_type=ITEM,
+            target=Side.QUICKBOOKS,
+            source_id=f"receipt-item:{name.lower()}",
+            lookup=lookup,
+            create=lambda request_id: self.ledger.create_item(product, request_id),
+        )
+        return result.id
+
     async def _create_refund(self, op: CreateLedgerRefund, done: Applied) -> None:
         refund = op.refund
         if not refund.payment_id:
@@ -468,6 +529,8 @@ class Applier:
                 extra[REFUND_IDS] = [*(extra.get(REFUND_IDS) or []), *done.refund_ids]
             if done.removed:
                 extra[REMOVED_IN_QBO] = done.removed
+            if done.qbo_kind == SALES_RECEIPT and done.customer_qbo_id:
+                extra["customer_qbo_id"] = done.customer_qbo_id
 
             if done.unapplied is not None:
                 # the credit still meant for an invoice, applied once it owes again (payments.py)
@@ -482,6 +545,7 @@ class Applier:
                     done.qbo_id,
                     qbo_version=done.qbo_version or (link.qbo_version if link else None),
                     extra=extra,
+                    qbo_kind=done.qbo_kind or (link.qbo_kind if link else ""),
                 )
             )
 

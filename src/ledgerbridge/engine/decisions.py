@@ -7,6 +7,7 @@ resolves them before the writes that depend on them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 from ledgerbridge.domain import Customer, Invoice, LineItem, Payment, Side, SyncStatus
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.merge import FieldConflict
-from ledgerbridge.engine.ports import FeeExpense, LedgerRefund, RecordKey
+from ledgerbridge.engine.ports import FeeExpense, LedgerRefund, RecordKey, SalesReceiptRequest
 from ledgerbridge.errors import SyncError
 
 
@@ -146,6 +147,22 @@ class RemoveLedgerPayment:
 
     qbo_id: str
     how: str  # "void" | "delete"
+    kind: str = ""  # "" a QBO Payment, SALES_RECEIPT a sales receipt
+
+
+@dataclass(frozen=True)
+class CreateLedgerSalesReceipt:
+    """Record a HubSpot payment tied to no invoice as a QBO SalesReceipt (behind a write
+    intent; its customer is resolved first, its item found or created by name)."""
+
+    receipt: SalesReceiptRequest  # customer_id and item_id are filled in when applied
+    payment: Payment  # the HubSpot payment, as compared with the receipt afterwards
+    customer: Customer
+    currency: str | None  # with multicurrency on: the customer's currency (see EnsureCustomer)
+    home_currency: str | None
+    item_name: str
+    source_id: str  # the HubSpot payment id
+    external_key: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,7 @@ Op = (
     | CreateLedgerFeeExpense
     | CreateLedgerRefund
     | RemoveLedgerPayment
+    | CreateLedgerSalesReceipt
     | Audit
 )
 
@@ -188,6 +206,8 @@ class Decision:
     category: str | None = None
     code: str | None = None
     blocked_on: RecordKey | None = None
+    # A `pending` record that waits on purpose (not a retry): look again at this time.
+    retry_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,27 @@ class RefundSettings(BaseModel):
     booked_as: Literal["refund_receipt", "credit_memo"] = "refund_receipt"
 
 
+class SalesReceiptSettings(BaseModel):
+    """HubSpot payments tied to no invoice (a one-off payment link), recorded in QBO as a
+    SalesReceipt, and how a HubSpot workflow's already-paid invoice is recorded
+    (docs/sync-matrix.md, Sales receipts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = True
+    # The QBO item the receipt's single line books to: found by name, else created (Service).
+    item_name: str = "Sales"
+    # The account the money goes to, by name; "" = QBO's Undeposited Funds.
+    deposit_account: str = ""
+    # A payment with no invoice is recorded only once it has been unchanged this long: a
+    # workflow that creates a paid invoice creates the payment first and ties it to the
+    # invoice right after, and that payment must become a QBO Payment, never a receipt too.
+    settle_seconds: int = Field(default=300, ge=0)
+    # An invoice a workflow created already paid in full: "invoice_and_payment" (a QBO Invoice
+    # and the Payment(s) on it) or "sales_receipt" (one QBO SalesReceipt, no invoice).
+    paid_invoice: Literal["invoice_and_payment", "sales_receipt"] = "invoice_and_payment"
+
+
 QBO_DOC_NUMBER_MAX = 21
 
 
@@ -255,6 +276,7 @@ class SyncSettings(BaseModel):
     items: ObjectSync = Field(default_factory=ObjectSync)
     fees: FeeSettings = Field(default_factory=FeeSettings)
     refunds: RefundSettings = Field(default_factory=RefundSettings)
+    sales_receipts: SalesReceiptSettings = Field(default_factory=SalesReceiptSettings)
     # Keep deal properties current from the deal's invoices (engine/deals.py).
     deal_rollups: bool = True
     # Retry policy for transient failures (5xx, timeouts, 429): exponential backoff, capped.

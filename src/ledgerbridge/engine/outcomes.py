@@ -79,6 +79,8 @@ class StepOutcomes:
                     # Waiting on a record in progress: look again even if never woken. A record
                     # blocked on a failed one (no wake) waits for that one's next state change.
                     retry_at = self.clock() + BLOCKED_SAFETY_RETRY
+                elif result.plan.decision.retry_at is not None:
+                    retry_at = result.plan.decision.retry_at  # waits on purpose (settling)
             else:
                 report.count(None)
         except RateLimited as exc:

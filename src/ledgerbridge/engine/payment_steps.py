@@ -57,7 +57,9 @@ class PaymentSteps(StateBook):
                 kind = REFUND if plan.extra.get(COPY) else PAYMENT
                 saved = self.store.get_link(conn, kind, key.side, key.source_id)
                 refund_ids = list((saved.extra.get(REFUND_IDS) or []) if saved else [])
-                plan = await self.verifier.payment(plan, applied.qbo_id, refund_ids)
+                plan = await self.verifier.payment(
+                    plan, applied.qbo_id, refund_ids, customer_id=applied.customer_qbo_id
+                )
                 audit_divergence(
                     self.store, conn, plan, plan.qbo_id or key.source_id, object_type=PAYMENT
                 )
@@ -196,6 +198,14 @@ class PaymentSteps(StateBook):
             and (payment is None or payment.status in ("deleted", "voided"))
             else {}
         )
+        # A HubSpot payment tied to no invoice, not recorded yet: a sales receipt once settled.
+        receipt = (
+            key.side is Side.HUBSPOT
+            and payment is not None
+            and not payment.applications
+            and (link is None or not link.qbo_id)
+            and self.settings.sales_receipts.enabled
+        )
         return plan_payment(
             PaymentInput(
                 key,
@@ -207,5 +217,7 @@ class PaymentSteps(StateBook):
                 owned,
                 copies,
                 failed,
+                now=self.clock() if receipt else None,
+                currency_prefs=await self.ledger.company_currency() if receipt else None,
             )
         )

@@ -42,7 +42,20 @@ from ledgerbridge.engine.decisions import (
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.money_splits import split_pro_rata
-from ledgerbridge.engine.ports import INVOICE, REFUND, FeeExpense, LedgerRefund, Link, RecordKey
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    REFUND,
+    SALES_RECEIPT,
+    FeeExpense,
+    LedgerRefund,
+    Link,
+    RecordKey,
+)
+from ledgerbridge.engine.receipt_plans import (
+    invoice_receipt,
+    plan_in_invoice_receipt,
+    plan_sales_receipt,
+)
 from ledgerbridge.errors import Invalid
 
 # HubSpot payments still in flight: recorded in QBO once they settle.
@@ -67,6 +80,10 @@ class PaymentInput:
     hubspot_copies: Mapping[str, Payment] = field(default_factory=dict)
     # Application invoice id -> the failure message of an invoice whose state is `failed`.
     failed_invoices: Mapping[str, str] = field(default_factory=dict)
+    # For a HubSpot payment tied to no invoice (a sales receipt): the time now, and the QBO
+    # company's (home currency, multicurrency on).
+    now: dt.datetime | None = None
+    currency_prefs: tuple[str, bool] | None = None
 
 
 def share_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -124,6 +141,7 @@ def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRef
         )
     reference = f" ({payment.reference})" if payment.reference else ""
     reason = f": {payment.refund_reason}" if payment.refund_reason else ""
+    linked = inp.link is not None and bool(inp.link.qbo_id)
     refund = LedgerRefund(
         payment_id=inp.link.qbo_id if inp.link and inp.link.qbo_id else "",
         amount=refunded - booked,
@@ -131,6 +149,11 @@ def _refund_op(inp: PaymentInput, payment: Payment, pid: str) -> CreateLedgerRef
         date=_modified_on(payment) or payment.date,
         memo=f"Refund of HubSpot payment {pid}{reference}{reason}",
         booked_as=inp.settings.refunds.booked_as,
+        # a payment recorded as a sales receipt (now, or before) is refunded from the receipt
+        payment_kind=(
+            (inp.link.qbo_kind if inp.link and linked else "")
+            or ("" if linked or payment.applications else SALES_RECEIPT)
+        ),
     )
     return CreateLedgerRefund(refund, refunded, pid, refund_key(pid, refunded))
 
@@ -188,12 +211,13 @@ def _plan_deleted_in_crm(inp: PaymentInput) -> Plan:
     ):
         return skipped(key, "the HubSpot payment no longer exists")
     word = "void" if how == "void" else "delete"
+    what = "sales receipt" if link.qbo_kind == SALES_RECEIPT else "payment"
     return Plan(
         key,
         Decision(SyncStatus.SYNCED),
-        (RemoveLedgerPayment(link.qbo_id, how),),
+        (RemoveLedgerPayment(link.qbo_id, how, link.qbo_kind),),
         action="update",
-        summary=f"deleted in HubSpot: {word} the QuickBooks payment",
+        summary=f"deleted in HubSpot: {word} the QuickBooks {what}",
         origin=Side.HUBSPOT,
         hubspot_id=key.source_id,
         qbo_id=link.qbo_id,
@@ -476,10 +500,28 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
         return skipped(key, f"payment is {payment.status}: recorded once it succeeds")
     pid = payment.id or key.source_id
     labels = _labels(payment)
+    in_receipt = invoice_receipt(inp, payment)
+    if in_receipt is not None and (link is None or not link.qbo_id):
+        return plan_in_invoice_receipt(inp, payment, pid, in_receipt)
     fee_op = _fee_op(inp, payment, pid)
     refund_op = _refund_op(inp, payment, pid)
     if isinstance(refund_op, Plan):
         return refund_op
+    if link is not None and link.qbo_id and link.qbo_kind == SALES_RECEIPT and payment.applications:
+        # Recorded as a sales receipt, then tied to an invoice: recording it again as a payment
+        # would count the money twice in QBO, so a person decides.
+        return failed(
+            key,
+            Invalid(
+                f"HubSpot payment {pid} was recorded in QuickBooks as sales receipt "
+                f"{link.qbo_id} while it was tied to no invoice, and is now tied to invoice(s) "
+                f"{', '.join(a.invoice_id for a in payment.applications)}",
+                hint=f"Void sales receipt {link.qbo_id} in QuickBooks and receive the payment on "
+                "the invoice there, or remove the payment's invoice association in HubSpot",
+                code="receipt_then_invoice",
+            ),
+            {"origin": Side.HUBSPOT, "hubspot_id": pid, "qbo_id": link.qbo_id, **labels},
+        )
     if link is not None and link.qbo_id:
         # A payment refunded in HubSpot since then has no credit left to give.
         refunded = (payment.status or "").lower() in ("refunded", "partially_refunded")
@@ -501,12 +543,14 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
             qbo_id=link.qbo_id,
             **labels,
         )
+    if not payment.applications and inp.settings.sales_receipts.enabled:
+        return plan_sales_receipt(inp, payment, pid, (fee_op, refund_op))
     apps = [a for a in payment.applications if a.invoice_id not in inp.excluded_invoices]
     if not apps:
         message = (
             "The payment's invoices are excluded from sync"
             if payment.applications
-            else "The payment is not associated with an invoice"
+            else "The payment is not associated with an invoice (sales receipts are off)"
         )
         return Plan(
             key,

@@ -29,6 +29,7 @@ ITEM = "item"
 INVOICE = "invoice"
 PAYMENT = "payment"
 FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
+SALES_RECEIPT = "SalesReceipt"  # Link.qbo_kind of a payment recorded as a QBO sales receipt
 REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (write intents only)
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
@@ -335,9 +336,21 @@ class LedgerPort(Protocol):
         """What these refunds give back, as QBO holds them now (voided ones count 0; a credit
         memo counts what has been refunded from it)."""
 
-    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
-        """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
-        None when it is already gone."""
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
+        """Void (how="void") or delete (how="delete") a QBO payment (kind "") or sales receipt
+        (kind SALES_RECEIPT) at its current SyncToken; None when it is already gone."""
+
+    async def create_sales_receipt(
+        self, receipt: SalesReceiptRequest, request_id: str, external_key: str
+    ) -> WriteResult:
+        """A SalesReceipt carrying external_key, so find_sales_receipt finds it again."""
+
+    async def find_sales_receipt(self, external_key: str) -> WriteResult | None: ...
+
+    async def get_sales_receipt(self, receipt_id: str) -> SalesReceiptRead | None: ...
+
+    async def deposit_account_id(self, name: str) -> str | None:
+        """The id of the deposit account chosen by name; None for "" (Undeposited Funds)."""
 
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
@@ -402,6 +415,7 @@ class LedgerRefund:
     # from it (an expense to the customer against Accounts Receivable), and a zero payment
     # applying the one to the other (docs/sync-matrix.md, Payments).
     booked_as: str = "refund_receipt"
+    payment_kind: str = ""  # "" a QBO Payment; SALES_RECEIPT: payment_id is a sales receipt
 
 
 @dataclass(frozen=True)
@@ -417,6 +431,15 @@ class SalesReceiptRequest:
     reference: str | None
     deposit_account: str  # account name as chosen in the settings; "" = Undeposited Funds
     memo: str
+
+
+@dataclass(frozen=True)
+class SalesReceiptRead:
+    """A QBO sales receipt as the comparison needs it."""
+
+    payment: Payment  # amount, currency, date, method, reference, customer; no applications
+    deposit_account_id: str | None
+    deposit_account_name: str | None
 
 
 @dataclass(frozen=True)
@@ -496,6 +519,10 @@ class Link:
     hubspot_hash: str | None = None
     qbo_hash: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. doc_number, origin
+    # The QBO entity qbo_id names when it is not the object type's own: "" for an invoice's
+    # Invoice or a payment's Payment, SALES_RECEIPT for a payment recorded as a sales receipt
+    # (QBO ids of different entities can be equal, so a link is found by kind and id).
+    qbo_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -593,10 +620,17 @@ class StorePort(Protocol):
 
     # links and base snapshots
     def get_link(
-        self, connection_id: int, object_type: str, side: Side, source_id: str
-    ) -> Link | None: ...
+        self,
+        connection_id: int,
+        object_type: str,
+        side: Side,
+        source_id: str,
+        qbo_kind: str = "",
+    ) -> Link | None:
+        """By the HubSpot id, or by the QBO id of that kind (Link.qbo_kind)."""
+
     def save_link(self, link: Link) -> None:
-        """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_id)."""
+        """Upsert by (connection, object_type, hubspot_id) and by (..., qbo_kind, qbo_id)."""
 
     # write intents (idempotency): committed before the write is sent
     def begin_intent(

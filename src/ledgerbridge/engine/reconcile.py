@@ -36,6 +36,7 @@ from ledgerbridge.engine.fieldmap import CUSTOM_PREFIX, SyncSettings
 from ledgerbridge.engine.ports import (
     INVOICE,
     PAYMENT,
+    SALES_RECEIPT,
     FieldDifference,
     Link,
     RecordKey,
@@ -201,8 +202,12 @@ class Reconciler:
     # ---- scope ---------------------------------------------------------------------------------
     async def _scope(self, since: dt.datetime | None) -> tuple[list[Link], list[Link]]:
         cid = self.connection_id
+        # An invoice recorded as a sales receipt (the paid-invoice workflow) has no QBO invoice:
+        # its id names a SalesReceipt, which an Invoice may share.
         invoices = [
-            link for link in self.store.list_links(cid, INVOICE) if link.hubspot_id and link.qbo_id
+            link
+            for link in self.store.list_links(cid, INVOICE)
+            if link.hubspot_id and link.qbo_id and link.qbo_kind != SALES_RECEIPT
         ]
         payments = [link for link in self.store.list_links(cid, PAYMENT) if link.qbo_id]
         if since is None:
@@ -213,6 +218,7 @@ class Reconciler:
         qbo_changed = await self.reader.ledger_changed(since)
         qbo_invoices = qbo_changed.get("Invoice", {})
         qbo_payments = qbo_changed.get("Payment", {})
+        qbo_receipts = qbo_changed.get("SalesReceipt", {})
         touched = {link.qbo_id for link in self.store.list_links(cid, INVOICE, since)}
         touched_payments = {link.qbo_id for link in self.store.list_links(cid, PAYMENT, since)}
         diverged = {
@@ -230,7 +236,11 @@ class Reconciler:
         payments = [
             link
             for link in payments
-            if _moved(qbo_payments, link.qbo_id, link.qbo_version)
+            if _moved(
+                qbo_receipts if link.qbo_kind == SALES_RECEIPT else qbo_payments,
+                link.qbo_id,
+                link.qbo_version,
+            )
             or link.qbo_id in touched_payments
             or link.qbo_id in diverged
             or link.hubspot_id in diverged

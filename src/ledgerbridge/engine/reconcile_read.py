@@ -19,10 +19,11 @@ from ledgerbridge.engine.compare import (
     compare_invoice,
     compare_payment,
     compare_removed,
+    compare_sales_receipt,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import booked_refunds, share_key
-from ledgerbridge.engine.ports import FieldDifference, Link
+from ledgerbridge.engine.ports import SALES_RECEIPT, FieldDifference, Link
 
 
 class BulkReader(Protocol):
@@ -31,6 +32,9 @@ class BulkReader(Protocol):
     async def hubspot_invoices(self, ids: Sequence[str]) -> dict[str, Invoice]: ...
     async def ledger_invoices(self, ids: Sequence[str]) -> dict[str, Invoice]: ...
     async def ledger_payments(self, ids: Sequence[str]) -> dict[str, Payment]: ...
+    async def ledger_sales_receipts(self, ids: Sequence[str]) -> dict[str, Payment]:
+        """QBO sales receipts by id, each read as a payment with no applications."""
+
     async def hubspot_payments(self, ids: Sequence[str]) -> dict[str, Payment]: ...
     async def hubspot_payment_copies(self, keys: Sequence[str]) -> dict[str, Payment]: ...
     async def hubspot_changed_invoices(self, since: dt.datetime | None) -> dict[str, str | None]:
@@ -102,6 +106,7 @@ async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequenc
         for plink in payment_links
         if plink.extra.get("origin") == Side.HUBSPOT.value
         and plink.qbo_id
+        and plink.qbo_kind != SALES_RECEIPT  # a receipt pays no invoice
         and booked_refunds(plink) > 0
         and not plink.extra.get("removed_in_qbo")
     }
@@ -154,9 +159,16 @@ async def _owned_shares(
 async def compare_payment_links(
     reader: BulkReader, links: Sequence[Link], settings: SyncSettings | None = None
 ) -> list[Pair]:
-    """Each linked payment: QBO's, and HubSpot's copies (or original), compared."""
+    """Each linked payment: QBO's, and HubSpot's copies (or original), compared. A HubSpot
+    payment recorded as a sales receipt is compared with that receipt (Link.qbo_kind): its id
+    names a SalesReceipt, which a Payment may share."""
     if not links:
         return []
+    receipt_links = [lk for lk in links if lk.qbo_kind == SALES_RECEIPT]
+    links = [lk for lk in links if lk.qbo_kind != SALES_RECEIPT]
+    pairs = await _compare_receipt_links(reader, receipt_links, settings)
+    if not links:
+        return pairs
     qbo = await reader.ledger_payments([lk.qbo_id or "" for lk in links])
     from_ledger = [lk for lk in links if lk.extra.get("origin") != Side.HUBSPOT.value]
     from_crm = [lk for lk in links if lk.extra.get("origin") == Side.HUBSPOT.value]
@@ -167,7 +179,6 @@ async def compare_payment_links(
     ]
     copies = await reader.hubspot_payment_copies(keys)
     originals = await reader.hubspot_payments([lk.hubspot_id or "" for lk in from_crm])
-    pairs: list[Pair] = []
     for link in from_ledger:
         payment = qbo.get(link.qbo_id or "")
         diffs: list[FieldDifference] = []
@@ -199,6 +210,40 @@ async def compare_payment_links(
             continue  # gone on a side, as the settings say it may be
         invoice_id = payment.applications[0].invoice_id if payment.applications else None
         pairs.append(Pair(link, compare_payment(original, payment, invoice_id=invoice_id)))
+    return pairs
+
+
+async def _compare_receipt_links(
+    reader: BulkReader, links: Sequence[Link], settings: SyncSettings | None
+) -> list[Pair]:
+    if not links:
+        return []
+    receipts = await reader.ledger_sales_receipts([lk.qbo_id or "" for lk in links])
+    originals = await reader.hubspot_payments([lk.hubspot_id or "" for lk in links])
+    how = (settings or SyncSettings()).refunds.deleted_payment
+    pairs: list[Pair] = []
+    for link in links:
+        original = originals.get(link.hubspot_id or "")
+        receipt = receipts.get(link.qbo_id or "")
+        if original is None:
+            counted = receipt is not None and receipt.amount != 0
+            removed = bool(link.extra.get("removed_in_qbo"))
+            if counted and receipt is not None and how != "none" and not removed:
+                # Deleted in HubSpot, the webhook lost: QBO still counts the receipt.
+                pairs.append(Pair(link, compare_removed(how, receipt)))
+            continue
+        if receipt is None:
+            continue  # deleted in QBO: not copied back (the sync matrix)
+        if receipt.status in ("voided", "deleted") or receipt.amount == 0:
+            continue  # voided after HubSpot deleted the payment
+        diffs = compare_sales_receipt(
+            original,
+            receipt,
+            customer_id=link.extra.get("customer_qbo_id"),
+            deposit_account_id=None,
+            expected_deposit_account_id=None,
+        )
+        pairs.append(Pair(link, diffs))
     return pairs
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ledgerbridge.domain import InvoiceStatus, Side
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.filters import evaluate
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, Link, RecordKey
+from ledgerbridge.engine.ports import INVOICE, PAYMENT, SALES_RECEIPT, Link, RecordKey
 
 if TYPE_CHECKING:
     from ledgerbridge.engine.reconcile import Finding, ReconcileStore
@@ -44,9 +44,12 @@ async def scan(
 
     found: list[Finding] = []
     all_invoice_links = store.list_links(connection_id, INVOICE)
-    linked_qbo = {lk.qbo_id for lk in all_invoice_links if lk.qbo_id}
+    # (a HubSpot invoice recorded as a sales receipt is linked, but to no QBO invoice)
+    linked_qbo = {lk.qbo_id for lk in all_invoice_links if lk.qbo_id and not lk.qbo_kind}
     linked_hs = {lk.hubspot_id for lk in all_invoice_links if lk.hubspot_id}
-    hs_of_qbo = {lk.qbo_id: lk.hubspot_id for lk in all_invoice_links if lk.qbo_id}
+    hs_of_qbo = {
+        lk.qbo_id: lk.hubspot_id for lk in all_invoice_links if lk.qbo_id and not lk.qbo_kind
+    }
 
     # ---- QBO invoices ----
     qbo_invoices = await reader.all_ledger_invoices()
@@ -99,7 +102,11 @@ async def scan(
 
     # ---- QBO payments ----
     if settings.payments.qbo_to_hubspot:
-        linked_payments = {lk.qbo_id for lk in store.list_links(connection_id, PAYMENT)}
+        linked_payments = {
+            lk.qbo_id
+            for lk in store.list_links(connection_id, PAYMENT)
+            if lk.qbo_kind != SALES_RECEIPT  # a receipt's id may equal a Payment's
+        }
         payments = [
             p
             for p in await reader.all_ledger_payments()

@@ -26,6 +26,7 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.masterdata import MasterDataStep
+from ledgerbridge.engine.paid_receipts import PaidInvoiceReceipts, plan_paid_invoice
 from ledgerbridge.engine.payment_steps import PaymentSteps
 from ledgerbridge.engine.planner import (
     InvoiceInput,
@@ -37,6 +38,7 @@ from ledgerbridge.engine.ports import (
     INVOICE,
     ITEM,
     PAYMENT,
+    SALES_RECEIPT,
     BatchCrmPort,
     BatchLedgerPort,
     Link,
@@ -133,7 +135,7 @@ class RunReport:
             self.skipped += 1
 
 
-class Stepper(PaymentSteps):
+class Stepper(PaymentSteps, PaidInvoiceReceipts):
     """Runs one record's sync step: read both sides, plan, apply, record link, base and state."""
 
     crm: BatchCrmPort
@@ -190,8 +192,15 @@ class Stepper(PaymentSteps):
             link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
             hs_id = link.hubspot_id if link and link.hubspot_id else hs_id
             qbo_id = link.qbo_id if link and link.qbo_id else qbo_id
+            if link is not None and link.qbo_kind == SALES_RECEIPT:
+                qbo_id = None  # recorded as a sales receipt: there is no QBO invoice to read
             hs, qbo = await self._read_pair(hs_id, qbo_id, link)
             info = await self.ledger_info()
+            if key.side is Side.HUBSPOT:
+                prefs = (info.home_currency, info.multicurrency)
+                paid = plan_paid_invoice(key, hs, link, self.settings, self.clock(), prefs)
+                if paid is not None:
+                    return await self.receipt_invoice(key, paid, link)
             plan = plan_invoice(InvoiceInput(key, hs, qbo, link, self.settings, info))
             applied: Applied | None = None
             if plan.writes:

@@ -38,11 +38,13 @@ from ledgerbridge.engine.compare import (
     compare_payment,
     compare_refunds,
     compare_removed,
+    compare_sales_receipt,
 )
 from ledgerbridge.engine.decisions import (
     CreateLedgerInvoice,
     CreateLedgerPayment,
     CreateLedgerRefund,
+    CreateLedgerSalesReceipt,
     Decision,
     Plan,
     RemoveLedgerPayment,
@@ -55,6 +57,7 @@ from ledgerbridge.engine.decisions import (
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import (
     INVOICE,
+    SALES_RECEIPT,
     CrmPort,
     FieldDifference,
     LedgerPort,
@@ -189,7 +192,12 @@ class Verifier:
         return replace(plan, extra={**plan.extra, **pair})
 
     async def payment(
-        self, plan: Plan, qbo_payment_id: str | None, refund_ids: Sequence[str] = ()
+        self,
+        plan: Plan,
+        qbo_payment_id: str | None,
+        refund_ids: Sequence[str] = (),
+        *,
+        customer_id: str | None = None,
     ) -> Plan:
         """A payment step that wrote: each HubSpot copy of a QBO payment's share (one batch
         read for all of them), or the QBO payment made from a HubSpot payment (one read),
@@ -212,9 +220,36 @@ class Verifier:
                 differences.extend(compare_refunds(original, booked, original.currency))
         for remove in (op for op in plan.ops if isinstance(op, RemoveLedgerPayment)):
             self.reads += 1
-            differences.extend(
-                compare_removed(remove.how, await self.ledger.get_payment(remove.qbo_id))
-            )
+            if remove.kind == SALES_RECEIPT:
+                held = await self.ledger.get_sales_receipt(remove.qbo_id)
+                after = held.payment if held is not None else None
+            else:
+                after = await self.ledger.get_payment(remove.qbo_id)
+            differences.extend(compare_removed(remove.how, after))
+        receipts = [op for op in plan.ops if isinstance(op, CreateLedgerSalesReceipt)]
+        if receipts and qbo_payment_id:
+            self.reads += 1
+            receipt = await self.ledger.get_sales_receipt(qbo_payment_id)
+            for made in receipts:
+                if receipt is None:
+                    differences.append(
+                        FieldDifference("sales receipt", format(made.receipt.amount, "f"), None)
+                    )
+                    continue
+                expected = (
+                    await self.ledger.deposit_account_id(made.receipt.deposit_account)
+                    if made.receipt.deposit_account.strip()
+                    else None
+                )
+                differences.extend(
+                    compare_sales_receipt(
+                        made.payment,
+                        receipt.payment,
+                        customer_id=customer_id,
+                        deposit_account_id=receipt.deposit_account_id,
+                        expected_deposit_account_id=expected,
+                    )
+                )
         if upserts:
             self.reads += 1
             copies = await self.crm.find_ledger_payments([op.external_key for op in upserts])

@@ -195,18 +195,20 @@ class BulkRepository(StateRepository, LinkRepository):
     def get_links(
         self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
     ) -> dict[str, Link]:
-        """get_link for many ids of one side: {source id: link} for the linked ones."""
+        """get_link for many ids of one side: {source id: link} for the linked ones (by QBO id:
+        the links whose QBO id names the object type's own entity, qbo_kind "")."""
         column = RecordLinkRow.hubspot_id if Side(side) is Side.HUBSPOT else RecordLinkRow.qbo_id
         out: dict[str, Link] = {}
         with self._read() as session:
             for part in _chunks(list(source_ids)):
-                rows = session.scalars(
-                    select(RecordLinkRow).where(
-                        RecordLinkRow.connection_id == connection_id,
-                        RecordLinkRow.object_type == object_type,
-                        column.in_(part),
-                    )
+                query = select(RecordLinkRow).where(
+                    RecordLinkRow.connection_id == connection_id,
+                    RecordLinkRow.object_type == object_type,
+                    column.in_(part),
                 )
+                if Side(side) is Side.QUICKBOOKS:
+                    query = query.where(RecordLinkRow.qbo_kind == "")
+                rows = session.scalars(query)
                 for row in rows:
                     link = _to_link(row)
                     source = link.hubspot_id if Side(side) is Side.HUBSPOT else link.qbo_id
@@ -259,6 +261,7 @@ class BulkRepository(StateRepository, LinkRepository):
                         "object_type": link.object_type,
                         "hubspot_id": link.hubspot_id,
                         "qbo_id": link.qbo_id,
+                        "qbo_kind": link.qbo_kind,
                         "base": dict(link.base) if link.base is not None else None,
                         "hubspot_version": link.hubspot_version,
                         "qbo_version": link.qbo_version,

@@ -32,23 +32,31 @@ def _to_link(row: RecordLinkRow) -> Link:
         hubspot_hash=row.hubspot_hash,
         qbo_hash=row.qbo_hash,
         extra=row.extra or {},
+        qbo_kind=row.qbo_kind or "",
     )
 
 
 class LinkRepository(StoreBase):
     # ---- links -------------------------------------------------------------------------------
     def get_link(
-        self, connection_id: int, object_type: str, side: Side, source_id: str
+        self,
+        connection_id: int,
+        object_type: str,
+        side: Side,
+        source_id: str,
+        qbo_kind: str = "",
     ) -> Link | None:
-        column = RecordLinkRow.hubspot_id if Side(side) is Side.HUBSPOT else RecordLinkRow.qbo_id
+        by_hubspot = Side(side) is Side.HUBSPOT
+        column = RecordLinkRow.hubspot_id if by_hubspot else RecordLinkRow.qbo_id
+        query = select(RecordLinkRow).where(
+            RecordLinkRow.connection_id == connection_id,
+            RecordLinkRow.object_type == object_type,
+            column == source_id,
+        )
+        if not by_hubspot:
+            query = query.where(RecordLinkRow.qbo_kind == qbo_kind)
         with self._read() as session:
-            row = session.scalars(
-                select(RecordLinkRow).where(
-                    RecordLinkRow.connection_id == connection_id,
-                    RecordLinkRow.object_type == object_type,
-                    column == source_id,
-                )
-            ).one_or_none()
+            row = session.scalars(query).one_or_none()
             return _to_link(row) if row else None
 
     def save_link(self, link: Link) -> None:
@@ -80,13 +88,14 @@ class LinkRepository(StoreBase):
         ):
             if value is None:
                 continue
-            row = session.scalars(
-                select(RecordLinkRow).where(
-                    RecordLinkRow.connection_id == link.connection_id,
-                    RecordLinkRow.object_type == link.object_type,
-                    column == value,
-                )
-            ).one_or_none()
+            query = select(RecordLinkRow).where(
+                RecordLinkRow.connection_id == link.connection_id,
+                RecordLinkRow.object_type == link.object_type,
+                column == value,
+            )
+            if column is RecordLinkRow.qbo_id:
+                query = query.where(RecordLinkRow.qbo_kind == link.qbo_kind)
+            row = session.scalars(query).one_or_none()
             if row is not None and row not in rows:
                 rows.append(row)
         now = self._now()
@@ -102,6 +111,7 @@ class LinkRepository(StoreBase):
             session.add(row)
         row.hubspot_id = link.hubspot_id
         row.qbo_id = link.qbo_id
+        row.qbo_kind = link.qbo_kind
         row.base = dict(link.base) if link.base is not None else None
         row.hubspot_version = link.hubspot_version
         row.qbo_version = link.qbo_version

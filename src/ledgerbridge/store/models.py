@@ -103,7 +103,7 @@ class RecordLinkRow(Base):
     __tablename__ = "record_links"
     __table_args__ = (
         UniqueConstraint("connection_id", "object_type", "hubspot_id"),
-        UniqueConstraint("connection_id", "object_type", "qbo_id"),
+        UniqueConstraint("connection_id", "object_type", "qbo_kind", "qbo_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,6 +111,9 @@ class RecordLinkRow(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     hubspot_id: Mapped[str | None] = mapped_column(String(200))
     qbo_id: Mapped[str | None] = mapped_column(String(200))
+    # The QBO entity qbo_id names when it is not the object type's own ("" = Invoice for an
+    # invoice, Payment for a payment...): "SalesReceipt" for a payment recorded as a receipt.
+    qbo_kind: Mapped[str] = mapped_column(String(32), default="", server_default="")
     base: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     hubspot_version: Mapped[str | None] = mapped_column(String(64))
     qbo_version: Mapped[str | None] = mapped_column(String(64))

@@ -36,6 +36,7 @@ from ledgerbridge.engine.deals import DealRollup
 from ledgerbridge.engine.fieldmap import SYNC_PROPERTIES
 from ledgerbridge.engine.ports import (
     LEDGER_TOTAL,
+    SALES_RECEIPT,
     BatchCrmPort,
     BatchLedgerPort,
     ChangePage,
@@ -46,6 +47,8 @@ from ledgerbridge.engine.ports import (
     LedgerRefund,
     Link,
     RecordKey,
+    SalesReceiptRead,
+    SalesReceiptRequest,
     StoredSyncState,
     StorePort,
     TaxSetup,
@@ -392,6 +395,10 @@ class FakeLedger(_Failures):
         self.payments: dict[str, Payment] = {}
         self.expenses: dict[str, WriteResult] = {}
         self.refunds: dict[str, LedgerRefund] = {}
+        # Sales receipts are numbered on their own, as QBO numbers each entity: their ids
+        # collide with payment ids on purpose.
+        self.receipts: dict[str, SalesReceiptRead] = {}
+        self._receipt_ids = itertools.count(101)
         self.markers: dict[str, str] = {}  # external key -> record id
         self.requests: dict[str, str] = {}  # requestid -> record id (QBO's dedup)
         self.sent: list[_Sent] = []
@@ -704,13 +711,60 @@ class FakeLedger(_Failures):
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return sum((self.refunds[i].amount for i in refund_ids if i in self.refunds), Decimal(0))
 
-    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
+        if kind == SALES_RECEIPT:
+            receipt = self.receipts.pop(payment_id, None)
+            if receipt is None:
+                return None
+            if how == "void":
+                voided = replace(receipt.payment, status="voided", amount=Decimal(0))
+                self.receipts[payment_id] = replace(receipt, payment=voided)
+            return WriteResult(payment_id, created=False)
         payment = self.payments.pop(payment_id, None)
         if payment is None:
             return None
         if how == "void":
             self.payments[payment_id] = replace(payment, status="voided")
         return WriteResult(payment_id, created=False)
+
+    async def create_sales_receipt(
+        self, receipt: SalesReceiptRequest, request_id: str, external_key: str
+    ) -> WriteResult:
+        self._call("create_sales_receipt")
+        self.sent.append(_Sent("create_sales_receipt", request_id))
+        replayed = self._replayed(request_id)
+        if replayed is not None:
+            return WriteResult(replayed, created=False)
+        receipt_id = str(next(self._receipt_ids))
+        customer = self.customers.get(receipt.customer_id)
+        self.receipts[receipt_id] = SalesReceiptRead(
+            Payment(
+                amount=receipt.amount,
+                currency=receipt.currency,
+                date=receipt.date,
+                method=receipt.method,
+                reference=receipt.reference,
+                customer=customer,
+                id=receipt_id,
+                version="0",
+            ),
+            deposit_account_id=None,
+            deposit_account_name=None,
+        )
+        self.requests[request_id] = receipt_id
+        self.markers[external_key] = receipt_id
+        self._answer("create_sales_receipt")
+        return WriteResult(receipt_id, "0", created=True)
+
+    async def find_sales_receipt(self, external_key: str) -> WriteResult | None:
+        found = self.markers.get(external_key)
+        return WriteResult(found, created=False) if found in self.receipts else None
+
+    async def get_sales_receipt(self, receipt_id: str) -> SalesReceiptRead | None:
+        return self.receipts.get(receipt_id)
+
+    async def deposit_account_id(self, name: str) -> str | None:
+        return None
 
     async def batch_create_customers(
         self, items: Sequence[tuple[Customer, str]]
@@ -852,12 +906,19 @@ class FakeStore:
 
     # links
     def get_link(
-        self, connection_id: int, object_type: str, side: Side, source_id: str
+        self,
+        connection_id: int,
+        object_type: str,
+        side: Side,
+        source_id: str,
+        qbo_kind: str = "",
     ) -> Link | None:
         for link in self.links:
             if link.connection_id != connection_id or link.object_type != object_type:
                 continue
-            if (link.hubspot_id if side is Side.HUBSPOT else link.qbo_id) == source_id:
+            if side is Side.HUBSPOT and link.hubspot_id == source_id:
+                return link
+            if side is Side.QUICKBOOKS and link.qbo_id == source_id and link.qbo_kind == qbo_kind:
                 return link
         return None
 
@@ -870,7 +931,7 @@ class FakeStore:
                 return False
             return bool(
                 (link.hubspot_id and other.hubspot_id == link.hubspot_id)
-                or (link.qbo_id and other.qbo_id == link.qbo_id)
+                or (link.qbo_id and other.qbo_id == link.qbo_id and other.qbo_kind == link.qbo_kind)
             )
 
         self.links = [other for other in self.links if not same(other)] + [link]

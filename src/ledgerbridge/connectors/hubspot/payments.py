@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from ledgerbridge.connectors.hubspot import translate as tr
 from ledgerbridge.connectors.hubspot import translate_payments as payments_tr
@@ -52,15 +54,32 @@ class HubSpotPayments:
 
     async def get_payment(self, payment_id: str) -> Payment | None:
         record = await self.api.get(
-            "commerce_payments", payment_id, tr.PAYMENT_PROPERTIES, associations=["invoices"]
+            "commerce_payments",
+            payment_id,
+            tr.PAYMENT_PROPERTIES,
+            associations=["invoices", "contacts", "companies"],
         )
         if record is None or record.get("archived"):
             return None
-        invoices = [
-            str(r.get("id"))
-            for r in ((record.get("associations") or {}).get("invoices") or {}).get("results") or []
-        ]
-        return payments_tr.payment_from_wire(record, list(dict.fromkeys(invoices)))
+        invoices = _associated(record, "invoices")
+        payment = payments_tr.payment_from_wire(record, invoices)
+        if invoices:
+            return payment
+        # Tied to no invoice (a one-off payment link): its customer is its contact, with the
+        # payment's company (else the contact's own company), for a QBO sales receipt.
+        contacts = _associated(record, "contacts")
+        if not contacts:
+            return payment
+        contact, company = await asyncio.gather(
+            self.api.get("contacts", contacts[0], tr.CONTACT_PROPERTIES),
+            self._company(_associated(record, "companies")),
+        )
+        return replace(payment, customer=tr.contact_to_customer(contact, company))
+
+    async def _company(self, company_ids: list[str]) -> dict[str, object] | None:
+        if not company_ids:
+            return None
+        return await self.api.get("companies", company_ids[0], tr.COMPANY_PROPERTIES)
 
     async def upsert_payment_from_ledger(
         self,
@@ -94,3 +113,8 @@ class HubSpotPayments:
             version=(upserted.get("properties") or {}).get("hs_lastmodifieddate"),
             created=bool(upserted.get("new")),
         )
+
+
+def _associated(record: dict[str, Any], kind: str) -> list[str]:
+    results = ((record.get("associations") or {}).get(kind) or {}).get("results") or []
+    return list(dict.fromkeys(str(r.get("id")) for r in results))

@@ -45,6 +45,7 @@ PAYMENT_SUMMARY_PROPERTIES = (
     "hs_reference_number",
     "hs_customer_email",
     "hs_internal_comment",
+    tr.PAYMENT_KEY,
 )
 
 
@@ -127,6 +128,7 @@ class PaymentSummary:
     reference: str
     customer_email: str
     comment: str = ""  # the payment's internal comment (what the sync notes on copies)
+    payment_key: str = ""  # ledgerbridge_payment_key: set on copies of QBO payments
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PaymentSummary:
@@ -145,6 +147,7 @@ class PaymentSummary:
             reference=_text(p.get("hs_reference_number")),
             customer_email=_text(p.get("hs_customer_email")),
             comment=_text(p.get("hs_internal_comment")),
+            payment_key=_text(p.get(tr.PAYMENT_KEY)),
         )
 
 

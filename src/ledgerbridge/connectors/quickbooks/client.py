@@ -625,8 +625,8 @@ class QuickBooksConnector:
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return await self.refunds.total(list(refund_ids))
 
-    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
-        return await self.refunds.remove_payment(payment_id, how)
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
+        return await self.refunds.remove_payment(payment_id, how, kind)
 
     # Sales receipts (receipts.py)
     # -----------------------------------------------------------------------------------------
@@ -640,6 +640,9 @@ class QuickBooksConnector:
 
     async def get_sales_receipt(self, receipt_id: str) -> ReceiptRead | None:
         return await self.receipts.read(receipt_id)
+
+    async def deposit_account_id(self, name: str) -> str | None:
+        return await self.receipts.deposit_account_id(name)
 
     async def _home_currency(self) -> str:
         home, _ = await self.company_currency()

@@ -11,7 +11,6 @@ with no applications, so engine/compare.py compares it with the HubSpot payment 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,21 +19,15 @@ from ledgerbridge.connectors.quickbooks.api import QboApi
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.connectors.quickbooks.translate_payments import payment_from_wire
-from ledgerbridge.domain import Payment, quantize
-from ledgerbridge.engine.ports import SalesReceiptRequest, WriteResult
+from ledgerbridge.domain import quantize
+from ledgerbridge.engine.ports import SalesReceiptRead, SalesReceiptRequest, WriteResult
 from ledgerbridge.errors import ConfigError
 
 SETTINGS_HINT = "Settings → Sync → Sales receipts"
 DEPOSIT_TYPES = ("Bank", "Other Current Asset")
 
 
-@dataclass(frozen=True)
-class ReceiptRead:
-    """A QBO sales receipt as the comparison needs it."""
-
-    payment: Payment  # amount, currency, date, method, reference, customer
-    deposit_account_id: str | None
-    deposit_account_name: str | None
+ReceiptRead = SalesReceiptRead  # the engine's record of a receipt (engine/ports.py)
 
 
 def receipt_to_wire(
@@ -130,6 +123,9 @@ class ReceiptBooks:
         row = await self.api.create("SalesReceipt", body, request_id, recover=lookup)
         self.markers.remember("SalesReceipt", row)
         return write_result(row, created=not lookup.found)
+
+    async def deposit_account_id(self, name: str) -> str | None:
+        return await self._deposit_account(name)
 
     async def _deposit_account(self, name: str) -> str | None:
         """The chosen account's id; none chosen: None (QBO deposits to Undeposited Funds)."""

@@ -42,10 +42,12 @@ class RefundBooks:
         return await self.credit_memos.find(external_key)
 
     async def create(self, refund: LedgerRefund, request_id: str, external_key: str) -> WriteResult:
-        payment = await self.api.read("Payment", refund.payment_id)
+        entity = refund.payment_kind or "Payment"
+        payment = await self.api.read(entity, refund.payment_id)
         if payment is None:
+            what = "sales receipt" if refund.payment_kind else "payment"
             raise NotFound(
-                message=f"The QuickBooks payment {refund.payment_id} being refunded no longer "
+                message=f"The QuickBooks {what} {refund.payment_id} being refunded no longer "
                 "exists",
                 hint="Record the refund in QuickBooks by hand, or restore the payment, then retry",
                 code="refund_payment_gone",
@@ -104,8 +106,10 @@ class RefundBooks:
                 total += Decimal(str(row.get("TotalAmt") or 0))
         return total
 
-    async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
-        row = await self.api.read("Payment", payment_id)
+    async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
+        """kind "" a Payment, "SalesReceipt" a sales receipt (both void the same way)."""
+        entity = kind or "Payment"
+        row = await self.api.read(entity, payment_id)
         if row is None:
             return None
         voided = str(row.get("PrivateNote") or "").startswith("Voided")
@@ -113,16 +117,20 @@ class RefundBooks:
             return write_result(row, created=False)  # voided already
         body = {"Id": str(row["Id"]), "SyncToken": str(row["SyncToken"])}
         if how == "delete":
-            await self.api.update("Payment", body, operation="delete")
+            await self.api.update(entity, body, operation="delete")
             return WriteResult(str(row["Id"]), None, created=False)
         out = await self.api.update(
-            "Payment", {**body, "sparse": True}, operation="update", include="void"
+            entity, {**body, "sparse": True}, operation="update", include="void"
         )
         return write_result(out, created=False)
 
     async def _item_of(self, payment: dict[str, Any]) -> tuple[str, str]:
         """(the item of the first invoice the payment paid, that invoice's id)."""
         for line in payment.get("Line") or []:
+            # a sales receipt: its own item line
+            ref = (line.get("SalesItemLineDetail") or {}).get("ItemRef")
+            if ref and ref.get("value"):
+                return str(ref["value"])
             for linked in line.get("LinkedTxn") or []:
                 if linked.get("TxnType") != "Invoice":
                     continue

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.ports import PAYMENT, Link
 from ledgerbridge.web.deps import console_of
-from ledgerbridge.web.services.reports import payments_csv, payments_report
+from ledgerbridge.web.services.links import qbo_url
+from ledgerbridge.web.services.reports import PaymentsReport, payments_csv, payments_report
 from ledgerbridge.web.templating import render
 
 router = APIRouter()
@@ -40,17 +44,33 @@ def _range(request: Request) -> tuple[dt.date, dt.date, list[str]]:
     return date_from, date_to, errors
 
 
+async def _report(request: Request, date_from: dt.date, date_to: dt.date) -> PaymentsReport:
+    console = console_of(request)
+    connection = console.connection()
+
+    def links(ids: Sequence[str]) -> Mapping[str, Link]:
+        return console.store.get_links(console.connection_id, PAYMENT, Side.HUBSPOT, ids)
+
+    return await payments_report(
+        console.hubspot_reads,
+        date_from,
+        date_to,
+        payment_links=links,
+        qbo_link=lambda kind, qbo_id: qbo_url(connection, kind, qbo_id),
+    )
+
+
 @router.get("/reports/payments")
 async def payments(request: Request) -> Response:
     date_from, date_to, errors = _range(request)
-    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
+    report = await _report(request, date_from, date_to)
     return render(request, "reports/payments.html", {"report": report, "errors": errors})
 
 
 @router.get("/reports/payments.csv")
 async def payments_export(request: Request) -> Response:
     date_from, date_to, _errors = _range(request)
-    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
+    report = await _report(request, date_from, date_to)
     filename = f"payments-{date_from.isoformat()}-to-{date_to.isoformat()}.csv"
     return Response(
         payments_csv(report),

@@ -27,7 +27,12 @@ from ledgerbridge.errors import SyncError
 from ledgerbridge.web import formatting
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.formatting import decimal_or_zero, to_date
-from ledgerbridge.web.services.links import qbo_payment_id, qbo_url
+from ledgerbridge.web.services.links import (
+    payment_kind_label,
+    payment_page,
+    qbo_payment_id,
+    qbo_url,
+)
 from ledgerbridge.web.services.party import Party, party
 
 ASSOCIATIONS = (
@@ -107,6 +112,7 @@ class PaymentView:
     comment: str
     qbo_id: str | None
     qbo_link: str | None
+    qbo_kind: str = "payment"  # or "sales receipt": what QBO holds the payment as
     qbo_refunded: Decimal = Decimal(0)  # booked in QBO as refund receipts
     qbo_refund_ids: tuple[str, ...] = ()
     refund_action: str = ""  # what a refund does in QuickBooks (the refund dialog says it)
@@ -147,6 +153,9 @@ class SyncView:
     qbo_id: str | None = None
     qbo_number: str | None = None
     qbo_link: str | None = None
+    # "SalesReceipt" when the invoice was recorded in QBO as one sales receipt (the paid-invoice
+    # workflow): qbo_id then names that receipt, and there is no QBO invoice to read.
+    qbo_kind: str = ""
     origin: str = "hubspot"
     tracked: bool = False  # the store has a state for it (Retry); else only "Sync now"
     qbo: dict[str, Any] | None = None  # the invoice as QuickBooks holds it, when readable
@@ -284,7 +293,7 @@ async def load_invoice(
         source="QuickBooks" if p.get("hs_invoice_source") == "data_sync" else "HubSpot",
         raw=p,
     )
-    if with_qbo and view.sync.qbo_id:
+    if with_qbo and view.sync.qbo_id and not view.sync.qbo_kind:
         await _attach_qbo(console, view.sync)
     return view
 
@@ -353,8 +362,11 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     if qbo_id is None:
         link = console.store.get_link(console.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
         qbo_id = link.qbo_id if link else None
+    # a Payment, or a SalesReceipt (recorded while the payment was tied to no invoice)
+    page = payment_page(link.qbo_kind) if link is not None else "payment"
     source = str(p.get("hs_processor_type") or "none")
-    refund_action, delete_action = _qbo_actions(console, source, qbo_id)
+    what = payment_kind_label(link.qbo_kind) if link is not None else "payment"
+    refund_action, delete_action = _qbo_actions(console, source, qbo_id, what)
     return PaymentView(
         id=payment_id,
         source=str(p.get("hs_processor_type") or "none"),
@@ -368,7 +380,8 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
         refunds=decimal_or_zero(p.get("hs_refunds_amount")),
         comment=str(p.get("hs_internal_comment") or ""),
         qbo_id=qbo_id,
-        qbo_link=qbo_url(connection, "payment", qbo_id),
+        qbo_link=qbo_url(connection, page, qbo_id),
+        qbo_kind=what,
         qbo_refunded=booked_refunds(link),
         qbo_refund_ids=tuple(str(i) for i in ((link.extra.get(REFUND_IDS) or []) if link else [])),
         refund_action=refund_action,
@@ -376,20 +389,22 @@ def _payment(record: dict[str, Any], connection: Any, console: Console) -> Payme
     )
 
 
-def _refund_words(settings: SyncSettings, qbo_id: str | None) -> str:
+def _refund_words(settings: SyncSettings, qbo_id: str | None, what: str = "payment") -> str:
     if settings.refunds.booked_as == "credit_memo":
         return (
-            f"QuickBooks: a credit memo for this amount is created for the customer of payment "
+            f"QuickBooks: a credit memo for this amount is created for the customer of {what} "
             f"{qbo_id}, with the reason as its message, and refunded from the payment's deposit "
             "account (an expense to the customer, applied to the credit memo)."
         )
     return (
-        f"QuickBooks: a refund receipt for this amount is created against payment {qbo_id}, "
+        f"QuickBooks: a refund receipt for this amount is created against {what} {qbo_id}, "
         "for the same customer and deposit account, with the reason in its memo."
     )
 
 
-def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str, str]:
+def _qbo_actions(
+    console: Console, source: str, qbo_id: str | None, what: str = "payment"
+) -> tuple[str, str]:
     """What a refund and a delete of this HubSpot payment will do in QuickBooks, in words."""
     settings = console.sync_settings()
     if source == "quickbooks":
@@ -407,18 +422,18 @@ def _qbo_actions(console: Console, source: str, qbo_id: str | None) -> tuple[str
         nothing = "QuickBooks: nothing changes (this payment is not recorded there yet)."
         return nothing, nothing
     refund = (
-        _refund_words(settings, qbo_id)
+        _refund_words(settings, qbo_id, what)
         if settings.refunds.to_quickbooks
         else f"QuickBooks: nothing changes (refunds are not sent to QuickBooks); payment "
         f"{qbo_id} keeps counting the full amount."
     )
     how = settings.refunds.deleted_payment
     delete = {
-        "void": f"QuickBooks: payment {qbo_id} is voided (it stays on file at 0.00 and the "
+        "void": f"QuickBooks: {what} {qbo_id} is voided (it stays on file at 0.00 and the "
         "invoice's balance goes back up there too).",
-        "delete": f"QuickBooks: payment {qbo_id} is deleted (the invoice's balance goes back "
+        "delete": f"QuickBooks: {what} {qbo_id} is deleted (the invoice's balance goes back "
         "up there too).",
-        "none": f"QuickBooks: nothing changes; payment {qbo_id} keeps counting the full amount.",
+        "none": f"QuickBooks: nothing changes; {what} {qbo_id} keeps counting the full amount.",
     }[how]
     return refund, delete
 
@@ -459,7 +474,10 @@ def sync_view(console: Console, invoice_id: str, p: dict[str, Any], connection: 
         status=status,
         qbo_id=qbo_id or None,
         qbo_number=number or None,
-        qbo_link=qbo_url(connection, "invoice", qbo_id),
+        qbo_link=qbo_url(
+            connection, "salesreceipt" if link and link.qbo_kind else "invoice", qbo_id
+        ),
+        qbo_kind=link.qbo_kind if link else "",
         origin=str(link.extra.get("origin", "hubspot")) if link else "hubspot",
         tracked=state is not None,
     )

@@ -12,11 +12,13 @@ QBO_APP = {
     "sandbox-quickbooks.api.intuit.com": "https://app.sandbox.qbo.intuit.com",
     "quickbooks.api.intuit.com": "https://app.qbo.intuit.com",
 }
-APP_PAGES = {"invoice": "invoice", "payment": "recvpayment"}
+APP_PAGES = {"invoice": "invoice", "payment": "recvpayment", "salesreceipt": "salesreceipt"}
+# Link.qbo_kind -> the kind of page that shows it ("" is the object type's own entity).
+PAGE_OF_KIND = {"SalesReceipt": "salesreceipt"}
 
 
 def qbo_url(connection: ConnectionInfo | None, kind: str, record_id: str | None) -> str | None:
-    """kind: "invoice" or "payment"."""
+    """kind: "invoice", "payment" or "salesreceipt"."""
     if not record_id:
         return None
     base = (connection.qbo_base_url if connection else "") or ""
@@ -33,3 +35,12 @@ def qbo_payment_id(payment_key: str | None) -> str | None:
         return None
     parts = payment_key.split(":")
     return parts[1] if len(parts) >= 3 and parts[1] else None
+
+
+def payment_page(qbo_kind: str) -> str:
+    """The page kind for a HubSpot payment's QBO record: a Payment, or a SalesReceipt."""
+    return PAGE_OF_KIND.get(qbo_kind, "payment")
+
+
+def payment_kind_label(qbo_kind: str) -> str:
+    return "sales receipt" if qbo_kind == "SalesReceipt" else "payment"

@@ -27,7 +27,7 @@ async def invoice_pdf(console: Console, invoice_id: str) -> tuple[bytes, str, st
     if view is None:
         return None
     sync = view.sync
-    if sync.qbo_id and sync.status == "synced":
+    if sync.qbo_id and sync.status == "synced" and not sync.qbo_kind:
         try:
             content = await console.ledger.invoice_pdf(sync.qbo_id)
             if content.startswith(b"%PDF"):

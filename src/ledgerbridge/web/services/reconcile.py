@@ -16,7 +16,7 @@ from ledgerbridge.engine.reconcile import Finding
 from ledgerbridge.engine.resolve import choosable, resolution_link
 from ledgerbridge.web.context import Console
 from ledgerbridge.web.services.invoice_detail import invoice_state
-from ledgerbridge.web.services.links import qbo_url
+from ledgerbridge.web.services.links import payment_page, qbo_url
 
 DRAIN_ROUNDS = 10
 
@@ -49,6 +49,10 @@ def finding_views(console: Console, findings: Sequence[Finding]) -> list[Finding
         single_qbo = f.qbo_id if f.qbo_id and "," not in f.qbo_id else None
         hs_url = f"/invoices/{single_hs}" if single_hs and f.object_type == INVOICE else None
         kind = "payment" if f.object_type == PAYMENT else "invoice"
+        if f.object_type == PAYMENT and single_hs:
+            # a HubSpot payment QBO holds as a SalesReceipt: its page, not a Payment's
+            link = console.store.get_link(console.connection_id, PAYMENT, Side.HUBSPOT, single_hs)
+            kind = payment_page(link.qbo_kind) if link is not None else kind
         q_url = qbo_url(connection, kind, single_qbo)
         views.append(FindingView(f, hs_url, q_url, bool(q_url and q_url.startswith("http"))))
     return views

@@ -7,12 +7,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
+from ledgerbridge.connectors.hubspot.summaries import PaymentSummary
 from ledgerbridge.connectors.hubspot.translate_payments import GONE_NOTES
+from ledgerbridge.engine.ports import Link
 from ledgerbridge.web.formatting import PAYMENT_LATEST_STATUS, label, plain_amount
+from ledgerbridge.web.services.links import payment_kind_label, payment_page, qbo_payment_id
 
 # Payments whose money did not arrive are listed but not counted.
 NOT_RECEIVED = {"failed", "processing", "disputed_lost"}
@@ -34,6 +38,11 @@ class PaymentLine:
     platform_fee: Decimal
     refunds: Decimal
     comment: str = ""
+    # The QBO record the sync keeps for this payment: a Payment or a SalesReceipt (a payment
+    # tied to no invoice), with its id and "View in QuickBooks" address.
+    qbo_kind: str = ""  # "payment" | "sales receipt" | "" (none)
+    qbo_id: str | None = None
+    qbo_url: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -82,8 +91,18 @@ class PaymentsReport:
     notes: list[str] = field(default_factory=list)
 
 
+# {HubSpot payment id: its link} for the given ids (the store's payment links).
+PaymentLinks = Callable[[Sequence[str]], Mapping[str, Link]]
+# (page kind, QBO id) -> "View in QuickBooks" address (web/services/links.py qbo_url).
+QboUrl = Callable[[str, str], str | None]
+
+
 async def payments_report(
-    reads: HubSpotReadModel, date_from: dt.date, date_to: dt.date
+    reads: HubSpotReadModel,
+    date_from: dt.date,
+    date_to: dt.date,
+    payment_links: PaymentLinks | None = None,
+    qbo_link: QboUrl | None = None,
 ) -> PaymentsReport:
     payments, capped_p = await reads.payments_between(date_from, date_to)
     invoices, capped_i = await reads.invoices_between(date_from, date_to)
@@ -120,6 +139,8 @@ async def payments_report(
                 comment=payment.comment,
             )
         )
+    if payment_links is not None:
+        _attach_qbo_records(lines, payments, payment_links, qbo_link)
     totals: dict[str, CurrencyTotals] = {}
     for line in lines:
         if not line.counted:
@@ -155,6 +176,30 @@ async def payments_report(
     return report
 
 
+def _attach_qbo_records(
+    lines: list[PaymentLine],
+    payments: Sequence[PaymentSummary],
+    payment_links: PaymentLinks,
+    qbo_link: QboUrl | None,
+) -> None:
+    """Which QBO record each payment is: a copy of a QBO payment names it in its key; a HubSpot
+    payment the sync recorded has a link saying whether QBO holds it as a Payment or a
+    SalesReceipt (their ids can be equal, so the kind decides the page)."""
+    keys = {p.id: p.payment_key for p in payments}
+    links = payment_links([line.id for line in lines if not qbo_payment_id(keys.get(line.id))])
+    for line in lines:
+        copied = qbo_payment_id(keys.get(line.id))
+        link = links.get(line.id)
+        if copied:
+            line.qbo_kind, line.qbo_id, page = "payment", copied, "payment"
+        elif link is not None and link.qbo_id:
+            page = payment_page(link.qbo_kind)
+            line.qbo_kind, line.qbo_id = payment_kind_label(link.qbo_kind), link.qbo_id
+        else:
+            continue
+        line.qbo_url = qbo_link(page, line.qbo_id) if qbo_link else None
+
+
 # A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) sends the
 # user's data away; @SUM... runs in older Excel). Text from HubSpot/QBO (payment references,
 # emails, invoice numbers) is prefixed with an apostrophe, which shows the text as typed.
@@ -188,6 +233,7 @@ def payments_csv(report: PaymentsReport) -> str:
             "Refunded",
             "Net",
             "Counted",
+            "QuickBooks record",
         ]
     )
     for line in report.payments:
@@ -208,6 +254,7 @@ def payments_csv(report: PaymentsReport) -> str:
                 plain_amount(line.refunds, line.currency),
                 plain_amount(line.net, line.currency),
                 "yes" if line.counted else "no",
+                f"{line.qbo_kind} {line.qbo_id}" if line.qbo_id else "",
             ]
         )
     for t in report.totals:

@@ -17,6 +17,7 @@ from ledgerbridge.engine.fieldmap import (
     ObjectSync,
     ProductNotFoundPolicy,
     RefundSettings,
+    SalesReceiptSettings,
     SyncSettings,
 )
 from ledgerbridge.engine.filters import BUILTIN_FIELDS, OP_TEXT, FilterOp, FilterRule, validate_rule
@@ -241,6 +242,7 @@ def policies_from_form(current: SyncSettings, form: Any) -> SectionResult:
                     vendor_name=_one(form, "fees_vendor_name")[:100],
                 ),
                 "refunds": _refund_settings(form, current),
+                "sales_receipts": _receipt_settings(form, current),
                 "customer_match_key": match_key,
                 "long_text": long_text,
             }
@@ -296,6 +298,35 @@ def _refund_settings(form: Any, current: SyncSettings) -> RefundSettings:
         deleted_payment=_DELETED_PAYMENT.get(deleted, current.refunds.deleted_payment),
         booked_as=_BOOKED_AS.get(booked, current.refunds.booked_as),
     )
+
+
+def _receipt_settings(form: Any, current: SyncSettings) -> SalesReceiptSettings:
+    """Sales receipts (payments tied to no invoice, paid invoices); a field the form did not
+    send keeps its current value."""
+    now = current.sales_receipts
+    enabled = _one(form, "receipts_enabled")
+    paid = _one(form, "receipts_paid_invoice")
+    settle = _one(form, "receipts_settle_seconds").strip()
+    item = _one(form, "receipts_item_name").strip()
+    return SalesReceiptSettings(
+        enabled=now.enabled if not enabled else enabled == "on",
+        paid_invoice="sales_receipt"
+        if paid == "sales_receipt"
+        else "invoice_and_payment"
+        if paid == "invoice_and_payment"
+        else now.paid_invoice,
+        item_name=(item or now.item_name)[:100],
+        deposit_account=(
+            _one(form, "receipts_deposit_account").strip()
+            if _present(form, "receipts_deposit_account")
+            else now.deposit_account
+        )[:100],
+        settle_seconds=int(settle) if settle.isdigit() else now.settle_seconds,
+    )
+
+
+def _present(form: Any, name: str) -> bool:
+    return name in form
 
 
 def filter_fields() -> list[tuple[str, str]]:
