@@ -8,6 +8,7 @@ items, invoice, payment), and `sync()` runs poll + sync steps until the queue is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ledgerbridge.sandbox.hubspot import create_app as create_hubspot_app
 from ledgerbridge.sandbox.quickbooks import create_app as create_qbo_app
 from ledgerbridge.sandbox.quickbooks.seed import DEFAULT_ITEMS
 from ledgerbridge.store import SqlStore, TokenCipher
+from servers import run_asgi_server
 
 HS_TOKEN = "pat-sandbox"
 QBO_TOKEN = "qbo-sandbox-token"
@@ -163,6 +165,7 @@ class World:
     connection_id: int
     engine: SyncEngine
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    servers: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def with_settings(self, settings: SyncSettings) -> SyncEngine:
         self.engine = SyncEngine(self.connection_id, self.crm, self.ledger, self.store, settings)
@@ -196,6 +199,7 @@ class World:
     async def close(self) -> None:
         for client in self.clients:
             await client.aclose()
+        self.servers.close()
         self.store.close()
 
 
@@ -295,21 +299,32 @@ async def make_world(
     qbo_faults: FaultPlan | None = None,
     hs_seed: str = "empty",
     qbo_seed: str = "empty",
+    sockets: bool = False,
 ) -> World:
+    """`sockets`: both sandboxes served by uvicorn on 127.0.0.1 and reached over TCP (else
+    in-process through httpx.ASGITransport)."""
     hubspot_app = create_hubspot_app(seed=hs_seed, faults=hs_faults)
     qbo_app = create_qbo_app(seed=qbo_seed, faults=qbo_faults)
     qbo_state = qbo_app.state.sandbox
     realm = qbo_state.default_realm_id
-    hs_http = in_process_client(hubspot_app, base_url="http://hubspot.test")
-    qbo_http = in_process_client(qbo_app, base_url="http://qbo.test")
+    servers = contextlib.ExitStack()
+    if sockets:
+        hs_url = servers.enter_context(run_asgi_server(hubspot_app))
+        qbo_url = servers.enter_context(run_asgi_server(qbo_app))
+        hs_http = httpx.AsyncClient(base_url=hs_url)
+        qbo_http = httpx.AsyncClient(base_url=qbo_url)
+    else:
+        hs_url, qbo_url = "http://hubspot.test", "http://qbo.test"
+        hs_http = in_process_client(hubspot_app, base_url=hs_url)
+        qbo_http = in_process_client(qbo_app, base_url=qbo_url)
     crm = HubSpotConnector(
-        hs_http, StaticTokenProvider(HS_TOKEN), base_url="http://hubspot.test", retry=fast_retry()
+        hs_http, StaticTokenProvider(HS_TOKEN), base_url=hs_url, retry=fast_retry()
     )
     ledger = QuickBooksConnector(
         qbo_http,
         StaticTokenProvider(QBO_TOKEN),
         realm,
-        base_url="http://qbo.test",
+        base_url=qbo_url,
         retry=fast_retry(),
     )
     store = SqlStore(db_url, TokenCipher.generate())
@@ -327,6 +342,7 @@ async def make_world(
         info.id,
         engine,
         [hs_http, qbo_http],
+        servers,
     )
 
 

@@ -38,6 +38,7 @@ FEED_HS_INVOICES = "hubspot.invoices"
 FEED_HS_PAYMENTS = "hubspot.payments"
 FEED_HS_CONTACTS = "hubspot.contacts"
 FEED_HS_PRODUCTS = "hubspot.products"
+FEED_HS_COMPANIES = "hubspot.companies"  # a company's rename wakes its contacts' customers
 FEED_QBO_CDC = "quickbooks.cdc"
 QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT, "Customer": CUSTOMER, "Item": ITEM}
 # Customers and items sync after creation only once linked (engine/masterdata.py): a change to
@@ -147,6 +148,7 @@ class ChangeTracker:
             (FEED_HS_PAYMENTS, self.crm.changed_payments, PAYMENT),
             (FEED_HS_CONTACTS, self.crm.changed_contacts, CUSTOMER),
             (FEED_HS_PRODUCTS, self.crm.changed_products, ITEM),
+            (FEED_HS_COMPANIES, self.crm.changed_company_contacts, CUSTOMER),
         ):
             cursor = self.store.get_cursor(self.connection_id, feed)
             for _ in range(MAX_PAGES):

@@ -118,8 +118,16 @@ class CrmPort(Protocol):
 
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        """The contacts of the companies changed since `cursor` (company feed; ids are contact
+        ids)."""
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        """The contacts associated with these companies."""
+
     async def get_contact(self, contact_id: str) -> Customer | None:
-        """The contact as a Customer (version: hs_lastmodifieddate); None when archived."""
+        """The contact as a Customer (version: hs_lastmodifieddate; company_name: its primary
+        company's name); None when archived."""
 
     async def update_contact(
         self, contact_id: str, customer: Customer, fields: Sequence[str]

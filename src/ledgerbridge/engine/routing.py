@@ -21,6 +21,8 @@ from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT, CrmPort
 OBJECT_TYPES = frozenset({INVOICE, PAYMENT, CUSTOMER, ITEM})
 # HubSpot records that belong to an invoice: a change to one is a change to its invoice.
 CHILD_TYPES = ("line_item", "discount", "fee", "tax")
+# A HubSpot company: a change to one (its name) is a change to its contacts' customers.
+COMPANY = "company"
 DELETIONS = frozenset({"deletion", "delete", "deleted"})
 
 
@@ -81,3 +83,26 @@ async def parent_invoice_changes(
         for invoice_id in await crm.related_invoice_ids(kind, ids):
             changes.append(ChangeEvent(Side.HUBSPOT, INVOICE, invoice_id))
     return changes
+
+
+async def company_contact_changes(
+    crm: CrmPort, events: Iterable[Notification], account: str | None
+) -> list[ChangeEvent]:
+    """Changes to the customers of the contacts of companies changed (not deleted) in
+    `account`: a company's rename changes no contact, yet its QBO customers' names follow it
+    (engine/masterdata.py). Only linked customers are marked (ChangeTracker)."""
+    ids = list(
+        dict.fromkeys(
+            e.object_id
+            for e in events
+            if e.object_type == COMPANY
+            and not is_deletion(e)
+            and same_account(e.account_id, account)
+        )
+    )
+    if not ids:
+        return []
+    return [
+        ChangeEvent(Side.HUBSPOT, CUSTOMER, contact_id)
+        for contact_id in await crm.company_contact_ids(ids)
+    ]

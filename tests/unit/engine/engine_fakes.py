@@ -254,6 +254,12 @@ class FakeCrm(_Failures):
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return ChangePage(ids=[], cursor=cursor)
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return ChangePage(ids=[], cursor=cursor)
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        return []
+
     async def get_contact(self, contact_id: str) -> Customer | None:
         return self.contacts.get(contact_id)
 
