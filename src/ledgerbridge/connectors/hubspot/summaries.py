@@ -45,6 +45,7 @@ PAYMENT_SUMMARY_PROPERTIES = (
     "hs_reference_number",
     "hs_customer_email",
     "hs_internal_comment",
+    "hs_payout_date",
 )
 
 
@@ -127,6 +128,7 @@ class PaymentSummary:
     reference: str
     customer_email: str
     comment: str = ""  # the payment's internal comment (what the sync notes on copies)
+    payout_date: dt.date | None = None  # when the processor paid the money out (hs_payout_date)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PaymentSummary:
@@ -145,6 +147,7 @@ class PaymentSummary:
             reference=_text(p.get("hs_reference_number")),
             customer_email=_text(p.get("hs_customer_email")),
             comment=_text(p.get("hs_internal_comment")),
+            payout_date=_date(p.get("hs_payout_date")),
         )
 
 

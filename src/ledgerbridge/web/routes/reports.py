@@ -7,8 +7,12 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.payments import FEE_EXPENSE_ID
+from ledgerbridge.engine.ports import PAYMENT
 from ledgerbridge.web.deps import console_of
-from ledgerbridge.web.services.reports import payments_csv, payments_report
+from ledgerbridge.web.services.links import qbo_url
+from ledgerbridge.web.services.reports import PaymentsReport, payments_csv, payments_report
 from ledgerbridge.web.templating import render
 
 router = APIRouter()
@@ -40,17 +44,35 @@ def _range(request: Request) -> tuple[dt.date, dt.date, list[str]]:
     return date_from, date_to, errors
 
 
+async def _report(request: Request, date_from: dt.date, date_to: dt.date) -> PaymentsReport:
+    """The report, with the QuickBooks fee expense of each payment the sync booked fees for
+    (read from the payments' links: one query)."""
+    console = console_of(request)
+    connection = console.connection()
+
+    def expenses(payment_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        links = console.store.get_links(console.connection_id, PAYMENT, Side.HUBSPOT, payment_ids)
+        out: dict[str, tuple[str, str | None]] = {}
+        for payment_id, link in links.items():
+            expense = link.extra.get(FEE_EXPENSE_ID)
+            if expense:
+                out[payment_id] = (str(expense), qbo_url(connection, "purchase", str(expense)))
+        return out
+
+    return await payments_report(console.hubspot_reads, date_from, date_to, fee_expenses=expenses)
+
+
 @router.get("/reports/payments")
 async def payments(request: Request) -> Response:
     date_from, date_to, errors = _range(request)
-    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
+    report = await _report(request, date_from, date_to)
     return render(request, "reports/payments.html", {"report": report, "errors": errors})
 
 
 @router.get("/reports/payments.csv")
 async def payments_export(request: Request) -> Response:
     date_from, date_to, _errors = _range(request)
-    report = await payments_report(console_of(request).hubspot_reads, date_from, date_to)
+    report = await _report(request, date_from, date_to)
     filename = f"payments-{date_from.isoformat()}-to-{date_to.isoformat()}.csv"
     return Response(
         payments_csv(report),

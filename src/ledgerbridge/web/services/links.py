@@ -12,11 +12,11 @@ QBO_APP = {
     "sandbox-quickbooks.api.intuit.com": "https://app.sandbox.qbo.intuit.com",
     "quickbooks.api.intuit.com": "https://app.qbo.intuit.com",
 }
-APP_PAGES = {"invoice": "invoice", "payment": "recvpayment"}
+APP_PAGES = {"invoice": "invoice", "payment": "recvpayment", "purchase": "expense"}
 
 
 def qbo_url(connection: ConnectionInfo | None, kind: str, record_id: str | None) -> str | None:
-    """kind: "invoice" or "payment"."""
+    """kind: "invoice", "payment" or "purchase" (an expense, e.g. a payment's fees)."""
     if not record_id:
         return None
     base = (connection.qbo_base_url if connection else "") or ""
