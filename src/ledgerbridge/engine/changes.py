@@ -26,6 +26,7 @@ from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
     ITEM,
+    LEDGER_REFUND,
     PAYMENT,
     ChangePage,
     CrmPort,
@@ -40,7 +41,13 @@ FEED_HS_CONTACTS = "hubspot.contacts"
 FEED_HS_PRODUCTS = "hubspot.products"
 FEED_HS_COMPANIES = "hubspot.companies"  # a company's rename wakes its contacts' customers
 FEED_QBO_CDC = "quickbooks.cdc"
-QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT, "Customer": CUSTOMER, "Item": ITEM}
+QBO_ENTITIES = {
+    "Invoice": INVOICE,
+    "Payment": PAYMENT,
+    "Customer": CUSTOMER,
+    "Item": ITEM,
+    "RefundReceipt": LEDGER_REFUND,  # made in QBO by hand: to the payment it refunds
+}
 # Customers and items sync after creation only once linked (engine/masterdata.py): a change to
 # one that is not linked is not marked at all, so a portal's contacts never crowd the queue.
 LINKED_ONLY = (CUSTOMER, ITEM)
@@ -97,7 +104,7 @@ class ChangeTracker:
     def handle_events(self, events: Iterable[ChangeEvent], reason: str = "webhook") -> PollStats:
         stats = PollStats()
         for event in events:
-            if event.object_type not in (INVOICE, PAYMENT, CUSTOMER, ITEM):
+            if event.object_type not in (INVOICE, PAYMENT, CUSTOMER, ITEM, LEDGER_REFUND):
                 continue
             key = RecordKey(self.connection_id, event.object_type, event.side, event.source_id)
             if not self._tracked(key):

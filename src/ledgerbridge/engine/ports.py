@@ -30,6 +30,9 @@ INVOICE = "invoice"
 PAYMENT = "payment"
 FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
 REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (write intents only)
+# A RefundReceipt made in QBO (by hand): keyed by its QBO id, tied to the payment it refunds
+# (engine/ledger_refunds.py).
+LEDGER_REFUND = "refund_receipt"
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
@@ -178,6 +181,11 @@ class CrmPort(Protocol):
         """Commerce payments associated with the invoice."""
 
     async def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    async def set_payment_refund(self, payment_id: str, refunded: Decimal, note: str) -> Payment:
+        """Set a commerce payment's refunded total (`hs_refunds_amount`) and its status
+        (partially_refunded / refunded, succeeded at 0), adding `note` to its internal comment;
+        the payment as HubSpot then holds it."""
 
     async def upsert_payment_from_ledger(
         self,
@@ -333,6 +341,12 @@ class LedgerPort(Protocol):
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         """What these RefundReceipts give back, as QBO holds them now (voided ones count 0)."""
 
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        """A RefundReceipt as QBO holds it; None when it was deleted."""
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        """The customer's QBO payments (what a refund receipt may be refunding)."""
+
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
         None when it is already gone."""
@@ -364,6 +378,39 @@ class FeeExpense:
     @property
     def total(self) -> Decimal:
         return self.processing_fee + self.platform_fee
+
+
+@dataclass(frozen=True)
+class RefundReceiptRead:
+    """A RefundReceipt read from QBO (money given back to a customer)."""
+
+    id: str
+    customer_id: str | None
+    customer_name: str | None
+    amount: Decimal  # TotalAmt; 0 once voided
+    currency: str
+    date: dt.date
+    deposit_account_id: str | None  # the account the money was paid from
+    reference: str | None  # PaymentRefNum
+    marker: str | None  # our external key, when ledgerbridge created it
+    payment_ids: tuple[str, ...] = ()  # Payments it names in LinkedTxn
+    voided: bool = False
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerPaymentFacts:
+    """What tells a customer's QBO payments apart when a refund receipt names none."""
+
+    id: str
+    date: dt.date
+    amount: Decimal
+    currency: str
+    reference: str | None
+    deposit_account_id: str | None
+    invoice_ids: tuple[str, ...]  # QBO invoices it paid
+    marker: str | None  # our external key, when ledgerbridge created it (a HubSpot payment)
+    gone: bool = False  # voided
 
 
 @dataclass(frozen=True)

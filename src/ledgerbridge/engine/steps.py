@@ -25,6 +25,7 @@ from ledgerbridge.engine.decisions import (
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.ledger_refunds import LedgerRefundStep
 from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.payment_steps import PaymentSteps
 from ledgerbridge.engine.planner import (
@@ -36,6 +37,7 @@ from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
     ITEM,
+    LEDGER_REFUND,
     PAYMENT,
     BatchCrmPort,
     BatchLedgerPort,
@@ -175,6 +177,17 @@ class Stepper(PaymentSteps):
                 self.connection_id, self.crm, self.ledger, self.store, self.record_state, self.locks
             )
             return await step.run(key)
+        if key.object_type == LEDGER_REFUND:
+            # A refund receipt made in QBO: to the HubSpot payment it refunds, when one fits.
+            refund_step = LedgerRefundStep(
+                self.connection_id,
+                self.crm,
+                self.ledger,
+                self.store,
+                self.settings,
+                self.record_state,
+            )
+            return await refund_step.run(key)
         return None
 
     # ---- invoices --------------------------------------------------------------------------

@@ -43,9 +43,11 @@ from ledgerbridge.engine.ports import (
     DirtyKey,
     FeeExpense,
     InvoiceCreate,
+    LedgerPaymentFacts,
     LedgerRefund,
     Link,
     RecordKey,
+    RefundReceiptRead,
     StoredSyncState,
     StorePort,
     WriteResult,
@@ -307,6 +309,13 @@ class FakeCrm(_Failures):
         self._call("get_payment")
         found = self.payments.get(payment_id)
         return None if found is None or found.archived else found.payment
+
+    async def set_payment_refund(self, payment_id: str, refunded: Decimal, note: str) -> Payment:
+        self._call("set_payment_refund")
+        found = self.payments[payment_id]
+        status = "refunded" if refunded >= found.payment.amount else "partially_refunded"
+        found.payment = replace(found.payment, refunded=refunded, status=status)
+        return found.payment
 
     async def upsert_payment_from_ledger(
         self,
@@ -704,6 +713,12 @@ class FakeLedger(_Failures):
 
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return sum((self.refunds[i].amount for i in refund_ids if i in self.refunds), Decimal(0))
+
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        return None  # refund receipts made by hand are not modelled here
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        return []
 
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         payment = self.payments.pop(payment_id, None)

@@ -38,7 +38,9 @@ from ledgerbridge.engine.ports import (
     ChangePage,
     CustomFieldDef,
     FeeExpense,
+    LedgerPaymentFacts,
     LedgerRefund,
+    RefundReceiptRead,
     SalesReceiptRequest,
     WriteResult,
 )
@@ -610,6 +612,12 @@ class QuickBooksConnector:
 
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         return await self.refunds.remove_payment(payment_id, how)
+
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        return await self.refunds.read_receipt(receipt_id)
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        return await self.refunds.customer_payments(customer_id)
 
     # Sales receipts (receipts.py)
     # -----------------------------------------------------------------------------------------

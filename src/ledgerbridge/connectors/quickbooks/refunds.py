@@ -6,10 +6,16 @@ the payment names none), with the payment's method and currency, one line on the
 first invoice the payment paid (what the money was for), the reason in PrivateNote (QBO's
 "Memo"), and a marker so that a create whose answer was lost is found again instead of being
 sent twice. A payment deleted in HubSpot is voided (or deleted, per the settings) in QBO.
+
+Refund receipts made in QBO by hand are read here too (`read_receipt`), with the customer's
+payments they may refund (`customer_payments`): the engine ties one to a payment
+(engine/ledger_refunds.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +23,12 @@ from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks.api import QboApi
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
-from ledgerbridge.engine.ports import LedgerRefund, WriteResult
+from ledgerbridge.engine.ports import (
+    LedgerPaymentFacts,
+    LedgerRefund,
+    RefundReceiptRead,
+    WriteResult,
+)
 from ledgerbridge.errors import Invalid, NotFound
 
 REFUND_ENTITY = "RefundReceipt"
@@ -83,6 +94,16 @@ class RefundBooks:
         self.markers.remember(REFUND_ENTITY, row)
         return write_result(row, created=not lookup.found)
 
+    async def read_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        row = await self.api.read(REFUND_ENTITY, receipt_id)
+        return receipt_from_wire(row) if row is not None else None
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        rows, _ = await self.api.query_pages(
+            "Payment", f"CustomerRef = {tr.quote(str(customer_id))}", "Id"
+        )
+        return [payment_facts_from_wire(row) for row in rows]
+
     async def total(self, refund_ids: list[str]) -> Decimal:
         total = Decimal(0)
         for refund_id in refund_ids:
@@ -136,3 +157,53 @@ class RefundBooks:
                 code="refund_account",
             )
         return {"value": str(page.rows[0]["Id"])}
+
+
+def _voided(row: Mapping[str, Any]) -> bool:
+    """QBO marks a voided transaction in its PrivateNote ("Voided") and zeroes its amount."""
+    return str(row.get("PrivateNote") or "").startswith("Voided") and not Decimal(
+        str(row.get("TotalAmt") or 0)
+    )
+
+
+def receipt_from_wire(row: Mapping[str, Any]) -> RefundReceiptRead:
+    customer = row.get("CustomerRef") or {}
+    payments = [
+        str(x.get("TxnId"))
+        for x in row.get("LinkedTxn") or []
+        if x.get("TxnType") == "Payment" and x.get("TxnId")
+    ]
+    return RefundReceiptRead(
+        id=str(row["Id"]),
+        customer_id=tr.ref_value(customer),
+        customer_name=customer.get("name") if isinstance(customer, Mapping) else None,
+        amount=Decimal(str(row.get("TotalAmt") or 0)),
+        currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+        date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+        deposit_account_id=tr.ref_value(row.get("DepositToAccountRef")),
+        reference=str(row.get("PaymentRefNum") or "").strip() or None,
+        marker=tr.extract_marker(row.get("PrivateNote")),
+        payment_ids=tuple(dict.fromkeys(payments)),
+        voided=_voided(row),
+        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
+    )
+
+
+def payment_facts_from_wire(row: Mapping[str, Any]) -> LedgerPaymentFacts:
+    invoices = [
+        str(x.get("TxnId"))
+        for line in row.get("Line") or []
+        for x in line.get("LinkedTxn") or []
+        if x.get("TxnType") == "Invoice" and x.get("TxnId")
+    ]
+    return LedgerPaymentFacts(
+        id=str(row["Id"]),
+        date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+        amount=Decimal(str(row.get("TotalAmt") or 0)),
+        currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+        reference=str(row.get("PaymentRefNum") or "").strip() or None,
+        deposit_account_id=tr.ref_value(row.get("DepositToAccountRef")),
+        invoice_ids=tuple(dict.fromkeys(invoices)),
+        marker=tr.extract_marker(row.get("PrivateNote")),
+        gone=_voided(row),
+    )
