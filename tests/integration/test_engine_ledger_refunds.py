@@ -17,7 +17,14 @@ from engine_world import SYNCED, World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.payments import REFUND_IDS, REFUNDED_IN_QBO
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, LEDGER_REFUND, PAYMENT, REFUND
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    INVOICE,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
+    PAYMENT,
+    REFUND,
+)
 
 
 @pytest.fixture
@@ -247,3 +254,67 @@ async def test_receipts_ledgerbridge_booked_are_not_read_back(world: World) -> N
     await world.sync()
     assert _receipt_state(world, ours) is None
     assert _hs_refund(world, payment) == (Decimal("30.00"), "partially_refunded")
+
+
+async def test_credit_memo_is_reported_until_applied_then_shows_as_a_credit(
+    world: World,
+) -> None:
+    email = f"cm-{uuid.uuid4().hex[:6]}@fjord.example"
+    contact = world.hs.contact(email, company=f"Fjord C {email}")
+    product = world.hs.product("Workshop", f"CM-{uuid.uuid4().hex[:6]}", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    qbo_invoice = world.qbo_id_of(invoice)
+    customer = world.store.get_link(world.connection_id, CUSTOMER, Side.HUBSPOT, contact)
+    assert customer is not None and customer.qbo_id
+    memo = world.qbo.create(
+        "CreditMemo",
+        {
+            "CustomerRef": {"value": customer.qbo_id},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": "40.00",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": world.qbo.item_named("Services")},
+                        "Qty": 1,
+                    },
+                }
+            ],
+        },
+    )
+    await world.sync()
+
+    # Not applied: no balance moved in QBO, none in HubSpot; reported with what to do.
+    state = world.state(LEDGER_CREDIT, Side.QUICKBOOKS, str(memo["Id"]))
+    assert state is not None and state.status is SyncStatus.FAILED, state
+    assert "40.00 USD not applied to any invoice" in (state.message or "")
+    assert "Receive payment" in (state.hint or "")
+    qbo_row = world.qbo.get("Invoice", qbo_invoice)
+    assert qbo_row is not None and Decimal(str(qbo_row["Balance"])) == Decimal("100.00")
+    assert Decimal(world.hs.props("invoices", invoice)["hs_balance_due"]) == Decimal("100.00")
+    assert world.hs.payments_of(invoice) == []
+
+    # The bookkeeper applies it to the invoice: a credit in HubSpot, the same balance.
+    world.qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer.qbo_id},
+            "TotalAmt": "0",
+            "Line": [
+                {"Amount": "40.00", "LinkedTxn": [{"TxnId": qbo_invoice, "TxnType": "Invoice"}]},
+                {
+                    "Amount": "40.00",
+                    "LinkedTxn": [{"TxnId": str(memo["Id"]), "TxnType": "CreditMemo"}],
+                },
+            ],
+        },
+    )
+    await world.sync()
+    state = world.state(LEDGER_CREDIT, Side.QUICKBOOKS, str(memo["Id"]))
+    assert state is not None and state.status is SYNCED, state
+    qbo_row = world.qbo.get("Invoice", qbo_invoice)
+    assert qbo_row is not None and Decimal(str(qbo_row["Balance"])) == Decimal("60.00")
+    assert Decimal(world.hs.props("invoices", invoice)["hs_balance_due"]) == Decimal("60.00")
+    [credit] = world.hs.payments_of(invoice)
+    assert Decimal(credit["hs_initial_amount"]) == Decimal("40.00")

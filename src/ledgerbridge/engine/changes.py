@@ -26,6 +26,7 @@ from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
     ITEM,
+    LEDGER_CREDIT,
     LEDGER_REFUND,
     PAYMENT,
     ChangePage,
@@ -47,6 +48,7 @@ QBO_ENTITIES = {
     "Customer": CUSTOMER,
     "Item": ITEM,
     "RefundReceipt": LEDGER_REFUND,  # made in QBO by hand: to the payment it refunds
+    "CreditMemo": LEDGER_CREDIT,  # made in QBO by hand: checked, reported while unapplied
 }
 # Customers and items sync after creation only once linked (engine/masterdata.py): a change to
 # one that is not linked is not marked at all, so a portal's contacts never crowd the queue.
@@ -104,7 +106,14 @@ class ChangeTracker:
     def handle_events(self, events: Iterable[ChangeEvent], reason: str = "webhook") -> PollStats:
         stats = PollStats()
         for event in events:
-            if event.object_type not in (INVOICE, PAYMENT, CUSTOMER, ITEM, LEDGER_REFUND):
+            if event.object_type not in (
+                INVOICE,
+                PAYMENT,
+                CUSTOMER,
+                ITEM,
+                LEDGER_REFUND,
+                LEDGER_CREDIT,
+            ):
                 continue
             key = RecordKey(self.connection_id, event.object_type, event.side, event.source_id)
             if not self._tracked(key):

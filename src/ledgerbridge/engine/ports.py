@@ -33,6 +33,9 @@ REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (wr
 # A RefundReceipt made in QBO (by hand): keyed by its QBO id, tied to the payment it refunds
 # (engine/ledger_refunds.py).
 LEDGER_REFUND = "refund_receipt"
+# A CreditMemo made in QBO (by hand): reaches HubSpot once applied to an invoice through a
+# Payment (engine/ledger_refunds.py, LedgerCreditStep).
+LEDGER_CREDIT = "credit_memo"
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
@@ -347,6 +350,9 @@ class LedgerPort(Protocol):
     async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
         """The customer's QBO payments (what a refund receipt may be refunding)."""
 
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        """A CreditMemo as QBO holds it; None when it was deleted."""
+
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         """Void (how="void") or delete (how="delete") a QBO payment at its current SyncToken;
         None when it is already gone."""
@@ -411,6 +417,23 @@ class LedgerPaymentFacts:
     invoice_ids: tuple[str, ...]  # QBO invoices it paid
     marker: str | None  # our external key, when ledgerbridge created it (a HubSpot payment)
     gone: bool = False  # voided
+    shares: tuple[tuple[str, Decimal], ...] = ()  # (QBO invoice id, amount applied to it)
+    credit_memo_ids: tuple[str, ...] = ()  # credit memos it applies
+
+
+@dataclass(frozen=True)
+class CreditMemoRead:
+    """A CreditMemo read from QBO: credit a customer holds until it is applied to invoices."""
+
+    id: str
+    customer_id: str | None
+    customer_name: str | None
+    amount: Decimal  # TotalAmt
+    remaining: Decimal  # RemainingCredit: not applied yet
+    currency: str
+    date: dt.date
+    marker: str | None  # our external key, when ledgerbridge created it
+    voided: bool = False
 
 
 @dataclass(frozen=True)

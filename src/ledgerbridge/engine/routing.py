@@ -15,10 +15,18 @@ from typing import Protocol
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, LEDGER_REFUND, PAYMENT, CrmPort
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    INVOICE,
+    ITEM,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
+    PAYMENT,
+    CrmPort,
+)
 
 # Record types a notification can be about that mark a record of ours.
-OBJECT_TYPES = frozenset({INVOICE, PAYMENT, CUSTOMER, ITEM, LEDGER_REFUND})
+OBJECT_TYPES = frozenset({INVOICE, PAYMENT, CUSTOMER, ITEM, LEDGER_REFUND, LEDGER_CREDIT})
 # HubSpot records that belong to an invoice: a change to one is a change to its invoice.
 CHILD_TYPES = ("line_item", "discount", "fee", "tax")
 # A HubSpot company: a change to one (its name) is a change to its contacts' customers.

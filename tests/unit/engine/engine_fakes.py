@@ -39,6 +39,7 @@ from ledgerbridge.engine.ports import (
     BatchCrmPort,
     BatchLedgerPort,
     ChangePage,
+    CreditMemoRead,
     CustomFieldDef,
     DirtyKey,
     FeeExpense,
@@ -719,6 +720,9 @@ class FakeLedger(_Failures):
 
     async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
         return []
+
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        return None  # credit memos made by hand are not modelled here
 
     async def remove_payment(self, payment_id: str, how: str) -> WriteResult | None:
         payment = self.payments.pop(payment_id, None)

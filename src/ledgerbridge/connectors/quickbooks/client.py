@@ -36,6 +36,7 @@ from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, w
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import (
     ChangePage,
+    CreditMemoRead,
     CustomFieldDef,
     FeeExpense,
     LedgerPaymentFacts,
@@ -618,6 +619,9 @@ class QuickBooksConnector:
 
     async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
         return await self.refunds.customer_payments(customer_id)
+
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        return await self.refunds.read_credit_memo(memo_id)
 
     # Sales receipts (receipts.py)
     # -----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ledgerbridge.connectors.quickbooks.api import QboApi
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.engine.ports import (
+    CreditMemoRead,
     LedgerPaymentFacts,
     LedgerRefund,
     RefundReceiptRead,
@@ -97,6 +98,25 @@ class RefundBooks:
     async def read_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
         row = await self.api.read(REFUND_ENTITY, receipt_id)
         return receipt_from_wire(row) if row is not None else None
+
+    async def read_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        row = await self.api.read("CreditMemo", memo_id)
+        if row is None:
+            return None
+        customer = row.get("CustomerRef") or {}
+        total = Decimal(str(row.get("TotalAmt") or 0))
+        remaining = row.get("RemainingCredit")
+        return CreditMemoRead(
+            id=str(row["Id"]),
+            customer_id=tr.ref_value(customer),
+            customer_name=customer.get("name") if isinstance(customer, Mapping) else None,
+            amount=total,
+            remaining=Decimal(str(remaining)) if remaining is not None else total,
+            currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+            date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+            marker=tr.extract_marker(row.get("PrivateNote")),
+            voided=_voided(row),
+        )
 
     async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
         rows, _ = await self.api.query_pages(
@@ -190,12 +210,18 @@ def receipt_from_wire(row: Mapping[str, Any]) -> RefundReceiptRead:
 
 
 def payment_facts_from_wire(row: Mapping[str, Any]) -> LedgerPaymentFacts:
-    invoices = [
-        str(x.get("TxnId"))
-        for line in row.get("Line") or []
-        for x in line.get("LinkedTxn") or []
-        if x.get("TxnType") == "Invoice" and x.get("TxnId")
-    ]
+    shares: list[tuple[str, Decimal]] = []
+    memos: list[str] = []
+    for line in row.get("Line") or []:
+        amount = Decimal(str(line.get("Amount") or 0))
+        for x in line.get("LinkedTxn") or []:
+            if not x.get("TxnId"):
+                continue
+            if x.get("TxnType") == "Invoice":
+                shares.append((str(x["TxnId"]), amount))
+            elif x.get("TxnType") == "CreditMemo":
+                memos.append(str(x["TxnId"]))
+    invoices = [invoice for invoice, _ in shares]
     return LedgerPaymentFacts(
         id=str(row["Id"]),
         date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
@@ -206,4 +232,6 @@ def payment_facts_from_wire(row: Mapping[str, Any]) -> LedgerPaymentFacts:
         invoice_ids=tuple(dict.fromkeys(invoices)),
         marker=tr.extract_marker(row.get("PrivateNote")),
         gone=_voided(row),
+        shares=tuple(shares),
+        credit_memo_ids=tuple(dict.fromkeys(memos)),
     )

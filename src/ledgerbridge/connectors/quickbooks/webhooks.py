@@ -23,7 +23,7 @@ from ledgerbridge.connectors.webhook_shapes import (
     load,
     validate,
 )
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, LEDGER_REFUND, PAYMENT
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, LEDGER_CREDIT, LEDGER_REFUND, PAYMENT
 
 ENTITY_TYPES = {
     "invoice": INVOICE,
@@ -31,6 +31,7 @@ ENTITY_TYPES = {
     "customer": CUSTOMER,
     "item": ITEM,
     "refundreceipt": LEDGER_REFUND,
+    "creditmemo": LEDGER_CREDIT,
 }
 
 
