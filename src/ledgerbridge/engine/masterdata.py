@@ -53,7 +53,6 @@ from ledgerbridge.engine.compare import (
     I_DESCRIPTION,
     I_NAME,
     I_PRICE,
-    FieldDifference,
     compare_customer,
     compare_product,
     customer_values,
@@ -61,7 +60,15 @@ from ledgerbridge.engine.compare import (
 )
 from ledgerbridge.engine.decisions import Decision, Plan
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.ports import CUSTOMER, ITEM, CrmPort, LedgerPort, Link, RecordKey
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    ITEM,
+    CrmPort,
+    FieldDifference,
+    LedgerPort,
+    Link,
+    RecordKey,
+)
 from ledgerbridge.engine.ports import StorePort as _StorePort
 from ledgerbridge.engine.snapshot import snapshot_hash
 from ledgerbridge.engine.state_book import StepResult
