@@ -4,8 +4,8 @@ A RefundReceipt names a customer, an amount, the account the money was paid from
 a reference; it names no invoice and (in QBO's own forms) no payment. The engine ties one to a
 payment only when a single payment can be meant, and reports the rest:
 
-1. A receipt ledgerbridge created itself (its marker `hubspot-refund:`) is HubSpot's refund,
-   already counted there: nothing to do.
+1. A receipt ledgerbridge created itself (any ledgerbridge marker in its PrivateNote, e.g.
+   `hubspot-refund:`) is HubSpot's refund, already counted there: nothing to do.
 2. The candidates are the customer's QBO payments that HubSpot knows: a HubSpot payment the
    sync recorded in QBO, or each invoice share of a QBO payment copied to HubSpot.
 3. A receipt that names a payment (`LinkedTxn`) keeps that payment's candidates; one with a
@@ -63,7 +63,6 @@ from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.verify import DIFFERENCES
 from ledgerbridge.errors import Invalid
 
-OURS = "hubspot-refund:"  # the marker of receipts ledgerbridge books for HubSpot refunds
 # In the receipt's link extra.
 APPLIED = "applied"  # the receipt amount already counted in HubSpot
 TARGET = "target"  # the HubSpot refunded total a write in progress aims at
@@ -103,8 +102,8 @@ class LedgerRefundStep:
 
     async def run(self, key: RecordKey) -> StepResult | None:
         receipt = await self.ledger.get_refund_receipt(key.source_id)
-        if receipt is not None and (receipt.marker or "").startswith(OURS):
-            return None  # booked by ledgerbridge for a refund HubSpot already holds
+        if receipt is not None and receipt.marker:
+            return None  # booked by ledgerbridge (a refund HubSpot already holds)
         link = self.store.get_link(
             self.connection_id, LEDGER_REFUND, Side.QUICKBOOKS, key.source_id
         )

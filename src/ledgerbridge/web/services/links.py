@@ -12,11 +12,18 @@ QBO_APP = {
     "sandbox-quickbooks.api.intuit.com": "https://app.sandbox.qbo.intuit.com",
     "quickbooks.api.intuit.com": "https://app.qbo.intuit.com",
 }
-APP_PAGES = {"invoice": "invoice", "payment": "recvpayment", "purchase": "expense"}
+APP_PAGES = {
+    "invoice": "invoice",
+    "payment": "recvpayment",
+    "purchase": "expense",
+    "refundreceipt": "refundreceipt",
+    "creditmemo": "creditmemo",
+}
 
 
 def qbo_url(connection: ConnectionInfo | None, kind: str, record_id: str | None) -> str | None:
-    """kind: "invoice", "payment" or "purchase" (an expense, e.g. a payment's fees)."""
+    """kind: "invoice", "payment", "purchase" (an expense, e.g. a payment's fees),
+    "refundreceipt" or "creditmemo"."""
     if not record_id:
         return None
     base = (connection.qbo_base_url if connection else "") or ""
