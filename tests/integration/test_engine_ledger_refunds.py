@@ -24,7 +24,9 @@ from ledgerbridge.engine.ports import (
     LEDGER_REFUND,
     PAYMENT,
     REFUND,
+    RecordKey,
 )
+from ledgerbridge.sandbox.faults import FaultPlan
 
 
 @pytest.fixture
@@ -318,3 +320,31 @@ async def test_credit_memo_is_reported_until_applied_then_shows_as_a_credit(
     assert Decimal(world.hs.props("invoices", invoice)["hs_balance_due"]) == Decimal("60.00")
     [credit] = world.hs.payments_of(invoice)
     assert Decimal(credit["hs_initial_amount"]) == Decimal("40.00")
+
+
+async def test_a_lost_answer_from_hubspot_never_counts_the_receipt_twice(world: World) -> None:
+    paid = await _paid_in_hubspot(world, ("500.00",))
+    payment = paid["payments"][0]
+    receipt = _receipt(world, paid["customer"], "120.00", PaymentRefNum=f"REF-{paid['invoice']}-0")
+    # HubSpot commits every PATCH, then the connection drops before the answer.
+    plan = FaultPlan(commit_timeout_rate=1.0, seed=3, only_methods=["PATCH"])
+    assert (await world.clients[0].put("/_sandbox/faults", json=plan.to_dict())).status_code == 200
+    await world.sync()
+    # HubSpot holds the refund, the engine never heard back: the write is still pending.
+    assert _hs_refund(world, payment) == (Decimal("120.00"), "partially_refunded")
+    pending = world.store.get_link(world.connection_id, LEDGER_REFUND, Side.QUICKBOOKS, receipt)
+    assert pending is not None and pending.extra["written"] is False
+    assert (
+        await world.clients[0].put("/_sandbox/faults", json=FaultPlan().to_dict())
+    ).status_code == 200
+    key = RecordKey(world.connection_id, LEDGER_REFUND, Side.QUICKBOOKS, receipt)
+    await world.engine.sync_key(key)
+    await world.sync()
+
+    state = _receipt_state(world, receipt)
+    assert state is not None and state.status is SYNCED, state
+    assert _hs_refund(world, payment) == (Decimal("120.00"), "partially_refunded")
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment)
+    assert link is not None and link.extra[REFUND_IDS] == [receipt]
+    assert Decimal(link.extra[REFUNDED_IN_QBO]) == Decimal("120.00")
+    assert world.qbo.count("RefundReceipt") == 1

@@ -66,6 +66,7 @@ from ledgerbridge.errors import Invalid
 # In the receipt's link extra.
 APPLIED = "applied"  # the receipt amount already counted in HubSpot
 TARGET = "target"  # the HubSpot refunded total a write in progress aims at
+TARGET_AMOUNT = "target_amount"  # the receipt amount that total counts
 WRITTEN = "written"
 KIND = "kind"  # "payment" (a HubSpot payment recorded in QBO) | "copy" (a share of a QBO one)
 QBO_PAYMENT = "qbo_payment_id"
@@ -221,7 +222,9 @@ class LedgerRefundStep:
         currency = payment.currency
         pending = link.extra.get(TARGET) is not None and not link.extra.get(WRITTEN)
         if pending:
+            # A write whose answer was lost: the same total, for the amount it was made for.
             target = Decimal(str(link.extra[TARGET]))
+            amount = Decimal(str(link.extra.get(TARGET_AMOUNT) or amount))
         else:
             target = quantize(payment.refunded + amount - applied, currency)
         delta = amount - applied
@@ -242,9 +245,19 @@ class LedgerRefundStep:
                         context,
                     ),
                 )
-            # Intent first: a replay after a lost answer writes the same total again.
-            link = self._save(link, {TARGET: format(target, "f"), WRITTEN: False})
-            self._book(link, receipt, delta)
+            if not pending:
+                # Intent first, with the payment's refund bookkeeping, in one transaction: a
+                # replay after a lost answer writes the same total again, booked once.
+                with self.store.unit_of_work():
+                    link = self._save(
+                        link,
+                        {
+                            TARGET: format(target, "f"),
+                            TARGET_AMOUNT: format(amount, "f"),
+                            WRITTEN: False,
+                        },
+                    )
+                    self._book(link, receipt, delta)
             note = (
                 f"Refund receipt {key.source_id} in QuickBooks: {amount} {currency}"
                 if amount
