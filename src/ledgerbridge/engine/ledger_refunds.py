@@ -172,22 +172,28 @@ class LedgerRefundStep:
         )
 
     async def _candidates(self, receipt: RefundReceiptRead) -> list[Candidate]:
+        """The customer's payments HubSpot knows, dated on or before the receipt and not voided
+        (one HubSpot read per HubSpot payment, one batch read for all copies)."""
         if not receipt.customer_id:
             return []
         out: list[Candidate] = []
+        shares: dict[str, LedgerPaymentFacts] = {}
         for facts in await self.ledger.customer_payments(receipt.customer_id):
-            link = self.store.get_link(self.connection_id, PAYMENT, Side.QUICKBOOKS, facts.id)
+            if facts.gone or facts.date > receipt.date:
+                continue
             marker = facts.marker or ""
             if marker.startswith("hubspot-payment:"):
+                link = self.store.get_link(self.connection_id, PAYMENT, Side.QUICKBOOKS, facts.id)
                 hubspot_id = (link.hubspot_id if link else None) or marker.split(":", 1)[1]
                 payment = await self.crm.get_payment(hubspot_id)
                 if payment is not None:
                     out.append(Candidate(hubspot_id, PAYMENT, facts, payment))
                 continue
-            keys = [share_key(facts.id, invoice) for invoice in facts.invoice_ids]
-            for copy in (await self.crm.find_ledger_payments(keys)).values():
-                if copy.id:
-                    out.append(Candidate(copy.id, "copy", facts, copy))
+            shares.update({share_key(facts.id, invoice): facts for invoice in facts.invoice_ids})
+        copies = await self.crm.find_ledger_payments(list(shares)) if shares else {}
+        for key, copy in copies.items():
+            if copy.id and key in shares:
+                out.append(Candidate(copy.id, "copy", shares[key], copy))
         return out
 
     # ---- writing HubSpot ---------------------------------------------------------------------
