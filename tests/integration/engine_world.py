@@ -165,6 +165,7 @@ class World:
     connection_id: int
     engine: SyncEngine
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    servers: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def with_settings(self, settings: SyncSettings) -> SyncEngine:
         self.engine = SyncEngine(self.connection_id, self.crm, self.ledger, self.store, settings)
@@ -198,6 +199,7 @@ class World:
     async def close(self) -> None:
         for client in self.clients:
             await client.aclose()
+        self.servers.close()
         self.store.close()
 
 
@@ -297,18 +299,21 @@ async def make_world(
     qbo_faults: FaultPlan | None = None,
     hs_seed: str = "empty",
     qbo_seed: str = "empty",
-    sockets: contextlib.ExitStack | None = None,
+    sockets: bool | contextlib.ExitStack = False,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> World:
-    """`sockets`: serve both sandboxes over real sockets (uvicorn on free ports, stopped when the
-    stack closes) instead of in-process; `clock`: the engine's clock."""
+    """`sockets`: serve both sandboxes over real sockets (uvicorn on free ports) instead of
+    in-process: True (stopped when the world closes) or an ExitStack that stops them when it
+    closes; `clock`: the engine's clock."""
     hubspot_app = create_hubspot_app(seed=hs_seed, faults=hs_faults)
     qbo_app = create_qbo_app(seed=qbo_seed, faults=qbo_faults)
     qbo_state = qbo_app.state.sandbox
     realm = qbo_state.default_realm_id
-    if sockets is not None:
-        hs_base = sockets.enter_context(run_asgi_server(hubspot_app))
-        qbo_base = sockets.enter_context(run_asgi_server(qbo_app))
+    servers = contextlib.ExitStack()
+    if sockets is not False:
+        stack = sockets if isinstance(sockets, contextlib.ExitStack) else servers
+        hs_base = stack.enter_context(run_asgi_server(hubspot_app))
+        qbo_base = stack.enter_context(run_asgi_server(qbo_app))
         hs_http = httpx.AsyncClient(base_url=hs_base, timeout=30)
         qbo_http = httpx.AsyncClient(base_url=qbo_base, timeout=30)
     else:
@@ -344,6 +349,7 @@ async def make_world(
         info.id,
         engine,
         [hs_http, qbo_http],
+        servers,
     )
 
 

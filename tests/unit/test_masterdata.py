@@ -66,3 +66,20 @@ def test_apply_copies_only_the_named_fields() -> None:
     assert (out.email, out.first_name, out.phone, out.id) == ("a@x.example", "Ada", "2", "7")
     item = apply_product(Product(name="A", unit_price=Decimal(1)), Product(name="B"), ["name"])
     assert (item.name, item.unit_price) == ("B", Decimal(1))
+
+
+def test_a_company_rename_swaps_the_old_name_at_the_start_of_the_display_name() -> None:
+    from ledgerbridge.engine.masterdata import renamed_display_name
+
+    assert renamed_display_name("Birch Works", "Birch Works", "Birch & Sons") == "Birch & Sons"
+    assert renamed_display_name("birch works", "Birch Works", "Birch & Sons") == "Birch & Sons"
+    assert (
+        renamed_display_name("Birch Works (EUR)", "Birch Works", "Birch & Sons")
+        == "Birch & Sons (EUR)"
+    )
+    assert (
+        renamed_display_name("Birch Works (2)", "Birch Works", "Birch & Sons") == "Birch & Sons (2)"
+    )
+    # A name a bookkeeper chose is kept.
+    assert renamed_display_name("B. Works Ltd", "Birch Works", "Birch & Sons") is None
+    assert renamed_display_name("Birch Workshop", "Birch Works", "Birch & Sons") is None

@@ -26,6 +26,8 @@ from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
     ITEM,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
     PAYMENT,
     ChangePage,
     CrmPort,
@@ -38,8 +40,16 @@ FEED_HS_INVOICES = "hubspot.invoices"
 FEED_HS_PAYMENTS = "hubspot.payments"
 FEED_HS_CONTACTS = "hubspot.contacts"
 FEED_HS_PRODUCTS = "hubspot.products"
+FEED_HS_COMPANIES = "hubspot.companies"  # a company's rename wakes its contacts' customers
 FEED_QBO_CDC = "quickbooks.cdc"
-QBO_ENTITIES = {"Invoice": INVOICE, "Payment": PAYMENT, "Customer": CUSTOMER, "Item": ITEM}
+QBO_ENTITIES = {
+    "Invoice": INVOICE,
+    "Payment": PAYMENT,
+    "Customer": CUSTOMER,
+    "Item": ITEM,
+    "RefundReceipt": LEDGER_REFUND,  # made in QBO by hand: to the payment it refunds
+    "CreditMemo": LEDGER_CREDIT,  # made in QBO by hand: checked, reported while unapplied
+}
 # Customers and items sync after creation only once linked (engine/masterdata.py): a change to
 # one that is not linked is not marked at all, so a portal's contacts never crowd the queue.
 LINKED_ONLY = (CUSTOMER, ITEM)
@@ -96,7 +106,14 @@ class ChangeTracker:
     def handle_events(self, events: Iterable[ChangeEvent], reason: str = "webhook") -> PollStats:
         stats = PollStats()
         for event in events:
-            if event.object_type not in (INVOICE, PAYMENT, CUSTOMER, ITEM):
+            if event.object_type not in (
+                INVOICE,
+                PAYMENT,
+                CUSTOMER,
+                ITEM,
+                LEDGER_REFUND,
+                LEDGER_CREDIT,
+            ):
                 continue
             key = RecordKey(self.connection_id, event.object_type, event.side, event.source_id)
             if not self._tracked(key):
@@ -147,6 +164,7 @@ class ChangeTracker:
             (FEED_HS_PAYMENTS, self.crm.changed_payments, PAYMENT),
             (FEED_HS_CONTACTS, self.crm.changed_contacts, CUSTOMER),
             (FEED_HS_PRODUCTS, self.crm.changed_products, ITEM),
+            (FEED_HS_COMPANIES, self.crm.changed_company_contacts, CUSTOMER),
         ):
             cursor = self.store.get_cursor(self.connection_id, feed)
             for _ in range(MAX_PAGES):

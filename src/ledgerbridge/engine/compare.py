@@ -455,6 +455,15 @@ def customer_values(customer: Customer) -> dict[str, str | None]:
     }
 
 
+C_COMPANY = "company_name"  # kept in a customer's base: a HubSpot company rename (masterdata.py)
+
+
+def customer_base(customer: Customer) -> dict[str, str | None]:
+    """The base stored for a customer both sides hold as sent: its compared values and its
+    company name."""
+    return {**customer_values(customer), C_COMPANY: _clean(customer.company_name)}
+
+
 def product_values(product: Product) -> dict[str, str | None]:
     """Name and description trimmed, the price as an exact decimal without trailing zeros,
     active as "yes" / "no"."""

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Customer, LineItem, LineKind, Product, Side
-from ledgerbridge.engine.compare import customer_values, product_values
+from ledgerbridge.engine.compare import customer_base, product_values
 from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.intents import KeyedLocks, create_once, intent_key
 from ledgerbridge.engine.ports import (
@@ -179,7 +179,7 @@ class Resolver:
                 self.stats.customers_matched += 1
             # A customer created from the contact holds the contact's values: the base its
             # later edits are merged against (engine/masterdata.py).
-            base = customer_values(customer) if result.created else None
+            base = customer_base(customer) if result.created else None
             self._save(CUSTOMER, source, result.id, extra, base)
             return result.id
 
@@ -269,7 +269,7 @@ class Resolver:
                 done.append((key, result.id))
                 # Created from the contact: the contact's values are the base its later edits
                 # are merged against (engine/masterdata.py).
-                created.append((customer, result.id, extra, customer_values(customer)))
+                created.append((customer, result.id, extra, customer_base(customer)))
         with self.store.unit_of_work():
             self.store.complete_intents(done)
             self._link_many(created)

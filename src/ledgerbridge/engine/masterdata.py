@@ -26,6 +26,13 @@ changes to the contact at once; a contact change reaches it at its next step (a 
 events wake the home-currency customer's key only). A HubSpot
 product archived deactivates its QBO item and a QBO item made inactive archives the HubSpot
 product; re-activation is not copied (HubSpot cannot restore an archived product by API).
+
+The company name goes one way, HubSpot → QBO (`_company_rename`): a HubSpot company renamed
+(its name differs from the base) sets the customer's CompanyName and, when the DisplayName was
+made from the old name ("Old Co", "Old Co (EUR)", "Old Co (2)"), the DisplayName with the old
+name swapped for the new one. A DisplayName already used by another customer, vendor or
+employee fails the step (`display_name_taken`) before anything is written, with what to do.
+A CompanyName or DisplayName changed only in QBO is the bookkeeper's and is kept.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 from ledgerbridge.domain import Address, Customer, Product, Side, SyncStatus
 from ledgerbridge.engine.compare import (
     C_ADDRESS,
+    C_COMPANY,
     C_EMAIL,
     C_FIRST_NAME,
     C_LAST_NAME,
@@ -52,14 +60,41 @@ from ledgerbridge.engine.compare import (
 )
 from ledgerbridge.engine.decisions import Decision, Plan
 from ledgerbridge.engine.intents import KeyedLocks
-from ledgerbridge.engine.ports import CUSTOMER, ITEM, CrmPort, LedgerPort, Link, RecordKey
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    ITEM,
+    CrmPort,
+    FieldDifference,
+    LedgerPort,
+    Link,
+    RecordKey,
+)
 from ledgerbridge.engine.ports import StorePort as _StorePort
 from ledgerbridge.engine.snapshot import snapshot_hash
 from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.verify import DIFFERENCES
+from ledgerbridge.errors import Duplicate
 
 OWNERS: Mapping[str, Side] = {CUSTOMER: Side.HUBSPOT, ITEM: Side.QUICKBOOKS}
 Values = dict[str, str | None]
+C_DISPLAY = "display_name"  # written with a rename, never compared
+
+
+def clean_name(value: str | None) -> str | None:
+    text = " ".join((value or "").split())
+    return text or None
+
+
+def renamed_display_name(display: str | None, old: str, new: str) -> str | None:
+    """The DisplayName after the company `old` is renamed `new`: the old name at its start is
+    replaced ("Old Co (EUR)" → "New Co (EUR)"); None when it was not made from the old name (a
+    bookkeeper chose it: it is kept)."""
+    current = clean_name(display) or ""
+    if current.casefold() == old.casefold():
+        return new
+    if current.casefold().startswith(old.casefold() + " ("):
+        return new + current[len(old) :]
+    return None
 
 
 def merge(
@@ -185,25 +220,80 @@ class MasterDataStep:
             hs_changed=hs.version is None or hs.version != link.hubspot_version,
             qbo_changed=qbo.version is None or qbo.version != link.qbo_version,
         )
-        if to_qbo:
+        renamed, rename_fields, rename_conflict = await self._company_rename(link, hs, qbo)
+        if rename_conflict is not None:
+            conflicts.append(rename_conflict)
+        if to_qbo or rename_fields:
             qbo = await self.ledger.update_customer(
-                str(link.qbo_id), qbo.version or "0", apply_customer(qbo, hs, to_qbo), to_qbo
+                str(link.qbo_id),
+                qbo.version or "0",
+                apply_customer(renamed, hs, to_qbo),
+                [*to_qbo, *rename_fields],
             )
         if to_hs:
             hs = await self.crm.update_contact(contact_id, apply_customer(hs, qbo, to_hs), to_hs)
         differences = compare_customer(hs, qbo)
+        if rename_fields and clean_name(qbo.company_name) != clean_name(renamed.company_name):
+            differences.append(
+                FieldDifference(C_COMPANY, clean_name(hs.company_name), qbo.company_name)
+            )
+        if rename_fields and clean_name(qbo.display_name) != clean_name(renamed.display_name):
+            differences.append(FieldDifference(C_DISPLAY, renamed.display_name, qbo.display_name))
         label = hs.preferred_name
         return self._finish(
             key,
             link,
             conflicts,
             differences,
-            customer_values(hs),
-            customer_values(qbo),
+            {**customer_values(hs), C_COMPANY: clean_name(hs.company_name)},
+            {**customer_values(qbo), C_COMPANY: clean_name(qbo.company_name)},
             hs.version,
             qbo.version,
             label,
-            bool(to_qbo or to_hs),
+            bool(to_qbo or to_hs or rename_fields),
+        )
+
+    async def _company_rename(
+        self, link: Link, hs: Customer, qbo: Customer
+    ) -> tuple[Customer, list[str], tuple[str, str | None, str | None, Side] | None]:
+        """(QBO customer with the new names, fields to write, conflict to audit): a HubSpot
+        company rename. No base for the name (a link older than this rule): a blank QBO
+        CompanyName is filled; otherwise nothing moves until both sides agree once."""
+        new = clean_name(hs.company_name)
+        current = clean_name(qbo.company_name)
+        base = (link.base or {}).get(C_COMPANY)
+        if new is None or new == current:
+            return qbo, [], None
+        if base is None:
+            if current is None and C_COMPANY not in (link.base or {}):
+                return replace(qbo, company_name=new), [C_COMPANY], None
+            return qbo, [], None
+        if new == base:
+            return qbo, [], None  # HubSpot did not rename: a QBO-only change is kept
+        conflict = None
+        if current != base:  # renamed on both sides: HubSpot (owner) wins, audited
+            conflict = (C_COMPANY, new, current, Side.HUBSPOT)
+        fields = [C_COMPANY]
+        display = renamed_display_name(qbo.display_name, current or base, new)
+        if display is None and current != base:
+            display = renamed_display_name(qbo.display_name, base, new)
+        if display is not None and display.casefold() != (qbo.display_name or "").casefold():
+            if await self.ledger.display_name_taken(display):
+                raise Duplicate(
+                    f'The HubSpot company was renamed "{new}", but QuickBooks already has a '
+                    f'customer, vendor or employee named "{display}"',
+                    hint=(
+                        f'In QuickBooks, rename or merge the record named "{display}" (inactive '
+                        "ones count too), or give the HubSpot company another name; then retry "
+                        f'this customer. Nothing was changed: it is still "{qbo.display_name}"'
+                    ),
+                    code="display_name_taken",
+                )
+            fields.append(C_DISPLAY)
+        return (
+            replace(qbo, company_name=new, display_name=display or qbo.display_name),
+            fields,
+            (conflict),
         )
 
     # ---- items -------------------------------------------------------------------------------

@@ -31,6 +31,12 @@ PAYMENT = "payment"
 FEE = "fee"  # a payment's processing fees, booked in QBO as an expense (write intents only)
 SALES_RECEIPT = "SalesReceipt"  # Link.qbo_kind of a payment recorded as a QBO sales receipt
 REFUND = "refund"  # a refund of a payment, booked in QBO as a RefundReceipt (write intents only)
+# A RefundReceipt made in QBO (by hand): keyed by its QBO id, tied to the payment it refunds
+# (engine/ledger_refunds.py).
+LEDGER_REFUND = "refund_receipt"
+# A CreditMemo made in QBO (by hand): reaches HubSpot once applied to an invoice through a
+# Payment (engine/ledger_refunds.py, LedgerCreditStep).
+LEDGER_CREDIT = "credit_memo"
 # Invoice.context key where a ledger connector reports the total the ledger itself computed
 # (QBO TotalAmt, tax and rounding included): input of the rounding parity check.
 LEDGER_TOTAL = "ledger.total"
@@ -123,8 +129,16 @@ class CrmPort(Protocol):
 
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        """The contacts of the companies changed since `cursor` (company feed; ids are contact
+        ids)."""
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        """The contacts associated with these companies."""
+
     async def get_contact(self, contact_id: str) -> Customer | None:
-        """The contact as a Customer (version: hs_lastmodifieddate); None when archived."""
+        """The contact as a Customer (version: hs_lastmodifieddate; company_name: its primary
+        company's name); None when archived."""
 
     async def update_contact(
         self, contact_id: str, customer: Customer, fields: Sequence[str]
@@ -175,6 +189,11 @@ class CrmPort(Protocol):
         """Commerce payments associated with the invoice."""
 
     async def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    async def set_payment_refund(self, payment_id: str, refunded: Decimal, note: str) -> Payment:
+        """Set a commerce payment's refunded total (`hs_refunds_amount`) and its status
+        (partially_refunded / refunded, succeeded at 0), adding `note` to its internal comment;
+        the payment as HubSpot then holds it."""
 
     async def upsert_payment_from_ledger(
         self,
@@ -352,6 +371,15 @@ class LedgerPort(Protocol):
     async def deposit_account_id(self, name: str) -> str | None:
         """The id of the deposit account chosen by name; None for "" (Undeposited Funds)."""
 
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        """A RefundReceipt as QBO holds it; None when it was deleted."""
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        """The customer's QBO payments (what a refund receipt may be refunding)."""
+
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        """A CreditMemo as QBO holds it; None when it was deleted."""
+
     async def changes(self, since: dt.datetime, entities: Sequence[str]) -> dict[str, ChangePage]:
         """CDC per entity name ('Invoice', 'Payment', ...), falling back to the query API when
         the 1000-object cap is hit or the window is over 30 days."""
@@ -400,6 +428,56 @@ class TaxSetup:
     uses_tax_codes: bool = False
     automated: bool = False
     codes: tuple[TaxCode, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundReceiptRead:
+    """A RefundReceipt read from QBO (money given back to a customer)."""
+
+    id: str
+    customer_id: str | None
+    customer_name: str | None
+    amount: Decimal  # TotalAmt; 0 once voided
+    currency: str
+    date: dt.date
+    deposit_account_id: str | None  # the account the money was paid from
+    reference: str | None  # PaymentRefNum
+    marker: str | None  # our external key, when ledgerbridge created it
+    payment_ids: tuple[str, ...] = ()  # Payments it names in LinkedTxn
+    voided: bool = False
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerPaymentFacts:
+    """What tells a customer's QBO payments apart when a refund receipt names none."""
+
+    id: str
+    date: dt.date
+    amount: Decimal
+    currency: str
+    reference: str | None
+    deposit_account_id: str | None
+    invoice_ids: tuple[str, ...]  # QBO invoices it paid
+    marker: str | None  # our external key, when ledgerbridge created it (a HubSpot payment)
+    gone: bool = False  # voided
+    shares: tuple[tuple[str, Decimal], ...] = ()  # (QBO invoice id, amount applied to it)
+    credit_memo_ids: tuple[str, ...] = ()  # credit memos it applies
+
+
+@dataclass(frozen=True)
+class CreditMemoRead:
+    """A CreditMemo read from QBO: credit a customer holds until it is applied to invoices."""
+
+    id: str
+    customer_id: str | None
+    customer_name: str | None
+    amount: Decimal  # TotalAmt
+    remaining: Decimal  # RemainingCredit: not applied yet
+    currency: str
+    date: dt.date
+    marker: str | None  # our external key, when ledgerbridge created it
+    voided: bool = False
 
 
 @dataclass(frozen=True)

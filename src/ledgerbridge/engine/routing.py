@@ -15,12 +15,22 @@ from typing import Protocol
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT, CrmPort
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    INVOICE,
+    ITEM,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
+    PAYMENT,
+    CrmPort,
+)
 
 # Record types a notification can be about that mark a record of ours.
-OBJECT_TYPES = frozenset({INVOICE, PAYMENT, CUSTOMER, ITEM})
+OBJECT_TYPES = frozenset({INVOICE, PAYMENT, CUSTOMER, ITEM, LEDGER_REFUND, LEDGER_CREDIT})
 # HubSpot records that belong to an invoice: a change to one is a change to its invoice.
 CHILD_TYPES = ("line_item", "discount", "fee", "tax")
+# A HubSpot company: a change to one (its name) is a change to its contacts' customers.
+COMPANY = "company"
 DELETIONS = frozenset({"deletion", "delete", "deleted"})
 
 
@@ -81,3 +91,26 @@ async def parent_invoice_changes(
         for invoice_id in await crm.related_invoice_ids(kind, ids):
             changes.append(ChangeEvent(Side.HUBSPOT, INVOICE, invoice_id))
     return changes
+
+
+async def company_contact_changes(
+    crm: CrmPort, events: Iterable[Notification], account: str | None
+) -> list[ChangeEvent]:
+    """Changes to the customers of the contacts of companies changed (not deleted) in
+    `account`: a company's rename changes no contact, yet its QBO customers' names follow it
+    (engine/masterdata.py). Only linked customers are marked (ChangeTracker)."""
+    ids = list(
+        dict.fromkeys(
+            e.object_id
+            for e in events
+            if e.object_type == COMPANY
+            and not is_deletion(e)
+            and same_account(e.account_id, account)
+        )
+    )
+    if not ids:
+        return []
+    return [
+        ChangeEvent(Side.HUBSPOT, CUSTOMER, contact_id)
+        for contact_id in await crm.company_contact_ids(ids)
+    ]

@@ -33,7 +33,12 @@ from ledgerbridge.engine.ports import (
     RecordKey,
     StorePort,
 )
-from ledgerbridge.engine.routing import Notification, changes_for, parent_invoice_changes
+from ledgerbridge.engine.routing import (
+    Notification,
+    changes_for,
+    company_contact_changes,
+    parent_invoice_changes,
+)
 from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import (
@@ -196,8 +201,11 @@ class SyncEngine:
         self, events: Iterable[Notification], account: str | None
     ) -> PollStats:
         """Mark the HubSpot invoices whose line items, discounts, fees or taxes a delivery
-        reports changed (routing.invoice_children)."""
+        reports changed (routing.invoice_children), and the customers of the contacts of
+        companies it reports changed (a rename reaches the QBO customer's name)."""
+        events = list(events)
         changes = await parent_invoice_changes(self.crm, events, account)
+        changes += await company_contact_changes(self.crm, events, account)
         return self.changes.handle_events(changes)
 
     # ---- running steps ---------------------------------------------------------------------

@@ -25,6 +25,8 @@ from ledgerbridge.engine.decisions import (
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
 from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.ledger_credits import LedgerCreditStep
+from ledgerbridge.engine.ledger_refunds import LedgerRefundStep
 from ledgerbridge.engine.masterdata import MasterDataStep
 from ledgerbridge.engine.paid_receipts import PaidInvoiceReceipts, plan_paid_invoice
 from ledgerbridge.engine.payment_steps import PaymentSteps
@@ -37,6 +39,8 @@ from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
     ITEM,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
     PAYMENT,
     SALES_RECEIPT,
     BatchCrmPort,
@@ -177,6 +181,23 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
                 self.connection_id, self.crm, self.ledger, self.store, self.record_state, self.locks
             )
             return await step.run(key)
+        if key.object_type == LEDGER_REFUND:
+            # A refund receipt made in QBO: to the HubSpot payment it refunds, when one fits.
+            refund_step = LedgerRefundStep(
+                self.connection_id,
+                self.crm,
+                self.ledger,
+                self.store,
+                self.settings,
+                self.record_state,
+            )
+            return await refund_step.run(key)
+        if key.object_type == LEDGER_CREDIT:
+            # A credit memo made in QBO: checked in HubSpot once applied, else reported.
+            credit_step = LedgerCreditStep(
+                self.connection_id, self.crm, self.ledger, self.record_state
+            )
+            return await credit_step.run(key)
         return None
 
     # ---- invoices --------------------------------------------------------------------------

@@ -40,15 +40,18 @@ from ledgerbridge.engine.ports import (
     BatchCrmPort,
     BatchLedgerPort,
     ChangePage,
+    CreditMemoRead,
     CustomFieldDef,
     DirtyKey,
     FeeExpense,
     InvoiceCreate,
+    LedgerPaymentFacts,
     LedgerRefund,
     Link,
     RecordKey,
     SalesReceiptRead,
     SalesReceiptRequest,
+    RefundReceiptRead,
     StoredSyncState,
     StorePort,
     TaxSetup,
@@ -258,6 +261,12 @@ class FakeCrm(_Failures):
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return ChangePage(ids=[], cursor=cursor)
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return ChangePage(ids=[], cursor=cursor)
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        return []
+
     async def get_contact(self, contact_id: str) -> Customer | None:
         return self.contacts.get(contact_id)
 
@@ -305,6 +314,13 @@ class FakeCrm(_Failures):
         self._call("get_payment")
         found = self.payments.get(payment_id)
         return None if found is None or found.archived else found.payment
+
+    async def set_payment_refund(self, payment_id: str, refunded: Decimal, note: str) -> Payment:
+        self._call("set_payment_refund")
+        found = self.payments[payment_id]
+        status = "refunded" if refunded >= found.payment.amount else "partially_refunded"
+        found.payment = replace(found.payment, refunded=refunded, status=status)
+        return found.payment
 
     async def upsert_payment_from_ledger(
         self,
@@ -710,6 +726,15 @@ class FakeLedger(_Failures):
 
     async def refund_total(self, refund_ids: Sequence[str]) -> Decimal:
         return sum((self.refunds[i].amount for i in refund_ids if i in self.refunds), Decimal(0))
+
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        return None  # refund receipts made by hand are not modelled here
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        return []
+
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        return None  # credit memos made by hand are not modelled here
 
     async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
         if kind == SALES_RECEIPT:

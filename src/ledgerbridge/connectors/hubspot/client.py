@@ -127,6 +127,12 @@ class HubSpotConnector(HubSpotPayments):
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return await self.masterdata.changed_products(cursor, limit)
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        return await self.masterdata.changed_company_contacts(cursor, limit)
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        return await self.masterdata.company_contact_ids(company_ids)
+
     async def get_contact(self, contact_id: str) -> Customer | None:
         return await self.masterdata.get_contact(contact_id)
 

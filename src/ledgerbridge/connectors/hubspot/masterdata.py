@@ -24,17 +24,25 @@ from ledgerbridge.domain import Address, Customer, Product
 from ledgerbridge.engine.ports import ChangePage
 
 CONTACT_FIELDS = ("firstname", "lastname", "email", "phone", "address", "city", "state", "zip")
-CONTACT_READ = (*CONTACT_FIELDS, "country", "lastmodifieddate", "hs_lastmodifieddate")
+CONTACT_READ = (
+    *CONTACT_FIELDS,
+    "country",
+    "company",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+)
 PRODUCT_READ = ("name", "description", "price", "hs_sku", "hs_lastmodifieddate")
 
 
-def contact_from_wire(record: Mapping[str, Any]) -> Customer:
+def contact_from_wire(record: Mapping[str, Any], company_name: str | None = None) -> Customer:
+    """`company_name`: the name of the contact's primary company, else its `company` text."""
     p = props(record)
     address = contact_address(p)
     return Customer(
         email=p.get("email") or None,
         first_name=p.get("firstname") or None,
         last_name=p.get("lastname") or None,
+        company_name=company_name or p.get("company") or None,
         phone=p.get("phone") or None,
         address=address,
         id=str(record.get("id")),
@@ -103,6 +111,7 @@ class MasterDataReader:
             api, "contacts", settle_ms=settle_ms, clock=clock, modified="lastmodifieddate"
         )
         self.product_feed = SearchFeed(api, "products", settle_ms=settle_ms, clock=clock)
+        self.company_feed = SearchFeed(api, "companies", settle_ms=settle_ms, clock=clock)
 
     async def _page(self, feed: SearchFeed, cursor: str | None, limit: int) -> ChangePage:
         if cursor is None:
@@ -116,11 +125,40 @@ class MasterDataReader:
     async def changed_products(self, cursor: str | None, limit: int = 100) -> ChangePage:
         return await self._page(self.product_feed, cursor, limit)
 
+    async def changed_company_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:
+        """The contacts of the companies changed since `cursor` (a company's rename changes
+        no contact's modification date, so the contact feed alone never sees it)."""
+        page = await self._page(self.company_feed, cursor, limit)
+        contacts = await self.company_contact_ids(page.ids)
+        return ChangePage(ids=contacts, cursor=page.cursor, done=page.done)
+
+    async def company_contact_ids(self, company_ids: Sequence[str]) -> list[str]:
+        if not company_ids:
+            return []
+        links = await self.api.associations("companies", "contacts", list(company_ids))
+        return list(dict.fromkeys(i for ids in links.values() for i in ids))
+
     async def get_contact(self, contact_id: str) -> Customer | None:
-        record = await self.api.get("contacts", contact_id, CONTACT_READ)
+        record = await self.api.get(
+            "contacts", contact_id, CONTACT_READ, associations=["companies"]
+        )
         if record is None or record.get("archived"):
             return None
-        return contact_from_wire(record)
+        return contact_from_wire(record, await self._company_name(record))
+
+    async def _company_name(self, record: Mapping[str, Any]) -> str | None:
+        """The name of the contact's primary company (the first one when none is marked)."""
+        block = (record.get("associations") or {}).get("companies") or {}
+        results = [r for r in block.get("results") or [] if r.get("id") is not None]
+        if not results:
+            return None
+        primary = next(
+            (r for r in results if str(r.get("type") or "") == "contact_to_company"), results[0]
+        )
+        company = await self.api.get("companies", str(primary["id"]), ["name"])
+        if company is None or company.get("archived"):
+            return None
+        return str(props(company).get("name") or "") or None
 
     async def update_contact(
         self, contact_id: str, customer: Customer, fields: Sequence[str]

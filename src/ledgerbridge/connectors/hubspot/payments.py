@@ -15,6 +15,7 @@ from ledgerbridge.connectors.hubspot.api import HubSpotApi
 from ledgerbridge.connectors.hubspot.feed import SearchFeed
 from ledgerbridge.domain import Payment
 from ledgerbridge.engine.ports import ChangePage, WriteResult
+from ledgerbridge.errors import NotFound
 
 
 class HubSpotPayments:
@@ -80,6 +81,40 @@ class HubSpotPayments:
         if not company_ids:
             return None
         return await self.api.get("companies", company_ids[0], tr.COMPANY_PROPERTIES)
+
+    async def set_payment_refund(self, payment_id: str, refunded: Decimal, note: str) -> Payment:
+        record = await self.api.get(
+            "commerce_payments", payment_id, [*tr.PAYMENT_PROPERTIES, "hs_internal_comment"]
+        )
+        props = tr.props(record)
+        paid = tr.dec(props.get("hs_initial_amount"), Decimal(0)) or Decimal(0)
+        status = (
+            "succeeded"
+            if refunded <= 0
+            else "refunded"
+            if refunded >= paid
+            else ("partially_refunded")
+        )
+        comment = str(props.get("hs_internal_comment") or "")
+        if note and note not in comment:
+            comment = "\n".join(x for x in (comment, note) if x)[-4000:]
+        await self.api.update(
+            "commerce_payments",
+            payment_id,
+            {
+                "hs_refunds_amount": format(refunded, "f"),
+                "hs_latest_status": status,
+                "hs_internal_comment": comment,
+            },
+        )
+        again = await self.get_payment(payment_id)
+        if again is None:
+            raise NotFound(
+                f"HubSpot payment {payment_id} was deleted while its refund was recorded",
+                hint="Nothing more to do in HubSpot; the refund stays in QuickBooks",
+                code="payment_gone",
+            )
+        return again
 
     async def upsert_payment_from_ledger(
         self,

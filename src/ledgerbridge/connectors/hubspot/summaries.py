@@ -46,6 +46,7 @@ PAYMENT_SUMMARY_PROPERTIES = (
     "hs_customer_email",
     "hs_internal_comment",
     tr.PAYMENT_KEY,
+    "hs_payout_date",
 )
 
 
@@ -129,6 +130,7 @@ class PaymentSummary:
     customer_email: str
     comment: str = ""  # the payment's internal comment (what the sync notes on copies)
     payment_key: str = ""  # ledgerbridge_payment_key: set on copies of QBO payments
+    payout_date: dt.date | None = None  # when the processor paid the money out (hs_payout_date)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PaymentSummary:
@@ -148,6 +150,7 @@ class PaymentSummary:
             customer_email=_text(p.get("hs_customer_email")),
             comment=_text(p.get("hs_internal_comment")),
             payment_key=_text(p.get(tr.PAYMENT_KEY)),
+            payout_date=_date(p.get("hs_payout_date")),
         )
 
 

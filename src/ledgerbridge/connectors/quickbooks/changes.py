@@ -105,4 +105,8 @@ def _page(rows: list[dict[str, Any]], cursor: str | None, done: bool = True) -> 
         ids.append(entity_id)
         if row.get("SyncToken") is not None:
             versions[entity_id] = str(row["SyncToken"])
+            if row.get("RemainingCredit") is not None:
+                # A credit memo applied by a payment changes its remaining credit, not its
+                # SyncToken: the version must tell the two states apart.
+                versions[entity_id] += f":{row['RemainingCredit']}"
     return ChangePage(ids=ids, cursor=cursor, done=done, deleted_ids=deleted, versions=versions)

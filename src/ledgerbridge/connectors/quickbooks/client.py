@@ -36,9 +36,12 @@ from ledgerbridge.connectors.quickbooks.results import Recovery, with_invoice, w
 from ledgerbridge.domain import Customer, Invoice, Payment, Product, Side
 from ledgerbridge.engine.ports import (
     ChangePage,
+    CreditMemoRead,
     CustomFieldDef,
     FeeExpense,
+    LedgerPaymentFacts,
     LedgerRefund,
+    RefundReceiptRead,
     SalesReceiptRequest,
     TaxCode,
     TaxSetup,
@@ -627,6 +630,15 @@ class QuickBooksConnector:
 
     async def remove_payment(self, payment_id: str, how: str, kind: str = "") -> WriteResult | None:
         return await self.refunds.remove_payment(payment_id, how, kind)
+
+    async def get_refund_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        return await self.refunds.read_receipt(receipt_id)
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        return await self.refunds.customer_payments(customer_id)
+
+    async def get_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        return await self.refunds.read_credit_memo(memo_id)
 
     # Sales receipts (receipts.py)
     # -----------------------------------------------------------------------------------------

@@ -8,10 +8,16 @@ first invoice the payment paid (what the money was for), the reason in PrivateNo
 sent twice. Per the settings, a refund is booked as a credit memo refunded to the customer
 instead (credit_refunds.py). A payment deleted in HubSpot is voided (or deleted, per the
 settings) in QBO.
+
+Refund receipts made in QBO by hand are read here too (`read_receipt`), with the customer's
+payments they may refund (`customer_payments`): the engine ties one to a payment
+(engine/ledger_refunds.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +26,13 @@ from ledgerbridge.connectors.quickbooks.api import QboApi
 from ledgerbridge.connectors.quickbooks.credit_refunds import CreditMemoRefunds, is_credit_memo_id
 from ledgerbridge.connectors.quickbooks.lookups import MarkerIndex
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
-from ledgerbridge.engine.ports import LedgerRefund, WriteResult
+from ledgerbridge.engine.ports import (
+    CreditMemoRead,
+    LedgerPaymentFacts,
+    LedgerRefund,
+    RefundReceiptRead,
+    WriteResult,
+)
 from ledgerbridge.errors import Invalid, NotFound
 
 REFUND_ENTITY = "RefundReceipt"
@@ -95,6 +107,35 @@ class RefundBooks:
         self.markers.remember(REFUND_ENTITY, row)
         return write_result(row, created=not lookup.found)
 
+    async def read_receipt(self, receipt_id: str) -> RefundReceiptRead | None:
+        row = await self.api.read(REFUND_ENTITY, receipt_id)
+        return receipt_from_wire(row) if row is not None else None
+
+    async def read_credit_memo(self, memo_id: str) -> CreditMemoRead | None:
+        row = await self.api.read("CreditMemo", memo_id)
+        if row is None:
+            return None
+        customer = row.get("CustomerRef") or {}
+        total = Decimal(str(row.get("TotalAmt") or 0))
+        remaining = row.get("RemainingCredit")
+        return CreditMemoRead(
+            id=str(row["Id"]),
+            customer_id=tr.ref_value(customer),
+            customer_name=customer.get("name") if isinstance(customer, Mapping) else None,
+            amount=total,
+            remaining=Decimal(str(remaining)) if remaining is not None else total,
+            currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+            date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+            marker=tr.extract_marker(row.get("PrivateNote")),
+            voided=_voided(row),
+        )
+
+    async def customer_payments(self, customer_id: str) -> list[LedgerPaymentFacts]:
+        rows, _ = await self.api.query_pages(
+            "Payment", f"CustomerRef = {tr.quote(str(customer_id))}", "Id"
+        )
+        return [payment_facts_from_wire(row) for row in rows]
+
     async def total(self, refund_ids: list[str]) -> Decimal:
         total = Decimal(0)
         for refund_id in refund_ids:
@@ -158,3 +199,61 @@ class RefundBooks:
                 code="refund_account",
             )
         return {"value": str(page.rows[0]["Id"])}
+
+
+def _voided(row: Mapping[str, Any]) -> bool:
+    """QBO marks a voided transaction in its PrivateNote ("Voided") and zeroes its amount."""
+    return str(row.get("PrivateNote") or "").startswith("Voided") and not Decimal(
+        str(row.get("TotalAmt") or 0)
+    )
+
+
+def receipt_from_wire(row: Mapping[str, Any]) -> RefundReceiptRead:
+    customer = row.get("CustomerRef") or {}
+    payments = [
+        str(x.get("TxnId"))
+        for x in row.get("LinkedTxn") or []
+        if x.get("TxnType") == "Payment" and x.get("TxnId")
+    ]
+    return RefundReceiptRead(
+        id=str(row["Id"]),
+        customer_id=tr.ref_value(customer),
+        customer_name=customer.get("name") if isinstance(customer, Mapping) else None,
+        amount=Decimal(str(row.get("TotalAmt") or 0)),
+        currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+        date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+        deposit_account_id=tr.ref_value(row.get("DepositToAccountRef")),
+        reference=str(row.get("PaymentRefNum") or "").strip() or None,
+        marker=tr.extract_marker(row.get("PrivateNote")),
+        payment_ids=tuple(dict.fromkeys(payments)),
+        voided=_voided(row),
+        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
+    )
+
+
+def payment_facts_from_wire(row: Mapping[str, Any]) -> LedgerPaymentFacts:
+    shares: list[tuple[str, Decimal]] = []
+    memos: list[str] = []
+    for line in row.get("Line") or []:
+        amount = Decimal(str(line.get("Amount") or 0))
+        for x in line.get("LinkedTxn") or []:
+            if not x.get("TxnId"):
+                continue
+            if x.get("TxnType") == "Invoice":
+                shares.append((str(x["TxnId"]), amount))
+            elif x.get("TxnType") == "CreditMemo":
+                memos.append(str(x["TxnId"]))
+    invoices = [invoice for invoice, _ in shares]
+    return LedgerPaymentFacts(
+        id=str(row["Id"]),
+        date=tr.parse_date(row.get("TxnDate")) or dt.date.today(),
+        amount=Decimal(str(row.get("TotalAmt") or 0)),
+        currency=tr.ref_value(row.get("CurrencyRef")) or "USD",
+        reference=str(row.get("PaymentRefNum") or "").strip() or None,
+        deposit_account_id=tr.ref_value(row.get("DepositToAccountRef")),
+        invoice_ids=tuple(dict.fromkeys(invoices)),
+        marker=tr.extract_marker(row.get("PrivateNote")),
+        gone=_voided(row),
+        shares=tuple(shares),
+        credit_memo_ids=tuple(dict.fromkeys(memos)),
+    )

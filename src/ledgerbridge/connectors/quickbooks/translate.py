@@ -370,6 +370,10 @@ def customer_update_to_wire(customer: Customer, fields: Iterable[str]) -> dict[s
             body["PrimaryEmailAddr"] = {"Address": (customer.email or "").strip()}
         elif name == "phone":
             body["PrimaryPhone"] = {"FreeFormNumber": customer.phone or ""}
+        elif name == "company_name":
+            body["CompanyName"] = customer.company_name or ""
+        elif name == "display_name" and customer.display_name:
+            body["DisplayName"] = safe_name(customer.display_name)
         elif name == "billing_address":
             a = customer.address
             body["BillAddr"] = {

@@ -23,9 +23,16 @@ from ledgerbridge.connectors.webhook_shapes import (
     load,
     validate,
 )
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, PAYMENT
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM, LEDGER_CREDIT, LEDGER_REFUND, PAYMENT
 
-ENTITY_TYPES = {"invoice": INVOICE, "payment": PAYMENT, "customer": CUSTOMER, "item": ITEM}
+ENTITY_TYPES = {
+    "invoice": INVOICE,
+    "payment": PAYMENT,
+    "customer": CUSTOMER,
+    "item": ITEM,
+    "refundreceipt": LEDGER_REFUND,
+    "creditmemo": LEDGER_CREDIT,
+}
 
 
 def signature(verifier_token: str, body: bytes | str) -> str:

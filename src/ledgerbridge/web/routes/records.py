@@ -1,4 +1,4 @@
-"""/contacts/{id}, /companies/{id}, and /quickbooks/{invoices|payments|salesreceipts}/{id}."""
+"""/contacts/{id}, /companies/{id}, and /quickbooks/{invoices|payments|salesreceipts|purchases|...}/{id}."""
 
 from __future__ import annotations
 
@@ -45,9 +45,14 @@ async def deal(request: Request, deal_id: str) -> Response:
 
 @router.get("/quickbooks/{kind}/{record_id}")
 async def quickbooks(request: Request, kind: str, record_id: str) -> Response:
-    entity = {"invoices": "Invoice", "payments": "Payment", "salesreceipts": "SalesReceipt"}.get(
-        kind
-    )
+    entity = {
+        "invoices": "Invoice",
+        "payments": "Payment",
+        "salesreceipts": "SalesReceipt",
+        "purchases": "Purchase",
+        "refundreceipts": "RefundReceipt",
+        "creditmemos": "CreditMemo",
+    }.get(kind)
     if entity is None or not record_id.isdigit():
         raise HTTPException(404, "There is no such QuickBooks record.")
     console = console_of(request)

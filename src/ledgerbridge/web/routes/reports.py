@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ledgerbridge.domain import Side
+from ledgerbridge.engine.payments import FEE_EXPENSE_ID
 from ledgerbridge.engine.ports import PAYMENT, Link
 from ledgerbridge.web.deps import console_of
 from ledgerbridge.web.services.links import qbo_url
@@ -45,11 +46,21 @@ def _range(request: Request) -> tuple[dt.date, dt.date, list[str]]:
 
 
 async def _report(request: Request, date_from: dt.date, date_to: dt.date) -> PaymentsReport:
+    """The report, with each payment's QuickBooks record and, where the sync booked its fees,
+    the QuickBooks fee expense (read from the payments' links)."""
     console = console_of(request)
     connection = console.connection()
 
     def links(ids: Sequence[str]) -> Mapping[str, Link]:
         return console.store.get_links(console.connection_id, PAYMENT, Side.HUBSPOT, ids)
+
+    def expenses(payment_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        out: dict[str, tuple[str, str | None]] = {}
+        for payment_id, link in links(payment_ids).items():
+            expense = link.extra.get(FEE_EXPENSE_ID)
+            if expense:
+                out[payment_id] = (str(expense), qbo_url(connection, "purchase", str(expense)))
+        return out
 
     return await payments_report(
         console.hubspot_reads,
@@ -57,6 +68,7 @@ async def _report(request: Request, date_from: dt.date, date_to: dt.date) -> Pay
         date_to,
         payment_links=links,
         qbo_link=lambda kind, qbo_id: qbo_url(connection, kind, qbo_id),
+        fee_expenses=expenses,
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from ledgerbridge.connectors.quickbooks.standard_fields import STANDARD_FIELDS
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, LEDGER_CREDIT, LEDGER_REFUND, PAYMENT
 from ledgerbridge.errors import SyncError
 from ledgerbridge.web.deps import back, console_of
 from ledgerbridge.web.services import sync_settings as forms
@@ -150,6 +150,10 @@ def _record_link(console: Any, state: Any) -> tuple[str | None, bool]:
         return url, bool(url and url.startswith("http"))
     if key.object_type == PAYMENT and key.side is Side.QUICKBOOKS:
         url = qbo_url(connection, "payment", key.source_id)
+        return url, bool(url and url.startswith("http"))
+    if key.object_type in (LEDGER_REFUND, LEDGER_CREDIT):
+        kind = "refundreceipt" if key.object_type == LEDGER_REFUND else "creditmemo"
+        url = qbo_url(connection, kind, key.source_id)
         return url, bool(url and url.startswith("http"))
     if key.object_type == CUSTOMER:
         # A linked customer after creation: the contact's page (its id before any "@EUR").

@@ -12,13 +12,21 @@ QBO_APP = {
     "sandbox-quickbooks.api.intuit.com": "https://app.sandbox.qbo.intuit.com",
     "quickbooks.api.intuit.com": "https://app.qbo.intuit.com",
 }
-APP_PAGES = {"invoice": "invoice", "payment": "recvpayment", "salesreceipt": "salesreceipt"}
+APP_PAGES = {
+    "invoice": "invoice",
+    "payment": "recvpayment",
+    "salesreceipt": "salesreceipt",
+    "purchase": "expense",
+    "refundreceipt": "refundreceipt",
+    "creditmemo": "creditmemo",
+}
 # Link.qbo_kind -> the kind of page that shows it ("" is the object type's own entity).
 PAGE_OF_KIND = {"SalesReceipt": "salesreceipt"}
 
 
 def qbo_url(connection: ConnectionInfo | None, kind: str, record_id: str | None) -> str | None:
-    """kind: "invoice", "payment" or "salesreceipt"."""
+    """kind: "invoice", "payment", "salesreceipt", "purchase" (an expense, e.g. a payment's
+    fees), "refundreceipt" or "creditmemo"."""
     if not record_id:
         return None
     base = (connection.qbo_base_url if connection else "") or ""

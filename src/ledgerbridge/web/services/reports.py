@@ -1,6 +1,15 @@
 """The payments report: payments received and invoices issued in a date range, with processing
 fees and platform fees summed and totals per currency. Read from HubSpot's search API through
-the HubSpot read model (paged, 200 per request), so it reports what HubSpot reports."""
+the HubSpot read model (paged, 200 per request), so it reports what HubSpot reports.
+
+Payout periods: a processor pays out the payments it settled together, and HubSpot records
+the day on each payment (`hs_payout_date`), so the payments with one payout date (and
+currency) are one period, "Payout 2026-11-08". Payments HubSpot has no payout date for
+(QuickBooks, manual, or not paid out yet) are grouped by the week of their date, Monday to
+Sunday, "Week of 2026-11-02". Each period sums gross, fees and net of its counted payments.
+
+Each payment row links the QuickBooks expense (Purchase) the sync booked its fees as, from the
+payment's link (`fee_expense_id`, engine/payments.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +19,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ledgerbridge.connectors.hubspot.read_model import HubSpotReadModel
 from ledgerbridge.connectors.hubspot.summaries import PaymentSummary
@@ -43,6 +53,27 @@ class PaymentLine:
     qbo_kind: str = ""  # "payment" | "sales receipt" | "" (none)
     qbo_id: str | None = None
     qbo_url: str | None = None
+    payout_date: dt.date | None = None
+    fee_expense_id: str | None = None  # the QBO Purchase booking the fees
+    fee_expense_link: str | None = None
+
+    @property
+    def fees(self) -> Decimal:
+        return self.processing_fee + self.platform_fee
+
+    @property
+    def period(self) -> tuple[dt.date, bool]:
+        """(the period's day, paid out): the payout date, else the Monday of the payment's
+        week."""
+        if self.payout_date is not None:
+            return self.payout_date, True
+        day = self.date or dt.date.min
+        return day - dt.timedelta(days=day.weekday()), False
+
+    @property
+    def period_label(self) -> str:
+        day, paid_out = self.period
+        return f"{'Payout' if paid_out else 'Week of'} {day.isoformat()}"
 
     @property
     def status_label(self) -> str:
@@ -81,6 +112,32 @@ class CurrencyTotals:
 
 
 @dataclass
+class PayoutPeriod:
+    """The counted payments of one payout (or, without a payout date, one week) and currency."""
+
+    day: dt.date  # the payout date, or the Monday of the week
+    paid_out: bool
+    currency: str
+    payments: int = 0
+    gross: Decimal = Decimal(0)
+    processing_fees: Decimal = Decimal(0)
+    platform_fees: Decimal = Decimal(0)
+    refunds: Decimal = Decimal(0)
+
+    @property
+    def label(self) -> str:
+        return f"{'Payout' if self.paid_out else 'Week of'} {self.day.isoformat()}"
+
+    @property
+    def fees(self) -> Decimal:
+        return self.processing_fees + self.platform_fees
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.fees - self.refunds
+
+
+@dataclass
 class PaymentsReport:
     date_from: dt.date
     date_to: dt.date
@@ -89,6 +146,37 @@ class PaymentsReport:
     invoice_count: int
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    periods: list[PayoutPeriod] = field(default_factory=list)
+
+
+def payout_periods(lines: list[PaymentLine]) -> list[PayoutPeriod]:
+    """Counted payments summed per payout period and currency, oldest first (see the module
+    docstring)."""
+    periods: dict[tuple[dt.date, bool, str], PayoutPeriod] = {}
+    for line in lines:
+        if not line.counted:
+            continue
+        day, paid_out = line.period
+        period = periods.setdefault(
+            (day, paid_out, line.currency), PayoutPeriod(day, paid_out, line.currency)
+        )
+        period.payments += 1
+        period.gross += line.amount
+        period.processing_fees += line.processing_fee
+        period.platform_fees += line.platform_fee
+        period.refunds += line.refunds
+    return sorted(periods.values(), key=lambda p: (p.day, not p.paid_out, p.currency))
+
+
+def _contact_name(contact: Mapping[str, Any] | None) -> str:
+    if not contact:
+        return ""
+    person = " ".join(str(contact.get(k) or "").strip() for k in ("firstname", "lastname"))
+    return (
+        str(contact.get("company") or "").strip()
+        or person.strip()
+        or str(contact.get("email") or "").strip()
+    )
 
 
 # {HubSpot payment id: its link} for the given ids (the store's payment links).
@@ -103,14 +191,29 @@ async def payments_report(
     date_to: dt.date,
     payment_links: PaymentLinks | None = None,
     qbo_link: QboUrl | None = None,
+    *,
+    fee_expenses: Callable[[list[str]], Mapping[str, tuple[str, str | None]]] | None = None,
 ) -> PaymentsReport:
+    """`fee_expenses`: HubSpot payment ids → {payment id: (QBO Purchase id, its link)} for the
+    payments whose fees the sync booked."""
     payments, capped_p = await reads.payments_between(date_from, date_to)
     invoices, capped_i = await reads.invoices_between(date_from, date_to)
     links = await reads.payment_invoice_ids([p.id for p in payments])
     linked = await reads.invoices(list(dict.fromkeys(i for v in links.values() for i in v)))
+    # Invoices with no company (e.g. brought in from QuickBooks for a customer HubSpot knows
+    # as a contact only): their contact names the customer.
+    nameless = [i for i, inv in linked.items() if not inv.company_name]
+    contacts = await reads.invoice_contacts(nameless) if nameless else {}
+    expenses = fee_expenses([p.id for p in payments]) if fee_expenses and payments else {}
     lines = []
     for payment in payments:
         invoice_ids = links.get(payment.id, [])
+        names = [
+            linked[i].company_name or _contact_name(contacts.get(i)) or linked[i].contact_email
+            for i in invoice_ids
+            if i in linked
+        ]
+        expense_id, expense_link = expenses.get(payment.id, (None, None))
         lines.append(
             PaymentLine(
                 id=payment.id,
@@ -118,15 +221,12 @@ async def payments_report(
                 invoices=[
                     (i, (linked[i].number if i in linked else "") or f"#{i}") for i in invoice_ids
                 ],
-                # The customer's name (the invoice's company) where known; the email otherwise.
-                customer=next(
-                    (
-                        linked[i].company_name
-                        for i in invoice_ids
-                        if i in linked and linked[i].company_name
-                    ),
-                    payment.customer_email,
-                ),
+                # The customer's name (the invoice's company, else its contact) where known;
+                # the payment's email otherwise.
+                customer=next((n for n in names if n), payment.customer_email),
+                payout_date=payment.payout_date,
+                fee_expense_id=expense_id,
+                fee_expense_link=expense_link,
                 processor=payment.processor,
                 method=payment.method,
                 status=payment.status,
@@ -168,6 +268,7 @@ async def payments_report(
         sorted(totals.values(), key=lambda t: t.currency),
         invoice_count,
         truncated=capped_p or capped_i,
+        periods=payout_periods(lines),
     )
     if report.truncated:
         report.notes.append(
@@ -234,6 +335,8 @@ def payments_csv(report: PaymentsReport) -> str:
             "Net",
             "Counted",
             "QuickBooks record",
+            "Payout period",
+            "QuickBooks fee expense",
         ]
     )
     for line in report.payments:
@@ -255,6 +358,8 @@ def payments_csv(report: PaymentsReport) -> str:
                 plain_amount(line.net, line.currency),
                 "yes" if line.counted else "no",
                 f"{line.qbo_kind} {line.qbo_id}" if line.qbo_id else "",
+                line.period_label,
+                safe_cell(line.fee_expense_id),
             ]
         )
     for t in report.totals:
@@ -274,6 +379,8 @@ def payments_csv(report: PaymentsReport) -> str:
                 plain_amount(t.platform_fees, t.currency),
                 plain_amount(t.refunds, t.currency),
                 plain_amount(t.net, t.currency),
+                "",
+                "",
                 "",
             ]
         )
