@@ -1,8 +1,8 @@
 """Bugs found by the model-based convergence test (tests/model), each as a plain regression test.
 
-A test marked xfail(strict=True) reproduces a bug not fixed yet: it turns red the moment the bug
-is fixed, and then the xfail mark comes off and the rule that found it goes back into the bounded
-model run (tests/model/machine.py, KNOWN_BUG_RULES).
+A bug found but not fixed yet gets a test marked xfail(strict=True): it turns red the moment the
+bug is fixed, and then the xfail mark comes off and the rule that found it goes back into the
+bounded model run (tests/model/machine.py, KNOWN_BUG_RULES). None is left.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from engine_world import World, assoc, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
+from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.engine.compare import (
     NOTE_OVERPAID,
+    NOTE_REFUNDED_CREDIT,
     allowed_invoice_differences,
     compare_invoice,
 )
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
+from ledgerbridge.engine.reconcile import Reconciler
 
 
 @pytest.fixture
@@ -380,18 +383,16 @@ async def test_credit_left_on_an_invoice_whose_customer_changed_does_not_leave_i
     assert report.claimed == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed (refund semantics are branch wip/9a's): a HubSpot refund of a payment "
-    "QBO only partly applied (the rest is customer credit) is not the exact gap compare allows",
-)
 async def test_refund_in_hubspot_of_an_overpayment_keeps_the_books_comparable(
     world: World,
 ) -> None:
-    """Soak finding (seed 1001): a HubSpot payment of the whole balance, then a discount that
-    lowers the invoice before the payment reaches QBO (QBO applies 180 of 200, 20 is credit),
-    then half the payment refunded in HubSpot. HubSpot counts 100 paid, QBO 180: the gap (80)
-    is not the refund HubSpot owns (100), and the invoice stays `synced`."""
+    """Soak finding (seeds 1001 and 3000): a HubSpot payment of the whole balance, then a
+    discount that lowers the invoice before the payment reaches QBO (QBO applies 180 of 200, 20
+    is the customer's credit), then half the payment refunded in HubSpot. HubSpot counts 100
+    paid, QBO 180: the gap (80) is the refund HubSpot owns (100) less the credit QBO keeps (20).
+    The comparison knew each documented difference alone, never both at once, so reconciliation
+    called the agreeing books diverged, and the model's oracle accepted any gap up to the
+    refund. Now the combined difference is exact and named (NOTE_REFUNDED_CREDIT)."""
     contact = world.hs.contact("refund-credit@example.com")
     product = world.hs.product("Block", "SKU-RC", "100.00")
     invoice = world.hs.invoice(contact, [(product, "2", "100.00")])
@@ -413,14 +414,55 @@ async def test_refund_in_hubspot_of_an_overpayment_keeps_the_books_comparable(
     world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
     await world.sync()
 
-    hubspot = await world.crm.get_invoice(invoice)
-    quickbooks = await world.ledger.get_invoice(world.qbo_id_of(invoice))
-    assert hubspot is not None and quickbooks is not None
-    found = compare_invoice(
-        hubspot, quickbooks, settings=world.engine.settings, hubspot_owned_refunds=Decimal("100")
+    # Both books, as each holds them.
+    qbo_id = world.qbo_id_of(invoice)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(str(qbo["TotalAmt"])) == Decimal(props["hs_amount_billed"]) == Decimal("180")
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("100.00"),
+        Decimal("80.00"),
     )
-    if world.invoice_state(invoice).status is SyncStatus.SYNCED:
-        assert found == [], found
+    assert Decimal(str(qbo["Balance"])) == Decimal("0")
+    [recorded] = world.qbo.all("Payment")
+    assert Decimal(str(recorded["TotalAmt"])) == Decimal("200.00")
+    assert Decimal(str(recorded.get("UnappliedAmt") or 0)) == Decimal("20.00")
+    [receipt] = world.qbo.all("RefundReceipt")
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("100.00")
+
+    # The gap is exactly the refund less the credit, and named.
+    hubspot = await world.crm.get_invoice(invoice)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    assert hubspot is not None and quickbooks is not None
+    settings = world.engine.settings
+    owned = {"hubspot_owned_refunds": Decimal("100"), "hubspot_credit": Decimal("20")}
+    assert compare_invoice(hubspot, quickbooks, settings=settings, **owned) == []
+    allowed = allowed_invoice_differences(hubspot, quickbooks, settings=settings, **owned)
+    assert {(d.field, d.note) for d in allowed} == {
+        ("amount_paid", NOTE_REFUNDED_CREDIT),
+        ("balance_due", NOTE_REFUNDED_CREDIT),
+    }
+    # Not a cent more: a gap the refund and the credit do not explain is still a difference.
+    off = {"hubspot_owned_refunds": Decimal("100"), "hubspot_credit": Decimal("19.99")}
+    assert {d.field for d in compare_invoice(hubspot, quickbooks, settings=settings, **off)} == {
+        "amount_paid",
+        "balance_due",
+    }
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+
+    # Reconciliation reads the same from both books: in sync, nothing to repair or mark.
+    report = await Reconciler(
+        world.connection_id,
+        ConnectorBulkReader(world.crm, world.ledger),
+        world.store,
+        settings,
+        drain=world.sync,
+    ).run()
+    assert (report.diverged, report.repaired) == (0, 0), report.findings
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
 
 
 async def test_a_payment_on_a_qbo_invoice_voided_before_it_synced_is_not_blocked(
