@@ -15,9 +15,9 @@ from decimal import Decimal
 import pytest
 from engine_world import World, assoc, make_world
 
+from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.changes import ChangeEvent
-from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.engine.compare import (
     NOTE_OVERPAID,
     NOTE_REFUNDED_CREDIT,

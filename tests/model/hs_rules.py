@@ -220,7 +220,6 @@ class HubSpotRules:
         refunded = Decimal(props.get("hs_refunds_amount") or "0")
         if action == "delete":
             done = self.attempt(self.hs.delete("commerce_payments", payment_id))
-            owned = amount - refunded
         else:
             refund = amount if action == "refund_full" else (amount / 2).quantize(Decimal("0.01"))
             if refund <= refunded:
@@ -233,11 +232,7 @@ class HubSpotRules:
                     {"hs_refunds_amount": str(refund), "hs_latest_status": status},
                 )
             )
-            owned = max(refund - refunded, Decimal(0))
         if done:
-            self.books.hubspot_owned[invoice] = (
-                self.books.hubspot_owned.get(invoice, Decimal(0)) + owned
-            )
             self.webhook(Side.HUBSPOT, PAYMENT, payment_id)
             self.webhook(Side.HUBSPOT, INVOICE, invoice)
 
