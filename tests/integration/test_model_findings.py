@@ -493,3 +493,61 @@ async def test_a_payment_on_a_qbo_invoice_voided_before_it_synced_is_not_blocked
     state = world.payment_state(Side.QUICKBOOKS, str(payment["Id"]))
     assert state is None or state.status is not SyncStatus.BLOCKED, state
     assert world.hs.all("invoices") == [] and world.hs.all("commerce_payments") == []
+
+
+async def test_one_hubspot_payment_over_two_invoices_is_not_synced_where_the_books_differ(
+    world: World,
+) -> None:
+    """Model finding (rule hs_split_pay): HubSpot does not say how a payment associated with
+    two invoices is split, and counts it on each. QBO records it once, on the first invoice
+    (what that invoice does not owe is the customer's credit: the documented "overpaid"). The
+    second invoice stayed `synced` while HubSpot counted 130.00 paid on it and QBO nothing; it
+    is now `diverged` on amount paid and balance, with both values."""
+    contact = world.hs.contact("split@example.com")
+    product = world.hs.product("Part", "SKU-SPLIT", "100.00")
+    first = world.hs.invoice(contact, [(product, "1", "100.00")])
+    second = world.hs.invoice(contact, [(product, "1", "60.00")])
+    await world.sync()
+    payment = world.hs.sb.create_object(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "130.00",
+            "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_currency_code": "USD",
+            "hs_payment_method_type": "ach",
+            "hs_processor_type": "hs_payments",
+        },
+        [assoc(first, 542), assoc(second, 542), assoc(contact, 387)],
+    )
+    await world.sync()
+
+    [recorded] = world.qbo.all("Payment")
+    assert Decimal(str(recorded["TotalAmt"])) == Decimal("130.00")
+    assert Decimal(str(recorded["UnappliedAmt"])) == Decimal("30.00")
+    first_qbo = world.qbo.get("Invoice", world.qbo_id_of(first))
+    second_qbo = world.qbo.get("Invoice", world.qbo_id_of(second))
+    assert first_qbo is not None and second_qbo is not None
+    first_hs, second_hs = world.hs.props("invoices", first), world.hs.props("invoices", second)
+    # The first: overpaid, the documented difference (HubSpot 130 of 100, QBO 100 and credit).
+    assert (Decimal(first_hs["hs_amount_paid"]), Decimal(str(first_qbo["Balance"]))) == (
+        Decimal("130.00"),
+        Decimal("0"),
+    )
+    assert world.invoice_state(first).status is SyncStatus.SYNCED
+    # The second: HubSpot counts the payment, QBO does not: diverged, naming both values.
+    assert (Decimal(second_hs["hs_amount_paid"]), Decimal(str(second_qbo["Balance"]))) == (
+        Decimal("130.00"),
+        Decimal("60.00"),
+    )
+    state = world.invoice_state(second)
+    assert state.status is SyncStatus.DIVERGED
+    assert {(d.field, d.hubspot, d.quickbooks) for d in state.differences} == {
+        ("amount_paid", "130.00", "0.00"),
+        ("balance_due", "-70.00", "60.00"),
+    }
+    assert second_hs["ledgerbridge_sync_status"] == "diverged"
+    payment_state = world.payment_state(Side.HUBSPOT, str(payment))
+    assert payment_state is not None and payment_state.status is SyncStatus.SYNCED
+    report = await world.engine.run_once(500)
+    assert report.claimed == 0  # settled: nothing runs again by itself

@@ -75,6 +75,11 @@ class PaymentSteps(StateBook):
             if applied is not None:
                 if applied.unapplied:
                     await self._flag_credit_left(applied.unapplied)
+                others = _other_invoices(plan, applied.unapplied or {})
+                if others:
+                    # One HubSpot payment over several invoices: HubSpot does not say how it
+                    # is split (the sync matrix), so compare each invoice's amount paid now.
+                    await self._flag_credit_left(dict.fromkeys(others, Decimal(0)))
                 self._wake_payment_divergences(plan)
             first_seen = link is None or link.qbo_hash != plan.extra.get("qbo_hash")
             if plan.extra.get(REOPENED) and (applied is not None or first_seen):
@@ -209,3 +214,13 @@ class PaymentSteps(StateBook):
                 failed,
             )
         )
+
+
+def _other_invoices(plan: Plan, flagged: Mapping[str, Decimal]) -> list[str]:
+    """The QBO invoices of a HubSpot payment over several invoices, beyond those whose credit
+    was already looked at."""
+    ids: list[str] = []
+    for op in plan.ops:
+        if isinstance(op, CreateLedgerPayment) and len(op.payment.applications) > 1:
+            ids += [a.invoice_id for a in op.payment.applications if a.invoice_id not in flagged]
+    return list(dict.fromkeys(ids))
