@@ -551,3 +551,35 @@ async def test_one_hubspot_payment_over_two_invoices_is_not_synced_where_the_boo
     assert payment_state is not None and payment_state.status is SyncStatus.SYNCED
     report = await world.engine.run_once(500)
     assert report.claimed == 0  # settled: nothing runs again by itself
+
+
+async def test_a_hubspot_payment_deleted_without_its_webhook_is_found_by_its_invoice(
+    world: World,
+) -> None:
+    """Soak finding (seed 3000): a HubSpot payment recorded in QBO, then deleted in HubSpot,
+    and the deletion webhook lost. No poll sees a delete (HubSpot's search never returns
+    archived records), so QBO still counted the payment while HubSpot did not, under `synced`.
+    The invoice's own change (its balance) is polled: its step sees QBO counting more, finds the
+    payment gone from the HubSpot invoice, and its step voids the QBO payment."""
+    contact = world.hs.contact("lost-delete@example.com")
+    product = world.hs.product("Kit", "SKU-LOST", "79.80")
+    invoice = world.hs.invoice(contact, [(product, "2", "79.80")])
+    await world.sync()
+    payment = world.hs.pay(invoice, "79.80")
+    await world.sync()
+    [recorded] = world.qbo.all("Payment")
+    qbo_id = world.qbo_id_of(invoice)
+
+    world.hs.sb.archive_object("commerce_payments", payment)  # no webhook reaches the engine
+    await world.sync()
+
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("159.60")
+    assert Decimal(props["hs_amount_paid"]) == Decimal("0")
+    voided = world.qbo.get("Payment", str(recorded["Id"]))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED

@@ -14,7 +14,7 @@ from oracle import differences, documented_gap, hubspot_invoice, qbo_invoice, qb
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, RecordKey
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT, REFUND, RecordKey
 
 
 @dataclass
@@ -191,6 +191,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
         if p["n"] > 1
     ]
     problems += await _refunds_in_both_books(world, hs, qbo)
+    problems += await _customers_agree(world, hs, qbo)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
 
 
@@ -245,5 +246,48 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
             problems.append(
                 f"HubSpot payment {link.hubspot_id} refunded {refunded}, QBO refund receipts "
                 f"hold {booked}"
+            )
+    return problems
+
+
+async def _customers_agree(world: World, hs: HubSpotUser, qbo: QboUser) -> list[str]:
+    """Every linked contact and QBO customer hold the same email, first and last name
+    (docs/sync-matrix.md, Customers and items: both ways after creation), or the customer's
+    state is failed or diverged and says why. A contact deleted in HubSpot is not compared."""
+    problems: list[str] = []
+    for link in world.store.list_links(world.connection_id, CUSTOMER):
+        if not link.hubspot_id or not link.qbo_id:
+            continue
+        r = await hs.http.get(
+            f"/crm/v3/objects/contacts/{link.hubspot_id.split('@', 1)[0]}",
+            params={"properties": "email,firstname,lastname"},
+            headers=hs.headers,
+        )
+        if r.status_code == 404:
+            continue
+        r.raise_for_status()
+        p = r.json()["properties"]
+        customer = await qbo.read("Customer", link.qbo_id)
+        pairs = {
+            "email": (
+                (p.get("email") or "").strip().lower() or None,
+                ((customer.get("PrimaryEmailAddr") or {}).get("Address") or "").strip().lower()
+                or None,
+            ),
+            "first_name": ((p.get("firstname") or "")[:25] or None, customer.get("GivenName")),
+            "last_name": ((p.get("lastname") or "")[:25] or None, customer.get("FamilyName")),
+        }
+        diff = {k: v for k, v in pairs.items() if v[0] != v[1]}
+        if not diff:
+            continue
+        state = None
+        for side, source in ((Side.HUBSPOT, link.hubspot_id), (Side.QUICKBOOKS, link.qbo_id)):
+            key = RecordKey(world.connection_id, CUSTOMER, side, source)
+            state = state or world.store.get_state(key)
+        named = state is not None and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+        if not (named and _names_a_field(state)):
+            status = state.status if state else None
+            problems.append(
+                f"contact {link.hubspot_id} / QBO customer {link.qbo_id} differ ({status}): {diff}"
             )
     return problems

@@ -40,6 +40,7 @@ from ledgerbridge.engine.payments import (
     REFUND_IDS,
     REFUNDED_IN_QBO,
     REMOVED_IN_QBO,
+    PAID_INVOICES,
     UNAPPLIED_CREDIT,
     booked_refunds,
 )
@@ -467,6 +468,9 @@ class Applier:
                 extra[REFUND_IDS] = [*(extra.get(REFUND_IDS) or []), *done.refund_ids]
             if done.removed:
                 extra[REMOVED_IN_QBO] = done.removed
+            for op in plan.ops:
+                if isinstance(op, CreateLedgerPayment):
+                    extra[PAID_INVOICES] = sorted({a.invoice_id for a in op.payment.applications})
 
             if done.unapplied is not None:
                 # the credit still meant for an invoice, applied once it owes again (payments.py)

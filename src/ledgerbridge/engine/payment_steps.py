@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.decisions import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
@@ -17,6 +17,8 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import (
     COPY,
+    PAID_INVOICES,
+    REMOVED_IN_QBO,
     REFUND_IDS,
     REOPENED,
     UNAPPLIED_CREDIT,
@@ -152,6 +154,35 @@ class PaymentSteps(StateBook):
             primary = self.primary_key(RecordKey(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id))
             if diverged_on_payments(self.store.get_state(primary)):
                 self.store.mark_dirty(primary, "a payment on it changed")
+
+    async def find_deleted_payments(
+        self, hs: Invoice | None, qbo: Invoice | None, hubspot_id: str | None
+    ) -> None:
+        """An invoice step that reads QBO counting more paid than HubSpot: a HubSpot payment
+        recorded in QBO that is no longer on the HubSpot invoice was deleted there, and its
+        deletion webhook may never have come (HubSpot's search never returns archived records,
+        so no poll sees a delete). Its step voids (or deletes) the QBO payment as the settings
+        say. One HubSpot read, only when QBO counts more and such payments exist."""
+        if hs is None or qbo is None or not hubspot_id or not qbo.id:
+            return
+        if qbo.amount_paid <= hs.amount_paid or self.settings.refunds.deleted_payment == "none":
+            return
+        conn = self.connection_id
+        recorded = [
+            lk.hubspot_id
+            for lk in self.store.list_links(conn, PAYMENT)
+            if lk.hubspot_id
+            and lk.extra.get("origin") == Side.HUBSPOT.value
+            and qbo.id in (lk.extra.get(PAID_INVOICES) or ())
+            and not lk.extra.get(REMOVED_IN_QBO)
+        ]
+        if not recorded:
+            return
+        live = {p.id for p in await self.crm.list_invoice_payments(hubspot_id)}
+        for payment_id in recorded:
+            if payment_id not in live:
+                key = RecordKey(conn, PAYMENT, Side.HUBSPOT, payment_id)
+                self.store.mark_dirty(key, f"no longer on HubSpot invoice {hubspot_id}")
 
     async def _wake_credits(self, hubspot_invoices: Sequence[str], reason: str) -> None:
         """QBO invoices that owe more now (a payment on them deleted or voided, their total
