@@ -37,10 +37,10 @@ from ledgerbridge.engine.parity import ledger_total
 from ledgerbridge.engine.payments import (
     COPY,
     FEE_EXPENSE_ID,
+    PAID_INVOICES,
     REFUND_IDS,
     REFUNDED_IN_QBO,
     REMOVED_IN_QBO,
-    PAID_INVOICES,
     UNAPPLIED_CREDIT,
     booked_refunds,
 )

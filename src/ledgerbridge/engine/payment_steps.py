@@ -18,8 +18,8 @@ from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import (
     COPY,
     PAID_INVOICES,
-    REMOVED_IN_QBO,
     REFUND_IDS,
+    REMOVED_IN_QBO,
     REOPENED,
     UNAPPLIED_CREDIT,
     PaymentInput,
