@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from stack import DemoStack, HubSpotRest, QboRest, new_uid, wait_for
+from stack import DemoStack, HubSpotRest, QboRest, assoc, new_uid, wait_for
+from typer.testing import CliRunner
 
 from ledgerbridge.bootstrap import SANDBOX_CLIENT_SECRET
+from ledgerbridge.cli import app
 from ledgerbridge.connectors.hubspot.webhooks import signature_v3
 from ledgerbridge.domain import SyncStatus
 
@@ -424,3 +426,90 @@ def test_a_synced_invoice_agrees_field_by_field(demo_stack: DemoStack, hs: HubSp
     invoice, _ = _synced_invoice(hs, uid, hs_comments="agree", hs_due_date="2027-01-15")
     state = _state(demo_stack, invoice)
     assert state.status is SyncStatus.SYNCED and state.differences == ()
+
+
+# ---- model finding: a HubSpot refund of a payment QBO partly keeps as credit -----------------
+def test_refund_in_hubspot_of_an_overpayment_is_the_named_difference_and_reconciles(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    """Soak seeds 1001 and 3000: 200 paid in HubSpot for an invoice lowered to 180 (QBO
+    applies 180, keeps 20 as credit), then 100 refunded in HubSpot. HubSpot counts 100 paid,
+    QBO 180: the refund (100) less the credit (20), which the sync matrix documents; the books
+    agree on everything else, and reconciliation finds nothing to repair or mark."""
+    uid = new_uid()
+    contact = hs.contact(f"r.{uid}@drift.example", "Rita", "Refund", company=f"Refund {uid}")
+    product = hs.product(f"Block {uid}", f"BLK-{uid}", "100.00")
+    invoice = hs.invoice(contact, [(product, "2", "100.00")])
+    qbo_id = _until(hs, invoice, "synced")["qbo_invoice_id"]
+    hs.create(
+        "discounts",
+        {"hs_label": "Late discount", "hs_type": "PERCENT", "hs_value": "10", "hs_sort_order": "1"},
+        [assoc(invoice, 412)],
+    )
+    wait_for(
+        lambda: Decimal(str(qbo.get("Invoice", qbo_id)["TotalAmt"])) == Decimal("180") or None,
+        BUDGET,
+        what="the discount in QuickBooks",
+    )
+    # The customer paid the amount first asked for.
+    payment = hs.create(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "200.00",
+            "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_currency_code": "USD",
+            "hs_payment_method_type": "ach",
+            "hs_processor_type": "hs_payments",
+            "hs_reference_number": f"R-{uid}",
+        },
+        [assoc(invoice, 542), assoc(contact, 387)],
+    )
+    marker = f"hubspot-payment:{payment}"
+
+    def recorded() -> dict[str, Any] | None:
+        found = [
+            p
+            for p in qbo.query("select * from Payment")
+            if marker in str(p.get("PrivateNote") or "")
+        ]
+        return found[0] if found else None
+
+    recorded_payment = wait_for(recorded, BUDGET, what="the HubSpot payment in QuickBooks")
+    assert Decimal(str(recorded_payment["TotalAmt"])) == Decimal("200.00")
+    assert Decimal(str(recorded_payment.get("UnappliedAmt") or 0)) == Decimal("20.00")
+
+    hs.update(
+        "commerce_payments",
+        payment,
+        {"hs_refunds_amount": "100.00", "hs_latest_status": "partially_refunded"},
+    )
+
+    def refunded() -> list[dict[str, Any]] | None:
+        found = [
+            r
+            for r in qbo.query("select * from RefundReceipt")
+            if f"HubSpot payment {payment}" in str(r.get("PrivateNote") or "")
+        ]
+        return found or None
+
+    receipts = wait_for(refunded, BUDGET, what="the refund in QuickBooks")
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts] == [Decimal("100.00")]
+    props = _props(hs, invoice)
+    q = qbo.get("Invoice", qbo_id)
+    assert Decimal(props["hs_amount_billed"]) == Decimal(str(q["TotalAmt"])) == Decimal("180")
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("100.00"),
+        Decimal("80.00"),
+    )
+    assert Decimal(str(q["Balance"])) == Decimal("0")
+    assert props["ledgerbridge_sync_status"] == "synced"
+
+    data_dir = str(demo_stack.runtime.settings.data_dir)
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(
+        app, ["reconcile", "--dry-run", "--data-dir", data_dir]
+    )
+    assert result.exit_code in (0, 2), result.output
+    ours = re.compile(rf"(?<!\d)({invoice}|{payment}|{qbo_id})(?!\d)")
+    rows = [line for line in result.output.splitlines() if ours.search(line)]
+    assert rows == [], result.output

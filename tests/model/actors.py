@@ -117,8 +117,16 @@ class HubSpotUser:
             "invoices", props, [_assoc(contact_id, 177)] if contact_id else None
         )
 
-    async def pay(self, invoice_id: str, amount: Decimal, contact_id: str | None) -> str:
-        associations = [_assoc(invoice_id, 542)]
+    async def pay(
+        self,
+        invoice_id: str,
+        amount: Decimal,
+        contact_id: str | None,
+        also: tuple[str, ...] = (),
+    ) -> str:
+        """A payment of `amount` on the invoice (and on the invoices `also` names: one payment
+        over several invoices)."""
+        associations = [_assoc(i, 542) for i in (invoice_id, *also)]
         if contact_id:
             associations.append(_assoc(contact_id, 387))
         return await self.create(

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.ports import INVOICE, PAYMENT
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT
 
 PRICES = ["19.95", "75.00", "0.33", "249.50", "1200.00", "12.345"]
 TEXT = st.text(alphabet="abcdefgh XYZ-0123", min_size=1, max_size=20)
@@ -196,6 +196,37 @@ class HubSpotRules:
             self.webhook(Side.HUBSPOT, PAYMENT, payment)
             self.webhook(Side.HUBSPOT, INVOICE, invoice)
 
+    @rule(first=st.integers(0, 99), second=st.integers(0, 99), share=st.sampled_from(["0.5", "1"]))
+    @enabled("hs_split_pay")
+    def hs_split_pay(self: Any, first: int, second: int, share: str) -> None:
+        """One HubSpot payment over two open invoices of the same contact: `share` of each
+        balance, in one amount (docs/sync-matrix.md: payment across several HubSpot invoices)."""
+        invoices = list(
+            dict.fromkeys(i for i in (self._hs_invoice(first), self._hs_invoice(second)) if i)
+        )
+        if len(invoices) != 2:
+            return
+        amount = Decimal(0)
+        contacts: set[tuple[str, ...]] = set()
+        for invoice in invoices:
+            props = self.run(
+                self.hs.get("invoices", invoice, properties="hs_balance_due,hs_invoice_status")
+            )["properties"]
+            part = (Decimal(props.get("hs_balance_due") or "0") * Decimal(share)).quantize(
+                Decimal("0.01")
+            )
+            if props.get("hs_invoice_status") != "open" or part <= 0:
+                return
+            amount += part
+            contacts.add(tuple(self.run(self.hs.associated("invoices", invoice, "contacts"))))
+        if len(contacts) != 1 or not (contact := contacts.pop()):
+            return
+        payment = self.attempt(self.hs.pay(invoices[0], amount, contact[0], also=(invoices[1],)))
+        if payment:
+            self.webhook(Side.HUBSPOT, PAYMENT, payment)
+            for invoice in invoices:
+                self.webhook(Side.HUBSPOT, INVOICE, invoice)
+
     @rule(
         index=st.integers(0, 99),
         payment=st.integers(0, 9),
@@ -220,7 +251,6 @@ class HubSpotRules:
         refunded = Decimal(props.get("hs_refunds_amount") or "0")
         if action == "delete":
             done = self.attempt(self.hs.delete("commerce_payments", payment_id))
-            owned = amount - refunded
         else:
             refund = amount if action == "refund_full" else (amount / 2).quantize(Decimal("0.01"))
             if refund <= refunded:
@@ -233,11 +263,7 @@ class HubSpotRules:
                     {"hs_refunds_amount": str(refund), "hs_latest_status": status},
                 )
             )
-            owned = max(refund - refunded, Decimal(0))
         if done:
-            self.books.hubspot_owned[invoice] = (
-                self.books.hubspot_owned.get(invoice, Decimal(0)) + owned
-            )
             self.webhook(Side.HUBSPOT, PAYMENT, payment_id)
             self.webhook(Side.HUBSPOT, INVOICE, invoice)
 
@@ -260,6 +286,26 @@ class HubSpotRules:
             self.attempt(self.hs.unassociate("invoices", invoice, "contacts", old))
         self.attempt(self.hs.associate("invoices", invoice, "contacts", new))
         self.webhook(Side.HUBSPOT, INVOICE, invoice)
+
+    @rule(
+        contact=st.integers(0, 99),
+        field=st.sampled_from(["email", "name", "both"]),
+        n=st.integers(0, 99),
+    )
+    @enabled("hs_edit_contact")
+    def hs_edit_contact(self: Any, contact: int, field: str, n: int) -> None:
+        """A contact's email or name edited in HubSpot (docs/sync-matrix.md: customer fields
+        sync both ways after creation, HubSpot owns them; the invoice's customer follows)."""
+        if not self.books.contacts:
+            return
+        contact_id = pick(self.books.contacts, contact)
+        changes: dict[str, str] = {}
+        if field in ("email", "both"):
+            changes["email"] = f"edited-{contact_id}-{n}@example.com"
+        if field in ("name", "both"):
+            changes |= {"firstname": f"First {n}", "lastname": f"Last {n}"}
+        if self.attempt(self.hs.update("contacts", contact_id, changes)):
+            self.webhook(Side.HUBSPOT, CUSTOMER, contact_id)
 
     @rule(contact=st.integers(0, 99))
     @enabled("hs_delete_contact")

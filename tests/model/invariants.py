@@ -9,12 +9,12 @@ from typing import Any
 
 from actors import HubSpotUser, QboUser
 from engine_world import World
-from oracle import differences, hubspot_invoice, qbo_invoice, qbo_voided
+from oracle import differences, documented_gap, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
-from ledgerbridge.engine.ports import INVOICE, PAYMENT, REFUND, SALES_RECEIPT, RecordKey
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT, REFUND, SALES_RECEIPT, RecordKey
 
 
 @dataclass
@@ -26,9 +26,6 @@ class Books:
     qbo_items: list[str] = field(default_factory=list)
     qbo_invoices: list[str] = field(default_factory=list)  # created by the bookkeeper
     qbo_payments: list[str] = field(default_factory=list)  # live ones
-    # Refunds and deletes recorded in HubSpot, per HubSpot invoice: HubSpot owns them, so QBO
-    # may count up to this much more as paid (docs/sync-matrix.md, Payments).
-    hubspot_owned: dict[str, Decimal] = field(default_factory=dict)
 
     def hs_copies(self, world: World) -> list[str]:
         """HubSpot ids of the bookkeeper's invoices the engine has linked."""
@@ -40,6 +37,33 @@ class Books:
     def qbo_copies(self, world: World) -> list[str]:
         links = world.store.get_links(world.connection_id, INVOICE, Side.HUBSPOT, self.hs_invoices)
         return [link.qbo_id for link in links.values() if link.qbo_id]
+
+
+async def _payment_copies(hs: HubSpotUser) -> dict[str, dict[str, Any]]:
+    """HubSpot's live copies of QBO payment shares, by ledgerbridge_payment_key (n: how many
+    HubSpot holds of that key)."""
+    found: dict[str, dict[str, Any]] = {}
+    after: str | None = None
+    while True:
+        params = {
+            "limit": "100",
+            "properties": "ledgerbridge_payment_key,hs_refunds_amount,hs_initial_amount",
+        }
+        if after:
+            params["after"] = after
+        r = await hs.http.get(
+            "/crm/v3/objects/commerce_payments", params=params, headers=hs.headers
+        )
+        r.raise_for_status()
+        body = r.json()
+        for record in body["results"]:
+            key = record["properties"].get("ledgerbridge_payment_key")
+            if key:
+                n = found.get(key, {}).get("n", 0)
+                found[key] = {**record["properties"], "n": n + 1}
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return found
 
 
 async def _all_hubspot_invoices(hs: HubSpotUser) -> dict[str, dict[str, Any]]:
@@ -73,7 +97,9 @@ def _names_a_field(state: Any) -> bool:
     return bool(getattr(state, "differences", None) or state.message)
 
 
-async def _engine_says(world: World, hs_id: str, qbo_id: str, books: Books) -> list[str]:
+async def _engine_says(
+    world: World, hs_id: str, qbo_id: str, gap: tuple[Decimal, Decimal]
+) -> list[str]:
     """The engine's own definition of agreement (engine/compare.py) on what the connectors read:
     a synced record must pass it too."""
     hubspot = await world.crm.get_invoice(hs_id)
@@ -84,7 +110,8 @@ async def _engine_says(world: World, hs_id: str, qbo_id: str, books: Books) -> l
         hubspot,
         quickbooks,
         settings=world.engine.settings,
-        hubspot_owned_refunds=books.hubspot_owned.get(hs_id, Decimal(0)),
+        hubspot_owned_refunds=gap[0],
+        hubspot_credit=gap[1],
     )
     return [f"{d.field}: {d.hubspot!r} / {d.quickbooks!r}" for d in found]
 
@@ -93,6 +120,8 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
     problems: list[str] = []
     hubspot = await _all_hubspot_invoices(hs)
     quickbooks = {str(r["Id"]): r for r in await qbo.query("select * from Invoice maxresults 1000")}
+    qbo_payments = await qbo.query("select * from Payment maxresults 1000")
+    copies = await _payment_copies(hs)
     hs_links = world.store.get_links(world.connection_id, INVOICE, Side.HUBSPOT, list(hubspot))
     qbo_links = world.store.get_links(
         world.connection_id, INVOICE, Side.QUICKBOOKS, list(quickbooks)
@@ -133,9 +162,8 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             continue
         _, hs_side = await hubspot_invoice(hs, hs_id)
         qbo_side = await qbo_invoice(qbo, quickbooks[qbo_id], hs_side.lines)
-        diff = differences(
-            hs_side, qbo_side, hubspot_owned_refunds=books.hubspot_owned.get(hs_id, Decimal(0))
-        )
+        gap = await documented_gap(hs, qbo_id, qbo_payments, copies)
+        diff = differences(hs_side, qbo_side, hubspot_owned_refunds=gap[0], hubspot_credit=gap[1])
         label = f"invoice HubSpot {hs_id} / QBO {qbo_id}"
         if state is None:
             problems.append(f"{label}: linked but has no sync state")
@@ -152,24 +180,18 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
         elif state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
             problems.append(f"{label}: still {state.status} after quiescing")
         if state is not None and state.status is SyncStatus.SYNCED:
-            engine_diff = await _engine_says(world, hs_id, qbo_id, books)
+            engine_diff = await _engine_says(world, hs_id, qbo_id, gap)
             if engine_diff:
                 problems.append(f"{label}: synced, but engine.compare finds: {engine_diff}")
 
     # No duplicate payments: every copy of a QBO payment share exists once in HubSpot.
-    r = await hs.http.get(
-        "/crm/v3/objects/commerce_payments",
-        params={"limit": "100", "properties": "ledgerbridge_payment_key,hs_processor_type"},
-        headers=hs.headers,
-    )
-    r.raise_for_status()
-    keys = Counter(
-        p["properties"].get("ledgerbridge_payment_key")
-        for p in r.json()["results"]
-        if p["properties"].get("ledgerbridge_payment_key")
-    )
-    problems += [f"HubSpot holds {n} copies of payment share {k}" for k, n in keys.items() if n > 1]
+    problems += [
+        f"HubSpot holds {p['n']} copies of payment share {k}"
+        for k, p in copies.items()
+        if p["n"] > 1
+    ]
     problems += await _refunds_in_both_books(world, hs, qbo)
+    problems += await _customers_agree(world, hs, qbo)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
 
 
@@ -229,5 +251,48 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
             problems.append(
                 f"HubSpot payment {link.hubspot_id} refunded {refunded}, QBO refund receipts "
                 f"hold {booked}"
+            )
+    return problems
+
+
+async def _customers_agree(world: World, hs: HubSpotUser, qbo: QboUser) -> list[str]:
+    """Every linked contact and QBO customer hold the same email, first and last name
+    (docs/sync-matrix.md, Customers and items: both ways after creation), or the customer's
+    state is failed or diverged and says why. A contact deleted in HubSpot is not compared."""
+    problems: list[str] = []
+    for link in world.store.list_links(world.connection_id, CUSTOMER):
+        if not link.hubspot_id or not link.qbo_id:
+            continue
+        r = await hs.http.get(
+            f"/crm/v3/objects/contacts/{link.hubspot_id.split('@', 1)[0]}",
+            params={"properties": "email,firstname,lastname"},
+            headers=hs.headers,
+        )
+        if r.status_code == 404:
+            continue
+        r.raise_for_status()
+        p = r.json()["properties"]
+        customer = await qbo.read("Customer", link.qbo_id)
+        pairs = {
+            "email": (
+                (p.get("email") or "").strip().lower() or None,
+                ((customer.get("PrimaryEmailAddr") or {}).get("Address") or "").strip().lower()
+                or None,
+            ),
+            "first_name": ((p.get("firstname") or "")[:25] or None, customer.get("GivenName")),
+            "last_name": ((p.get("lastname") or "")[:25] or None, customer.get("FamilyName")),
+        }
+        diff = {k: v for k, v in pairs.items() if v[0] != v[1]}
+        if not diff:
+            continue
+        state = None
+        for side, source in ((Side.HUBSPOT, link.hubspot_id), (Side.QUICKBOOKS, link.qbo_id)):
+            key = RecordKey(world.connection_id, CUSTOMER, side, source)
+            state = state or world.store.get_state(key)
+        named = state is not None and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+        if not (named and _names_a_field(state)):
+            status = state.status if state else None
+            problems.append(
+                f"contact {link.hubspot_id} / QBO customer {link.qbo_id} differ ({status}): {diff}"
             )
     return problems

@@ -11,6 +11,7 @@ HubSpot's fees plus taxes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -145,14 +146,21 @@ def qbo_voided(record: dict[str, Any]) -> bool:
 
 
 def differences(
-    hs: Side, qbo: Side, *, hubspot_owned_refunds: Decimal = Decimal(0)
+    hs: Side,
+    qbo: Side,
+    *,
+    hubspot_owned_refunds: Decimal = Decimal(0),
+    hubspot_credit: Decimal = Decimal(0),
 ) -> dict[str, tuple[Any, Any]]:
     """{field: (HubSpot value, QBO value)} for every field that disagrees.
 
     A voided invoice compares only `voided` (QBO zeroes a voided invoice's amounts). Amount paid
-    and balance may differ by refunds and deletes recorded in HubSpot on payments QBO still
-    counts (the sync matrix: HubSpot owns them), never by more; and on an overpaid invoice
-    (HubSpot paid more than billed, QBO paid in full: the rest is credit there).
+    and balance agree to the cent, except for the differences docs/sync-matrix.md documents,
+    each exact: QBO counts more paid than HubSpot by the refunds and deletes recorded in
+    HubSpot that QBO still counts (`hubspot_owned_refunds`: the sync matrix, HubSpot owns them),
+    less what QBO keeps as the customer's credit of HubSpot's payments on the invoice
+    (`hubspot_credit`: HubSpot counts it paid); and an overpaid invoice (HubSpot paid more than
+    billed, QBO paid in full: the rest is credit there).
     """
     if hs.voided or qbo.voided:
         return {} if hs.voided == qbo.voided else {"voided": (hs.voided, qbo.voided)}
@@ -168,10 +176,69 @@ def differences(
     overpaid = hs.total == qbo.total and qbo.balance == 0 and qbo.paid == qbo.total < hs.paid
     if overpaid and hs.balance == qbo.paid - hs.paid:
         return out
+    explained = hubspot_owned_refunds - hubspot_credit
     gap = hs.balance - qbo.balance
-    if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
+    if gap not in (Decimal(0), explained):
         out["balance"] = (hs.balance, qbo.balance)
     gap = qbo.paid - hs.paid
-    if not (gap == 0 or Decimal(0) < gap <= hubspot_owned_refunds):
+    if gap not in (Decimal(0), explained):
         out["amount_paid"] = (hs.paid, qbo.paid)
     return out
+
+
+HS_PAYMENT_MARK = re.compile(r"hubspot-payment:(\d+)")
+
+
+async def documented_gap(
+    hs: HubSpotUser,
+    qbo_invoice_id: str,
+    qbo_payments: list[dict[str, Any]],
+    copies: dict[str, dict[str, Any]],
+) -> tuple[Decimal, Decimal]:
+    """What the sync matrix lets QBO count more paid on this invoice than HubSpot, read from
+    both books (not from the engine): (refunds and deletes HubSpot owns, credit QBO keeps).
+
+    For each live QBO payment on the invoice:
+    - made from a HubSpot payment (its PrivateNote marker names it): HubSpot counts it net of
+      its refunds (booked in QBO as refund receipts, which do not reopen the invoice); a
+      payment for this invoice alone keeps in QBO, as the customer's credit, what the invoice
+      did not owe. Deleted in HubSpot while QBO still counts it: nothing is explained;
+    - a bookkeeper's payment: its HubSpot copy of this invoice's share (`copies`, by
+      ledgerbridge_payment_key), refunded there, or archived (HubSpot owns both).
+    """
+    owned, credit = Decimal(0), Decimal(0)
+    for payment in qbo_payments:
+        if qbo_voided(payment):
+            continue
+        lines = [
+            (str(linked.get("TxnId")), dec(line.get("Amount")))
+            for line in payment.get("Line", [])
+            for linked in line.get("LinkedTxn", [])
+            if linked.get("TxnType") == "Invoice"
+        ]
+        share = sum((a for i, a in lines if i == qbo_invoice_id), Decimal(0))
+        if share <= 0:
+            continue
+        mark = HS_PAYMENT_MARK.search(str(payment.get("PrivateNote") or ""))
+        if mark:
+            r = await hs.http.get(
+                f"/crm/v3/objects/commerce_payments/{mark.group(1)}",
+                params={"properties": "hs_refunds_amount"},
+                headers=hs.headers,
+            )
+            if r.status_code == 404:
+                continue
+            r.raise_for_status()
+            refunded = dec(r.json()["properties"].get("hs_refunds_amount"))
+            if all(i == qbo_invoice_id for i, _ in lines):
+                owned += refunded
+                credit += dec(payment.get("TotalAmt")) - share
+            else:
+                owned += min(refunded, share)
+            continue
+        copy = copies.get(f"qbo-payment:{payment['Id']}:{qbo_invoice_id}")
+        if copy is None:
+            owned += share  # archived in HubSpot: HubSpot owns the delete
+        else:
+            owned += min(dec(copy.get("hs_refunds_amount")), share)
+    return owned, credit

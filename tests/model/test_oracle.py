@@ -48,12 +48,28 @@ def test_paid_and_balance_differ_only_by_refunds_hubspot_owns() -> None:
     qbo = dataclasses.replace(BASE, paid=Decimal("20.00"), balance=Decimal("20.96"))
     assert set(differences(BASE, qbo)) == {"amount_paid", "balance"}
     assert differences(BASE, qbo, hubspot_owned_refunds=Decimal("10.00")) == {}
-    assert set(differences(BASE, qbo, hubspot_owned_refunds=Decimal("9.99"))) == {
+    # Exactly: neither less nor more than the refunds explain.
+    for owned in (Decimal("9.99"), Decimal("10.01")):
+        assert set(differences(BASE, qbo, hubspot_owned_refunds=owned)) == {
+            "amount_paid",
+            "balance",
+        }
+    # QBO counting less than HubSpot is never a HubSpot-owned refund.
+    assert set(differences(qbo, BASE, hubspot_owned_refunds=Decimal("10.00"))) == {
         "amount_paid",
         "balance",
     }
-    # QBO counting less than HubSpot is never a HubSpot-owned refund.
-    assert set(differences(qbo, BASE, hubspot_owned_refunds=Decimal("10.00"))) == {
+
+
+def test_a_refund_of_a_payment_partly_kept_as_credit_differs_by_the_refund_less_the_credit() -> (
+    None
+):
+    # HubSpot refunded 12 of a payment QBO applied only partly (3 kept as credit): QBO counts
+    # 9 more paid than HubSpot.
+    qbo = dataclasses.replace(BASE, paid=Decimal("19.00"), balance=Decimal("21.96"))
+    gap = {"hubspot_owned_refunds": Decimal("12.00"), "hubspot_credit": Decimal("3.00")}
+    assert differences(BASE, qbo, **gap) == {}
+    assert set(differences(BASE, qbo, hubspot_owned_refunds=Decimal("12.00"))) == {
         "amount_paid",
         "balance",
     }

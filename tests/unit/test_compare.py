@@ -27,6 +27,7 @@ from ledgerbridge.engine.compare import (
     NOTE_OVERPAID,
     NOTE_QBO_DELETED,
     NOTE_REF_TRUNCATED,
+    NOTE_REFUNDED_CREDIT,
     NOTE_VOIDED,
     allowed_invoice_differences,
     allowed_payment_differences,
@@ -301,6 +302,34 @@ def test_overpaid_invoice_is_allowed_exactly() -> None:
         "amount_paid",
         "balance_due",
     ]
+
+
+def test_refund_of_a_payment_partly_kept_as_credit_is_allowed_exactly() -> None:
+    # 125 paid in HubSpot on 105 billed: QBO applied 105 and keeps 20 as credit. Then HubSpot
+    # refunded 50: it counts 75 paid, QBO still 105 (a refund receipt does not reopen it).
+    hs = hs_invoice(amount_paid=D("75"), balance_due=D("30"))
+    qbo = qbo_invoice(amount_paid=D("105"), balance_due=D("0"))
+    kept = {"hubspot_owned_refunds": D("50"), "hubspot_credit": D("20")}
+    assert compare_invoice(hs, qbo, settings=SETTINGS, **kept) == []
+    allowed = allowed_invoice_differences(hs, qbo, settings=SETTINGS, **kept)
+    assert {(d.field, d.hubspot, d.quickbooks, d.note) for d in allowed} == {
+        ("amount_paid", "75.00", "105.00", NOTE_REFUNDED_CREDIT),
+        ("balance_due", "30.00", "0.00", NOTE_REFUNDED_CREDIT),
+    }
+    # The refund alone (the credit not counted) or a cent off is a disagreement.
+    for refunds, credit in ((D("50"), D("0")), (D("50"), D("20.01")), (D("0"), D("20"))):
+        found = compare_invoice(
+            hs, qbo, settings=SETTINGS, hubspot_owned_refunds=refunds, hubspot_credit=credit
+        )
+        assert [d.field for d in found] == ["amount_paid", "balance_due"], (refunds, credit)
+    # A refund smaller than the credit: HubSpot still counts more paid, by the difference.
+    small = hs_invoice(amount_paid=D("115"), balance_due=D("-10"))
+    assert (
+        compare_invoice(
+            small, qbo, settings=SETTINGS, hubspot_owned_refunds=D("10"), hubspot_credit=D("20")
+        )
+        == []
+    )
 
 
 def test_voided_on_one_side_only() -> None:

@@ -38,6 +38,7 @@ from ledgerbridge.engine.parity import ledger_total
 from ledgerbridge.engine.payments import (
     COPY,
     FEE_EXPENSE_ID,
+    PAID_INVOICES,
     REFUND_IDS,
     REFUNDED_IN_QBO,
     REMOVED_IN_QBO,
@@ -531,6 +532,9 @@ class Applier:
                 extra[REMOVED_IN_QBO] = done.removed
             if done.qbo_kind == SALES_RECEIPT and done.customer_qbo_id:
                 extra["customer_qbo_id"] = done.customer_qbo_id
+            for op in plan.ops:
+                if isinstance(op, CreateLedgerPayment):
+                    extra[PAID_INVOICES] = sorted({a.invoice_id for a in op.payment.applications})
 
             if done.unapplied is not None:
                 # the credit still meant for an invoice, applied once it owes again (payments.py)

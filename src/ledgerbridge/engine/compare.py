@@ -23,7 +23,9 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - total: what HubSpot billed (hs_amount_billed) and what QBO computed (TotalAmt), to the cent;
 - amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns,
   and an overpaid invoice: HubSpot counts more paid than billed (a negative balance), QBO counts
-  it paid in full and holds the excess as the customer's credit (NOTE_OVERPAID).
+  it paid in full and holds the excess as the customer's credit (NOTE_OVERPAID); both at once
+  (a HubSpot refund of a payment QBO partly keeps as credit) differ by exactly the refunds less
+  that credit (NOTE_REFUNDED_CREDIT).
 
 Linked customers and items (`compare_customer`, `compare_product`): the fields that sync after
 creation (first and last name, email, phone, billing address; item name, description, price,
@@ -85,6 +87,10 @@ NOTE_OVERPAID = (
     "overpaid: HubSpot counts every payment on the invoice; QuickBooks applies up to the total "
     "and keeps the rest as the customer's credit"
 )
+NOTE_REFUNDED_CREDIT = (
+    "refund recorded in HubSpot of a payment QuickBooks partly keeps as the customer's credit: "
+    "HubSpot counts the refund, QuickBooks keeps the credit (the refund less that credit)"
+)
 NOTE_VOIDED = "voided invoice: QuickBooks zeroes a voided invoice's amounts"
 NOTE_DIRECTION_NONE = "not synced: the field's direction is none"
 NOTE_REF_TRUNCATED = f"QuickBooks keeps the first {QBO_PAYMENT_REF_MAX} characters"
@@ -104,16 +110,21 @@ def compare_invoice(
     *,
     settings: SyncSettings,
     hubspot_owned_refunds: Decimal = Decimal(0),
+    hubspot_credit: Decimal = Decimal(0),
 ) -> list[FieldDifference]:
     """The fields on which the two invoices disagree (empty: they agree).
 
     `hubspot_owned_refunds`: what HubSpot no longer counts as paid because of refunds and
     deletes recorded in HubSpot on payments QBO still counts (the sync matrix: HubSpot owns
-    them). Amount paid and balance may differ by exactly that much.
+    them). `hubspot_credit`: what QBO keeps as the customer's credit of the HubSpot payments
+    meant for this invoice (HubSpot counts it paid). Amount paid and balance may differ by
+    exactly the refunds less that credit: QBO counts that much more paid than HubSpot.
     """
     return [
         c.difference
-        for c in _invoice_checks(hubspot, quickbooks, settings, hubspot_owned_refunds)
+        for c in _invoice_checks(
+            hubspot, quickbooks, settings, hubspot_owned_refunds, hubspot_credit
+        )
         if not c.allowed
     ]
 
@@ -124,11 +135,14 @@ def allowed_invoice_differences(
     *,
     settings: SyncSettings,
     hubspot_owned_refunds: Decimal = Decimal(0),
+    hubspot_credit: Decimal = Decimal(0),
 ) -> list[FieldDifference]:
     """Differences the sync matrix documents as expected, each with `note` naming why."""
     return [
         c.difference
-        for c in _invoice_checks(hubspot, quickbooks, settings, hubspot_owned_refunds)
+        for c in _invoice_checks(
+            hubspot, quickbooks, settings, hubspot_owned_refunds, hubspot_credit
+        )
         if c.allowed
     ]
 
@@ -257,7 +271,7 @@ def _memo(invoice: Invoice) -> str | None:
 
 
 def _invoice_checks(
-    hs: Invoice, qbo: Invoice, settings: SyncSettings, refunds: Decimal
+    hs: Invoice, qbo: Invoice, settings: SyncSettings, refunds: Decimal, credit: Decimal
 ) -> Iterator[_Check]:
     voided = InvoiceStatus.VOIDED in (hs.status, qbo.status)
     if (hs.status is InvoiceStatus.VOIDED) != (qbo.status is InvoiceStatus.VOIDED):
@@ -318,8 +332,13 @@ def _invoice_checks(
         money.append((F_TOTAL, hs_total, qbo_total, False))
     hs_paid, qbo_paid = quantize(hs.amount_paid, currency), quantize(qbo.amount_paid, currency)
     owned = quantize(refunds, currency)
+    kept = quantize(credit, currency)
+    # What QBO may count more paid than HubSpot: the refunds HubSpot owns, less the credit QBO
+    # keeps of HubSpot's payments (HubSpot counts that credit paid; QBO does not).
+    gap = owned - kept
+    explained = (owned > 0 or kept > 0) and gap != 0
     if hs_paid != qbo_paid:
-        money.append((F_AMOUNT_PAID, hs_paid, qbo_paid, owned > 0 and qbo_paid - hs_paid == owned))
+        money.append((F_AMOUNT_PAID, hs_paid, qbo_paid, explained and qbo_paid - hs_paid == gap))
     hs_balance = quantize(
         hs.balance_due if hs.balance_due is not None else hs.computed_balance, currency
     )
@@ -328,8 +347,11 @@ def _invoice_checks(
     )
     if hs_balance != qbo_balance:
         money.append(
-            (F_BALANCE, hs_balance, qbo_balance, owned > 0 and hs_balance - qbo_balance == owned)
+            (F_BALANCE, hs_balance, qbo_balance, explained and hs_balance - qbo_balance == gap)
         )
+    refund_note = NOTE_REFUNDED_CREDIT if owned > 0 and kept > 0 else NOTE_HUBSPOT_REFUND
+    if owned == 0 and kept > 0:
+        refund_note = NOTE_OVERPAID
     overpaid = _overpaid(hs_total, qbo_total, hs_paid, qbo_paid, hs_balance, qbo_balance)
     for field, a, b, allowed in money:
         if voided:
@@ -337,7 +359,7 @@ def _invoice_checks(
         elif overpaid and field in (F_AMOUNT_PAID, F_BALANCE):
             yield _Check(_diff(field, a, b, NOTE_OVERPAID), True)
         elif allowed and field in (F_AMOUNT_PAID, F_BALANCE):
-            yield _Check(_diff(field, a, b, NOTE_HUBSPOT_REFUND), True)
+            yield _Check(_diff(field, a, b, refund_note), True)
         else:
             yield _Check(_diff(field, a, b, NOTE_DIRECTION_NONE if allowed else None), allowed)
 

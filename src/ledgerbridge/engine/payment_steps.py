@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from ledgerbridge.domain import Side, SyncStatus
+from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.decisions import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
@@ -17,7 +17,9 @@ from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.intents import KeyedLocks
 from ledgerbridge.engine.payments import (
     COPY,
+    PAID_INVOICES,
     REFUND_IDS,
+    REMOVED_IN_QBO,
     REOPENED,
     UNAPPLIED_CREDIT,
     PaymentInput,
@@ -77,6 +79,11 @@ class PaymentSteps(StateBook):
             if applied is not None:
                 if applied.unapplied:
                     await self._flag_credit_left(applied.unapplied)
+                others = _other_invoices(plan, applied.unapplied or {})
+                if others:
+                    # One HubSpot payment over several invoices: HubSpot does not say how it
+                    # is split (the sync matrix), so compare each invoice's amount paid now.
+                    await self._flag_credit_left(dict.fromkeys(others, Decimal(0)))
                 self._wake_payment_divergences(plan)
             first_seen = link is None or link.qbo_hash != plan.extra.get("qbo_hash")
             if plan.extra.get(REOPENED) and (applied is not None or first_seen):
@@ -150,6 +157,35 @@ class PaymentSteps(StateBook):
             if diverged_on_payments(self.store.get_state(primary)):
                 self.store.mark_dirty(primary, "a payment on it changed")
 
+    async def find_deleted_payments(
+        self, hs: Invoice | None, qbo: Invoice | None, hubspot_id: str | None
+    ) -> None:
+        """An invoice step that reads QBO counting more paid than HubSpot: a HubSpot payment
+        recorded in QBO that is no longer on the HubSpot invoice was deleted there, and its
+        deletion webhook may never have come (HubSpot's search never returns archived records,
+        so no poll sees a delete). Its step voids (or deletes) the QBO payment as the settings
+        say. One HubSpot read, only when QBO counts more and such payments exist."""
+        if hs is None or qbo is None or not hubspot_id or not qbo.id:
+            return
+        if qbo.amount_paid <= hs.amount_paid or self.settings.refunds.deleted_payment == "none":
+            return
+        conn = self.connection_id
+        recorded = [
+            lk.hubspot_id
+            for lk in self.store.list_links(conn, PAYMENT)
+            if lk.hubspot_id
+            and lk.extra.get("origin") == Side.HUBSPOT.value
+            and qbo.id in (lk.extra.get(PAID_INVOICES) or ())
+            and not lk.extra.get(REMOVED_IN_QBO)
+        ]
+        if not recorded:
+            return
+        live = {p.id for p in await self.crm.list_invoice_payments(hubspot_id)}
+        for payment_id in recorded:
+            if payment_id not in live:
+                key = RecordKey(conn, PAYMENT, Side.HUBSPOT, payment_id)
+                self.store.mark_dirty(key, f"no longer on HubSpot invoice {hubspot_id}")
+
     async def _wake_credits(self, hubspot_invoices: Sequence[str], reason: str) -> None:
         """QBO invoices that owe more now (a payment on them deleted or voided, their total
         raised): the HubSpot payments on them that left credit in QBO (the invoice owed less
@@ -221,3 +257,13 @@ class PaymentSteps(StateBook):
                 currency_prefs=await self.ledger.company_currency() if receipt else None,
             )
         )
+
+
+def _other_invoices(plan: Plan, flagged: Mapping[str, Decimal]) -> list[str]:
+    """The QBO invoices of a HubSpot payment over several invoices, beyond those whose credit
+    was already looked at."""
+    ids: list[str] = []
+    for op in plan.ops:
+        if isinstance(op, CreateLedgerPayment) and len(op.payment.applications) > 1:
+            ids += [a.invoice_id for a in op.payment.applications if a.invoice_id not in flagged]
+    return list(dict.fromkeys(ids))

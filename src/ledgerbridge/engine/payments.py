@@ -104,6 +104,9 @@ FEE_EXPENSE_ID = "fee_expense_id"  # in a HubSpot payment's link extra: the QBO 
 REFUNDED_IN_QBO = "refunded_in_qbo"
 REFUND_IDS = "refund_ids"
 REMOVED_IN_QBO = "removed_in_qbo"
+# In a HubSpot payment's link extra: the QBO invoices its QBO payment was recorded on, so that an
+# invoice step can tell a payment deleted in HubSpot whose deletion webhook never came.
+PAID_INVOICES = "qbo_invoices"
 
 
 def refund_key(hubspot_payment_id: str, refunded_total: Decimal) -> str:

@@ -744,6 +744,11 @@ class StorePort(Protocol):
         """get_link for many ids of one side: {source id: link} for the linked ones."""
 
     def save_links(self, links: Sequence[Link]) -> None: ...
+    def list_links(
+        self, connection_id: int, object_type: str, updated_since: dt.datetime | None = None
+    ) -> list[Link]:
+        """Every link of one record type (changed since `updated_since`, when given)."""
+
     def begin_intents(
         self, intents: Sequence[tuple[str, int, str, Side, str]]
     ) -> dict[str, str | None]:

@@ -82,25 +82,30 @@ async def compare_invoice_links(
             continue
         diffs = compare_invoice(a, b, settings=settings)
         if any(d.field in (F_AMOUNT_PAID, F_BALANCE) for d in diffs):
-            owned = await hubspot_owned(reader, link, b, a, payment_links)
-            if owned:
-                diffs = compare_invoice(a, b, settings=settings, hubspot_owned_refunds=owned)
+            owned, credit = await hubspot_owned(reader, link, b, a, payment_links)
+            if owned or credit:
+                diffs = compare_invoice(
+                    a, b, settings=settings, hubspot_owned_refunds=owned, hubspot_credit=credit
+                )
         pairs.append(Pair(link, diffs))
     return pairs
 
 
 async def hubspot_owned(
     reader: BulkReader, link: Link, qbo: Invoice, hs: Invoice, payment_links: Sequence[Link]
-) -> Decimal:
+) -> tuple[Decimal, Decimal]:
     """What HubSpot no longer counts as paid by its own refunds and deletes of payments
     QBO still counts (the sync matrix: HubSpot owns those), and by the refunds of HubSpot
     payments booked in QBO as refund receipts (a refund receipt does not reopen the QBO
-    invoice, while HubSpot counts a payment net of its refunds)."""
-    receipts = await _booked_refunds(reader, link, payment_links)
-    return receipts + await _owned_shares(reader, link, qbo, hs, payment_links)
+    invoice, while HubSpot counts a payment net of its refunds); and, second, the credit QBO
+    keeps of those refunded HubSpot payments (HubSpot counts it paid, QBO does not)."""
+    receipts, credit = await _booked_refunds(reader, link, payment_links)
+    return receipts + await _owned_shares(reader, link, qbo, hs, payment_links), credit
 
 
-async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequence[Link]) -> Decimal:
+async def _booked_refunds(
+    reader: BulkReader, link: Link, payment_links: Sequence[Link]
+) -> tuple[Decimal, Decimal]:
     refunded = {
         plink.qbo_id: booked_refunds(plink)
         for plink in payment_links
@@ -111,8 +116,8 @@ async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequenc
         and not plink.extra.get("removed_in_qbo")
     }
     if not refunded:
-        return Decimal(0)
-    total = Decimal(0)
+        return Decimal(0), Decimal(0)
+    total, credit = Decimal(0), Decimal(0)
     payments = await reader.ledger_payments(list(refunded))
     for payment_id, amount in refunded.items():
         payment = payments.get(payment_id)
@@ -121,8 +126,14 @@ async def _booked_refunds(reader: BulkReader, link: Link, payment_links: Sequenc
         share = sum(
             (a.amount for a in payment.applications if a.invoice_id == link.qbo_id), Decimal(0)
         )
-        total += min(amount, share)
-    return total
+        if share > 0 and all(a.invoice_id == link.qbo_id for a in payment.applications):
+            # A payment for this invoice alone: what QBO applied is its amount less the credit
+            # it keeps; HubSpot counts the amount less the refunds (refund receipts in QBO).
+            total += amount
+            credit += max(payment.amount - share, Decimal(0))
+        else:
+            total += min(amount, share)
+    return total, credit
 
 
 async def _owned_shares(
@@ -208,8 +219,9 @@ async def compare_payment_links(
             continue
         if original is None or payment is None:
             continue  # gone on a side, as the settings say it may be
-        invoice_id = payment.applications[0].invoice_id if payment.applications else None
-        pairs.append(Pair(link, compare_payment(original, payment, invoice_id=invoice_id)))
+        # The whole QBO payment: it records the HubSpot payment's whole amount, including what
+        # QBO keeps as credit (an overpaid invoice) and every invoice of a split payment.
+        pairs.append(Pair(link, compare_payment(original, payment)))
     return pairs
 
 

@@ -246,6 +246,7 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
             if plan.decision.status is SyncStatus.SYNCED:
                 self._link_customers(plan, (hs or qbo), info)
             result = await self.finish_invoice(key, plan, applied, hs, link)
+            await self.find_deleted_payments(hs, qbo, result.plan.hubspot_id or hs_id)
         if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
             # The QBO invoice owes more now: a HubSpot payment that left credit on it (it owed
             # less when the payment was recorded) applies it (payment_steps.py).

@@ -1036,6 +1036,16 @@ class FakeStore:
         for link in links:
             self.save_link(link)
 
+    def list_links(
+        self, connection_id: int, object_type: str, updated_since: dt.datetime | None = None
+    ) -> list[Link]:
+        # the fake keeps no update times: every link of the type
+        return [
+            link
+            for link in self.links
+            if link.connection_id == connection_id and link.object_type == object_type
+        ]
+
     def begin_intents(
         self, intents: Sequence[tuple[str, int, str, Side, str]]
     ) -> dict[str, str | None]:
