@@ -97,7 +97,8 @@ def _drop(base: str, schema: str) -> None:
 def report(name: str, trips: RoundTrips, synced: int, kinds: bool) -> None:
     tx, st = trips.per(synced)
     print(
-        f"{name:<11} {synced:>5} invoices  {tx:6.1f} transactions/invoice  {st:6.1f} statements/invoice"
+        f"{name:<11} {synced:>5} invoices  {tx:6.1f} transactions/invoice"
+        f"  {st:6.1f} statements/invoice  {trips.checkouts / max(1, synced):6.1f} checkouts/invoice"
     )
     if kinds:
         for kind, n in trips.kinds.most_common(25):

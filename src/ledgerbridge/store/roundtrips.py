@@ -15,10 +15,12 @@ from sqlalchemy import Engine, event
 
 @dataclass
 class RoundTrips:
-    """Transactions begun and statements executed (a transaction's own BEGIN not counted)."""
+    """Transactions begun, statements executed (a transaction's own BEGIN not counted) and
+    connections taken from the pool (on PostgreSQL a liveness ping may go with a checkout)."""
 
     transactions: int = 0
     statements: int = 0
+    checkouts: int = 0
     # Statements by their first words ("SELECT sync_states", "INSERT INTO record_links", ...).
     kinds: Counter[str] = field(default_factory=Counter)
 
@@ -57,10 +59,15 @@ def count_round_trips(engine: Engine) -> Iterator[RoundTrips]:
         trips.statements += 1
         trips.kinds[_kind(statement)] += 1
 
+    def on_checkout(*_args: Any) -> None:
+        trips.checkouts += 1
+
     event.listen(engine, "begin", on_begin)
     event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine.pool, "checkout", on_checkout)
     try:
         yield trips
     finally:
         event.remove(engine, "begin", on_begin)
         event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine.pool, "checkout", on_checkout)
