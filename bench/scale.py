@@ -210,6 +210,26 @@ def _scrape(ports: list[int]) -> dict[str, float]:
     return out
 
 
+def _xacts() -> int:
+    """Transactions the bench database has committed or rolled back (pg_stat_database; every
+    client's, a pool's liveness pings included, since they are round trips too)."""
+    engine = create_engine(DB.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                        "WHERE datname = :n"
+                    ),
+                    {"n": DB.rsplit("/", 1)[1]},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def _cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -306,17 +326,24 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             _profile(cluster, args)
         # The clock starts with beat: from the first task to the last invoice in QuickBooks.
         meter = CpuMeter(cluster)
+        xacts0 = _xacts()
         meter.start()
         start = time.monotonic()
         cluster.spawn("beat", "beat")
         done = 0
+        checks = 0
         while time.monotonic() - start < args.timeout:
             done = _linked(engine)
+            checks += 1
             if done >= total:
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - start
         cores = meter.stop()
+        # The database's own count, after the workers' statistics reached it (flushed at least
+        # once a second); less this bench's own checks (one query each).
+        time.sleep(1.5)
+        xacts = _xacts() - xacts0 - checks
         load = os.getloadavg()
         figures = _scrape(ports)
         engine.dispose()
@@ -352,6 +379,8 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             "budget_wait_hs": figures.get("ledgerbridge_budget_wait_seconds_total:HubSpot:", 0.0),
             "cores": cores,
             "load": load,
+            "xacts_per_invoice": xacts / max(1, done),
+            "worker_cpu_per_invoice": cores["workers"] * elapsed / max(1, done),
         }
     finally:
         cluster.stop()
@@ -508,7 +537,9 @@ def main() -> None:
                 f"      CPU (cores): workers {c['workers']:.2f}, sandboxes {c['sandboxes']:.2f},"
                 f" postgres {c['postgres']:.2f}, redis {c['redis']:.2f}, beat {c['beat']:.2f},"
                 f" bench {c['bench']:.2f}; machine busy {c['machine']:.2f} of"
-                f" {c['machine_cores']:.0f}; load average {r['load'][0]:.2f}",
+                f" {c['machine_cores']:.0f}; load average {r['load'][0]:.2f}\n"
+                f"      per invoice: {r['xacts_per_invoice']:.1f} PostgreSQL transactions"
+                f" (pg_stat_database), {1000 * r['worker_cpu_per_invoice']:.1f} ms of worker CPU",
                 flush=True,
             )
     if not args.skip_idle:

@@ -6,8 +6,6 @@ With `budget_redis_url`, a realm's budget lives in Redis and is shared by every 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ledgerbridge.connectors.budget import (
     PROCESS_BUDGETS,
     Budget,
@@ -17,6 +15,7 @@ from ledgerbridge.connectors.budget import (
     hubspot_limits,
     qbo_limits,
 )
+from ledgerbridge.connectors.budget_redis import LoopClients
 from ledgerbridge.settings import Settings
 
 
@@ -36,7 +35,9 @@ def hubspot_budget_limits(settings: Settings) -> Limits:
     )
 
 
-_redis_clients: dict[str, Any] = {}
+# One per Redis URL in the process; each hands every event loop its own client (a Celery task
+# runs in a loop, and a process may run several loops in turn).
+_redis_clients: dict[str, LoopClients] = {}
 
 
 def _budget(settings: Settings, account: str, limits: Limits, registry: Budgets) -> Budget:
@@ -46,11 +47,9 @@ def _budget(settings: Settings, account: str, limits: Limits, registry: Budgets)
         from ledgerbridge.connectors.budget_redis import RedisBudget
 
         def make() -> Budget:
-            import redis.asyncio as redis
-
-            client = _redis_clients.get(url) or redis.Redis.from_url(url)
-            _redis_clients[url] = client
-            return RedisBudget(client, account, limits)
+            clients = _redis_clients.get(url) or LoopClients(url)
+            _redis_clients[url] = clients
+            return RedisBudget(clients, account, limits)
 
         return registry.get(key, make)
     return registry.get(key, lambda: LocalBudget(limits))

@@ -246,3 +246,39 @@ def test_settings_build_one_budget_per_realm_and_portal() -> None:
     assert connection_budgets(Settings(rate_budget=False), "realm-a", "portal-a") == (None, None)
     shared = Settings(budget_redis_url="redis://127.0.0.1:6379/0")
     assert isinstance(connection_budgets(shared, "realm-a", "portal-a")[1], RedisBudget)
+
+
+def test_redis_budget_works_from_one_event_loop_after_another(redis_client) -> None:
+    """A Celery worker runs each task in an event loop; a test or a second runtime may use
+    another loop in the same process. The budget built in the first loop must keep working in
+    the next one (its Redis client belongs to one loop: each loop gets its own)."""
+    from ledgerbridge.connectors.budget import Budgets
+    from ledgerbridge.pacing import connection_budgets
+    from ledgerbridge.settings import Settings
+
+    settings = Settings(budget_redis_url=REDIS_URL)
+    registry = Budgets()
+    realm = f"loops-{uuid.uuid4().hex}"
+    admitted: list[int] = []
+
+    async def use() -> None:
+        hubspot, qbo = connection_budgets(settings, realm, realm, registry)
+        assert hubspot is not None and qbo is not None
+        for budget in (hubspot, qbo):
+            async with spend(budget, "call"):
+                pass
+            admitted.append(budget.stats.admitted)
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(use())
+    finally:
+        first.close()
+    second = asyncio.new_event_loop()
+    try:
+        second.run_until_complete(use())  # the first loop is closed by now
+        second.run_until_complete(use())
+    finally:
+        second.close()
+    # One budget per account all along (the registry's), each admitting every call.
+    assert admitted == [1, 1, 2, 2, 3, 3]

@@ -5,12 +5,17 @@ after a 429), kept in Redis keys under `lb:budget:{account}` and changed only by
 checking a window and taking a place in it is one atomic step for every worker together. Time is
 Redis' own (`TIME`), so workers on hosts whose clocks differ still agree on the windows. An
 in-flight lease expires on its own (a worker killed mid-request does not hold a place forever).
+
+A `redis.asyncio` client belongs to the event loop it first ran in (its connections are that
+loop's transports). A process may run several loops in turn (a Celery task per loop, tests), so
+a budget can be given `LoopClients`: one client per running loop, made on first use there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from typing import Any
 
 from ledgerbridge.connectors.budget import (
@@ -135,8 +140,40 @@ return 1
 )
 
 
+class LoopClients:
+    """One `redis.asyncio` client per event loop for one Redis URL. A loop's client goes with
+    the loop (weakly held: a closed, collected loop takes its client's dead connections along)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def current(self) -> Any:
+        """The running loop's client."""
+        loop = asyncio.get_running_loop()
+        client = self._by_loop.get(loop)
+        if client is None:
+            import redis.asyncio as redis
+
+            client = self._by_loop[loop] = redis.Redis.from_url(self.url)
+        return client
+
+
+class _Scripts:
+    """The budget's Lua scripts, registered on one client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.acquire = client.register_script(_ACQUIRE)
+        self.release = client.register_script(_RELEASE)
+        self.pause = client.register_script(_PAUSE)
+
+
 class RedisBudget:
-    """`Budget` for one account, shared through Redis (`redis.asyncio.Redis` client)."""
+    """`Budget` for one account, shared through Redis: a `redis.asyncio.Redis` client (used
+    from one event loop only), or `LoopClients` (any loop, each with its own client)."""
 
     def __init__(
         self,
@@ -154,9 +191,20 @@ class RedisBudget:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self._strikes = 0
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._release = redis.register_script(_RELEASE)
-        self._pause = redis.register_script(_PAUSE)
+        self._fixed = None if isinstance(redis, LoopClients) else _Scripts(redis)
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Scripts] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _scripts(self) -> _Scripts:
+        """The scripts on the client of the running loop."""
+        if self._fixed is not None:
+            return self._fixed
+        loop = asyncio.get_running_loop()
+        scripts = self._by_loop.get(loop)
+        if scripts is None:
+            scripts = self._by_loop[loop] = _Scripts(self.redis.current())
+        return scripts
 
     async def acquire(self, kind: Kind, items: int = 1, lane: Lane | None = None) -> Ticket:
         lane = lane or current_lane()
@@ -175,7 +223,7 @@ class RedisBudget:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
-            answer = await self._acquire(keys=[self.prefix], args=args)
+            answer = await self._scripts().acquire(keys=[self.prefix], args=args)
             wait = float(answer.decode() if isinstance(answer, bytes) else answer)
             if wait == 0:
                 break
@@ -188,7 +236,7 @@ class RedisBudget:
 
     async def release(self, ticket: Ticket) -> None:
         token, *names = ticket.token.split(" ")
-        await self._release(keys=[self.prefix], args=[token, *names])
+        await self._scripts().release(keys=[self.prefix], args=[token, *names])
 
     async def throttled(self, retry_after: float | None) -> float:
         self.stats.throttled += 1
@@ -199,7 +247,7 @@ class RedisBudget:
             if retry_after is not None
             else min(self.limits.penalty_seconds * 2 ** (self._strikes - 1), longest)
         )
-        await self._pause(keys=[self.prefix], args=[pause])
+        await self._scripts().pause(keys=[self.prefix], args=[pause])
         return pause
 
     async def succeeded(self) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.ports import StorePort, WriteResult
@@ -50,8 +51,9 @@ async def create_once(
 ) -> WriteResult:
     """Create at most once. `lookup` finds the record by natural key; `create(request_id)` sends
     the create; `reuse(result_id)` rebuilds a WriteResult for an intent that already completed."""
-    was_pending = store.pending_intent(key)
-    done = store.begin_intent(key, connection_id, object_type, target, source_id)
+    with store.unit_of_work():  # one transaction, committed before anything is sent
+        was_pending = store.pending_intent(key)
+        done = store.begin_intent(key, connection_id, object_type, target, source_id)
     if done is not None:
         if reuse is not None:
             return await reuse(done)
@@ -59,14 +61,14 @@ async def create_once(
     if was_pending:
         found = await lookup()
         if found is not None:
-            store.complete_intent(key, found.id)
+            _complete(store, key, found.id)
             return _matched(found)
     try:
         result = await create(key)
     except UnknownOutcome as exc:
         found = await lookup()
         if found is not None:
-            store.complete_intent(key, found.id)
+            _complete(store, key, found.id)
             return _matched(found)
         raise Transient(
             f"{exc.message} (the create may or may not have happened; it will be looked up "
@@ -75,8 +77,49 @@ async def create_once(
             code=exc.code,
             status=exc.status,
         ) from exc
-    store.complete_intent(key, result.id)
+    _complete(store, key, result.id)
     return result
+
+
+class Completions:
+    """Intents whose writes are done, to be completed in the step's closing transaction instead
+    of one transaction each (see `deferred_completions`)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, str]] = []
+
+    def take(self) -> list[tuple[str, str]]:
+        taken, self.pending = self.pending, []
+        return taken
+
+
+_completions: ContextVar[Completions | None] = ContextVar("ledgerbridge_completions", default=None)
+
+
+def _complete(store: StorePort, key: str, result_id: str) -> None:
+    collected = _completions.get()
+    if collected is None:
+        store.complete_intent(key, result_id)
+    else:
+        collected.pending.append((key, result_id))
+
+
+@asynccontextmanager
+async def deferred_completions(store: StorePort) -> AsyncIterator[Completions]:
+    """Inside the block, a create's intent is completed later: the step completes them in the
+    transaction that saves its links and state (`take()`); whatever is left when the block exits
+    (an error before that transaction) is completed then, in one transaction. Safe either way: an
+    intent left pending by a crash only costs a look-up by natural key before any new create,
+    and the saved link is what a later step finds first."""
+    collected = Completions()
+    token = _completions.set(collected)
+    try:
+        yield collected
+    finally:
+        _completions.reset(token)
+        left = collected.take()
+        if left:
+            store.complete_intents(left)
 
 
 def _matched(found: WriteResult) -> WriteResult:
@@ -92,17 +135,22 @@ class KeyedLocks:
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def hold(self, *names: str) -> AsyncIterator[None]:
+    async def hold(self, *names: str) -> AsyncIterator[bool]:
+        """Hold every name's lock; the block gets True when it had to wait for one (another
+        step held it, and may have changed what the block read before)."""
         ordered = sorted(set(names))  # a fixed order: no deadlock between two multi-key holders
         for name in ordered:
             self._users[name] = self._users.get(name, 0) + 1
             self._locks.setdefault(name, asyncio.Lock())
         acquired: list[str] = []
+        waited = False
         try:
             for name in ordered:
-                await self._locks[name].acquire()
+                lock = self._locks[name]
+                waited = waited or lock.locked()
+                await lock.acquire()
                 acquired.append(name)
-            yield
+            yield waited
         finally:
             for name in reversed(acquired):
                 self._locks[name].release()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ledgerbridge.domain import SyncStatus
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.ports import RecordKey, StorePort
-from ledgerbridge.engine.state_book import StepResult
+from ledgerbridge.engine.state_book import ON_COMMIT, StepResult
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import AuthExpired, Conflict, RateLimited, SyncError, Transient
 
@@ -68,21 +68,41 @@ class StepOutcomes:
     ) -> None:
         """Run `key`'s step and record what came of it. `release`: the key was claimed from the
         dirty queue (release it, with its retry time); otherwise a retry is queued anew."""
+        released = False
+
+        def release_with(result: StepResult) -> None:
+            # Inside the step's closing transaction: the key is released with its outcome.
+            nonlocal released
+            self.store.release_dirty(key, self._retry_at(result))
+            released = True
+
+        token = ON_COMMIT.set(release_with if release else None)
+        try:
+            retry_at, returned = await self._run(stepper, key, report)
+        finally:
+            ON_COMMIT.reset(token)
+        if release and not released:
+            self.store.release_dirty(key, retry_at)
+        elif retry_at is not None and (not release or not returned):
+            # Not claimed; or released with the step's outcome, and then something raised.
+            self.store.mark_dirty(key, "retry", retry_at)
+
+    async def _run(
+        self, stepper: Stepper, key: RecordKey, report: RunReport
+    ) -> tuple[dt.datetime | None, bool]:
+        """Run the step and record an error it raised: (when the key is due again, whether the
+        step returned)."""
         retry_at: dt.datetime | None = None
+        returned = False
         try:
             result = await self.step_with_conflict_retry(stepper, key)
             if result is not None:
                 report.results.append(result)
-                status = result.plan.decision.status
-                report.count(status)
-                if status is SyncStatus.BLOCKED and result.plan.wake:
-                    # Waiting on a record in progress: look again even if never woken. A record
-                    # blocked on a failed one (no wake) waits for that one's next state change.
-                    retry_at = self.clock() + BLOCKED_SAFETY_RETRY
-                elif result.plan.decision.retry_at is not None:
-                    retry_at = result.plan.decision.retry_at  # waits on purpose (settling)
+                report.count(result.plan.decision.status)
+                retry_at = self._retry_at(result)
             else:
                 report.count(None)
+            returned = True
         except RateLimited as exc:
             retry_at = await self._transient(stepper, key, exc, report, exc.retry_after)
         except AuthExpired as exc:
@@ -117,10 +137,17 @@ class StepOutcomes:
                 report,
                 None,
             )
-        if release:
-            self.store.release_dirty(key, retry_at)
-        elif retry_at is not None:
-            self.store.mark_dirty(key, "retry", retry_at)
+        return retry_at, returned
+
+    def _retry_at(self, result: StepResult) -> dt.datetime | None:
+        """When a finished step's key is due again (None: done)."""
+        if result.plan.decision.status is SyncStatus.BLOCKED and result.plan.wake:
+            # Waiting on a record in progress: look again even if never woken. A record blocked
+            # on a failed one (no wake) waits for that one's next state change.
+            return self.clock() + BLOCKED_SAFETY_RETRY
+        if result.plan.decision.retry_at is not None:
+            return result.plan.decision.retry_at  # waits on purpose (settling)
+        return None
 
     async def step_with_conflict_retry(self, stepper: Stepper, key: RecordKey) -> StepResult | None:
         """Someone wrote the record between our read and our write: read and merge again."""

@@ -738,6 +738,10 @@ class StorePort(Protocol):
         """Several store calls in one transaction (one commit); nested blocks join the outer
         one. Must not span an await."""
 
+    def reading(self) -> AbstractContextManager[None]:
+        """Several reads in one read transaction (joins a unit of work in progress). Only reads
+        inside; must not span an await."""
+
     def get_links(
         self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
     ) -> dict[str, Link]:

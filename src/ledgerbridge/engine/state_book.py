@@ -9,12 +9,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.apply import Applied
 from ledgerbridge.engine.decisions import Plan
-from ledgerbridge.engine.ports import INVOICE, CrmPort, RecordKey, StoredSyncState, StorePort
+from ledgerbridge.engine.ports import (
+    INVOICE,
+    CrmPort,
+    Link,
+    RecordKey,
+    StoredSyncState,
+    StorePort,
+)
 from ledgerbridge.engine.verify import plan_differences
 from ledgerbridge.errors import SyncError
 
@@ -24,6 +32,15 @@ class StepResult:
     key: RecordKey  # the key the state was recorded on (the record's primary key)
     plan: Plan
     applied: Applied | None = None
+
+
+# Set by the outcome policy around one claimed key's step: called with the step's result inside
+# the transaction that records it, so the dirty key is released in that same transaction (one
+# commit, and the release can never be lost between the two). Returns nothing; the policy
+# remembers that the key is released.
+ON_COMMIT: ContextVar[Callable[[StepResult], None] | None] = ContextVar(
+    "ledgerbridge_on_commit", default=None
+)
 
 
 class StateBook:
@@ -40,11 +57,14 @@ class StateBook:
         plan: Plan,
         applied: Applied | None,
         previous: StoredSyncState | None = None,
+        *,
+        read: bool = True,
     ) -> None:
-        """`previous`: the stored state when the caller already read it."""
+        """`previous`: the stored state when the caller already read it (`read=False`: the
+        caller read it, and None means there is none)."""
         if plan.decision.status is None:
             return
-        if previous is None:
+        if previous is None and read:
             previous = self.store.get_state(key)
         state = self.build_state(key, plan, applied, previous)
         if state is not None:
@@ -171,8 +191,13 @@ class StateBook:
         """The key an invoice's state lives on (its origin side), for errors raised mid-step."""
         if key.object_type != INVOICE:
             return key
-        link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
-        if link is None:
+        return self.primary_of(
+            key, self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+        )
+
+    def primary_of(self, key: RecordKey, link: Link | None) -> RecordKey:
+        """primary_key, given the invoice's link as already read."""
+        if key.object_type != INVOICE or link is None:
             return key
         origin = Side(link.extra.get("origin", Side.HUBSPOT.value))
         source = link.hubspot_id if origin is Side.HUBSPOT else link.qbo_id

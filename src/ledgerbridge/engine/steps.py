@@ -24,7 +24,7 @@ from ledgerbridge.engine.decisions import (
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.identity import counterpart_hint, sync_properties_differ
-from ledgerbridge.engine.intents import KeyedLocks
+from ledgerbridge.engine.intents import Completions, KeyedLocks, deferred_completions
 from ledgerbridge.engine.ledger_credits import LedgerCreditStep
 from ledgerbridge.engine.ledger_refunds import LedgerRefundStep
 from ledgerbridge.engine.masterdata import MasterDataStep
@@ -51,7 +51,7 @@ from ledgerbridge.engine.ports import (
     StorePort,
 )
 from ledgerbridge.engine.snapshot import snapshot_hash
-from ledgerbridge.engine.state_book import StepResult, error_text, failure_changed
+from ledgerbridge.engine.state_book import ON_COMMIT, StepResult, error_text, failure_changed
 from ledgerbridge.engine.verify import (
     VERIFIED_CONTACT,
     VERIFIED_CUSTOMER,
@@ -203,14 +203,15 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
     # ---- invoices --------------------------------------------------------------------------
     async def invoice(self, key: RecordKey) -> StepResult:
         conn = self.connection_id
-        link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
+        link, state = self._invoice_reads(key)
         hs_id = link.hubspot_id if link else (key.source_id if key.side is Side.HUBSPOT else None)
         qbo_id = link.qbo_id if link else (key.source_id if key.side is Side.QUICKBOOKS else None)
         names = [f"{conn}:invoice:hs:{hs_id}"] if hs_id else []
         names += [f"{conn}:invoice:qbo:{qbo_id}"] if qbo_id else []
-        async with self.locks.hold(*names):
-            # Another step may have linked this invoice while we waited for the lock.
-            link = self.store.get_link(conn, INVOICE, key.side, key.source_id)
+        async with self.locks.hold(*names) as waited, deferred_completions(self.store) as done:
+            if waited:
+                # Another step may have linked this invoice while we waited for the lock.
+                link, state = self._invoice_reads(key)
             hs_id = link.hubspot_id if link and link.hubspot_id else hs_id
             qbo_id = link.qbo_id if link and link.qbo_id else qbo_id
             if link is not None and link.qbo_kind == SALES_RECEIPT:
@@ -241,17 +242,37 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
                 qbo,
                 (applied.hubspot_id if applied else None) or plan.hubspot_id,
                 (applied.qbo_id if applied else None) or plan.qbo_id,
-                payments=diverged_on_payments(self.store.get_state(self.primary_key(key))),
+                payments=diverged_on_payments(state),
             )
-            if plan.decision.status is SyncStatus.SYNCED:
-                self._link_customers(plan, (hs or qbo), info)
-            result = await self.finish_invoice(key, plan, applied, hs, link)
+            settled = plan
+
+            def link_customers() -> None:
+                self._link_customers(settled, (hs or qbo), info)
+
+            also = link_customers if plan.decision.status is SyncStatus.SYNCED else None
+            result = await self.finish_invoice(
+                key,
+                plan,
+                applied,
+                hs,
+                link,
+                known=(self.primary_of(key, link), state),
+                also=also,
+                completions=done,
+            )
             await self.find_deleted_payments(hs, qbo, result.plan.hubspot_id or hs_id)
         if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
             # The QBO invoice owes more now: a HubSpot payment that left credit on it (it owed
             # less when the payment was recorded) applies it (payment_steps.py).
             await self._wake_credits([result.plan.hubspot_id], "its QuickBooks invoice owes more")
         return result
+
+    def _invoice_reads(self, key: RecordKey) -> tuple[Link | None, StoredSyncState | None]:
+        """What a step reads from the store before it starts, in one read transaction: the
+        invoice's link and the state stored on its primary key."""
+        with self.store.reading():
+            link = self.store.get_link(self.connection_id, INVOICE, key.side, key.source_id)
+            return link, self.store.get_state(self.primary_of(key, link))
 
     def _link_customers(self, plan: Plan, invoice: Invoice | None, info: LedgerInfo) -> None:
         """A verified invoice pairs its HubSpot contact with its QBO customer: link them (if
@@ -280,10 +301,18 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
         applied: Applied | None,
         hs: Invoice | None,
         link: Link | None,
+        *,
+        known: tuple[RecordKey, StoredSyncState | None] | None = None,
+        also: Callable[[], None] | None = None,
+        completions: Completions | None = None,
     ) -> StepResult:
         """After the writes: link and bases, the HubSpot sync properties, the stored state, and
-        the records that were waiting for this invoice."""
-        done = self.prepare_finish(key, plan, applied, hs, link)
+        the records that were waiting for this invoice. Everything the store records is one
+        transaction: the link, the audit, the state, the records woken, `also` (more writes of
+        the step), the intents completed by the step's writes (`completions`) and, when the
+        outcome policy asks for it (ON_COMMIT), the release of the dirty key.
+        `known`: (primary key, its stored state) as read at the start of the step."""
+        done = self.prepare_finish(key, plan, applied, hs, link, known=known)
         hs_version: str | None = None
         try:
             if done.crm_write is not None:
@@ -291,9 +320,21 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
                 hs_version = done.our_version(result.version)
         except BaseException:
             # The QBO write is done: its link is saved even if the HubSpot write failed.
-            self.save_finished_link(done, None)
+            with self.store.unit_of_work():
+                self.save_finished_link(done, None)
+                if completions is not None:
+                    self.store.complete_intents(completions.take())
             raise
-        return self.commit_finish(done, hs_version)
+        with self.store.unit_of_work():
+            if completions is not None:
+                self.store.complete_intents(completions.take())
+            if also is not None:
+                also()
+            finished = self.commit_finish(done, hs_version)
+            hook = ON_COMMIT.get()
+            if hook is not None:
+                hook(finished)
+        return finished
 
     def prepare_finish(
         self,
@@ -303,10 +344,13 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
         hs: Invoice | None,
         link: Link | None,
         states: Mapping[RecordKey, StoredSyncState] | None = None,
+        *,
+        known: tuple[RecordKey, StoredSyncState | None] | None = None,
     ) -> Finish:
         """What finishing a step will record, and the HubSpot sync-state write it needs (if
         any). Reads only: batches prepare many, write HubSpot once, then commit them together.
-        `states`: the stored states, when the caller read them all at once."""
+        `states`: the stored states, when the caller read them all at once; `known`: one key's
+        stored state (None: it has none), read earlier in the step."""
         if applied is None and link is None and plan.hubspot_id and plan.qbo_id:
             # A pair adopted by natural key with nothing to write: link it all the same.
             applied = Applied(
@@ -323,7 +367,12 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
         elif link is not None and plan.decision.status in SETTLED:
             link = self._refreshed_link(link, plan)
         primary = self._invoice_primary(key, plan, applied, link)
-        previous = states.get(primary) if states is not None else self.store.get_state(primary)
+        if known is not None and known[0] == primary:
+            previous = known[1]
+        elif states is not None:
+            previous = states.get(primary)
+        else:
+            previous = self.store.get_state(primary)
         write = self._crm_state_write(plan, applied, hs, link, previous)
         return Finish(key, plan, applied, before, link, primary, previous, write)
 
@@ -344,7 +393,7 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
         if link is not None and plan.decision.status in SETTLED:
             self.applier.audit(plan, INVOICE, link.hubspot_id or "")
             audit_divergence(self.store, self.connection_id, plan, link.hubspot_id or "")
-        self.record_state(done.primary, plan, applied, done.previous)
+        self.record_state(done.primary, plan, applied, done.previous, read=False)
         if plan.decision.status in SETTLED:
             self._unblock(plan, applied, link)
         elif plan.decision.status is SyncStatus.EXCLUDED:

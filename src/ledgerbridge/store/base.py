@@ -77,6 +77,25 @@ class StoreBase:
             finally:
                 self._unit.reset(token)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads in ONE read transaction (one round trip to begin and one to end, and
+        one consistent view on PostgreSQL). Only reads may be made inside; inside a unit of work
+        it joins the unit. Must not span an ``await``."""
+        if self._unit.get() is not None:
+            yield
+            return
+        with (
+            _translate_outages(),
+            Session(self._engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            token = self._unit.set(session)
+            try:
+                yield
+            finally:
+                self._unit.reset(token)
+
     @property
     def _in_unit(self) -> bool:
         return self._unit.get() is not None

@@ -96,6 +96,9 @@ class BulkRepository(StateRepository, LinkRepository):
         """complete_intent for many (intent key, result id) pairs, in one transaction."""
         if not results:
             return
+        if len(results) == 1:
+            self.complete_intent(*results[0])  # one statement
+            return
         with self._write() as session:
             found = self.intent_states([key for key, _ in results])
             missing = [key for key, _ in results if key not in found]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -29,8 +30,39 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)  # survive database restarts
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before it is handed out (a database
+# restart or an idle timeout may have closed it). One used more recently is not: a ping on every
+# checkout would be one more round trip per transaction (SQLAlchemy's pool_pre_ping), and a
+# busy worker begins several transactions per record.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Survive database restarts without a round trip per transaction: a connection idle for
+    IDLE_PING_SECONDS is pinged at checkout and replaced if dead. A restart within the last
+    seconds of a connection's use surfaces as one failed transaction (OperationalError, the
+    engine's Transient: retried), after which SQLAlchemy drops the whole stale pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["ledgerbridge_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("ledgerbridge_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa_exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:

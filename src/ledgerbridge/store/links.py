@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.domain import Side
@@ -81,23 +81,25 @@ class LinkRepository(StoreBase):
                     raise
 
     def _save_link(self, session: Session, link: Link) -> None:
-        rows: list[RecordLinkRow] = []
-        for column, value in (
-            (RecordLinkRow.hubspot_id, link.hubspot_id),
-            (RecordLinkRow.qbo_id, link.qbo_id),
-        ):
-            if value is None:
-                continue
-            query = select(RecordLinkRow).where(
+        # The rows holding either id, in one query: the HubSpot id's row first.
+        matches = []
+        if link.hubspot_id is not None:
+            matches.append(RecordLinkRow.hubspot_id == link.hubspot_id)
+        if link.qbo_id is not None:
+            matches.append(
+                and_(RecordLinkRow.qbo_id == link.qbo_id, RecordLinkRow.qbo_kind == link.qbo_kind)
+            )
+        found = session.scalars(
+            select(RecordLinkRow).where(
                 RecordLinkRow.connection_id == link.connection_id,
                 RecordLinkRow.object_type == link.object_type,
-                column == value,
+                or_(*matches),
             )
-            if column is RecordLinkRow.qbo_id:
-                query = query.where(RecordLinkRow.qbo_kind == link.qbo_kind)
-            row = session.scalars(query).one_or_none()
-            if row is not None and row not in rows:
-                rows.append(row)
+        ).all()
+        rows = sorted(
+            found,
+            key=lambda r: (link.hubspot_id is None or r.hubspot_id != link.hubspot_id, r.id),
+        )
         now = self._now()
         if rows:
             row = rows[0]
@@ -138,23 +140,24 @@ class LinkRepository(StoreBase):
             .on_conflict_do_nothing(index_elements=["key"])
         )
         with self._write() as session:
-            session.execute(stmt)
+            # RETURNING names a row inserted now: a new intent needs no second statement.
+            if session.execute(stmt.returning(WriteIntentRow.key)).first() is not None:
+                return None
             row = session.scalars(select(WriteIntentRow).where(WriteIntentRow.key == key)).one()
             return row.result_id if row.state == INTENT_DONE else None
 
     def complete_intent(self, key: str, result_id: str) -> None:
         with self._write() as session:
-            row = session.scalars(
-                select(WriteIntentRow).where(WriteIntentRow.key == key)
-            ).one_or_none()
-            if row is None:
+            done = session.execute(
+                update(WriteIntentRow)
+                .where(WriteIntentRow.key == key)
+                .values(state=INTENT_DONE, result_id=result_id, completed_at=self._now())
+            )
+            if done.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(
                     f"no write intent {key!r} to complete",
                     hint="A write intent must be begun (and committed) before its write is sent.",
                 )
-            row.state = INTENT_DONE
-            row.result_id = result_id
-            row.completed_at = self._now()
 
     def pending_intent(self, key: str) -> bool:
         with self._read() as session:

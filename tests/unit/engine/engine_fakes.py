@@ -1026,6 +1026,10 @@ class FakeStore:
     def unit_of_work(self) -> Iterator[None]:
         yield  # everything here is one in-memory state: nothing to group
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        yield
+
     def get_links(
         self, connection_id: int, object_type: str, side: Side, source_ids: Sequence[str]
     ) -> dict[str, Link]:
