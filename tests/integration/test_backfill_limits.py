@@ -195,7 +195,7 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
     _invoices(world, 150)
     limited = Limited(world)
     try:
-        progress = await _drain(limited.engine())
+        progress = await _drain(limited.engine(), batch=100)  # two pages: an ETA after the first
         invoices = [p for p in progress if p.phase == "hubspot invoices"]
         assert invoices[0].total == 150
         assert invoices[0].eta_seconds is not None and invoices[0].eta_seconds > 0
@@ -204,8 +204,8 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
         await limited.close()
 
 
-async def _drain(engine: SyncEngine) -> list[Any]:
-    return [p async for p in engine.backfill()]
+async def _drain(engine: SyncEngine, batch: int = 200) -> list[Any]:
+    return [p async for p in engine.backfill(batch=batch)]
 
 
 async def test_live_changes_go_ahead_of_a_running_backfill(world: World) -> None:
