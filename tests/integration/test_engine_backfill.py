@@ -274,8 +274,7 @@ async def test_new_items_are_created_once_through_batch(
                 if line.get("DetailType") == "SalesItemLineDetail"
             )
             wanted = sorted(
-                str(line.properties.get("hs_sku") or "")
-                for line in sb.linked(record, "line_items")
+                str(line.properties.get("hs_sku") or "") for line in sb.linked(record, "line_items")
             )
             assert booked == wanted, record.id
             checked += 1
