@@ -134,7 +134,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_resent_pages(world:
     totals = _invoices(world, 240)  # three pages of HubSpot invoices
     limited = Limited(world)
     try:
-        first = asyncio.create_task(_drain(limited.engine()))
+        first = asyncio.create_task(_drain(limited.engine(), batch=100))
         # Kill it in the middle of the second page: after the first page's checkpoint, with
         # part of the second page created in QBO.
         while True:
@@ -157,7 +157,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_resent_pages(world:
         reads_before = len(limited.hs_rec.hubspot_reads)
         assert 100 <= len(linked_before) < 240
 
-        progress = await _drain(limited.engine())
+        progress = await _drain(limited.engine(), batch=100)
 
         assert progress[-1].phase == "done" and progress[-1].resumed
         assert progress[-1].failed == 0
