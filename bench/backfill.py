@@ -346,6 +346,7 @@ async def backfill(
     live_count: int,
     live_seed: tuple[str, str],
     profile: bool = False,
+    sandbox_pid: int | None = None,
 ) -> dict[str, Any]:
     budgets = (
         (LocalBudget(hubspot_limits(time_scale=scale)), LocalBudget(qbo_limits(time_scale=scale)))
@@ -385,6 +386,7 @@ async def backfill(
 
             sampler = asyncio.create_task(sample())
             cpu0, wall0 = time.process_time(), time.perf_counter()
+            sandbox0 = _process_cpu(sandbox_pid)
             final = None
             etas: list[tuple[float, float]] = []
             async for progress in engine.backfill(None, dry_run=False):
@@ -392,6 +394,7 @@ async def backfill(
                 if progress.eta_seconds is not None and progress.phase == "hubspot invoices":
                     etas.append((time.perf_counter() - wall0, progress.eta_seconds))
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            sandbox_cpu = _process_cpu(sandbox_pid) - sandbox0
             sampler.cancel()
             peak[0] = max(peak[0], _rss_mib())
             if profiler is not None:
@@ -404,6 +407,7 @@ async def backfill(
             result = {
                 "wall": wall,
                 "cpu": cpu,
+                "sandbox_cpu": sandbox_cpu,
                 "final": final,
                 "qbo_requests": ledger.requests_sent + live_ledger.requests_sent,
                 "hs_requests": crm.requests_sent + live_crm.requests_sent,
@@ -420,6 +424,17 @@ async def backfill(
             }
         store.close()
     return result
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux); 0 where /proc is missing."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib() -> float:
@@ -506,7 +521,17 @@ def main() -> None:
             ).result()
         print(f"seeded HubSpot through its batch APIs in {time.perf_counter() - t0:.1f} s")
         r = asyncio.run(
-            backfill(hs_url, qbo_url, realm, scale, limits, live_count, live_seed, args.profile)
+            backfill(
+                hs_url,
+                qbo_url,
+                realm,
+                scale,
+                limits,
+                live_count,
+                live_seed,
+                args.profile,
+                proc.pid,
+            )
         )
         synced, qbo_total = qbo_totals(qbo_url, realm)
         customers = qbo_created(qbo_url, realm, "Customer")
@@ -598,6 +623,15 @@ def report(
     print(
         f"ledgerbridge CPU            {cpu:.2f} s  ({1000 * cpu / max(synced, 1):.2f} ms per invoice; "
         f"CPU/wall {cpu / wall:.0%})"
+    )
+    sandbox = r["sandbox_cpu"]
+    print(
+        f"sandboxes' CPU              {sandbox:.2f} s  ({1000 * sandbox / max(synced, 1):.2f} ms per "
+        "invoice; both sandboxes, in their own process)"
+    )
+    print(
+        f"load average (1 min)        {os.getloadavg()[0]:.2f}  (on {os.cpu_count()} cores; "
+        "other work on the machine lengthens the wall time)"
     )
     print(
         f"max RSS of this process     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"

@@ -134,7 +134,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_resent_pages(world:
     totals = _invoices(world, 240)  # three pages of HubSpot invoices
     limited = Limited(world)
     try:
-        first = asyncio.create_task(_drain(limited.engine()))
+        first = asyncio.create_task(_drain(limited.engine(), batch=100))
         # Kill it in the middle of the second page: after the first page's checkpoint, with
         # part of the second page created in QBO.
         while True:
@@ -157,7 +157,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_resent_pages(world:
         reads_before = len(limited.hs_rec.hubspot_reads)
         assert 100 <= len(linked_before) < 240
 
-        progress = await _drain(limited.engine())
+        progress = await _drain(limited.engine(), batch=100)
 
         assert progress[-1].phase == "done" and progress[-1].resumed
         assert progress[-1].failed == 0
@@ -195,7 +195,7 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
     _invoices(world, 150)
     limited = Limited(world)
     try:
-        progress = await _drain(limited.engine())
+        progress = await _drain(limited.engine(), batch=100)  # two pages: an ETA after the first
         invoices = [p for p in progress if p.phase == "hubspot invoices"]
         assert invoices[0].total == 150
         assert invoices[0].eta_seconds is not None and invoices[0].eta_seconds > 0
@@ -204,8 +204,8 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
         await limited.close()
 
 
-async def _drain(engine: SyncEngine) -> list[Any]:
-    return [p async for p in engine.backfill()]
+async def _drain(engine: SyncEngine, batch: int = 200) -> list[Any]:
+    return [p async for p in engine.backfill(batch=batch)]
 
 
 async def test_live_changes_go_ahead_of_a_running_backfill(world: World) -> None:

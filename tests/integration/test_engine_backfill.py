@@ -12,7 +12,7 @@ from engine_world import World, make_world
 
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.backfill import BackfillProgress
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM
 from ledgerbridge.errors import UnknownOutcome
 
 ENTITIES = ("Customer", "Item", "Invoice", "Payment")
@@ -217,5 +217,71 @@ async def test_new_customers_are_created_once_through_batch(
             for c in customers
         ]
         assert all(link is not None for link in links)
+    finally:
+        await world.close()
+
+
+@pytest.mark.parametrize("lose_answer", [False, True], ids=["answered", "answer-lost"])
+async def test_new_items_are_created_once_through_batch(
+    sqlite_db_url: str, lose_answer: bool
+) -> None:
+    """Into an empty QuickBooks company the backfill creates the items of a page through /batch.
+    Each item exists once, and every invoice line books to the item of its HubSpot product;
+    when an item batch's answer is lost after QuickBooks created them, the run looks them up
+    instead of creating them again."""
+    world = await make_world(
+        sqlite_db_url, f"engine-bf-{uuid.uuid4().hex[:8]}", hs_seed="demo", qbo_seed="empty"
+    )
+    try:
+        api = world.engine.ledger.api  # type: ignore[attr-defined]
+        real = api.batch
+        item_batches: list[int] = []
+
+        async def batch(items, request_id=None):  # type: ignore[no-untyped-def]
+            answers = await real(items, request_id=request_id)
+            if any("Item" in item for item in items):
+                item_batches.append(len(items))
+                if lose_answer and len(item_batches) == 1:
+                    raise UnknownOutcome(message="the answer was lost after QuickBooks wrote")
+            return answers
+
+        api.batch = batch
+        items_before = {str(i["Id"]) for i in world.qbo.all("Item")}
+        progress = await _run(world, dry_run=False)
+        assert progress[-1].failed == 0
+        assert item_batches and item_batches[0] > 1, "items went through /batch"
+
+        items = [i for i in world.qbo.all("Item") if str(i["Id"]) not in items_before]
+        names = [str(i["Name"]).casefold() for i in items]
+        assert len(names) == len(set(names)), "an item was created twice"
+        skus = [i["Sku"] for i in items if i.get("Sku")]
+        assert len(skus) == len(set(skus)), "an item was created twice"
+        by_id = {str(i["Id"]): i for i in world.qbo.all("Item")}
+        sb = world.hs.sb
+        checked = 0
+        for record in world.hs.all("invoices"):
+            props = record.properties
+            if props.get("hs_invoice_status") in ("draft", "voided"):
+                continue
+            link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
+            assert link is not None and link.qbo_id, record.id
+            qbo = world.qbo.get("Invoice", link.qbo_id)
+            assert qbo is not None
+            assert Decimal(str(qbo["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+            booked = sorted(
+                (by_id[str(line["SalesItemLineDetail"]["ItemRef"]["value"])].get("Sku") or "")
+                for line in qbo["Line"]
+                if line.get("DetailType") == "SalesItemLineDetail"
+            )
+            wanted = sorted(
+                str(line.properties.get("hs_sku") or "") for line in sb.linked(record, "line_items")
+            )
+            assert booked == wanted, record.id
+            checked += 1
+        assert checked == 38
+        # Every new item is linked from its HubSpot product, once.
+        for item in items:
+            link = world.store.get_link(world.connection_id, ITEM, Side.QUICKBOOKS, str(item["Id"]))
+            assert link is not None and link.hubspot_id, item["Name"]
     finally:
         await world.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 
 from ledgerbridge.domain import Invoice, Side, SyncStatus
 from ledgerbridge.engine import parity
 from ledgerbridge.engine.apply import Applied
 from ledgerbridge.engine.decisions import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
+from ledgerbridge.engine.fieldmap import ProductNotFoundPolicy
 from ledgerbridge.engine.identity import counterpart_hint
 from ledgerbridge.engine.intents import intent_key
 from ledgerbridge.engine.planner import InvoiceInput, plan_invoice
@@ -80,16 +81,26 @@ class BatchCreator:
                 report.count(plan.decision.status)
 
         await asyncio.gather(*(finish(*item) for item in finished))
-        # The page's new customers in a few /batch calls instead of one request (and three
-        # commits) each; what this leaves unresolved, the per-invoice path below resolves.
+        # The page's new customers and items in a few /batch calls (sent together) instead of
+        # one request (and three commits) each; what this leaves unresolved, the per-invoice
+        # path below resolves.
+        resolver = stepper.applier.resolver
         customers = [
             (op.customer, op.currency, op.home_currency)
             for p in pending
             for op in p.plan.ops
             if isinstance(op, EnsureCustomer)
         ]
-        with contextlib.suppress(SyncError):
-            await stepper.applier.resolver.prepare_customers(customers)
+        lines = [
+            (line, op.policy is ProductNotFoundPolicy.CREATE_ITEM)
+            for p in pending
+            for op in p.plan.ops
+            if isinstance(op, EnsureItems)
+            for line in op.lines
+        ]
+        await asyncio.gather(
+            _quietly(resolver.prepare_customers(customers)), _quietly(resolver.prepare_items(lines))
+        )
         ready = [p for p in await asyncio.gather(*(self._resolve(p, gate) for p in pending)) if p]
         resolved = {id(p) for p in ready}
         leftover.extend(p.key for p in pending if id(p) not in resolved)
@@ -259,6 +270,12 @@ class BatchCreator:
         for (n, done), result in zip(wanted, results, strict=True):
             versions[n] = done.our_version(result.version) if result is not None else None
         return versions
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    """A batch preparation that failed leaves its records to the per-invoice path."""
+    with contextlib.suppress(SyncError):
+        await work
 
 
 def commit_finishes(

@@ -375,6 +375,102 @@ class Resolver:
         if self._tax_setup is None:
             self._tax_setup = await self.ledger.tax_setup()
         return self._tax_setup
+    async def prepare_items(self, wanted: Sequence[tuple[LineItem, bool]]) -> None:
+        """Backfills: resolve a page's items together, so that `item_ids` then answers each
+        invoice from memory. `wanted`: (line, whether its "product not found" policy creates
+        the item). Links are read in one query; items QuickBooks already has (by SKU, then
+        name) are linked in one transaction; the missing ones get their write intents in one
+        transaction, are created through the ledger's batch endpoint, and their intents and
+        links are completed in one more. Anything unusual (an intent begun before, an item the
+        batch refused or whose answer was lost) is left to `item_ids`, whose one-by-one path
+        knows how to recover; so are dry runs, tax lines and "don't create items"."""
+        if self.dry_run:
+            return
+        lines: dict[str, tuple[LineItem, bool]] = {}  # by natural key (SKU, else name)
+        for line, create in wanted:
+            if line.kind is LineKind.TAX:
+                continue
+            natural = _item_natural(line)
+            if not natural or (ITEM, item_source_id(line)) in self._links:
+                continue
+            known = lines.get(natural)
+            if known is None or (create and not known[1]):
+                lines[natural] = (line, create or (known is not None and known[1]))
+        if not lines:
+            return
+        conn = self.connection_id
+        async with self.locks.hold(*(f"{conn}:item:{natural}" for natural in lines)):
+            links = self.store.get_links(
+                conn, ITEM, Side.HUBSPOT, [item_source_id(line) for line, _ in lines.values()]
+            )
+            matched: list[tuple[str, str, dict[str, object], dict[str, str | None] | None]] = []
+            missing: list[tuple[str, LineItem]] = []
+            for natural, (line, create) in lines.items():
+                source = item_source_id(line)
+                link = links.get(source)
+                if link is not None and link.qbo_id:
+                    self._links[(ITEM, source)] = link
+                    continue
+                found = await self.ledger.find_item(line.sku, line.name)
+                if found is not None and found.id:
+                    self._count_match(f"item:{found.id}", customer=False)
+                    matched.append((source, found.id, _item_extra(line), None))
+                elif create and self.create_items:
+                    missing.append((natural, line))
+            with self.store.unit_of_work():
+                self._link_items(matched)
+            if missing:
+                await self._create_items(missing)
+
+    async def _create_items(self, missing: Sequence[tuple[str, LineItem]]) -> None:
+        conn = self.connection_id
+        named = [
+            (line, _new_product(line), intent_key(conn, ITEM, natural)) for natural, line in missing
+        ]
+        earlier = self.store.begin_intents(
+            [(key, conn, ITEM, Side.QUICKBOOKS, item_source_id(line)) for line, _, key in named]
+        )
+        fresh = [item for item in named if item[2] not in earlier]
+        if not fresh:
+            return
+        results = await self.ledger.batch_create_items([(p, key) for _, p, key in fresh])
+        done: list[tuple[str, str]] = []
+        created: list[tuple[str, str, dict[str, object], dict[str, str | None] | None]] = []
+        for (line, product, key), result in zip(fresh, results, strict=True):
+            if isinstance(result, WriteResult):
+                done.append((key, result.id))
+                # Created from the product: its values are the base later edits are merged
+                # against (engine/masterdata.py).
+                created.append(
+                    (item_source_id(line), result.id, _item_extra(line), product_values(product))
+                )
+        with self.store.unit_of_work():
+            self.store.complete_intents(done)
+            self._link_items(created)
+        self.stats.items_created += len(created)
+
+    def _link_items(
+        self, found: Sequence[tuple[str, str, dict[str, object], dict[str, str | None] | None]]
+    ) -> None:
+        """_save for many items (HubSpot source id, QBO id, extra, base), in the caller's
+        transaction. A QBO item already linked to another HubSpot product keeps that link."""
+        if not found:
+            return
+        conn = self.connection_id
+        taken = self.store.get_links(conn, ITEM, Side.QUICKBOOKS, [q for _, q, _, _ in found])
+        links: list[Link] = []
+        used: set[str] = set()
+        for source, qbo_id, extra, base in found:
+            existing = taken.get(qbo_id)
+            if existing is not None and existing.hubspot_id not in (None, source):
+                continue
+            if qbo_id in used:
+                continue  # two products matched one item: the one-by-one path decides
+            used.add(qbo_id)
+            links.append(Link(conn, ITEM, source, qbo_id, base=base, extra=extra))
+        self.store.save_links(links)
+        for link in links:
+            self._links[(ITEM, link.hubspot_id or "")] = link
 
     async def _tax_item_id(self) -> str | None:
         """Every tax line books to one item whose income account is a liability account."""
@@ -413,7 +509,7 @@ class Resolver:
         return self._default_item
 
     async def _create_item(self, line: LineItem) -> str | None:
-        natural = (line.sku or line.name).strip().lower()
+        natural = _item_natural(line)
         async with self.locks.hold(f"{self.connection_id}:item:{natural}"):
             link = self._link(ITEM, item_source_id(line))
             if link is not None and link.qbo_id:
@@ -423,12 +519,7 @@ class Resolver:
                     self._planned.add(f"item:{natural}")
                     self.stats.items_created += 1
                 return None
-            product = Product(
-                name=_clean_name(line.name),
-                sku=line.sku,
-                description=line.description,
-                unit_price=line.unit_price,
-            )
+            product = _new_product(line)
 
             async def lookup() -> WriteResult | None:
                 again = await self.ledger.find_item(line.sku, line.name)
@@ -449,8 +540,7 @@ class Resolver:
             else:
                 self.stats.items_matched += 1
             base = product_values(product) if result.created else None
-            extra: dict[str, object] = {"sku": line.sku, "name": line.name}
-            self._save(ITEM, item_source_id(line), result.id, extra, base)
+            self._save(ITEM, item_source_id(line), result.id, _item_extra(line), base)
             return result.id
 
     def _count_match(self, name: str, *, customer: bool) -> None:
@@ -492,6 +582,24 @@ class Resolver:
         link = Link(self.connection_id, object_type, hubspot_id, qbo_id, base=base, extra=extra)
         self.store.save_link(link)
         self._links[(object_type, hubspot_id)] = link
+
+
+def _item_natural(line: LineItem) -> str:
+    """An item's natural key (its intent and lock name): the SKU, else the name."""
+    return (line.sku or line.name).strip().lower()
+
+
+def _item_extra(line: LineItem) -> dict[str, object]:
+    return {"sku": line.sku, "name": line.name}
+
+
+def _new_product(line: LineItem) -> Product:
+    return Product(
+        name=_clean_name(line.name),
+        sku=line.sku,
+        description=line.description,
+        unit_price=line.unit_price,
+    )
 
 
 def _person(customer: Customer) -> str:

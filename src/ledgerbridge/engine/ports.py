@@ -564,6 +564,13 @@ class BatchLedgerPort(LedgerPort, Protocol):
         per item, in order, a WriteResult or that item's error (UnknownOutcome when its fate is
         unknown: find_customer_by_email then sees it if it was created)."""
 
+    async def batch_create_items(
+        self, items: Sequence[tuple[Product, str]]
+    ) -> list[WriteResult | SyncError]:
+        """create_item for many (product, request id): one result per item, in order, a
+        WriteResult or that item's error (UnknownOutcome when its fate is unknown: find_item
+        then asks QuickBooks, and sees it if it was created)."""
+
     async def prefetch_display_names(self) -> None:
         """Read every customer/vendor/employee display name once, to check new names in memory."""
 

@@ -294,7 +294,7 @@ class SyncEngine:
                 await asyncio.wait_for(stop_event.wait(), timeout=min(1.0, poll_interval))
 
     async def backfill(
-        self, since: dt.date | None = None, dry_run: bool = False, *, batch: int = 100
+        self, since: dt.date | None = None, dry_run: bool = False, *, batch: int = 200
     ) -> AsyncIterator[BackfillProgress]:
         job = Backfill(self, since=since, dry_run=dry_run, batch=batch)
         async for progress in job.run():

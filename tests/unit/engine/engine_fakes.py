@@ -802,6 +802,17 @@ class FakeLedger(_Failures):
                 out.append(exc)
         return out
 
+    async def batch_create_items(
+        self, items: Sequence[tuple[Product, str]]
+    ) -> list[WriteResult | SyncError]:
+        out: list[WriteResult | SyncError] = []
+        for product, request_id in items:
+            try:
+                out.append(await self.create_item(product, request_id))
+            except SyncError as exc:
+                out.append(exc)
+        return out
+
     @property
     def budget(self) -> None:
         return None  # unmetered

@@ -102,7 +102,8 @@ class HubSpotApi:
         """{id: record} for the ids that exist (missing ones are simply absent)."""
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(str(i) for i in ids))
-        for part in chunks(unique, BATCH_MAX):
+
+        async def read(part: Sequence[str]) -> Any:
             body: dict[str, Any] = {
                 "inputs": [{"id": i} for i in part],
                 "properties": list(properties),
@@ -115,7 +116,12 @@ class HubSpotApi:
                 json_body=body,
                 write=False,
             )
-            for record in (response.data or {}).get("results") or []:
+            return response.data
+
+        # The calls of a long list go out together (the transport keeps the concurrency limit).
+        answers = await asyncio.gather(*(read(part) for part in chunks(unique, BATCH_MAX)))
+        for data in answers:
+            for record in (data or {}).get("results") or []:
                 key = str(record.get("id"))
                 if id_property:
                     key = str((record.get("properties") or {}).get(id_property) or key)
@@ -173,7 +179,8 @@ class HubSpotApi:
         """Set properties on many records (100 per call): {record id: updated record}. Records
         that no longer exist are left out. Absolute values: safe to resend."""
         out: dict[str, dict[str, Any]] = {}
-        for part in chunks(list(inputs), BATCH_MAX):
+
+        async def update(part: Sequence[tuple[str, Mapping[str, Any]]]) -> Any:
             body = {"inputs": [{"id": str(i), "properties": dict(p)} for i, p in part]}
             response = await self.transport.request(
                 "POST",
@@ -181,7 +188,11 @@ class HubSpotApi:
                 json_body=body,
                 idempotent=True,
             )
-            for row in (response.data or {}).get("results") or []:
+            return response.data
+
+        answers = await asyncio.gather(*(update(part) for part in chunks(list(inputs), BATCH_MAX)))
+        for data in answers:
+            for row in (data or {}).get("results") or []:
                 out[str(row.get("id"))] = row
         return out
 

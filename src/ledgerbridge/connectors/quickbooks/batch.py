@@ -111,6 +111,16 @@ async def batch_create_customers(
     transport): one answer per (body, request id), in order, the created row or the item's
     error. A call whose answer was lost gives UnknownOutcome for its items and is not resent:
     the caller looks them up by email (a customer's natural key) before creating any again."""
+    return await batch_create_rows(api, "Customer", bodies)
+
+
+async def batch_create_rows(
+    api: QboApi, entity: str, bodies: Sequence[tuple[dict[str, Any], str]]
+) -> list[dict[str, Any] | SyncError]:
+    """Creates of one entity (Customer, Item) through /batch, 30 per call, the calls sent
+    together (paced by the transport): one answer per (body, request id), in order, the created
+    row or the item's error. A call whose answer was lost gives UnknownOutcome for its items and
+    is not resent: the caller looks them up by natural key before creating any again."""
     results: list[dict[str, Any] | SyncError] = [
         UnknownOutcome(message="batch item got no answer") for _ in bodies
     ]
@@ -118,7 +128,7 @@ async def batch_create_customers(
     async def chunk(start: int) -> None:
         part = bodies[start : start + BATCH_MAX]
         items = [
-            {"bId": f"b{n}", "operation": "create", "Customer": body}
+            {"bId": f"b{n}", "operation": "create", entity: body}
             for n, (body, _) in enumerate(part)
         ]
         try:
@@ -133,7 +143,7 @@ async def batch_create_customers(
             answer = answers.get(f"b{n}")
             if answer is None:
                 continue  # stays UnknownOutcome
-            row = answer.get("Customer")
+            row = answer.get(entity)
             results[start + n] = (
                 dict(row)
                 if isinstance(row, Mapping)

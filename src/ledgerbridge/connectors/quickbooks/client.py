@@ -315,6 +315,12 @@ class QuickBooksConnector:
     async def create_item(self, product: Product, request_id: str) -> WriteResult:
         return await self.items.create(product, request_id)
 
+    async def batch_create_items(
+        self, items: Sequence[tuple[Product, str]]
+    ) -> list[WriteResult | SyncError]:
+        """create_item for many (product, request id) through /batch (see ItemCatalog)."""
+        return await self.items.batch_create(items)
+
     def forget_items(self) -> None:
         self.items.forget()
 

@@ -5,15 +5,16 @@ the same few items thousands of times."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledgerbridge.connectors.quickbooks import translate as tr
 from ledgerbridge.connectors.quickbooks.api import QboApi, is_not_queryable
+from ledgerbridge.connectors.quickbooks.batch import batch_create_rows
 from ledgerbridge.connectors.quickbooks.results import Recovery, write_result
 from ledgerbridge.domain import Product
 from ledgerbridge.engine.ports import WriteResult
-from ledgerbridge.errors import ConfigError, SyncError
+from ledgerbridge.errors import ConfigError, SyncError, UnknownOutcome
 
 # Item types an invoice line can use through SalesItemLineDetail.
 SELLABLE_TYPES = {"Service", "NonInventory", "Inventory"}
@@ -128,6 +129,32 @@ class ItemCatalog:
                 )
             self._income_account_id = str(chosen["Id"])
         return self._income_account_id
+
+    async def batch_create(
+        self, items: Sequence[tuple[Product, str]]
+    ) -> list[WriteResult | SyncError]:
+        """create for many (product, request id) through /batch, 30 per call: one result per
+        item, in order. After a lost answer the prefetched catalog is dropped, so the next
+        lookup asks QuickBooks and sees what it did create."""
+        account = await self._income_account()
+        rows = await batch_create_rows(
+            self.api,
+            "Item",
+            [(tr.item_to_wire(product, account, self.item_type), rid) for product, rid in items],
+        )
+        out: list[WriteResult | SyncError] = []
+        lost = False
+        for (product, _), row in zip(items, rows, strict=True):
+            if isinstance(row, SyncError):
+                lost = lost or isinstance(row, UnknownOutcome)
+                out.append(row)
+                continue
+            self._cache[(product.sku, product.name)] = (self.monotonic(), tr.item_from_wire(row))
+            self._remember(row)
+            out.append(write_result(row, created=True))
+        if lost:
+            self.forget_prefetched()
+        return out
 
     async def create(self, product: Product, request_id: str) -> WriteResult:
         body = tr.item_to_wire(product, await self._income_account(), self.item_type)

@@ -114,6 +114,12 @@ def invoice_totals(state: SandboxState, inv: Record) -> dict[str, Decimal]:
     }
 
 
+# The invoice's own properties invoice_computed reads; everything else it reads comes from linked
+# records, whose changes recompute their invoices. A write that changes none of these (e.g. an
+# integration's sync-state properties) leaves every computed value as it was.
+COMPUTED_FROM = frozenset({"hs_currency", "hs_invoice_status", "hs_payment_date"})
+
+
 def invoice_computed(state: SandboxState, inv: Record) -> dict[str, str | None]:
     t = invoice_totals(state, inv)
     p = inv.properties

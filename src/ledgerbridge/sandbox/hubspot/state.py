@@ -20,7 +20,13 @@ from babel.numbers import list_currencies
 from .associations import AssociationGraph
 from .clock import Clock, iso_ms
 from .errors import ApiError, invalid_property_values, not_found, validation
-from .invoices import check_status_change, invoice_computed, line_item_computed, payment_computed
+from .invoices import (
+    COMPUTED_FROM,
+    check_status_change,
+    invoice_computed,
+    line_item_computed,
+    payment_computed,
+)
 from .properties import PropertyRegistry
 from .schema import AssocType, ObjectType, resolve_type
 from .store import ObjectStore, Record
@@ -358,8 +364,9 @@ class SandboxState:
                 values["hs_invoice_status"] = str(status)
                 if status == "voided":
                     values["hs_voided_date"] = iso_ms(self.now_ms())
-            self._write(rec, values, source)
-            self._recompute(rec, source)
+            changed = self._write(rec, values, source)
+            if t.name != "invoices" or not COMPUTED_FROM.isdisjoint(changed):
+                self._recompute(rec, source)
             return rec
 
     def archive_object(self, object_type_name: str, object_id: str, *, source: str = "API") -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -30,8 +31,36 @@ def loads(raw: bytes | str) -> Any:
     return json.loads(raw, parse_float=Decimal)
 
 
+# A Decimal goes through the C encoder as a marked string, then the marks are cut away so it
+# lands as a bare number: the same text as `_write`, several times faster on big bodies (a /batch
+# answer of 30 invoices). A string that merely looks like a mark sends it down the slow path.
+_DECIMAL_MARK = "\x00\x01qbodec:"
+_ESCAPED_MARK = "\\u0000\\u0001qbodec:"
+_MARKED = re.compile(r'"\\u0000\\u0001qbodec:(-?[0-9.]+)\\u0000"')
+
+
 def dumps(value: Any) -> str:
-    parts: list[str] = []
+    marked = 0
+
+    def mark(item: Any) -> str:
+        nonlocal marked
+        if isinstance(item, Decimal):
+            marked += 1
+            return f"{_DECIMAL_MARK}{decimal_text(item)}\x00"
+        raise TypeError(f"cannot serialise {type(item).__name__}")
+
+    try:
+        text = json.dumps(value, default=mark, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = ""
+    else:
+        if marked or _ESCAPED_MARK in text:
+            text, cut = _MARKED.subn(r"\1", text)
+            if cut != marked or _ESCAPED_MARK in text:
+                text = ""
+    if text:
+        return text
+    parts: list[str] = []  # the exact path decides (and explains an error)
     _write(value, parts)
     return "".join(parts)
 
