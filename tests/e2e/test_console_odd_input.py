@@ -87,3 +87,41 @@ def test_unit_price_beyond_the_cent_is_shown_as_both_books_hold_it(
     assert Decimal(str(qbo_line["SalesItemLineDetail"]["UnitPrice"])) == Decimal("0.3333")
     assert Decimal(str(qbo_line["Amount"])) == Decimal("1.00")
     assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal("1.00")
+
+
+def test_out_of_sync_page_points_at_failing_records(
+    page: Page, ui: Any, stack: ConsoleStack
+) -> None:
+    # A 43-character PO number fails (QuickBooks custom fields hold 31): HubSpot has the
+    # invoice, QuickBooks does not. The out-of-sync page must not claim the books agree.
+    po_number = "PO-" + "1234567890" * 4
+    invoice_id = ui.create_invoice(
+        page, contact="Ada", products=[("Data migration", "1")], po_number=po_number
+    )
+    ui.expect_sync_status(page, "Failed")
+    expect(page.locator("#panel")).to_contain_text(
+        f"'{po_number}' is too long for the QuickBooks custom field 'PO Number' "
+        "(43 characters; at most 31)"
+    )
+    expect(page.locator("#panel")).to_contain_text("Fix: Shorten the value in HubSpot, then retry")
+    link = stack.runtime.store.get_link(stack.connection_id, INVOICE, Side.HUBSPOT, invoice_id)
+    assert link is None or not link.qbo_id
+    with stack.qbo_client() as qbo:
+        invoices = qbo.post(
+            "/query",
+            content="select * from Invoice maxresults 1000",
+            headers={"Content-Type": "application/text"},
+        ).json()["QueryResponse"]["Invoice"]
+    marker = f"ledgerbridge:hubspot-invoice:{invoice_id}"
+    assert not [i for i in invoices if marker in (i.get("PrivateNote") or "").split()]
+
+    failing = stack.runtime.store.list_failures(stack.connection_id, limit=1).total
+    assert failing >= 1
+    page.goto("/settings/sync/out-of-sync")
+    note = page.locator("#failing-note")
+    expect(note).to_contain_text(f"Failing to sync ({failing})")
+    expect(page.locator("#out-of-sync")).not_to_contain_text(
+        "Every checked record agrees on both sides"
+    )
+    note.get_by_role("link").click()
+    expect(page.locator("main")).to_contain_text(po_number)
