@@ -48,16 +48,22 @@ def _with_runtime(data_dir: Path | None, fn):
 @app.command()
 def demo(
     port: int = typer.Option(
-        8000, help="Console port; the HubSpot sandbox uses port+1, QuickBooks port+2."
+        8000,
+        min=1,
+        max=65533,
+        help="Console port; the HubSpot sandbox uses port+1, QuickBooks port+2.",
     ),
     data_dir: Path = DATA_DIR,
     poll_interval: float = typer.Option(5.0, help="Seconds between polls of both change feeds."),
     scale: int = typer.Option(
-        0, help="Add this many generated invoices to the demo data (e.g. 10000, 100000)."
+        0, min=0, help="Add this many generated invoices to the demo data (e.g. 10000, 100000)."
     ),
 ) -> None:
     """Run everything on one machine: sandboxes with demo data, the worker and the console."""
     from ledgerbridge.demo import DemoOptions, run_demo
+
+    if poll_interval <= 0:
+        raise typer.BadParameter("use a number of seconds above 0", param_hint="--poll-interval")
 
     asyncio.run(
         run_demo(
@@ -180,7 +186,10 @@ def backfill(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    since_date = dt.date.fromisoformat(since) if since else None
+    try:
+        since_date = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter("use a date as YYYY-MM-DD", param_hint="--since") from None
 
     async def run(runtime):
         if not runtime.connections:

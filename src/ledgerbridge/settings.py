@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "ledgerbridge.db"
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # Fernet key(s) for OAuth tokens at rest; comma-separated, newest first, for rotation.
     # Unset: a key file is created in data_dir on first run (see docs/operations.md).
     secret_key: SecretStr | None = None
-    # Console login for user `admin`; unset: generated and printed on first run.
+    # Console login for user `admin`; unset or empty: generated and printed on first run.
     admin_password: SecretStr | None = None
     # Signs console session cookies; unset: derived per run (sessions end on restart).
     session_secret: SecretStr | None = None
@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     rate_time_scale: float = Field(default=1.0, gt=0)
     # Several workers serving one realm share its budget through Redis (empty: in process).
     budget_redis_url: str | None = None
+
+    @field_validator("admin_password", mode="before")
+    @classmethod
+    def _empty_password_is_unset(cls, value: object) -> object:
+        # `LEDGERBRIDGE_ADMIN_PASSWORD=` (set but empty) would be a password nobody can type.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:

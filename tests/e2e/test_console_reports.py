@@ -121,3 +121,9 @@ def test_payments_report_totals_match_the_data(page: Page, stack: ConsoleStack) 
         assert Decimal(totals[currency]["Processing fee"]) == t["fees"]
         assert Decimal(totals[currency]["Net"]) == t["received"] - t["fees"] - t["refunds"]
     assert len([r for r in rows if r["Payment id"] != "TOTAL" and r["Counted"] == "yes"]) == listed
+    # Each row names the customer as the page does (a company name where known: the column
+    # is "Customer", not an email address).
+    for r in rows:
+        if r["Payment id"] != "TOTAL":
+            cell = page.locator(f"#report-payments tr[data-payment-id='{r['Payment id']}'] td")
+            expect(cell.nth(2)).to_have_text(r["Customer"])

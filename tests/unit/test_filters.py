@@ -170,3 +170,22 @@ def test_filters_round_trip_json() -> None:
     )
     again = SyncFilters.model_validate_json(filters.model_dump_json())
     assert again == filters
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-Infinity", "sNaN"])
+def test_non_finite_amounts_are_refused_and_never_crash(value: str) -> None:
+    # Decimal parses these, but NaN raises on comparison: a saved rule "Amount is greater
+    # than NaN" used to crash the sync step of every new invoice.
+    rule = FilterRule(field="amount", op=FilterOp.GT, value=value)
+    assert validate_rule(rule) == [f"'{value}' is not an amount"]
+    assert not evaluate([rule], invoice()).eligible
+
+
+def test_between_wants_the_lower_value_first() -> None:
+    assert validate_rule(FilterRule(field="amount", op=FilterOp.BETWEEN, value=["9", "1"])) == [
+        "'between' needs the lower value first (9, 1)"
+    ]
+    assert validate_rule(
+        FilterRule(field="issue_date", op=FilterOp.BETWEEN, value=["2026-01-01", "2025-01-01"])
+    ) == ["'between' needs the lower value first (2026-01-01, 2025-01-01)"]
+    assert validate_rule(FilterRule(field="amount", op=FilterOp.BETWEEN, value=["1", "9"])) == []

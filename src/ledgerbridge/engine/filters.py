@@ -181,11 +181,19 @@ def validate_rule(rule: FilterRule) -> list[str]:
         return problems
     if rule.op is FilterOp.BETWEEN and (not isinstance(rule.value, list) or len(rule.value) != 2):
         problems.append("'between' needs two values")
+    parsed: list[Comparable] = []
     for raw in _values(rule.value):
         try:
-            _parse(rule.field, raw)
+            parsed.append(_parse(rule.field, raw))
         except ValueError as exc:
             problems.append(str(exc))
+    if rule.op is FilterOp.BETWEEN and len(parsed) == 2:
+        low, high = parsed
+        try:
+            if _lt(high, low):
+                problems.append(f"'between' needs the lower value first ({low}, {high})")
+        except TypeError:
+            pass
     return problems
 
 
@@ -221,7 +229,7 @@ def _matches(rule: FilterRule, actual: str | Decimal | dt.date | None) -> bool:
             return _lt(actual_n, target)
         if op is FilterOp.LTE:
             return _le(actual_n, target)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ArithmeticError):
         # A rule that cannot be evaluated (bad value) excludes rather than lets everything by.
         return False
     return False
@@ -239,9 +247,13 @@ def _normalize(value: str | Decimal | dt.date) -> Comparable:
 def _parse(field_name: str, raw: str) -> Comparable:
     if field_name in _DECIMAL_FIELDS:
         try:
-            return Decimal(raw.strip().replace(",", ""))
+            amount = Decimal(raw.strip().replace(",", ""))
         except InvalidOperation as exc:
             raise ValueError(f"'{raw}' is not an amount") from exc
+        if not amount.is_finite():
+            # NaN and Infinity parse as Decimals but compare with nothing (NaN raises).
+            raise ValueError(f"'{raw}' is not an amount")
+        return amount
     if field_name in _DATE_FIELDS:
         try:
             return dt.date.fromisoformat(raw.strip()[:10])

@@ -84,6 +84,23 @@ def money(value: Any, currency: str | None = "USD") -> str:
         return f"{format_decimal(quantize(amount, code), locale=LOCALE)} {code}"
 
 
+def unit_price(value: Any, currency: str | None = "USD") -> str:
+    """A unit price with every decimal it has, and at least the currency's: '$10.00',
+    '$10.005', '$0.3333'. HubSpot and QuickBooks keep unit prices beyond the cent (only line
+    amounts are rounded), so rounding one here would show 3 x $0.33 = $1.00."""
+    if value in (None, ""):
+        return ""
+    amount = decimal_or_zero(value)
+    code = (currency or "USD").upper()
+    if quantize(amount, code) == amount:
+        return money(amount, code)
+    exact = amount.normalize()
+    try:
+        return format_currency(exact, code, locale=LOCALE, decimal_quantization=False)
+    except (ValueError, KeyError):
+        return f"{format_decimal(exact, locale=LOCALE, decimal_quantization=False)} {code}"
+
+
 def plain_amount(value: Any, currency: str | None = "USD") -> str:
     """'1234.50': for CSV and form fields (no grouping, no symbol)."""
     return format(quantize(decimal_or_zero(value), (currency or "USD").upper()), "f")
@@ -144,6 +161,7 @@ def filters() -> dict[str, Any]:
     """Jinja filters."""
     return {
         "money": money,
+        "unit_price": unit_price,
         "quantity": quantity,
         "date": date,
         "datetime": datetime,

@@ -136,6 +136,8 @@ async def out_of_sync(request: Request, page: int = 1) -> Response:
             "total": result.total,
             "page": page,
             "pages": max(1, (result.total + OUT_OF_SYNC_PAGE - 1) // OUT_OF_SYNC_PAGE),
+            # Failing records are not "out of sync" but their two books may differ as well.
+            "failing": console.store.list_failures(console.connection_id, limit=1).total,
             "tab": "out_of_sync",
         },
     )

@@ -10,7 +10,7 @@ from fpdf import FPDF
 
 from ledgerbridge.errors import SyncError
 from ledgerbridge.web.context import Console
-from ledgerbridge.web.formatting import date, money
+from ledgerbridge.web.formatting import date, money, unit_price
 from ledgerbridge.web.services.invoice_detail import InvoiceView, load_invoice
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def render_pdf(view: InvoiceView) -> bytes:
         cells = (
             line.name[:60],
             format(line.quantity.normalize(), "f"),
-            _amount(line.unit_price, view.currency),
+            _latin1(unit_price(line.unit_price, view.currency)),
             _amount(line.amount, view.currency),
         )
         for text, width, align in zip(cells, widths, "LRRR", strict=True):

@@ -322,7 +322,7 @@ def payments_csv(report: PaymentsReport) -> str:
             "Payment id",
             "Date",
             "Invoice numbers",
-            "Customer email",
+            "Customer",
             "Source",
             "Method",
             "Status",
