@@ -375,6 +375,7 @@ class Resolver:
         if self._tax_setup is None:
             self._tax_setup = await self.ledger.tax_setup()
         return self._tax_setup
+
     async def prepare_items(self, wanted: Sequence[tuple[LineItem, bool]]) -> None:
         """Backfills: resolve a page's items together, so that `item_ids` then answers each
         invoice from memory. `wanted`: (line, whether its "product not found" policy creates

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from ledgerbridge.domain import Side

@@ -69,7 +69,8 @@ class CreditMemoRefunds:
         memo_body = tr.prune(
             {
                 "CustomerRef": {"value": customer},
-                "InvoiceRef": {"value": invoice_id},  # the invoice the credit is for
+                # the invoice the credit is for (none for a sales receipt, its own sale)
+                "InvoiceRef": {"value": invoice_id} if invoice_id else None,
                 "CurrencyRef": payment.get("CurrencyRef"),
                 "TxnDate": refund.date.isoformat(),
                 "CustomerMemo": {"value": refund.memo[:1000]},

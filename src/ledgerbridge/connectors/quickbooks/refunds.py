@@ -171,7 +171,7 @@ class RefundBooks:
             # a sales receipt: its own item line
             ref = (line.get("SalesItemLineDetail") or {}).get("ItemRef")
             if ref and ref.get("value"):
-                return str(ref["value"])
+                return str(ref["value"]), ""  # no invoice: the receipt is its own sale
             for linked in line.get("LinkedTxn") or []:
                 if linked.get("TxnType") != "Invoice":
                     continue
