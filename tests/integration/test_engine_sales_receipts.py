@@ -525,3 +525,18 @@ async def test_reconciliation_leaves_an_invoice_recorded_as_a_receipt_alone(
     report = await reconciler(world).run()
     assert (report.diverged, report.repaired, report.orphans) == (0, 0, 0), report.findings
     assert world.qbo.count("Invoice") == 1 and world.qbo.count("SalesReceipt") == 1
+
+
+async def test_receipt_setting_lost_answer_makes_one_receipt(receipt_world: World) -> None:
+    world = receipt_world
+    email = "sr9@receipts.example"
+    invoice_id = workflow_invoice(world, email, "250.00")
+    payment_id = world.hs.pay(invoice_id, "250.00")
+    faults = {"commit_timeout_rate": 1.0, "seed": 5, "only_methods": ["POST"]}
+    assert (await world.clients[1].put("/_sandbox/faults", json=faults)).status_code == 200
+    webhook(world, (INVOICE, invoice_id), (PAYMENT, payment_id))
+    await run(world)
+    assert (await world.clients[1].put("/_sandbox/faults", json={})).status_code == 200
+    webhook(world, (INVOICE, invoice_id), (PAYMENT, payment_id))
+    await world.sync()
+    assert_one_receipt_for_the_invoice(world, invoice_id, payment_id, email)

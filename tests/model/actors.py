@@ -117,6 +117,22 @@ class HubSpotUser:
             "invoices", props, [_assoc(contact_id, 177)] if contact_id else None
         )
 
+    async def pay_by_link(self, amount: Decimal, contact_id: str, reference: str) -> str:
+        """A payment through a payment link: tied to the contact, to no invoice."""
+        return await self.create(
+            "commerce_payments",
+            {
+                "hs_initial_amount": str(amount),
+                "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": "USD",
+                "hs_payment_method_type": "card",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": reference,
+            },
+            [_assoc(contact_id, 387)],
+        )
+
     async def pay(
         self,
         invoice_id: str,

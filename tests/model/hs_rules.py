@@ -227,6 +227,49 @@ class HubSpotRules:
             for invoice in invoices:
                 self.webhook(Side.HUBSPOT, INVOICE, invoice)
 
+    @rule(contact=st.integers(0, 99), price=st.integers(0, 5))
+    def hs_pay_by_link(self: Any, contact: int, price: int) -> None:
+        """A payment tied to no invoice: QBO records it as one sales receipt."""
+        if not self.books.contacts:
+            return
+        amount = Decimal(PRICES[price]).quantize(Decimal("0.01"))
+        reference = f"link-{len(self.books.link_payments)}"
+        payment = self.attempt(
+            self.hs.pay_by_link(amount, pick(self.books.contacts, contact), reference)
+        )
+        if payment:
+            self.books.link_payments.append(payment)
+            self.webhook(Side.HUBSPOT, PAYMENT, payment)
+
+    @rule(payment=st.integers(0, 9), action=st.sampled_from(["refund_half", "delete"]))
+    def hs_refund_or_delete_link_payment(self: Any, payment: int, action: str) -> None:
+        if not self.books.link_payments:
+            return
+        payment_id = pick(self.books.link_payments, payment)
+        if action == "delete":
+            if self.attempt(self.hs.delete("commerce_payments", payment_id)):
+                self.books.link_payments.remove(payment_id)
+                self.books.deleted_link_payments.append(payment_id)
+                self.webhook(Side.HUBSPOT, PAYMENT, payment_id)
+            return
+        props = self.run(
+            self.hs.get(
+                "commerce_payments", payment_id, properties="hs_initial_amount,hs_refunds_amount"
+            )
+        )["properties"]
+        half = (Decimal(props.get("hs_initial_amount") or "0") / 2).quantize(Decimal("0.01"))
+        if half <= Decimal(props.get("hs_refunds_amount") or "0"):
+            return
+        done = self.attempt(
+            self.hs.update(
+                "commerce_payments",
+                payment_id,
+                {"hs_refunds_amount": str(half), "hs_latest_status": "partially_refunded"},
+            )
+        )
+        if done:
+            self.webhook(Side.HUBSPOT, PAYMENT, payment_id)
+
     @rule(
         index=st.integers(0, 99),
         payment=st.integers(0, 9),

@@ -11,6 +11,7 @@ from actors import HubSpotUser, QboUser
 from engine_world import World
 from oracle import differences, documented_gap, hubspot_invoice, qbo_invoice, qbo_voided
 
+from ledgerbridge.connectors.quickbooks.translate import extract_marker
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.compare import compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
@@ -26,6 +27,9 @@ class Books:
     qbo_items: list[str] = field(default_factory=list)
     qbo_invoices: list[str] = field(default_factory=list)  # created by the bookkeeper
     qbo_payments: list[str] = field(default_factory=list)  # live ones
+    # HubSpot payments through a payment link (tied to no invoice): one sales receipt each.
+    link_payments: list[str] = field(default_factory=list)
+    deleted_link_payments: list[str] = field(default_factory=list)
 
     def hs_copies(self, world: World) -> list[str]:
         """HubSpot ids of the bookkeeper's invoices the engine has linked."""
@@ -192,6 +196,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
     ]
     problems += await _refunds_in_both_books(world, hs, qbo)
     problems += await _customers_agree(world, hs, qbo)
+    problems += await _sales_receipts(world, hs, qbo, books)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
 
 
@@ -294,5 +299,65 @@ async def _customers_agree(world: World, hs: HubSpotUser, qbo: QboUser) -> list[
             status = state.status if state else None
             problems.append(
                 f"contact {link.hubspot_id} / QBO customer {link.qbo_id} differ ({status}): {diff}"
+def marked(record: dict[str, Any]) -> str | None:
+    """The ledgerbridge key a QBO record carries in PrivateNote."""
+    return extract_marker(str(record.get("PrivateNote") or ""))
+
+
+async def _sales_receipts(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> list[str]:
+    """Each HubSpot payment tied to no invoice is one SalesReceipt in QBO, for its amount, never
+    a Payment; a deleted one's receipt no longer counts (docs/sync-matrix.md, Payments)."""
+    problems: list[str] = []
+    receipts = await qbo.query("select * from SalesReceipt maxresults 1000")
+    by_id = {str(r["Id"]): r for r in receipts}
+    payments = await qbo.query("select * from Payment maxresults 1000")
+    for payment_id in books.link_payments + books.deleted_link_payments:
+        made = [r for r in receipts if marked(r) == f"hubspot-receipt:{payment_id}"]
+        deleted = payment_id in books.deleted_link_payments
+        state = world.store.get_state(
+            RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+        )
+        # A payment deleted before it was recorded never reaches QBO; one whose contact was
+        # deleted first has no customer and fails, saying so (receipt_no_customer).
+        no_customer = (
+            state is not None
+            and state.status is SyncStatus.FAILED
+            and "no contact" in (state.message or "")
+        )
+        if not made and (deleted or no_customer):
+            continue
+        if len(made) != 1:
+            problems.append(
+                f"HubSpot payment {payment_id}: {len(made)} sales receipts in QBO "
+                f"(state: {state.status if state else None} {state.message if state else ''})"
+            )
+            continue
+        if any(
+            f"hubspot-payment:{payment_id}" in str(p.get("PrivateNote") or "") for p in payments
+        ):
+            problems.append(f"HubSpot payment {payment_id} tied to no invoice is a QBO Payment")
+        link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment_id)
+        receipt = made[0]
+        if (
+            link is None
+            or link.qbo_kind != SALES_RECEIPT
+            or by_id.get(link.qbo_id or "") is not receipt
+        ):
+            problems.append(f"HubSpot payment {payment_id}: link {link} is not its receipt")
+        if deleted:
+            if not qbo_voided(receipt):
+                problems.append(f"HubSpot payment {payment_id} deleted, its receipt still counts")
+            continue
+        r = await hs.http.get(
+            f"/crm/v3/objects/commerce_payments/{payment_id}",
+            params={"properties": "hs_initial_amount"},
+            headers=hs.headers,
+        )
+        r.raise_for_status()
+        amount = Decimal(r.json()["properties"]["hs_initial_amount"])
+        if Decimal(str(receipt["TotalAmt"])) != amount:
+            problems.append(
+                f"HubSpot payment {payment_id} of {amount}: receipt {receipt['Id']} holds "
+                f"{receipt['TotalAmt']}"
             )
     return problems
