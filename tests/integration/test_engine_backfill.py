@@ -3,6 +3,7 @@ what would happen; the real run links everything once, with every total equal to
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -10,8 +11,11 @@ from decimal import Decimal
 import pytest
 from engine_world import World, make_world
 
+from ledgerbridge.connectors.hubspot.feed import _key as feed_key
+from ledgerbridge.connectors.hubspot.feed import decode_cursor
 from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.backfill import BackfillProgress
+from ledgerbridge.engine.checkpoint import Checkpoint
 from ledgerbridge.engine.ports import CUSTOMER, INVOICE, ITEM
 from ledgerbridge.errors import UnknownOutcome
 
@@ -285,3 +289,68 @@ async def test_new_items_are_created_once_through_batch(
             assert link is not None and link.hubspot_id, item["Name"]
     finally:
         await world.close()
+
+
+async def test_the_checkpoint_waits_for_an_earlier_page_still_being_written(world: World) -> None:
+    """Two pages are written at once. While an earlier page waits on QuickBooks and a later one
+    finishes, the saved checkpoint stays before the earlier page: a run killed then re-reads it
+    (and skips what the later page linked). Once the earlier page finishes, it moves on."""
+    ledger = world.engine.ledger
+    crm = world.engine.crm
+    real_create = ledger.batch_create_invoices  # type: ignore[attr-defined]
+    real_states = crm.batch_set_sync_state  # type: ignore[attr-defined]
+    held = asyncio.Event()
+    release = asyncio.Event()
+    finished_pages = 0
+    calls = 0
+    held_first: tuple[int, int] = (0, 0)  # feed position of the held page's first invoice
+
+    async def slow_first(items):  # type: ignore[no-untyped-def]
+        nonlocal calls, held_first
+        calls += 1
+        if calls == 1:
+            ids = [i.external_key.removeprefix("hubspot-invoice:") for i in items]
+            held_first = min(
+                feed_key({"id": hs_id, "properties": world.hs.props("invoices", hs_id)})
+                for hs_id in ids
+            )
+            held.set()
+            await release.wait()
+        return await real_create(items)
+
+    async def counted(updates):  # type: ignore[no-untyped-def]
+        nonlocal finished_pages
+        answer = await real_states(updates)
+        finished_pages += 1
+        return answer
+
+    ledger.batch_create_invoices = slow_first  # type: ignore[attr-defined]
+    crm.batch_set_sync_state = counted  # type: ignore[attr-defined]
+    run = asyncio.create_task(_collect(world.engine.backfill(batch=10)))
+    await asyncio.wait_for(held.wait(), 30)
+    while finished_pages == 0:  # a later page finishes while the first is held
+        assert not run.done()
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    during = Checkpoint.load(world.store, world.connection_id)
+    assert during is not None and not during.finished
+    assert decode_cursor(during.cursor) < held_first, "the checkpoint passed a page not done"
+    release.set()
+    progress = await asyncio.wait_for(run, 60)
+    assert progress[-1].failed == 0
+    done = Checkpoint.load(world.store, world.connection_id)
+    assert done is not None and done.finished
+    markers = [i.get("PrivateNote") for i in world.qbo.all("Invoice") if i.get("PrivateNote")]
+    assert len(markers) == len(set(markers))
+    for record in world.hs.all("invoices"):
+        if record.properties.get("hs_invoice_status") in ("draft", "voided"):
+            continue
+        link = world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, record.id)
+        assert link is not None and link.qbo_id, record.id
+        qbo = world.qbo.get("Invoice", link.qbo_id)
+        assert qbo is not None
+        assert Decimal(str(qbo["TotalAmt"])) == Decimal(record.properties["hs_amount_billed"])
+
+
+async def _collect(progress: AsyncIterator[BackfillProgress]) -> list[BackfillProgress]:
+    return [p async for p in progress]

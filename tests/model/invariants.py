@@ -299,6 +299,10 @@ async def _customers_agree(world: World, hs: HubSpotUser, qbo: QboUser) -> list[
             status = state.status if state else None
             problems.append(
                 f"contact {link.hubspot_id} / QBO customer {link.qbo_id} differ ({status}): {diff}"
+            )
+    return problems
+
+
 def marked(record: dict[str, Any]) -> str | None:
     """The ledgerbridge key a QBO record carries in PrivateNote."""
     return extract_marker(str(record.get("PrivateNote") or ""))

@@ -58,9 +58,10 @@ BACKFILL_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # the page, the fewer requests per invoice (and each request costs CPU on both ends).
 HUBSPOT_BATCH = 200
 READ_AHEAD = 2  # HubSpot pages read ahead of the ones being written
-# Pages written at once (more measured no faster: CPU is the limit). The checkpoint relies on
-# pages finishing in order: keep it at 1.
-PAGES_IN_FLIGHT = 1
+# Pages written at once: while one page waits on QuickBooks or HubSpot, the next is planned. The
+# checkpoint only moves past a page once every page before it has finished, and the pages'
+# customers and items are prepared one page at a time (Resolver.preparing).
+PAGES_IN_FLIGHT = 2
 
 
 @dataclass
@@ -114,6 +115,8 @@ class Backfill:
         self._would_create: set[str] = set()  # dry run: keys of invoices that would be created
         self.checkpoint = Checkpoint()
         self.resuming = False
+        self._pages_done: dict[int, str | None] = {}  # finished pages (by number) not yet saved
+        self._next_page = 0  # the first page whose cursor is not in the checkpoint yet
         self._started = time.monotonic()
         self._done_at_start = 0
         self._cost = CostModel()
@@ -165,6 +168,7 @@ class Backfill:
             reader = asyncio.create_task(self._read_invoices(pages), context=bulk)
             limit = PAGES_IN_FLIGHT if fast else 1
             writing: set[asyncio.Task[None]] = set()
+            pages_started = 0
             try:
                 while (item := await pages.get()) is not None:
                     if isinstance(item, BaseException):
@@ -176,9 +180,11 @@ class Backfill:
                         yield self._progress("hubspot invoices", total)
                     writing.add(
                         asyncio.create_task(
-                            self._page(stepper, resolver, invoices, fast, after), context=bulk
+                            self._page(stepper, resolver, invoices, fast, after, pages_started),
+                            context=bulk,
                         )
                     )
+                    pages_started += 1
                 while writing:
                     writing = await _first_done(writing)
                     yield self._progress("hubspot invoices", total)
@@ -286,14 +292,21 @@ class Backfill:
         invoices: list[Invoice],
         fast: bool,
         after: str | None,
+        number: int,
     ) -> None:
         """One page, retried whole on a transient failure (every step is idempotent), then
-        checkpointed: the next run starts after it."""
+        checkpointed once every page before it is done too: the next run starts after it."""
         await persist(
             "a page of invoices", lambda: self._invoice_page(stepper, resolver, invoices, fast)
         )
-        self.checkpoint.cursor = after
-        self._save("hubspot invoices")
+        self._pages_done[number] = after
+        moved = False
+        while self._next_page in self._pages_done:
+            self.checkpoint.cursor = self._pages_done.pop(self._next_page)
+            self._next_page += 1
+            moved = True
+        if moved:
+            self._save("hubspot invoices")
 
     async def _invoice_page(
         self, stepper: Stepper, resolver: Resolver, invoices: list[Invoice], fast: bool

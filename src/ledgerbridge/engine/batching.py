@@ -98,9 +98,11 @@ class BatchCreator:
             if isinstance(op, EnsureItems)
             for line in op.lines
         ]
-        await asyncio.gather(
-            _quietly(resolver.prepare_customers(customers)), _quietly(resolver.prepare_items(lines))
-        )
+        async with resolver.preparing:
+            await asyncio.gather(
+                _quietly(resolver.prepare_customers(customers)),
+                _quietly(resolver.prepare_items(lines)),
+            )
         ready = [p for p in await asyncio.gather(*(self._resolve(p, gate) for p in pending)) if p]
         resolved = {id(p) for p in ready}
         leftover.extend(p.key for p in pending if id(p) not in resolved)

@@ -12,6 +12,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -108,6 +109,9 @@ class Resolver:
         self._planned: set[str] = set()  # dry run: what would be created, counted once
         self._matched: set[str] = set()  # what was matched, counted once
         self._links: dict[tuple[str, str], Link] = {}  # customer / item links seen (see _link)
+        # Backfills prepare one page's customers and items at a time (prepare_customers,
+        # prepare_items): names chosen for one page are known before the next page chooses.
+        self.preparing = asyncio.Lock()
 
     # ---- customers -------------------------------------------------------------------------
     async def customer_id(
