@@ -125,3 +125,20 @@ def test_out_of_sync_page_points_at_failing_records(
     )
     note.get_by_role("link").click()
     expect(page.locator("main")).to_contain_text(po_number)
+
+
+def test_hand_edited_links_get_a_page_not_a_crash_or_json(page: Page) -> None:
+    for url in ("/settings/sync/failing?page=abc", "/reconciliation?run=abc"):
+        response = page.goto(url)
+        assert response is not None and response.status == 400, url
+        expect(page.locator("main h1")).to_have_text("This link has a value the page cannot use")
+        name, value = url.split("?", 1)[1].split("=")
+        expect(page.locator("main")).to_contain_text(f"{name} is '{value}', not a whole number")
+    # A page number past the end (once a 500: the SQL offset overflowed) is just an empty page.
+    for url, heading in (
+        ("/settings/sync/failing?page=99999999999999999999", "Failing to sync ("),
+        ("/settings/sync/out-of-sync?page=99999999999999999999", "Out of sync ("),
+    ):
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
+        expect(page.locator("main h2").first).to_contain_text(heading)
