@@ -142,3 +142,21 @@ def test_hand_edited_links_get_a_page_not_a_crash_or_json(page: Page) -> None:
         response = page.goto(url)
         assert response is not None and response.status == 200, url
         expect(page.locator("main h2").first).to_contain_text(heading)
+
+
+def test_backwards_ranges_on_the_invoice_index_are_explained(page: Page) -> None:
+    page.goto("/invoices")
+    page.get_by_text("Advanced filters").click()
+    page.fill("#date_from", "2026-12-01")
+    page.fill("#date_to", "2026-01-01")
+    page.fill("#amount_min", "500")
+    page.fill("#amount_max", "100")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("ul.errors li")).to_have_text(
+        [
+            "The To date is before the From date, so no invoice matches.",
+            "The maximum amount is below the minimum amount, so no invoice matches.",
+        ]
+    )
+    page.goto("/invoices?amount_min=NaN")
+    expect(page.locator("ul.errors li")).to_have_text(["Minimum amount is not an amount"])
