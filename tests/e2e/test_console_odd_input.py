@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from ledgerbridge.bootstrap import load_sync_settings
 from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
+from ledgerbridge.engine.fieldmap import CustomFieldMapping, SyncSettings
 from ledgerbridge.engine.ports import INVOICE
 
 
@@ -160,3 +161,29 @@ def test_backwards_ranges_on_the_invoice_index_are_explained(page: Page) -> None
     )
     page.goto("/invoices?amount_min=NaN")
     expect(page.locator("ul.errors li")).to_have_text(["Minimum amount is not an amount"])
+
+
+def test_failing_rows_name_invoices_alike(page: Page, ui: Any, stack: ConsoleStack) -> None:
+    # A PO number mapped to QuickBooks' ShipDate fails mid-step ("not a date"), before the
+    # engine knows the invoice's number: the row still reads "INV-…" like every other row.
+    stack.set_sync_settings(
+        SyncSettings(
+            custom_mappings=[
+                CustomFieldMapping(
+                    hubspot_property="hs_purchase_order_number", qbo_field="ShipDate"
+                )
+            ]
+        )
+    )
+    invoice_id = ui.create_invoice(
+        page, contact="Ada", products=[("Data migration", "1")], po_number="next week"
+    )
+    ui.expect_sync_status(page, "Failed")
+    number = page.locator("#panel h2.invoice-title").inner_text()
+    page.goto("/settings/sync/failing")
+    row = page.locator("tbody tr", has_text=f"HubSpot {invoice_id}")
+    expect(row).to_contain_text("Ship date 'next week' is not a date")
+    assert number.startswith("Invoice ")
+    expect(row.locator("td").first.locator("div").first).to_have_text(
+        number.removeprefix("Invoice ")
+    )

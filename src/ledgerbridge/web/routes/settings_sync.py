@@ -176,10 +176,8 @@ async def _record_names(console: Any, rows: Any) -> dict[str, str]:
         records = await console.hubspot.batch_read("invoices", ids, ["hs_number"])
     except SyncError:
         return {}
-    return {
-        i: f"Invoice {(r.get('properties') or {}).get('hs_number') or i}"
-        for i, r in records.items()
-    }
+    # The bare number, as the rows labelled by the engine show it ("INV-1061").
+    return {i: str((r.get("properties") or {}).get("hs_number") or i) for i, r in records.items()}
 
 
 @router.get("/settings/sync/failing")
