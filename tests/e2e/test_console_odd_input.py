@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from ledgerbridge.bootstrap import load_sync_settings
 from ledgerbridge.console_stack import ConsoleStack
 from ledgerbridge.domain import Side
+from ledgerbridge.engine.fieldmap import CustomFieldMapping, SyncSettings
 from ledgerbridge.engine.ports import INVOICE
 
 
@@ -125,3 +126,64 @@ def test_out_of_sync_page_points_at_failing_records(
     )
     note.get_by_role("link").click()
     expect(page.locator("main")).to_contain_text(po_number)
+
+
+def test_hand_edited_links_get_a_page_not_a_crash_or_json(page: Page) -> None:
+    for url in ("/settings/sync/failing?page=abc", "/reconciliation?run=abc"):
+        response = page.goto(url)
+        assert response is not None and response.status == 400, url
+        expect(page.locator("main h1")).to_have_text("This link has a value the page cannot use")
+        name, value = url.split("?", 1)[1].split("=")
+        expect(page.locator("main")).to_contain_text(f"{name} is '{value}', not a whole number")
+    # A page number past the end (once a 500: the SQL offset overflowed) is just an empty page.
+    for url, heading in (
+        ("/settings/sync/failing?page=99999999999999999999", "Failing to sync ("),
+        ("/settings/sync/out-of-sync?page=99999999999999999999", "Out of sync ("),
+    ):
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
+        expect(page.locator("main h2").first).to_contain_text(heading)
+
+
+def test_backwards_ranges_on_the_invoice_index_are_explained(page: Page) -> None:
+    page.goto("/invoices")
+    page.get_by_text("Advanced filters").click()
+    page.fill("#date_from", "2026-12-01")
+    page.fill("#date_to", "2026-01-01")
+    page.fill("#amount_min", "500")
+    page.fill("#amount_max", "100")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("ul.errors li")).to_have_text(
+        [
+            "The To date is before the From date, so no invoice matches.",
+            "The maximum amount is below the minimum amount, so no invoice matches.",
+        ]
+    )
+    page.goto("/invoices?amount_min=NaN")
+    expect(page.locator("ul.errors li")).to_have_text(["Minimum amount is not an amount"])
+
+
+def test_failing_rows_name_invoices_alike(page: Page, ui: Any, stack: ConsoleStack) -> None:
+    # A PO number mapped to QuickBooks' ShipDate fails mid-step ("not a date"), before the
+    # engine knows the invoice's number: the row still reads "INV-…" like every other row.
+    stack.set_sync_settings(
+        SyncSettings(
+            custom_mappings=[
+                CustomFieldMapping(
+                    hubspot_property="hs_purchase_order_number", qbo_field="ShipDate"
+                )
+            ]
+        )
+    )
+    invoice_id = ui.create_invoice(
+        page, contact="Ada", products=[("Data migration", "1")], po_number="next week"
+    )
+    ui.expect_sync_status(page, "Failed")
+    number = page.locator("#panel h2.invoice-title").inner_text()
+    page.goto("/settings/sync/failing")
+    row = page.locator("tbody tr", has_text=f"HubSpot {invoice_id}")
+    expect(row).to_contain_text("Ship date 'next week' is not a date")
+    assert number.startswith("Invoice ")
+    expect(row.locator("td").first.locator("div").first).to_have_text(
+        number.removeprefix("Invoice ")
+    )

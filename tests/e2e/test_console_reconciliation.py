@@ -56,6 +56,7 @@ def test_reconciliation_page_runs_and_shows_both_values(
     expect(row).to_be_visible()
     expect(row.locator("[data-side='hubspot']")).to_have_text(hubspot_due)
     expect(row.locator("[data-side='quickbooks']")).to_have_text("2031-01-15")
+    expect(row.locator("td").nth(2)).to_have_text("Due date")  # in words, not "due_date"
     expect(row.locator("a[data-link='quickbooks']")).to_have_text(f"QuickBooks {qbo_id}")
     latest = page.locator("#runs-table tbody tr").first
     expect(latest.locator("[data-figure='diverged']")).not_to_have_text("0")

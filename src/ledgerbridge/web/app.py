@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -109,6 +110,23 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
             status_code=exc.status_code,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        # A hand-edited link (?page=abc): say which value, not FastAPI's JSON.
+        message = _validation_message(exc)
+        if request.headers.get("accept", "").startswith("application/json"):
+            return PlainTextResponse(message, status_code=400)
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 400,
+                "title": "This link has a value the page cannot use",
+                "message": message,
+            },
+            status_code=400,
+        )
+
     @app.exception_handler(NotConnected)
     async def not_connected(request: Request, exc: NotConnected) -> Response:
         starting = not console.runtime.ready
@@ -183,6 +201,17 @@ def create_app(runtime: Any, *, secure_cookies: bool = False) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = str(error.get("loc", ("", "value"))[-1])
+        value = error.get("input")
+        expected = "a whole number" if "int" in str(error.get("type", "")) else "a valid value"
+        shown = f"'{value}'" if isinstance(value, str) else "missing"
+        parts.append(f"{name} is {shown}, not {expected}")
+    return "; ".join(parts or ["a value is not valid"]) + ". Open the page again from the menu."
 
 
 def _title(status: int) -> str:

@@ -14,7 +14,7 @@ from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.errors import SyncError
 from ledgerbridge.reconciliation import reconcile_connection
 from ledgerbridge.web.deps import back, console_of
-from ledgerbridge.web.routes.settings_sync import _record_link
+from ledgerbridge.web.routes.settings_sync import MAX_PAGE, _record_link
 from ledgerbridge.web.services.reconcile import (
     difference_rows,
     finding_views,
@@ -117,7 +117,7 @@ async def run_now(request: Request, repair: str = Form("")) -> Response:
 @router.get("/settings/sync/out-of-sync")
 async def out_of_sync(request: Request, page: int = 1) -> Response:
     console = console_of(request)
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)  # a huge ?page= would overflow the SQL offset
     result = console.store.find_states(
         console.connection_id,
         status=SyncStatus.DIVERGED,

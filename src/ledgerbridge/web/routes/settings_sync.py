@@ -20,6 +20,7 @@ from ledgerbridge.web.templating import flash, render
 
 router = APIRouter()
 FAILING_PAGE = 50
+MAX_PAGE = 1_000_000
 
 
 async def _qbo_field_names(request: Request) -> list[str]:
@@ -180,16 +181,14 @@ async def _record_names(console: Any, rows: Any) -> dict[str, str]:
         records = await console.hubspot.batch_read("invoices", ids, ["hs_number"])
     except SyncError:
         return {}
-    return {
-        i: f"Invoice {(r.get('properties') or {}).get('hs_number') or i}"
-        for i, r in records.items()
-    }
+    # The bare number, as the rows labelled by the engine show it ("INV-1061").
+    return {i: str((r.get("properties") or {}).get("hs_number") or i) for i, r in records.items()}
 
 
 @router.get("/settings/sync/failing")
 async def failing(request: Request, page: int = 1) -> Response:
     console = console_of(request)
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)  # a huge ?page= would overflow the SQL offset
     result = console.store.list_failures(
         console.connection_id, limit=FAILING_PAGE, offset=(page - 1) * FAILING_PAGE
     )

@@ -92,6 +92,17 @@ class InvoiceQuery:
         query.date_to = query._date(params.get("date_to"), "To date")
         query.amount_min = query._amount(params.get("amount_min"), "Minimum amount")
         query.amount_max = query._amount(params.get("amount_max"), "Maximum amount")
+        # Backwards ranges match nothing: say so rather than show an empty list unexplained.
+        if query.date_from and query.date_to and query.date_to < query.date_from:
+            query.problems.append("The To date is before the From date, so no invoice matches.")
+        if (
+            query.amount_min is not None
+            and query.amount_max is not None
+            and query.amount_max < query.amount_min
+        ):
+            query.problems.append(
+                "The maximum amount is below the minimum amount, so no invoice matches."
+            )
         query.sort = _choice(params.get("sort"), SORTS) or "created"
         query.direction = "asc" if params.get("dir") == "asc" else "desc"
         after = str(params.get("after") or "")
@@ -131,7 +142,10 @@ class InvoiceQuery:
         except InvalidOperation:
             self.problems.append(f"{name} is not an amount")
             return None
-        return value if value.is_finite() else None
+        if not value.is_finite():
+            self.problems.append(f"{name} is not an amount")
+            return None
+        return value
 
     @property
     def advanced(self) -> bool:

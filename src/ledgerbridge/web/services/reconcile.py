@@ -39,6 +39,10 @@ class FindingView:
     qbo_url: str | None
     qbo_external: bool
 
+    @property
+    def label(self) -> str:
+        return field_label(self.finding.field) if self.finding.field else ""
+
 
 def finding_views(console: Console, findings: Sequence[Finding]) -> list[FindingView]:
     """Each finding with links to both records (HubSpot: the console's invoice panel)."""
@@ -78,10 +82,20 @@ def findings_csv(findings: Sequence[Finding]) -> str:
     return out.getvalue()
 
 
+# HubSpot's invoice properties a custom mapping can carry, in HubSpot's words.
+PROPERTY_LABELS = {
+    "hs_purchase_order_number": "PO number",
+    "hs_title": "Title",
+    "hs_comments": "Comments",
+    "hs_tax_id": "Tax id",
+}
+
+
 def field_label(field: str) -> str:
+    """'Due date', 'PO number', 'Title'; a custom property by its name ('region')."""
     if field.startswith("custom:"):
         name = field.removeprefix("custom:")
-        return "PO number" if name == "hs_purchase_order_number" else name
+        return PROPERTY_LABELS.get(name, name)
     return field.replace("_", " ").capitalize()
 
 
