@@ -1,0 +1,240 @@
+"""Sales receipts, the paid-invoice workflow and company renames, end to end over real sockets:
+`ledgerbridge demo`'s stack (both sandboxes sending signed webhooks to the ingress, the worker,
+the console's front app), with an empty portal and company, driven through the APIs' REST
+endpoints. Polling is once a minute, so what converges here comes from the webhooks.
+
+- A one-off HubSpot payment (a payment link: tied to a contact, to no invoice) becomes exactly
+  one QBO SalesReceipt once it has settled, and its refund a RefundReceipt from it.
+- A workflow's invoice and its payment, created together: one QBO Invoice and one Payment.
+- A HubSpot company rename reaches the QBO customer's CompanyName and DisplayName.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from stack import DemoStack, HubSpotRest, QboRest, assoc, new_uid, wait_for
+
+from ledgerbridge.domain import Side
+from ledgerbridge.engine.fieldmap import SalesReceiptSettings
+from ledgerbridge.engine.ports import CUSTOMER, PAYMENT, SALES_RECEIPT
+
+BUDGET = 20.0
+SETTLE_SECONDS = 2  # the wait before a payment tied to no invoice is booked as a receipt
+
+
+@pytest.fixture(scope="module", autouse=True)
+def short_settle(demo_stack: DemoStack) -> None:
+    conn = demo_stack.connection
+    demo_stack.runtime.update_sync_settings(
+        conn.id,
+        conn.sync_settings.model_copy(
+            update={"sales_receipts": SalesReceiptSettings(settle_seconds=SETTLE_SECONDS)}
+        ),
+    )
+
+
+def _link(demo_stack: DemoStack, kind: str, hubspot_id: str) -> Any:
+    found = demo_stack.runtime.store.get_link(demo_stack.connection.id, kind, Side.HUBSPOT, hubspot_id)
+    return found if found is not None and found.qbo_id else None
+
+
+def _customer_rows(qbo: QboRest, entity: str, customer_id: str) -> list[dict[str, Any]]:
+    return [
+        row
+        for row in qbo.query(f"select * from {entity}")
+        if str(row.get("CustomerRef", {}).get("value")) == customer_id
+    ]
+
+
+def _payment_props(hs: HubSpotRest, payment_id: str) -> dict[str, Any]:
+    return hs.get(
+        "commerce_payments",
+        payment_id,
+        [
+            "hs_initial_amount",
+            "hs_initiated_date",
+            "hs_reference_number",
+            "hs_refunds_amount",
+            "hs_latest_status",
+        ],
+    )["properties"]
+
+
+def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_receipt(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = new_uid()
+    email = f"link.{uid}@receipts.example"
+    contact = hs.contact(email, "Lin", "Link", company=f"Link Co {uid}")
+    payment_id = hs.create(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "80.25",
+            "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_currency_code": "USD",
+            "hs_payment_method_type": "card",
+            "hs_processor_type": "hs_payments",
+            "hs_reference_number": f"pl_{uid}",
+        },
+        [assoc(contact, 387)],
+    )
+
+    link = wait_for(
+        lambda: _link(demo_stack, PAYMENT, payment_id),
+        BUDGET + SETTLE_SECONDS,
+        what="the sales receipt in QuickBooks",
+    )
+    assert link.qbo_kind == SALES_RECEIPT
+    receipt = qbo.get("SalesReceipt", link.qbo_id)
+    props = _payment_props(hs, payment_id)
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal(props["hs_initial_amount"]) == Decimal(
+        "80.25"
+    )
+    assert receipt["TxnDate"] == props["hs_initiated_date"][:10]
+    assert receipt["PaymentRefNum"] == props["hs_reference_number"]
+    customer = qbo.get("Customer", str(receipt["CustomerRef"]["value"]))
+    assert customer["PrimaryEmailAddr"]["Address"] == email
+    [line] = [x for x in receipt["Line"] if x.get("DetailType") == "SalesItemLineDetail"]
+    item = qbo.get("Item", str(line["SalesItemLineDetail"]["ItemRef"]["value"]))
+    assert item["Name"] == "Sales"
+    # Exactly one receipt, and neither an invoice nor a payment, for this customer.
+    assert len(_customer_rows(qbo, "SalesReceipt", customer["Id"])) == 1
+    assert _customer_rows(qbo, "Payment", customer["Id"]) == []
+    assert _customer_rows(qbo, "Invoice", customer["Id"]) == []
+
+    hs.update(
+        "commerce_payments",
+        payment_id,
+        {"hs_refunds_amount": "30.00", "hs_latest_status": "partially_refunded"},
+    )
+
+    def refunded() -> list[dict[str, Any]] | None:
+        rows = _customer_rows(qbo, "RefundReceipt", customer["Id"])
+        return rows or None
+
+    [refund] = wait_for(refunded, BUDGET + SETTLE_SECONDS, what="the refund receipt")
+    props = _payment_props(hs, payment_id)
+    assert Decimal(str(refund["TotalAmt"])) == Decimal(props["hs_refunds_amount"]) == Decimal(
+        "30.00"
+    )
+    assert props["hs_latest_status"] == "partially_refunded"
+    # The receipt itself is left as it was; still one of it.
+    again = qbo.get("SalesReceipt", link.qbo_id)
+    assert Decimal(str(again["TotalAmt"])) == Decimal("80.25")
+    assert len(_customer_rows(qbo, "SalesReceipt", customer["Id"])) == 1
+
+
+def test_workflow_invoice_and_payment_created_together_land_once(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = new_uid()
+    email = f"flow.{uid}@receipts.example"
+    contact = hs.contact(email, "Wim", "Flow", company=f"Workflow {uid}")
+    product = hs.product(f"Consulting {uid}", f"W-{uid}", "250.00")
+    # What a workflow does: the invoice, finished, and its payment right after.
+    invoice_id = hs.invoice(contact, [(product, "1", "250.00")])
+    payment_id = hs.create(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "250.00",
+            "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_processor_type": "hs_payments",
+            "hs_currency_code": "USD",
+        },
+        [assoc(invoice_id, 542)],
+    )
+
+    def both_synced() -> dict[str, Any] | None:
+        props = hs.get(
+            "invoices",
+            invoice_id,
+            ["ledgerbridge_sync_status", "qbo_invoice_id", "hs_amount_billed", "hs_balance_due"],
+        )["properties"]
+        if props.get("ledgerbridge_sync_status") != "synced":
+            return None
+        if _link(demo_stack, PAYMENT, payment_id) is None:
+            return None
+        return props
+
+    props = wait_for(both_synced, BUDGET, what="the invoice and its payment in QuickBooks")
+    # Past the settle wait: anything that would book the payment a second time has had its turn.
+    time.sleep(SETTLE_SECONDS + 1)
+    qbo_invoice = qbo.get("Invoice", props["qbo_invoice_id"])
+    customer_id = str(qbo_invoice["CustomerRef"]["value"])
+    assert qbo.get("Customer", customer_id)["PrimaryEmailAddr"]["Address"] == email
+
+    def settled() -> list[dict[str, Any]] | None:
+        payments = _customer_rows(qbo, "Payment", customer_id)
+        fresh = qbo.get("Invoice", props["qbo_invoice_id"])
+        return payments if Decimal(str(fresh["Balance"])) == 0 else None
+
+    payments = wait_for(settled, BUDGET, what="the QuickBooks invoice to be paid")
+    assert [row["Id"] for row in _customer_rows(qbo, "Invoice", customer_id)] == [
+        props["qbo_invoice_id"]
+    ]
+    assert _customer_rows(qbo, "SalesReceipt", customer_id) == []
+    [payment] = payments
+    link = _link(demo_stack, PAYMENT, payment_id)
+    assert link.qbo_id == str(payment["Id"]) and link.qbo_kind == ""
+    hs_payment = _payment_props(hs, payment_id)
+    assert Decimal(str(payment["TotalAmt"])) == Decimal(hs_payment["hs_initial_amount"])
+    assert payment["Line"][0]["LinkedTxn"][0]["TxnId"] == props["qbo_invoice_id"]
+    hs_invoice = hs.get("invoices", invoice_id, ["hs_amount_billed", "hs_balance_due"])
+    assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal(
+        hs_invoice["properties"]["hs_amount_billed"]
+    )
+    assert Decimal(hs_invoice["properties"]["hs_balance_due"]) == 0
+
+
+def test_company_rename_reaches_the_quickbooks_customer(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    uid = new_uid()
+    company = hs.create("companies", {"name": f"Birch Works {uid}"})
+    contact = hs.create(
+        "contacts",
+        {
+            "email": f"bea.{uid}@birch.example",
+            "firstname": "Bea",
+            "lastname": "Birch",
+            "company": f"Birch Works {uid}",
+        },
+        [assoc(company, 279)],
+    )
+    product = hs.product(f"Audit day {uid}", f"RN-{uid}", "400.00")
+    invoice_id = hs.invoice(contact, [(product, "1", "400.00")])
+    wait_for(
+        lambda: hs.get("invoices", invoice_id, ["ledgerbridge_sync_status"])["properties"].get(
+            "ledgerbridge_sync_status"
+        )
+        == "synced",
+        BUDGET,
+        what="the invoice in QuickBooks",
+    )
+    link = _link(demo_stack, CUSTOMER, contact)
+    assert link is not None
+    before = qbo.get("Customer", link.qbo_id)
+    assert (before.get("CompanyName"), before["DisplayName"]) == (
+        f"Birch Works {uid}",
+        f"Birch Works {uid}",
+    )
+
+    hs.update("companies", company, {"name": f"Birch & Sons {uid}"})
+
+    def renamed() -> dict[str, Any] | None:
+        row = qbo.get("Customer", link.qbo_id)
+        return row if row.get("CompanyName") == f"Birch & Sons {uid}" else None
+
+    row = wait_for(renamed, BUDGET, what="the QuickBooks customer's new name")
+    hs_name = hs.get("companies", company, ["name"])["properties"]["name"]
+    assert row["CompanyName"] == row["DisplayName"] == hs_name == f"Birch & Sons {uid}"
+    # The contact's own fields are kept.
+    assert (row["GivenName"], row["FamilyName"]) == ("Bea", "Birch")
+    assert row["PrimaryEmailAddr"]["Address"] == f"bea.{uid}@birch.example"
