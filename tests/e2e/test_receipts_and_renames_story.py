@@ -238,3 +238,104 @@ def test_company_rename_reaches_the_quickbooks_customer(
     # The contact's own fields are kept.
     assert (row["GivenName"], row["FamilyName"]) == ("Bea", "Birch")
     assert row["PrimaryEmailAddr"]["Address"] == f"bea.{uid}@birch.example"
+
+
+def _login(browser: Any, demo_stack: DemoStack) -> Any:
+    context = browser.new_context(
+        base_url=demo_stack.console_url, viewport={"width": 1440, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto("/invoices")
+    tab.fill("#username", "admin")
+    tab.fill("#password", "correct-horse")
+    tab.click("button[type=submit]")
+    tab.wait_for_url("**/invoices")
+    return tab
+
+
+def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    uid = new_uid()
+    contact = hs.contact(f"rr.{uid}@fjord.example", "Rui", "Refund", company=f"Fjord {uid}")
+    product = hs.product(f"Consulting {uid}", f"RR-{uid}", "500.00")
+    invoice_id = hs.invoice(contact, [(product, "1", "500.00")])
+    payment_id = hs.create(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "500.00",
+            "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_processor_type": "hs_payments",
+            "hs_currency_code": "USD",
+            "hs_reference_number": f"REF-{uid}",
+        },
+        [assoc(invoice_id, 542)],
+    )
+    link = wait_for(
+        lambda: _link(demo_stack, PAYMENT, payment_id), BUDGET, what="the payment in QuickBooks"
+    )
+    qbo_payment = qbo.get("Payment", link.qbo_id)
+    invoice_link = wait_for(
+        lambda: _link(demo_stack, "invoice", invoice_id), BUDGET, what="the invoice's link"
+    )
+    qbo_invoice = qbo.get("Invoice", invoice_link.qbo_id)
+    [sold] = [x for x in qbo_invoice["Line"] if x.get("DetailType") == "SalesItemLineDetail"]
+    bank = next(a for a in qbo.query("select * from Account") if a.get("AccountType") == "Bank")
+
+    # The bookkeeper refunds part of it by hand in QuickBooks, quoting the payment's reference.
+    receipt = qbo.create(
+        "RefundReceipt",
+        {
+            "CustomerRef": {"value": qbo_payment["CustomerRef"]["value"]},
+            "DepositToAccountRef": {"value": bank["Id"]},
+            "TxnDate": dt.date.today().isoformat(),
+            "PaymentRefNum": f"REF-{uid}",
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": "120.00",
+                    "SalesItemLineDetail": {
+                        "ItemRef": sold["SalesItemLineDetail"]["ItemRef"],
+                        "Qty": 1,
+                        "UnitPrice": "120.00",
+                    },
+                }
+            ],
+        },
+    )
+
+    def refunded() -> dict[str, Any] | None:
+        props = _payment_props(hs, payment_id)
+        return props if props.get("hs_refunds_amount") else None
+
+    props = wait_for(refunded, BUDGET, what="HubSpot's refunded amount")
+    assert Decimal(props["hs_refunds_amount"]) == Decimal(str(receipt["TotalAmt"])) == Decimal(
+        "120.00"
+    )
+    assert props["hs_latest_status"] == "partially_refunded"
+    link = _link(demo_stack, PAYMENT, payment_id)
+    assert link.extra.get("refund_ids") == [str(receipt["Id"])]
+    # Nothing was booked back into QuickBooks for it, and the payment is as it was.
+    assert [r["Id"] for r in _customer_rows(qbo, "RefundReceipt", receipt["CustomerRef"]["value"])] == [
+        receipt["Id"]
+    ]
+    assert Decimal(str(qbo.get("Payment", qbo_payment["Id"])["TotalAmt"])) == Decimal("500.00")
+
+    # The console's invoice panel shows the refund on the payment.
+    tab = _login(browser, demo_stack)
+    try:
+        tab.goto(f"/invoices?open={invoice_id}")
+        payment = tab.locator(f"#panel details.payment[data-payment-id='{payment_id}']")
+        payment.locator("summary").click()
+        expect(payment.locator("[data-refunded]")).to_have_text("$120.00")
+        expect(payment.locator("[data-qbo-refunded]")).to_contain_text("$120.00")
+        expect(payment.locator("[data-qbo-refunded]")).to_contain_text(
+            f"refund receipt {receipt['Id']}"
+        )
+        expect(payment.locator("[data-payment-status]")).to_have_text("Partially refunded")
+    finally:
+        tab.context.close()
