@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from stack import DemoStack, HubSpotRest, QboRest, assoc, new_uid, wait_for
 
-from ledgerbridge.domain import Side
+from ledgerbridge.domain import Side, SyncStatus
 from ledgerbridge.engine.fieldmap import SalesReceiptSettings
-from ledgerbridge.engine.ports import CUSTOMER, PAYMENT, SALES_RECEIPT
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT, SALES_RECEIPT, RecordKey
 
 BUDGET = 20.0
 SETTLE_SECONDS = 2  # the wait before a payment tied to no invoice is booked as a receipt
@@ -39,8 +39,20 @@ def short_settle(demo_stack: DemoStack) -> None:
 
 
 def _link(demo_stack: DemoStack, kind: str, hubspot_id: str) -> Any:
-    found = demo_stack.runtime.store.get_link(demo_stack.connection.id, kind, Side.HUBSPOT, hubspot_id)
+    found = demo_stack.runtime.store.get_link(
+        demo_stack.connection.id, kind, Side.HUBSPOT, hubspot_id
+    )
     return found if found is not None and found.qbo_id else None
+
+
+def _payment_synced(demo_stack: DemoStack, payment_id: str) -> None:
+    key = RecordKey(demo_stack.connection.id, PAYMENT, Side.HUBSPOT, payment_id)
+
+    def synced() -> Any:
+        state = demo_stack.runtime.store.get_state(key)
+        return state if state is not None and state.status is SyncStatus.SYNCED else None
+
+    wait_for(synced, BUDGET, what=f"HubSpot payment {payment_id} to read synced")
 
 
 def _customer_rows(qbo: QboRest, entity: str, customer_id: str) -> list[dict[str, Any]]:
@@ -91,10 +103,11 @@ def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_recei
         what="the sales receipt in QuickBooks",
     )
     assert link.qbo_kind == SALES_RECEIPT
+    _payment_synced(demo_stack, payment_id)
     receipt = qbo.get("SalesReceipt", link.qbo_id)
     props = _payment_props(hs, payment_id)
-    assert Decimal(str(receipt["TotalAmt"])) == Decimal(props["hs_initial_amount"]) == Decimal(
-        "80.25"
+    assert (
+        Decimal(str(receipt["TotalAmt"])) == Decimal(props["hs_initial_amount"]) == Decimal("80.25")
     )
     assert receipt["TxnDate"] == props["hs_initiated_date"][:10]
     assert receipt["PaymentRefNum"] == props["hs_reference_number"]
@@ -120,8 +133,8 @@ def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_recei
 
     [refund] = wait_for(refunded, BUDGET + SETTLE_SECONDS, what="the refund receipt")
     props = _payment_props(hs, payment_id)
-    assert Decimal(str(refund["TotalAmt"])) == Decimal(props["hs_refunds_amount"]) == Decimal(
-        "30.00"
+    assert (
+        Decimal(str(refund["TotalAmt"])) == Decimal(props["hs_refunds_amount"]) == Decimal("30.00")
     )
     assert props["hs_latest_status"] == "partially_refunded"
     # The receipt itself is left as it was; still one of it.
@@ -164,6 +177,7 @@ def test_workflow_invoice_and_payment_created_together_land_once(
         return props
 
     props = wait_for(both_synced, BUDGET, what="the invoice and its payment in QuickBooks")
+    _payment_synced(demo_stack, payment_id)
     # Past the settle wait: anything that would book the payment a second time has had its turn.
     time.sleep(SETTLE_SECONDS + 1)
     qbo_invoice = qbo.get("Invoice", props["qbo_invoice_id"])
@@ -211,10 +225,12 @@ def test_company_rename_reaches_the_quickbooks_customer(
     product = hs.product(f"Audit day {uid}", f"RN-{uid}", "400.00")
     invoice_id = hs.invoice(contact, [(product, "1", "400.00")])
     wait_for(
-        lambda: hs.get("invoices", invoice_id, ["ledgerbridge_sync_status"])["properties"].get(
-            "ledgerbridge_sync_status"
-        )
-        == "synced",
+        lambda: (
+            hs.get("invoices", invoice_id, ["ledgerbridge_sync_status"])["properties"].get(
+                "ledgerbridge_sync_status"
+            )
+            == "synced"
+        ),
         BUDGET,
         what="the invoice in QuickBooks",
     )
@@ -280,7 +296,7 @@ def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
     )
     qbo_payment = qbo.get("Payment", link.qbo_id)
     invoice_link = wait_for(
-        lambda: _link(demo_stack, "invoice", invoice_id), BUDGET, what="the invoice's link"
+        lambda: _link(demo_stack, INVOICE, invoice_id), BUDGET, what="the invoice's link"
     )
     qbo_invoice = qbo.get("Invoice", invoice_link.qbo_id)
     [sold] = [x for x in qbo_invoice["Line"] if x.get("DetailType") == "SalesItemLineDetail"]
@@ -313,16 +329,18 @@ def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
         return props if props.get("hs_refunds_amount") else None
 
     props = wait_for(refunded, BUDGET, what="HubSpot's refunded amount")
-    assert Decimal(props["hs_refunds_amount"]) == Decimal(str(receipt["TotalAmt"])) == Decimal(
-        "120.00"
+    assert (
+        Decimal(props["hs_refunds_amount"])
+        == Decimal(str(receipt["TotalAmt"]))
+        == Decimal("120.00")
     )
     assert props["hs_latest_status"] == "partially_refunded"
     link = _link(demo_stack, PAYMENT, payment_id)
     assert link.extra.get("refund_ids") == [str(receipt["Id"])]
     # Nothing was booked back into QuickBooks for it, and the payment is as it was.
-    assert [r["Id"] for r in _customer_rows(qbo, "RefundReceipt", receipt["CustomerRef"]["value"])] == [
-        receipt["Id"]
-    ]
+    assert [
+        r["Id"] for r in _customer_rows(qbo, "RefundReceipt", receipt["CustomerRef"]["value"])
+    ] == [receipt["Id"]]
     assert Decimal(str(qbo.get("Payment", qbo_payment["Id"])["TotalAmt"])) == Decimal("500.00")
 
     # The console's invoice panel shows the refund on the payment.
@@ -339,3 +357,73 @@ def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
         expect(payment.locator("[data-payment-status]")).to_have_text("Partially refunded")
     finally:
         tab.context.close()
+
+
+def test_workflow_invoice_paid_at_once_as_one_sales_receipt_when_chosen(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    conn = demo_stack.connection
+    before = conn.sync_settings
+    demo_stack.runtime.update_sync_settings(
+        conn.id,
+        before.model_copy(
+            update={
+                "sales_receipts": SalesReceiptSettings(
+                    settle_seconds=SETTLE_SECONDS, paid_invoice="sales_receipt"
+                )
+            }
+        ),
+    )
+    try:
+        uid = new_uid()
+        email = f"paid.{uid}@receipts.example"
+        contact = hs.contact(email, "Pia", "Paid", company=f"Paid Co {uid}")
+        product = hs.product(f"Workshop {uid}", f"WS-{uid}", "180.00")
+        invoice_id = hs.invoice(contact, [(product, "1", "180.00")])
+        payment_id = hs.create(
+            "commerce_payments",
+            {
+                "hs_initial_amount": "180.00",
+                "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_processor_type": "hs_payments",
+                "hs_currency_code": "USD",
+            },
+            [assoc(invoice_id, 542)],
+        )
+        link = wait_for(
+            lambda: _link(demo_stack, INVOICE, invoice_id),
+            BUDGET + SETTLE_SECONDS,
+            what="the invoice's sales receipt",
+        )
+        assert link.qbo_kind == SALES_RECEIPT
+        wait_for(
+            lambda: (
+                hs.get("invoices", invoice_id, ["ledgerbridge_sync_status"])["properties"].get(
+                    "ledgerbridge_sync_status"
+                )
+                == "synced"
+            ),
+            BUDGET,
+            what="the invoice to read synced in HubSpot",
+        )
+        _payment_synced(demo_stack, payment_id)  # as part of the receipt, nothing written
+        time.sleep(SETTLE_SECONDS + 1)  # past every wait: nothing else is booked for it
+        receipt = qbo.get("SalesReceipt", link.qbo_id)
+        customer_id = str(receipt["CustomerRef"]["value"])
+        assert qbo.get("Customer", customer_id)["PrimaryEmailAddr"]["Address"] == email
+        hs_invoice = hs.get("invoices", invoice_id, ["hs_amount_billed"])["properties"]
+        hs_payment = _payment_props(hs, payment_id)
+        assert (
+            Decimal(str(receipt["TotalAmt"]))
+            == Decimal(hs_invoice["hs_amount_billed"])
+            == Decimal(hs_payment["hs_initial_amount"])
+            == Decimal("180.00")
+        )
+        assert [r["Id"] for r in _customer_rows(qbo, "SalesReceipt", customer_id)] == [
+            receipt["Id"]
+        ]
+        assert _customer_rows(qbo, "Invoice", customer_id) == []
+        assert _customer_rows(qbo, "Payment", customer_id) == []
+    finally:
+        demo_stack.runtime.update_sync_settings(conn.id, before)
