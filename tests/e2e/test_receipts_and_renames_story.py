@@ -73,6 +73,7 @@ def _payment_props(hs: HubSpotRest, payment_id: str) -> dict[str, Any]:
             "hs_reference_number",
             "hs_refunds_amount",
             "hs_latest_status",
+            "hs_internal_comment",
         ],
     )["properties"]
 
@@ -137,6 +138,7 @@ def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_recei
         Decimal(str(refund["TotalAmt"])) == Decimal(props["hs_refunds_amount"]) == Decimal("30.00")
     )
     assert props["hs_latest_status"] == "partially_refunded"
+    _payment_synced(demo_stack, payment_id)
     # The receipt itself is left as it was; still one of it.
     again = qbo.get("SalesReceipt", link.qbo_id)
     assert Decimal(str(again["TotalAmt"])) == Decimal("80.25")
@@ -335,6 +337,9 @@ def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
         == Decimal("120.00")
     )
     assert props["hs_latest_status"] == "partially_refunded"
+    assert (
+        f"Refund receipt {receipt['Id']} in QuickBooks: 120.00 USD" in props["hs_internal_comment"]
+    )
     link = _link(demo_stack, PAYMENT, payment_id)
     assert link.extra.get("refund_ids") == [str(receipt["Id"])]
     # Nothing was booked back into QuickBooks for it, and the payment is as it was.
@@ -425,5 +430,69 @@ def test_workflow_invoice_paid_at_once_as_one_sales_receipt_when_chosen(
         ]
         assert _customer_rows(qbo, "Invoice", customer_id) == []
         assert _customer_rows(qbo, "Payment", customer_id) == []
+    finally:
+        demo_stack.runtime.update_sync_settings(conn.id, before)
+
+
+def test_payment_tied_to_its_invoice_after_it_was_made_is_never_a_receipt_too(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    """A workflow makes the payment (tied to the contact only), then ties it to the invoice:
+    it becomes the invoice's QBO Payment, and no sales receipt is made
+    for it, even after its wait is over."""
+    settle = 8
+    conn = demo_stack.connection
+    before = conn.sync_settings
+    demo_stack.runtime.update_sync_settings(
+        conn.id,
+        before.model_copy(update={"sales_receipts": SalesReceiptSettings(settle_seconds=settle)}),
+    )
+    try:
+        uid = new_uid()
+        email = f"late.{uid}@receipts.example"
+        contact = hs.contact(email, "Lou", "Late", company=f"Late Tie {uid}")
+        product = hs.product(f"Retainer {uid}", f"LT-{uid}", "320.00")
+        invoice_id = hs.invoice(contact, [(product, "1", "320.00")])
+        payment_id = hs.create(
+            "commerce_payments",
+            {
+                "hs_initial_amount": "320.00",
+                "hs_initiated_date": f"{dt.date.today()}T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_processor_type": "hs_payments",
+                "hs_currency_code": "USD",
+                "hs_reference_number": f"late_{uid}",
+            },
+            [assoc(contact, 387)],
+        )
+        made = time.monotonic()
+        tied = hs.http.put(
+            f"/crm/v4/objects/commerce_payments/{payment_id}/associations/default/invoices/"
+            f"{invoice_id}"
+        )
+        assert tied.status_code in (200, 201), tied.text
+        link = wait_for(
+            lambda: _link(demo_stack, PAYMENT, payment_id), BUDGET, what="the QuickBooks payment"
+        )
+        _payment_synced(demo_stack, payment_id)
+        # Past the payment's own wait: it is looked at again, and books nothing more.
+        time.sleep(max(0.0, settle + 2 - (time.monotonic() - made)))
+        assert link.qbo_kind == ""
+        payment = qbo.get("Payment", link.qbo_id)
+        customer_id = str(payment["CustomerRef"]["value"])
+        assert qbo.get("Customer", customer_id)["PrimaryEmailAddr"]["Address"] == email
+        invoice_link = _link(demo_stack, INVOICE, invoice_id)
+        assert payment["Line"][0]["LinkedTxn"][0]["TxnId"] == invoice_link.qbo_id
+        hs_payment = _payment_props(hs, payment_id)
+        assert Decimal(str(payment["TotalAmt"])) == Decimal(hs_payment["hs_initial_amount"])
+        assert [p["Id"] for p in _customer_rows(qbo, "Payment", customer_id)] == [payment["Id"]]
+        assert [i["Id"] for i in _customer_rows(qbo, "Invoice", customer_id)] == [
+            invoice_link.qbo_id
+        ]
+        assert _customer_rows(qbo, "SalesReceipt", customer_id) == []
+        assert _link(demo_stack, PAYMENT, payment_id).qbo_id == link.qbo_id
+        hs_invoice = hs.get("invoices", invoice_id, ["hs_balance_due"])["properties"]
+        fresh = qbo.get("Invoice", invoice_link.qbo_id)
+        assert Decimal(str(fresh["Balance"])) == Decimal(hs_invoice["hs_balance_due"]) == 0
     finally:
         demo_stack.runtime.update_sync_settings(conn.id, before)
