@@ -12,6 +12,7 @@ endpoints. Polling is once a minute, so what converges here comes from the webho
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -365,8 +366,10 @@ def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
 
 
 def test_workflow_invoice_paid_at_once_as_one_sales_receipt_when_chosen(
-    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest, browser: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     conn = demo_stack.connection
     before = conn.sync_settings
     demo_stack.runtime.update_sync_settings(
@@ -432,6 +435,18 @@ def test_workflow_invoice_paid_at_once_as_one_sales_receipt_when_chosen(
         assert _customer_rows(qbo, "Payment", customer_id) == []
     finally:
         demo_stack.runtime.update_sync_settings(conn.id, before)
+
+    # The console's invoice panel says what QuickBooks holds: the sales receipt.
+    tab = _login(browser, demo_stack)
+    try:
+        tab.goto(f"/invoices?open={invoice_id}")
+        panel = tab.locator(f"#panel .invoice-panel[data-invoice-id='{invoice_id}']")
+        expect(panel.locator("[data-sync-status]")).to_have_text("Synced")
+        expect(panel.get_by_text("QBO sales receipt")).to_be_visible()
+        view = panel.get_by_role("link", name="View sales receipt in QuickBooks")
+        expect(view).to_have_attribute("href", re.compile(rf"salesreceipt.*\b{receipt['Id']}\b"))
+    finally:
+        tab.context.close()
 
 
 def test_payment_tied_to_its_invoice_after_it_was_made_is_never_a_receipt_too(
