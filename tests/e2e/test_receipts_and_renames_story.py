@@ -1,11 +1,17 @@
-"""Sales receipts, the paid-invoice workflow and company renames, end to end over real sockets:
-`ledgerbridge demo`'s stack (both sandboxes sending signed webhooks to the ingress, the worker,
-the console's front app), with an empty portal and company, driven through the APIs' REST
-endpoints. Polling is once a minute, so what converges here comes from the webhooks.
+"""Sales receipts, the paid-invoice workflow, refunds made in QuickBooks and company renames,
+end to end over real sockets: `ledgerbridge demo`'s stack (both sandboxes sending signed webhooks
+to the ingress, the worker, the console), with an empty portal and company, driven through the
+APIs' REST endpoints and, for what the console shows, headless Chromium. Polling is once a
+minute, so what converges here comes from the webhooks (and the worker's own retry times).
 
 - A one-off HubSpot payment (a payment link: tied to a contact, to no invoice) becomes exactly
-  one QBO SalesReceipt once it has settled, and its refund a RefundReceipt from it.
-- A workflow's invoice and its payment, created together: one QBO Invoice and one Payment.
+  one QBO SalesReceipt once it has settled (a 2-second wait here), and its refund a
+  RefundReceipt; the payments report lists it as that receipt.
+- A workflow's invoice and its payment, created together: one QBO Invoice and one Payment
+  (the default), or one SalesReceipt and neither (`paid_invoice = "sales_receipt"`, shown on
+  the invoice panel); a payment tied to its invoice only after it was made is never a receipt.
+- A refund receipt made by hand in QBO refunds the HubSpot payment (amount, status, note), and
+  the invoice panel shows it.
 - A HubSpot company rename reaches the QBO customer's CompanyName and DisplayName.
 """
 
@@ -79,9 +85,25 @@ def _payment_props(hs: HubSpotRest, payment_id: str) -> dict[str, Any]:
     )["properties"]
 
 
+def _login(browser: Any, demo_stack: DemoStack) -> Any:
+    context = browser.new_context(
+        base_url=demo_stack.console_url, viewport={"width": 1440, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto("/invoices")
+    tab.fill("#username", "admin")
+    tab.fill("#password", "correct-horse")
+    tab.click("button[type=submit]")
+    tab.wait_for_url("**/invoices")
+    return tab
+
+
 def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_receipt(
-    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest, browser: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     uid = new_uid()
     email = f"link.{uid}@receipts.example"
     contact = hs.contact(email, "Lin", "Link", company=f"Link Co {uid}")
@@ -144,6 +166,19 @@ def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_recei
     again = qbo.get("SalesReceipt", link.qbo_id)
     assert Decimal(str(again["TotalAmt"])) == Decimal("80.25")
     assert len(_customer_rows(qbo, "SalesReceipt", customer["Id"])) == 1
+
+    # The console's payments report lists it as that sales receipt, with its refund.
+    today = dt.date.today().isoformat()
+    tab = _login(browser, demo_stack)
+    try:
+        tab.goto(f"/reports/payments?from={today}&to={today}")
+        row = tab.locator(f"#report-payments tr[data-payment-id='{payment_id}']")
+        expect(row.locator("[data-qbo-record]")).to_have_text(f"Sales receipt {link.qbo_id}")
+        expect(row).to_contain_text("$80.25")
+        expect(row).to_contain_text("$30.00")
+        expect(row.locator("[data-payment-status]")).to_have_text("Partially refunded")
+    finally:
+        tab.context.close()
 
 
 def test_workflow_invoice_and_payment_created_together_land_once(
@@ -257,20 +292,6 @@ def test_company_rename_reaches_the_quickbooks_customer(
     # The contact's own fields are kept.
     assert (row["GivenName"], row["FamilyName"]) == ("Bea", "Birch")
     assert row["PrimaryEmailAddr"]["Address"] == f"bea.{uid}@birch.example"
-
-
-def _login(browser: Any, demo_stack: DemoStack) -> Any:
-    context = browser.new_context(
-        base_url=demo_stack.console_url, viewport={"width": 1440, "height": 900}
-    )
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.goto("/invoices")
-    tab.fill("#username", "admin")
-    tab.fill("#password", "correct-horse")
-    tab.click("button[type=submit]")
-    tab.wait_for_url("**/invoices")
-    return tab
 
 
 def test_refund_receipt_made_in_quickbooks_refunds_the_hubspot_payment(
