@@ -162,6 +162,7 @@ def test_one_off_payment_becomes_one_sales_receipt_and_its_refund_a_refund_recei
     )
     assert props["hs_latest_status"] == "partially_refunded"
     _payment_synced(demo_stack, payment_id)
+    assert _link(demo_stack, PAYMENT, payment_id).extra.get("refund_ids") == [str(refund["Id"])]
     # The receipt itself is left as it was; still one of it.
     again = qbo.get("SalesReceipt", link.qbo_id)
     assert Decimal(str(again["TotalAmt"])) == Decimal("80.25")
