@@ -162,7 +162,8 @@ class PaymentSteps(StateBook):
         recorded in QBO that is no longer on the HubSpot invoice was deleted there, and its
         deletion webhook may never have come (HubSpot's search never returns archived records,
         so no poll sees a delete). Its step voids (or deletes) the QBO payment as the settings
-        say. One HubSpot read, only when QBO counts more and such payments exist."""
+        say. One read of the HubSpot invoice's payments (2 to 3 requests), only when QBO counts
+        more and such payments exist; the links are scanned in the store (no request)."""
         if hs is None or qbo is None or not hubspot_id or not qbo.id:
             return
         if qbo.amount_paid <= hs.amount_paid or self.settings.refunds.deleted_payment == "none":
