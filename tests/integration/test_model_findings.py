@@ -583,3 +583,41 @@ async def test_a_hubspot_payment_deleted_without_its_webhook_is_found_by_its_inv
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
     state = world.payment_state(Side.HUBSPOT, payment)
     assert state is not None and state.status is SyncStatus.SYNCED
+
+
+async def test_a_hubspot_payment_deleted_without_its_webhook_on_an_invoice_voided_in_qbo(
+    world: World,
+) -> None:
+    """Soak finding (seed 25): as above, but the bookkeeper then voids the invoice in QBO
+    (QBO zeroes a voided invoice's amounts, so QBO no longer counts more paid on it). The QBO
+    payment stayed live for a payment HubSpot no longer has. A void on either side is now also a
+    reason for the invoice's step to look for its deleted HubSpot payments."""
+    contact = world.hs.contact("lost-delete-void@example.com")
+    product = world.hs.product("Kit", "SKU-LOSTV", "79.80")
+    invoice = world.hs.invoice(contact, [(product, "2", "79.80")])
+    await world.sync()
+    payment = world.hs.pay(invoice, "79.80")
+    await world.sync()
+    [recorded] = world.qbo.all("Payment")
+    qbo_id = world.qbo_id_of(invoice)
+
+    world.hs.sb.archive_object("commerce_payments", payment)  # no webhook reaches the engine
+    current = world.qbo.get("Invoice", qbo_id)
+    assert current is not None
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/invoice",
+        params={"operation": "void", "minorversion": "75"},
+        json={"Id": qbo_id, "SyncToken": current["SyncToken"]},
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    await world.sync()
+
+    voided = world.qbo.get("Payment", str(recorded["Id"]))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert str(voided.get("PrivateNote") or "").startswith("Voided")
+    props = world.hs.props("invoices", invoice)
+    assert props["hs_invoice_status"] == "voided"
+    assert Decimal(props["hs_amount_paid"]) == Decimal("0")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from ledgerbridge.domain import Invoice, Side, SyncStatus
+from ledgerbridge.domain import Invoice, InvoiceStatus, Side, SyncStatus
 from ledgerbridge.engine import ownership
 from ledgerbridge.engine.apply import Applied, Applier
 from ledgerbridge.engine.decisions import ApplyLedgerCredit, CreateLedgerPayment, Decision, Plan
@@ -160,14 +160,19 @@ class PaymentSteps(StateBook):
     async def find_deleted_payments(
         self, hs: Invoice | None, qbo: Invoice | None, hubspot_id: str | None
     ) -> None:
-        """An invoice step that reads QBO counting more paid than HubSpot: a HubSpot payment
+        """An invoice step that reads QBO counting more paid than HubSpot, or a voided invoice
+        (QBO zeroes a voided invoice's amounts, so they tell nothing): a HubSpot payment
         recorded in QBO that is no longer on the HubSpot invoice was deleted there, and its
         deletion webhook may never have come (HubSpot's search never returns archived records,
         so no poll sees a delete). Its step voids (or deletes) the QBO payment as the settings
-        say. One HubSpot read, only when QBO counts more and such payments exist."""
+        say. One read of the HubSpot invoice's payments (2 to 3 requests), only when QBO counts
+        more and such payments exist; the links are scanned in the store (no request)."""
         if hs is None or qbo is None or not hubspot_id or not qbo.id:
             return
-        if qbo.amount_paid <= hs.amount_paid or self.settings.refunds.deleted_payment == "none":
+        voided = InvoiceStatus.VOIDED in (hs.status, qbo.status)  # QBO zeroes its amounts
+        if self.settings.refunds.deleted_payment == "none":
+            return
+        if qbo.amount_paid <= hs.amount_paid and not voided:
             return
         conn = self.connection_id
         recorded = [
