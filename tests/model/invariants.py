@@ -202,7 +202,9 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
 
 async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) -> list[str]:
     """A HubSpot payment recorded in QBO: its refunded total equals its refund receipts in QBO,
-    to the cent; deleted in HubSpot, its QBO payment is voided (docs/sync-matrix.md, Payments)."""
+    to the cent, or its state is failed or diverged and says why (a refund on a payment whose
+    invoice has no item line any more, e.g. voided in QBO: refund_no_item); deleted in HubSpot,
+    its QBO payment is voided (docs/sync-matrix.md, Payments)."""
     problems: list[str] = []
     receipts = {
         str(r["Id"]): r for r in await qbo.query("select * from RefundReceipt maxresults 1000")
@@ -252,6 +254,15 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
             ),
             Decimal(0),
         )
+        state = world.store.get_state(
+            RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
+        )
+        if (
+            state is not None
+            and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+            and _names_a_field(state)
+        ):
+            continue  # the engine says why (e.g. refund_no_item: docs/errors.md)
         if refunded.quantize(Decimal("0.01")) != booked:
             problems.append(
                 f"HubSpot payment {link.hubspot_id} refunded {refunded}, QBO refund receipts "
