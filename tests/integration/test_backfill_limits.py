@@ -195,7 +195,8 @@ async def test_progress_shows_total_rate_and_eta(world: World) -> None:
     _invoices(world, 150)
     limited = Limited(world)
     try:
-        progress = await _drain(limited.engine(), batch=100)  # two pages: an ETA after the first
+        # Four pages, two in flight at a time: the first report comes with pages still to do
+        progress = await _drain(limited.engine(), batch=40)
         invoices = [p for p in progress if p.phase == "hubspot invoices"]
         assert invoices[0].total == 150
         assert invoices[0].eta_seconds is not None and invoices[0].eta_seconds > 0
