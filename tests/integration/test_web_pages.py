@@ -368,6 +368,18 @@ async def test_report_csv_and_missing_records(client: Client) -> None:
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0].startswith("Payment id,Date,Invoice numbers")
     assert any(line.startswith("TOTAL,") for line in csv.text.splitlines())
+    # A range the page would correct (and say so) is refused by the export, never swapped for
+    # other dates in a file nobody reads on screen.
+    for query in (
+        "from=bad&to=2026-12-31",
+        "from=2026-12-31&to=2026-01-01",
+        "from=2020-01-01&to=2026-01-01",
+    ):
+        refused = await client.get(f"/reports/payments.csv?{query}")
+        assert refused.status_code == 400, query
+        assert refused.headers["content-type"].startswith("text/plain")
+        assert "The payments export was not made" in refused.text
+    assert "'bad' is not a date." in (await client.get("/reports/payments.csv?from=bad")).text
     assert (await client.get("/invoices/999999999")).status_code == 404
     assert (await client.get("/contacts/999999999")).status_code == 404
     assert (await client.get("/invoices/abc/pdf")).status_code == 404

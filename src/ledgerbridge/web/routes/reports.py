@@ -81,7 +81,17 @@ async def payments(request: Request) -> Response:
 
 @router.get("/reports/payments.csv")
 async def payments_export(request: Request) -> Response:
-    date_from, date_to, _errors = _range(request)
+    date_from, date_to, errors = _range(request)
+    if errors:
+        # A file is not read on screen: a range the page would correct and say so is refused
+        # here, rather than exporting other dates than the ones asked for.
+        return Response(
+            "The payments export was not made: "
+            + " ".join(errors)
+            + " Use dates as YYYY-MM-DD, from before to, at most three years apart.\n",
+            status_code=400,
+            media_type="text/plain; charset=utf-8",
+        )
     report = await _report(request, date_from, date_to)
     filename = f"payments-{date_from.isoformat()}-to-{date_to.isoformat()}.csv"
     return Response(

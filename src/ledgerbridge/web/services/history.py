@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledgerbridge.domain import Side
@@ -168,7 +168,38 @@ async def invoice_history(console: Any, invoice_id: str, limit: int = 100) -> li
     record = await console.hubspot.get("invoices", invoice_id, ["hs_number"], history=list(WATCHED))
     entries += _hubspot_changes(record)
     entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit]
+    return collapse_repeats(entries)[:limit]
+
+
+def collapse_repeats(entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """Newest first, with runs of the same sync outcome in a row (a verification pass records
+    the invoice, its payments' re-check and the echo of its own write as separate steps, each
+    "Synced to QuickBooks as 1042") shown once: the newest, saying how many steps it stands for
+    and since when. A different entry between two equal ones keeps them apart."""
+    out: list[HistoryEntry] = []
+    runs: list[tuple[int, dt.datetime, str]] = []
+    for entry in entries:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and entry.kind == last.kind == "sync"
+            and (entry.title, entry.outcome, entry.record)
+            == (last.title, last.outcome, last.record)
+            and entry.detail == runs[-1][2]
+        ):
+            count, _oldest, detail = runs[-1]
+            runs[-1] = (count + 1, entry.at, detail)
+            continue
+        out.append(entry)
+        runs.append((1, entry.at, entry.detail))
+    return [
+        entry
+        if count == 1
+        else replace(
+            entry, detail=f"{detail} ({count} steps since {oldest:%Y-%m-%d %H:%M:%S})".strip()
+        )
+        for entry, (count, oldest, detail) in zip(out, runs, strict=True)
+    ]
 
 
 # ---- the Activity page ----------------------------------------------------------------------------
