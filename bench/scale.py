@@ -18,7 +18,7 @@ per process). Defaults are the issue's size: 20 connections x 500 invoices, 200 
 connections (about 40 minutes on a shared 2-core machine; `--invoices 50 --skip-idle` for a
 quick look).
 
-Usage: python -m bench.scale [--connections C] [--invoices N] [--workers 1,2,4] [--poll S]
+Usage: python -m bench.scale [--connections C] [--invoices N] [--workers 1,2,4] [--concurrency K] [--poll S]
        [--idle-connections M] [--idle-seconds S] [--time-scale T] [--profile S]
 """
 
@@ -318,7 +318,13 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         realms, portals = _accounts(engine)
         ports = [9390 + n for n in range(workers)]
         for n, port in enumerate(ports):
-            cluster.spawn(f"worker-{n}", "worker", f"--name=bench{n}@%h", f"--metrics-port={port}")
+            cluster.spawn(
+                f"worker-{n}",
+                "worker",
+                f"--name=bench{n}@%h",
+                f"--metrics-port={port}",
+                *([f"--concurrency={args.concurrency}"] if args.concurrency else []),
+            )
         for port in ports:
             wait_port(port)
         time.sleep(2)  # the workers' broker consumers start after their metrics port
@@ -502,6 +508,9 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 20)))
     p.add_argument("--invoices", type=int, default=int(os.environ.get("BENCH_INVOICES", 500)))
     p.add_argument("--workers", default="1,2,4")
+    p.add_argument(
+        "--concurrency", type=int, default=0, help="connections in flight per worker (0: default)"
+    )
     p.add_argument("--time-scale", type=float, default=10.0)
     p.add_argument("--timeout", type=float, default=1800.0)
     p.add_argument("--poll", type=float, default=10.0, help="poll interval while measuring")

@@ -5,7 +5,8 @@
     ledgerbridge beat    (one)         # sends each connection's periodic tasks
 
 All read LEDGERBRIDGE_DATABASE_URL (PostgreSQL) and LEDGERBRIDGE_BROKER_URL (redis://… or
-amqp://…). A worker is one process running one task at a time; run more processes to scale.
+amqp://…). A worker is one process syncing up to `--concurrency` connections at once in one
+event loop; run more processes (on more cores or machines) to scale further.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def worker(
         None, help="Serve Prometheus metrics on this port (0 or unset: none)."
     ),
     metrics_host: str = typer.Option("127.0.0.1", help="Address for the metrics port."),
+    concurrency: int | None = typer.Option(
+        None,
+        min=1,
+        max=64,
+        help="Connections synced at once by this process (default: worker_concurrency, 8).",
+    ),
 ) -> None:
     """Run a sync worker: takes per-connection tasks from the broker, for any connection."""
     from ledgerbridge.metrics import start_metrics_server
@@ -45,12 +52,15 @@ def worker(
         start_metrics_server(metrics_port, metrics_host)
     app = make_celery(settings)
     hostname = name or f"worker.{os.getpid()}@{socket.gethostname()}"
-    # solo pool: the task runs in this process (its own event loop and database pool); scale by
-    # running more processes, each with its own metrics.
+    # threads pool: up to `concurrency` tasks at once, each handing its coroutine to the
+    # process's one event loop (workers/celery_app.py, _Loop), so connections waiting on their
+    # realm's budget or a round trip do not hold the others up. Scale further by running more
+    # processes, each with its own metrics.
     app.worker_main(
         [
             "worker",
-            "--pool=solo",
+            "--pool=threads",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
             "--queues=ledgerbridge",
             f"--hostname={hostname}",
             f"--loglevel={settings.log_level}",

@@ -54,7 +54,7 @@ TOKEN_REFRESHES = Counter(
 )
 TASKS = Counter(
     "ledgerbridge_worker_tasks_total",
-    "Worker tasks run, by task name and outcome (ok, error)",
+    "Worker tasks run, by task name and outcome (ok, joined, not_due, error)",
     ["task", "outcome"],
 )
 

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # Optional scale-out worker (Celery); empty: the in-process worker runs.
     broker_url: str | None = None
+    # How many connections one `ledgerbridge worker` process syncs at once (tasks in flight
+    # in its one event loop; docs/architecture.md, "Workers").
+    worker_concurrency: int = Field(default=8, gt=0, le=64)
 
     # Rate budgets: every request to a QBO realm / HubSpot portal is paced to the API's limits
     # before it is sent (docs/architecture.md, "Rate budgets"). /batch calls per minute: 120

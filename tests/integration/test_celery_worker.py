@@ -5,12 +5,15 @@ beat's schedule holds one entry per connection, kept from the database."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -84,7 +87,9 @@ def test_per_connection_tasks_sync_every_company_once(
 
         app = celery_app.make_celery(Settings())
         app.control.purge()
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(
+            app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30
+        ):
             for cid in ids:
                 app.send_task("ledgerbridge.sync_connection", args=[cid])
             # The same task again (a redelivery, or beat and a webhook at once): a no-op.
@@ -119,6 +124,146 @@ def test_per_connection_tasks_sync_every_company_once(
             assert store.count_dirty(cid) == 0
     finally:
         store.close()
+
+
+class _InFlight:
+    """ASGI wrappers that count each company's requests in flight, and note whether a request
+    of one company was ever in flight while another company's was (the servers run in
+    threads of their own, hence the lock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[int, int] = {}
+        self.overlaps = 0
+        self.requests = 0
+
+    def wrap(self, company: int, app: Any) -> Any:
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            with self.lock:
+                self.requests += 1
+                if any(n > 0 for c, n in self.counts.items() if c != company):
+                    self.overlaps += 1
+                self.counts[company] = self.counts.get(company, 0) + 1
+            try:
+                await app(scope, receive, send)
+            finally:
+                with self.lock:
+                    self.counts[company] -= 1
+
+        return wrapped
+
+
+@pytest.mark.postgres
+def test_one_worker_process_syncs_several_connections_at_once(
+    deployment: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One worker process (threads pool, one event loop) keeps several connections in flight:
+    while one company's QuickBooks answers slowly, another company's requests go out. A worker
+    running one task at a time never has two companies' requests in flight at once."""
+    from ledgerbridge.sandbox.faults import FaultPlan
+
+    monkeypatch.setenv("LEDGERBRIDGE_BROKER_URL", BROKERS["redis"])
+    flight = _InFlight()
+    with ExitStack() as stack:
+        apps = [
+            (
+                hubspot_app(seed="empty"),
+                quickbooks_app(seed="empty", faults=FaultPlan(latency_ms=80)),
+            )
+            for _ in range(3)
+        ]
+        companies = [
+            Company(
+                stack.enter_context(run_asgi_server(flight.wrap(n, hs))),
+                stack.enter_context(run_asgi_server(flight.wrap(n, qb))),
+            )
+            for n, (hs, qb) in enumerate(apps)
+        ]
+
+        async def connect() -> list[int]:
+            runtime = await build_runtime(Settings())
+            try:
+                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
+            finally:
+                await runtime.aclose()
+
+        ids = asyncio.run(connect())
+        invoices = [seed_invoices(hs.state.sandbox, 3, f"k{n}") for n, (hs, _) in enumerate(apps)]
+        with flight.lock:
+            flight.overlaps = flight.requests = 0  # connecting is done one company at a time
+
+        app = celery_app.make_celery(Settings())
+        app.control.purge()
+        with start_worker(
+            app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30
+        ):
+            for cid in ids:
+                app.send_task("ledgerbridge.sync_connection", args=[cid])
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                if all(
+                    hs.state.sandbox.store.get("invoices", i).properties.get(
+                        "ledgerbridge_sync_status"
+                    )
+                    == "synced"
+                    for (hs, _), ids_ in zip(apps, invoices, strict=True)
+                    for i in ids_
+                ):
+                    break
+                time.sleep(0.2)
+
+    for (hs, qb), ids_ in zip(apps, invoices, strict=True):
+        qsb = qb.state.sandbox
+        realm = qsb.default_realm_id
+        assert len(qsb.companies[realm].all("Invoice")) == len(ids_)
+        for i in ids_:
+            props = hs.state.sandbox.store.get("invoices", i).properties
+            assert props["ledgerbridge_sync_status"] == "synced"
+            row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
+            assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+    # Many requests went out while another company's were still in flight.
+    assert flight.requests > 0
+    assert flight.overlaps > flight.requests // 10, (flight.overlaps, flight.requests)
+
+
+def test_a_task_for_a_connection_already_running_joins_its_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two tasks for one connection in one worker never run its engine side by side: the second
+    asks the running turn for one more pass (with the poll it wanted) and returns at once."""
+    calls: list[tuple[int, bool]] = []
+    gate = asyncio.Event()
+
+    async def fake_sync(
+        runtime: Any, connection_id: int, *, poll: bool, deadline: float
+    ) -> dict[str, int]:
+        calls.append((connection_id, poll))
+        if len(calls) == 1:
+            await gate.wait()
+        return {"claimed": 1, "synced": 1, "failed": 0}
+
+    monkeypatch.setattr(celery_app, "_sync", fake_sync)
+
+    async def scenario() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        loop: Any = SimpleNamespace(runtime=None, turns={})
+        first = asyncio.create_task(celery_app._sync_turn(loop, 7, poll=False, budget=60))
+        await asyncio.sleep(0)
+        joined = await celery_app._sync_turn(loop, 7, poll=True, budget=60)
+        other = await celery_app._sync_turn(loop, 8, poll=False, budget=60)
+        gate.set()
+        result = await first
+        assert loop.turns == {}
+        return result, joined, other
+
+    result, joined, other = asyncio.run(scenario())
+    assert joined == {"claimed": 0, "synced": 0, "failed": 0, "joined": 1}
+    # Connection 7 ran twice, one after the other, the second pass polling first; 8 ran beside.
+    assert calls == [(7, False), (8, False), (7, True)]
+    assert result["claimed"] == 2 and "more" not in result
+    assert other["claimed"] == 1
 
 
 @pytest.mark.postgres

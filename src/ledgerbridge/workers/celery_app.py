@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery
 from celery.beat import ScheduleEntry, Scheduler
@@ -40,6 +41,7 @@ from ledgerbridge.settings import Settings
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,59 @@ PER_CONNECTION_TASKS: dict[str, PeriodicTask] = {
 }
 
 
-def _runner() -> tuple[asyncio.AbstractEventLoop, Runtime]:
-    """One event loop and one Runtime per worker process, built on first use: after the fork,
-    never at import, so pool children never share a database connection or a socket."""
-    if "runtime" not in _state:
-        loop = asyncio.new_event_loop()
-        _state["loop"] = loop
-        _state["runtime"] = loop.run_until_complete(build_runtime(Settings()))
-    return _state["loop"], _state["runtime"]
+class _Loop:
+    """The worker process's one event loop, run in a thread of its own, and its Runtime.
+
+    Celery's `threads` pool runs up to `worker_concurrency` tasks at once, each in a pool
+    thread that hands its coroutine to this loop and waits for it. So one worker process keeps
+    several connections in flight in one event loop (one database pool, one HTTP client, one
+    set of rate budgets): while one connection waits on its realm's budget or a round trip,
+    another runs. Built on first use: after a fork, never at import."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="ledgerbridge-loop", daemon=True
+        )
+        self.thread.start()
+        self.runtime: Runtime = self.run(build_runtime(Settings()))
+        # The connections with a task running in this process: connection id -> what a task
+        # that arrived meanwhile asked for (run again; poll first). Touched on the loop only.
+        self.turns: dict[int, _Turn] = {}
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the loop and wait for its result (from any thread but the loop's)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        try:
+            self.run(self.runtime.aclose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            self.loop.close()
+
+
+@dataclass
+class _Turn:
+    again: bool = False
+    poll: bool = False
+
+
+_lock = threading.Lock()
+
+
+def _worker_loop() -> _Loop:
+    with _lock:
+        if "loop" not in _state:
+            _state["loop"] = _Loop()
+        loop: _Loop = _state["loop"]
+        return loop
+
+
+def _runner() -> tuple[_Loop, Runtime]:
+    loop = _worker_loop()
+    return loop, loop.runtime
 
 
 async def _current(runtime: Runtime, connection_id: int) -> ConnectionRuntime | None:
@@ -98,7 +145,7 @@ async def _current(runtime: Runtime, connection_id: int) -> ConnectionRuntime | 
 
 
 async def _sync(
-    runtime: Runtime, connection_id: int, *, poll: bool, budget: float
+    runtime: Runtime, connection_id: int, *, poll: bool, deadline: float
 ) -> dict[str, int]:
     totals = {"claimed": 0, "synced": 0, "failed": 0}
     conn = await _current(runtime, connection_id)
@@ -107,10 +154,9 @@ async def _sync(
     with logctx.bound(logctx.connection_id, connection_id):
         if poll:
             await conn.engine.poll_once()
-        # Drain what is due, but give the worker back after `budget` seconds so one busy
-        # connection does not hold a worker while others wait; a continuation task (at the
-        # back of the queue) takes up the rest.
-        deadline = time.monotonic() + budget
+        # Drain what is due, but give the worker back at `deadline` so one busy connection
+        # does not hold a worker slot while others wait; a continuation task (at the back of
+        # the queue) takes up the rest.
         batch = runtime.settings.batch_size
         while True:
             report = await conn.engine.run_once(batch)
@@ -125,6 +171,42 @@ async def _sync(
     return totals
 
 
+async def _sync_turn(
+    loop: _Loop, connection_id: int, *, poll: bool, budget: float
+) -> dict[str, int]:
+    """One connection's turn in this process. A task for a connection that already has one
+    running here does not run the engine beside it: it asks the running turn for one more pass
+    (with a poll first if it wanted one) and returns. So nothing a webhook's task asked for
+    waits for the next scheduled poll, and one connection never runs twice at once here
+    (across processes, the database's claims keep records apart)."""
+    turn = loop.turns.get(connection_id)
+    if turn is not None:
+        turn.again = True
+        turn.poll = turn.poll or poll
+        return {"claimed": 0, "synced": 0, "failed": 0, "joined": 1}
+    turn = loop.turns[connection_id] = _Turn()
+    totals = {"claimed": 0, "synced": 0, "failed": 0}
+    deadline = time.monotonic() + budget
+    try:
+        while True:
+            result = await _sync(loop.runtime, connection_id, poll=poll, deadline=deadline)
+            for key, value in result.items():
+                totals[key] = totals.get(key, 0) + value
+            if result.get("more") or not turn.again:
+                break
+            if time.monotonic() >= deadline:
+                totals["more"] = 1
+                break
+            poll, turn.again, turn.poll = turn.poll, False, False
+        if totals.get("more") and turn.poll:
+            totals["poll"] = 1  # the continuation polls first: a joined task asked for it
+        return totals
+    finally:
+        # No await between the last check of `turn.again` and this: a task that joins
+        # after it starts a turn of its own.
+        del loop.turns[connection_id]
+
+
 def sync_connection(connection_id: int, poll: bool = True) -> dict[str, int]:
     """Poll one connection's change feeds and sync what is due (bounded in time). When time
     ran out with records still due, send the connection a continuation task: busy connections
@@ -132,14 +214,14 @@ def sync_connection(connection_id: int, poll: bool = True) -> dict[str, int]:
     loop, runtime = _runner()
     budget = max(1.0, min(runtime.settings.poll_interval_seconds, TASK_SECONDS))
     try:
-        result = loop.run_until_complete(_sync(runtime, connection_id, poll=poll, budget=budget))
+        result = loop.run(_sync_turn(loop, connection_id, poll=poll, budget=budget))
     except Exception:
         metrics.TASKS.labels("sync_connection", "error").inc()
         raise
-    metrics.TASKS.labels("sync_connection", "ok").inc()
+    metrics.TASKS.labels("sync_connection", "joined" if result.get("joined") else "ok").inc()
     app = _state.get("app")
     if result.get("more") and app is not None:
-        _send_sync(app, connection_id, poll=False, settings=runtime.settings)
+        _send_sync(app, connection_id, poll=bool(result.get("poll")), settings=runtime.settings)
     return result
 
 
@@ -205,7 +287,7 @@ def reconcile_connection(connection_id: int) -> dict[str, int | str | None]:
     loop, runtime = _runner()
     now = dt.datetime.now(dt.UTC)
     try:
-        result = loop.run_until_complete(_reconcile(runtime, connection_id, now))
+        result = loop.run(_reconcile(runtime, connection_id, now))
     except Exception:
         metrics.TASKS.labels("reconcile_connection", "error").inc()
         raise
@@ -214,10 +296,11 @@ def reconcile_connection(connection_id: int) -> dict[str, int | str | None]:
 
 
 def reset_runtime() -> None:
-    """Close this process's Runtime (tests run several deployments in one process)."""
-    if "runtime" in _state:
-        loop, runtime = _state.pop("loop"), _state.pop("runtime")
-        loop.run_until_complete(runtime.aclose())
+    """Close this process's Runtime and its loop (tests run several deployments in one
+    process)."""
+    with _lock:
+        loop = _state.pop("loop", None)
+    if loop is not None:
         loop.close()
 
 
