@@ -26,6 +26,7 @@ from ledgerbridge.engine.compare import (
 )
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.reconcile import Reconciler
+from ledgerbridge.engine.reconcile_read import hubspot_owned
 
 
 @pytest.fixture
@@ -621,3 +622,85 @@ async def test_a_hubspot_payment_deleted_without_its_webhook_on_an_invoice_voide
     assert Decimal(props["hs_amount_paid"]) == Decimal("0")
     state = world.payment_state(Side.HUBSPOT, payment)
     assert state is not None and state.status is SyncStatus.SYNCED
+
+
+async def test_a_payment_after_a_full_refund_becomes_credit_the_comparison_knows(
+    world: World,
+) -> None:
+    """Soak finding (seed 47): an invoice of 99.75 paid in full in HubSpot, that payment refunded
+    in full there (a RefundReceipt in QBO, which does not reopen the QBO invoice), then paid
+    again, 24.94, in HubSpot. QBO applies none of the new payment (its invoice is paid), so all
+    of it is the customer's credit: HubSpot counts 24.94 paid, QBO 99.75. The invoice stayed
+    `synced` while the comparison knew the refund (99.75) but not the credit (24.94), so the
+    documented gap did not add up. The gap is now exactly the refund less the credit the second
+    payment left, and named (NOTE_REFUNDED_CREDIT)."""
+    contact = world.hs.contact("refund-repay@example.com")
+    product = world.hs.product("Widget", "SKU-RR", "99.75")
+    invoice = world.hs.invoice(contact, [(product, "1", "99.75")])
+    await world.sync()
+    first = world.hs.pay(invoice, "99.75")
+    await world.sync()
+    world.hs.sb.update_object(
+        "commerce_payments",
+        first,
+        {"hs_refunds_amount": "99.75", "hs_latest_status": "refunded"},
+    )
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, first)])
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+    second = world.hs.pay(invoice, "24.94")
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, second)])
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+
+    # Both books, as each holds them.
+    qbo_id = world.qbo_id_of(invoice)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("24.94"),
+        Decimal("74.81"),
+    )
+    assert Decimal(str(qbo["Balance"])) == Decimal("0")
+    [receipt] = world.qbo.all("RefundReceipt")
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("99.75")
+    payments = {Decimal(str(p["TotalAmt"])): p for p in world.qbo.all("Payment")}
+    assert Decimal(str(payments[Decimal("24.94")].get("UnappliedAmt") or 0)) == Decimal("24.94")
+
+    # The gap (74.81) is exactly the refund HubSpot owns less the credit QBO keeps, and named.
+    hubspot = await world.crm.get_invoice(invoice)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    assert hubspot is not None and quickbooks is not None
+    settings = world.engine.settings
+    reader = ConnectorBulkReader(world.crm, world.ledger)
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id)
+    assert link is not None
+    payment_links = world.store.list_links(world.connection_id, PAYMENT)
+    owned, credit = await hubspot_owned(reader, link, quickbooks, hubspot, payment_links)
+    assert (owned, credit) == (Decimal("99.75"), Decimal("24.94"))
+    found = {"hubspot_owned_refunds": owned, "hubspot_credit": credit}
+    assert compare_invoice(hubspot, quickbooks, settings=settings, **found) == []
+    allowed = allowed_invoice_differences(hubspot, quickbooks, settings=settings, **found)
+    assert {(d.field, d.note) for d in allowed} == {
+        ("amount_paid", NOTE_REFUNDED_CREDIT),
+        ("balance_due", NOTE_REFUNDED_CREDIT),
+    }
+    # Not a cent more: the refund alone does not explain the gap.
+    assert {
+        d.field
+        for d in compare_invoice(
+            hubspot, quickbooks, settings=settings, hubspot_owned_refunds=owned
+        )
+    } == {"amount_paid", "balance_due"}
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+    for payment in (first, second):
+        state = world.payment_state(Side.HUBSPOT, payment)
+        assert state is not None and state.status is SyncStatus.SYNCED
+
+    # Reconciliation reads the same from both books: in sync, nothing to repair or mark.
+    report = await Reconciler(
+        world.connection_id, reader, world.store, settings, drain=world.sync
+    ).run()
+    assert (report.diverged, report.repaired) == (0, 0), report.findings
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED

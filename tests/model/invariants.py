@@ -166,7 +166,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             continue
         _, hs_side = await hubspot_invoice(hs, hs_id)
         qbo_side = await qbo_invoice(qbo, quickbooks[qbo_id], hs_side.lines)
-        gap = await documented_gap(hs, qbo_id, qbo_payments, copies)
+        gap = await documented_gap(hs, qbo_id, qbo_payments, copies, hs_id)
         diff = differences(hs_side, qbo_side, hubspot_owned_refunds=gap[0], hubspot_credit=gap[1])
         label = f"invoice HubSpot {hs_id} / QBO {qbo_id}"
         if state is None:
