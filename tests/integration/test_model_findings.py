@@ -24,9 +24,10 @@ from ledgerbridge.engine.compare import (
     allowed_invoice_differences,
     compare_invoice,
 )
+from ledgerbridge.engine.fieldmap import SalesReceiptSettings, SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.reconcile import Reconciler
-from ledgerbridge.engine.reconcile_read import hubspot_owned
+from ledgerbridge.engine.reconcile_read import compare_payment_links, hubspot_owned
 
 
 @pytest.fixture
@@ -704,3 +705,58 @@ async def test_a_payment_after_a_full_refund_becomes_credit_the_comparison_knows
     ).run()
     assert (report.diverged, report.repaired) == (0, 0), report.findings
     assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+async def test_a_one_off_payment_deleted_without_its_webhook_is_found_by_reconciliation(
+    world: World,
+) -> None:
+    """Soak finding (seeds 48 and 50): a HubSpot payment tied to no invoice (a payment link),
+    recorded in QBO as a sales receipt, then deleted in HubSpot with the deletion webhook lost.
+    No poll sees a delete (HubSpot's search never returns archived records) and, unlike a
+    payment on an invoice, there is no invoice whose step could notice it, so the receipt
+    still counts after polling: the model's oracle asked more than the engine documents. The
+    documented net is reconciliation: its comparison names the payment removed in HubSpot, and
+    the full sweep voids the receipt (docs/sync-matrix.md, Sales receipts)."""
+    engine = world.with_settings(
+        SyncSettings(sales_receipts=SalesReceiptSettings(settle_seconds=0))
+    )
+    contact = world.hs.contact("lost-link-delete@example.com")
+    payment = str(
+        world.hs.sb.create_object(
+            "commerce_payments",
+            {
+                "hs_initial_amount": "50.00",
+                "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": "USD",
+                "hs_payment_method_type": "card",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": "link-0",
+            },
+            [assoc(contact, 387)],
+        )
+    )
+    engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, payment)])
+    await world.sync()
+    [receipt] = world.qbo.all("SalesReceipt")
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("50.00")
+
+    world.hs.sb.archive_object("commerce_payments", payment)  # no webhook reaches the engine
+    await world.sync()
+    still = world.qbo.get("SalesReceipt", str(receipt["Id"]))
+    assert still is not None and Decimal(str(still["TotalAmt"])) == Decimal("50.00")
+
+    reader = ConnectorBulkReader(world.crm, world.ledger)
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment)
+    assert link is not None
+    [pair] = await compare_payment_links(reader, [link], engine.settings)
+    assert [(d.field, d.hubspot) for d in pair.diffs] == [("removed", "deleted")]
+    report = await Reconciler(
+        world.connection_id, reader, world.store, engine.settings, drain=world.sync
+    ).run()
+    assert report.repaired == 1, report.findings
+    voided = world.qbo.get("SalesReceipt", str(receipt["Id"]))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert str(voided.get("PrivateNote") or "").startswith("Voided")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
