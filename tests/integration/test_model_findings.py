@@ -760,3 +760,65 @@ async def test_a_one_off_payment_deleted_without_its_webhook_is_found_by_reconci
     assert str(voided.get("PrivateNote") or "").startswith("Voided")
     state = world.payment_state(Side.HUBSPOT, payment)
     assert state is not None and state.status is SyncStatus.SYNCED
+
+
+@pytest.mark.parametrize("failed_first", [True, False])
+async def test_a_payment_over_two_invoices_waiting_for_one_that_failed(
+    world: World, failed_first: bool
+) -> None:
+    """Soak finding (seed 9016): one HubSpot payment over two invoices, one of which fails to
+    sync (a PO QBO refuses). The payment waits for it (blocked, not retried on its own), so QBO
+    does not count it anywhere, while HubSpot counts it on the other invoice too, which stayed
+    `synced`. That invoice is now `diverged` on amount paid and balance, with both values, until
+    the failed invoice is fixed; then the payment is recorded and the invoice compares again."""
+    contact = world.hs.contact("split-failed@example.com")
+    product = world.hs.product("Part", "SKU-SPF", "100.00")
+    good = world.hs.invoice(contact, [(product, "1", "100.00")])
+    bad = world.hs.invoice(contact, [(product, "1", "60.00")], po="P" * 43)
+    await world.sync()
+    assert world.invoice_state(bad).status is SyncStatus.FAILED
+    order = (bad, good) if failed_first else (good, bad)
+    payment = world.hs.sb.create_object(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "160.00",
+            "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_currency_code": "USD",
+            "hs_payment_method_type": "ach",
+            "hs_processor_type": "hs_payments",
+        },
+        [assoc(order[0], 542), assoc(order[1], 542), assoc(contact, 387)],
+    )
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, str(payment))])
+    await world.sync()
+
+    assert world.qbo.all("Payment") == []
+    state = world.payment_state(Side.HUBSPOT, str(payment))
+    assert state is not None and state.status is SyncStatus.BLOCKED
+    good_qbo = world.qbo.get("Invoice", world.qbo_id_of(good))
+    assert good_qbo is not None and Decimal(str(good_qbo["Balance"])) == Decimal("100.00")
+    assert Decimal(world.hs.props("invoices", good)["hs_amount_paid"]) == Decimal("160.00")
+    good_state = world.invoice_state(good)
+    assert good_state.status is SyncStatus.DIVERGED
+    assert {(d.field, d.hubspot, d.quickbooks) for d in good_state.differences} == {
+        ("amount_paid", "160.00", "0.00"),
+        ("balance_due", "-60.00", "100.00"),
+    }
+    assert world.hs.props("invoices", good)["ledgerbridge_sync_status"] == "diverged"
+
+    # Fixed: the payment is recorded; the good invoice is the documented "overpaid" when QBO
+    # applied the payment to it, else it still differs (HubSpot does not say the split).
+    world.hs.sb.update_object("invoices", bad, {"hs_purchase_order_number": "PO-OK"})
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, bad)])
+    await world.sync()
+    [recorded] = world.qbo.all("Payment")
+    assert Decimal(str(recorded["TotalAmt"])) == Decimal("160.00")
+    applied = {str(line["LinkedTxn"][0]["TxnId"]) for line in recorded["Line"]}
+    good_qbo = world.qbo.get("Invoice", world.qbo_id_of(good))
+    assert good_qbo is not None
+    if world.qbo_id_of(good) in applied:
+        assert Decimal(str(good_qbo["Balance"])) == Decimal("0")
+        assert world.invoice_state(good).status is SyncStatus.SYNCED
+    else:
+        assert world.invoice_state(good).status is SyncStatus.DIVERGED
