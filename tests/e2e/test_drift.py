@@ -428,6 +428,14 @@ def test_a_synced_invoice_agrees_field_by_field(demo_stack: DemoStack, hs: HubSp
     assert state.status is SyncStatus.SYNCED and state.differences == ()
 
 
+def _reconcile_rows_naming(output: str, *ids: str) -> list[str]:
+    """The lines of `ledgerbridge reconcile`'s output that name one of the ids (the summary
+    table's row of counts is left out: a small id would match a count)."""
+    ours = re.compile(rf"(?<!\d)({'|'.join(ids)})(?!\d)")
+    counts = re.compile(r"^[│\s\d.s]+$")
+    return [line for line in output.splitlines() if ours.search(line) and not counts.match(line)]
+
+
 # ---- model finding: a HubSpot refund of a payment QBO partly keeps as credit -----------------
 def test_refund_in_hubspot_of_an_overpayment_is_the_named_difference_and_reconciles(
     demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
@@ -510,6 +518,89 @@ def test_refund_in_hubspot_of_an_overpayment_is_the_named_difference_and_reconci
         app, ["reconcile", "--dry-run", "--data-dir", data_dir]
     )
     assert result.exit_code in (0, 2), result.output
-    ours = re.compile(rf"(?<!\d)({invoice}|{payment}|{qbo_id})(?!\d)")
-    rows = [line for line in result.output.splitlines() if ours.search(line)]
+    assert _reconcile_rows_naming(result.output, invoice, payment, qbo_id) == [], result.output
+
+
+# ---- model finding: paid again after a full refund, all of it credit in QBO -------------------
+def test_payment_after_a_full_refund_is_the_named_difference_and_reconciles(
+    demo_stack: DemoStack, hs: HubSpotRest, qbo: QboRest
+) -> None:
+    """Soak seed 47: 99.75 paid in HubSpot and refunded there in full (a refund receipt in QBO,
+    which does not reopen the QBO invoice), then 24.94 paid again in HubSpot: QBO applies none
+    of it (its invoice is paid) and keeps it as credit. HubSpot counts 24.94 paid, QBO 99.75:
+    the refund (99.75) less the credit (24.94), which the sync matrix documents; reconciliation
+    finds nothing to repair or mark."""
+    uid = new_uid()
+    contact = hs.contact(f"p.{uid}@drift.example", "Paula", "Again", company=f"Again {uid}")
+    product = hs.product(f"Gadget {uid}", f"GAD-{uid}", "99.75")
+    invoice = hs.invoice(contact, [(product, "1", "99.75")])
+    qbo_id = _until(hs, invoice, "synced")["qbo_invoice_id"]
+
+    def pay(amount: str, n: int) -> tuple[str, dict[str, Any]]:
+        payment = hs.create(
+            "commerce_payments",
+            {
+                "hs_initial_amount": amount,
+                "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": "USD",
+                "hs_payment_method_type": "ach",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": f"A{n}-{uid}",
+            },
+            [assoc(invoice, 542), assoc(contact, 387)],
+        )
+        marker = f"hubspot-payment:{payment}"
+
+        def recorded() -> dict[str, Any] | None:
+            found = [
+                p
+                for p in qbo.query("select * from Payment")
+                if marker in str(p.get("PrivateNote") or "")
+            ]
+            return found[0] if found else None
+
+        return payment, wait_for(recorded, BUDGET, what=f"HubSpot payment {payment} in QBO")
+
+    first, _ = pay("99.75", 1)
+    hs.update(
+        "commerce_payments",
+        first,
+        {"hs_refunds_amount": "99.75", "hs_latest_status": "refunded"},
+    )
+
+    def refunded() -> list[dict[str, Any]] | None:
+        found = [
+            r
+            for r in qbo.query("select * from RefundReceipt")
+            if f"HubSpot payment {first}" in str(r.get("PrivateNote") or "")
+        ]
+        return found or None
+
+    receipts = wait_for(refunded, BUDGET, what="the refund in QuickBooks")
+    assert [Decimal(str(r["TotalAmt"])) for r in receipts] == [Decimal("99.75")]
+    wait_for(
+        lambda: Decimal(_props(hs, invoice)["hs_balance_due"]) == Decimal("99.75") or None,
+        BUDGET,
+        what="the refund in HubSpot's balance",
+    )
+    second, recorded_again = pay("24.94", 2)
+    assert Decimal(str(recorded_again["TotalAmt"])) == Decimal("24.94")
+    assert Decimal(str(recorded_again.get("UnappliedAmt") or 0)) == Decimal("24.94")
+
+    props = _props(hs, invoice)
+    q = qbo.get("Invoice", qbo_id)
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("24.94"),
+        Decimal("74.81"),
+    )
+    assert Decimal(str(q["Balance"])) == Decimal("0")
+    assert props["ledgerbridge_sync_status"] == "synced"
+
+    data_dir = str(demo_stack.runtime.settings.data_dir)
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(
+        app, ["reconcile", "--dry-run", "--data-dir", data_dir]
+    )
+    assert result.exit_code in (0, 2), result.output
+    rows = _reconcile_rows_naming(result.output, invoice, first, second, qbo_id)
     assert rows == [], result.output

@@ -24,8 +24,10 @@ from ledgerbridge.engine.compare import (
     allowed_invoice_differences,
     compare_invoice,
 )
+from ledgerbridge.engine.fieldmap import SalesReceiptSettings, SyncSettings
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.reconcile import Reconciler
+from ledgerbridge.engine.reconcile_read import compare_payment_links, hubspot_owned
 
 
 @pytest.fixture
@@ -621,3 +623,202 @@ async def test_a_hubspot_payment_deleted_without_its_webhook_on_an_invoice_voide
     assert Decimal(props["hs_amount_paid"]) == Decimal("0")
     state = world.payment_state(Side.HUBSPOT, payment)
     assert state is not None and state.status is SyncStatus.SYNCED
+
+
+async def test_a_payment_after_a_full_refund_becomes_credit_the_comparison_knows(
+    world: World,
+) -> None:
+    """Soak finding (seed 47): an invoice of 99.75 paid in full in HubSpot, that payment refunded
+    in full there (a RefundReceipt in QBO, which does not reopen the QBO invoice), then paid
+    again, 24.94, in HubSpot. QBO applies none of the new payment (its invoice is paid), so all
+    of it is the customer's credit: HubSpot counts 24.94 paid, QBO 99.75. The invoice stayed
+    `synced` while the comparison knew the refund (99.75) but not the credit (24.94), so the
+    documented gap did not add up. The gap is now exactly the refund less the credit the second
+    payment left, and named (NOTE_REFUNDED_CREDIT)."""
+    contact = world.hs.contact("refund-repay@example.com")
+    product = world.hs.product("Widget", "SKU-RR", "99.75")
+    invoice = world.hs.invoice(contact, [(product, "1", "99.75")])
+    await world.sync()
+    first = world.hs.pay(invoice, "99.75")
+    await world.sync()
+    world.hs.sb.update_object(
+        "commerce_payments",
+        first,
+        {"hs_refunds_amount": "99.75", "hs_latest_status": "refunded"},
+    )
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, first)])
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+    second = world.hs.pay(invoice, "24.94")
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, second)])
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.sync()
+
+    # Both books, as each holds them.
+    qbo_id = world.qbo_id_of(invoice)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert (Decimal(props["hs_amount_paid"]), Decimal(props["hs_balance_due"])) == (
+        Decimal("24.94"),
+        Decimal("74.81"),
+    )
+    assert Decimal(str(qbo["Balance"])) == Decimal("0")
+    [receipt] = world.qbo.all("RefundReceipt")
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("99.75")
+    payments = {Decimal(str(p["TotalAmt"])): p for p in world.qbo.all("Payment")}
+    assert Decimal(str(payments[Decimal("24.94")].get("UnappliedAmt") or 0)) == Decimal("24.94")
+
+    # The gap (74.81) is exactly the refund HubSpot owns less the credit QBO keeps, and named.
+    hubspot = await world.crm.get_invoice(invoice)
+    quickbooks = await world.ledger.get_invoice(qbo_id)
+    assert hubspot is not None and quickbooks is not None
+    settings = world.engine.settings
+    reader = ConnectorBulkReader(world.crm, world.ledger)
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, qbo_id)
+    assert link is not None
+    payment_links = world.store.list_links(world.connection_id, PAYMENT)
+    owned, credit = await hubspot_owned(reader, link, quickbooks, hubspot, payment_links)
+    assert (owned, credit) == (Decimal("99.75"), Decimal("24.94"))
+    found = {"hubspot_owned_refunds": owned, "hubspot_credit": credit}
+    assert compare_invoice(hubspot, quickbooks, settings=settings, **found) == []
+    allowed = allowed_invoice_differences(hubspot, quickbooks, settings=settings, **found)
+    assert {(d.field, d.note) for d in allowed} == {
+        ("amount_paid", NOTE_REFUNDED_CREDIT),
+        ("balance_due", NOTE_REFUNDED_CREDIT),
+    }
+    # Not a cent more: the refund alone does not explain the gap.
+    assert {
+        d.field
+        for d in compare_invoice(
+            hubspot, quickbooks, settings=settings, hubspot_owned_refunds=owned
+        )
+    } == {"amount_paid", "balance_due"}
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+    for payment in (first, second):
+        state = world.payment_state(Side.HUBSPOT, payment)
+        assert state is not None and state.status is SyncStatus.SYNCED
+
+    # Reconciliation reads the same from both books: in sync, nothing to repair or mark.
+    report = await Reconciler(
+        world.connection_id, reader, world.store, settings, drain=world.sync
+    ).run()
+    assert (report.diverged, report.repaired) == (0, 0), report.findings
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+
+async def test_a_one_off_payment_deleted_without_its_webhook_is_found_by_reconciliation(
+    world: World,
+) -> None:
+    """Soak finding (seeds 48 and 50): a HubSpot payment tied to no invoice (a payment link),
+    recorded in QBO as a sales receipt, then deleted in HubSpot with the deletion webhook lost.
+    No poll sees a delete (HubSpot's search never returns archived records) and, unlike a
+    payment on an invoice, there is no invoice whose step could notice it, so the receipt
+    still counts after polling: the model's oracle asked more than the engine documents. The
+    documented net is reconciliation: its comparison names the payment removed in HubSpot, and
+    the full sweep voids the receipt (docs/sync-matrix.md, Sales receipts)."""
+    engine = world.with_settings(
+        SyncSettings(sales_receipts=SalesReceiptSettings(settle_seconds=0))
+    )
+    contact = world.hs.contact("lost-link-delete@example.com")
+    payment = str(
+        world.hs.sb.create_object(
+            "commerce_payments",
+            {
+                "hs_initial_amount": "50.00",
+                "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+                "hs_latest_status": "succeeded",
+                "hs_currency_code": "USD",
+                "hs_payment_method_type": "card",
+                "hs_processor_type": "hs_payments",
+                "hs_reference_number": "link-0",
+            },
+            [assoc(contact, 387)],
+        )
+    )
+    engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, payment)])
+    await world.sync()
+    [receipt] = world.qbo.all("SalesReceipt")
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("50.00")
+
+    world.hs.sb.archive_object("commerce_payments", payment)  # no webhook reaches the engine
+    await world.sync()
+    still = world.qbo.get("SalesReceipt", str(receipt["Id"]))
+    assert still is not None and Decimal(str(still["TotalAmt"])) == Decimal("50.00")
+
+    reader = ConnectorBulkReader(world.crm, world.ledger)
+    link = world.store.get_link(world.connection_id, PAYMENT, Side.HUBSPOT, payment)
+    assert link is not None
+    [pair] = await compare_payment_links(reader, [link], engine.settings)
+    assert [(d.field, d.hubspot) for d in pair.diffs] == [("removed", "deleted")]
+    report = await Reconciler(
+        world.connection_id, reader, world.store, engine.settings, drain=world.sync
+    ).run()
+    assert report.repaired == 1, report.findings
+    voided = world.qbo.get("SalesReceipt", str(receipt["Id"]))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert str(voided.get("PrivateNote") or "").startswith("Voided")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+
+
+@pytest.mark.parametrize("failed_first", [True, False])
+async def test_a_payment_over_two_invoices_waiting_for_one_that_failed(
+    world: World, failed_first: bool
+) -> None:
+    """Soak finding (seed 9016): one HubSpot payment over two invoices, one of which fails to
+    sync (a PO QBO refuses). The payment waits for it (blocked, not retried on its own), so QBO
+    does not count it anywhere, while HubSpot counts it on the other invoice too, which stayed
+    `synced`. That invoice is now `diverged` on amount paid and balance, with both values, until
+    the failed invoice is fixed; then the payment is recorded and the invoice compares again."""
+    contact = world.hs.contact("split-failed@example.com")
+    product = world.hs.product("Part", "SKU-SPF", "100.00")
+    good = world.hs.invoice(contact, [(product, "1", "100.00")])
+    bad = world.hs.invoice(contact, [(product, "1", "60.00")], po="P" * 43)
+    await world.sync()
+    assert world.invoice_state(bad).status is SyncStatus.FAILED
+    order = (bad, good) if failed_first else (good, bad)
+    payment = world.hs.sb.create_object(
+        "commerce_payments",
+        {
+            "hs_initial_amount": "160.00",
+            "hs_initiated_date": "2026-11-05T12:00:00.000Z",
+            "hs_latest_status": "succeeded",
+            "hs_currency_code": "USD",
+            "hs_payment_method_type": "ach",
+            "hs_processor_type": "hs_payments",
+        },
+        [assoc(order[0], 542), assoc(order[1], 542), assoc(contact, 387)],
+    )
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, str(payment))])
+    await world.sync()
+
+    assert world.qbo.all("Payment") == []
+    state = world.payment_state(Side.HUBSPOT, str(payment))
+    assert state is not None and state.status is SyncStatus.BLOCKED
+    good_qbo = world.qbo.get("Invoice", world.qbo_id_of(good))
+    assert good_qbo is not None and Decimal(str(good_qbo["Balance"])) == Decimal("100.00")
+    assert Decimal(world.hs.props("invoices", good)["hs_amount_paid"]) == Decimal("160.00")
+    good_state = world.invoice_state(good)
+    assert good_state.status is SyncStatus.DIVERGED
+    assert {(d.field, d.hubspot, d.quickbooks) for d in good_state.differences} == {
+        ("amount_paid", "160.00", "0.00"),
+        ("balance_due", "-60.00", "100.00"),
+    }
+    assert world.hs.props("invoices", good)["ledgerbridge_sync_status"] == "diverged"
+
+    # Fixed: the payment is recorded; the good invoice is the documented "overpaid" when QBO
+    # applied the payment to it, else it still differs (HubSpot does not say the split).
+    world.hs.sb.update_object("invoices", bad, {"hs_purchase_order_number": "PO-OK"})
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, bad)])
+    await world.sync()
+    [recorded] = world.qbo.all("Payment")
+    assert Decimal(str(recorded["TotalAmt"])) == Decimal("160.00")
+    applied = {str(line["LinkedTxn"][0]["TxnId"]) for line in recorded["Line"]}
+    good_qbo = world.qbo.get("Invoice", world.qbo_id_of(good))
+    assert good_qbo is not None
+    if world.qbo_id_of(good) in applied:
+        assert Decimal(str(good_qbo["Balance"])) == Decimal("0")
+        assert world.invoice_state(good).status is SyncStatus.SYNCED
+    else:
+        assert world.invoice_state(good).status is SyncStatus.DIVERGED

@@ -11,11 +11,21 @@ from actors import HubSpotUser, QboUser
 from engine_world import World
 from oracle import differences, documented_gap, hubspot_invoice, qbo_invoice, qbo_voided
 
+from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.connectors.quickbooks.translate import extract_marker
 from ledgerbridge.domain import Side, SyncStatus
-from ledgerbridge.engine.compare import compare_invoice
+from ledgerbridge.engine.compare import P_REMOVED, compare_invoice
 from ledgerbridge.engine.payments import REFUND_IDS
-from ledgerbridge.engine.ports import CUSTOMER, INVOICE, PAYMENT, REFUND, SALES_RECEIPT, RecordKey
+from ledgerbridge.engine.ports import (
+    CUSTOMER,
+    INVOICE,
+    PAYMENT,
+    REFUND,
+    SALES_RECEIPT,
+    Link,
+    RecordKey,
+)
+from ledgerbridge.engine.reconcile_read import compare_payment_links
 
 
 @dataclass
@@ -30,6 +40,13 @@ class Books:
     # HubSpot payments through a payment link (tied to no invoice): one sales receipt each.
     link_payments: list[str] = field(default_factory=list)
     deleted_link_payments: list[str] = field(default_factory=list)
+    # Deleted ones whose deletion webhook reached the engine (run_engine delivered it).
+    link_deletes_delivered: set[str] = field(default_factory=set)
+
+    def delivered(self, events: list[Any]) -> None:
+        for event in events:
+            if event.object_type == PAYMENT and event.source_id in self.deleted_link_payments:
+                self.link_deletes_delivered.add(event.source_id)
 
     def hs_copies(self, world: World) -> list[str]:
         """HubSpot ids of the bookkeeper's invoices the engine has linked."""
@@ -166,7 +183,7 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
             continue
         _, hs_side = await hubspot_invoice(hs, hs_id)
         qbo_side = await qbo_invoice(qbo, quickbooks[qbo_id], hs_side.lines)
-        gap = await documented_gap(hs, qbo_id, qbo_payments, copies)
+        gap = await documented_gap(hs, qbo_id, qbo_payments, copies, hs_id)
         diff = differences(hs_side, qbo_side, hubspot_owned_refunds=gap[0], hubspot_credit=gap[1])
         label = f"invoice HubSpot {hs_id} / QBO {qbo_id}"
         if state is None:
@@ -194,13 +211,27 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
         for k, p in copies.items()
         if p["n"] > 1
     ]
-    problems += await _refunds_in_both_books(world, hs, qbo)
+    problems += await _refunds_in_both_books(world, hs, qbo, books)
     problems += await _customers_agree(world, hs, qbo)
     problems += await _sales_receipts(world, hs, qbo, books)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
 
 
-async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) -> list[str]:
+async def _lost_delete_found_by_reconciliation(world: World, books: Books, link: Link) -> bool:
+    """A payment tied to no invoice, deleted in HubSpot, whose deletion webhook never reached
+    the engine: no poll sees a HubSpot delete and no invoice step can notice it (there is no
+    invoice), so the engine documents reconciliation as what finds it (docs/sync-matrix.md,
+    Sales receipts). Accepted only when reconciliation's comparison names it removed."""
+    if link.qbo_kind != SALES_RECEIPT or link.hubspot_id in books.link_deletes_delivered:
+        return False
+    reader = ConnectorBulkReader(world.crm, world.ledger)
+    pairs = await compare_payment_links(reader, [link], world.engine.settings)
+    return any(d.field == P_REMOVED for pair in pairs for d in pair.diffs)
+
+
+async def _refunds_in_both_books(
+    world: World, hs: HubSpotUser, qbo: QboUser, books: Books
+) -> list[str]:
     """A HubSpot payment recorded in QBO: its refunded total equals its refund receipts in QBO,
     to the cent, or its state is failed or diverged and says why (a refund on a payment whose
     invoice has no item line any more, e.g. voided in QBO: refund_no_item); deleted in HubSpot,
@@ -236,7 +267,11 @@ async def _refunds_in_both_books(world: World, hs: HubSpotUser, qbo: QboUser) ->
         if r.status_code == 404:
             if link.object_type == REFUND:
                 continue  # a copy deleted in HubSpot: HubSpot owns it
-            if qbo_payment is not None and not qbo_voided(qbo_payment):
+            if (
+                qbo_payment is not None
+                and not qbo_voided(qbo_payment)
+                and not await _lost_delete_found_by_reconciliation(world, books, link)
+            ):
                 problems.append(
                     f"HubSpot payment {link.hubspot_id} deleted, QBO payment {link.qbo_id} "
                     "still counts"
@@ -360,7 +395,10 @@ async def _sales_receipts(world: World, hs: HubSpotUser, qbo: QboUser, books: Bo
         ):
             problems.append(f"HubSpot payment {payment_id}: link {link} is not its receipt")
         if deleted:
-            if not qbo_voided(receipt):
+            lost = link is not None and await _lost_delete_found_by_reconciliation(
+                world, books, link
+            )
+            if not qbo_voided(receipt) and not lost:
                 problems.append(f"HubSpot payment {payment_id} deleted, its receipt still counts")
             continue
         r = await hs.http.get(

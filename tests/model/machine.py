@@ -175,6 +175,7 @@ class ConvergenceMachine(HubSpotRules, QboRules, RuleBasedStateMachine):
             "half": [c for c in self.children if rng.random() < 0.5],
         }[webhooks]
         self.pending, self.children = [], []
+        self.books.delivered(events)
         self.world.engine.handle_events(events)
         self.run(self.mark_parents(children))
         self.run(self.set_faults(FAULTS[faults], seed))

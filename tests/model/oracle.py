@@ -176,7 +176,9 @@ def differences(
     overpaid = hs.total == qbo.total and qbo.balance == 0 and qbo.paid == qbo.total < hs.paid
     if overpaid and hs.balance == qbo.paid - hs.paid:
         return out
-    explained = hubspot_owned_refunds - hubspot_credit
+    # Credit alone explains nothing beyond the overpaid case: credit QBO keeps on an invoice
+    # that still owes is a disagreement (the sync matrix).
+    explained = hubspot_owned_refunds - hubspot_credit if hubspot_owned_refunds else Decimal(0)
     gap = hs.balance - qbo.balance
     if gap not in (Decimal(0), explained):
         out["balance"] = (hs.balance, qbo.balance)
@@ -194,6 +196,7 @@ async def documented_gap(
     qbo_invoice_id: str,
     qbo_payments: list[dict[str, Any]],
     copies: dict[str, dict[str, Any]],
+    hubspot_invoice_id: str | None = None,
 ) -> tuple[Decimal, Decimal]:
     """What the sync matrix lets QBO count more paid on this invoice than HubSpot, read from
     both books (not from the engine): (refunds and deletes HubSpot owns, credit QBO keeps).
@@ -202,7 +205,10 @@ async def documented_gap(
     - made from a HubSpot payment (its PrivateNote marker names it): HubSpot counts it net of
       its refunds (booked in QBO as refund receipts, which do not reopen the invoice); a
       payment for this invoice alone keeps in QBO, as the customer's credit, what the invoice
-      did not owe. Deleted in HubSpot while QBO still counts it: nothing is explained;
+      did not owe. One QBO applies nothing of (the invoice was paid there, e.g. paid again
+      after a refund, which does not reopen a QBO invoice) is all credit when the HubSpot
+      payment is on this HubSpot invoice alone (`hubspot_invoice_id`). Deleted in HubSpot
+      while QBO still counts it: nothing is explained;
     - a bookkeeper's payment: its HubSpot copy of this invoice's share (`copies`, by
       ledgerbridge_payment_key), refunded there, or archived (HubSpot owns both).
     """
@@ -217,19 +223,27 @@ async def documented_gap(
             if linked.get("TxnType") == "Invoice"
         ]
         share = sum((a for i, a in lines if i == qbo_invoice_id), Decimal(0))
-        if share <= 0:
-            continue
         mark = HS_PAYMENT_MARK.search(str(payment.get("PrivateNote") or ""))
+        if share <= 0 and (lines or not mark or hubspot_invoice_id is None):
+            continue
         if mark:
             r = await hs.http.get(
                 f"/crm/v3/objects/commerce_payments/{mark.group(1)}",
-                params={"properties": "hs_refunds_amount"},
+                params={"properties": "hs_refunds_amount", "associations": "invoices"},
                 headers=hs.headers,
             )
             if r.status_code == 404:
                 continue
             r.raise_for_status()
-            refunded = dec(r.json()["properties"].get("hs_refunds_amount"))
+            record = r.json()
+            refunded = dec(record["properties"].get("hs_refunds_amount"))
+            if not lines:
+                # All credit in QBO: explained only for a payment on this HubSpot invoice alone.
+                invoices = (record.get("associations") or {}).get("invoices", {})
+                if [str(x["id"]) for x in invoices.get("results", [])] == [hubspot_invoice_id]:
+                    owned += refunded
+                    credit += dec(payment.get("TotalAmt"))
+                continue
             if all(i == qbo_invoice_id for i, _ in lines):
                 owned += refunded
                 credit += dec(payment.get("TotalAmt")) - share

@@ -75,6 +75,31 @@ def test_a_refund_of_a_payment_partly_kept_as_credit_differs_by_the_refund_less_
     }
 
 
+def test_credit_alone_explains_nothing_but_an_overpayment() -> None:
+    # HubSpot counts 3 more paid than QBO, which keeps 3 of a HubSpot payment as credit while
+    # its invoice still owes: a disagreement (the sync matrix), not a documented difference.
+    qbo = dataclasses.replace(BASE, paid=Decimal("7.00"), balance=Decimal("33.96"))
+    assert set(differences(BASE, qbo, hubspot_credit=Decimal("3.00"))) == {
+        "amount_paid",
+        "balance",
+    }
+
+
+def test_a_payment_after_a_full_refund_kept_whole_as_credit() -> None:
+    # Seed 47: 99.75 paid and refunded in full in HubSpot (QBO still counts it paid), then
+    # 24.94 paid again, all of it credit in QBO (its invoice was paid there).
+    hs = dataclasses.replace(
+        BASE, total=Decimal("99.75"), paid=Decimal("24.94"), balance=Decimal("74.81")
+    )
+    qbo = dataclasses.replace(hs, paid=Decimal("99.75"), balance=Decimal("0.00"))
+    gap = {"hubspot_owned_refunds": Decimal("99.75"), "hubspot_credit": Decimal("24.94")}
+    assert differences(hs, qbo, **gap) == {}
+    assert set(differences(hs, qbo, hubspot_owned_refunds=Decimal("99.75"))) == {
+        "amount_paid",
+        "balance",
+    }
+
+
 def test_a_voided_invoice_compares_only_voided() -> None:
     voided = dataclasses.replace(BASE, voided=True, total=Decimal(0), balance=Decimal(0))
     assert differences(voided, dataclasses.replace(voided, memo="x")) == {}

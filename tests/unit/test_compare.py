@@ -332,6 +332,16 @@ def test_refund_of_a_payment_partly_kept_as_credit_is_allowed_exactly() -> None:
     )
 
 
+def test_credit_alone_on_an_invoice_that_still_owes_is_a_disagreement() -> None:
+    # HubSpot counts 60 paid; QBO applied 40 of that payment and keeps 20 as the customer's
+    # credit although the invoice still owes 65 (e.g. it could not apply it): diverged, not a
+    # documented difference (only an invoice QBO counts paid in full is "overpaid").
+    hs = hs_invoice(amount_paid=D("60"), balance_due=D("45"))
+    qbo = qbo_invoice(amount_paid=D("40"), balance_due=D("65"))
+    found = compare_invoice(hs, qbo, settings=SETTINGS, hubspot_credit=D("20"))
+    assert [d.field for d in found] == ["amount_paid", "balance_due"]
+
+
 def test_voided_on_one_side_only() -> None:
     qbo = qbo_invoice(status=InvoiceStatus.VOIDED, balance_due=D("0"), context={LEDGER_TOTAL: "0"})
     diffs = compare_invoice(hs_invoice(), qbo, settings=SETTINGS)

@@ -24,8 +24,10 @@ What "agree" means per field (the matrix's section "What agree means" says the s
 - amount paid and balance: equal to the cent, except for refunds and deletes HubSpot owns,
   and an overpaid invoice: HubSpot counts more paid than billed (a negative balance), QBO counts
   it paid in full and holds the excess as the customer's credit (NOTE_OVERPAID); both at once
-  (a HubSpot refund of a payment QBO partly keeps as credit) differ by exactly the refunds less
-  that credit (NOTE_REFUNDED_CREDIT).
+  (a HubSpot refund while QBO keeps part of HubSpot's payments on the invoice as credit: the
+  refunded payment's own excess, or a payment made again after a full refund, which QBO cannot
+  apply to an invoice it still counts paid) differ by exactly the refunds less that credit
+  (NOTE_REFUNDED_CREDIT). Credit alone explains nothing beyond NOTE_OVERPAID.
 
 Linked customers and items (`compare_customer`, `compare_product`): the fields that sync after
 creation (first and last name, email, phone, billing address; item name, description, price,
@@ -88,8 +90,8 @@ NOTE_OVERPAID = (
     "and keeps the rest as the customer's credit"
 )
 NOTE_REFUNDED_CREDIT = (
-    "refund recorded in HubSpot of a payment QuickBooks partly keeps as the customer's credit: "
-    "HubSpot counts the refund, QuickBooks keeps the credit (the refund less that credit)"
+    "refund recorded in HubSpot while QuickBooks keeps HubSpot payments on the invoice partly "
+    "as the customer's credit: QuickBooks counts more paid by the refund less that credit"
 )
 NOTE_VOIDED = "voided invoice: QuickBooks zeroes a voided invoice's amounts"
 NOTE_DIRECTION_NONE = "not synced: the field's direction is none"
@@ -334,9 +336,11 @@ def _invoice_checks(
     owned = quantize(refunds, currency)
     kept = quantize(credit, currency)
     # What QBO may count more paid than HubSpot: the refunds HubSpot owns, less the credit QBO
-    # keeps of HubSpot's payments (HubSpot counts that credit paid; QBO does not).
+    # keeps of HubSpot's payments (HubSpot counts that credit paid; QBO does not). Credit alone
+    # explains nothing beyond the overpaid case below: credit QBO keeps on an invoice that still
+    # owes is a disagreement (the sync matrix: diverged, for a person to decide).
     gap = owned - kept
-    explained = (owned > 0 or kept > 0) and gap != 0
+    explained = owned > 0 and gap != 0
     if hs_paid != qbo_paid:
         money.append((F_AMOUNT_PAID, hs_paid, qbo_paid, explained and qbo_paid - hs_paid == gap))
     hs_balance = quantize(
@@ -349,9 +353,7 @@ def _invoice_checks(
         money.append(
             (F_BALANCE, hs_balance, qbo_balance, explained and hs_balance - qbo_balance == gap)
         )
-    refund_note = NOTE_REFUNDED_CREDIT if owned > 0 and kept > 0 else NOTE_HUBSPOT_REFUND
-    if owned == 0 and kept > 0:
-        refund_note = NOTE_OVERPAID
+    refund_note = NOTE_REFUNDED_CREDIT if kept > 0 else NOTE_HUBSPOT_REFUND
     overpaid = _overpaid(hs_total, qbo_total, hs_paid, qbo_paid, hs_balance, qbo_balance)
     for field, a, b, allowed in money:
         if voided:

@@ -22,6 +22,7 @@ from ledgerbridge.engine.payments import (
     REMOVED_IN_QBO,
     REOPENED,
     UNAPPLIED_CREDIT,
+    WAITING_ALSO_ON,
     PaymentInput,
     plan_payment,
 )
@@ -76,6 +77,10 @@ class PaymentSteps(StateBook):
                     self.store.save_link(fresh)
             for waiting in plan.wake:
                 self.store.mark_dirty(waiting, f"needed by payment {key.source_id}")
+            if plan.decision.status is SyncStatus.BLOCKED and plan.extra.get(WAITING_ALSO_ON):
+                # Waits for one of its invoices, which failed to sync: HubSpot counts it on the
+                # others already, QBO does not, until someone fixes that invoice.
+                await self._flag_credit_left(dict.fromkeys(plan.extra[WAITING_ALSO_ON], Decimal(0)))
             if applied is not None:
                 if applied.unapplied:
                     await self._flag_credit_left(applied.unapplied)
@@ -101,46 +106,57 @@ class PaymentSteps(StateBook):
             return StepResult(key, plan, applied)
 
     async def _flag_credit_left(self, unapplied: Mapping[str, Decimal]) -> None:
-        """Credit this payment left in QBO that it could not apply: if the two invoices now
-        agree on everything but amount paid and balance (totals included), the invoice is
-        `diverged` on those, with both values; it compares them until they agree again."""
+        """Credit this payment left in QBO that it could not apply (or, for a payment over
+        several invoices, its other invoices, also while it waits for one that failed to sync):
+        if HubSpot counts more paid and the two invoices agree on everything but amount paid
+        and balance (totals included), the invoice is `diverged` on those, with both values; it
+        compares them until they agree again."""
         conn = self.connection_id
         for qbo_invoice_id in unapplied:
             link = self.store.get_link(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id)
             if link is None or not link.hubspot_id:
                 continue
-            hs = await self.crm.get_invoice(link.hubspot_id)
-            qbo = await self.ledger.get_invoice(qbo_invoice_id)
-            # HubSpot counting more is the credit QBO keeps; QBO counting more is a QBO payment
-            # whose HubSpot copy is still on its way.
-            stuck = hs is not None and qbo is not None and hs.amount_paid > qbo.amount_paid
-            found = payment_divergence(hs, qbo, self.settings) if hs and qbo and stuck else []
-            if not found:
-                continue
-            primary = self.primary_key(RecordKey(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id))
-            previous = self.store.get_state(primary)
-            plan = diverged(
-                Plan(
-                    primary,
-                    Decision(SyncStatus.SYNCED),
-                    hubspot_id=link.hubspot_id,
-                    qbo_id=qbo_invoice_id,
-                    label=previous.label if previous else None,
-                    amount=previous.amount if previous else None,
-                    currency=previous.currency if previous else None,
-                ),
-                found,
+            # The invoice's own step holds these: one running now would record what it read
+            # before this divergence (synced) over it.
+            names = (f"{conn}:invoice:hs:{link.hubspot_id}", f"{conn}:invoice:qbo:{qbo_invoice_id}")
+            async with self.locks.hold(*names):
+                await self._flag_invoice(link, qbo_invoice_id)
+
+    async def _flag_invoice(self, link: Link, qbo_invoice_id: str) -> None:
+        conn = self.connection_id
+        hubspot_id = link.hubspot_id or ""
+        hs = await self.crm.get_invoice(hubspot_id)
+        qbo = await self.ledger.get_invoice(qbo_invoice_id)
+        # HubSpot counting more is the credit QBO keeps; QBO counting more is a QBO payment
+        # whose HubSpot copy is still on its way.
+        stuck = hs is not None and qbo is not None and hs.amount_paid > qbo.amount_paid
+        found = payment_divergence(hs, qbo, self.settings) if hs and qbo and stuck else []
+        if not found:
+            return
+        primary = self.primary_key(RecordKey(conn, INVOICE, Side.QUICKBOOKS, qbo_invoice_id))
+        previous = self.store.get_state(primary)
+        plan = diverged(
+            Plan(
+                primary,
+                Decision(SyncStatus.SYNCED),
+                hubspot_id=hubspot_id,
+                qbo_id=qbo_invoice_id,
+                label=previous.label if previous else None,
+                amount=previous.amount if previous else None,
+                currency=previous.currency if previous else None,
+            ),
+            found,
+        )
+        self.record_state(primary, plan, None, previous)
+        audit_divergence(self.store, conn, plan, hubspot_id)
+        with contextlib.suppress(SyncError):
+            await self.crm.set_sync_state(
+                hubspot_id,
+                SyncStatus.DIVERGED,
+                plan.decision.message,
+                qbo_invoice_id,
+                link.extra.get("doc_number"),
             )
-            self.record_state(primary, plan, None, previous)
-            audit_divergence(self.store, conn, plan, link.hubspot_id)
-            with contextlib.suppress(SyncError):
-                await self.crm.set_sync_state(
-                    link.hubspot_id,
-                    SyncStatus.DIVERGED,
-                    plan.decision.message,
-                    qbo_invoice_id,
-                    link.extra.get("doc_number"),
-                )
 
     def _wake_payment_divergences(self, plan: Plan) -> None:
         """Invoices diverged on amount paid (see _flag_credit_left) this payment step touched:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -291,10 +291,23 @@ def plan_payment(inp: PaymentInput) -> Plan:
     return _plan_from_crm(inp)
 
 
-def _blocked(inp: PaymentInput, invoice_id: str, side: Side, context: Mapping[str, Any]) -> Plan:
+# In a HubSpot payment's blocked plan extra: the QBO ids of the payment's other invoices, those
+# already in QBO, while it waits for one that failed to sync (HubSpot counts the payment on
+# them; QBO does not yet): the payment step compares their amount paid (payment_steps.py).
+WAITING_ALSO_ON = "waiting_also_on_qbo_invoices"
+
+
+def _blocked(
+    inp: PaymentInput,
+    invoice_id: str,
+    side: Side,
+    context: Mapping[str, Any],
+    others: Sequence[str] = (),
+) -> Plan:
     """Blocked on an invoice not synced yet. A pending invoice is woken (and the payment looks
     again after a while); a failed one is not: it fails the same until someone fixes it, and
-    its next state change re-queues this payment."""
+    its next state change re-queues this payment. `others`: the QBO ids of the payment's other
+    invoices already in QBO (kept in the plan when the wait is on a failed invoice)."""
     key = inp.key
     on = RecordKey(key.connection_id, INVOICE, side, invoice_id)
     name = "HubSpot" if side is Side.HUBSPOT else "QuickBooks"
@@ -311,6 +324,7 @@ def _blocked(inp: PaymentInput, invoice_id: str, side: Side, context: Mapping[st
             blocked_on=on,
         ),
         summary=message,
+        extra={WAITING_ALSO_ON: list(others)} if others else {},
         **context,
     )
 
@@ -565,11 +579,28 @@ def _plan_from_crm(inp: PaymentInput) -> Plan:
     qbo_apps: list[PaymentApplication] = []
     customer_id: str | None = None
     amounts = _application_amounts(payment, apps)
+    missing = [
+        a.invoice_id
+        for a in apps
+        if (inv := inp.invoice_links.get(a.invoice_id)) is None or not inv.qbo_id
+    ]
+    if missing:
+        # An invoice still on its way first: it is woken, and the payment looks again. Only
+        # then one that failed to sync, noting the payment's invoices already in QBO.
+        pending = [i for i in missing if i not in inp.failed_invoices]
+        context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
+        others = [
+            inv.qbo_id
+            for a in apps
+            if (inv := inp.invoice_links.get(a.invoice_id)) is not None and inv.qbo_id
+        ]
+        if pending:
+            return _blocked(inp, pending[0], Side.HUBSPOT, context)
+        return _blocked(inp, missing[0], Side.HUBSPOT, context, others)
     for app, amount in zip(apps, amounts, strict=True):
         inv_link = inp.invoice_links.get(app.invoice_id)
         if inv_link is None or not inv_link.qbo_id:
-            context = {"origin": Side.HUBSPOT, "hubspot_id": pid, **labels}
-            return _blocked(inp, app.invoice_id, Side.HUBSPOT, context)
+            continue  # not reached: every invoice is in QBO (above)
         qbo_apps.append(PaymentApplication(inv_link.qbo_id, amount))
         customer_id = customer_id or inv_link.extra.get("customer_qbo_id")
     outgoing = replace(

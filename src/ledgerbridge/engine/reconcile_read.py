@@ -22,7 +22,13 @@ from ledgerbridge.engine.compare import (
     compare_sales_receipt,
 )
 from ledgerbridge.engine.fieldmap import SyncSettings
-from ledgerbridge.engine.payments import booked_refunds, share_key
+from ledgerbridge.engine.payments import (
+    PAID_INVOICES,
+    REMOVED_IN_QBO,
+    UNAPPLIED_CREDIT,
+    booked_refunds,
+    share_key,
+)
 from ledgerbridge.engine.ports import SALES_RECEIPT, FieldDifference, Link
 
 
@@ -103,34 +109,55 @@ async def hubspot_owned(
     return receipts + await _owned_shares(reader, link, qbo, hs, payment_links), credit
 
 
+def _credit_left(plink: Link, invoice_id: str | None) -> bool:
+    """The link of a HubSpot payment meant for this invoice alone that left credit in QBO
+    (`unapplied_credit`, kept by the payment step): QBO applied less of it than HubSpot counts."""
+    left = plink.extra.get(UNAPPLIED_CREDIT) or {}
+    return (
+        invoice_id is not None
+        and list(plink.extra.get(PAID_INVOICES) or ()) == [invoice_id]
+        and Decimal(str(left.get(invoice_id) or "0")) > 0
+    )
+
+
 async def _booked_refunds(
     reader: BulkReader, link: Link, payment_links: Sequence[Link]
 ) -> tuple[Decimal, Decimal]:
-    refunded = {
-        plink.qbo_id: booked_refunds(plink)
+    """(The refunds of HubSpot payments booked in QBO as refund receipts, what QBO keeps as the
+    customer's credit of the HubSpot payments meant for this invoice alone.)
+
+    A HubSpot payment for this invoice alone counts whole in HubSpot (net of its refunds); QBO
+    applies what the invoice owed and keeps the rest as credit, all of it when the invoice was
+    already paid there (e.g. paid again after a refund, which does not reopen a QBO invoice).
+    The credit is read from the QBO payment (its amount less what it applies)."""
+    wanted: dict[str, Link] = {
+        plink.qbo_id: plink
         for plink in payment_links
         if plink.extra.get("origin") == Side.HUBSPOT.value
         and plink.qbo_id
         and plink.qbo_kind != SALES_RECEIPT  # a receipt pays no invoice
-        and booked_refunds(plink) > 0
-        and not plink.extra.get("removed_in_qbo")
+        and (booked_refunds(plink) > 0 or _credit_left(plink, link.qbo_id))
+        and not plink.extra.get(REMOVED_IN_QBO)
     }
-    if not refunded:
+    if not wanted:
         return Decimal(0), Decimal(0)
     total, credit = Decimal(0), Decimal(0)
-    payments = await reader.ledger_payments(list(refunded))
-    for payment_id, amount in refunded.items():
+    payments = await reader.ledger_payments(list(wanted))
+    for payment_id, plink in wanted.items():
+        amount = booked_refunds(plink)
         payment = payments.get(payment_id)
         if payment is None or payment.status in ("deleted", "voided"):
             continue
         share = sum(
             (a.amount for a in payment.applications if a.invoice_id == link.qbo_id), Decimal(0)
         )
-        if share > 0 and all(a.invoice_id == link.qbo_id for a in payment.applications):
+        applied = sum((a.amount for a in payment.applications), Decimal(0))
+        alone = share > 0 and all(a.invoice_id == link.qbo_id for a in payment.applications)
+        if alone or (not payment.applications and _credit_left(plink, link.qbo_id)):
             # A payment for this invoice alone: what QBO applied is its amount less the credit
             # it keeps; HubSpot counts the amount less the refunds (refund receipts in QBO).
             total += amount
-            credit += max(payment.amount - share, Decimal(0))
+            credit += max(payment.amount - applied, Decimal(0))
         else:
             total += min(amount, share)
     return total, credit
