@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "integration")]
+sys.path[:0] = [str(HERE), str(HERE.parent / "integration"), str(HERE.parent)]
 # The known-bug rules too (machine.KNOWN_BUG_RULES); MODEL_ALL_RULES=0 hunts only for new bugs.
 os.environ.setdefault("MODEL_ALL_RULES", "1")
 
