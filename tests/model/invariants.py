@@ -452,6 +452,13 @@ async def _hand_refund_receipts(
         amount = Decimal(0) if row is None or qbo_voided(row) else dec(row.get("TotalAmt"))
         label = f"QBO refund receipt {receipt_id} ({amount})"
         status = f"{state.status} {state.message}" if state is not None else None
+        if state is not None and state.status is SyncStatus.BLOCKED and state.blocked_on:
+            # Waiting for a payment it may refund: only one that is stuck itself, saying why
+            # (e.g. blocked on its invoice, which failed).
+            on = world.store.get_state(RecordKey.from_text(state.blocked_on))
+            if on is None or on.status not in (SyncStatus.FAILED, SyncStatus.BLOCKED):
+                problems.append(f"{label}: still {status} after quiescing, on {on}")
+            continue
         if state is not None and state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
             problems.append(f"{label}: still {status} after quiescing")
             continue
