@@ -368,3 +368,20 @@ class HubSpotRules:
             self.books.products.remove(product_id)
         else:
             self.attempt(self.hs.update("products", product_id, {"price": price}))
+
+
+class HubSpotCompanyRules:
+    """The HubSpot user renames a contact's company (docs/sync-matrix.md, Company rename:
+    HubSpot → QBO, HubSpot owns it). Needs what HubSpotRules needs."""
+
+    @rule(contact=st.integers(0, 99))
+    @enabled("hs_rename_company")
+    def hs_rename_company(self: Any, contact: int) -> None:
+        if not self.books.contacts:
+            return
+        contact_id = pick(self.books.contacts, contact)
+        self.books.renames += 1
+        name = f"Renamed Co {self.books.renames}"
+        if self.attempt(self.hs.update("contacts", contact_id, {"company": name})):
+            self.books.company_renames[contact_id] = ("hs", name)
+            self.webhook(Side.HUBSPOT, CUSTOMER, contact_id)

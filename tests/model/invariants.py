@@ -9,7 +9,7 @@ from typing import Any
 
 from actors import HubSpotUser, QboUser
 from engine_world import World
-from oracle import differences, documented_gap, hubspot_invoice, qbo_invoice, qbo_voided
+from oracle import dec, differences, documented_gap, hubspot_invoice, qbo_invoice, qbo_voided
 
 from ledgerbridge.connectors.bulk_reads import ConnectorBulkReader
 from ledgerbridge.connectors.quickbooks.translate import extract_marker
@@ -19,6 +19,8 @@ from ledgerbridge.engine.payments import REFUND_IDS
 from ledgerbridge.engine.ports import (
     CUSTOMER,
     INVOICE,
+    LEDGER_CREDIT,
+    LEDGER_REFUND,
     PAYMENT,
     REFUND,
     SALES_RECEIPT,
@@ -42,6 +44,17 @@ class Books:
     deleted_link_payments: list[str] = field(default_factory=list)
     # Deleted ones whose deletion webhook reached the engine (run_engine delivered it).
     link_deletes_delivered: set[str] = field(default_factory=set)
+
+    # The bookkeeper's own refund receipts and credit memos (qbo_rules.QboMoneyRules).
+    checking: str | None = None  # the QBO account refunds are paid from
+    hand_receipts: list[str] = field(default_factory=list)
+    deleted_receipts: list[str] = field(default_factory=list)
+    hand_memos: list[str] = field(default_factory=list)
+    # Company renames: contact -> the last rename ("hs" | "qbo", the name given), QBO customers
+    # whose DisplayName the bookkeeper chose, and a counter that keeps every new name unique.
+    company_renames: dict[str, tuple[str, str]] = field(default_factory=dict)
+    display_renamed: set[str] = field(default_factory=set)
+    renames: int = 0
 
     def delivered(self, events: list[Any]) -> None:
         for event in events:
@@ -214,6 +227,10 @@ async def check(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> No
     problems += await _refunds_in_both_books(world, hs, qbo, books)
     problems += await _customers_agree(world, hs, qbo)
     problems += await _sales_receipts(world, hs, qbo, books)
+    problems += await _hand_refund_receipts(world, hs, qbo, books)
+    problems += await _hand_credit_memos(world, hs, qbo, books)
+    problems += await _company_names(world, hs, qbo, books)
+    problems += await _refund_booking(world, qbo)
     assert not problems, "the books do not agree after quiescing:\n  " + "\n  ".join(problems)
 
 
@@ -288,7 +305,7 @@ async def _refunds_in_both_books(
                 if str(i) in receipts
             ),
             Decimal(0),
-        )
+        ) + await _credit_memo_refunds(qbo, link.extra.get(REFUND_IDS) or [])
         state = world.store.get_state(
             RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
         )
@@ -413,4 +430,275 @@ async def _sales_receipts(world: World, hs: HubSpotUser, qbo: QboUser, books: Bo
                 f"HubSpot payment {payment_id} of {amount}: receipt {receipt['Id']} holds "
                 f"{receipt['TotalAmt']}"
             )
+    return problems
+
+
+async def _credit_memo_refunds(qbo: QboUser, refund_ids: list[Any]) -> Decimal:
+    """What the refunds booked as credit memos (refunds.booked_as = credit_memo, ids
+    "CreditMemo-<id>") gave back: each memo's amount less the credit it still holds (all three
+    records of the chain must exist for that to be the whole amount: the zero payment applying
+    the memo to the refund is what uses the credit up); a voided or deleted memo counts 0."""
+    total = Decimal(0)
+    for refund_id in refund_ids:
+        if not str(refund_id).startswith("CreditMemo-"):
+            continue
+        rows = await qbo.query(
+            f"select * from CreditMemo where Id = '{str(refund_id).removeprefix('CreditMemo-')}'"
+        )
+        for row in rows:
+            if not qbo_voided(row):
+                total += dec(row.get("TotalAmt")) - dec(row.get("RemainingCredit"))
+    return total
+
+
+def _says_why(state: Any) -> bool:
+    return (
+        state is not None
+        and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+        and _names_a_field(state)
+    )
+
+
+async def _hand_refund_receipts(
+    world: World, hs: HubSpotUser, qbo: QboUser, books: Books
+) -> list[str]:
+    """Each refund receipt the bookkeeper made by hand (docs/sync-matrix.md, Refund receipt made
+    in QBO by hand):
+    - tied to a HubSpot payment and synced: that payment is the one the receipt names (its
+      LinkedTxn payment, or a payment with its reference), HubSpot counts the receipt's current
+      amount (0 once voided or deleted), the receipt is in that payment's refund bookkeeping
+      (whose total `_refunds_in_both_books` compares with HubSpot's refunded amount), and the
+      payment's status follows its refunded amount;
+    - not tied: failed, saying why (refund_unmatched, refund_ambiguous), unless it gave nothing
+      back by then (voided, deleted);
+    - tied but failed or diverged: only saying why (refund_too_large, refund_payment_gone);
+    - never pending or blocked once quiet."""
+    problems: list[str] = []
+    conn = world.connection_id
+    for receipt_id in books.hand_receipts:
+        key = RecordKey(conn, LEDGER_REFUND, Side.QUICKBOOKS, receipt_id)
+        state = world.store.get_state(key)
+        link = world.store.get_link(conn, LEDGER_REFUND, Side.QUICKBOOKS, receipt_id)
+        rows = await qbo.query(f"select * from RefundReceipt where Id = '{receipt_id}'")
+        row = rows[0] if rows else None
+        amount = Decimal(0) if row is None or qbo_voided(row) else dec(row.get("TotalAmt"))
+        label = f"QBO refund receipt {receipt_id} ({amount})"
+        status = f"{state.status} {state.message}" if state is not None else None
+        if state is not None and state.status is SyncStatus.BLOCKED and state.blocked_on:
+            # Waiting for a payment it may refund: only one that is stuck itself, saying why
+            # (e.g. blocked on its invoice, which failed).
+            on = world.store.get_state(RecordKey.from_text(state.blocked_on))
+            if on is None or on.status not in (SyncStatus.FAILED, SyncStatus.BLOCKED):
+                problems.append(f"{label}: still {status} after quiescing, on {on}")
+            continue
+        if state is not None and state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED):
+            problems.append(f"{label}: still {status} after quiescing")
+            continue
+        if link is None or not link.hubspot_id:
+            if amount > 0 and not _says_why(state):
+                problems.append(f"{label} is tied to no HubSpot payment; state: {status}")
+            continue
+        if _says_why(state):
+            continue
+        if state is None or state.status is not SyncStatus.SYNCED:
+            problems.append(f"{label} tied to HubSpot payment {link.hubspot_id}: state {status}")
+            continue
+        applied = dec(link.extra.get("applied"))
+        if applied != amount:
+            problems.append(f"{label}: HubSpot counts {applied} of it (synced)")
+        qbo_payment = str(link.extra.get("qbo_payment_id"))
+        named = [
+            str(x.get("TxnId"))
+            for x in (row or {}).get("LinkedTxn", [])
+            if x.get("TxnType") == "Payment"
+        ]
+        if named and qbo_payment not in named:
+            problems.append(f"{label} names QBO payment {named}, tied to {qbo_payment}")
+        reference = str((row or {}).get("PaymentRefNum") or "").strip()
+        if reference:
+            paid = await qbo.query(f"select * from Payment where Id = '{qbo_payment}'")
+            if paid and str(paid[0].get("PaymentRefNum") or "").strip() != reference:
+                problems.append(f"{label} has reference {reference}, tied to {qbo_payment}")
+        r = await hs.http.get(
+            f"/crm/v3/objects/commerce_payments/{link.hubspot_id}",
+            params={"properties": "hs_refunds_amount,hs_initial_amount,hs_latest_status"},
+            headers=hs.headers,
+        )
+        if r.status_code == 404:
+            continue  # deleted in HubSpot since (HubSpot owns that)
+        r.raise_for_status()
+        p = r.json()["properties"]
+        refunded, paid_amount = dec(p.get("hs_refunds_amount")), dec(p.get("hs_initial_amount"))
+        expected = (
+            "succeeded"
+            if refunded <= 0
+            else "refunded"
+            if refunded >= paid_amount
+            else "partially_refunded"
+        )
+        if p.get("hs_latest_status") != expected:
+            problems.append(
+                f"{label}: HubSpot payment {link.hubspot_id} refunded {refunded} of "
+                f"{paid_amount} shows {p.get('hs_latest_status')}"
+            )
+        kind = PAYMENT if link.extra.get("kind") == PAYMENT else REFUND
+        own = world.store.get_link(conn, kind, Side.HUBSPOT, link.hubspot_id)
+        ids = [str(i) for i in ((own.extra.get(REFUND_IDS) if own else None) or [])]
+        if amount > 0 and receipt_id not in ids:
+            problems.append(
+                f"{label} is not in HubSpot payment {link.hubspot_id}'s refunds ({ids})"
+            )
+    return problems
+
+
+async def _hand_credit_memos(
+    world: World, hs: HubSpotUser, qbo: QboUser, books: Books
+) -> list[str]:
+    """Each credit memo the bookkeeper made by hand (docs/sync-matrix.md, Credit memo made in
+    QBO by hand): credit left on it, failed saying so (credit_unapplied: HubSpot shows no
+    credit for what QBO has not applied either); applied in full, synced, and every invoice
+    share of every live payment applying it is a HubSpot payment of the same amount (the
+    invoice balances themselves are compared by `check`)."""
+    problems: list[str] = []
+    if not books.hand_memos:
+        return problems
+    copies = await _payment_copies(hs)
+    payments = await qbo.query("select * from Payment maxresults 1000")
+    for memo_id in books.hand_memos:
+        state = world.store.get_state(
+            RecordKey(world.connection_id, LEDGER_CREDIT, Side.QUICKBOOKS, memo_id)
+        )
+        status = f"{state.status} {state.message}" if state is not None else None
+        row = await qbo.read("CreditMemo", memo_id)
+        left = dec(row.get("RemainingCredit"))
+        label = f"QBO credit memo {memo_id} ({row.get('TotalAmt')}, {left} left)"
+        if left > 0:
+            if not (
+                state is not None
+                and state.status is SyncStatus.FAILED
+                and "not applied" in (state.message or "")
+            ):
+                problems.append(f"{label}: not reported as unapplied; state: {status}")
+            continue
+        if state is None or state.status is not SyncStatus.SYNCED:
+            problems.append(f"{label}: applied in full, state: {status}")
+        for payment in payments:
+            lines = payment.get("Line", [])
+            if qbo_voided(payment) or not any(
+                x.get("TxnType") == "CreditMemo" and str(x.get("TxnId")) == memo_id
+                for line in lines
+                for x in line.get("LinkedTxn", [])
+            ):
+                continue
+            for line in lines:
+                for x in line.get("LinkedTxn", []):
+                    if x.get("TxnType") != "Invoice":
+                        continue
+                    share = f"qbo-payment:{payment['Id']}:{x.get('TxnId')}"
+                    copy = copies.get(share)
+                    if copy is None or dec(copy.get("hs_initial_amount")) != dec(line["Amount"]):
+                        problems.append(
+                            f"{label}: share {share} of {line['Amount']} is in HubSpot as "
+                            f"{copy and copy.get('hs_initial_amount')}"
+                        )
+    return problems
+
+
+async def _company_names(world: World, hs: HubSpotUser, qbo: QboUser, books: Books) -> list[str]:
+    """Company renames (docs/sync-matrix.md, Company rename; HubSpot owns the name): a linked
+    customer's CompanyName is the HubSpot contact's company, or, when the bookkeeper renamed it
+    last, the name the bookkeeper gave (a CompanyName changed only in QBO is kept); a rename in
+    HubSpot after that wins. Its DisplayName, made from the company name and never chosen by
+    the bookkeeper, follows the rename. Else the customer is failed or diverged, saying why."""
+    problems: list[str] = []
+    for contact_id, (side, name) in sorted(books.company_renames.items()):
+        link = world.store.get_link(world.connection_id, CUSTOMER, Side.HUBSPOT, contact_id)
+        if link is None or not link.qbo_id:
+            continue  # no invoice needed the contact yet: nothing to rename in QBO
+        r = await hs.http.get(
+            f"/crm/v3/objects/contacts/{contact_id}",
+            params={"properties": "company"},
+            headers=hs.headers,
+        )
+        if r.status_code == 404:
+            continue
+        r.raise_for_status()
+        hs_name = (r.json()["properties"].get("company") or "").strip()
+        customer = await qbo.read("Customer", link.qbo_id)
+        qbo_name = str(customer.get("CompanyName") or "").strip()
+        state = None
+        for key_side, source in ((Side.HUBSPOT, contact_id), (Side.QUICKBOOKS, link.qbo_id)):
+            state = state or world.store.get_state(
+                RecordKey(world.connection_id, CUSTOMER, key_side, source)
+            )
+        if _says_why(state):
+            continue
+        label = f"contact {contact_id} / QBO customer {link.qbo_id}"
+        if qbo_name != hs_name and not (side == "qbo" and qbo_name == name):
+            problems.append(
+                f"{label}: company {hs_name!r} in HubSpot, {qbo_name!r} in QBO (last renamed "
+                f"in {side} to {name!r}); state {state.status if state else None}"
+            )
+        elif (
+            qbo_name == hs_name
+            and link.qbo_id not in books.display_renamed
+            and not str(customer.get("DisplayName") or "").startswith(hs_name)
+        ):
+            problems.append(
+                f"{label}: renamed {hs_name!r}, DisplayName {customer.get('DisplayName')!r}"
+            )
+    return problems
+
+
+async def _refund_booking(world: World, qbo: QboUser) -> list[str]:
+    """HubSpot's refunds are booked in QBO the way the run's setting says (refunds.booked_as,
+    docs/sync-matrix.md, Payments): as RefundReceipts, or as credit memos refunded to the
+    customer, never the other way. A credit memo refund is whole: its Purchase paid to the same
+    customer for the same amount and its zero Payment applying the memo to that Purchase both
+    exist, and the memo holds no credit any more (a voided memo gave nothing back)."""
+    problems: list[str] = []
+    as_memos = world.engine.settings.refunds.booked_as == "credit_memo"
+    ours = {
+        entity: {
+            key: row
+            for row in await qbo.query(f"select * from {entity} maxresults 1000")
+            if (key := marked(row) or "").startswith("hubspot-refund:")
+        }
+        for entity in ("RefundReceipt", "CreditMemo", "Purchase", "Payment")
+    }
+    wrong = "RefundReceipt" if as_memos else "CreditMemo"
+    problems += [
+        f"QBO {wrong} {row['Id']} ({key}) books a HubSpot refund while refunds are booked as "
+        f"{world.engine.settings.refunds.booked_as}"
+        for key, row in ours[wrong].items()
+    ]
+    for key, memo in ours["CreditMemo"].items():
+        if qbo_voided(memo):
+            continue
+        customer = memo["CustomerRef"]["value"]
+        paid_out = ours["Purchase"].get(f"{key}.refund")
+        apply = ours["Payment"].get(f"{key}.apply")
+        label = f"credit memo refund {memo['Id']} ({key}, {memo.get('TotalAmt')})"
+        if dec(memo.get("RemainingCredit")) != 0:
+            problems.append(f"{label} still holds {memo.get('RemainingCredit')} of credit")
+        if (
+            paid_out is None
+            or (paid_out.get("EntityRef") or {}).get("value") != customer
+            or dec(paid_out.get("TotalAmt")) != dec(memo.get("TotalAmt"))
+        ):
+            problems.append(f"{label}: its refund to the customer is {paid_out}")
+        links = {
+            (str(x.get("TxnType")), str(x.get("TxnId")))
+            for line in (apply or {}).get("Line", [])
+            for x in line.get("LinkedTxn", [])
+        }
+        if (
+            paid_out is not None
+            and not {
+                ("CreditMemo", str(memo["Id"])),
+                ("Expense", str(paid_out["Id"])),
+            }
+            <= links
+        ):
+            problems.append(f"{label}: no zero payment applies it to its refund ({links})")
     return problems

@@ -27,15 +27,16 @@ from typing import Any, TypeVar
 
 from actors import HubSpotUser, QboUser, Refused
 from engine_world import World, make_world
-from hs_rules import PRICES, HubSpotRules
+from hs_rules import PRICES, HubSpotCompanyRules, HubSpotRules
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from invariants import Books, check
-from qbo_rules import QboRules
+from qbo_rules import QboMoneyRules, QboRules
 
 from ledgerbridge.connectors.inprocess import in_process_client
 from ledgerbridge.domain import Side
 from ledgerbridge.engine.changes import ChangeEvent
+from ledgerbridge.engine.fieldmap import RefundSettings, SyncSettings
 from ledgerbridge.engine.ports import INVOICE
 from ledgerbridge.errors import SyncError
 from ledgerbridge.sandbox.faults import FaultPlan
@@ -82,7 +83,9 @@ def db_url() -> str:
     return _DB[0]
 
 
-class ConvergenceMachine(HubSpotRules, QboRules, RuleBasedStateMachine):
+class ConvergenceMachine(
+    HubSpotRules, HubSpotCompanyRules, QboRules, QboMoneyRules, RuleBasedStateMachine
+):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -153,6 +156,15 @@ class ConvergenceMachine(HubSpotRules, QboRules, RuleBasedStateMachine):
             )
             self.books.qbo_customers.append(str(customer["Id"]))
         self.books.qbo_items.append("1")  # "Services", in every new QBO company
+
+    @initialize(booked_as=st.sampled_from(["refund_receipt", "credit_memo"]))
+    def refund_booking(self, booked_as: str) -> None:
+        """How this run books HubSpot's refunds in QBO (setting refunds.booked_as): a
+        RefundReceipt, or a CreditMemo refunded to the customer and applied to that refund."""
+        engine = self.world.with_settings(
+            SyncSettings(refunds=RefundSettings(booked_as=booked_as))  # type: ignore[arg-type]
+        )
+        engine.clock = lambda: self.now
 
     # ---- engine ------------------------------------------------------------------------------
     @rule(

@@ -15,6 +15,9 @@ payment only when a single payment can be meant, and reports the rest:
    receipt's amount left unrefunded in HubSpot. When several are left, the ones deposited to
    the account the refund was paid from are preferred (a payment left in Undeposited Funds
    may be refunded from any bank account, so the account alone never rules one out).
+   A QBO payment of the customer whose copies HubSpot does not hold yet (its own step has
+   not finished) and that the receipt may refund comes first: the receipt is `blocked` on it
+   and decided once it is there (the payment's step re-queues it), whichever step ran first.
 4. Exactly one left: the HubSpot payment's refunded total goes up by the receipt's amount, its
    status becomes partially refunded or refunded, and its internal comment names the receipt.
    None or several: the receipt is `failed` (`refund_unmatched` / `refund_ambiguous`) with what
@@ -38,7 +41,7 @@ from typing import Any
 
 from ledgerbridge.domain import Payment, Side, SyncStatus
 from ledgerbridge.domain.money import quantize
-from ledgerbridge.engine.decisions import Decision, Plan, failed, skipped
+from ledgerbridge.engine.decisions import Decision, Plan, blocked, failed, skipped
 from ledgerbridge.engine.fieldmap import SyncSettings
 from ledgerbridge.engine.payments import (
     REFUND_IDS,
@@ -129,13 +132,27 @@ class LedgerRefundStep:
     async def _match(self, key: RecordKey, receipt: RefundReceiptRead) -> Candidate | Plan:
         what = _describe(receipt)
         context = {"origin": Side.QUICKBOOKS, "qbo_id": receipt.id, "label": f"Refund {receipt.id}"}
-        candidates = await self._candidates(receipt)
+        candidates, waiting = await self._candidates(receipt)
         if receipt.payment_ids:
             candidates = [c for c in candidates if c.qbo.id in receipt.payment_ids]
+            waiting = [w for w in waiting if w.id in receipt.payment_ids]
         if receipt.reference:
             candidates = [c for c in candidates if (c.qbo.reference or "") == receipt.reference]
+            waiting = [w for w in waiting if (w.reference or "") == receipt.reference]
         if (receipt.payment_ids or receipt.reference) and len(candidates) == 1:
             return candidates[0]  # named by the receipt: too large a refund is refused later
+        waiting = [w for w in waiting if _may_fit(w, receipt)]
+        if waiting:
+            # A payment this receipt may refund is on its way to HubSpot: decide once it is
+            # there (whichever step the change feed runs first, the outcome is the same).
+            on = RecordKey(self.connection_id, PAYMENT, Side.QUICKBOOKS, waiting[0].id)
+            return blocked(
+                key,
+                on,
+                f"{what} waits for QuickBooks payment {waiting[0].id}, which it may refund, to "
+                "reach HubSpot",
+                **context,
+            )
         fits = [c for c in candidates if _fits(c, receipt)]
         same_account = [
             c
@@ -171,11 +188,15 @@ class LedgerRefundStep:
             context,
         )
 
-    async def _candidates(self, receipt: RefundReceiptRead) -> list[Candidate]:
+    async def _candidates(
+        self, receipt: RefundReceiptRead
+    ) -> tuple[list[Candidate], list[LedgerPaymentFacts]]:
         """The customer's payments HubSpot knows, dated on or before the receipt and not voided
-        (one HubSpot read per HubSpot payment, one batch read for all copies)."""
+        (one HubSpot read per HubSpot payment, one batch read for all copies); and the
+        customer's QBO payments whose copies HubSpot does not hold yet because their own step
+        has not finished (no state yet, pending or blocked), which the receipt may be for."""
         if not receipt.customer_id:
-            return []
+            return [], []
         out: list[Candidate] = []
         shares: dict[str, LedgerPaymentFacts] = {}
         for facts in await self.ledger.customer_payments(receipt.customer_id):
@@ -194,7 +215,14 @@ class LedgerRefundStep:
         for key, copy in copies.items():
             if copy.id and key in shares:
                 out.append(Candidate(copy.id, "copy", shares[key], copy))
-        return out
+        missing = {facts.id: facts for key, facts in shares.items() if key not in copies}
+        waiting = [facts for facts in missing.values() if self._in_progress(facts.id)]
+        return out, waiting
+
+    def _in_progress(self, qbo_payment_id: str) -> bool:
+        key = RecordKey(self.connection_id, PAYMENT, Side.QUICKBOOKS, qbo_payment_id)
+        state = self.store.get_state(key)
+        return state is None or state.status in (SyncStatus.PENDING, SyncStatus.BLOCKED)
 
     # ---- writing HubSpot ---------------------------------------------------------------------
     async def _apply(
@@ -339,6 +367,13 @@ class LedgerRefundStep:
     def _finish(self, key: RecordKey, plan: Plan) -> StepResult:
         self.record_state(key, plan, None)
         return StepResult(key, plan)
+
+
+def _may_fit(payment: LedgerPaymentFacts, receipt: RefundReceiptRead) -> bool:
+    """A QBO payment not in HubSpot yet that the receipt could refund, by _fits' rules."""
+    if payment.gone or payment.currency != receipt.currency or payment.date > receipt.date:
+        return False
+    return max((amount for _, amount in payment.shares), default=Decimal(0)) >= receipt.amount
 
 
 def _fits(candidate: Candidate, receipt: RefundReceiptRead) -> bool:

@@ -37,6 +37,9 @@ from ledgerbridge.engine.verify import (
 )
 from ledgerbridge.errors import SyncError
 
+# A QBO payment's step that ends so has its copies in HubSpot (or HubSpot owns their state).
+SETTLED_PAYMENT = (SyncStatus.SYNCED, SyncStatus.DIVERGED)
+
 
 class PaymentSteps(StateBook):
     """Mixin of the Stepper; the attributes are the Stepper's."""
@@ -95,6 +98,10 @@ class PaymentSteps(StateBook):
                 reason = f"QuickBooks payment {key.source_id} removed"
                 await self._wake_credits(plan.extra[REOPENED], reason)
             self.record_state(key, plan, applied)
+            if key.side is Side.QUICKBOOKS and plan.decision.status in SETTLED_PAYMENT:
+                # Refund receipts and credit memos made in QBO wait for its copies in HubSpot.
+                for waiting in self.store.blocked_on(key):
+                    self.store.mark_dirty(waiting, f"QuickBooks payment {key.source_id} synced")
             on = plan.decision.blocked_on
             if plan.decision.status is SyncStatus.BLOCKED and on is not None and not plan.wake:
                 # Blocked on a failed invoice, nothing retries it: if that invoice moved on
