@@ -14,6 +14,8 @@ cursor and takes its first page. The cursor "ts:id" means every record with
   within that timestamp.
 - `settle_ms` keeps the newest records (whose index entries may still be landing) for the next
   poll instead of racing past them.
+- `until` (a backfill's bound, from `newest()` at its start) stops the walk at the records that
+  existed then: what changes later, including our own write-back, is the live feed's.
 """
 
 from __future__ import annotations
@@ -65,11 +67,28 @@ class SearchFeed:
         self.clock = clock
         self.queries = 0
 
-    def _upper(self) -> list[dict[str, str]]:
-        if not self.settle_ms:
+    def _upper(self, until: int | None = None) -> list[dict[str, str]]:
+        bounds = [until] if until is not None else []
+        if self.settle_ms:
+            bounds.append(int(self.clock() * 1000) - self.settle_ms)
+        if not bounds:
             return []
-        upper = int(self.clock() * 1000) - self.settle_ms
-        return [{"propertyName": self.modified, "operator": "LTE", "value": str(upper)}]
+        return [{"propertyName": self.modified, "operator": "LTE", "value": str(min(bounds))}]
+
+    async def newest(self) -> tuple[int | None, int | None]:
+        """How many records there are and the modification time (epoch ms) of the newest one, in
+        one search: a backfill walks the feed up to that bound."""
+        self.queries += 1
+        body = {
+            "sorts": [{"propertyName": self.modified, "direction": "DESCENDING"}],
+            "properties": [self.modified],
+            "limit": 1,
+        }
+        data = await self.api.search(self.object_type, body)
+        total = data.get("total")
+        results = list(data.get("results") or [])
+        newest = _key(results[0], self.modified)[0] if results else None
+        return (total if isinstance(total, int) else None), newest
 
     async def _search(
         self, groups: list[list[dict[str, str]]], sort: str, limit: int
@@ -84,10 +103,13 @@ class SearchFeed:
         data = await self.api.search(self.object_type, body)
         return list(data.get("results") or [])
 
-    async def page(self, cursor: str | None, limit: int = 100) -> ChangePage:
+    async def page(
+        self, cursor: str | None, limit: int = 100, until: int | None = None
+    ) -> ChangePage:
+        """The records changed after `cursor` (and at or before `until`, epoch ms, if given)."""
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
         ts, last_id = decode_cursor(cursor)
-        upper = self._upper()
+        upper = self._upper(until)
         groups = [[{"propertyName": self.modified, "operator": "GT", "value": str(ts)}, *upper]]
         if last_id:
             groups.append(
