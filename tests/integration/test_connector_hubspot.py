@@ -255,6 +255,24 @@ async def test_change_feed_pages_in_order_and_resumes(portal: Portal):
     assert page.ids == [ids[2]]
 
 
+async def test_change_feed_ends_on_a_full_last_page_without_another_search(portal: Portal):
+    sb = portal.sandbox
+    ids = [sb.create_object("invoices", {"hs_currency": "USD"}) for _ in range(5)]
+    for n, i in enumerate(ids):
+        sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = f"2030-01-01T00:00:0{n}.000Z"
+    feed = portal.hs.invoice_feed
+    before = feed.queries
+    first = await portal.hs.changed_invoices(None, limit=3)
+    assert not first.done and first.ids == ids[:2]  # the page's last timestamp is held back
+    last = await portal.hs.changed_invoices(first.cursor, limit=3)
+    # A full page, but its answer says it is all there is: done, with the whole page emitted
+    # (nothing held back at its last timestamp), after two searches instead of three.
+    assert last.done and [*first.ids, *last.ids] == ids
+    assert feed.queries - before == 2
+    after = await portal.hs.changed_invoices(last.cursor, limit=3)
+    assert after.ids == [] and after.cursor == last.cursor
+
+
 async def test_invoice_snapshot_bounds_the_change_feed(portal: Portal):
     sb = portal.sandbox
     ids = [sb.create_object("invoices", {"hs_currency": "USD"}) for _ in range(5)]
