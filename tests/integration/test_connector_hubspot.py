@@ -255,6 +255,45 @@ async def test_change_feed_pages_in_order_and_resumes(portal: Portal):
     assert page.ids == [ids[2]]
 
 
+async def test_change_feed_ends_on_a_full_last_page_without_another_search(portal: Portal):
+    sb = portal.sandbox
+    ids = [sb.create_object("invoices", {"hs_currency": "USD"}) for _ in range(5)]
+    for n, i in enumerate(ids):
+        sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = f"2030-01-01T00:00:0{n}.000Z"
+    feed = portal.hs.invoice_feed
+    before = feed.queries
+    first = await portal.hs.changed_invoices(None, limit=3)
+    assert not first.done and first.ids == ids[:2]  # the page's last timestamp is held back
+    last = await portal.hs.changed_invoices(first.cursor, limit=3)
+    # A full page, but its answer says it is all there is: done, with the whole page emitted
+    # (nothing held back at its last timestamp), after two searches instead of three.
+    assert last.done and [*first.ids, *last.ids] == ids
+    assert feed.queries - before == 2
+    after = await portal.hs.changed_invoices(last.cursor, limit=3)
+    assert after.ids == [] and after.cursor == last.cursor
+
+
+async def test_invoice_snapshot_bounds_the_change_feed(portal: Portal):
+    sb = portal.sandbox
+    ids = [sb.create_object("invoices", {"hs_currency": "USD"}) for _ in range(5)]
+    for n, i in enumerate(ids):
+        sb.store.of("invoices")[i].properties["hs_lastmodifieddate"] = f"2030-01-01T00:00:0{n}.000Z"
+    snapshot = await portal.hs.invoice_snapshot()
+    assert snapshot.count == 5 and snapshot.until is not None
+    # Changed after the snapshot: left out of a walk bounded by it, seen by an unbounded one.
+    later = sb.create_object("invoices", {"hs_currency": "USD"})
+    for i, at in ((ids[1], "2030-01-01T00:01:00.000Z"), (later, "2030-01-01T00:02:00.000Z")):
+        record = sb.store.of("invoices")[i]
+        record.properties["hs_lastmodifieddate"] = at
+        sb.store.reindex(record)
+    bounded = await portal.hs.changed_invoices(None, 200, snapshot.until)
+    assert bounded.done and sorted(bounded.ids, key=int) == sorted(
+        [ids[0], ids[2], ids[3], ids[4]], key=int
+    )
+    unbounded = await portal.hs.changed_invoices(None, 200)
+    assert sorted(unbounded.ids, key=int) == sorted([*ids, later], key=int)
+
+
 async def test_change_feed_handles_timestamp_ties_bigger_than_a_page(portal: Portal):
     sb = portal.sandbox
     ids = [sb.create_object("invoices", {"hs_currency": "USD"}) for _ in range(9)]

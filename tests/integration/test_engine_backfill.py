@@ -118,6 +118,41 @@ async def test_backfill_links_everything_once_with_equal_totals(world: World) ->
     assert counts[SyncStatus.FAILED] == 0 and counts[SyncStatus.BLOCKED] == 0
 
 
+async def test_the_backfill_walks_only_what_existed_when_it_started(world: World) -> None:
+    """The feed is walked up to the newest change at the start: every invoice is listed once, the
+    backfill's own write-back (which moves each invoice it handles to the end of the feed) is not
+    walked again, and an invoice finished while it runs is left to the live sync, which then
+    creates it in QuickBooks once."""
+    before = _counts(world)
+    existing = sorted(r.id for r in world.hs.all("invoices"))
+    crm = world.engine.crm
+    real_changed = crm.changed_invoices
+    listed: list[str] = []
+    late: list[str] = []
+
+    async def listing(cursor, limit=100, until=None):  # type: ignore[no-untyped-def]
+        page = await real_changed(cursor, limit, until)
+        listed.extend(page.ids)
+        if not late:  # a user finishes an invoice in HubSpot while the backfill runs
+            contact = world.hs.contact("late@late.example", first="Lee", company="Late Co")
+            product = world.hs.product("Late thing", "LATE-1", "12.50")
+            late.append(world.hs.invoice(contact, [(product, "2", "12.50")]))
+        return page
+
+    crm.changed_invoices = listing  # type: ignore[method-assign]
+    progress = [p async for p in world.engine.backfill(batch=10)]
+    assert progress[-1].failed == 0 and progress[-1].synced == 66
+    assert sorted(listed) == existing  # each once; neither the write-back nor the late one
+    assert world.store.get_link(world.connection_id, INVOICE, Side.HUBSPOT, late[0]) is None
+    assert _counts(world)["Invoice"] == before["Invoice"] + 38
+
+    await world.sync(30)  # the live sync (poll, then steps) takes the late invoice
+    assert world.qbo_id_of(late[0])
+    assert _counts(world)["Invoice"] == before["Invoice"] + 39
+    markers = [i.get("PrivateNote") for i in world.qbo.all("Invoice") if i.get("PrivateNote")]
+    assert len(markers) == len(set(markers))
+
+
 class Crash(BaseException):
     """The worker dies (not an error the engine handles: nothing after it runs)."""
 

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from ledgerbridge.connectors.budget import Budget, Limits, bulk_lane, qbo_limits
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.ports import BatchCrmPort, BatchLedgerPort, StorePort
+from ledgerbridge.engine.ports import BatchCrmPort, BatchLedgerPort, FeedSnapshot, StorePort
 from ledgerbridge.errors import RateLimited, SyncError, Transient
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,7 @@ def unlinked(
     return [i for i in ids if not linked.get(i)]
 
 
-async def count_invoices(crm: BatchCrmPort) -> int | None:
-    """How many HubSpot invoices there are (one search call), for the progress bar."""
-    return await crm.count_invoices()
+async def invoice_snapshot(crm: BatchCrmPort) -> FeedSnapshot:
+    """How many HubSpot invoices there are, for the progress bar, and the newest change's marker,
+    where the backfill's walk of the feed stops (one search call)."""
+    return await crm.invoice_snapshot()

@@ -70,6 +70,16 @@ class RecordKey:
 
 
 @dataclass(frozen=True)
+class FeedSnapshot:
+    """A change feed as it stands when a backfill starts: how many records it holds (None when
+    unknown) and the version marker of the newest change, the bound of the backfill's walk
+    (None: no bound)."""
+
+    count: int | None
+    until: str | None
+
+
+@dataclass(frozen=True)
 class ChangePage:
     """One page of a change feed: ids changed since the cursor, and the cursor after them."""
 
@@ -120,9 +130,12 @@ class CrmPort(Protocol):
         """Create ledgerbridge_sync_status / _error, qbo_invoice_id (unique), qbo_doc_number
         (and any unique key properties the connector itself needs) if missing."""
 
-    async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
+    async def changed_invoices(
+        self, cursor: str | None, limit: int = 100, until: str | None = None
+    ) -> ChangePage:
         """Search on hs_lastmodifieddate with a composite (timestamp, id) cursor; never loses a
-        page to the 10,000 cap (window splitting)."""
+        page to the 10,000 cap (window splitting). `until` (a `FeedSnapshot.until`) leaves out
+        what changed after it."""
 
     # ---- customers and items after creation (engine/masterdata.py) ---------------------------
     async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage: ...
@@ -536,8 +549,9 @@ class BatchCrmPort(CrmPort, Protocol):
     """A CRM that sets the sync properties of many invoices in one request (HubSpot batch
     update, 100 per call), and counts its invoices cheaply: what backfills use."""
 
-    async def count_invoices(self) -> int | None:
-        """How many invoices the CRM holds (one cheap request), None when it cannot tell."""
+    async def invoice_snapshot(self) -> FeedSnapshot:
+        """How many invoices the CRM holds and the marker of the newest change (one cheap
+        request); unknown parts are None."""
 
     async def batch_set_sync_state(
         self,

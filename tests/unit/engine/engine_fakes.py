@@ -43,6 +43,7 @@ from ledgerbridge.engine.ports import (
     CreditMemoRead,
     CustomFieldDef,
     DirtyKey,
+    FeedSnapshot,
     FeeExpense,
     InvoiceCreate,
     LedgerPaymentFacts,
@@ -155,10 +156,17 @@ class FakeCrm(_Failures):
     async def ensure_sync_properties(self) -> None:
         self._call("ensure_sync_properties")
 
-    async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
+    async def changed_invoices(
+        self, cursor: str | None, limit: int = 100, until: str | None = None
+    ) -> ChangePage:
         self._call("changed_invoices")
         ids = sorted(self.invoices, key=lambda i: (self.invoices[i].version or "", i))
-        after = [i for i in ids if cursor is None or (self.invoices[i].version or "") > cursor]
+        after = [
+            i
+            for i in ids
+            if (cursor is None or (self.invoices[i].version or "") > cursor)
+            and (until is None or (self.invoices[i].version or "") <= until)
+        ]
         page = after[:limit]
         last = self.invoices[page[-1]].version if page else cursor
         return ChangePage(page, last, done=len(after) <= limit)
@@ -300,8 +308,9 @@ class FakeCrm(_Failures):
             for update in updates
         ]
 
-    async def count_invoices(self) -> int | None:
-        return len(self.invoices)
+    async def invoice_snapshot(self) -> FeedSnapshot:
+        newest = max((inv.version or "" for inv in self.invoices.values()), default=None)
+        return FeedSnapshot(len(self.invoices), newest or None)
 
     async def list_invoice_payments(self, invoice_id: str) -> list[Payment]:
         return [

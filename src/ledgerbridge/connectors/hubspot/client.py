@@ -30,7 +30,7 @@ from ledgerbridge.domain import (
     SyncStatus,
 )
 from ledgerbridge.engine.deals import DealRollup
-from ledgerbridge.engine.ports import ChangePage, WriteResult
+from ledgerbridge.engine.ports import ChangePage, FeedSnapshot, WriteResult
 from ledgerbridge.errors import SyncError
 
 SYNC_ERROR_MAX = 2000
@@ -108,17 +108,19 @@ class HubSpotConnector(HubSpotPayments):
     # -----------------------------------------------------------------------------------------
     # Invoices: read
     # -----------------------------------------------------------------------------------------
-    async def changed_invoices(self, cursor: str | None, limit: int = 100) -> ChangePage:
-        return await self.invoice_feed.page(cursor, limit)
+    async def changed_invoices(
+        self, cursor: str | None, limit: int = 100, until: str | None = None
+    ) -> ChangePage:
+        return await self.invoice_feed.page(cursor, limit, int(until) if until else None)
 
-    async def count_invoices(self) -> int | None:
-        """How many invoices the portal holds (one search call), for a backfill's progress."""
+    async def invoice_snapshot(self) -> FeedSnapshot:
+        """How many invoices the portal holds and the newest one's modification time (one search
+        call), for a backfill's progress and the bound of its walk; unknown on an error."""
         try:
-            answer = await self.api.search("invoices", {"limit": 1, "properties": ["hs_object_id"]})
+            count, newest = await self.invoice_feed.newest()
         except SyncError:
-            return None
-        count = answer.get("total")
-        return count if isinstance(count, int) else None
+            return FeedSnapshot(None, None)
+        return FeedSnapshot(count, str(newest) if newest is not None else None)
 
     # ---- contacts and products after creation (masterdata.py) ----------------------------------
     async def changed_contacts(self, cursor: str | None, limit: int = 100) -> ChangePage:

@@ -6,7 +6,9 @@ cursor and takes its first page. The cursor "ts:id" means every record with
 (hs_lastmodifieddate, id) <= (ts, id) has been emitted.
 
 - One query per call: `ts > T` OR (`ts = T` AND `id > I`), sorted by ts ascending.
-- A partial page is complete: emit it all.
+- A partial page is complete: emit it all. So is a full page whose answer says nothing follows
+  (its `total` is the page's length and it has no `paging.next`): the next call would only
+  find the end, a paced search (5 per second) for nothing.
 - A full page may split a timestamp across the page boundary (ties are not ordered by id), so
   records at the page's last timestamp are held back; everything before it is exact, because
   the page is sorted by timestamp.
@@ -14,6 +16,8 @@ cursor and takes its first page. The cursor "ts:id" means every record with
   within that timestamp.
 - `settle_ms` keeps the newest records (whose index entries may still be landing) for the next
   poll instead of racing past them.
+- `until` (a backfill's bound, from `newest()` at its start) stops the walk at the records that
+  existed then: what changes later, including our own write-back, is the live feed's.
 """
 
 from __future__ import annotations
@@ -65,15 +69,33 @@ class SearchFeed:
         self.clock = clock
         self.queries = 0
 
-    def _upper(self) -> list[dict[str, str]]:
-        if not self.settle_ms:
+    def _upper(self, until: int | None = None) -> list[dict[str, str]]:
+        bounds = [until] if until is not None else []
+        if self.settle_ms:
+            bounds.append(int(self.clock() * 1000) - self.settle_ms)
+        if not bounds:
             return []
-        upper = int(self.clock() * 1000) - self.settle_ms
-        return [{"propertyName": self.modified, "operator": "LTE", "value": str(upper)}]
+        return [{"propertyName": self.modified, "operator": "LTE", "value": str(min(bounds))}]
+
+    async def newest(self) -> tuple[int | None, int | None]:
+        """How many records there are and the modification time (epoch ms) of the newest one, in
+        one search: a backfill walks the feed up to that bound."""
+        self.queries += 1
+        body = {
+            "sorts": [{"propertyName": self.modified, "direction": "DESCENDING"}],
+            "properties": [self.modified],
+            "limit": 1,
+        }
+        data = await self.api.search(self.object_type, body)
+        total = data.get("total")
+        results = list(data.get("results") or [])
+        newest = _key(results[0], self.modified)[0] if results else None
+        return (total if isinstance(total, int) else None), newest
 
     async def _search(
         self, groups: list[list[dict[str, str]]], sort: str, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The results, and whether they are all there is (nothing left past this page)."""
         self.queries += 1
         body = {
             "filterGroups": [{"filters": g} for g in groups],
@@ -82,12 +104,19 @@ class SearchFeed:
             "limit": limit,
         }
         data = await self.api.search(self.object_type, body)
-        return list(data.get("results") or [])
+        results = list(data.get("results") or [])
+        total = data.get("total")
+        more = (data.get("paging") or {}).get("next")
+        complete = isinstance(total, int) and total <= len(results) and not more
+        return results, complete
 
-    async def page(self, cursor: str | None, limit: int = 100) -> ChangePage:
+    async def page(
+        self, cursor: str | None, limit: int = 100, until: int | None = None
+    ) -> ChangePage:
+        """The records changed after `cursor` (and at or before `until`, epoch ms, if given)."""
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
         ts, last_id = decode_cursor(cursor)
-        upper = self._upper()
+        upper = self._upper(until)
         groups = [[{"propertyName": self.modified, "operator": "GT", "value": str(ts)}, *upper]]
         if last_id:
             groups.append(
@@ -97,9 +126,9 @@ class SearchFeed:
                     *upper,
                 ]
             )
-        results = await self._search(groups, self.modified, limit)
+        results, complete = await self._search(groups, self.modified, limit)
         keyed = sorted(((_key(r, self.modified), r) for r in results), key=lambda kr: kr[0])
-        if len(results) < limit:
+        if len(results) < limit or complete:
             return _page(keyed, cursor, done=True, modified_property=self.modified)
         last_ts = keyed[-1][0][0]
         before = [kr for kr in keyed if kr[0][0] < last_ts]
@@ -107,7 +136,7 @@ class SearchFeed:
             return _page(before, cursor, done=False, modified_property=self.modified)
         # A whole page of one timestamp: walk that timestamp by id.
         start_id = last_id if last_ts == ts else 0
-        ties = await self._search(
+        ties, _ = await self._search(
             [
                 [
                     {"propertyName": self.modified, "operator": "EQ", "value": str(last_ts)},
