@@ -389,3 +389,75 @@ async def test_the_checkpoint_waits_for_an_earlier_page_still_being_written(worl
 
 async def _collect(progress: AsyncIterator[BackfillProgress]) -> list[BackfillProgress]:
     return [p async for p in progress]
+
+
+async def test_a_backfill_records_paid_invoices_as_sales_receipts_when_set(
+    sqlite_db_url: str,
+) -> None:
+    """With `sales_receipts.paid_invoice = "sales_receipt"`, the backfill follows the setting
+    like the live sync: an invoice paid in full becomes one QBO SalesReceipt (no Invoice, no
+    Payment), every other one an invoice; both books agree on each."""
+    from ledgerbridge.engine.fieldmap import SalesReceiptSettings, SyncSettings
+    from ledgerbridge.engine.ports import PAYMENT, SALES_RECEIPT
+
+    settings = SyncSettings(
+        sales_receipts=SalesReceiptSettings(paid_invoice="sales_receipt", settle_seconds=0)
+    )
+    world = await make_world(
+        sqlite_db_url,
+        f"engine-bf-sr-{uuid.uuid4().hex[:8]}",
+        hs_seed="demo",
+        qbo_seed="demo",
+        settings=settings,
+    )
+    try:
+        before = _counts(world)
+        receipts_before = world.qbo.count("SalesReceipt")
+        made_in_hubspot = {r.id for r in world.hs.all("invoices")}
+        progress = await _run(world, dry_run=False)
+        assert progress[-1].failed == 0
+        await world.sync(30)
+        conn = world.connection_id
+        paid_in_full = invoices = 0
+        for record in world.hs.all("invoices"):
+            props = record.properties
+            if props.get("hs_invoice_status") in ("draft", "voided"):
+                continue
+            link = world.store.get_link(conn, INVOICE, Side.HUBSPOT, record.id)
+            assert link is not None and link.qbo_id, record.id
+            if record.id not in made_in_hubspot:
+                continue  # a QBO invoice copied to HubSpot: it stays a QBO invoice
+            billed = Decimal(props["hs_amount_billed"])
+            assert props["ledgerbridge_sync_status"] == "synced", record.id
+            if billed > 0 and Decimal(props["hs_balance_due"]) <= 0:
+                paid_in_full += 1
+                assert link.qbo_kind == SALES_RECEIPT, record.id
+                receipt = world.qbo.get("SalesReceipt", link.qbo_id)
+                assert receipt is not None
+                assert Decimal(str(receipt["TotalAmt"])) == billed, record.id
+                assert not props.get("qbo_invoice_id")
+            else:
+                invoices += 1
+                assert link.qbo_kind == "", record.id
+                qbo = world.qbo.get("Invoice", link.qbo_id)
+                assert qbo is not None
+                assert Decimal(str(qbo["TotalAmt"])) == billed, record.id
+                assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"])
+        assert paid_in_full > 0 and invoices > 0
+        after = _counts(world)
+        assert world.qbo.count("SalesReceipt") == receipts_before + paid_in_full
+        assert after["Invoice"] == before["Invoice"] + invoices
+        assert after["Payment"] == before["Payment"] + 6  # the six part-paid invoices' payments
+        # No payment of a receipt invoice became a QBO Payment as well.
+        for record in world.hs.all("commerce_payments"):
+            link = world.store.get_link(conn, PAYMENT, Side.HUBSPOT, record.id)
+            if link is not None and link.qbo_kind == "" and link.qbo_id:
+                payment = world.qbo.get("Payment", link.qbo_id)
+                assert payment is not None
+                for line in payment.get("Line", []):
+                    for txn in line.get("LinkedTxn", []):
+                        assert txn.get("TxnType") == "Invoice"
+        counts = world.store.count_states(conn)
+        assert counts[SyncStatus.FAILED] == 0 and counts[SyncStatus.BLOCKED] == 0
+    finally:
+        await world.close()

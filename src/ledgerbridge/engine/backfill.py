@@ -39,6 +39,7 @@ from ledgerbridge.engine.checkpoint import (
 )
 from ledgerbridge.engine.decisions import CreateLedgerInvoice, EnsureCustomer, EnsureItems, Plan
 from ledgerbridge.engine.ensure import EnsureStats, Resolver
+from ledgerbridge.engine.paid_receipts import plan_paid_invoice
 from ledgerbridge.engine.ports import INVOICE, PAYMENT, RecordKey
 from ledgerbridge.engine.steps import RunReport, Stepper
 from ledgerbridge.errors import SyncError
@@ -318,8 +319,13 @@ class Backfill:
             RecordKey(engine.connection_id, INVOICE, Side.HUBSPOT, inv.id or "") for inv in wanted
         ]
         if fast:
+            # Invoices the sales-receipt setting records as receipts take the step path (which
+            # plans them as receipts, or waits for their payment) like in the live sync.
+            receipts = await self._receipt_invoices(stepper, wanted, keys)
             report = RunReport()
-            left = set(await BatchCreator(stepper, engine.concurrency).run(wanted, report))
+            batched = [inv for inv in wanted if inv.id not in receipts]
+            left = set(await BatchCreator(stepper, engine.concurrency).run(batched, report))
+            left |= {k for k in keys if k.source_id in receipts}
             self._tally(report)
             self.done += len(keys) - len(left)
             wanted = [inv for inv in wanted if inv.id in {k.source_id for k in left}]
@@ -327,6 +333,22 @@ class Backfill:
         for inv in wanted:
             stepper.prefetched[inv.id or ""] = inv
         await self._process(stepper, resolver, keys)
+
+    async def _receipt_invoices(
+        self, stepper: Stepper, invoices: list[Invoice], keys: list[RecordKey]
+    ) -> set[str]:
+        """Ids of the invoices `sales_receipts.paid_invoice = "sales_receipt"` does not record
+        as an ordinary invoice (a receipt now, or a wait for the payment first)."""
+        if stepper.settings.sales_receipts.paid_invoice != "sales_receipt":
+            return set()
+        info = await stepper.ledger_info()
+        prefs = (info.home_currency, info.multicurrency)
+        now = stepper.clock()
+        return {
+            key.source_id
+            for inv, key in zip(invoices, keys, strict=True)
+            if plan_paid_invoice(key, inv, None, stepper.settings, now, prefs) is not None
+        }
 
     async def _read_invoices(self, pages: asyncio.Queue[_Page], until: str | None) -> None:
         """Producer: HubSpot invoices from the change feed, 100 per read; None at the end.
