@@ -822,3 +822,51 @@ async def test_a_payment_over_two_invoices_waiting_for_one_that_failed(
         assert world.invoice_state(good).status is SyncStatus.SYNCED
     else:
         assert world.invoice_state(good).status is SyncStatus.DIVERGED
+
+
+async def test_a_hubspot_payment_on_an_invoice_whose_customer_changed_in_qbo(
+    world: World,
+) -> None:
+    """Soak finding (seed 7034): a synced invoice whose customer the bookkeeper changed in QBO
+    (the change reached HubSpot, so the invoice is synced), then paid in HubSpot. The payment
+    was written for the customer the invoice's link remembered from before, which QBO refuses
+    ("Invoice belongs to another customer"): the payment failed, and the invoice stayed
+    `synced` while HubSpot counted it paid and QBO did not. The payment now goes to the
+    invoice's customer as QBO holds it."""
+    contact = world.hs.contact("first-owner@example.com")
+    product = world.hs.product("Tool", "SKU-OWN", "75.81")
+    invoice = world.hs.invoice(contact, [(product, "1", "75.81")])
+    await world.sync()
+    qbo_id = world.qbo_id_of(invoice)
+    other = world.qbo.customer("Other Owner", "other-owner@example.com")
+    current = world.qbo.get("Invoice", qbo_id)
+    assert current is not None
+    response = await world.clients[1].post(
+        f"/v3/company/{world.qbo.realm}/invoice",
+        params={"minorversion": "75"},
+        json={
+            "Id": qbo_id,
+            "SyncToken": current["SyncToken"],
+            "sparse": True,
+            "CustomerRef": {"value": other},
+        },
+        headers={"Authorization": "Bearer qbo-sandbox-token", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    world.engine.handle_events([ChangeEvent(Side.QUICKBOOKS, INVOICE, qbo_id)])
+    await world.sync()
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED
+
+    payment = world.hs.pay(invoice, "18.95")
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, PAYMENT, payment)])
+    await world.sync()
+
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED, state
+    [recorded] = world.qbo.all("Payment")
+    assert str(recorded["CustomerRef"]["value"]) == str(other)
+    qbo = world.qbo.get("Invoice", qbo_id)
+    assert qbo is not None
+    props = world.hs.props("invoices", invoice)
+    assert Decimal(str(qbo["Balance"])) == Decimal(props["hs_balance_due"]) == Decimal("56.86")
+    assert world.invoice_state(invoice).status is SyncStatus.SYNCED

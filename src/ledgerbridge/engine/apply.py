@@ -273,7 +273,9 @@ class Applier:
         done.unapplied = {}
         payment, invoice_customer, notes = await self._fit_to_balances(op.payment, done)
         done.notes.extend(notes)
-        customer_id = op.customer_id or invoice_customer
+        # The invoice's customer as QBO holds it now (QBO refuses a payment of another customer
+        # on it); the one its link remembers may be stale (the bookkeeper changed it since).
+        customer_id = invoice_customer or op.customer_id
         if not customer_id:
             raise Invalid(
                 "The QuickBooks invoice this payment applies to has no customer",
