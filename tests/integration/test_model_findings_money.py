@@ -13,7 +13,7 @@ import pytest
 from engine_world import SYNCED, World, make_world
 
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.ports import LEDGER_REFUND, RecordKey
+from ledgerbridge.engine.ports import INVOICE, LEDGER_CREDIT, LEDGER_REFUND, RecordKey
 
 
 @pytest.fixture
@@ -70,9 +70,73 @@ async def test_a_refund_receipt_stepped_before_its_payment_reached_hubspot_waits
     state = world.state(LEDGER_REFUND, Side.QUICKBOOKS, receipt)
     assert state is not None and state.status is SYNCED, state
     hubspot_invoice = world.store.get_link(
-        world.connection_id, "invoice", Side.QUICKBOOKS, str(invoice["Id"])
+        world.connection_id, INVOICE, Side.QUICKBOOKS, str(invoice["Id"])
     )
     assert hubspot_invoice is not None and hubspot_invoice.hubspot_id
     [copy] = world.hs.payments_of(hubspot_invoice.hubspot_id)
     assert Decimal(copy["hs_refunds_amount"]) == Decimal("40.00")
     assert copy["hs_latest_status"] == "partially_refunded"
+
+
+async def test_a_credit_memo_whose_copy_hubspot_deleted_is_not_blocked_for_good(
+    world: World,
+) -> None:
+    """A credit memo applied to a synced invoice reaches HubSpot as a payment (the applying
+    QBO payment's share); the HubSpot user deletes that copy (HubSpot owns deletes of copies:
+    it is never re-created). The memo's next step used to wait for ever for the payment "to
+    reach HubSpot", although the payment had synced long before; it is synced now, the
+    deleted copy named in its summary."""
+    customer = world.qbo.customer("Birch Works", "birch@works.example")
+    invoice = world.qbo.invoice(customer, [(world.qbo.item_named("Services"), "1", "100.00")])
+    memo = world.qbo.create(
+        "CreditMemo",
+        {
+            "CustomerRef": {"value": customer},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": "40.00",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": world.qbo.item_named("Services")},
+                        "Qty": 1,
+                        "UnitPrice": "40.00",
+                    },
+                }
+            ],
+        },
+    )
+    memo_id = str(memo["Id"])
+    world.qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer},
+            "TotalAmt": "0",
+            "Line": [
+                {"Amount": "40.00", "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]},
+                {"Amount": "40.00", "LinkedTxn": [{"TxnId": memo_id, "TxnType": "CreditMemo"}]},
+            ],
+        },
+    )
+    await world.sync()
+    state = world.state(LEDGER_CREDIT, Side.QUICKBOOKS, memo_id)
+    assert state is not None and state.status is SYNCED, state
+    link = world.store.get_link(world.connection_id, INVOICE, Side.QUICKBOOKS, str(invoice["Id"]))
+    assert link is not None and link.hubspot_id
+    [copy] = world.hs.payments_of(link.hubspot_id)
+    response = await world.clients[0].delete(
+        f"/crm/v3/objects/commerce_payments/{copy['hs_object_id']}",
+        headers={"Authorization": "Bearer pat-sandbox"},
+    )
+    assert response.status_code == 204, response.text
+    row = world.qbo.get("CreditMemo", memo_id)
+    assert row is not None
+    world.qbo.state.update_entity(  # the bookkeeper edits the memo: its step runs again
+        world.qbo.realm,
+        "CreditMemo",
+        {"Id": memo_id, "SyncToken": row["SyncToken"], "sparse": True, "PrivateNote": "agreed"},
+    )
+    await world.sync()
+
+    state = world.state(LEDGER_CREDIT, Side.QUICKBOOKS, memo_id)
+    assert state is not None and state.status is SYNCED, state
+    assert world.hs.payments_of(link.hubspot_id) == []  # HubSpot's delete stands

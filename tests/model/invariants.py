@@ -558,11 +558,13 @@ async def _hand_credit_memos(
     QBO by hand): credit left on it, failed saying so (credit_unapplied: HubSpot shows no
     credit for what QBO has not applied either); applied in full, synced, and every invoice
     share of every live payment applying it is a HubSpot payment of the same amount (the
-    invoice balances themselves are compared by `check`)."""
+    invoice balances themselves are compared by `check`); a copy deleted in HubSpot stays deleted
+    (HubSpot owns deletes of copies) and holds nothing up."""
     problems: list[str] = []
     if not books.hand_memos:
         return problems
     copies = await _payment_copies(hs)
+    deleted = await _archived_copy_keys(hs)
     payments = await qbo.query("select * from Payment maxresults 1000")
     for memo_id in books.hand_memos:
         state = world.store.get_state(
@@ -596,6 +598,8 @@ async def _hand_credit_memos(
                         continue
                     share = f"qbo-payment:{payment['Id']}:{x.get('TxnId')}"
                     copy = copies.get(share)
+                    if copy is None and share in deleted:
+                        continue  # deleted in HubSpot: HubSpot owns deletes of copies
                     if copy is None or dec(copy.get("hs_initial_amount")) != dec(line["Amount"]):
                         problems.append(
                             f"{label}: share {share} of {line['Amount']} is in HubSpot as "
@@ -702,3 +706,24 @@ async def _refund_booking(world: World, qbo: QboUser) -> list[str]:
         ):
             problems.append(f"{label}: no zero payment applies it to its refund ({links})")
     return problems
+
+
+async def _archived_copy_keys(hs: HubSpotUser) -> set[str]:
+    """ledgerbridge_payment_key of the copies of QBO payment shares deleted in HubSpot."""
+    found: set[str] = set()
+    after: str | None = None
+    while True:
+        params = {"limit": "100", "archived": "true", "properties": "ledgerbridge_payment_key"}
+        if after:
+            params["after"] = after
+        r = await hs.http.get(
+            "/crm/v3/objects/commerce_payments", params=params, headers=hs.headers
+        )
+        r.raise_for_status()
+        body = r.json()
+        found |= {
+            key for x in body["results"] if (key := x["properties"].get("ledgerbridge_payment_key"))
+        }
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return found

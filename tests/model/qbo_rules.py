@@ -193,7 +193,11 @@ def _invoice_share(payment: dict[str, Any], invoice: str) -> Decimal:
 
 class QboMoneyRules:
     """The bookkeeper's own money operations on synced invoices (docs/sync-matrix.md, Payments:
-    refund receipts and credit memos made in QBO by hand). Needs what QboRules needs."""
+    refund receipts and credit memos made in QBO by hand). Needs what QboRules needs.
+
+    Their findings, fixed before they joined (tests/integration/test_model_findings_money.py):
+    a receipt stepped before its payment's copy reached HubSpot failed for good as unmatched
+    (soak seed 41); a credit memo whose copy HubSpot deleted waited for ever."""
 
     async def _checking(self: Any) -> str:
         if not self.books.checking:

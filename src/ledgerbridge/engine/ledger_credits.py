@@ -12,7 +12,9 @@ The step of a credit memo (LEDGER_CREDIT keys, found by CDC and webhooks):
 - created by ledgerbridge (it carries a marker), voided or deleted: nothing to do;
 - applied, in full or in part: verified, each invoice share of each Payment that applies it
   must be in HubSpot with the same amount (`synced`); a share not there yet is `blocked` on
-  that Payment, which is woken;
+  that Payment, which is woken (and re-queues it once synced); a share whose copy HubSpot
+  deleted after that Payment synced is HubSpot's decision (it owns deletes of copies) and
+  does not hold the step;
 - credit left unapplied: `failed` (`credit_unapplied`) with the amount left and the hint to
   apply it to the invoice in QuickBooks (Receive payment); applying it re-runs the step.
 """
@@ -32,6 +34,7 @@ from ledgerbridge.engine.ports import (
     FieldDifference,
     LedgerPort,
     RecordKey,
+    StorePort,
 )
 from ledgerbridge.engine.state_book import StepResult
 from ledgerbridge.engine.verify import DIFFERENCES
@@ -47,11 +50,13 @@ class LedgerCreditStep:
         crm: CrmPort,
         ledger: LedgerPort,
         record_state: Callable[..., Any],
+        store: StorePort | None = None,
     ) -> None:
         self.connection_id = connection_id
         self.crm = crm
         self.ledger = ledger
         self.record_state = record_state
+        self.store = store
 
     async def run(self, key: RecordKey) -> StepResult | None:
         memo = await self.ledger.get_credit_memo(key.source_id)
@@ -77,10 +82,16 @@ class LedgerCreditStep:
         }
         copies = await self.crm.find_ledger_payments(list(keys)) if keys else {}
         differences: list[FieldDifference] = []
+        deleted: list[str] = []  # shares whose HubSpot copy HubSpot deleted
         for share, (payment_id, amount) in keys.items():
             copy = copies.get(share)
             if copy is None:
                 on = RecordKey(self.connection_id, PAYMENT, Side.QUICKBOOKS, payment_id)
+                if self._settled(on):
+                    # The payment's step made the copy and HubSpot archived it since: HubSpot
+                    # owns the delete of a copy (docs/sync-matrix.md), it is never re-created.
+                    deleted.append(share)
+                    continue
                 plan = blocked(
                     key,
                     on,
@@ -122,15 +133,23 @@ class LedgerCreditStep:
             else Decision(SyncStatus.SYNCED)
         )
         hubspot_ids = ", ".join(c.id for c in copies.values() if c.id)
+        gone = f" (deleted in HubSpot: {', '.join(deleted)})" if deleted else ""
         plan = Plan(
             key,
             decision,
-            summary=f"credit memo {memo.id}: applied, in HubSpot as {hubspot_ids}",
+            summary=f"credit memo {memo.id}: applied, in HubSpot as {hubspot_ids or 'none'}{gone}",
             hubspot_id=hubspot_ids or None,
             extra={DIFFERENCES: tuple(differences)},
             **context,
         )
         return self._finish(key, plan)
+
+    def _settled(self, payment: RecordKey) -> bool:
+        """The QBO payment's own step has finished: its copies were made (synced or diverged)."""
+        if self.store is None:
+            return False
+        state = self.store.get_state(payment)
+        return state is not None and state.status in (SyncStatus.SYNCED, SyncStatus.DIVERGED)
 
     def _finish(self, key: RecordKey, plan: Plan) -> StepResult:
         self.record_state(key, plan, None)

@@ -195,7 +195,7 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
         if key.object_type == LEDGER_CREDIT:
             # A credit memo made in QBO: checked in HubSpot once applied, else reported.
             credit_step = LedgerCreditStep(
-                self.connection_id, self.crm, self.ledger, self.record_state
+                self.connection_id, self.crm, self.ledger, self.record_state, self.store
             )
             return await credit_step.run(key)
         return None
