@@ -13,7 +13,9 @@ import pytest
 from engine_world import SYNCED, World, make_world
 
 from ledgerbridge.domain import Side
-from ledgerbridge.engine.ports import INVOICE, LEDGER_CREDIT, LEDGER_REFUND, RecordKey
+from ledgerbridge.engine.changes import ChangeEvent
+from ledgerbridge.engine.ports import CUSTOMER, INVOICE, LEDGER_CREDIT, LEDGER_REFUND, RecordKey
+from ledgerbridge.sandbox.faults import FaultPlan
 
 
 @pytest.fixture
@@ -140,3 +142,38 @@ async def test_a_credit_memo_whose_copy_hubspot_deleted_is_not_blocked_for_good(
     state = world.state(LEDGER_CREDIT, Side.QUICKBOOKS, memo_id)
     assert state is not None and state.status is SYNCED, state
     assert world.hs.payments_of(link.hubspot_id) == []  # HubSpot's delete stands
+
+
+async def test_a_customer_whose_create_answer_was_lost_follows_a_company_rename(
+    world: World,
+) -> None:
+    """Soak seed 65: the engine creates a contact's customer in QBO, QBO commits it but the
+    answer is lost (a commit timeout), and the create is recovered by finding the customer it
+    made. That customer was linked as if matched (no base for its fields), so a later company
+    rename in HubSpot never reached QBO ("a link made by matching": two different names are
+    left as they are) while the customer showed synced. A customer recovered from the
+    engine's own create holds the contact's values, as one whose answer came back."""
+    await world.sync()  # the first poll starts the contact feed at "now"
+    contact = world.hs.contact("alder@alder.example", first="Al", last="Der", company=None)
+    world.hs.sb.update_object("contacts", contact, {"company": "Alder Co"})
+    product = world.hs.product("Survey", "ALD-1", "250.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "250.00")])
+    # QBO commits every create, then the connection drops before the answer.
+    plan = FaultPlan(commit_timeout_rate=1.0, seed=5, only_methods=["POST"])
+    assert (await world.clients[1].put("/_sandbox/faults", json=plan.to_dict())).status_code == 200
+    world.engine.handle_events([ChangeEvent(Side.HUBSPOT, INVOICE, invoice)])
+    await world.engine.run_once(50)
+    faults_off = await world.clients[1].put("/_sandbox/faults", json=FaultPlan().to_dict())
+    assert faults_off.status_code == 200
+    link = world.store.get_link(world.connection_id, CUSTOMER, Side.HUBSPOT, contact)
+    assert link is not None and link.qbo_id
+    # Renamed in HubSpot before the customer's own step ever ran.
+    world.hs.sb.update_object("contacts", contact, {"company": "Alder & Sons"})
+    await world.sync()
+    assert world.qbo.count("Customer") == 1  # created once
+
+    row = world.qbo.get("Customer", link.qbo_id)
+    assert row is not None
+    assert (row.get("CompanyName"), row.get("DisplayName")) == ("Alder & Sons", "Alder & Sons")
+    state = world.state(CUSTOMER, Side.HUBSPOT, contact)
+    assert state is not None and state.status is SYNCED, state

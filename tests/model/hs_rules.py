@@ -372,7 +372,9 @@ class HubSpotRules:
 
 class HubSpotCompanyRules:
     """The HubSpot user renames a contact's company (docs/sync-matrix.md, Company rename:
-    HubSpot → QBO, HubSpot owns it). Needs what HubSpotRules needs."""
+    HubSpot → QBO, HubSpot owns it). Needs what HubSpotRules needs. Its finding, fixed before
+    it joined (tests/integration/test_model_findings_money.py): a customer whose create answer
+    was lost had no base, so a rename never reached QBO (soak seed 65)."""
 
     @rule(contact=st.integers(0, 99))
     @enabled("hs_rename_company")

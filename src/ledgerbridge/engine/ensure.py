@@ -182,9 +182,10 @@ class Resolver:
             else:
                 self.stats.customers_matched += 1
             # A customer created from the contact holds the contact's values: the base its
-            # later edits are merged against (engine/masterdata.py).
-            base = customer_base(customer) if result.created else None
-            self._save(CUSTOMER, source, result.id, extra, base)
+            # later edits are merged against (engine/masterdata.py). So does one this create
+            # found again after its answer was lost (a customer matched by email was linked
+            # above, without a base).
+            self._save(CUSTOMER, source, result.id, extra, customer_base(customer))
             return result.id
 
     async def prepare_customers(
