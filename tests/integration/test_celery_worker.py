@@ -55,6 +55,40 @@ def deployment(
     celery_app.reset_runtime()
 
 
+def _connect(companies: list[Company]) -> list[int]:
+    """Connect each company through its sandboxes' OAuth, as the console would."""
+
+    async def connect() -> list[int]:
+        runtime = await build_runtime(Settings())
+        try:
+            return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(connect())
+
+
+def _all_synced(apps: list[tuple[Any, Any]], invoices: list[list[str]]) -> bool:
+    return all(
+        hs.state.sandbox.store.get("invoices", i).properties.get("ledgerbridge_sync_status")
+        == "synced"
+        for (hs, _), ids_ in zip(apps, invoices, strict=True)
+        for i in ids_
+    )
+
+
+def _assert_each_invoice_once_with_equal_totals(qb: Any, hs: Any, invoices: list[str]) -> None:
+    """The two books: each invoice once in QBO, synced in HubSpot, totals equal to the cent."""
+    qsb = qb.state.sandbox
+    realm = qsb.default_realm_id
+    assert len(qsb.companies[realm].all("Invoice")) == len(invoices)
+    for i in invoices:
+        props = hs.state.sandbox.store.get("invoices", i).properties
+        assert props["ledgerbridge_sync_status"] == "synced"
+        row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
+        assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+
+
 def _companies(stack: ExitStack, n: int) -> tuple[list[Company], list[tuple[object, object]]]:
     apps = [(hubspot_app(seed="empty"), quickbooks_app(seed="empty")) for _ in range(n)]
     companies = [
@@ -75,14 +109,7 @@ def test_per_connection_tasks_sync_every_company_once(
     with ExitStack() as stack:
         companies, apps = _companies(stack, 2)
 
-        async def connect() -> list[int]:
-            runtime = await build_runtime(Settings())
-            try:
-                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
-            finally:
-                await runtime.aclose()
-
-        ids = asyncio.run(connect())
+        ids = _connect(companies)
         invoices = [seed_invoices(hs.state.sandbox, 4, f"c{n}") for n, (hs, _) in enumerate(apps)]
 
         app = celery_app.make_celery(Settings())
@@ -95,17 +122,7 @@ def test_per_connection_tasks_sync_every_company_once(
             # The same task again (a redelivery, or beat and a webhook at once): a no-op.
             app.send_task("ledgerbridge.sync_connection", args=[ids[0]])
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                done = all(
-                    hs.state.sandbox.store.get("invoices", i).properties.get(
-                        "ledgerbridge_sync_status"
-                    )
-                    == "synced"
-                    for (hs, _), ids_ in zip(apps, invoices, strict=True)
-                    for i in ids_
-                )
-                if done:
-                    break
+            while time.monotonic() < deadline and not _all_synced(apps, invoices):
                 time.sleep(0.2)
             time.sleep(1.0)  # let the duplicate task run to its end too
 
@@ -183,14 +200,7 @@ def test_one_worker_process_syncs_several_connections_at_once(
             for n, (hs, qb) in enumerate(apps)
         ]
 
-        async def connect() -> list[int]:
-            runtime = await build_runtime(Settings())
-            try:
-                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
-            finally:
-                await runtime.aclose()
-
-        ids = asyncio.run(connect())
+        ids = _connect(companies)
         invoices = [seed_invoices(hs.state.sandbox, 3, f"k{n}") for n, (hs, _) in enumerate(apps)]
         with flight.lock:
             flight.overlaps = flight.requests = 0  # connecting is done one company at a time
@@ -203,27 +213,11 @@ def test_one_worker_process_syncs_several_connections_at_once(
             for cid in ids:
                 app.send_task("ledgerbridge.sync_connection", args=[cid])
             deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                if all(
-                    hs.state.sandbox.store.get("invoices", i).properties.get(
-                        "ledgerbridge_sync_status"
-                    )
-                    == "synced"
-                    for (hs, _), ids_ in zip(apps, invoices, strict=True)
-                    for i in ids_
-                ):
-                    break
+            while time.monotonic() < deadline and not _all_synced(apps, invoices):
                 time.sleep(0.2)
 
     for (hs, qb), ids_ in zip(apps, invoices, strict=True):
-        qsb = qb.state.sandbox
-        realm = qsb.default_realm_id
-        assert len(qsb.companies[realm].all("Invoice")) == len(ids_)
-        for i in ids_:
-            props = hs.state.sandbox.store.get("invoices", i).properties
-            assert props["ledgerbridge_sync_status"] == "synced"
-            row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
-            assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+        _assert_each_invoice_once_with_equal_totals(qb, hs, ids_)
     # Many requests went out while another company's were still in flight.
     assert flight.requests > 0
     assert flight.overlaps > flight.requests // 10, (flight.overlaps, flight.requests)
@@ -313,14 +307,7 @@ def test_webhook_on_the_web_tier_sends_its_connection_a_task(
         companies, apps = _companies(stack, 1)
         hs, qb = apps[0]
 
-        async def connect() -> list[int]:
-            runtime = await build_runtime(Settings())
-            try:
-                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
-            finally:
-                await runtime.aclose()
-
-        (_cid,) = asyncio.run(connect())
+        (_cid,) = _connect(companies)
         with ThreadPoolExecutor(1) as pool:
             web_runtime = pool.submit(asyncio.run, build_runtime(Settings())).result()
         app = celery_app.make_celery(Settings())
@@ -361,14 +348,7 @@ def test_beat_schedules_each_connections_reconciliation_and_a_worker_runs_it(
         companies, apps = _companies(stack, 1)
         hs, qb = apps[0]
 
-        async def connect() -> list[int]:
-            runtime = await build_runtime(Settings())
-            try:
-                return await connect_fleet(runtime, companies, prefix=uuid.uuid4().hex[:8])
-            finally:
-                await runtime.aclose()
-
-        (cid,) = asyncio.run(connect())
+        (cid,) = _connect(companies)
         invoices = seed_invoices(hs.state.sandbox, 3, "rec")
         store = SqlStore.from_settings(Settings())
         stack.callback(store.close)
@@ -403,14 +383,7 @@ def test_beat_schedules_each_connections_reconciliation_and_a_worker_runs_it(
     assert run.diverged == run.orphans == run.duplicates == 0
     assert [r.id for r in store.list_reconcile_runs(cid)] == [run.id]
     # "In sync" is the reconciliation's word; check the two books here too.
-    qsb = qb.state.sandbox
-    realm = qsb.default_realm_id
-    assert len(qsb.companies[realm].all("Invoice")) == len(invoices)
-    for i in invoices:
-        props = hs.state.sandbox.store.get("invoices", i).properties
-        assert props["ledgerbridge_sync_status"] == "synced"
-        row = qsb.get_entity(realm, "Invoice", props["qbo_invoice_id"])
-        assert Decimal(str(row["TotalAmt"])) == Decimal(props["hs_amount_billed"])
+    _assert_each_invoice_once_with_equal_totals(qb, hs, invoices)
 
 
 @pytest.mark.postgres
