@@ -625,6 +625,38 @@ async def test_a_hubspot_payment_deleted_without_its_webhook_on_an_invoice_voide
     assert state is not None and state.status is SyncStatus.SYNCED
 
 
+async def test_a_hubspot_payment_deleted_without_its_webhook_on_an_invoice_deleted_in_qbo(
+    world: World,
+) -> None:
+    """Found while chasing soak seed 17013: as above, but the bookkeeper deletes the QBO invoice
+    (the invoice then fails, "deleted in QuickBooks", and its payment stays in QBO as the
+    customer's credit). The invoice's step returned before looking for deleted HubSpot
+    payments, since there was no QBO invoice to compare, so QBO kept a payment of 30.00 that
+    HubSpot no longer had. A deleted QBO invoice is now also a reason to look."""
+    contact = world.hs.contact("lost-delete-gone@example.com")
+    product = world.hs.product("Kit", "SKU-LOSTD", "100.00")
+    invoice = world.hs.invoice(contact, [(product, "1", "100.00")])
+    await world.sync()
+    payment = world.hs.pay(invoice, "30.00")
+    await world.sync()
+    [recorded] = world.qbo.all("Payment")
+    await _qbo_delete(world, "Invoice", world.qbo_id_of(invoice))
+    await world.sync()
+    assert world.invoice_state(invoice).status is SyncStatus.FAILED
+    live = world.qbo.get("Payment", str(recorded["Id"]))
+    assert live is not None and Decimal(str(live["TotalAmt"])) == Decimal("30.00")
+
+    world.hs.sb.archive_object("commerce_payments", payment)  # no webhook reaches the engine
+    await world.sync()
+
+    voided = world.qbo.get("Payment", str(recorded["Id"]))
+    assert voided is not None and Decimal(str(voided["TotalAmt"])) == Decimal("0")
+    assert str(voided.get("PrivateNote") or "").startswith("Voided")
+    assert Decimal(world.hs.props("invoices", invoice)["hs_amount_paid"]) == Decimal("0")
+    state = world.payment_state(Side.HUBSPOT, payment)
+    assert state is not None and state.status is SyncStatus.SYNCED
+
+
 async def test_a_payment_after_a_full_refund_becomes_credit_the_comparison_knows(
     world: World,
 ) -> None:

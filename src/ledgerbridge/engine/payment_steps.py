@@ -181,29 +181,37 @@ class PaymentSteps(StateBook):
                 self.store.mark_dirty(primary, "a payment on it changed")
 
     async def find_deleted_payments(
-        self, hs: Invoice | None, qbo: Invoice | None, hubspot_id: str | None
+        self,
+        hs: Invoice | None,
+        qbo: Invoice | None,
+        hubspot_id: str | None,
+        qbo_invoice_id: str | None = None,
     ) -> None:
-        """An invoice step that reads QBO counting more paid than HubSpot, or a voided invoice
-        (QBO zeroes a voided invoice's amounts, so they tell nothing): a HubSpot payment
-        recorded in QBO that is no longer on the HubSpot invoice was deleted there, and its
-        deletion webhook may never have come (HubSpot's search never returns archived records,
-        so no poll sees a delete). Its step voids (or deletes) the QBO payment as the settings
-        say. One read of the HubSpot invoice's payments (2 to 3 requests), only when QBO counts
-        more and such payments exist; the links are scanned in the store (no request)."""
-        if hs is None or qbo is None or not hubspot_id or not qbo.id:
+        """An invoice step that reads QBO counting more paid than HubSpot, a voided invoice
+        (QBO zeroes a voided invoice's amounts, so they tell nothing), or a QBO invoice the
+        bookkeeper deleted (`qbo` None, `qbo_invoice_id` its id: its payments stay in QBO as
+        the customer's credit): a HubSpot payment recorded in QBO that is no longer on the
+        HubSpot invoice was deleted there, and its deletion webhook may never have come
+        (HubSpot's search never returns archived records, so no poll sees a delete). Its step
+        voids (or deletes) the QBO payment as the settings say. One read of the HubSpot
+        invoice's payments (2 to 3 requests), only when such payments exist; the links are
+        scanned in the store (no request)."""
+        invoice_id = qbo.id if qbo is not None else qbo_invoice_id
+        if hs is None or not hubspot_id or not invoice_id:
             return
-        voided = InvoiceStatus.VOIDED in (hs.status, qbo.status)  # QBO zeroes its amounts
         if self.settings.refunds.deleted_payment == "none":
             return
-        if qbo.amount_paid <= hs.amount_paid and not voided:
-            return
+        if qbo is not None:
+            voided = InvoiceStatus.VOIDED in (hs.status, qbo.status)  # QBO zeroes its amounts
+            if qbo.amount_paid <= hs.amount_paid and not voided:
+                return
         conn = self.connection_id
         recorded = [
             lk.hubspot_id
             for lk in self.store.list_links(conn, PAYMENT)
             if lk.hubspot_id
             and lk.extra.get("origin") == Side.HUBSPOT.value
-            and qbo.id in (lk.extra.get(PAID_INVOICES) or ())
+            and invoice_id in (lk.extra.get(PAID_INVOICES) or ())
             and not lk.extra.get(REMOVED_IN_QBO)
         ]
         if not recorded:
