@@ -284,14 +284,25 @@ async def _refunds_in_both_books(
         if r.status_code == 404:
             if link.object_type == REFUND:
                 continue  # a copy deleted in HubSpot: HubSpot owns it
+            if qbo_payment is None or qbo_voided(qbo_payment):
+                continue
+            state = world.store.get_state(
+                RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
+            )
             if (
-                qbo_payment is not None
-                and not qbo_voided(qbo_payment)
-                and not await _lost_delete_found_by_reconciliation(world, books, link)
+                state is not None
+                and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+                and _names_a_field(state)
             ):
+                continue  # the engine says why it could not void it
+            if not await _lost_delete_found_by_reconciliation(world, books, link):
+                # Everything the engine knew, so that a finding that does not reproduce (it
+                # depends on which webhooks were lost) can still be read from its report.
                 problems.append(
                     f"HubSpot payment {link.hubspot_id} deleted, QBO payment {link.qbo_id} "
-                    "still counts"
+                    f"still counts (link {link.extra}; QBO lines {qbo_payment.get('Line')},"
+                    f" unapplied {qbo_payment.get('UnappliedAmt')}; state"
+                    f" {state.status if state else None} {state.message if state else ''})"
                 )
             continue
         r.raise_for_status()
