@@ -19,6 +19,7 @@ connections (about 40 minutes on a shared 2-core machine; `--invoices 50 --skip-
 quick look).
 
 Usage: python -m bench.scale [--connections C] [--invoices N] [--workers 1,2,4] [--concurrency K] [--poll S]
+       [--cpus-per-worker X]
        [--idle-connections M] [--idle-seconds S] [--time-scale T] [--profile S]
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sys
@@ -296,6 +298,54 @@ class CpuMeter:
         return cores
 
 
+# ---- a CPU limit per worker, as a container's `cpus:` gives one ------------------------------
+class CpuLimits:
+    """Each worker process in a cgroup of its own with a CPU quota (`cores` of CPU time per
+    second), as `docker compose` gives a worker container with `cpus: 0.5`. A 2-core machine
+    then measures how the workers scale against each other without the machine's core count
+    being the limit first: N workers x `cores`, plus the sandboxes, PostgreSQL and Redis, must
+    fit in the machine. cgroup v2 (cpu.max) or v1 (cpu.cfs_quota_us); needs root."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, cores: float) -> None:
+        self.cores = cores
+        self.made: list[Path] = []
+        v2 = Path("/sys/fs/cgroup")
+        if (v2 / "cgroup.controllers").exists():
+            self.root, self.v2 = v2, True
+            # Already on, or not ours to change: the group's own writes below tell.
+            with contextlib.suppress(OSError):
+                (v2 / "cgroup.subtree_control").write_text("+cpu")
+        else:
+            self.root, self.v2 = v2 / "cpu", False
+
+    def apply(self, name: str, pid: int) -> None:
+        group = self.root / f"ledgerbridge-bench-{name}"
+        quota = int(self.cores * self.PERIOD_US)
+        try:
+            group.mkdir(exist_ok=True)
+            if self.v2:
+                (group / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            else:
+                (group / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+                (group / "cpu.cfs_quota_us").write_text(str(quota))
+            (group / "cgroup.procs").write_text(str(pid))
+        except OSError as exc:
+            raise SystemExit(
+                f"--cpus-per-worker needs a writable cgroup CPU controller ({group}): {exc}."
+                " Run as root on a machine with cgroups, or leave the option out."
+            ) from exc
+        self.made.append(group)
+
+    def release(self) -> None:
+        for group in self.made:  # the workers have exited: their groups are empty
+            # A process still in it: the next run's mkdir(exist_ok) reuses the group.
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        self.made.clear()
+
+
 # ---- 1. throughput ------------------------------------------------------------------------
 def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     ensure_database(DB, fresh=True)
@@ -303,6 +353,7 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     env = _env(poll=args.poll, time_scale=args.time_scale)
     cluster = Cluster(env, Path(".ledgerbridge-bench/logs") / f"w{workers}")
     cluster.log_dir.mkdir(parents=True, exist_ok=True)
+    limits = CpuLimits(args.cpus_per_worker) if args.cpus_per_worker else None
     try:
         companies = _hosts(
             cluster,
@@ -318,13 +369,15 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         realms, portals = _accounts(engine)
         ports = [9390 + n for n in range(workers)]
         for n, port in enumerate(ports):
-            cluster.spawn(
+            proc = cluster.spawn(
                 f"worker-{n}",
                 "worker",
                 f"--name=bench{n}@%h",
                 f"--metrics-port={port}",
                 *([f"--concurrency={args.concurrency}"] if args.concurrency else []),
             )
+            if limits:
+                limits.apply(f"worker-{n}", proc.pid)
         for port in ports:
             wait_port(port)
         time.sleep(2)  # the workers' broker consumers start after their metrics port
@@ -390,6 +443,8 @@ def throughput(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         }
     finally:
         cluster.stop()
+        if limits:
+            limits.release()
 
 
 def _profile(cluster: Cluster, args: argparse.Namespace) -> None:
@@ -511,6 +566,12 @@ def main() -> None:
     p.add_argument(
         "--concurrency", type=int, default=0, help="connections in flight per worker (0: default)"
     )
+    p.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        default=0.0,
+        help="CPU quota per worker process in cores, as compose's `cpus:` (0: no limit)",
+    )
     p.add_argument("--time-scale", type=float, default=10.0)
     p.add_argument("--timeout", type=float, default=1800.0)
     p.add_argument("--poll", type=float, default=10.0, help="poll interval while measuring")
@@ -528,6 +589,11 @@ def main() -> None:
         print(
             f"throughput: {args.connections} connections x {args.invoices} invoices, QBO limits on "
             f"(time scale {args.time_scale:g}: a QBO minute lasts {60 / args.time_scale:g} s)"
+            + (
+                f"; each worker limited to {args.cpus_per_worker:g} cores (cgroup quota)"
+                if args.cpus_per_worker
+                else ""
+            )
         )
         first = None
         for k in [int(x) for x in args.workers.split(",")]:

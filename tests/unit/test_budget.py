@@ -282,3 +282,30 @@ def test_redis_budget_works_from_one_event_loop_after_another(redis_client) -> N
         second.close()
     # One budget per account all along (the registry's), each admitting every call.
     assert admitted == [1, 1, 2, 2, 3, 3]
+
+
+async def test_redis_budget_wakes_a_waiter_when_this_process_releases(redis_client) -> None:
+    """A request waiting for a place (the concurrency limit) is woken by a release in the same
+    process, instead of asking Redis again only every `poll_seconds` (which it still does, for
+    other processes' releases): with a poll of 30 s, the second request goes as soon as the
+    first is done."""
+    from ledgerbridge.connectors.budget_redis import RedisBudget
+
+    account = f"test-{uuid.uuid4().hex}"
+    limits = Limits((Window("requests", 100, 10.0),), concurrency=1, reserve=0.0)
+    budget = RedisBudget(redis_client, account, limits, poll_seconds=30.0)
+    order: list[str] = []
+
+    async def first() -> None:
+        async with spend(budget, "call", 1):
+            order.append("first in")
+            await asyncio.sleep(0.05)
+        order.append("first out")
+
+    async def second() -> None:
+        await asyncio.sleep(0.01)  # the first holds the only place
+        async with spend(budget, "call", 1):
+            order.append("second in")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
+    assert order == ["first in", "first out", "second in"]

@@ -14,6 +14,7 @@ a budget can be given `LoopClients`: one client per running loop, made on first 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
 from typing import Any
@@ -182,7 +183,7 @@ class RedisBudget:
         limits: Limits,
         *,
         lease_seconds: float = 120.0,
-        poll_seconds: float = 0.02,
+        poll_seconds: float = 0.1,
     ) -> None:
         self.redis = redis
         self.limits = limits
@@ -195,6 +196,20 @@ class RedisBudget:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Scripts] = (
             weakref.WeakKeyDictionary()
         )
+        # Set when this process releases a place or pauses: a request waiting for a place (the
+        # concurrency limit, or a live request ahead of a bulk one) asks again at once, instead
+        # of asking Redis every `poll_seconds`. Another process's release is seen at the next
+        # ask, at most `poll_seconds` later. One event per event loop.
+        self._changed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _event(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        event = self._changed.get(loop)
+        if event is None:
+            event = self._changed[loop] = asyncio.Event()
+        return event
 
     def _scripts(self) -> _Scripts:
         """The scripts on the client of the running loop."""
@@ -222,12 +237,20 @@ class RedisBudget:
         args += [len(names), *windows]
         loop = asyncio.get_running_loop()
         started = loop.time()
+        changed = self._event()
         while True:
+            changed.clear()  # before asking: a release while the answer comes back still wakes
             answer = await self._scripts().acquire(keys=[self.prefix], args=args)
             wait = float(answer.decode() if isinstance(answer, bytes) else answer)
             if wait == 0:
                 break
-            await asyncio.sleep(self.poll_seconds if wait < 0 else wait)
+            if wait > 0:
+                await asyncio.sleep(wait)  # a window full: nothing frees it sooner
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), self.poll_seconds)
+        if lane == "live":
+            changed.set()  # no longer ahead of this process's bulk requests: they ask again
         self.stats.admitted += 1
         self.stats.metered += items
         self.stats.batches += kind == "batch"
@@ -237,6 +260,7 @@ class RedisBudget:
     async def release(self, ticket: Ticket) -> None:
         token, *names = ticket.token.split(" ")
         await self._scripts().release(keys=[self.prefix], args=[token, *names])
+        self._event().set()
 
     async def throttled(self, retry_after: float | None) -> float:
         self.stats.throttled += 1
