@@ -260,9 +260,9 @@ class Stepper(PaymentSteps, PaidInvoiceReceipts):
                 also=also,
                 completions=done,
             )
-            await self.find_deleted_payments(
-                hs, qbo, result.plan.hubspot_id or hs_id, result.plan.qbo_id or qbo_id
-            )
+            # `qbo_id` is the QBO invoice the step started from: read as None, it was deleted
+            # there (an invoice this step created is not one).
+            await self.find_deleted_payments(hs, qbo, result.plan.hubspot_id or hs_id, qbo_id)
         if _raised_qbo_total(plan, applied, qbo) and result.plan.hubspot_id:
             # The QBO invoice owes more now: a HubSpot payment that left credit on it (it owed
             # less when the payment was recorded) applies it (payment_steps.py).
