@@ -281,20 +281,19 @@ async def _refunds_in_both_books(
         )
         held = sales_receipts if link.qbo_kind == SALES_RECEIPT else payments
         qbo_payment = held.get(link.qbo_id)
+        state = world.store.get_state(
+            RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
+        )
+        says_why = (
+            state is not None
+            and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
+            and _names_a_field(state)
+        )
         if r.status_code == 404:
             if link.object_type == REFUND:
                 continue  # a copy deleted in HubSpot: HubSpot owns it
-            if qbo_payment is None or qbo_voided(qbo_payment):
-                continue
-            state = world.store.get_state(
-                RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
-            )
-            if (
-                state is not None
-                and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
-                and _names_a_field(state)
-            ):
-                continue  # the engine says why it could not void it
+            if qbo_payment is None or qbo_voided(qbo_payment) or says_why:
+                continue  # voided, gone, or the engine says why it could not void it
             if not await _lost_delete_found_by_reconciliation(world, books, link):
                 # Everything the engine knew, so that a finding that does not reproduce (it
                 # depends on which webhooks were lost) can still be read from its report.
@@ -317,14 +316,7 @@ async def _refunds_in_both_books(
             ),
             Decimal(0),
         ) + await _credit_memo_refunds(qbo, link.extra.get(REFUND_IDS) or [])
-        state = world.store.get_state(
-            RecordKey(world.connection_id, PAYMENT, Side.HUBSPOT, link.hubspot_id or "")
-        )
-        if (
-            state is not None
-            and state.status in (SyncStatus.FAILED, SyncStatus.DIVERGED)
-            and _names_a_field(state)
-        ):
+        if says_why:
             continue  # the engine says why (e.g. refund_no_item: docs/errors.md)
         if refunded.quantize(Decimal("0.01")) != booked:
             problems.append(
