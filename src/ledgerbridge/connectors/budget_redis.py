@@ -196,10 +196,10 @@ class RedisBudget:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Scripts] = (
             weakref.WeakKeyDictionary()
         )
-        # Set when this process releases a place or pauses: a request waiting for a place (the
-        # concurrency limit, or a live request ahead of a bulk one) asks again at once, instead
-        # of asking Redis every `poll_seconds`. Another process's release is seen at the next
-        # ask, at most `poll_seconds` later. One event per event loop.
+        # Set when this process releases a place, or a live request of it gets one: a request
+        # waiting for a place (the concurrency limit, or a live request ahead of a bulk one)
+        # asks again at once, instead of asking Redis every `poll_seconds`. Another process's
+        # release is seen at the next ask, at most `poll_seconds` later. One event per loop.
         self._changed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
             weakref.WeakKeyDictionary()
         )
